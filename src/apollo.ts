@@ -1,0 +1,94 @@
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
+import type { FastifyInstance } from "fastify";
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import type { Config } from "./config.js";
+import type { Context } from "./context.js";
+import { ClientError, internalError } from "./errors.js";
+
+/** Codes Apollo Server and graphql-js give requests that are malformed (not resolver errors). */
+const REQUEST_ERROR_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_USER_INPUT",
+  "BAD_REQUEST",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "OPERATION_RESOLUTION_FAILURE",
+]);
+
+/** The `ClientError` a reported error is, or wraps (resolver errors arrive wrapped). */
+function findClientError(error: unknown): ClientError | undefined {
+  for (let current = error; current; current = (current as GraphQLError).originalError) {
+    if (current instanceof ClientError) return current;
+    if (!(current instanceof GraphQLError)) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * True for errors a client may see as they are: the server's own (`ClientError`) and the
+ * request errors that Apollo and graphql-js make before execution. Anything a resolver
+ * threw that is not a `ClientError` (a driver error, a bug) is internal and gets masked.
+ */
+export function isClientFacing(error: unknown): boolean {
+  if (findClientError(error)) return true;
+  if (!(error instanceof GraphQLError) || error.path) return false;
+  const code = error.extensions?.code;
+  return typeof code === "string" && REQUEST_ERROR_CODES.has(code);
+}
+
+/** Client errors go out as they are; every other error becomes the bare internal-error mask. */
+function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  if (!isClientFacing(error)) return { ...internalError(), ...(formatted.path ? { path: formatted.path } : {}) };
+  // Apollo prefixes errors thrown while building the context; the prefix says nothing to a client.
+  return { ...formatted, message: formatted.message.replace(/^Context creation failed: /, "") };
+}
+
+/** Logs internal errors with the request id, and puts that id (and the statement count) on the response. */
+function requestReporting(config: Config): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue, operationName }) {
+          for (const error of errors) {
+            if (isClientFacing(error)) continue;
+            contextValue.log.error(
+              { err: error.originalError ?? error, path: error.path, operationName },
+              "internal error while executing an operation",
+            );
+          }
+        },
+        async willSendResponse({ response, contextValue }) {
+          if (config.exposeStatementCount) {
+            response.http.headers.set("x-sql-statements", String(contextValue.db.statementCount));
+          }
+          if (response.body.kind === "single") {
+            for (const error of response.body.singleResult.errors ?? []) {
+              (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Apollo Server for `schema`, hosted by `app`, with the server's error rules. */
+export function createApollo(app: FastifyInstance, schema: GraphQLSchema, config: Config): ApolloServer<Context> {
+  return new ApolloServer<Context>({
+    schema,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    introspection: !config.production,
+    // No "Did you mean …?" in production: it would map the schema for someone with introspection off.
+    hideSchemaDetailsFromClientErrors: config.production,
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      // The default landing page loads from a CDN; the machines have no internet.
+      ApolloServerPluginLandingPageDisabled(),
+      requestReporting(config),
+    ],
+  });
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { createPasswordHasher } from "./auth/passwords.js";
+import { resolveSigningSecret } from "./auth/signing-secret.js";
+import { createAccessTokens } from "./auth/tokens.js";
+import type { Config } from "./config.js";
+import type { Database } from "./db/database.js";
+import { migrate } from "./db/migrate.js";
+import { openPglite } from "./db/pglite.js";
+import { openPostgres } from "./db/postgres.js";
+import { buildSchema } from "./schema.js";
+import { buildServer } from "./server.js";
+
+/** Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`. */
+export function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  return config.databaseUrl
+    ? Promise.resolve(openPostgres({ connectionString: config.databaseUrl, logger }))
+    : openPglite(config.dataDir);
+}
+
+/**
+ * The whole server on an open database: migrations applied, secrets resolved, routes
+ * registered. Used by `main.ts` and by the tests, so both run the same thing.
+ */
+export async function createApp(config: Config, database: Database, logger: Logger): Promise<FastifyInstance> {
+  const applied = await migrate(database);
+  if (applied.length > 0) logger.info({ applied }, "applied database migrations");
+  const secret = await resolveSigningSecret(config, logger);
+  const services = {
+    config,
+    tokens: createAccessTokens(secret, config.accessTokenTtlSeconds),
+    passwords: createPasswordHasher(config.bcryptCost),
+  };
+  return buildServer({ services, database, schema: buildSchema(), logger });
+}

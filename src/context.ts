@@ -1,0 +1,33 @@
+import type DataLoader from "dataloader";
+import type { FastifyBaseLogger } from "fastify";
+import type { Viewer } from "./auth/viewer.js";
+import type { PasswordHasher } from "./auth/passwords.js";
+import type { AccessTokens } from "./auth/tokens.js";
+import type { Config } from "./config.js";
+import type { CountingDatabase } from "./db/counting.js";
+import type { UserRow } from "./users/rows.js";
+
+/** Long-lived parts every request shares. */
+export interface Services {
+  config: Config;
+  tokens: AccessTokens;
+  passwords: PasswordHasher;
+}
+
+/** What every resolver receives: one per request. */
+export interface Context {
+  services: Services;
+  /** The database, counting this request's statements. */
+  db: CountingDatabase;
+  /** Per-request loaders: their caches never outlive the request. */
+  loaders: { users: DataLoader<string, UserRow | null> };
+  /** The signed-in user, or null for an anonymous request. */
+  viewer: Viewer | null;
+  /**
+   * Users who proved who they are during this request (register, login), so the payload
+   * may show them their own email before they hold a token.
+   */
+  provenUserIds: Set<string>;
+  requestId: string;
+  log: FastifyBaseLogger;
+}

@@ -1,0 +1,54 @@
+import { badUserInput } from "../errors.js";
+import type { CreateDatasetInput, UpdateDatasetInput } from "../generated/graphql.js";
+import { checkText } from "../validation.js";
+import type { DatasetChanges, NewDataset } from "./store.js";
+
+/** Dataset input rules (API.md "Input rules"), turning GraphQL input into what is stored. */
+
+export const NAME_MAX = 255;
+export const DESCRIPTION_MAX = 10_000;
+export const FILE_PATH_MAX = 500;
+export const SEARCH_MAX = 200;
+
+/** A name is trimmed, then must be 1 to 255 characters. */
+function checkName(field: string, name: string): string {
+  // Control characters are refused before trimming, so a name is never silently changed by them.
+  checkText(field, name, { max: Number.MAX_SAFE_INTEGER });
+  return checkText(field, name.trim(), { min: 1, max: NAME_MAX });
+}
+
+const checkDescription = (field: string, value: string) =>
+  checkText(field, value, { max: DESCRIPTION_MAX, multiline: true });
+
+const checkFilePath = (field: string, value: string) => checkText(field, value, { max: FILE_PATH_MAX });
+
+export function parseCreateInput(input: CreateDatasetInput): NewDataset {
+  return {
+    name: checkName("input.name", input.name),
+    description: input.description == null ? null : checkDescription("input.description", input.description),
+    filePath: input.filePath == null ? null : checkFilePath("input.filePath", input.filePath),
+  };
+}
+
+/** Fields left out stay unchanged; `description` and `filePath` may be cleared with null. */
+export function parseUpdateInput(input: UpdateDatasetInput): DatasetChanges {
+  const changes: DatasetChanges = {};
+  if (input.name === null) throw badUserInput("input.name", "input.name cannot be null: a dataset always has a name");
+  if (input.name !== undefined) changes.name = checkName("input.name", input.name);
+  if (input.description !== undefined) {
+    changes.description = input.description === null ? null : checkDescription("input.description", input.description);
+  }
+  if (input.filePath !== undefined) {
+    changes.filePath = input.filePath === null ? null : checkFilePath("input.filePath", input.filePath);
+  }
+  if (Object.keys(changes).length === 0) {
+    throw badUserInput("input", "input must change at least one of name, description, filePath");
+  }
+  return changes;
+}
+
+/** A search of at most 200 characters; empty means no filter. */
+export function parseSearch(field: string, search: string | null | undefined): string | null {
+  if (search == null || search === "") return null;
+  return checkText(field, search, { max: SEARCH_MAX });
+}

@@ -1,0 +1,20 @@
+import type { ConnectionModel, EdgeModel } from "../pagination.js";
+
+/** A dataset as stored (the GraphQL `Dataset` mapper); `owner` is resolved from `userId`. */
+export interface DatasetRow {
+  id: string;
+  userId: string;
+  name: string;
+  description: string | null;
+  filePath: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A row of a list page: also the lower-cased name the name orders sort and page by. */
+export interface DatasetListRow extends DatasetRow {
+  sortName: string;
+}
+
+export type DatasetEdgeModel = EdgeModel<DatasetRow>;
+export type DatasetConnectionModel = ConnectionModel<DatasetRow>;

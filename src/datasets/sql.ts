@@ -1,0 +1,61 @@
+import type { DatasetOrder } from "../generated/graphql.js";
+import { ORDERINGS, type Ordering } from "./ordering.js";
+
+/**
+ * All SQL about datasets. Columns are aliased to `DatasetRow` property names.
+ *
+ * Scope parameters follow one pattern: `$n::uuid is null or user_id = $n`, where null
+ * means "every owner" (admins). PostgreSQL plans each execution with its values, so the
+ * test folds away and the owner index is used.
+ */
+
+const DATASET_COLUMNS = `id, user_id as "userId", name, description, file_path as "filePath",
+  created_at as "createdAt", updated_at as "updatedAt"`;
+
+/** $1 owner or null; $2 ILIKE pattern or null. */
+const LIST_FILTER = `($1::uuid is null or user_id = $1)
+  and ($2::text is null or name ilike $2 or description ilike $2)`;
+
+/** One page in `ordering`: $3/$4 the cursor's key and id (null: first page), $5 the limit. */
+function pageQuery({ sqlKey, sqlKeyType, direction }: Ordering): string {
+  const comparison = direction === "asc" ? ">" : "<";
+  return `
+    select ${DATASET_COLUMNS}, lower(name) as "sortName"
+    from datasets
+    where ${LIST_FILTER}
+      and ($3::${sqlKeyType} is null or (${sqlKey}, id) ${comparison} ($3::${sqlKeyType}, $4::uuid))
+    order by ${sqlKey} ${direction}, id ${direction}
+    limit $5`;
+}
+
+/** The page query of each order, written out once at start-up from fixed fragments. */
+export const DATASET_PAGE = Object.fromEntries(
+  Object.entries(ORDERINGS).map(([order, ordering]) => [order, pageQuery(ordering)]),
+) as Record<DatasetOrder, string>;
+
+export const DATASET_COUNT = `select count(*)::int as "count" from datasets where ${LIST_FILTER}`;
+
+/** $1 id, $2 owner or null (admins read any). */
+export const DATASET_BY_ID = `
+  select ${DATASET_COLUMNS} from datasets
+  where id = $1 and ($2::uuid is null or user_id = $2)`;
+
+export const INSERT_DATASET = `
+  insert into datasets (user_id, name, description, file_path)
+  values ($1, $2, $3, $4)
+  returning ${DATASET_COLUMNS}`;
+
+/**
+ * $1 id, $2 owner; each column changes only when its flag ($3, $5, $7) is true, so a
+ * field left out of the input keeps its value and a null clears it.
+ */
+export const UPDATE_DATASET = `
+  update datasets set
+    name        = case when $3::boolean then $4::text else name end,
+    description = case when $5::boolean then $6::text else description end,
+    file_path   = case when $7::boolean then $8::text else file_path end,
+    updated_at  = date_trunc('milliseconds', now())
+  where id = $1 and user_id = $2
+  returning ${DATASET_COLUMNS}`;
+
+export const DELETE_DATASET = `delete from datasets where id = $1 and user_id = $2 returning id`;

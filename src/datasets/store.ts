@@ -1,0 +1,89 @@
+import type { Queryable } from "../db/database.js";
+import type { DatasetOrder } from "../generated/graphql.js";
+import type { DatasetCursor } from "./ordering.js";
+import type { DatasetListRow, DatasetRow } from "./rows.js";
+import * as sql from "./sql.js";
+
+/** Which datasets a list covers: one owner's, or everyone's (null). */
+export interface DatasetListFilter {
+  ownerId: string | null;
+  /** Case-insensitive substring of name or description, taken literally. */
+  search: string | null;
+}
+
+/** `%` `_` and `\` match themselves: escaped for ILIKE's default escape character. */
+function containsPattern(search: string | null): string | null {
+  return search === null ? null : `%${search.replace(/[\\%_]/g, "\\$&")}%`;
+}
+
+export function listDatasets(
+  db: Queryable,
+  filter: DatasetListFilter,
+  order: DatasetOrder,
+  after: DatasetCursor | null,
+  limit: number,
+): Promise<DatasetListRow[]> {
+  return db.query<DatasetListRow>(sql.DATASET_PAGE[order], [
+    filter.ownerId,
+    containsPattern(filter.search),
+    after?.key ?? null,
+    after?.id ?? null,
+    limit,
+  ]);
+}
+
+export async function countDatasets(db: Queryable, filter: DatasetListFilter): Promise<number> {
+  const [row] = await db.query<{ count: number }>(sql.DATASET_COUNT, [filter.ownerId, containsPattern(filter.search)]);
+  return row!.count;
+}
+
+/** The dataset with `id`, if `ownerId` owns it (null: whoever owns it). */
+export async function findDataset(db: Queryable, id: string, ownerId: string | null): Promise<DatasetRow | null> {
+  const [row] = await db.query<DatasetRow>(sql.DATASET_BY_ID, [id, ownerId]);
+  return row ?? null;
+}
+
+export interface NewDataset {
+  name: string;
+  description: string | null;
+  filePath: string | null;
+}
+
+export async function insertDataset(db: Queryable, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
+  const [row] = await db.query<DatasetRow>(sql.INSERT_DATASET, [
+    ownerId,
+    dataset.name,
+    dataset.description,
+    dataset.filePath,
+  ]);
+  return row!;
+}
+
+/** Fields to change; `undefined` leaves a field as it is. */
+export type DatasetChanges = Partial<NewDataset>;
+
+/** Applies `changes` if `ownerId` owns the dataset; null when it does not (or it is gone). */
+export async function updateDataset(
+  db: Queryable,
+  id: string,
+  ownerId: string,
+  changes: DatasetChanges,
+): Promise<DatasetRow | null> {
+  const [row] = await db.query<DatasetRow>(sql.UPDATE_DATASET, [
+    id,
+    ownerId,
+    changes.name !== undefined,
+    changes.name ?? null,
+    changes.description !== undefined,
+    changes.description ?? null,
+    changes.filePath !== undefined,
+    changes.filePath ?? null,
+  ]);
+  return row ?? null;
+}
+
+/** Deletes the dataset if `ownerId` owns it; false when it does not (or it is gone). */
+export async function deleteDataset(db: Queryable, id: string, ownerId: string): Promise<boolean> {
+  const rows = await db.query(sql.DELETE_DATASET, [id, ownerId]);
+  return rows.length > 0;
+}

@@ -1,0 +1,26 @@
+/**
+ * The one door to the database. Two adapters implement it (PostgreSQL through `pg`, and
+ * embedded PGlite); the SQL text is the same on both.
+ */
+
+/** Anything that runs statements: the database itself, or an open transaction. */
+export interface Queryable {
+  /** Runs one parameterised statement and returns its rows. */
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]>;
+}
+
+/** A connection pool (or the embedded engine) that can also run a transaction. */
+export interface Database extends Queryable {
+  readonly engine: "postgres" | "pglite";
+  /**
+   * Runs `work` inside BEGIN … COMMIT on one connection; any throw rolls back and rethrows.
+   * The callback shape means no caller can forget to roll back or release.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A transaction in progress. `script` runs several statements at once (migrations). */
+export interface Transaction extends Queryable {
+  script(sql: string): Promise<void>;
+}

@@ -1,0 +1,34 @@
+import { PGlite } from "@electric-sql/pglite";
+import type { Database, Transaction } from "./database.js";
+
+/**
+ * A `Database` on embedded PGlite: persisted in `dataDir`, or in memory when it is
+ * `undefined` (tests). PGlite runs one statement at a time and holds the whole engine
+ * for a transaction, so it is for one process: see `data-dir-lock.ts`.
+ */
+export async function openPglite(dataDir: string | undefined): Promise<Database> {
+  const engine = await PGlite.create(dataDir ?? "memory://");
+  return {
+    engine: "pglite",
+    async query<Row>(text: string, params?: readonly unknown[]) {
+      const result = await engine.query<Row>(text, params as unknown[] | undefined);
+      return result.rows;
+    },
+    async transaction<T>(work: (tx: Transaction) => Promise<T>) {
+      return engine.transaction(async (inner) =>
+        work({
+          async query<Row>(text: string, params?: readonly unknown[]) {
+            const result = await inner.query<Row>(text, params as unknown[] | undefined);
+            return result.rows;
+          },
+          async script(sql: string) {
+            await inner.exec(sql);
+          },
+        }),
+      );
+    },
+    async close() {
+      await engine.close();
+    },
+  };
+}

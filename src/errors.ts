@@ -1,0 +1,69 @@
+import { GraphQLError } from "graphql";
+
+/**
+ * The contract's error codes (API.md "Errors"). Every error the server means to show a
+ * client is built here; anything else is an internal error and is masked.
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  FORBIDDEN: "FORBIDDEN",
+  NOT_FOUND: "NOT_FOUND",
+  BAD_USER_INPUT: "BAD_USER_INPUT",
+  CONFLICT: "CONFLICT",
+  RATE_LIMITED: "RATE_LIMITED",
+  INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error made on purpose by this server, safe to show as it is. */
+export class ClientError extends GraphQLError {
+  constructor(message: string, code: ErrorCode, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extensions } });
+  }
+}
+
+export const unauthenticated = (message = "Sign in first: this needs a valid access token") =>
+  new ClientError(message, ErrorCode.UNAUTHENTICATED);
+
+/** For a token that is present but invalid: the whole request fails with HTTP 401. */
+export const invalidToken = (message = "The access token is invalid or expired") =>
+  new ClientError(message, ErrorCode.UNAUTHENTICATED, {
+    http: { status: 401, headers: new Map([["www-authenticate", 'Bearer error="invalid_token"']]) },
+  });
+
+export const forbidden = (message = "You are not allowed to do this") =>
+  new ClientError(message, ErrorCode.FORBIDDEN);
+
+export const notFound = (what: string) => new ClientError(`${what} not found`, ErrorCode.NOT_FOUND);
+
+/** Bad input; `field` names it as a dotted path from the argument (`input.name`). */
+export const badUserInput = (field: string, message: string) =>
+  new ClientError(message, ErrorCode.BAD_USER_INPUT, { field });
+
+export const conflict = (field: string, message: string) =>
+  new ClientError(message, ErrorCode.CONFLICT, { field });
+
+/** The mask every unexpected error is shown as. */
+export const internalError = () => ({
+  message: "Internal server error",
+  extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+});
+
+/** Unique-index names (migrations) to the input field each one protects. */
+const UNIQUE_FIELDS: Record<string, { field: string; message: string }> = {
+  users_email_key: { field: "email", message: "An account with this email already exists" },
+  users_username_lower_key: { field: "username", message: "This username is taken" },
+};
+
+/**
+ * Turns a PostgreSQL error the client caused into its contract error (23505, a unique
+ * violation, into CONFLICT naming the field); returns every other error unchanged.
+ */
+export function fromDatabaseError(error: unknown, fieldPrefix = ""): unknown {
+  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
+  if (code === "23505" && typeof constraint === "string" && UNIQUE_FIELDS[constraint]) {
+    const { field, message } = UNIQUE_FIELDS[constraint];
+    return conflict(fieldPrefix + field, message);
+  }
+  return error;
+}

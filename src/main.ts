@@ -1,0 +1,40 @@
+import { createApp, openDatabase } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { DataDirBusyError, lockDataDir } from "./db/data-dir-lock.js";
+import { createLogger } from "./logger.js";
+
+/** `npm start`: the API on HOST:PORT, until SIGTERM or SIGINT. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const unlock = config.databaseUrl ? async () => {} : await lockDataDir(config.dataDir, "start the server");
+  if (!config.databaseUrl) {
+    logger.info({ dataDir: config.dataDir }, "DATABASE_URL is not set: using the embedded database (PGlite)");
+  }
+  const database = await openDatabase(config, logger);
+  const app = await createApp(config, database, logger);
+  await app.listen({ host: config.host, port: config.port });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: finishing in-flight requests");
+    await app.close();
+    await database.close();
+    await unlock();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof DataDirBusyError) {
+    process.stderr.write(`Cannot start: ${error.message}\n`);
+  } else {
+    process.stderr.write(`Cannot start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+});

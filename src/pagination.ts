@@ -1,0 +1,69 @@
+import { badUserInput } from "./errors.js";
+
+/**
+ * Relay connections over keyset pages, shared by every list. A page is read with one
+ * extra row (`first + 1`) to learn whether another page follows.
+ */
+
+export const MAX_PAGE_SIZE = 100;
+
+/** One item and the cursor that continues after it. */
+export interface EdgeModel<Row> {
+  cursor: string;
+  node: Row;
+}
+
+/** A connection before field resolution; `totalCount` is counted only when asked for. */
+export interface ConnectionModel<Row> {
+  edges: EdgeModel<Row>[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  totalCount: () => Promise<number>;
+}
+
+/** `first` must be 1 to 100 (API.md "Input rules"). */
+export function checkFirst(first: number | null | undefined): number {
+  const size = first ?? 20;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw badUserInput("first", `first must be from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return size;
+}
+
+/**
+ * Builds the connection from rows read with `limit = first + 1`.
+ * `hasPreviousPage` is true whenever the page starts after a cursor.
+ */
+export function toConnection<Row>(
+  rows: Row[],
+  first: number,
+  after: unknown,
+  cursorOf: (row: Row) => string,
+  totalCount: () => Promise<number>,
+): ConnectionModel<Row> {
+  const edges = rows.slice(0, first).map((node) => ({ cursor: cursorOf(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: rows.length > first,
+      hasPreviousPage: after != null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    totalCount,
+  };
+}
+
+/** Cursors are opaque to clients: base64url of a small JSON array. */
+export const encodeCursor = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString("base64url");
+
+/** The cursor's parts, or BAD_USER_INPUT on `after` when it is not one this server issued. */
+export function decodeCursor(cursor: string): unknown[] {
+  try {
+    if (!/^[A-Za-z0-9_-]{1,2000}$/.test(cursor)) throw new Error("not base64url");
+    const parts: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(parts)) return parts;
+  } catch {
+    // fall through to the client error
+  }
+  throw badUserInput("after", "after is not a cursor issued by this server");
+}

@@ -1,0 +1,65 @@
+import { MapperKind, mapSchema } from "@graphql-tools/utils";
+import { defaultFieldResolver, type GraphQLSchema, isObjectType } from "graphql";
+import type { Context } from "../context.js";
+import type { Rule } from "./rules.js";
+
+const ROOT_TYPES = new Set(["Query", "Mutation", "Subscription"]);
+
+/** The schema and the policy table disagree; the server must not start. */
+export class PolicyError extends Error {
+  override name = "PolicyError";
+}
+
+/**
+ * Lists what the policy table leaves undecided: a root field without a rule, an object
+ * type without an entry, or a rule naming a field that does not exist.
+ */
+export function findPolicyGaps(schema: GraphQLSchema, policy: Record<string, Record<string, Rule<never>>>): string[] {
+  const gaps: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith("__")) continue;
+    const rules = policy[type.name];
+    if (!rules) {
+      gaps.push(`type ${type.name} has no entry`);
+      continue;
+    }
+    const fields = type.getFields();
+    if (ROOT_TYPES.has(type.name)) {
+      for (const field of Object.keys(fields)) {
+        if (!rules[field]) gaps.push(`${type.name}.${field} has no rule`);
+      }
+    }
+    for (const field of Object.keys(rules)) {
+      if (!fields[field]) gaps.push(`${type.name}.${field} has a rule but no such field`);
+    }
+  }
+  for (const typeName of Object.keys(policy)) {
+    if (!schema.getType(typeName)) gaps.push(`type ${typeName} has an entry but no such type`);
+  }
+  return gaps;
+}
+
+/**
+ * Returns `schema` with each ruled field's resolver running its rule first. Throws
+ * `PolicyError` when the table leaves anything undecided (deny by default).
+ */
+export function applyPolicy(schema: GraphQLSchema, policy: Record<string, Record<string, Rule<never>>>): GraphQLSchema {
+  const gaps = findPolicyGaps(schema, policy);
+  if (gaps.length > 0) {
+    throw new PolicyError(`Authorization policy (src/policy/rules.ts) is incomplete: ${gaps.join("; ")}`);
+  }
+  return mapSchema(schema, {
+    [MapperKind.OBJECT_FIELD]: (field, fieldName, typeName) => {
+      const rule = policy[typeName]?.[fieldName] as Rule | undefined;
+      if (!rule) return field;
+      const resolve = field.resolve ?? defaultFieldResolver;
+      return {
+        ...field,
+        resolve(parent, args, context: Context, info) {
+          rule(context, parent);
+          return resolve(parent, args, context, info);
+        },
+      };
+    },
+  });
+}

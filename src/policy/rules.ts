@@ -1,0 +1,82 @@
+import type { Viewer } from "../auth/viewer.js";
+import type { Context } from "../context.js";
+import type { DatasetRow } from "../datasets/rows.js";
+import { forbidden, unauthenticated } from "../errors.js";
+import type { UserRow } from "../users/rows.js";
+
+/**
+ * Who may see or do what: the one place that decides (API.md "Who sees what").
+ *
+ * Every field of `Query` and `Mutation` needs a rule here, and every object type an
+ * entry, or the server refuses to start (`apply.ts`): access is denied by default. An
+ * object type's entry lists rules for its guarded fields; its other fields are visible
+ * to whoever was allowed to reach the object. Which rows a user reaches is decided by the
+ * scopes below and enforced in SQL.
+ */
+
+/** A check that throws the contract's error when the request may not go on. */
+export type Rule<Parent = unknown> = (context: Context, parent: Parent) => void;
+
+/** The signed-in viewer, or UNAUTHENTICATED. */
+export function requireViewer(context: Context): Viewer {
+  if (!context.viewer) throw unauthenticated();
+  return context.viewer;
+}
+
+const isAdmin = (viewer: Viewer | null) => viewer?.role === "ADMIN";
+
+export const anyone: Rule = () => {};
+
+export const signedIn: Rule = (context) => {
+  requireViewer(context);
+};
+
+export const adminOnly: Rule = (context) => {
+  if (!isAdmin(requireViewer(context))) throw forbidden("Only admins may do this");
+};
+
+/** A user's private fields: for themself (also right after they signed in) and admins. */
+const selfOrAdmin: Rule<UserRow> = (context, user) => {
+  const self = context.viewer?.id === user.id || context.provenUserIds.has(user.id);
+  if (!self && !isAdmin(context.viewer)) throw forbidden("Only the user themself and admins may see this");
+};
+
+/** A dataset's owner: for the owner and admins. */
+const ownerOrAdmin: Rule<DatasetRow> = (context, dataset) => {
+  if (context.viewer?.id !== dataset.userId && !isAdmin(context.viewer)) {
+    throw forbidden("Only the dataset's owner and admins may see this");
+  }
+};
+
+/** The policy table, by GraphQL type and field. */
+export const policy: Record<string, Record<string, Rule<never>>> = {
+  Query: {
+    me: signedIn,
+    datasets: signedIn,
+    dataset: signedIn,
+    adminDatasets: adminOnly,
+  },
+  Mutation: {
+    register: anyone,
+    login: anyone,
+    createDataset: signedIn,
+    updateDataset: signedIn,
+    deleteDataset: signedIn,
+  },
+  User: { email: selfOrAdmin },
+  Dataset: { owner: ownerOrAdmin },
+  DatasetConnection: {},
+  DatasetEdge: {},
+  PageInfo: {},
+  AuthPayload: {},
+};
+
+/** Whose datasets a viewer may read: their own, or (admins) everyone's, shown as null. */
+export function datasetReadScope(viewer: Viewer): { ownerId: string | null } {
+  return { ownerId: isAdmin(viewer) ? null : viewer.id };
+}
+
+/** Whose datasets a viewer may change or delete: only their own, admins included. */
+export function datasetWriteScope(viewer: Viewer): { ownerId: string } {
+  return { ownerId: viewer.id };
+}

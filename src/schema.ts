@@ -1,0 +1,35 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { makeExecutableSchema } from "@graphql-tools/schema";
+import type { GraphQLSchema } from "graphql";
+import { DateTimeResolver, EmailAddressResolver } from "graphql-scalars";
+import { authResolvers } from "./auth/resolvers.js";
+import { datasetResolvers } from "./datasets/resolvers.js";
+import type { Resolvers } from "./generated/graphql.js";
+import { applyPolicy } from "./policy/apply.js";
+import { policy } from "./policy/rules.js";
+import { userResolvers } from "./users/resolvers.js";
+
+/** The SDL: the source of truth for the API and for codegen. */
+export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", import.meta.url));
+
+const resolvers: Resolvers[] = [
+  { DateTime: DateTimeResolver, EmailAddress: EmailAddressResolver },
+  authResolvers,
+  userResolvers,
+  datasetResolvers,
+];
+
+/** The SDL with its resolvers, before the policy is applied. */
+export function buildUnguardedSchema(): GraphQLSchema {
+  return makeExecutableSchema({
+    typeDefs: readFileSync(SCHEMA_FILE, "utf8"),
+    resolvers,
+    resolverValidationOptions: { requireResolversToMatchSchema: "error" },
+  });
+}
+
+/** The executable schema: every field guarded by the policy table (deny by default). */
+export function buildSchema(): GraphQLSchema {
+  return applyPolicy(buildUnguardedSchema(), policy);
+}

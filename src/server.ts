@@ -1,0 +1,96 @@
+import { randomUUID } from "node:crypto";
+import cors from "@fastify/cors";
+import fastifyApollo from "@as-integrations/fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { GraphQLSchema } from "graphql";
+import type { Logger } from "pino";
+import { createApollo } from "./apollo.js";
+import { authenticate } from "./auth/viewer.js";
+import type { Context, Services } from "./context.js";
+import { countStatements } from "./db/counting.js";
+import type { Database } from "./db/database.js";
+import { ClientError, ErrorCode } from "./errors.js";
+import { createUserLoader } from "./users/loader.js";
+
+/** What the HTTP server is built from. */
+export interface ServerParts {
+  services: Services;
+  database: Database;
+  schema: GraphQLSchema;
+  logger: Logger;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The GraphQL-over-HTTP error body, used for requests refused before GraphQL runs. */
+const errorBody = (message: string, code: string, requestId: string) => ({
+  errors: [{ message, extensions: { code, requestId } }],
+});
+
+/**
+ * The Fastify server: `/graphql` (Apollo Server), `/healthz`, `/readyz`. Not listening
+ * yet; the caller decides where.
+ */
+export async function buildServer({ services, database, schema, logger }: ServerParts): Promise<FastifyInstance> {
+  const { config } = services;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    trustProxy: config.trustProxy,
+    // A well-formed X-Request-Id from the caller (a proxy) is kept, so logs line up across hops.
+    genReqId: (request) => {
+      const given = request.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  // Errors Fastify raises before GraphQL runs (a body that is not JSON, or too large) get
+  // the same shape and codes as GraphQL errors; anything else is masked and logged.
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status < 500) {
+      return reply.code(status).send(errorBody(error.message, "BAD_REQUEST", request.id));
+    }
+    request.log.error({ err: error }, "request failed");
+    return reply.code(500).send(errorBody("Internal server error", ErrorCode.INTERNAL_SERVER_ERROR, request.id));
+  });
+
+  await app.register(cors, { origin: [...config.corsOrigins], credentials: false, maxAge: 600 });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (request, reply) => {
+    try {
+      await database.query("select 1");
+      return { status: "ready" };
+    } catch (error) {
+      request.log.warn({ err: error }, "readiness check: database does not answer");
+      return reply.code(503).send({ status: "database unavailable" });
+    }
+  });
+
+  const apollo = createApollo(app, schema, config);
+  await apollo.start();
+  await app.register(fastifyApollo(apollo), {
+    path: "/graphql",
+    context: async (request): Promise<Context> => {
+      const db = countStatements(database);
+      const users = createUserLoader(db);
+      try {
+        const viewer = await authenticate(request.headers.authorization, services.tokens, users);
+        return { services, db, loaders: { users }, viewer, provenUserIds: new Set(), requestId: request.id, log: request.log };
+      } catch (error) {
+        if (error instanceof ClientError) throw error;
+        request.log.error({ err: error }, "could not authenticate the request");
+        throw new ClientError("Internal server error", ErrorCode.INTERNAL_SERVER_ERROR, {
+          requestId: request.id,
+          http: { status: 500 },
+        });
+      }
+    },
+  });
+  return app;
+}

@@ -1,0 +1,48 @@
+import { badUserInput } from "./errors.js";
+
+/**
+ * Input checks shared by every domain (API.md "Input rules"). Each throws BAD_USER_INPUT
+ * naming the field, and returns the value as it is to be stored.
+ */
+
+// Unicode control characters (Cc): C0, DEL and C1.
+const CONTROL = /\p{Cc}/u;
+const CONTROL_EXCEPT_TAB_NEWLINE = /(?![\t\n])\p{Cc}/u;
+
+/** Length in characters (code points), as PostgreSQL's char_length counts them. */
+export const characterCount = (value: string) => [...value].length;
+
+export interface TextRule {
+  min?: number;
+  max: number;
+  /** Tab and newline are allowed (multi-line text such as a description). */
+  multiline?: boolean;
+}
+
+/** A string of `min` to `max` characters with no control characters. */
+export function checkText(field: string, value: string, rule: TextRule): string {
+  const forbidden = rule.multiline ? CONTROL_EXCEPT_TAB_NEWLINE : CONTROL;
+  if (forbidden.test(value)) {
+    const allowed = rule.multiline ? " (tab and newline are allowed)" : "";
+    throw badUserInput(field, `${field} must not contain control characters${allowed}`);
+  }
+  const length = characterCount(value);
+  const min = rule.min ?? 0;
+  if (length < min || length > rule.max) {
+    throw badUserInput(
+      field,
+      min > 0
+        ? `${field} must be ${min} to ${rule.max} characters long (got ${length})`
+        : `${field} must be at most ${rule.max} characters long (got ${length})`,
+    );
+  }
+  return value;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An id this server could have issued (a UUID); anything else cannot name a row. */
+export function checkId(field: string, value: string): string {
+  if (!UUID.test(value)) throw badUserInput(field, `${field} is not a valid id`);
+  return value.toLowerCase();
+}
