@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createPasswordHasher } from "./auth/passwords.js";
@@ -15,7 +16,7 @@ import { buildServer } from "./server.js";
 export function openDatabase(config: Config, logger: Logger): Promise<Database> {
   return config.databaseUrl
     ? Promise.resolve(openPostgres({ connectionString: config.databaseUrl, logger }))
-    : openPglite(config.dataDir);
+    : openPglite(join(config.dataDir, "pglite"));
 }
 
 /**

@@ -17,6 +17,6 @@ export const INSERT_USER = `
 /** Promotes by email; the row comes back only when the user exists. */
 export const SET_ROLE_BY_EMAIL = `
   update users
-  set role = $2, token_version = token_version + 1, updated_at = date_trunc('milliseconds', now())
+  set role = $2, updated_at = date_trunc('milliseconds', now())
   where email = $1
   returning ${USER_COLUMNS}`;

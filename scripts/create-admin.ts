@@ -1,0 +1,57 @@
+/**
+ * `npm run create-admin -- --email E --username U --password P`
+ * Creates the user as ADMIN, or promotes the existing user with that email.
+ * On PostgreSQL (DATABASE_URL) it runs at any time; on the embedded database only while
+ * the server is stopped, since PGlite's folder belongs to one process.
+ */
+import { parseArgs } from "node:util";
+import { openDatabase } from "../src/app.js";
+import { createOrPromoteAdmin } from "../src/admin/create-admin.js";
+import { createPasswordHasher } from "../src/auth/passwords.js";
+import { loadConfig } from "../src/config.js";
+import { lockDataDir } from "../src/db/data-dir-lock.js";
+import { migrate } from "../src/db/migrate.js";
+import { ClientError } from "../src/errors.js";
+import { createLogger } from "../src/logger.js";
+
+const USAGE = "usage: npm run create-admin -- --email E [--username U --password P]";
+
+async function run(): Promise<void> {
+  const { values } = parseArgs({
+    options: { email: { type: "string" }, username: { type: "string" }, password: { type: "string" } },
+    strict: true,
+  });
+  if (!values.email) throw new Error(`--email is required\n${USAGE}`);
+
+  const config = loadConfig();
+  const logger = createLogger("warn");
+  const unlock = config.databaseUrl ? async () => {} : await lockDataDir(config.dataDir, "run create-admin");
+  const database = await openDatabase(config, logger);
+  try {
+    await migrate(database);
+    const { user, created } = await createOrPromoteAdmin(database, createPasswordHasher(config.bcryptCost), {
+      email: values.email,
+      username: values.username,
+      password: values.password,
+    });
+    process.stdout.write(
+      created
+        ? `Created admin ${user.username} <${user.email}> (id ${user.id})\n`
+        : `Promoted ${user.username} <${user.email}> (id ${user.id}) to admin\n`,
+    );
+  } finally {
+    await database.close();
+    await unlock();
+  }
+}
+
+run().catch((error: unknown) => {
+  const message =
+    error instanceof ClientError
+      ? `${String(error.extensions.field ?? "input")}: ${error.message}`
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  process.stderr.write(`create-admin: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,25 @@
+/** `npm run migrate`: applies pending migrations to the configured database, then exits. */
+import { openDatabase } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
+import { lockDataDir } from "../src/db/data-dir-lock.js";
+import { migrate } from "../src/db/migrate.js";
+import { createLogger } from "../src/logger.js";
+
+async function run(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const unlock = config.databaseUrl ? async () => {} : await lockDataDir(config.dataDir, "run the migrations");
+  const database = await openDatabase(config, logger);
+  try {
+    const applied = await migrate(database);
+    process.stdout.write(applied.length > 0 ? `Applied: ${applied.join(", ")}\n` : "Already up to date\n");
+  } finally {
+    await database.close();
+    await unlock();
+  }
+}
+
+run().catch((error: unknown) => {
+  process.stderr.write(`migrate: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import { randomUUID } from "node:crypto";
+import { expect } from "vitest";
+import { createOrPromoteAdmin } from "../../src/admin/create-admin.js";
+import { createPasswordHasher } from "../../src/auth/passwords.js";
+import type { TestServer } from "./server.js";
+
+/** Factories with unique values, so no test depends on another's data. */
+
+let counter = 0;
+/** A short value unique within the run, safe in usernames (3-32 characters). */
+export function unique(prefix = "u"): string {
+  counter += 1;
+  return `${prefix}${counter}_${randomUUID().slice(0, 8)}`;
+}
+
+export interface TestUser {
+  id: string;
+  email: string;
+  username: string;
+  password: string;
+  token: string;
+  role: "USER" | "ADMIN";
+}
+
+export const USER_FIELDS = "id username email role createdAt updatedAt";
+
+/** Registers a user through the API and returns them with their access token. */
+export async function createUser(server: TestServer, overrides: Partial<Pick<TestUser, "email" | "username" | "password">> = {}): Promise<TestUser> {
+  const username = overrides.username ?? unique("user");
+  const input = {
+    email: overrides.email ?? `${username}@example.com`,
+    username,
+    password: overrides.password ?? `pw-${randomUUID()}`,
+  };
+  const response = await server.graphql(
+    `mutation Register($input: RegisterInput!) { register(input: $input) { accessToken user { id role } } }`,
+    { input },
+  );
+  expect(response.errors).toBeUndefined();
+  const payload = response.data.register;
+  return { ...input, email: input.email.toLowerCase(), id: payload.user.id, token: payload.accessToken, role: payload.user.role };
+}
+
+/** An admin, made the way operators make one (create-admin's function). */
+export async function createAdmin(server: TestServer): Promise<TestUser> {
+  const user = await createUser(server);
+  await createOrPromoteAdmin(server.database, createPasswordHasher(4), { email: user.email });
+  // The token issued before the promotion now speaks for an admin: the role is read
+  // from the database on each request, not trusted from the token.
+  return { ...user, role: "ADMIN" };
+}
+
+export const DATASET_FIELDS = "id name description filePath createdAt updatedAt";
+
+export interface TestDataset {
+  id: string;
+  name: string;
+  description: string | null;
+  filePath: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Creates a dataset owned by `owner` through the API. */
+export async function createDataset(
+  server: TestServer,
+  owner: TestUser,
+  input: { name?: string; description?: string | null; filePath?: string | null } = {},
+): Promise<TestDataset> {
+  const response = await server.graphql(
+    `mutation Create($input: CreateDatasetInput!) { createDataset(input: $input) { ${DATASET_FIELDS} } }`,
+    { input: { name: unique("dataset"), description: "a test dataset", filePath: "/data/test.csv", ...input } },
+    { token: owner.token },
+  );
+  expect(response.errors).toBeUndefined();
+  return response.data.createDataset;
+}

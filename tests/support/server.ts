@@ -1,0 +1,89 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { createApp } from "../../src/app.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import type { Database } from "../../src/db/database.js";
+import { createLogger } from "../../src/logger.js";
+import { createTestDatabase } from "./database.js";
+
+/** A GraphQL response as the client sees it, with the HTTP status and headers. */
+export interface GraphQLResponse<Data = any> {
+  status: number;
+  headers: Headers;
+  data?: Data | null;
+  errors?: Array<{ message: string; path?: string[]; extensions: Record<string, any> }>;
+  /** How many SQL statements the request ran (the server's `x-sql-statements` header). */
+  statements: number;
+}
+
+export interface RequestOptions {
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+/** The real server, listening on an ephemeral loopback port, on its own fresh database. */
+export interface TestServer {
+  url: string;
+  config: Config;
+  database: Database;
+  /** A database URL for child processes (PostgreSQL only). */
+  databaseUrl: string | undefined;
+  secret: string;
+  graphql<Data = any>(query: string, variables?: Record<string, unknown>, options?: RequestOptions): Promise<GraphQLResponse<Data>>;
+  close(): Promise<void>;
+}
+
+/** Environment every test server starts from; `env` adds to it. */
+export function testEnvironment(env: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: "test",
+    LOG_LEVEL: "silent",
+    // The minimum cost keeps the suite fast; the real default is measured (README).
+    BCRYPT_COST: "4",
+    JWT_SECRET: randomBytes(32).toString("hex"),
+    ...env,
+  };
+}
+
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const config = loadConfig(testEnvironment(env));
+  const { database, url: databaseUrl, drop } = await createTestDatabase();
+  const app: FastifyInstance = await createApp(config, database, createLogger(config.logLevel));
+  const address = await app.listen({ host: "127.0.0.1", port: 0 });
+  const url = `${address}/graphql`;
+  return {
+    url,
+    config,
+    database,
+    databaseUrl,
+    secret: config.jwtSecret!,
+    async graphql(query, variables, options = {}) {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          ...options.headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as { data?: unknown; errors?: GraphQLResponse["errors"] };
+      return {
+        status: response.status,
+        headers: response.headers,
+        data: body.data as any,
+        errors: body.errors,
+        statements: Number(response.headers.get("x-sql-statements") ?? Number.NaN),
+      };
+    },
+    async close() {
+      await app.close();
+      await drop();
+    },
+  };
+}
+
+/** The single error's code, or a readable failure when the response has none or several. */
+export function errorCode(response: GraphQLResponse): string | undefined {
+  return response.errors?.[0]?.extensions.code;
+}
