@@ -39,11 +39,30 @@ export function isClientFacing(error: unknown): boolean {
   return typeof code === "string" && REQUEST_ERROR_CODES.has(code);
 }
 
+/**
+ * The input a variable-coercion error is about, as a dotted path (`input.name`), read from
+ * graphql-js's message, since the contract promises `extensions.field` on BAD_USER_INPUT.
+ */
+export function coercionField(message: string): string | undefined {
+  const variable = /^Variable "\$(\w+)"/.exec(message)?.[1];
+  if (!variable) return undefined;
+  const at = /got invalid value .* at "([\w.[\]]+)"; /.exec(message)?.[1];
+  const unknownField = /; Field "(\w+)" (?:is not defined by type|of required type)/.exec(message)?.[1];
+  const path = at ?? variable;
+  return unknownField ? `${path}.${unknownField}` : path;
+}
+
 /** Client errors go out as they are; every other error becomes the bare internal-error mask. */
 function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   if (!isClientFacing(error)) return { ...internalError(), ...(formatted.path ? { path: formatted.path } : {}) };
   // Apollo prefixes errors thrown while building the context; the prefix says nothing to a client.
-  return { ...formatted, message: formatted.message.replace(/^Context creation failed: /, "") };
+  const message = formatted.message.replace(/^Context creation failed: /, "");
+  const extensions = { ...formatted.extensions };
+  if (extensions.code === "BAD_USER_INPUT" && extensions.field === undefined) {
+    const field = coercionField(message);
+    if (field) extensions.field = field;
+  }
+  return { ...formatted, message, extensions };
 }
 
 /** Logs internal errors with the request id, and puts that id (and the statement count) on the response. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser, type TestUser } from "./support/factories.js";
-import { errorCode, startServer, type TestServer } from "./support/server.js";
+import { errorCode, type GraphQLResponse, startServer, type TestServer } from "./support/server.js";
 
 const PAGE = `
   query Page($first: Int, $after: String, $orderBy: DatasetOrder) {
@@ -23,9 +23,9 @@ async function walk(server: TestServer, user: TestUser, orderBy: string, first: 
   const pages: Node[][] = [];
   let after: string | null = null;
   for (let guard = 0; guard < 50; guard += 1) {
-    const response = await server.graphql(PAGE, { first, after, orderBy }, { token: user.token });
+    const response: GraphQLResponse = await server.graphql(PAGE, { first, after, orderBy }, { token: user.token });
     expect(response.errors).toBeUndefined();
-    const connection = response.data.datasets;
+    const connection: any = response.data.datasets;
     const nodes = connection.edges.map((edge: { node: Node }) => edge.node);
     expect(connection.nodes.map((node: Node) => node.id)).toEqual(nodes.map((node: Node) => node.id));
     expect(connection.pageInfo.hasPreviousPage).toBe(after !== null);

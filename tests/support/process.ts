@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** Runs the project's own entry points as separate processes, the way an operator does. */
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const TSX = `${ROOT}node_modules/.bin/tsx`;
+
+/** The environment of a child: only what the test gives, plus PATH (no DATABASE_URL leaking in). */
+function childEnvironment(env: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, ...env };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `script` (relative to the project) to completion. */
+export function runScript(script: string, args: string[], env: Record<string, string>): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [script, ...args], { cwd: ROOT, env: childEnvironment(env) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface RunningServer {
+  url: string;
+  child: ChildProcess;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `src/main.ts` (what `npm start` runs) and waits until it listens. */
+export function startServerProcess(env: Record<string, string>): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, ["src/main.ts"], { cwd: ROOT, env: childEnvironment({ PORT: "0", LOG_LEVEL: "info", ...env }) });
+    let output = "";
+    const exited = new Promise<number | null>((done) => child.on("close", done));
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match) {
+        child.stdout.off("data", onData);
+        child.stdout.resume();
+        resolve({
+          url: `${match[1]}/graphql`,
+          child,
+          stop: () => {
+            child.kill("SIGTERM");
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", (chunk) => (output += chunk.toString()));
+    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)));
+  });
+}
+
+/** POSTs one GraphQL operation to `url`. */
+export async function post(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<any> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return response.json();
+}
