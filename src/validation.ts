@@ -21,6 +21,8 @@ export interface TextRule {
 
 /** A string of `min` to `max` characters with no control characters. */
 export function checkText(field: string, value: string, rule: TextRule): string {
+  // A lone UTF-16 surrogate cannot be stored as UTF-8: the driver would silently turn it into U+FFFD.
+  if (!value.isWellFormed()) throw badUserInput(field, `${field} is not well-formed Unicode text`);
   const forbidden = rule.multiline ? CONTROL_EXCEPT_TAB_NEWLINE : CONTROL;
   if (forbidden.test(value)) {
     const allowed = rule.multiline ? " (tab and newline are allowed)" : "";

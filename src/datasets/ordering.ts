@@ -39,6 +39,22 @@ export const ORDERINGS: Record<DatasetOrder, Ordering> = {
   NAME_DESC: byName("desc"),
 };
 
+// Exactly what `Date.toISOString()` writes for dates PostgreSQL can hold (years 1 to 9999).
+const ISSUED_TIME = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CONTROL = /\p{Cc}/u;
+
+/**
+ * True when `key` has the exact form this server writes into cursors, so a forged one is
+ * refused here rather than failing inside the database.
+ */
+function isIssuedKey(ordering: Ordering, key: string): boolean {
+  if (ordering.sqlKeyType === "timestamptz") {
+    return ISSUED_TIME.test(key) && new Date(key).toISOString() === key;
+  }
+  // A lower-cased name: no control characters (names cannot hold them), at most 255 characters.
+  return !CONTROL.test(key) && key.isWellFormed() && [...key].length <= 255;
+}
+
 /** A position in one ordering: the sort key and id of the last row seen. */
 export interface DatasetCursor {
   key: string;
@@ -61,9 +77,7 @@ export function decodeDatasetCursor(order: DatasetOrder, after: string): Dataset
   if (cursorOrder !== order) {
     throw badUserInput("after", `after is a cursor for orderBy ${String(cursorOrder)}, not ${order}`);
   }
-  if (ORDERINGS[order].sqlKeyType === "timestamptz" && Number.isNaN(Date.parse(key))) {
-    throw badUserInput("after", "after is not a cursor issued by this server");
-  }
+  if (!isIssuedKey(ORDERINGS[order], key)) throw badUserInput("after", "after is not a cursor issued by this server");
   try {
     return { key, id: checkId("after", id) };
   } catch {
