@@ -2,7 +2,7 @@ import { SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from "../src/auth/tokens.js";
 import { createUser, type TestUser } from "./support/factories.js";
-import { errorCode, startServer, type TestServer } from "./support/server.js";
+import { errorCode, LogCapture, startServer, type TestServer } from "./support/server.js";
 
 /** The HTTP face: tokens, transport errors, GET, health. */
 describe("HTTP and access tokens", () => {
@@ -122,7 +122,8 @@ describe("HTTP and access tokens", () => {
 
 describe("internal errors", () => {
   it("are masked: no driver text or stack, a request id the client can quote", async () => {
-    const server = await startServer();
+    const logs = new LogCapture();
+    const server = await startServer({}, logs);
     const user = await createUser(server);
     // Pull the database out from under the running server.
     await server.database.close();
@@ -133,6 +134,9 @@ describe("internal errors", () => {
       expect(error!.message).toBe("Internal server error");
       expect(error!.extensions.requestId).toBe(response.headers.get("x-request-id"));
       expect(JSON.stringify(response.errors)).not.toMatch(/pglite|pool|closed|stack|at .*\.ts/i);
+      // The operator finds the real cause in the log under the same request id.
+      const logged = logs.lines.find((line) => line.reqId === error!.extensions.requestId && line.level >= 50);
+      expect(logged?.err?.message).toMatch(/closed|end on the pool/i);
     }
     const origin = new URL(server.url).origin;
     expect((await fetch(`${origin}/readyz`)).status).toBe(503);

@@ -45,10 +45,18 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
   };
 }
 
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const config = loadConfig(testEnvironment(env));
+/** Where a test server's log lines go, when a test wants to read them. */
+export class LogCapture {
+  readonly lines: Array<Record<string, any>> = [];
+  write(line: string): void {
+    this.lines.push(JSON.parse(line));
+  }
+}
+
+export async function startServer(env: Record<string, string> = {}, logs?: LogCapture): Promise<TestServer> {
+  const config = loadConfig(testEnvironment(logs ? { LOG_LEVEL: "info", ...env } : env));
   const { database, url: databaseUrl, drop } = await createTestDatabase();
-  const app: FastifyInstance = await createApp(config, database, createLogger(config.logLevel));
+  const app: FastifyInstance = await createApp(config, database, createLogger(config.logLevel, logs));
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   const url = `${address}/graphql`;
   return {
