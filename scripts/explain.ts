@@ -1,0 +1,530 @@
+/**
+ * `DATABASE_URL=postgres://… npx tsx scripts/explain.ts [--verbose]`
+ *
+ * Checks that every statement the server sends is served by an index at a realistic size.
+ * In a throw-away schema (explain_<random>, dropped at the end, also on failure or Ctrl-C)
+ * it applies the project's migrations with the project's own `migrate()`, seeds 1,000 users
+ * and 100,000 datasets, ANALYZEs, and then runs `EXPLAIN (ANALYZE, BUFFERS)` on each
+ * statement exactly as imported from src/…/sql.ts, through a real parameterised execution:
+ * `PREPARE q AS <sql>` (no declared types: PostgreSQL infers them as it does for the `pg`
+ * driver's unnamed statements) then `EXPLAIN … EXECUTE q(<values>)`. Each case gets a
+ * fresh PREPARE, so its plan is a custom plan for its own values, as the server's unnamed
+ * statements always are. Writes run inside BEGIN … ROLLBACK.
+ *
+ * `--verbose` also prints each full text plan. docs/explain.md records the verdicts.
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { migrate } from "../src/db/migrate.js";
+import { openPostgres } from "../src/db/postgres.js";
+import { ORDERINGS, type Ordering } from "../src/datasets/ordering.js";
+import type { DatasetListRow } from "../src/datasets/rows.js";
+import * as datasetSql from "../src/datasets/sql.js";
+import type { DatasetOrder } from "../src/generated/graphql.js";
+import * as userSql from "../src/users/sql.js";
+
+const USERS = 1_000;
+const DATASETS_PER_USER = 100;
+const DATASETS = USERS * DATASETS_PER_USER;
+/** The default page: `first` 20, read with one extra row. */
+const LIMIT = 21;
+/** A word in about 1 name in 12, and one in none (the worst case: every row is looked at). */
+const COMMON_WORD = "weather";
+const RARE_WORD = "zebra";
+/** A node reading more rows than this from a whole table, or sorting more, is flagged. */
+const FLAG_ROWS = 1_000;
+
+const VERBOSE = process.argv.includes("--verbose");
+
+type Param = string | number | boolean | null | readonly string[];
+
+interface Case {
+  label: string;
+  sql: string;
+  params: readonly Param[];
+  /** Run inside BEGIN … ROLLBACK. */
+  write?: boolean;
+  /** Executions before the measured ones (reads only; default 1, a warm-up). */
+  warmUps?: number;
+}
+
+/** One node of `EXPLAIN (FORMAT JSON)`; only the fields this script reads. */
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  "Scan Direction"?: string;
+  "Index Cond"?: string;
+  "Recheck Cond"?: string;
+  Filter?: string;
+  "Sort Key"?: string[];
+  "Sort Method"?: string;
+  "Actual Rows": number;
+  "Actual Loops": number;
+  "Rows Removed by Filter"?: number;
+  "Rows Removed by Index Recheck"?: number;
+  "Heap Fetches"?: number;
+  "Shared Hit Blocks": number;
+  "Shared Read Blocks": number;
+  Plans?: PlanNode[];
+}
+
+interface Explained {
+  label: string;
+  plan: PlanNode;
+  planningMs: number;
+  executionMs: number;
+  indexes: string[];
+  flags: string[];
+}
+
+// ---------------------------------------------------------------------------------------
+// Set-up and tear-down
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  process.stderr.write("explain: set DATABASE_URL to a PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/test\n");
+  process.exit(1);
+}
+const connectionString: string = databaseUrl;
+const schema = `explain_${randomBytes(6).toString("hex")}`;
+
+/** One connection for everything, its search_path on the throw-away schema. */
+const client = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
+let schemaCreated = false;
+let cleanedUp: Promise<void> | null = null;
+
+/**
+ * Drops the schema on a fresh connection. `interrupt`: first end the main connection's
+ * backend, whose statement in progress would otherwise hold its locks. Runs once.
+ */
+function cleanUp(interrupt: boolean): Promise<void> {
+  cleanedUp ??= (async () => {
+    if (!schemaCreated) return;
+    const admin = new pg.Client({ connectionString });
+    await admin.connect();
+    try {
+      const pid = (client as unknown as { processID?: number | null }).processID;
+      if (interrupt && pid) await admin.query("select pg_terminate_backend($1)", [pid]);
+      await admin.query(`drop schema if exists ${schema} cascade`);
+    } finally {
+      await admin.end();
+    }
+  })();
+  return cleanedUp;
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\nexplain: ${signal}, dropping schema ${schema}\n`);
+    cleanUp(true).finally(() => process.exit(130));
+  });
+}
+// Terminating our own backend makes the client emit an error; that is expected.
+client.on("error", () => undefined);
+
+async function createSchema(): Promise<void> {
+  const admin = new pg.Client({ connectionString });
+  await admin.connect();
+  try {
+    await admin.query(`create schema ${schema}`);
+    schemaCreated = true;
+  } finally {
+    await admin.end();
+  }
+  const database = openPostgres({ connectionString, schema, max: 1 });
+  try {
+    const applied = await migrate(database);
+    log(`schema ${schema}: applied ${applied.join(", ")}`);
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * 1,000 users; 100,000 datasets, 100 each, owners interleaved in time (dataset n belongs
+ * to user n mod 1000, one second apart), names from a few word lists in varied case,
+ * a third of descriptions null.
+ */
+async function seed(): Promise<void> {
+  const started = Date.now();
+  await client.query(
+    `insert into users (email, username, password_hash, role, created_at, updated_at)
+     select format('user%s@example.com', lpad(g::text, 4, '0')), format('user_%s', lpad(g::text, 4, '0')),
+            '$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012',
+            case when g = 1 then 'ADMIN' else 'USER' end,
+            timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute',
+            timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute'
+     from generate_series(1, $1::int) g`,
+    [USERS],
+  );
+  await client.query(
+    `with owners as (select id, row_number() over (order by username) - 1 as n from users)
+     insert into datasets (user_id, name, description, file_path, created_at, updated_at)
+     select o.id,
+            case g % 3 when 0 then initcap(w.name) when 1 then lower(w.name) else upper(left(w.name, 1)) || substr(w.name, 2) end,
+            case when g % 3 = 0 then null else 'Collected ' || w.name || ' data, batch ' || (g % 97) end,
+            case when g % 4 = 0 then null else format('/data/%s/%s.csv', o.n, g) end,
+            t.at, t.at
+     from generate_series(1, $1::int) g
+     join owners o on o.n = g % $2::int
+     cross join lateral (
+       select (array['sales', 'weather', 'census', 'traffic', 'energy', 'health', 'retail', 'climate',
+                     'finance', 'sensor', 'survey', 'genome'])[1 + (g + g / $2::int) % 12]
+              || ' ' || (array['report', 'readings', 'export', 'sample', 'archive', 'snapshot', 'log'])[1 + (g / 12) % 7]
+              || ' ' || (array['north', 'south', 'east', 'west', 'central'])[1 + (g / 84) % 5]
+              || ' ' || (g * 7919 % 100000) as name
+     ) w
+     cross join lateral (select timestamptz '2024-02-01 00:00:00+00' + g * interval '1 second' as at) t`,
+    [DATASETS, USERS],
+  );
+  await client.query("analyze users");
+  await client.query("analyze datasets");
+  const [counts] = (
+    await client.query<{ users: number; datasets: number }>(
+      "select (select count(*) from users)::int as users, (select count(*) from datasets)::int as datasets",
+    )
+  ).rows;
+  log(`seeded ${counts?.users} users and ${counts?.datasets} datasets in ${Date.now() - started} ms, analyzed`);
+  const sizes = await client.query<{ name: string; size: string }>(
+    `select c.relname as name, pg_size_pretty(pg_relation_size(c.oid)) || ' (' || c.relpages || ' pages)' as size
+     from pg_class c where c.relnamespace = $1::regnamespace and c.relkind in ('r', 'i')
+       and c.relname not like 'schema_migrations%' order by c.relkind desc, c.relname`,
+    [schema],
+  );
+  log(sizes.rows.map((row) => `  ${row.name}: ${row.size}`).join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Running one case
+
+/** A parameter value as an EXECUTE argument: an untyped literal, as the driver sends text. */
+function literal(value: Param): string {
+  if (value === null) return "null";
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value === "string") return client.escapeLiteral(value);
+  return client.escapeLiteral(`{${value.map((item) => `"${item.replace(/["\\]/g, "\\$&")}"`).join(",")}}`);
+}
+
+/** Reads are measured this many times (after a warm-up run); the median time is reported. */
+const RUNS = 3;
+
+type ExplainJson = [{ Plan: PlanNode; "Planning Time": number; "Execution Time": number }];
+
+/**
+ * EXPLAIN (ANALYZE, BUFFERS) of one fresh prepared statement. By default at most 5
+ * executions, so every one gets a custom plan (PostgreSQL considers a generic plan from
+ * the 6th on), as the driver's unnamed statements, re-parsed on every call, always do.
+ */
+async function explain(test: Case): Promise<Explained> {
+  const args = test.params.length > 0 ? `(${test.params.map(literal).join(", ")})` : "";
+  if (test.write) await client.query("begin");
+  try {
+    await client.query(`prepare explain_q as ${test.sql}`);
+    // Warm-up runs for reads, so timings do not include first-touch reads.
+    for (let run = 0; run < (test.write ? 0 : (test.warmUps ?? 1)); run += 1) await client.query(`execute explain_q${args}`);
+    const runs: ExplainJson[0][] = [];
+    for (let run = 0; run < (test.write ? 1 : RUNS); run += 1) {
+      const { rows } = await client.query<{ "QUERY PLAN": ExplainJson }>(
+        `explain (analyze, buffers, format json) execute explain_q${args}`,
+      );
+      runs.push(rows[0]!["QUERY PLAN"][0]);
+    }
+    if (VERBOSE) {
+      const text = await client.query<{ "QUERY PLAN": string }>(`explain (analyze, buffers) execute explain_q${args}`);
+      log(text.rows.map((row) => `      ${row["QUERY PLAN"]}`).join("\n"));
+    }
+    const median = <T>(values: T[], of: (value: T) => number) => values.map(of).sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    const plan = runs.at(-1)!.Plan;
+    return {
+      label: test.label,
+      plan,
+      planningMs: median(runs, (run) => run["Planning Time"]),
+      executionMs: median(runs, (run) => run["Execution Time"]),
+      indexes: [...new Set(nodes(plan).flatMap((node) => (node["Index Name"] ? [node["Index Name"]] : [])))],
+      flags: flagsOf(plan),
+    };
+  } finally {
+    await client.query("deallocate explain_q");
+    if (test.write) await client.query("rollback");
+  }
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+/** What deserves a look: big sequential scans, big sorts, many rows read only to be dropped. */
+function flagsOf(plan: PlanNode): string[] {
+  const flags: string[] = [];
+  for (const node of nodes(plan)) {
+    const produced = node["Actual Rows"] * node["Actual Loops"];
+    const removed = (node["Rows Removed by Filter"] ?? 0) + (node["Rows Removed by Index Recheck"] ?? 0);
+    const read = produced + removed;
+    if (node["Node Type"] === "Seq Scan" && read > FLAG_ROWS) flags.push(`SEQ SCAN ${node["Relation Name"]} (${read} rows)`);
+    if (node["Node Type"].endsWith("Sort") && produced > FLAG_ROWS) flags.push(`SORT of ${produced} rows`);
+    if (node["Node Type"] !== "Seq Scan" && removed > FLAG_ROWS) flags.push(`${removed} rows filtered out`);
+  }
+  return flags;
+}
+
+/** The plan as a compact tree: node, index, direction, rows, and what limits it. */
+function describe(plan: PlanNode, depth = 0): string[] {
+  const node = plan;
+  const parts = [node["Node Type"]];
+  if (node["Scan Direction"] === "Backward") parts.push("Backward");
+  if (node["Index Name"]) parts.push(`using ${node["Index Name"]}`);
+  if (node["Relation Name"] && !node["Index Name"]) parts.push(`on ${node["Relation Name"]}`);
+  parts.push(`rows=${node["Actual Rows"]}${node["Actual Loops"] > 1 ? `x${node["Actual Loops"]}` : ""}`);
+  if (node["Rows Removed by Filter"]) parts.push(`filtered=${node["Rows Removed by Filter"]}`);
+  if (node["Heap Fetches"] !== undefined) parts.push(`heap-fetches=${node["Heap Fetches"]}`);
+  if (node["Sort Key"]) parts.push(`key=${node["Sort Key"].join(", ")}`);
+  if (node["Sort Method"]) parts.push(`(${node["Sort Method"]})`);
+  const buffers = node["Shared Hit Blocks"] + node["Shared Read Blocks"];
+  parts.push(`buffers=${buffers}`);
+  const lines = [`${"  ".repeat(depth + 2)}${parts.join(" ")}`];
+  for (const [name, condition] of [
+    ["cond", node["Index Cond"] ?? node["Recheck Cond"]],
+    ["filter", node.Filter],
+  ] as const) {
+    if (condition) lines.push(`${"  ".repeat(depth + 3)}${name}: ${shorten(condition)}`);
+  }
+  return [...lines, ...(plan.Plans ?? []).flatMap((child) => describe(child, depth + 1))];
+}
+
+/** UUIDs and long casts make conditions unreadable; keep their first 8 characters. */
+function shorten(condition: string): string {
+  return condition.replace(/'([0-9a-f]{8})-[0-9a-f-]{27}'::uuid/g, "'$1…'").slice(0, 220);
+}
+
+const results: Explained[] = [];
+
+async function run(test: Case): Promise<Explained> {
+  const result = await explain(test);
+  results.push(result);
+  const flags = result.flags.length > 0 ? `  !! ${result.flags.join("; ")}` : "";
+  log(`\n  ${result.label}: ${result.executionMs.toFixed(3)} ms (planning ${result.planningMs.toFixed(3)} ms)${flags}`);
+  log(describe(result.plan).join("\n"));
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------
+// The cases
+
+/** As store.ts's containsPattern: the search as an ILIKE substring, `%` `_` `\` escaped. */
+const contains = (search: string) => `%${search.replace(/[\\%_]/g, "\\$&")}%`;
+
+interface Fixtures {
+  owner: string;
+  /** A dataset of `owner`. */
+  datasetId: string;
+  email: string;
+  userIds: string[];
+}
+
+async function fixtures(): Promise<Fixtures> {
+  const owner = (await client.query<{ id: string; email: string }>("select id, email from users where username = 'user_0500'")).rows[0]!;
+  const dataset = (await client.query<{ id: string }>("select id from datasets where user_id = $1 order by created_at limit 1 offset 40", [owner.id])).rows[0]!;
+  const users = await client.query<{ id: string }>("select id from users order by username limit 100 offset 300");
+  return { owner: owner.id, datasetId: dataset.id, email: owner.email, userIds: users.rows.map((row) => row.id) };
+}
+
+/**
+ * The cursor the server would issue for the row at `offset` in `ordering` (within one
+ * owner's datasets, or all): ORDERINGS' own `keyOf`, on the row read with the page's columns.
+ */
+async function cursorAt(ordering: Ordering, ownerId: string | null, offset: number): Promise<[string, string]> {
+  const { rows } = await client.query<DatasetListRow>(
+    `select id, created_at as "createdAt", lower(name) as "sortName" from datasets
+     where ($1::uuid is null or user_id = $1)
+     order by ${ordering.sqlKey} ${ordering.direction}, id ${ordering.direction}
+     offset $2 limit 1`,
+    [ownerId, offset],
+  );
+  const row = rows[0]!;
+  return [ordering.keyOf(row), row.id];
+}
+
+async function pageCases(order: DatasetOrder, owner: string): Promise<Case[]> {
+  const ordering = ORDERINGS[order];
+  const sql = datasetSql.DATASET_PAGE[order];
+  const [ownerKey, ownerId] = await cursorAt(ordering, owner, DATASETS_PER_USER / 2);
+  const [deepKey, deepId] = await cursorAt(ordering, null, Math.floor(DATASETS * 0.9));
+  return [
+    { label: `${order} a. one owner, first page`, sql, params: [owner, null, null, null, LIMIT] },
+    { label: `${order} b. one owner, after cursor (row 50)`, sql, params: [owner, null, ownerKey, ownerId, LIMIT] },
+    { label: `${order} c. all owners, first page`, sql, params: [null, null, null, null, LIMIT] },
+    { label: `${order} d. all owners, after cursor (row 90,000)`, sql, params: [null, null, deepKey, deepId, LIMIT] },
+    { label: `${order} e. one owner, search "${COMMON_WORD}"`, sql, params: [owner, contains(COMMON_WORD), null, null, LIMIT] },
+    { label: `${order} f. all owners, search "${COMMON_WORD}"`, sql, params: [null, contains(COMMON_WORD), null, null, LIMIT] },
+    { label: `${order} f'. all owners, search "${RARE_WORD}" (no match)`, sql, params: [null, contains(RARE_WORD), null, null, LIMIT] },
+  ];
+}
+
+async function baseline(f: Fixtures): Promise<void> {
+  log("\n== Users");
+  await run({ label: "USERS_BY_IDS (100 ids)", sql: userSql.USERS_BY_IDS, params: [f.userIds] });
+  await run({ label: "USERS_BY_IDS (21 ids: one page's owners)", sql: userSql.USERS_BY_IDS, params: [f.userIds.slice(0, LIMIT)] });
+  // 1,000 users fill 22 pages: reading them all beats 21 index probes. For comparison:
+  await client.query("set enable_seqscan = off");
+  try {
+    await run({ label: "USERS_BY_IDS (21 ids), seq scan disabled", sql: userSql.USERS_BY_IDS, params: [f.userIds.slice(0, LIMIT)] });
+  } finally {
+    await client.query("reset enable_seqscan");
+  }
+  await run({ label: "USER_CREDENTIALS_BY_EMAIL", sql: userSql.USER_CREDENTIALS_BY_EMAIL, params: [f.email] });
+  await run({
+    label: "INSERT_USER",
+    sql: userSql.INSERT_USER,
+    params: ["new.user@example.com", "new_user", "$2b$12$hash", "USER"],
+    write: true,
+  });
+  await run({ label: "SET_ROLE_BY_EMAIL", sql: userSql.SET_ROLE_BY_EMAIL, params: [f.email, "ADMIN"], write: true });
+
+  for (const order of Object.keys(ORDERINGS) as DatasetOrder[]) {
+    log(`\n== DATASET_PAGE ${order}`);
+    for (const test of await pageCases(order, f.owner)) await run(test);
+  }
+
+  log("\n== Other dataset statements");
+  const count = datasetSql.DATASET_COUNT;
+  await run({ label: "DATASET_COUNT one owner", sql: count, params: [f.owner, null] });
+  await run({ label: "DATASET_COUNT all owners", sql: count, params: [null, null] });
+  await run({ label: `DATASET_COUNT one owner, search "${COMMON_WORD}"`, sql: count, params: [f.owner, contains(COMMON_WORD)] });
+  await run({ label: `DATASET_COUNT all owners, search "${COMMON_WORD}"`, sql: count, params: [null, contains(COMMON_WORD)] });
+  await run({ label: `DATASET_COUNT all owners, search "${RARE_WORD}"`, sql: count, params: [null, contains(RARE_WORD)] });
+  await run({ label: "DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, f.owner] });
+  await run({ label: "DATASET_BY_ID admin (null owner)", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, null] });
+  await run({
+    label: "INSERT_DATASET",
+    sql: datasetSql.INSERT_DATASET,
+    params: [f.owner, "New dataset", "A description", "/data/new.csv"],
+    write: true,
+  });
+  await run({
+    label: "UPDATE_DATASET (name only)",
+    sql: datasetSql.UPDATE_DATASET,
+    params: [f.datasetId, f.owner, true, "Renamed", false, null, false, null],
+    write: true,
+  });
+  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET, params: [f.datasetId, f.owner], write: true });
+}
+
+/**
+ * What pg_trgm GIN indexes would give the substring searches (measured, not proposed: the
+ * migrations do not add them). Skipped when pg_trgm is not available here.
+ */
+async function trigramMeasurement(f: Fixtures): Promise<void> {
+  log("\n== Measurement only: pg_trgm GIN indexes on name and description");
+  const available = await client.query("select 1 from pg_available_extensions where name = 'pg_trgm'");
+  if (available.rows.length === 0) {
+    log("  pg_trgm is not available on this server; skipped");
+    return;
+  }
+  // In our schema, so dropping the schema drops it; if the database already has it, use that.
+  const installed = await client.query<{ schema: string }>(
+    "select extnamespace::regnamespace::text as schema from pg_extension where extname = 'pg_trgm'",
+  );
+  const trgmSchema = installed.rows[0]?.schema ?? schema;
+  if (installed.rows.length === 0) await client.query(`create extension pg_trgm schema ${schema}`);
+  await client.query(`create index datasets_name_trgm_idx on datasets using gin (name ${trgmSchema}.gin_trgm_ops)`);
+  await client.query(`create index datasets_description_trgm_idx on datasets using gin (description ${trgmSchema}.gin_trgm_ops)`);
+  await client.query("analyze datasets");
+  try {
+    const sql = datasetSql.DATASET_PAGE.CREATED_AT_DESC;
+    const count = datasetSql.DATASET_COUNT;
+    for (const word of [COMMON_WORD, RARE_WORD]) {
+      await run({ label: `trgm: CREATED_AT_DESC all owners, search "${word}"`, sql, params: [null, contains(word), null, null, LIMIT] });
+      await run({ label: `trgm: NAME_ASC all owners, search "${word}"`, sql: datasetSql.DATASET_PAGE.NAME_ASC, params: [null, contains(word), null, null, LIMIT] });
+      await run({ label: `trgm: DATASET_COUNT all owners, search "${word}"`, sql: count, params: [null, contains(word)] });
+    }
+    await run({ label: `trgm: CREATED_AT_DESC one owner, search "${COMMON_WORD}"`, sql, params: [f.owner, contains(COMMON_WORD), null, null, LIMIT] });
+  } finally {
+    await client.query("drop index datasets_name_trgm_idx, datasets_description_trgm_idx");
+    await client.query("analyze datasets");
+  }
+}
+
+/**
+ * What a generic plan (one plan for all parameter values) would be: what the server would
+ * get if it ever used named prepared statements (PostgreSQL may switch to the generic plan
+ * from their 6th execution) or ran under plan_cache_mode = force_generic_plan. The
+ * `$1 is null or user_id = $1` tests cannot fold away there.
+ */
+async function genericPlans(f: Fixtures): Promise<void> {
+  log("\n== Measurement only: generic plans (plan_cache_mode = force_generic_plan)");
+  await client.query("set plan_cache_mode = force_generic_plan");
+  try {
+    const [key, id] = await cursorAt(ORDERINGS.CREATED_AT_DESC, f.owner, DATASETS_PER_USER / 2);
+    const sql = datasetSql.DATASET_PAGE.CREATED_AT_DESC;
+    await run({ label: "generic: CREATED_AT_DESC a. one owner, first page", sql, params: [f.owner, null, null, null, LIMIT] });
+    await run({ label: "generic: CREATED_AT_DESC b. one owner, after cursor", sql, params: [f.owner, null, key, id, LIMIT] });
+    await run({ label: "generic: CREATED_AT_DESC c. all owners, first page", sql, params: [null, null, null, null, LIMIT] });
+    await run({ label: "generic: DATASET_COUNT one owner", sql: datasetSql.DATASET_COUNT, params: [f.owner, null] });
+    await run({ label: "generic: DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, f.owner] });
+  } finally {
+    await client.query("reset plan_cache_mode");
+  }
+  // Under the default plan_cache_mode (auto), a statement prepared once and run many times
+  // keeps custom plans while the generic one is estimated much dearer, as here.
+  await run({
+    label: "auto, 10th+ execution: CREATED_AT_DESC a. one owner",
+    sql: datasetSql.DATASET_PAGE.CREATED_AT_DESC,
+    params: [f.owner, null, null, null, LIMIT],
+    warmUps: 10,
+  });
+}
+
+/** `select count(*)` over every dataset: as loaded (visibility map unset), then after VACUUM. */
+async function countAll(): Promise<void> {
+  log("\n== select count(*) from datasets");
+  const sql = "select count(*) from datasets";
+  await run({ label: "count(*) all datasets, after ANALYZE only", sql, params: [] });
+  await client.query("vacuum analyze datasets");
+  await run({ label: "count(*) all datasets, after VACUUM", sql, params: [] });
+}
+
+function summary(): void {
+  log("\n== Summary");
+  const width = Math.max(...results.map((result) => result.label.length));
+  for (const result of results) {
+    const verdict = result.flags.length > 0 ? `!! ${result.flags.join("; ")}` : "ok";
+    const indexes = result.indexes.length > 0 ? result.indexes.join(" + ") : "(no index)";
+    log(`  ${result.label.padEnd(width)}  ${result.executionMs.toFixed(3).padStart(8)} ms  ${indexes}  ${verdict}`);
+  }
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function main(): Promise<void> {
+  await createSchema();
+  await client.connect();
+  const { rows } = await client.query<{ version: string }>("select version()");
+  log(rows[0]!.version);
+  await seed();
+  const f = await fixtures();
+  await baseline(f);
+  await trigramMeasurement(f);
+  await genericPlans(f);
+  await countAll();
+  summary();
+}
+
+main()
+  .then(
+    () => 0,
+    (error: unknown) => {
+      process.stderr.write(`explain: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    },
+  )
+  .then(async (code) => {
+    await client.end().catch(() => undefined);
+    await cleanUp(false).catch((error: unknown) => {
+      process.stderr.write(`explain: could not drop schema ${schema}: ${error instanceof Error ? error.message : String(error)}\n`);
+      code = 1;
+    });
+    process.exit(code);
+  });
