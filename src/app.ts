@@ -1,8 +1,10 @@
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createPasswordHasher } from "./auth/passwords.js";
 import { resolveSigningSecret } from "./auth/signing-secret.js";
+import { startThrottleSweeper } from "./auth/throttle.js";
 import { createAccessTokens } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
@@ -29,8 +31,12 @@ export async function createApp(config: Config, database: Database, logger: Logg
   const secret = await resolveSigningSecret(config, logger);
   const services = {
     config,
-    tokens: createAccessTokens(secret, config.accessTokenTtlSeconds),
-    passwords: createPasswordHasher(config.bcryptCost),
+    tokens: await createAccessTokens({ secret, signingKey: config.signingKey, ttlSeconds: config.accessTokenTtlSeconds }),
+    passwords: createPasswordHasher(config.bcryptCost, config.hashWorkers),
+    successorKey: createHash("sha256").update(`refresh-successor-key:${secret}`).digest("base64url"),
   };
-  return buildServer({ services, database, schema: buildSchema(), logger });
+  startThrottleSweeper(database);
+  const app = await buildServer({ services, database, schema: buildSchema(), logger });
+  app.addHook("onClose", () => services.passwords.close());
+  return app;
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 
 /**
@@ -18,8 +20,35 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly bcryptCost: number;
   readonly accessTokenTtlSeconds: number;
+  /** Ed25519 signing (PEM); when set, tokens are EdDSA with a `kid` and HS256 is refused. */
+  readonly signingKey: SigningKeyConfig | undefined;
+  readonly refreshTokenTtlSeconds: number;
+  /** A just-rotated refresh token used again within this many seconds gets the same successor. */
+  readonly refreshReuseIntervalSeconds: number;
+  /** Worker threads that run bcrypt off the event loop. */
+  readonly hashWorkers: number;
+  readonly throttle: ThrottleConfig;
   /** Report each response's SQL statement count in the `x-sql-statements` header (tests, benchmarks). */
   readonly exposeStatementCount: boolean;
+}
+
+/** An Ed25519 key pair for signing, and older public keys that still verify during a rotation. */
+export interface SigningKeyConfig {
+  privateKeyPem: string;
+  previousPublicKeyPems: readonly string[];
+}
+
+/** Limits on guessing and flooding, counted in the database so all instances share them. */
+export interface ThrottleConfig {
+  /** Failed logins for one account within `loginWindowSeconds` before it is refused. */
+  loginMaxFailures: number;
+  /** Failed logins from one client address within the window before it is refused. */
+  addressMaxFailures: number;
+  loginWindowSeconds: number;
+  /** Registrations from one client address per hour. */
+  registerPerAddressPerHour: number;
+  /** Session refreshes from one client address per minute. */
+  refreshPerAddressPerMinute: number;
 }
 
 /** A configuration problem, said in one line that names the variable. */
@@ -79,7 +108,38 @@ const environment = z.object({
   BCRYPT_COST: integer(4, 15).optional(),
   ACCESS_TOKEN_TTL: integer(60, 86400).default(900),
   EXPOSE_STATEMENT_COUNT: boolean.optional(),
+  JWT_PRIVATE_KEY: z.string().optional(),
+  JWT_PRIVATE_KEY_FILE: z.string().optional(),
+  JWT_PREVIOUS_PUBLIC_KEY: z.string().optional(),
+  JWT_PREVIOUS_PUBLIC_KEY_FILE: z.string().optional(),
+  REFRESH_TOKEN_TTL: integer(3600, 31_536_000).default(30 * 86400),
+  REFRESH_REUSE_INTERVAL: integer(0, 300).default(10),
+  HASH_WORKERS: integer(1, 64).default(Math.max(1, availableParallelism() - 1)),
+  LOGIN_MAX_FAILURES: integer(1, 1000).default(5),
+  LOGIN_ADDRESS_MAX_FAILURES: integer(1, 100_000).default(50),
+  LOGIN_WINDOW: integer(1, 86400).default(900),
+  REGISTER_MAX_PER_ADDRESS: integer(1, 100_000).default(20),
+  REFRESH_MAX_PER_ADDRESS: integer(1, 100_000).default(120),
 });
+
+/** A PEM given inline (`NAME`) or as a file (`NAME_FILE`); both at once is a mistake. */
+function pemFrom(values: Record<string, string | undefined>, name: string, kind: string): string | undefined {
+  const inline = values[name];
+  const file = values[`${name}_FILE`];
+  if (inline && file) throw new ConfigError(`${name}: set ${name} or ${name}_FILE, not both`);
+  let pem = inline;
+  if (file) {
+    try {
+      pem = readFileSync(file, "utf8");
+    } catch {
+      throw new ConfigError(`${name}_FILE: cannot read ${file}`);
+    }
+  }
+  if (pem !== undefined && !pem.includes(`-----BEGIN ${kind}-----`)) {
+    throw new ConfigError(`${name}${file ? "_FILE" : ""}: expected a PEM "${kind}" (Ed25519)`);
+  }
+  return pem;
+}
 
 /**
  * Builds the frozen configuration from an environment (default `process.env`).
@@ -95,13 +155,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const values = parsed.data;
   const production = values.NODE_ENV === "production";
+  const privateKeyPem = pemFrom(present, "JWT_PRIVATE_KEY", "PRIVATE KEY");
+  const previousPublicKeyPem = pemFrom(present, "JWT_PREVIOUS_PUBLIC_KEY", "PUBLIC KEY");
+  if (previousPublicKeyPem && !privateKeyPem) {
+    throw new ConfigError("JWT_PREVIOUS_PUBLIC_KEY: needs JWT_PRIVATE_KEY (the new key that signs)");
+  }
 
   if (production) {
     if (!values.DATABASE_URL) {
       throw new ConfigError("DATABASE_URL: required in production (the embedded database is for development)");
     }
-    if (!values.JWT_SECRET) {
-      throw new ConfigError("JWT_SECRET: required in production, at least 32 bytes");
+    if (!values.JWT_SECRET && !privateKeyPem) {
+      throw new ConfigError("JWT_SECRET: required in production, at least 32 bytes (or JWT_PRIVATE_KEY for Ed25519)");
     }
     if (values.BCRYPT_COST !== undefined && values.BCRYPT_COST < 10) {
       throw new ConfigError("BCRYPT_COST: expected at least 10 in production");
@@ -127,5 +192,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bcryptCost: values.BCRYPT_COST ?? DEFAULT_BCRYPT_COST,
     accessTokenTtlSeconds: values.ACCESS_TOKEN_TTL,
     exposeStatementCount: values.EXPOSE_STATEMENT_COUNT ?? !production,
+    signingKey: privateKeyPem
+      ? Object.freeze({ privateKeyPem, previousPublicKeyPems: Object.freeze(previousPublicKeyPem ? [previousPublicKeyPem] : []) })
+      : undefined,
+    refreshTokenTtlSeconds: values.REFRESH_TOKEN_TTL,
+    refreshReuseIntervalSeconds: values.REFRESH_REUSE_INTERVAL,
+    hashWorkers: values.HASH_WORKERS,
+    throttle: Object.freeze({
+      loginMaxFailures: values.LOGIN_MAX_FAILURES,
+      addressMaxFailures: values.LOGIN_ADDRESS_MAX_FAILURES,
+      loginWindowSeconds: values.LOGIN_WINDOW,
+      registerPerAddressPerHour: values.REGISTER_MAX_PER_ADDRESS,
+      refreshPerAddressPerMinute: values.REFRESH_MAX_PER_ADDRESS,
+    }),
   });
 }

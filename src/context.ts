@@ -12,6 +12,8 @@ export interface Services {
   config: Config;
   tokens: AccessTokens;
   passwords: PasswordHasher;
+  /** HMAC key that derives a refresh token's successor (see sessions/refresh-tokens.ts). */
+  successorKey: string;
 }
 
 /** What every resolver receives: one per request. */
@@ -29,5 +31,7 @@ export interface Context {
    */
   provenUserIds: Set<string>;
   requestId: string;
+  /** The client's address (from X-Forwarded-For only with TRUST_PROXY), for throttling. */
+  clientAddress: string;
   log: FastifyBaseLogger;
 }

@@ -67,3 +67,12 @@ export function fromDatabaseError(error: unknown, fieldPrefix = ""): unknown {
   }
   return error;
 }
+
+/** Too many attempts; `retryAfter` is in whole seconds (also sent as the Retry-After header). */
+export const rateLimited = (retryAfterSeconds: number, message = "Too many attempts; try again later") => {
+  const retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new ClientError(message, ErrorCode.RATE_LIMITED, {
+    retryAfter,
+    http: { status: 429, headers: new Map([["retry-after", String(retryAfter)]]) },
+  });
+};

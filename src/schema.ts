@@ -8,6 +8,7 @@ import { datasetResolvers } from "./datasets/resolvers.js";
 import type { Resolvers } from "./generated/graphql.js";
 import { applyPolicy } from "./policy/apply.js";
 import { policy } from "./policy/rules.js";
+import { sessionResolvers } from "./sessions/resolvers.js";
 import { userResolvers } from "./users/resolvers.js";
 
 /** The SDL: the source of truth for the API and for codegen. */
@@ -16,6 +17,7 @@ export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", imp
 const resolvers: Resolvers[] = [
   { DateTime: DateTimeResolver, EmailAddress: EmailAddressResolver },
   authResolvers,
+  sessionResolvers,
   userResolvers,
   datasetResolvers,
 ];

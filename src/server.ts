@@ -62,6 +62,11 @@ export async function buildServer({ services, database, schema, logger }: Server
   await app.register(cors, { origin: [...config.corsOrigins], credentials: false, maxAge: 600 });
 
   app.get("/healthz", async () => ({ status: "ok" }));
+  // Public keys for other services to verify access tokens; only with Ed25519 signing.
+  app.get("/.well-known/jwks.json", async (_request, reply) => {
+    if (!services.tokens.jwks) return reply.code(404).send({ error: "tokens are signed with a shared secret (HS256): no public keys" });
+    return reply.header("cache-control", "public, max-age=300").send(services.tokens.jwks);
+  });
   app.get("/readyz", async (request, reply) => {
     try {
       await database.query("select 1");
@@ -80,8 +85,17 @@ export async function buildServer({ services, database, schema, logger }: Server
       const db = countStatements(database);
       const users = createUserLoader(db);
       try {
-        const viewer = await authenticate(request.headers.authorization, services.tokens, users);
-        return { services, db, loaders: { users }, viewer, provenUserIds: new Set(), requestId: request.id, log: request.log };
+        const viewer = await authenticate(request.headers.authorization, services.tokens, db, users);
+        return {
+          services,
+          db,
+          loaders: { users },
+          viewer,
+          provenUserIds: new Set(),
+          requestId: request.id,
+          clientAddress: request.ip,
+          log: request.log,
+        };
       } catch (error) {
         if (error instanceof ClientError) throw error;
         request.log.error({ err: error }, "could not authenticate the request");

@@ -1,4 +1,4 @@
-import { SignJWT, UnsecuredJWT } from "jose";
+import { decodeJwt, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from "../src/auth/tokens.js";
 import { createUser, type TestUser } from "./support/factories.js";
@@ -14,9 +14,11 @@ describe("HTTP and access tokens", () => {
   });
   afterAll(() => server.close());
 
+  /** A token like the server's own for `user` (same session), with claims overridden. */
   const sign = (secret: string, claims: { sub?: string; iss?: string; aud?: string; exp?: number; nbf?: number; ver?: number } = {}) => {
     const now = Math.floor(Date.now() / 1000);
-    const jwt = new SignJWT({ ver: claims.ver ?? 0 })
+    const { sid } = decodeJwt(user.token);
+    const jwt = new SignJWT({ ver: claims.ver ?? 0, sid })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(claims.sub ?? user.id)
       .setIssuer(claims.iss ?? TOKEN_ISSUER)

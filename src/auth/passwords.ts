@@ -1,27 +1,34 @@
-import bcrypt from "bcryptjs";
+import { Piscina } from "piscina";
 
 /**
- * Password hashing with bcrypt. bcryptjs's async API hashes in slices between event-loop
- * turns, so other requests keep being served while a hash runs.
+ * Password hashing with bcrypt (bcryptjs), in a pool of worker threads: a wave of logins
+ * keeps the workers busy while the event loop goes on serving other requests.
  */
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   /** Compares against `hash`, or spends the same work on a dummy hash when it is null. */
   verify(password: string, hash: string | null): Promise<boolean>;
+  close(): Promise<void>;
 }
 
-export function createPasswordHasher(cost: number): PasswordHasher {
+const WORKER = new URL("./hash-worker.mjs", import.meta.url).href;
+
+export function createPasswordHasher(cost: number, workers = 1): PasswordHasher {
+  const pool = new Piscina({ filename: WORKER, minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
+  const hash = (password: string): Promise<string> => pool.run({ op: "hash", password, cost });
+  const compare = (password: string, against: string): Promise<boolean> => pool.run({ op: "compare", password, hash: against });
   // Made once, lazily: an unknown email then costs the same as a wrong password.
   let dummyHash: Promise<string> | undefined;
   return {
-    hash: (password) => bcrypt.hash(password, cost),
-    async verify(password, hash) {
-      if (hash === null) {
-        dummyHash ??= bcrypt.hash("not a real password", cost);
-        await bcrypt.compare(password, await dummyHash);
+    hash,
+    async verify(password, stored) {
+      if (stored === null) {
+        dummyHash ??= hash("not a real password");
+        await compare(password, await dummyHash);
         return false;
       }
-      return bcrypt.compare(password, hash);
+      return compare(password, stored);
     },
+    close: () => pool.destroy(),
   };
 }

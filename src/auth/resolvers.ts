@@ -1,26 +1,12 @@
-import type { Context } from "../context.js";
 import { fromDatabaseError, unauthenticated } from "../errors.js";
-import type { AuthPayload, Resolvers } from "../generated/graphql.js";
-import type { UserRow } from "../users/rows.js";
+import type { Resolvers } from "../generated/graphql.js";
+import { signIn } from "../sessions/sign-in.js";
 import { findCredentialsByEmail, insertUser } from "../users/store.js";
 import { parseEmail, parseUsername } from "./input.js";
 import { checkNewPassword, checkPasswordShape } from "./password-policy.js";
+import { createThrottle } from "./throttle.js";
 
 /** Access to these resolvers is decided in src/policy/rules.ts. */
-
-type AuthPayloadModel = Omit<AuthPayload, "user"> & { user: UserRow };
-
-/** Signs `user` in: an access token, and the right to see their own email in the payload. */
-async function signIn(context: Context, user: UserRow): Promise<AuthPayloadModel> {
-  const { tokens } = context.services;
-  context.provenUserIds.add(user.id);
-  return {
-    accessToken: await tokens.sign({ userId: user.id, tokenVersion: user.tokenVersion }),
-    tokenType: "Bearer",
-    expiresIn: tokens.ttlSeconds,
-    user,
-  };
-}
 
 const WRONG_CREDENTIALS = "Wrong email or password";
 
@@ -30,6 +16,7 @@ export const authResolvers: Resolvers = {
       const email = parseEmail("input.email", input.email);
       const username = parseUsername("input.username", input.username);
       checkNewPassword("input.password", input.password, { email, username });
+      await createThrottle(context.db, context.services.config.throttle).register(context.clientAddress);
       const passwordHash = await context.services.passwords.hash(input.password);
       try {
         // Registration never grants ADMIN: see `npm run create-admin`.
@@ -42,10 +29,16 @@ export const authResolvers: Resolvers = {
     login: async (_parent, { input }, context) => {
       const email = parseEmail("input.email", input.email);
       checkPasswordShape("input.password", input.password);
+      const throttle = createThrottle(context.db, context.services.config.throttle);
+      await throttle.beforeLogin(email, context.clientAddress);
       const user = await findCredentialsByEmail(context.db, email);
       // An unknown email spends the same hash work as a wrong password: no timing oracle.
       const matches = await context.services.passwords.verify(input.password, user?.passwordHash ?? null);
-      if (!user || !matches || !user.active) throw unauthenticated(WRONG_CREDENTIALS);
+      if (!user || !matches || !user.active) {
+        await throttle.loginFailed(email, context.clientAddress);
+        throw unauthenticated(WRONG_CREDENTIALS);
+      }
+      await throttle.loginSucceeded(email);
       const { passwordHash: _secret, ...row } = user;
       return signIn(context, row);
     },

@@ -1,6 +1,8 @@
 import type DataLoader from "dataloader";
+import type { Queryable } from "../db/database.js";
 import { invalidToken } from "../errors.js";
 import type { UserRow } from "../users/rows.js";
+import { findViewer } from "../users/store.js";
 import type { AccessTokens } from "./tokens.js";
 
 /** The signed-in user making a request, as the database says now (not as the token says). */
@@ -11,15 +13,17 @@ export interface Viewer {
 
 /**
  * Reads `Authorization: Bearer <token>`. No header: anonymous (null). A header that is
- * malformed, a token that is invalid or expired, or one whose user is gone, inactive or
- * has revoked it (older token version) fails the whole request with 401.
+ * malformed, a token that is invalid or expired, or one whose user is gone or inactive,
+ * whose session has ended, or which was issued before the user's token version moved on
+ * (logoutAll, password change, role change) fails the whole request with 401.
  *
- * The user row comes through the request's user loader, so `me` and owners already
- * loaded by it cost no second statement.
+ * One statement on two primary keys; the row then primes the request's user loader, so
+ * `me` and owners cost no second look-up of the viewer.
  */
 export async function authenticate(
   authorization: string | undefined,
   tokens: AccessTokens,
+  db: Queryable,
   users: DataLoader<string, UserRow | null>,
 ): Promise<Viewer | null> {
   if (authorization === undefined) return null;
@@ -27,9 +31,11 @@ export async function authenticate(
   if (!match) throw invalidToken("The Authorization header must be `Bearer <access token>`");
   const claims = await tokens.verify(match[1]!);
   if (!claims) throw invalidToken();
-  const user = await users.load(claims.userId);
-  if (!user || !user.active || user.tokenVersion !== claims.tokenVersion) {
+  const found = await findViewer(db, claims.userId, claims.sessionId);
+  if (!found || !found.sessionLive || !found.active || found.tokenVersion !== claims.tokenVersion) {
     throw invalidToken("The access token has been revoked; sign in again");
   }
+  const { sessionLive: _live, ...user } = found;
+  users.prime(user.id, user);
   return { id: user.id, role: user.role };
 }

@@ -34,6 +34,12 @@ export type AuthPayload = {
   accessToken: Scalars['String']['output'];
   /** Seconds until `accessToken` expires. */
   expiresIn: Scalars['Int']['output'];
+  /**
+   * Trade it for a new session payload with `refreshSession` before the access token
+   * expires. Each use rotates it: keep only the newest. Using an old one again (after a
+   * 10-second grace for racing tabs) ends the whole session.
+   */
+  refreshToken: Scalars['String']['output'];
   /** Always `Bearer`. */
   tokenType: Scalars['String']['output'];
   user: User;
@@ -95,15 +101,29 @@ export type LoginInput = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Set a new password. Ends every session and access token; returns a new session. */
+  changePassword: AuthPayload;
   createDataset: Dataset;
   /** Delete one of your own datasets; returns its id. */
   deleteDataset: Scalars['ID']['output'];
   /** Sign in. Wrong e-mail and wrong password give the same UNAUTHENTICATED error. */
   login: AuthPayload;
+  /** End the session this refresh token belongs to, and its access tokens. False if it had already ended. */
+  logout: Scalars['Boolean']['output'];
+  /** End every session of yours and every access token issued so far. */
+  logoutAll: Scalars['Boolean']['output'];
+  /** A new access token and a new refresh token for this one (which is used up). */
+  refreshSession: AuthPayload;
   /** Create an account (always role USER) and sign in. */
   register: AuthPayload;
   /** Change one of your own datasets. */
   updateDataset: Dataset;
+};
+
+
+export type MutationChangePasswordArgs = {
+  currentPassword: Scalars['String']['input'];
+  newPassword: Scalars['String']['input'];
 };
 
 
@@ -119,6 +139,16 @@ export type MutationDeleteDatasetArgs = {
 
 export type MutationLoginArgs = {
   input: LoginInput;
+};
+
+
+export type MutationLogoutArgs = {
+  refreshToken: Scalars['String']['input'];
+};
+
+
+export type MutationRefreshSessionArgs = {
+  refreshToken: Scalars['String']['input'];
 };
 
 
@@ -330,6 +360,7 @@ export type ResolversParentTypes = {
 export type AuthPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = {
   accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   expiresIn?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  refreshToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   tokenType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
@@ -365,9 +396,13 @@ export interface EmailAddressScalarConfig extends GraphQLScalarTypeConfig<Resolv
 }
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
   createDataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<MutationCreateDatasetArgs, 'input'>>;
   deleteDataset?: Resolver<ResolversTypes['ID'], ParentType, ContextType, RequireFields<MutationDeleteDatasetArgs, 'id'>>;
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
+  logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationLogoutArgs, 'refreshToken'>>;
+  logoutAll?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
   register?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
   updateDataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<MutationUpdateDatasetArgs, 'id' | 'input'>>;
 };

@@ -59,6 +59,10 @@ export const policy: Record<string, Record<string, Rule<never>>> = {
   Mutation: {
     register: anyone,
     login: anyone,
+    refreshSession: anyone,
+    logout: signedIn,
+    logoutAll: signedIn,
+    changePassword: signedIn,
     createDataset: signedIn,
     updateDataset: signedIn,
     deleteDataset: signedIn,

@@ -1,7 +1,10 @@
 /** All SQL about users. Columns are aliased to the `UserRow` property names. */
 
-const USER_COLUMNS = `id, username, email, role, active, token_version as "tokenVersion",
-  created_at as "createdAt", updated_at as "updatedAt"`;
+/** The `UserRow` columns, qualified with `table` where a join makes names ambiguous. */
+const userColumns = (table = "users") => `${table}.id, ${table}.username, ${table}.email, ${table}.role,
+  ${table}.active, ${table}.token_version as "tokenVersion",
+  ${table}.created_at as "createdAt", ${table}.updated_at as "updatedAt"`;
+const USER_COLUMNS = userColumns();
 
 export const USERS_BY_IDS = `select ${USER_COLUMNS} from users where id = any($1::uuid[])`;
 
@@ -19,4 +22,27 @@ export const SET_ROLE_BY_EMAIL = `
   update users
   set role = $2, updated_at = date_trunc('milliseconds', now())
   where email = $1
+  returning ${USER_COLUMNS}`;
+
+/**
+ * The viewer check, one statement on two primary keys: the token's user as the database
+ * has it now, and whether the token's session is still live. No row: no such session.
+ */
+export const VIEWER_WITH_SESSION = `
+  select ${userColumns("u")}, s.revoked_at is null as "sessionLive"
+  from users u join sessions s on s.id = $2 and s.user_id = u.id
+  where u.id = $1`;
+
+/** Revokes every token issued before (their `ver` no longer matches). */
+export const BUMP_TOKEN_VERSION = `
+  update users set token_version = token_version + 1 where id = $1
+  returning ${USER_COLUMNS}`;
+
+export const PASSWORD_HASH_BY_ID = `select password_hash as "passwordHash" from users where id = $1`;
+
+/** A new password also revokes every token issued before. */
+export const SET_PASSWORD = `
+  update users
+  set password_hash = $2, token_version = token_version + 1, updated_at = date_trunc('milliseconds', now())
+  where id = $1
   returning ${USER_COLUMNS}`;

@@ -30,3 +30,29 @@ export async function setRoleByEmail(db: Queryable, email: string, role: UserRow
   const [row] = await db.query<UserRow>(sql.SET_ROLE_BY_EMAIL, [email, role]);
   return row ?? null;
 }
+
+/** The viewer's row and whether their session is live; null when the session is not theirs or gone. */
+export async function findViewer(
+  db: Queryable,
+  userId: string,
+  sessionId: string,
+): Promise<(UserRow & { sessionLive: boolean }) | null> {
+  const [row] = await db.query<UserRow & { sessionLive: boolean }>(sql.VIEWER_WITH_SESSION, [userId, sessionId]);
+  return row ?? null;
+}
+
+export async function bumpTokenVersion(db: Queryable, userId: string): Promise<UserRow | null> {
+  const [row] = await db.query<UserRow>(sql.BUMP_TOKEN_VERSION, [userId]);
+  return row ?? null;
+}
+
+export async function findPasswordHash(db: Queryable, userId: string): Promise<string | null> {
+  const [row] = await db.query<{ passwordHash: string }>(sql.PASSWORD_HASH_BY_ID, [userId]);
+  return row?.passwordHash ?? null;
+}
+
+/** Sets a new password hash and bumps the token version; the updated row. */
+export async function setPassword(db: Queryable, userId: string, passwordHash: string): Promise<UserRow | null> {
+  const [row] = await db.query<UserRow>(sql.SET_PASSWORD, [userId, passwordHash]);
+  return row ?? null;
+}

@@ -41,6 +41,11 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
     // The minimum cost keeps the suite fast; the real default is measured (README).
     BCRYPT_COST: "4",
     JWT_SECRET: randomBytes(32).toString("hex"),
+    // Every test comes from 127.0.0.1: throttling is tested with its own low limits.
+    LOGIN_MAX_FAILURES: "1000",
+    LOGIN_ADDRESS_MAX_FAILURES: "100000",
+    REGISTER_MAX_PER_ADDRESS: "100000",
+    REFRESH_MAX_PER_ADDRESS: "100000",
     ...env,
   };
 }

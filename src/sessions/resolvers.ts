@@ -1,0 +1,71 @@
+import { checkPasswordShape, checkNewPassword } from "../auth/password-policy.js";
+import { createThrottle } from "../auth/throttle.js";
+import { badUserInput, unauthenticated } from "../errors.js";
+import type { Resolvers } from "../generated/graphql.js";
+import { requireViewer } from "../policy/rules.js";
+import { bumpTokenVersion, findPasswordHash, setPassword } from "../users/store.js";
+import { isRefreshTokenShaped } from "./refresh-tokens.js";
+import { sessionPayload, signIn } from "./sign-in.js";
+import { revokeSessionByRefreshToken, revokeUserSessions, rotateRefreshToken } from "./store.js";
+
+/** Access to these resolvers is decided in src/policy/rules.ts. */
+
+const SESSION_ENDED = "This session has ended; sign in again";
+
+export const sessionResolvers: Resolvers = {
+  Mutation: {
+    refreshSession: async (_parent, { refreshToken }, context) => {
+      const { config, successorKey } = context.services;
+      await createThrottle(context.db, config.throttle).refresh(context.clientAddress);
+      if (!isRefreshTokenShaped(refreshToken)) throw unauthenticated(SESSION_ENDED);
+      const outcome = await rotateRefreshToken(context.db, refreshToken, successorKey, config);
+      if (outcome.kind !== "rotated") {
+        if (outcome.kind === "reused") {
+          context.log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, "refresh token reused: session revoked");
+        }
+        throw unauthenticated(SESSION_ENDED);
+      }
+      const user = await context.loaders.users.load(outcome.userId);
+      if (!user || !user.active) throw unauthenticated(SESSION_ENDED);
+      return sessionPayload(context, user, { sessionId: outcome.sessionId, refreshToken: outcome.refreshToken });
+    },
+    logout: async (_parent, { refreshToken }, context) => {
+      const viewer = requireViewer(context);
+      if (!isRefreshTokenShaped(refreshToken)) return false;
+      return revokeSessionByRefreshToken(context.db, refreshToken, viewer.id);
+    },
+    logoutAll: async (_parent, _args, context) => {
+      const viewer = requireViewer(context);
+      await context.db.transaction(async (tx) => {
+        await bumpTokenVersion(tx, viewer.id);
+        await revokeUserSessions(tx, viewer.id, "logout_all");
+      });
+      return true;
+    },
+    changePassword: async (_parent, { currentPassword, newPassword }, context) => {
+      const viewer = requireViewer(context);
+      const { passwords, config } = context.services;
+      const user = await context.loaders.users.load(viewer.id);
+      if (!user) throw unauthenticated();
+      checkPasswordShape("currentPassword", currentPassword);
+      checkNewPassword("newPassword", newPassword, user);
+      // A stolen access token must not become a way to guess the password: same throttle as login.
+      const throttle = createThrottle(context.db, config.throttle);
+      await throttle.beforeLogin(user.email, context.clientAddress);
+      if (!(await passwords.verify(currentPassword, await findPasswordHash(context.db, viewer.id)))) {
+        await throttle.loginFailed(user.email, context.clientAddress);
+        throw badUserInput("currentPassword", "currentPassword is not your current password");
+      }
+      const passwordHash = await passwords.hash(newPassword);
+      // Every other session and every token issued before end here; the caller gets a new session.
+      const updated = await context.db.transaction(async (tx) => {
+        const row = await setPassword(tx, viewer.id, passwordHash);
+        await revokeUserSessions(tx, viewer.id, "password_changed");
+        return row;
+      });
+      if (!updated) throw unauthenticated();
+      context.loaders.users.clear(viewer.id).prime(viewer.id, updated);
+      return signIn(context, updated);
+    },
+  },
+};
