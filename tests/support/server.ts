@@ -58,9 +58,15 @@ export class LogCapture {
   }
 }
 
-export async function startServer(env: Record<string, string> = {}, logs?: LogCapture): Promise<TestServer> {
+/**
+ * Starts the server on a fresh database; or, with `sharing`, a second instance on the same
+ * database as another (what several instances behind a load balancer are).
+ */
+export async function startServer(env: Record<string, string> = {}, logs?: LogCapture, sharing?: TestServer): Promise<TestServer> {
   const config = loadConfig(testEnvironment(logs ? { LOG_LEVEL: "info", ...env } : env));
-  const { database, url: databaseUrl, drop } = await createTestDatabase();
+  const { database, url: databaseUrl, drop } = sharing
+    ? { database: sharing.database, url: sharing.databaseUrl, drop: async () => {} }
+    : await createTestDatabase();
   const app: FastifyInstance = await createApp(config, database, createLogger(config.logLevel, logs));
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   const url = `${address}/graphql`;

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUser, unique } from "./support/factories.js";
+import { errorCode, type GraphQLResponse, startServer, type TestServer } from "./support/server.js";
+
+const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }`;
+const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { accessToken } }`;
+const REFRESH = `mutation($token: String!) { refreshSession(refreshToken: $token) { refreshToken } }`;
+
+function expectRateLimited(response: GraphQLResponse, window: number) {
+  expect(errorCode(response)).toBe("RATE_LIMITED");
+  const retryAfter = response.errors![0]!.extensions.retryAfter;
+  expect(retryAfter).toBeGreaterThan(0);
+  expect(retryAfter).toBeLessThanOrEqual(window);
+  expect(response.status).toBe(429);
+  expect(response.headers.get("retry-after")).toBe(String(retryAfter));
+}
+
+/** Throttling counts in the database: per account and per address, shared by instances. */
+describe("throttling", () => {
+  const limits = {
+    LOGIN_MAX_FAILURES: "3",
+    LOGIN_ADDRESS_MAX_FAILURES: "6",
+    LOGIN_WINDOW: "60",
+    REGISTER_MAX_PER_ADDRESS: "1000",
+    REFRESH_MAX_PER_ADDRESS: "1000",
+  };
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ ...limits, TRUST_PROXY: "true" });
+  });
+  afterAll(() => server.close());
+
+  /** Each test its own client address (TRUST_PROXY is on), so counts do not mix. */
+  let addresses = 0;
+  const from = () => ({ headers: { "x-forwarded-for": `203.0.113.${(addresses += 1)}, 10.0.0.1` } });
+
+  it("refuses an account after 3 failures, even with the right password, and says when to retry", async () => {
+    const user = await createUser(server);
+    const address = from();
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      expect(errorCode(await server.graphql(LOGIN, { input: { email: user.email, password: "wrong password" } }, address))).toBe("UNAUTHENTICATED");
+    }
+    expectRateLimited(await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }, address), 60);
+    // From anywhere: the account is what is being guessed.
+    expectRateLimited(await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }, from()), 60);
+  });
+
+  it("clears an account's failures when a sign-in succeeds", async () => {
+    const user = await createUser(server);
+    const address = from();
+    const attempt = (password: string) => server.graphql(LOGIN, { input: { email: user.email, password } }, address);
+    for (let round = 0; round < 2; round += 1) {
+      expect(errorCode(await attempt("wrong password"))).toBe("UNAUTHENTICATED");
+      expect(errorCode(await attempt("wrong password"))).toBe("UNAUTHENTICATED");
+      expect((await attempt(user.password)).errors).toBeUndefined();
+    }
+  });
+
+  it("refuses an address after 6 failures across accounts, but not other addresses", async () => {
+    const address = from();
+    for (let attempt = 0; attempt < 6; attempt += 1) {
+      await server.graphql(LOGIN, { input: { email: `${unique("nobody")}@example.com`, password: "wrong password" } }, address);
+    }
+    const user = await createUser(server);
+    expectRateLimited(await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }, address), 60);
+    expect((await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }, from())).errors).toBeUndefined();
+  });
+
+  it("shares the counts between instances on one database", async () => {
+    const second = await startServer({ ...limits, TRUST_PROXY: "true" }, undefined, server);
+    try {
+      const user = await createUser(server);
+      const address = from();
+      const input = { email: user.email, password: "wrong password" };
+      await server.graphql(LOGIN, { input }, address);
+      await second.graphql(LOGIN, { input }, address);
+      await server.graphql(LOGIN, { input }, address);
+      expectRateLimited(await second.graphql(LOGIN, { input: { ...input, password: user.password } }, from()), 60);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe("throttling registration and refresh per address", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ REGISTER_MAX_PER_ADDRESS: "2", REFRESH_MAX_PER_ADDRESS: "3" });
+  });
+  afterAll(() => server.close());
+
+  it("refuses a third registration from one address within the hour, writing nothing", async () => {
+    const register = (name: string) =>
+      server.graphql(REGISTER, { input: { email: `${name}@example.com`, username: name, password: "a long enough secret" } });
+    expect((await register(unique("r"))).errors).toBeUndefined();
+    expect((await register(unique("r"))).errors).toBeUndefined();
+    const name = unique("r");
+    expectRateLimited(await register(name), 3600);
+    const login = await server.graphql(LOGIN, { input: { email: `${name}@example.com`, password: "a long enough secret" } });
+    expect(errorCode(login)).toBe("UNAUTHENTICATED");
+  });
+
+  it("refuses a fourth refresh from one address within the minute", async () => {
+    const responses = [];
+    for (let attempt = 0; attempt < 4; attempt += 1) responses.push(await server.graphql(REFRESH, { token: "x".repeat(43) }));
+    expect(responses.slice(0, 3).map(errorCode)).toEqual(["UNAUTHENTICATED", "UNAUTHENTICATED", "UNAUTHENTICATED"]);
+    expectRateLimited(responses[3]!, 60);
+  });
+
+  it("ignores X-Forwarded-For unless TRUST_PROXY is set", async () => {
+    // This server does not trust proxies: a forged header does not give a fresh address.
+    const response = await server.graphql(REFRESH, { token: "x".repeat(43) }, { headers: { "x-forwarded-for": "198.51.100.7" } });
+    expectRateLimited(response, 60);
+  });
+});
