@@ -64,8 +64,22 @@ describe("SQL statements per request", () => {
       ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, as, 2],
       ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, as, 2],
     ];
+    const session = (await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { refreshToken } }`, {
+      i: { email: user.email, password: user.password },
+    })).data.login;
+    cases.push(
+      // throttle, the token (locked), rotation, the user
+      ["refreshSession", `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken user { id } } }`, { t: session.refreshToken }, {}, 4],
+      ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, as, 2],
+      // viewer, 2 throttle reads, hash, new password, end sessions, new session
+      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, as, 7],
+      // viewer, bump the token version, end sessions
+      ["logoutAll", `mutation { logoutAll }`, {}, as, 3],
+    );
     for (const [label, query, variables, options, expected] of cases) {
       const response = await server.graphql(query, variables, options);
+      // changePassword ended every earlier session: carry on with the one it returned.
+      if (label === "changePassword") as.token = response.data?.changePassword.accessToken;
       expect(response.errors, label).toBeUndefined();
       expect(response.statements, label).toBe(expected);
     }
