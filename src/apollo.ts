@@ -27,26 +27,44 @@ function findClientError(error: unknown): ClientError | undefined {
   return undefined;
 }
 
+// graphql-js's own wording for an argument that fails coercion during execution, e.g. a
+// variable sent as null into a non-null argument whose variable had a default.
+const ARGUMENT_ERROR = /^Argument "(\w+)" (?:of non-null type|of required type|has invalid value)/;
+
+/** How an error reaches the client: as it is, as bad input on `field`, or masked. */
+type Classification = { kind: "client"; code?: string; field?: string } | { kind: "internal" };
+
 /**
- * True for errors a client may see as they are: the server's own (`ClientError`) and the
- * request errors that Apollo and graphql-js make before execution. Anything a resolver
- * threw that is not a `ClientError` (a driver error, a bug) is internal and gets masked.
+ * Client errors are the server's own (`ClientError`), the request errors that Apollo and
+ * graphql-js make before execution, and graphql-js's argument-coercion errors. Anything
+ * else a resolver threw (a driver error, a bug) is internal and gets masked.
  */
-export function isClientFacing(error: unknown): boolean {
-  if (findClientError(error)) return true;
-  if (!(error instanceof GraphQLError) || error.path) return false;
+export function classify(error: unknown): Classification {
+  if (findClientError(error)) return { kind: "client" };
+  if (!(error instanceof GraphQLError)) return { kind: "internal" };
+  const inner = error.originalError;
+  if (error.path && inner instanceof GraphQLError && !inner.originalError) {
+    const argument = ARGUMENT_ERROR.exec(inner.message)?.[1];
+    if (argument) return { kind: "client", code: "BAD_USER_INPUT", field: argument };
+  }
+  if (error.path) return { kind: "internal" };
   const code = error.extensions?.code;
-  return typeof code === "string" && REQUEST_ERROR_CODES.has(code);
+  if (typeof code === "string" && REQUEST_ERROR_CODES.has(code)) return { kind: "client" };
+  // Apollo's own refusals of a malformed request (say, a persisted-query hash that does not
+  // match) carry a 4xx status but no code.
+  const status = (error.extensions?.http as { status?: number } | undefined)?.status;
+  return code === undefined && status !== undefined && status < 500 ? { kind: "client", code: "BAD_REQUEST" } : { kind: "internal" };
 }
 
 /**
  * The input a variable-coercion error is about, as a dotted path (`input.name`), read from
  * graphql-js's message, since the contract promises `extensions.field` on BAD_USER_INPUT.
+ * Anchored: the message repeats the client's value, which may be long.
  */
 export function coercionField(message: string): string | undefined {
   const variable = /^Variable "\$(\w+)"/.exec(message)?.[1];
   if (!variable) return undefined;
-  const at = /got invalid value .* at "([\w.[\]]+)"; /.exec(message)?.[1];
+  const at = /^Variable "\$\w+" got invalid value .* at "([\w.[\]]+)"; /.exec(message)?.[1];
   const unknownField = /; Field "(\w+)" (?:is not defined by type|of required type)/.exec(message)?.[1];
   const path = at ?? variable;
   return unknownField ? `${path}.${unknownField}` : path;
@@ -54,10 +72,15 @@ export function coercionField(message: string): string | undefined {
 
 /** Client errors go out as they are; every other error becomes the bare internal-error mask. */
 function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  if (!isClientFacing(error)) return { ...internalError(), ...(formatted.path ? { path: formatted.path } : {}) };
+  const classification = classify(error);
+  if (classification.kind === "internal") {
+    return { ...internalError(), ...(formatted.path ? { path: formatted.path } : {}) };
+  }
   // Apollo prefixes errors thrown while building the context; the prefix says nothing to a client.
   const message = formatted.message.replace(/^Context creation failed: /, "");
   const extensions = { ...formatted.extensions };
+  if (classification.code) extensions.code = classification.code;
+  if (classification.field) extensions.field = classification.field;
   if (extensions.code === "BAD_USER_INPUT" && extensions.field === undefined) {
     const field = coercionField(message);
     if (field) extensions.field = field;
@@ -72,7 +95,7 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
       return {
         async didEncounterErrors({ errors, contextValue, operationName }) {
           for (const error of errors) {
-            if (isClientFacing(error)) continue;
+            if (classify(error).kind === "client") continue;
             contextValue.log.error(
               { err: error.originalError ?? error, path: error.path, operationName },
               "internal error while executing an operation",
@@ -99,6 +122,7 @@ export function createApollo(app: FastifyInstance, schema: GraphQLSchema, config
   return new ApolloServer<Context>({
     schema,
     formatError,
+    logger: app.log,
     includeStacktraceInErrorResponses: false,
     introspection: !config.production,
     // No "Did you mean …?" in production: it would map the schema for someone with introspection off.

@@ -28,12 +28,16 @@ export function openDatabase(config: Config, logger: Logger): Promise<Database> 
 export async function createApp(config: Config, database: Database, logger: Logger): Promise<FastifyInstance> {
   const applied = await migrate(database);
   if (applied.length > 0) logger.info({ applied }, "applied database migrations");
-  const secret = await resolveSigningSecret(config, logger);
+  // With an Ed25519 key and no JWT_SECRET, nothing needs a shared secret: none is generated.
+  const secret = config.signingKey && !config.jwtSecret ? undefined : await resolveSigningSecret(config, logger);
+  // Every instance must derive the same successor of a refresh token: a configured secret
+  // (JWT_SECRET, else the private key), never one made up per instance.
+  const successorSeed = secret ?? config.signingKey!.privateKeyPem;
   const services = {
     config,
     tokens: await createAccessTokens({ secret, signingKey: config.signingKey, ttlSeconds: config.accessTokenTtlSeconds }),
     passwords: createPasswordHasher(config.bcryptCost, config.hashWorkers),
-    successorKey: createHash("sha256").update(`refresh-successor-key:${secret}`).digest("base64url"),
+    successorKey: createHash("sha256").update(`refresh-successor-key:${successorSeed}`).digest("base64url"),
   };
   startThrottleSweeper(database);
   const app = await buildServer({ services, database, schema: buildSchema(), logger });

@@ -114,6 +114,44 @@ describe("HTTP and access tokens", () => {
     expect(response.errors![0]!.extensions.field).toBe(field);
   });
 
+  it("answers at once, with 400, a long bad variable value that repeats graphql-js's own wording", { timeout: 10_000 }, async () => {
+    // A regular expression over the error message once took minutes on such a value.
+    const response = await server.graphql(`query($f: Int) { datasets(first: $f) { totalCount } }`, {
+      f: "got invalid value ".repeat(16_000),
+    }, { token: user.token });
+    expect(response.status).toBe(400);
+    expect(errorCode(response)).toBe("BAD_USER_INPUT");
+    expect(response.errors![0]!.extensions.field).toBe("f");
+  });
+
+  it.each([
+    [`query($id: ID = "x") { dataset(id: $id) { id } }`, { id: null }, "id"],
+    [`mutation($n: String = "x") { createDataset(input: { name: $n }) { id } }`, { n: null }, "input"],
+  ])("refuses a null sent into a non-null argument through a defaulted variable as BAD_USER_INPUT (%s)", async (query, variables, field) => {
+    const response = await server.graphql(query, variables, { token: user.token });
+    expect(errorCode(response)).toBe("BAD_USER_INPUT");
+    expect(response.errors![0]!.extensions.field).toBe(field);
+    const list = await server.graphql(`{ datasets { totalCount } }`, {}, { token: user.token });
+    expect(list.data.datasets.totalCount).toBe(0);
+  });
+
+  it.each([
+    [{ version: 1, sha256Hash: "abc" }],
+    [{ version: 2, sha256Hash: "abc" }],
+    ["x"],
+  ])("refuses a malformed persisted-query extension with a 4xx and a code, not an internal error (%j)", async (persistedQuery) => {
+    const response = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }", extensions: { persistedQuery } }),
+    });
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBeLessThan(500);
+    const body = (await response.json()) as any;
+    expect(body.errors[0].extensions.code).not.toBe("INTERNAL_SERVER_ERROR");
+    expect(body.errors[0].extensions.code).toBeTypeOf("string");
+  });
+
   it("serves /healthz and /readyz", async () => {
     const origin = new URL(server.url).origin;
     expect((await fetch(`${origin}/healthz`)).status).toBe(200);

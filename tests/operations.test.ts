@@ -38,19 +38,20 @@ describe("npm start on the embedded database", () => {
 
     expect(await first.stop()).toBe(0);
 
-    const promoted = await runScript("scripts/create-admin.ts", ["--email", `${name}@example.com`], env);
-    expect(promoted.stderr).toBe("");
-    expect(promoted.stdout).toMatch(/Promoted .* to admin/);
-
     const second = await startServerProcess(env);
     try {
       const me = await post(second.url, `{ me { id role } datasets { nodes { name } } }`, {}, token);
       expect(me.errors).toBeUndefined();
-      expect(me.data.me).toEqual({ id: registered.data.register.user.id, role: "ADMIN" });
+      expect(me.data.me).toEqual({ id: registered.data.register.user.id, role: "USER" });
       expect(me.data.datasets.nodes).toEqual([{ name: "survives" }]);
     } finally {
-      await second.stop();
+      expect(await second.stop()).toBe(0);
     }
+
+    // Once it is stopped, create-admin may promote.
+    const promoted = await runScript("scripts/create-admin.ts", ["--email", `${name}@example.com`], env);
+    expect(promoted.stderr).toBe("");
+    expect(promoted.stdout).toMatch(/Promoted .* to admin/);
   });
 
   it("create-admin creates a new admin who can then sign in", async () => {
@@ -89,13 +90,18 @@ describe.runIf(ENGINE === "postgres")("create-admin on PostgreSQL", () => {
   });
   afterAll(() => server.close());
 
-  it("promotes a user while the server runs; the user's next request is an admin's", async () => {
+  it("promotes a user while the server runs: their old tokens end, and they sign in as an admin", async () => {
     const user = await createUser(server);
     const before = await server.graphql(`{ adminDatasets { totalCount } }`, {}, { token: user.token });
     expect(before.errors![0]!.extensions.code).toBe("FORBIDDEN");
     const result = await runScript("scripts/create-admin.ts", ["--email", user.email], { DATABASE_URL: server.databaseUrl! });
     expect(result.stdout).toMatch(/Promoted/);
-    const after = await server.graphql(`{ adminDatasets { totalCount } }`, {}, { token: user.token });
+    expect((await server.graphql(`{ me { id } }`, {}, { token: user.token })).status).toBe(401);
+    const login = await server.graphql(`mutation($input: LoginInput!) { login(input: $input) { accessToken user { role } } }`, {
+      input: { email: user.email, password: user.password },
+    });
+    expect(login.data.login.user.role).toBe("ADMIN");
+    const after = await server.graphql(`{ adminDatasets { totalCount } }`, {}, { token: login.data.login.accessToken });
     expect(after.errors).toBeUndefined();
   });
 });

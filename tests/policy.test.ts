@@ -31,6 +31,16 @@ describe("authorization policy coverage", () => {
     ]);
   });
 
+  it("refuses a field with arguments, or a resolver of its own, that has no rule", () => {
+    const extended = parseSDL(`type Query { me: Account } type Account { id: ID, siblings(ownerId: ID): [Account] }`);
+    expect(findPolicyGaps(extended, { Query: { me: () => {} }, Account: {} })).toEqual(["Account.siblings has no rule"]);
+    const unguarded = buildUnguardedSchema();
+    const owner = (unguarded.getType("Dataset") as import("graphql").GraphQLObjectType).getFields().owner!;
+    expect(owner.resolve).toBeTypeOf("function");
+    const { owner: _removed, ...datasetRules } = policy.Dataset!;
+    expect(findPolicyGaps(unguarded, { ...policy, Dataset: datasetRules })).toEqual(["Dataset.owner has no rule"]);
+  });
+
   it("refuses an object type that has no entry, and a rule for a field that does not exist", () => {
     const extended = parseSDL(`type Query { me: Account } type Account { id: ID }`);
     expect(findPolicyGaps(extended, { Query: { me: () => {}, gone: () => {} } })).toEqual([

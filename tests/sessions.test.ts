@@ -166,6 +166,23 @@ describe("sessions", () => {
     expect(errorCode(await s.server().graphql(LOGIN, { input: { email: user.email, password: user.password } }))).toBe("UNAUTHENTICATED");
   });
 
+  it("rehashes a password made at another cost at the next sign-in, and keeps the session", async () => {
+    const user = await createUser(s.server());
+    const costOf = async () =>
+      ((await s.server().database.query<{ hash: string }>("select password_hash as hash from users where id = $1", [user.id]))[0]!.hash).split("$")[2];
+    expect(await costOf()).toBe("04");
+    const stronger = await startServer({ BCRYPT_COST: "5" }, undefined, s.server());
+    try {
+      const response = await stronger.graphql(LOGIN, { input: { email: user.email, password: user.password } });
+      expect(response.errors).toBeUndefined();
+      expect(await costOf()).toBe("05");
+      expect((await s.me(user.token)).data.me.id).toBe(user.id);
+      await s.login(user);
+    } finally {
+      await stronger.close();
+    }
+  });
+
   it("takes the role from the database, not from the token", async () => {
     const admin = await createAdmin(s.server());
     const query = `{ adminDatasets { totalCount } }`;

@@ -54,7 +54,7 @@ describe("SQL statements per request", () => {
       ["register", `mutation($i: RegisterInput!) { register(input: $i) { user { id email } } }`,
         { i: { email: `${user.username}.2@example.com`, username: `${user.username}_2`, password: "a long enough secret" } }, {}, 3], // throttle, insert, session
       ["login", `mutation($i: LoginInput!) { login(input: $i) { user { id email } } }`,
-        { i: { email: user.email, password: user.password } }, {}, 5], // 2 throttle reads, user, reset, session
+        { i: { email: user.email, password: user.password } }, {}, 6], // 2 throttle counts, user, 2 throttle resets, session
       ["me", `{ me { id email } }`, {}, as, 1],
       ["datasets with totalCount", `{ datasets(first: 20) { totalCount nodes { id } } }`, {}, as, 3],
       ["datasets without totalCount", `{ datasets(first: 20) { nodes { id } } }`, {}, as, 2],
@@ -71,8 +71,8 @@ describe("SQL statements per request", () => {
       // throttle, the token (locked), rotation, the user
       ["refreshSession", `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken user { id } } }`, { t: session.refreshToken }, {}, 4],
       ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, as, 2],
-      // viewer, 2 throttle reads, hash, new password, end sessions, new session
-      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, as, 7],
+      // viewer, 2 throttle counts, hash, 2 throttle resets, new password, end sessions, new session
+      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, as, 9],
       // viewer, bump the token version, end sessions
       ["logoutAll", `mutation { logoutAll }`, {}, as, 3],
     );

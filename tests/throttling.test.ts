@@ -66,6 +66,29 @@ describe("throttling", () => {
     expect((await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }, from())).errors).toBeUndefined();
   });
 
+  it("counts parallel guesses before checking them: 40 at once, at most 3 passwords are tried", async () => {
+    const user = await createUser(server);
+    const address = from();
+    const attempts = Array.from({ length: 40 }, (_, index) =>
+      server.graphql(LOGIN, { input: { email: user.email, password: index === 39 ? user.password : `wrong password ${index}` } }, address),
+    );
+    const codes = (await Promise.all(attempts)).map((response) => errorCode(response) ?? "OK");
+    const tried = codes.filter((code) => code !== "RATE_LIMITED");
+    expect(tried.length).toBeLessThanOrEqual(3);
+    expect(codes.filter((code) => code === "RATE_LIMITED").length).toBeGreaterThanOrEqual(37);
+  });
+
+  it("throttles an account with the longest valid email like any other", async () => {
+    const email = `${"a".repeat(64)}@${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.com`;
+    expect(email.length).toBeLessThanOrEqual(254);
+    const address = from();
+    const codes = [];
+    for (let attempt = 0; attempt < 4; attempt += 1) {
+      codes.push(errorCode(await server.graphql(LOGIN, { input: { email, password: "wrong password" } }, address)));
+    }
+    expect(codes).toEqual(["UNAUTHENTICATED", "UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED"]);
+  });
+
   it("shares the counts between instances on one database", async () => {
     const second = await startServer({ ...limits, TRUST_PROXY: "true" }, undefined, server);
     try {

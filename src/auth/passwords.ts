@@ -1,3 +1,4 @@
+import bcrypt from "bcryptjs";
 import { Piscina } from "piscina";
 
 /**
@@ -6,6 +7,8 @@ import { Piscina } from "piscina";
  */
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
+  /** True when `hash` was made at another cost than the configured one (rehash it at sign-in). */
+  needsRehash(hash: string): boolean;
   /** Compares against `hash`, or spends the same work on a dummy hash when it is null. */
   verify(password: string, hash: string | null): Promise<boolean>;
   close(): Promise<void>;
@@ -17,13 +20,14 @@ export function createPasswordHasher(cost: number, workers = 1): PasswordHasher 
   const pool = new Piscina({ filename: WORKER, minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
   const hash = (password: string): Promise<string> => pool.run({ op: "hash", password, cost });
   const compare = (password: string, against: string): Promise<boolean> => pool.run({ op: "compare", password, hash: against });
-  // Made once, lazily: an unknown email then costs the same as a wrong password.
-  let dummyHash: Promise<string> | undefined;
+  // Made at start-up, so that even the first unknown email costs the same as a wrong password.
+  const dummyHash = hash("not a real password");
+  dummyHash.catch(() => undefined);
   return {
     hash,
+    needsRehash: (stored) => bcrypt.getRounds(stored) !== cost,
     async verify(password, stored) {
       if (stored === null) {
-        dummyHash ??= hash("not a real password");
         await compare(password, await dummyHash);
         return false;
       }

@@ -1,7 +1,7 @@
 import { fromDatabaseError, unauthenticated } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { signIn } from "../sessions/sign-in.js";
-import { findCredentialsByEmail, insertUser } from "../users/store.js";
+import { findCredentialsByEmail, insertUser, rehashPassword } from "../users/store.js";
 import { parseEmail, parseUsername } from "./input.js";
 import { checkNewPassword, checkPasswordShape } from "./password-policy.js";
 import { createThrottle } from "./throttle.js";
@@ -30,15 +30,16 @@ export const authResolvers: Resolvers = {
       const email = parseEmail("input.email", input.email);
       checkPasswordShape("input.password", input.password);
       const throttle = createThrottle(context.db, context.services.config.throttle);
-      await throttle.beforeLogin(email, context.clientAddress);
+      await throttle.loginAttempt(email, context.clientAddress);
       const user = await findCredentialsByEmail(context.db, email);
       // An unknown email spends the same hash work as a wrong password: no timing oracle.
       const matches = await context.services.passwords.verify(input.password, user?.passwordHash ?? null);
-      if (!user || !matches || !user.active) {
-        await throttle.loginFailed(email, context.clientAddress);
-        throw unauthenticated(WRONG_CREDENTIALS);
+      if (!user || !matches || !user.active) throw unauthenticated(WRONG_CREDENTIALS);
+      await throttle.loginSucceeded(email, context.clientAddress);
+      const { passwords } = context.services;
+      if (passwords.needsRehash(user.passwordHash)) {
+        await rehashPassword(context.db, user.id, await passwords.hash(input.password));
       }
-      await throttle.loginSucceeded(email);
       const { passwordHash: _secret, ...row } = user;
       return signIn(context, row);
     },

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Config } from "../config.js";
+import { ConfigError, type Config } from "../config.js";
 
 /**
  * The HS256 secret: `JWT_SECRET` when set (always in production); otherwise a development
@@ -10,9 +10,13 @@ import type { Config } from "../config.js";
  */
 export async function resolveSigningSecret(config: Config, logger: Logger): Promise<string> {
   if (config.jwtSecret) return config.jwtSecret;
+  // Production never makes up a secret: config.ts refuses to start without one.
+  if (config.production) throw new ConfigError("JWT_SECRET: required in production");
   const file = join(config.dataDir, "jwt-secret");
   try {
-    return (await readFile(file, "utf8")).trim();
+    const kept = (await readFile(file, "utf8")).trim();
+    if (Buffer.byteLength(kept) >= 32) return kept;
+    throw new ConfigError(`JWT_SECRET: the development secret in ${file} is shorter than 32 bytes; delete the file to make a new one`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 import type { ThrottleConfig } from "../config.js";
 import type { Queryable } from "../db/database.js";
@@ -9,11 +10,14 @@ import { rateLimited } from "../errors.js";
  * shares the counts, on PostgreSQL and PGlite alike.
  */
 export interface Throttle {
-  /** Before a password is checked: refuses when the account or the address failed too often. */
-  beforeLogin(email: string, address: string): Promise<void>;
-  loginFailed(email: string, address: string): Promise<void>;
-  /** A success clears the account's failures (not the address's: one address, many guesses). */
-  loginSucceeded(email: string): Promise<void>;
+  /**
+   * Counts a sign-in attempt against the account and the address before the password is
+   * checked, in one atomic upsert each, so parallel guesses cannot all slip under the limit.
+   * Refuses with RATE_LIMITED when either is over.
+   */
+  loginAttempt(email: string, address: string): Promise<void>;
+  /** A success clears the account's count and gives the address its point back. */
+  loginSucceeded(email: string, address: string): Promise<void>;
   register(address: string): Promise<void>;
   refresh(address: string): Promise<void>;
 }
@@ -47,6 +51,9 @@ function limiter(db: Queryable, keyPrefix: string, points: number, durationSecon
   });
 }
 
+/** Accounts are counted by a hash of the email: fixed length, and no addresses in the table. */
+const accountKey = (email: string) => createHash("sha256").update(email).digest("base64url");
+
 /** Turns the library's "over the limit" rejection into RATE_LIMITED; other errors pass. */
 async function consumeOrRefuse(consume: () => Promise<unknown>): Promise<void> {
   try {
@@ -64,20 +71,17 @@ export function createThrottle(db: Queryable, config: ThrottleConfig): Throttle 
   const registrations = limiter(db, "register-address", config.registerPerAddressPerHour, 3600);
   const refreshes = limiter(db, "refresh-address", config.refreshPerAddressPerMinute, 60);
   return {
-    async beforeLogin(email, clientAddress) {
-      const [byAccount, byAddress] = await Promise.all([account.get(email), address.get(clientAddress)]);
-      const blocked = [
-        [byAccount, config.loginMaxFailures],
-        [byAddress, config.addressMaxFailures],
-      ] as const;
-      const waits = blocked.filter(([res, max]) => res && res.consumedPoints >= max).map(([res]) => res!.msBeforeNext);
-      if (waits.length > 0) throw rateLimited(Math.max(...waits) / 1000, "Too many failed sign-ins; try again later");
+    async loginAttempt(email, clientAddress) {
+      const outcomes = await Promise.allSettled([account.consume(accountKey(email)), address.consume(clientAddress)]);
+      const refusals = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
+      const over = refusals.filter((reason): reason is RateLimiterRes => reason instanceof RateLimiterRes);
+      if (over.length < refusals.length) throw refusals.find((reason) => !(reason instanceof RateLimiterRes));
+      if (over.length > 0) {
+        throw rateLimited(Math.max(...over.map((res) => res.msBeforeNext)) / 1000, "Too many failed sign-ins; try again later");
+      }
     },
-    async loginFailed(email, clientAddress) {
-      await Promise.all([account.penalty(email, 1), address.penalty(clientAddress, 1)]);
-    },
-    async loginSucceeded(email) {
-      await account.delete(email);
+    async loginSucceeded(email, clientAddress) {
+      await Promise.all([account.delete(accountKey(email)), address.reward(clientAddress, 1)]);
     },
     register: (clientAddress) => consumeOrRefuse(() => registrations.consume(clientAddress)),
     refresh: (clientAddress) => consumeOrRefuse(() => refreshes.consume(clientAddress)),

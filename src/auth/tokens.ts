@@ -80,11 +80,13 @@ function sharedSecretKeys(secret: string): Keys {
  * configured. Claims: `iss`, `aud`, `sub`, `iat`, `exp`, `jti`, `ver`, `sid`.
  */
 export async function createAccessTokens(options: {
-  secret: string;
+  /** The HS256 secret; unused (and may be absent) when `signingKey` is given. */
+  secret: string | undefined;
   signingKey: SigningKeyConfig | undefined;
   ttlSeconds: number;
 }): Promise<AccessTokens> {
-  const keys = options.signingKey ? await ed25519Keys(options.signingKey) : sharedSecretKeys(options.secret);
+  if (!options.signingKey && !options.secret) throw new ConfigError("JWT_SECRET: required when no JWT_PRIVATE_KEY is set");
+  const keys = options.signingKey ? await ed25519Keys(options.signingKey) : sharedSecretKeys(options.secret!);
   return {
     ttlSeconds: options.ttlSeconds,
     jwks: keys.jwks,

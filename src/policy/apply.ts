@@ -12,7 +12,9 @@ export class PolicyError extends Error {
 
 /**
  * Lists what the policy table leaves undecided: a root field without a rule, an object
- * type without an entry, or a rule naming a field that does not exist.
+ * type without an entry, a field elsewhere that takes arguments or has a resolver of its
+ * own (it can reach data its parent does not hold) without a rule, or a rule naming a
+ * field that does not exist.
  */
 export function findPolicyGaps(schema: GraphQLSchema, policy: Record<string, Record<string, Rule<never>>>): string[] {
   const gaps: string[] = [];
@@ -24,10 +26,9 @@ export function findPolicyGaps(schema: GraphQLSchema, policy: Record<string, Rec
       continue;
     }
     const fields = type.getFields();
-    if (ROOT_TYPES.has(type.name)) {
-      for (const field of Object.keys(fields)) {
-        if (!rules[field]) gaps.push(`${type.name}.${field} has no rule`);
-      }
+    for (const [name, field] of Object.entries(fields)) {
+      const needsRule = ROOT_TYPES.has(type.name) || field.args.length > 0 || field.resolve !== undefined;
+      if (needsRule && !rules[name]) gaps.push(`${type.name}.${name} has no rule`);
     }
     for (const field of Object.keys(rules)) {
       if (!fields[field]) gaps.push(`${type.name}.${field} has a rule but no such field`);

@@ -7,11 +7,11 @@ import type { UserRow } from "../users/rows.js";
 /**
  * Who may see or do what: the one place that decides (API.md "Who sees what").
  *
- * Every field of `Query` and `Mutation` needs a rule here, and every object type an
- * entry, or the server refuses to start (`apply.ts`): access is denied by default. An
- * object type's entry lists rules for its guarded fields; its other fields are visible
- * to whoever was allowed to reach the object. Which rows a user reaches is decided by the
- * scopes below and enforced in SQL.
+ * Every field of `Query` and `Mutation` needs a rule here, every object type an entry,
+ * and every other field that takes arguments or has a resolver of its own a rule, or the
+ * server refuses to start (`apply.ts`): access is denied by default. Plain fields of a
+ * row are visible to whoever was allowed to reach the object. Which rows a user reaches
+ * is decided by the scopes below and enforced in SQL.
  */
 
 /** A check that throws the contract's error when the request may not go on. */
@@ -26,6 +26,9 @@ export function requireViewer(context: Context): Viewer {
 const isAdmin = (viewer: Viewer | null) => viewer?.role === "ADMIN";
 
 export const anyone: Rule = () => {};
+
+/** For fields computed from an object the viewer was already allowed to reach. */
+export const withParent: Rule = () => {};
 
 export const signedIn: Rule = (context) => {
   requireViewer(context);
@@ -69,7 +72,7 @@ export const policy: Record<string, Record<string, Rule<never>>> = {
   },
   User: { email: selfOrAdmin },
   Dataset: { owner: ownerOrAdmin },
-  DatasetConnection: {},
+  DatasetConnection: { nodes: withParent, totalCount: withParent },
   DatasetEdge: {},
   PageInfo: {},
   AuthPayload: {},

@@ -51,11 +51,11 @@ export const sessionResolvers: Resolvers = {
       checkNewPassword("newPassword", newPassword, user);
       // A stolen access token must not become a way to guess the password: same throttle as login.
       const throttle = createThrottle(context.db, config.throttle);
-      await throttle.beforeLogin(user.email, context.clientAddress);
+      await throttle.loginAttempt(user.email, context.clientAddress);
       if (!(await passwords.verify(currentPassword, await findPasswordHash(context.db, viewer.id)))) {
-        await throttle.loginFailed(user.email, context.clientAddress);
         throw badUserInput("currentPassword", "currentPassword is not your current password");
       }
+      await throttle.loginSucceeded(user.email, context.clientAddress);
       const passwordHash = await passwords.hash(newPassword);
       // Every other session and every token issued before end here; the caller gets a new session.
       const updated = await context.db.transaction(async (tx) => {

@@ -17,10 +17,10 @@ export const INSERT_USER = `
   values ($1, $2, $3, $4)
   returning ${USER_COLUMNS}`;
 
-/** Promotes by email; the row comes back only when the user exists. */
+/** Sets the role by email, revoking earlier tokens; the row comes back only when the user exists. */
 export const SET_ROLE_BY_EMAIL = `
   update users
-  set role = $2, updated_at = date_trunc('milliseconds', now())
+  set role = $2, token_version = token_version + 1, updated_at = date_trunc('milliseconds', now())
   where email = $1
   returning ${USER_COLUMNS}`;
 
@@ -37,6 +37,9 @@ export const VIEWER_WITH_SESSION = `
 export const BUMP_TOKEN_VERSION = `
   update users set token_version = token_version + 1 where id = $1
   returning ${USER_COLUMNS}`;
+
+/** A stronger hash of the same password (BCRYPT_COST went up): tokens stay valid. */
+export const REHASH_PASSWORD = `update users set password_hash = $2 where id = $1`;
 
 export const PASSWORD_HASH_BY_ID = `select password_hash as "passwordHash" from users where id = $1`;
 

@@ -51,6 +51,10 @@ export async function findPasswordHash(db: Queryable, userId: string): Promise<s
   return row?.passwordHash ?? null;
 }
 
+export async function rehashPassword(db: Queryable, userId: string, passwordHash: string): Promise<void> {
+  await db.query(sql.REHASH_PASSWORD, [userId, passwordHash]);
+}
+
 /** Sets a new password hash and bumps the token version; the updated row. */
 export async function setPassword(db: Queryable, userId: string, passwordHash: string): Promise<UserRow | null> {
   const [row] = await db.query<UserRow>(sql.SET_PASSWORD, [userId, passwordHash]);

@@ -41,13 +41,16 @@ export async function createUser(server: TestServer, overrides: Partial<Pick<Tes
   return { ...input, email: input.email.toLowerCase(), id: payload.user.id, token: payload.accessToken, role: payload.user.role };
 }
 
-/** An admin, made the way operators make one (create-admin's function). */
+/** An admin, made the way operators make one (create-admin's function), signed in anew. */
 export async function createAdmin(server: TestServer): Promise<TestUser> {
   const user = await createUser(server);
   await createOrPromoteAdmin(server.database, createPasswordHasher(4), { email: user.email });
-  // The token issued before the promotion now speaks for an admin: the role is read
-  // from the database on each request, not trusted from the token.
-  return { ...user, role: "ADMIN" };
+  // A role change ends the tokens issued before it.
+  const login = await server.graphql(`mutation($input: LoginInput!) { login(input: $input) { accessToken } }`, {
+    input: { email: user.email, password: user.password },
+  });
+  expect(login.errors).toBeUndefined();
+  return { ...user, role: "ADMIN", token: login.data.login.accessToken };
 }
 
 export const DATASET_FIELDS = "id name description filePath createdAt updatedAt";
