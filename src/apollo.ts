@@ -6,6 +6,7 @@ import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "gr
 import type { Config } from "./config.js";
 import type { Context } from "./context.js";
 import { ClientError, internalError } from "./errors.js";
+import { armorValidationRules, costLimitPlugin } from "./limits.js";
 
 /** Codes Apollo Server and graphql-js give requests that are malformed (not resolver errors). */
 const REQUEST_ERROR_CODES = new Set([
@@ -95,7 +96,13 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
       return {
         async didEncounterErrors({ errors, contextValue, operationName }) {
           for (const error of errors) {
-            if (classify(error).kind === "client") continue;
+            if (classify(error).kind === "client") {
+              // A refusal before execution (parse, validation, limits): cheap, but worth seeing.
+              if (!error.path) {
+                contextValue.log.info({ code: error.extensions?.code, reason: error.message.slice(0, 300), operationName }, "request refused");
+              }
+              continue;
+            }
             contextValue.log.error(
               { err: error.originalError ?? error, path: error.path, operationName },
               "internal error while executing an operation",
@@ -123,6 +130,11 @@ export function createApollo(app: FastifyInstance, schema: GraphQLSchema, config
     schema,
     formatError,
     logger: app.log,
+    // Limits are checked before execution: tokens while parsing, depth/aliases/directives
+    // while validating, cost once the operation is known (src/limits.ts).
+    parseOptions: { maxTokens: config.limits.maxTokens },
+    validationRules: armorValidationRules(config.limits),
+    allowBatchedHttpRequests: config.limits.allowBatchedRequests,
     includeStacktraceInErrorResponses: false,
     introspection: !config.production,
     // No "Did you mean …?" in production: it would map the schema for someone with introspection off.
@@ -132,6 +144,7 @@ export function createApollo(app: FastifyInstance, schema: GraphQLSchema, config
       // The default landing page loads from a CDN; the machines have no internet.
       ApolloServerPluginLandingPageDisabled(),
       requestReporting(config),
+      costLimitPlugin(schema, config.limits),
     ],
   });
 }

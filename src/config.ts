@@ -30,6 +30,24 @@ export interface Config {
   readonly throttle: ThrottleConfig;
   /** Report each response's SQL statement count in the `x-sql-statements` header (tests, benchmarks). */
   readonly exposeStatementCount: boolean;
+  readonly limits: LimitsConfig;
+}
+
+/** What one request may ask for; everything over is refused before it executes. */
+export interface LimitsConfig {
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  /** Lexical tokens in one document (graphql-js stops parsing past it). */
+  maxTokens: number;
+  /** Objects one operation may fetch, page sizes multiplied in (see src/limits.ts). */
+  maxCost: number;
+  /** Request body size in bytes. */
+  bodyLimitBytes: number;
+  /** Several operations in one HTTP request (a JSON array); off by default. */
+  allowBatchedRequests: boolean;
+  /** Operations in one batch, when batching is on. */
+  maxBatchSize: number;
 }
 
 /** An Ed25519 key pair for signing, and older public keys that still verify during a rotation. */
@@ -120,6 +138,14 @@ const environment = z.object({
   LOGIN_WINDOW: integer(1, 86400).default(900),
   REGISTER_MAX_PER_ADDRESS: integer(1, 100_000).default(20),
   REFRESH_MAX_PER_ADDRESS: integer(1, 100_000).default(120),
+  MAX_DEPTH: integer(2, 100).default(10),
+  MAX_ALIASES: integer(0, 1000).default(30),
+  MAX_DIRECTIVES: integer(0, 1000).default(10),
+  MAX_TOKENS: integer(100, 1_000_000).default(5000),
+  MAX_COST: integer(1, 10_000_000).default(5000),
+  BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(256 * 1024),
+  ALLOW_BATCHED_REQUESTS: boolean.default(false),
+  MAX_BATCH_SIZE: integer(1, 100).default(10),
 });
 
 /** A PEM given inline (`NAME`) or as a file (`NAME_FILE`); both at once is a mistake. */
@@ -204,6 +230,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginWindowSeconds: values.LOGIN_WINDOW,
       registerPerAddressPerHour: values.REGISTER_MAX_PER_ADDRESS,
       refreshPerAddressPerMinute: values.REFRESH_MAX_PER_ADDRESS,
+    }),
+    limits: Object.freeze({
+      maxDepth: values.MAX_DEPTH,
+      maxAliases: values.MAX_ALIASES,
+      maxDirectives: values.MAX_DIRECTIVES,
+      maxTokens: values.MAX_TOKENS,
+      maxCost: values.MAX_COST,
+      bodyLimitBytes: values.BODY_LIMIT,
+      allowBatchedRequests: values.ALLOW_BATCHED_REQUESTS,
+      maxBatchSize: values.MAX_BATCH_SIZE,
     }),
   });
 }

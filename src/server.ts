@@ -36,6 +36,8 @@ export async function buildServer({ services, database, schema, logger }: Server
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     trustProxy: config.trustProxy,
+    // A GraphQL request is small; a bigger body is refused (413) before it is parsed.
+    bodyLimit: config.limits.bodyLimitBytes,
     // A well-formed X-Request-Id from the caller (a proxy) is kept, so logs line up across hops.
     genReqId: (request) => {
       const given = request.headers["x-request-id"];
@@ -76,6 +78,17 @@ export async function buildServer({ services, database, schema, logger }: Server
       return reply.code(503).send({ status: "database unavailable" });
     }
   });
+
+  if (config.limits.allowBatchedRequests) {
+    // Apollo runs every operation of a batch; a batch of fifty logins is fifty logins.
+    app.addHook("preHandler", async (request, reply) => {
+      if (Array.isArray(request.body) && request.body.length > config.limits.maxBatchSize) {
+        return reply
+          .code(400)
+          .send(errorBody(`A batch may hold at most ${config.limits.maxBatchSize} operations`, "BAD_REQUEST", request.id));
+      }
+    });
+  }
 
   const apollo = createApollo(app, schema, config);
   await apollo.start();

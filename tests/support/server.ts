@@ -12,6 +12,8 @@ export interface GraphQLResponse<Data = any> {
   headers: Headers;
   data?: Data | null;
   errors?: Array<{ message: string; path?: string[]; extensions: Record<string, any> }>;
+  /** The response's own `extensions` (e.g. `cost`). */
+  extensions?: Record<string, any>;
   /** How many SQL statements the request ran (the server's `x-sql-statements` header). */
   statements: number;
 }
@@ -86,12 +88,13 @@ export async function startServer(env: Record<string, string> = {}, logs?: LogCa
         },
         body: JSON.stringify({ query, variables }),
       });
-      const body = (await response.json()) as { data?: unknown; errors?: GraphQLResponse["errors"] };
+      const body = (await response.json()) as { data?: unknown; errors?: GraphQLResponse["errors"]; extensions?: Record<string, any> };
       return {
         status: response.status,
         headers: response.headers,
         data: body.data as any,
         errors: body.errors,
+        extensions: body.extensions,
         statements: Number(response.headers.get("x-sql-statements") ?? Number.NaN),
       };
     },
