@@ -28,6 +28,8 @@ const config: CodegenConfig = {
           Dataset: "../datasets/rows.js#DatasetRow",
           DatasetConnection: "../datasets/rows.js#DatasetConnectionModel",
           DatasetEdge: "../datasets/rows.js#DatasetEdgeModel",
+          UserConnection: "../users/rows.js#UserConnectionModel",
+          UserEdge: "../users/rows.js#UserEdgeModel",
         },
       },
     },

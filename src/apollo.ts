@@ -99,7 +99,10 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
             if (classify(error).kind === "client") {
               // A refusal before execution (parse, validation, limits): cheap, but worth seeing.
               if (!error.path) {
-                contextValue.log.info({ code: error.extensions?.code, reason: error.message.slice(0, 300), operationName }, "request refused");
+                const code = error.extensions?.code;
+                // graphql-js repeats a bad variable's whole value (a password, say) in its message.
+                const reason = code === "BAD_USER_INPUT" ? undefined : error.message.slice(0, 300);
+                contextValue.log.info({ code, reason, operationName }, "request refused");
               }
               continue;
             }
@@ -125,7 +128,12 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
 }
 
 /** Apollo Server for `schema`, hosted by `app`, with the server's error rules. */
-export function createApollo(app: FastifyInstance, schema: GraphQLSchema, config: Config): ApolloServer<Context> {
+export function createApollo(
+  app: FastifyInstance,
+  schema: GraphQLSchema,
+  config: Config,
+  plugins: ApolloServerPlugin<Context>[] = [],
+): ApolloServer<Context> {
   return new ApolloServer<Context>({
     schema,
     formatError,
@@ -135,6 +143,9 @@ export function createApollo(app: FastifyInstance, schema: GraphQLSchema, config
     parseOptions: { maxTokens: config.limits.maxTokens },
     validationRules: armorValidationRules(config.limits),
     allowBatchedHttpRequests: config.limits.allowBatchedRequests,
+    // Automatic persisted queries keep Apollo's in-memory cache per instance: a client whose
+    // hash an instance has not seen simply sends the text once more.
+    persistedQueries: config.persistedOperations === "apq" ? {} : false,
     includeStacktraceInErrorResponses: false,
     introspection: !config.production,
     // No "Did you mean …?" in production: it would map the schema for someone with introspection off.
@@ -145,6 +156,7 @@ export function createApollo(app: FastifyInstance, schema: GraphQLSchema, config
       ApolloServerPluginLandingPageDisabled(),
       requestReporting(config),
       costLimitPlugin(schema, config.limits),
+      ...plugins,
     ],
   });
 }

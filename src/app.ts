@@ -11,6 +11,7 @@ import type { Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
 import { openPglite } from "./db/pglite.js";
 import { openPostgres } from "./db/postgres.js";
+import { createMetrics, timeStatements } from "./metrics.js";
 import { buildSchema } from "./schema.js";
 import { buildServer } from "./server.js";
 
@@ -25,7 +26,9 @@ export function openDatabase(config: Config, logger: Logger): Promise<Database> 
  * The whole server on an open database: migrations applied, secrets resolved, routes
  * registered. Used by `main.ts` and by the tests, so both run the same thing.
  */
-export async function createApp(config: Config, database: Database, logger: Logger): Promise<FastifyInstance> {
+export async function createApp(config: Config, openedDatabase: Database, logger: Logger): Promise<FastifyInstance> {
+  const metrics = createMetrics(() => openedDatabase.poolStats?.());
+  const database = timeStatements(openedDatabase, metrics);
   const applied = await migrate(database);
   if (applied.length > 0) logger.info({ applied }, "applied database migrations");
   // With an Ed25519 key and no JWT_SECRET, nothing needs a shared secret: none is generated.
@@ -38,6 +41,7 @@ export async function createApp(config: Config, database: Database, logger: Logg
     tokens: await createAccessTokens({ secret, signingKey: config.signingKey, ttlSeconds: config.accessTokenTtlSeconds }),
     passwords: createPasswordHasher(config.bcryptCost, config.hashWorkers),
     successorKey: createHash("sha256").update(`refresh-successor-key:${successorSeed}`).digest("base64url"),
+    metrics,
   };
   startThrottleSweeper(database);
   const app = await buildServer({ services, database, schema: buildSchema(), logger });

@@ -31,6 +31,13 @@ export interface Config {
   /** Report each response's SQL statement count in the `x-sql-statements` header (tests, benchmarks). */
   readonly exposeStatementCount: boolean;
   readonly limits: LimitsConfig;
+  /**
+   * `apq`: automatic persisted queries (any operation; a hash saves resending it).
+   * `only`: trusted documents, only the operations in `persistedOperationsManifest`.
+   * `off`: neither.
+   */
+  readonly persistedOperations: "apq" | "only" | "off";
+  readonly persistedOperationsManifest: string;
 }
 
 /** What one request may ask for; everything over is refused before it executes. */
@@ -146,6 +153,8 @@ const environment = z.object({
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(256 * 1024),
   ALLOW_BATCHED_REQUESTS: boolean.default(false),
   MAX_BATCH_SIZE: integer(1, 100).default(10),
+  PERSISTED_OPERATIONS: z.enum(["apq", "only", "off"], { error: "expected apq, only or off" }).default("apq"),
+  PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).default("client/generated/persisted-documents.json"),
 });
 
 /** A PEM given inline (`NAME`) or as a file (`NAME_FILE`); both at once is a mistake. */
@@ -231,6 +240,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       registerPerAddressPerHour: values.REGISTER_MAX_PER_ADDRESS,
       refreshPerAddressPerMinute: values.REFRESH_MAX_PER_ADDRESS,
     }),
+    persistedOperations: values.PERSISTED_OPERATIONS,
+    persistedOperationsManifest: values.PERSISTED_OPERATIONS_MANIFEST,
     limits: Object.freeze({
       maxDepth: values.MAX_DEPTH,
       maxAliases: values.MAX_ALIASES,

@@ -1,6 +1,8 @@
 import type DataLoader from "dataloader";
 import type { FastifyBaseLogger } from "fastify";
 import type { Viewer } from "./auth/viewer.js";
+import type { Metrics } from "./metrics.js";
+import type { RequestReport } from "./request-log.js";
 import type { PasswordHasher } from "./auth/passwords.js";
 import type { AccessTokens } from "./auth/tokens.js";
 import type { Config } from "./config.js";
@@ -14,6 +16,7 @@ export interface Services {
   passwords: PasswordHasher;
   /** HMAC key that derives a refresh token's successor (see sessions/refresh-tokens.ts). */
   successorKey: string;
+  metrics: Metrics;
 }
 
 /** What every resolver receives: one per request. */
@@ -31,6 +34,8 @@ export interface Context {
    */
   provenUserIds: Set<string>;
   requestId: string;
+  /** What the request log line and the metrics will say about this request. */
+  report: RequestReport;
   /** The client's address (from X-Forwarded-For only with TRUST_PROXY), for throttling. */
   clientAddress: string;
   log: FastifyBaseLogger;

@@ -53,6 +53,17 @@ export function toConnection<Row>(
   };
 }
 
+// Exactly what `Date.toISOString()` writes for dates PostgreSQL can hold (years 1 to 9999).
+const ISSUED_TIME = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * True when `key` is a timestamp exactly as this server writes it into cursors, so a
+ * forged one is refused before it reaches the database.
+ */
+export function isIssuedTime(key: string): boolean {
+  return ISSUED_TIME.test(key) && new Date(key).toISOString() === key;
+}
+
 /** Cursors are opaque to clients: base64url of a small JSON array. */
 export const encodeCursor = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString("base64url");
 

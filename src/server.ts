@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import cors from "@fastify/cors";
 import fastifyApollo from "@as-integrations/fastify";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { createApollo } from "./apollo.js";
@@ -10,6 +10,10 @@ import type { Context, Services } from "./context.js";
 import { countStatements } from "./db/counting.js";
 import type { Database } from "./db/database.js";
 import { ClientError, ErrorCode } from "./errors.js";
+import { registerHttpConformance } from "./http-conformance.js";
+import { registerPlayground } from "./playground.js";
+import { loadManifest, registerTrustedDocuments } from "./persisted-operations.js";
+import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
 import { createUserLoader } from "./users/loader.js";
 
 /** What the HTTP server is built from. */
@@ -44,11 +48,14 @@ export async function buildServer({ services, database, schema, logger }: Server
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
+    // One line per request, written by registerRequestLog with what GraphQL knows too.
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
+  registerRequestLog(app, services.metrics);
 
   // Errors Fastify raises before GraphQL runs (a body that is not JSON, or too large) get
   // the same shape and codes as GraphQL errors; anything else is masked and logged.
@@ -64,6 +71,10 @@ export async function buildServer({ services, database, schema, logger }: Server
   await app.register(cors, { origin: [...config.corsOrigins], credentials: false, maxAge: 600 });
 
   app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/metrics", async (_request, reply) => {
+    const { registry } = services.metrics;
+    return reply.header("content-type", registry.contentType).send(await registry.metrics());
+  });
   // Public keys for other services to verify access tokens; only with Ed25519 signing.
   app.get("/.well-known/jwks.json", async (_request, reply) => {
     if (!services.tokens.jwks) return reply.code(404).send({ error: "tokens are signed with a shared secret (HS256): no public keys" });
@@ -90,13 +101,23 @@ export async function buildServer({ services, database, schema, logger }: Server
     });
   }
 
-  const apollo = createApollo(app, schema, config);
+  // Development only: GraphiQL on a browser's GET /graphql; every other request goes on to Apollo.
+  registerPlayground(app, config);
+  // GraphQL over HTTP where Fastify answers before Apollo: 405 with Allow, 415, the media type asked for.
+  registerHttpConformance(app);
+
+  if (config.persistedOperations === "only") {
+    registerTrustedDocuments(app, loadManifest(config.persistedOperationsManifest));
+  }
+
+  const apollo = createApollo(app, schema, config, [reportingPlugin(services.metrics)]);
   await apollo.start();
   await app.register(fastifyApollo(apollo), {
     path: "/graphql",
     context: async (request): Promise<Context> => {
       const db = countStatements(database);
       const users = createUserLoader(db);
+      const report = startReport(request);
       try {
         const viewer = await authenticate(request.headers.authorization, services.tokens, db, users);
         return {
@@ -106,6 +127,7 @@ export async function buildServer({ services, database, schema, logger }: Server
           viewer,
           provenUserIds: new Set(),
           requestId: request.id,
+          report,
           clientAddress: request.ip,
           log: request.log,
         };

@@ -8,7 +8,6 @@ import type { DatasetChanges, NewDataset } from "./store.js";
 export const NAME_MAX = 255;
 export const DESCRIPTION_MAX = 10_000;
 export const FILE_PATH_MAX = 500;
-export const SEARCH_MAX = 200;
 
 /** A name is trimmed, then must be 1 to 255 characters. */
 function checkName(field: string, name: string): string {
@@ -45,10 +44,4 @@ export function parseUpdateInput(input: UpdateDatasetInput): DatasetChanges {
     throw badUserInput("input", "input must change at least one of name, description, filePath");
   }
   return changes;
-}
-
-/** A search of at most 200 characters; empty means no filter. */
-export function parseSearch(field: string, search: string | null | undefined): string | null {
-  if (search == null || search === "") return null;
-  return checkText(field, search, { max: SEARCH_MAX });
 }

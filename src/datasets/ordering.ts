@@ -1,6 +1,6 @@
 import type { DatasetOrder } from "../generated/graphql.js";
 import { badUserInput } from "../errors.js";
-import { decodeCursor, encodeCursor } from "../pagination.js";
+import { decodeCursor, encodeCursor, isIssuedTime } from "../pagination.js";
 import { checkId } from "../validation.js";
 import type { DatasetListRow } from "./rows.js";
 
@@ -39,8 +39,6 @@ export const ORDERINGS: Record<DatasetOrder, Ordering> = {
   NAME_DESC: byName("desc"),
 };
 
-// Exactly what `Date.toISOString()` writes for dates PostgreSQL can hold (years 1 to 9999).
-const ISSUED_TIME = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const CONTROL = /\p{Cc}/u;
 
 /**
@@ -49,7 +47,7 @@ const CONTROL = /\p{Cc}/u;
  */
 function isIssuedKey(ordering: Ordering, key: string): boolean {
   if (ordering.sqlKeyType === "timestamptz") {
-    return ISSUED_TIME.test(key) && new Date(key).toISOString() === key;
+    return isIssuedTime(key);
   }
   // A lower-cased name: no control characters (names cannot hold them), at most 255 characters.
   return !CONTROL.test(key) && key.isWellFormed() && [...key].length <= 255;

@@ -1,5 +1,6 @@
 import type { Queryable } from "../db/database.js";
 import type { DatasetOrder } from "../generated/graphql.js";
+import { containsPattern } from "../search.js";
 import type { DatasetCursor } from "./ordering.js";
 import type { DatasetListRow, DatasetRow } from "./rows.js";
 import * as sql from "./sql.js";
@@ -9,11 +10,6 @@ export interface DatasetListFilter {
   ownerId: string | null;
   /** Case-insensitive substring of name or description, taken literally. */
   search: string | null;
-}
-
-/** `%` `_` and `\` match themselves: escaped for ILIKE's default escape character. */
-function containsPattern(search: string | null): string | null {
-  return search === null ? null : `%${search.replace(/[\\%_]/g, "\\$&")}%`;
 }
 
 export function listDatasets(

@@ -36,5 +36,6 @@ export function countStatements(database: Database): CountingDatabase {
       });
     },
     close: () => database.close(),
+    poolStats: () => database.poolStats?.(),
   };
 }

@@ -18,6 +18,8 @@ export interface Database extends Queryable {
    */
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** Pool connections now (PostgreSQL); absent where there is no pool (PGlite). */
+  poolStats?(): { total: number; idle: number; waiting: number } | undefined;
 }
 
 /** A transaction in progress. `script` runs several statements at once (migrations). */

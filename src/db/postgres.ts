@@ -54,6 +54,7 @@ export function openPostgres(options: PostgresOptions): Database {
     async close() {
       await pool.end();
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Context } from "../context.js";
 import type { DatasetRow } from "../datasets/rows.js";
 import { forbidden, unauthenticated } from "../errors.js";
 import type { UserRow } from "../users/rows.js";
+import type { AccountChange } from "../users/store.js";
 
 /**
  * Who may see or do what: the one place that decides (API.md "Who sees what").
@@ -58,6 +59,7 @@ export const policy: Record<string, Record<string, Rule<never>>> = {
     datasets: signedIn,
     dataset: signedIn,
     adminDatasets: adminOnly,
+    users: adminOnly,
   },
   Mutation: {
     register: anyone,
@@ -69,11 +71,15 @@ export const policy: Record<string, Record<string, Rule<never>>> = {
     createDataset: signedIn,
     updateDataset: signedIn,
     deleteDataset: signedIn,
+    setUserRole: adminOnly,
+    setUserActive: adminOnly,
   },
-  User: { email: selfOrAdmin },
+  User: { email: selfOrAdmin, active: selfOrAdmin },
   Dataset: { owner: ownerOrAdmin },
   DatasetConnection: { nodes: withParent, totalCount: withParent },
   DatasetEdge: {},
+  UserConnection: { nodes: withParent, totalCount: withParent },
+  UserEdge: {},
   PageInfo: {},
   AuthPayload: {},
 };
@@ -86,4 +92,15 @@ export function datasetReadScope(viewer: Viewer): { ownerId: string | null } {
 /** Whose datasets a viewer may change or delete: only their own, admins included. */
 export function datasetWriteScope(viewer: Viewer): { ownerId: string } {
   return { ownerId: viewer.id };
+}
+
+/**
+ * An admin may not demote or deactivate themself (`setUserRole`, `setUserActive`): another
+ * admin has to, so nobody locks themself out by a slip. Changes that take nothing away
+ * (setting their own role to ADMIN, or active to true) are let through: they change nothing.
+ */
+export function checkOwnAccountChange(viewer: Viewer, userId: string, change: AccountChange): void {
+  if (viewer.id !== userId) return;
+  if ("role" in change && change.role !== "ADMIN") throw forbidden("You cannot demote yourself; ask another admin to do it");
+  if ("active" in change && !change.active) throw forbidden("You cannot deactivate yourself; ask another admin to do it");
 }

@@ -1,8 +1,33 @@
+import type { Context } from "../context.js";
+import { conflict, notFound, unauthenticated } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { unauthenticated } from "../errors.js";
-import { requireViewer } from "../policy/rules.js";
+import { checkFirst, toConnection } from "../pagination.js";
+import { checkOwnAccountChange, requireViewer } from "../policy/rules.js";
+import { parseSearch } from "../search.js";
+import { checkId } from "../validation.js";
+import { decodeUserCursor, encodeUserCursor } from "./cursor.js";
+import type { UserRow } from "./rows.js";
+import * as store from "./store.js";
 
 /** Access to these resolvers is decided in src/policy/rules.ts. */
+
+/** Applies an admin's change to user `userId` and returns the user as it now is. */
+async function changeAccount(context: Context, userId: string, change: store.AccountChange): Promise<UserRow> {
+  const id = checkId("userId", userId);
+  checkOwnAccountChange(requireViewer(context), id, change);
+  const outcome = await store.changeAccount(context.db, id, change);
+  switch (outcome.kind) {
+    case "notFound":
+      throw notFound("User");
+    case "lastAdmin":
+      throw conflict("userId", "This is the last active admin: make another user an admin first");
+    default:
+      // The request's loader may hold the user as it was.
+      context.loaders.users.clear(id).prime(id, outcome.user);
+      return outcome.user;
+  }
+}
+
 export const userResolvers: Resolvers = {
   Query: {
     // The viewer's row is already in the request's loader (authentication loaded it).
@@ -11,5 +36,20 @@ export const userResolvers: Resolvers = {
       if (!user) throw unauthenticated();
       return user;
     },
+    users: async (_parent, args, context) => {
+      const first = checkFirst(args.first);
+      const search = parseSearch("search", args.search);
+      const after = args.after == null ? null : decodeUserCursor(args.after);
+      const rows = await store.listUsers(context.db, search, after, first + 1);
+      return toConnection(rows, first, args.after, encodeUserCursor, () => store.countUsers(context.db, search));
+    },
+  },
+  Mutation: {
+    setUserRole: (_parent, { userId, role }, context) => changeAccount(context, userId, { role }),
+    setUserActive: (_parent, { userId, active }, context) => changeAccount(context, userId, { active }),
+  },
+  UserConnection: {
+    nodes: (connection) => connection.edges.map((edge) => edge.node),
+    totalCount: (connection) => connection.totalCount(),
   },
 };

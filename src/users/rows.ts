@@ -1,3 +1,5 @@
+import type { ConnectionModel, EdgeModel } from "../pagination.js";
+
 /** A user as the API may show it (the GraphQL `User` mapper). No secrets here. */
 export interface UserRow {
   id: string;
@@ -14,3 +16,6 @@ export interface UserRow {
 export interface UserCredentials extends UserRow {
   passwordHash: string;
 }
+
+export type UserEdgeModel = EdgeModel<UserRow>;
+export type UserConnectionModel = ConnectionModel<UserRow>;

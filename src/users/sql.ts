@@ -49,3 +49,47 @@ export const SET_PASSWORD = `
   set password_hash = $2, token_version = token_version + 1, updated_at = date_trunc('milliseconds', now())
   where id = $1
   returning ${USER_COLUMNS}`;
+
+/** $1 ILIKE pattern on username or email, or null for every user. */
+const LIST_FILTER = `($1::text is null or username ilike $1 or email ilike $1)`;
+
+/**
+ * One page of the admin list, newest first (index users_created_idx, migrations/003):
+ * $2/$3 the cursor's created_at and id (null: the first page), $4 the limit.
+ */
+export const USER_PAGE = `
+  select ${USER_COLUMNS}
+  from users
+  where ${LIST_FILTER}
+    and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::uuid))
+  order by created_at desc, id desc
+  limit $4`;
+
+export const USER_COUNT = `select count(*)::int as "count" from users where ${LIST_FILTER}`;
+
+/**
+ * Locks every active admin, in id order so that two of these never deadlock. Every role
+ * or active change takes this lock first, so such changes run one after another and each
+ * sees who is still an admin once the one before it has committed.
+ */
+export const LOCK_ACTIVE_ADMINS = `
+  select id from users where role = 'ADMIN' and active
+  order by id
+  for update`;
+
+/** The user $1 as it is now, locked until the transaction ends. */
+export const USER_BY_ID_FOR_UPDATE = `select ${USER_COLUMNS} from users where id = $1 for update`;
+
+/** Sets the role of user $1 to $2, revoking every token issued before. */
+export const SET_ROLE = `
+  update users
+  set role = $2, token_version = token_version + 1, updated_at = date_trunc('milliseconds', now())
+  where id = $1
+  returning ${USER_COLUMNS}`;
+
+/** Sets user $1 active or not ($2), revoking every token issued before. */
+export const SET_ACTIVE = `
+  update users
+  set active = $2, token_version = token_version + 1, updated_at = date_trunc('milliseconds', now())
+  where id = $1
+  returning ${USER_COLUMNS}`;

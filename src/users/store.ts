@@ -1,4 +1,7 @@
-import type { Queryable } from "../db/database.js";
+import type { Database, Queryable } from "../db/database.js";
+import { containsPattern } from "../search.js";
+import { revokeUserSessions } from "../sessions/store.js";
+import type { UserCursor } from "./cursor.js";
 import type { UserCredentials, UserRow } from "./rows.js";
 import * as sql from "./sql.js";
 
@@ -59,4 +62,58 @@ export async function rehashPassword(db: Queryable, userId: string, passwordHash
 export async function setPassword(db: Queryable, userId: string, passwordHash: string): Promise<UserRow | null> {
   const [row] = await db.query<UserRow>(sql.SET_PASSWORD, [userId, passwordHash]);
   return row ?? null;
+}
+
+/** One page of users, newest first, matching `search` (a literal substring of username or email; null: all). */
+export function listUsers(db: Queryable, search: string | null, after: UserCursor | null, limit: number): Promise<UserRow[]> {
+  return db.query<UserRow>(sql.USER_PAGE, [containsPattern(search), after?.createdAt ?? null, after?.id ?? null, limit]);
+}
+
+export async function countUsers(db: Queryable, search: string | null): Promise<number> {
+  const [row] = await db.query<{ count: number }>(sql.USER_COUNT, [containsPattern(search)]);
+  return row!.count;
+}
+
+/** What an admin changes about a user: the role, or whether the account is active. */
+export type AccountChange = { role: UserRow["role"] } | { active: boolean };
+
+/** What an account change came to. */
+export type AccountChangeOutcome =
+  /** Changed: every token issued before is revoked (and, on deactivation, every session). */
+  | { kind: "changed"; user: UserRow }
+  /** The user already had that role or state: nothing was written, no token revoked. */
+  | { kind: "unchanged"; user: UserRow }
+  | { kind: "notFound" }
+  /** The user is the last active admin, and the change would leave none. */
+  | { kind: "lastAdmin" };
+
+/**
+ * Changes a user's role or active state, keeping at least one active admin. The check and
+ * the change run in one transaction that first locks every active admin row: of two admins
+ * demoting each other at the same moment, the second waits for the first, then sees that
+ * only it is left and is refused. A change bumps the token version (every token issued
+ * before stops working); a deactivation also ends every session.
+ */
+export function changeAccount(database: Database, userId: string, change: AccountChange): Promise<AccountChangeOutcome> {
+  return database.transaction(async (tx): Promise<AccountChangeOutcome> => {
+    const admins = await tx.query<{ id: string }>(sql.LOCK_ACTIVE_ADMINS);
+    const [user] = await tx.query<UserRow>(sql.USER_BY_ID_FOR_UPDATE, [userId]);
+    if (!user) return { kind: "notFound" };
+
+    const next = { role: user.role, active: user.active, ...change };
+    if (next.role === user.role && next.active === user.active) return { kind: "unchanged", user };
+
+    const wasActiveAdmin = user.role === "ADMIN" && user.active;
+    const staysActiveAdmin = next.role === "ADMIN" && next.active;
+    if (wasActiveAdmin && !staysActiveAdmin && !admins.some((admin) => admin.id !== user.id)) {
+      return { kind: "lastAdmin" };
+    }
+
+    const [changed] =
+      "role" in change
+        ? await tx.query<UserRow>(sql.SET_ROLE, [userId, change.role])
+        : await tx.query<UserRow>(sql.SET_ACTIVE, [userId, change.active]);
+    if ("active" in change && !change.active) await revokeUserSessions(tx, userId, "deactivated");
+    return { kind: "changed", user: changed! };
+  });
 }

@@ -1,0 +1,95 @@
+import type { FastifyInstance } from "fastify";
+
+/**
+ * GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/) where Apollo Server
+ * and Fastify leave gaps. Apollo negotiates its own responses; these rules cover what Fastify
+ * answers before Apollo runs. tests/graphql-over-http.test.ts runs graphql-http's audits.
+ */
+
+const JSON_TYPE = "application/json";
+const GRAPHQL_RESPONSE_TYPE = "application/graphql-response+json";
+/** What Apollo offers, in its order (the order breaks ties). */
+const OFFERED = [JSON_TYPE, GRAPHQL_RESPONSE_TYPE] as const;
+type ResponseType = (typeof OFFERED)[number];
+
+/** The methods Apollo's route serves on the endpoint (OPTIONS is CORS's). */
+const ALLOWED_METHODS = "GET, POST";
+
+/**
+ * The response type `accept` prefers, by the rules Apollo Server negotiates with (the
+ * `negotiator` package): each offered type takes the q of its most specific matching range
+ * (a `charset` parameter must be utf-8); the highest q wins, then the more specific match,
+ * then the range listed first, then application/json. No Accept header: application/json.
+ * `undefined` when neither is acceptable.
+ */
+export function negotiateResponseType(accept: string | undefined): ResponseType | undefined {
+  if (!accept) return JSON_TYPE;
+  const ranges = accept.split(",").flatMap((part, order) => {
+    const [range = "", ...parameters] = part.split(";").map((piece) => piece.trim().toLowerCase());
+    const [major, minor] = range.split("/");
+    if (!major || !minor) return [];
+    let q = 1;
+    const others: Array<[string, string]> = [];
+    for (const parameter of parameters) {
+      const [name = "", value = ""] = parameter.split("=").map((piece) => piece.trim().replace(/^"(.*)"$/, "$1"));
+      if (name === "q") q = Number.parseFloat(value);
+      else others.push([name, value]);
+    }
+    return [{ major, minor, q: Number.isNaN(q) ? 0 : q, others, order }];
+  });
+  const ranked = OFFERED.map((type, index) => {
+    const minor = type.slice(type.indexOf("/") + 1);
+    let best = { q: 0, specificity: -1, order: -1 };
+    for (const range of ranges) {
+      let specificity = 0;
+      if (range.major === "application") specificity |= 4;
+      else if (range.major !== "*") continue;
+      if (range.minor === minor) specificity |= 2;
+      else if (range.minor !== "*") continue;
+      if (range.others.length > 0) {
+        if (!range.others.every(([name, value]) => name === "charset" && (value === "utf-8" || value === "*"))) continue;
+        specificity |= 1;
+      }
+      // As negotiator does: the more specific range, then the higher q, then the later one.
+      if ((specificity - best.specificity || range.q - best.q || range.order - best.order) > 0) {
+        best = { q: range.q, specificity, order: range.order };
+      }
+    }
+    return { type, index, ...best };
+  });
+  const [first] = ranked
+    .filter((entry) => entry.q > 0)
+    .sort((a, b) => b.q - a.q || b.specificity - a.specificity || a.order - b.order || a.index - b.index);
+  return first?.type;
+}
+
+/**
+ * On `endpoint`: PUT, PATCH and DELETE get 405 with `Allow` (Fastify would say 404, as if
+ * the endpoint did not exist); a text/plain body gets 415 like every other type that is
+ * not JSON (Fastify parses text/plain, and Apollo then refused it as a CSRF risk or a
+ * missing body); and the errors Fastify raises before Apollo runs (body not JSON, too
+ * large, unsupported type, the 405) are labelled application/graphql-response+json when
+ * the client asked for that, as Apollo labels its own. Register before Apollo's route.
+ */
+export function registerHttpConformance(app: FastifyInstance, endpoint = "/graphql"): void {
+  app.removeContentTypeParser("text/plain");
+
+  app.route({
+    method: ["PUT", "PATCH", "DELETE"],
+    url: endpoint,
+    handler: async (request, reply) => {
+      reply.header("allow", ALLOWED_METHODS);
+      // The server's error handler gives it the GraphQL error shape and code BAD_REQUEST.
+      throw Object.assign(new Error(`${request.method} is not supported here: use GET or POST`), { statusCode: 405 });
+    },
+  });
+
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (request.routeOptions.url !== endpoint) return payload;
+    const type = reply.getHeader("content-type");
+    if (typeof type === "string" && type.startsWith(`${JSON_TYPE};`) && negotiateResponseType(request.headers.accept) === GRAPHQL_RESPONSE_TYPE) {
+      reply.header("content-type", `${GRAPHQL_RESPONSE_TYPE}; charset=utf-8`);
+    }
+    return payload;
+  });
+}

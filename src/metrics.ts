@@ -1,0 +1,111 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Database, Transaction } from "./db/database.js";
+
+/**
+ * Prometheus metrics (prom-client), one registry per server so several servers in one
+ * process (tests) do not share counters. Labels are bounded: an operation is named by its
+ * type and first root field (`query datasets`), never by a name the client chose.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  /** One GraphQL request done: `outcome` is success, error (some errors) or refused (never ran). */
+  requestDone(operation: string, outcome: "success" | "error" | "refused", seconds: number): void;
+  errorSent(code: string): void;
+  auditEvent(type: string): void;
+  statementDone(seconds: number): void;
+}
+
+/** Connections of the database pool now; PGlite has one engine and no pool. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
+  const registry = new Registry();
+  // Process metrics: CPU, memory, handles, GC, and event-loop lag (nodejs_eventloop_lag_*).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+
+  const requests = new Counter({
+    name: "graphql_requests_total",
+    help: "GraphQL requests by operation and outcome",
+    labelNames: ["operation", "outcome"],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "graphql_request_duration_seconds",
+    help: "GraphQL request latency by operation and outcome",
+    labelNames: ["operation", "outcome"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "graphql_errors_total",
+    help: "Errors sent to clients by extensions.code",
+    labelNames: ["code"],
+    registers: [registry],
+  });
+  const audit = new Counter({
+    name: "audit_events_total",
+    help: "Audit events written, by type",
+    labelNames: ["type"],
+    registers: [registry],
+  });
+  const statements = new Histogram({
+    name: "db_statement_duration_seconds",
+    help: "Database statement latency",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "db_pool_connections",
+    help: "Database pool connections by state (in_use, idle, waiting: requests queued for one)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const stats = poolStats();
+      if (!stats) return;
+      this.set({ state: "in_use" }, stats.total - stats.idle);
+      this.set({ state: "idle" }, stats.idle);
+      this.set({ state: "waiting" }, stats.waiting);
+    },
+  });
+
+  return {
+    registry,
+    requestDone(operation, outcome, seconds) {
+      requests.inc({ operation, outcome });
+      latency.observe({ operation, outcome }, seconds);
+    },
+    errorSent: (code) => errors.inc({ code }),
+    auditEvent: (type) => audit.inc({ type }),
+    statementDone: (seconds) => statements.observe(seconds),
+  };
+}
+
+/** `database` with every statement's duration observed (transactions' statements too). */
+export function timeStatements(database: Database, metrics: Metrics): Database {
+  const timed = async <T>(run: () => Promise<T>): Promise<T> => {
+    const started = process.hrtime.bigint();
+    try {
+      return await run();
+    } finally {
+      metrics.statementDone(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  };
+  return {
+    engine: database.engine,
+    query: (text, params) => timed(() => database.query(text, params)),
+    transaction: (work) =>
+      database.transaction((tx) => {
+        const inner: Transaction = {
+          query: (text, params) => timed(() => tx.query(text, params)),
+          script: (sql) => timed(() => tx.script(sql)),
+        };
+        return work(inner);
+      }),
+    close: () => database.close(),
+    poolStats: () => database.poolStats?.(),
+  };
+}

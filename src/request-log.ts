@@ -1,0 +1,89 @@
+import type { ApolloServerPlugin } from "@apollo/server";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Kind, type OperationDefinitionNode } from "graphql";
+import type { Context } from "./context.js";
+import type { Metrics } from "./metrics.js";
+
+/**
+ * One log line per request, and the request metrics. Apollo fills in what GraphQL knows
+ * (operation, viewer, error codes); Fastify's onResponse hook writes the line when the
+ * response is sent, whatever answered it.
+ */
+export interface RequestReport {
+  /** Bounded label: the operation type and its first root field, e.g. `query datasets`. */
+  operation?: string;
+  /** The client's operation name, for the log only (never a metric label). */
+  operationName?: string;
+  viewerId?: string;
+  errorCodes: string[];
+}
+
+const reports = new WeakMap<FastifyRequest, RequestReport>();
+
+/** A fresh report, tied to `request` (called while building the GraphQL context). */
+export function startReport(request: FastifyRequest): RequestReport {
+  const report: RequestReport = { errorCodes: [] };
+  reports.set(request, report);
+  return report;
+}
+
+function operationLabel(operation: OperationDefinitionNode): string {
+  const first = operation.selectionSet.selections.find((selection) => selection.kind === Kind.FIELD);
+  return `${operation.operation} ${first?.kind === Kind.FIELD ? first.name.value : "(fragments)"}`;
+}
+
+/** Fills the request's report from Apollo's view of it. */
+export function reportingPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, operationName, contextValue }) {
+          if (operation) contextValue.report.operation = operationLabel(operation);
+          if (operationName) contextValue.report.operationName = operationName.slice(0, 100);
+        },
+        async willSendResponse({ response, contextValue }) {
+          const report = contextValue.report;
+          report.viewerId = contextValue.viewer?.id;
+          if (response.body.kind !== "single") return;
+          for (const error of response.body.singleResult.errors ?? []) {
+            const code = String(error.extensions?.code ?? "UNKNOWN");
+            report.errorCodes.push(code);
+            metrics.errorSent(code);
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Writes the line and the metrics for every request, once its response is sent. */
+export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook("onResponse", async (request, reply) => {
+    const report = reports.get(request);
+    const seconds = reply.elapsedTime / 1000;
+    const path = request.url.split("?")[0];
+    const isGraphql = request.routeOptions.url === "/graphql";
+    // GraphQL answers 200 with partial errors once it ran; 4xx means refused before it ran.
+    const status = reply.statusCode;
+    const outcome =
+      status >= 500 ? "error" : status >= 400 ? "refused" : report?.errorCodes.length ? "error" : "success";
+    if (isGraphql) metrics.requestDone(report?.operation ?? "unknown", outcome, seconds);
+    const line = {
+      method: request.method,
+      path,
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      ...(isGraphql
+        ? {
+            operation: report?.operation,
+            operationName: report?.operationName,
+            viewerId: report?.viewerId,
+            outcome,
+            errorCodes: report?.errorCodes.length ? report.errorCodes : undefined,
+          }
+        : {}),
+    };
+    const level = reply.statusCode >= 500 ? "error" : isGraphql || reply.statusCode >= 400 ? "info" : "debug";
+    request.log[level](line, "request");
+  });
+}
