@@ -1,12 +1,21 @@
 import type { CodegenConfig } from "@graphql-codegen/cli";
+import { addTypenameSelectionDocumentTransform } from "@graphql-codegen/client-preset";
 
 /**
- * Typed resolvers from the SDL. Mappers are the database row types, so a resolver must
- * return a row, and a field a row lacks (a dataset's `owner`) needs its own resolver.
- * The output is committed; CI runs `npm run codegen:check` to fail when it is stale.
+ * Two outputs from the SDL, both committed; CI runs `npm run codegen:check` to fail when
+ * either is stale.
+ *
+ * - `src/generated/graphql.ts`: typed resolvers. Mappers are the database row types, so a
+ *   resolver must return a row, and a field a row lacks (a dataset's `owner`) needs its
+ *   own resolver.
+ * - `client/generated/`: the typed client of `client/operations/*.graphql` (the client
+ *   preset, as a frontend would generate it), and `persisted-documents.json`, the manifest
+ *   of trusted documents that `PERSISTED_OPERATIONS=only` accepts.
  */
 const config: CodegenConfig = {
   schema: "schema/schema.graphql",
+  // ESM imports with their `.js` extension, as Node and our tsconfig (NodeNext) expect.
+  emitLegacyCommonJSImports: false,
   generates: {
     "src/generated/graphql.ts": {
       plugins: [
@@ -31,6 +40,23 @@ const config: CodegenConfig = {
           UserConnection: "../users/rows.js#UserConnectionModel",
           UserEdge: "../users/rows.js#UserEdgeModel",
         },
+      },
+    },
+    "client/generated/": {
+      documents: "client/operations/**/*.graphql",
+      preset: "client",
+      // Apollo Client's cache needs __typename on every selection: put it in the documents
+      // themselves, so the manifest holds what the client really sends.
+      documentTransforms: [addTypenameSelectionDocumentTransform],
+      presetConfig: {
+        fragmentMasking: false,
+        persistedDocuments: { hashAlgorithm: "sha256" },
+      },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        strictScalars: true,
+        scalars: { DateTime: "string", EmailAddress: "string" },
       },
     },
   },
