@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDataset, createUser, type TestUser } from "./support/factories.js";
+import { createAdmin, createDataset, createUser, type TestUser } from "./support/factories.js";
 import { errorCode, type GraphQLResponse, startServer, type TestServer } from "./support/server.js";
 
 const PAGE = `
@@ -118,5 +118,79 @@ describe("keyset pagination", () => {
     expect(last.id).toBe(all.data.datasets.nodes.at(-1).id);
     expect(response.data.datasets.edges).toEqual([]);
     expect(response.data.datasets.pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: true, startCursor: null, endCursor: null });
+  });
+});
+
+describe("adminDatasets: filters and orders across owners", () => {
+  let server: TestServer;
+  let admin: TestUser;
+  const owners: TestUser[] = [];
+  const made: Array<Node & { owner: string; description: string }> = [];
+
+  beforeAll(async () => {
+    server = await startServer();
+    admin = await createAdmin(server);
+    for (let index = 0; index < 3; index += 1) owners.push(await createUser(server));
+    // 24 datasets, owners interleaved; every third mentions "Ozone" (in the name or the description).
+    for (let index = 0; index < 24; index += 1) {
+      const owner = owners[index % 3]!;
+      const ozone = index % 4 === 0;
+      const input = {
+        name: `${index % 2 ? "Air" : "air"} ${String(index).padStart(2, "0")}${ozone && index % 8 === 0 ? " ozone" : ""}`,
+        description: ozone && index % 8 !== 0 ? "OZONE levels" : "plain",
+      };
+      const dataset = await createDataset(server, owner, input);
+      made.push({ ...dataset, owner: owner.id, description: input.description });
+    }
+  });
+  afterAll(() => server.close());
+
+  const ADMIN_PAGE = `
+    query($first: Int, $after: String, $orderBy: DatasetOrder, $filter: AdminDatasetFilter) {
+      adminDatasets(first: $first, after: $after, orderBy: $orderBy, filter: $filter) {
+        totalCount
+        nodes { id name createdAt owner { id } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }`;
+
+  async function walkAdmin(orderBy: string, filter: Record<string, string>): Promise<{ ids: string[]; totalCount: number }> {
+    const ids: string[] = [];
+    let after: string | null = null;
+    let totalCount = -1;
+    for (let guard = 0; guard < 20; guard += 1) {
+      const response: GraphQLResponse = await server.graphql(ADMIN_PAGE, { first: 5, after, orderBy, filter }, { token: admin.token });
+      expect(response.errors).toBeUndefined();
+      const connection: any = response.data.adminDatasets;
+      totalCount = connection.totalCount;
+      ids.push(...connection.nodes.map((node: Node) => node.id));
+      if (!connection.pageInfo.hasNextPage) return { ids, totalCount };
+      after = connection.pageInfo.endCursor;
+    }
+    throw new Error("pagination did not end");
+  }
+
+  it.each(["CREATED_AT_DESC", "CREATED_AT_ASC", "NAME_ASC", "NAME_DESC"])("pages one owner's datasets in order %s", async (orderBy) => {
+    const owner = owners[1]!;
+    const { ids, totalCount } = await walkAdmin(orderBy, { ownerId: owner.id });
+    const expected = sortedLike(made.filter((dataset) => dataset.owner === owner.id), orderBy).map((dataset) => dataset.id);
+    expect(ids).toEqual(expected);
+    expect(totalCount).toBe(8);
+  });
+
+  it.each(["CREATED_AT_DESC", "NAME_ASC"])("pages a case-insensitive search over name and description across owners (%s)", async (orderBy) => {
+    const { ids, totalCount } = await walkAdmin(orderBy, { search: "oZoNe" });
+    const matching = made.filter((dataset) => /ozone/i.test(dataset.name) || /ozone/i.test(dataset.description));
+    expect(matching.length).toBe(6);
+    expect(ids).toEqual(sortedLike(matching, orderBy).map((dataset) => dataset.id));
+    expect(totalCount).toBe(6);
+  });
+
+  it("combines ownerId and search", async () => {
+    const owner = owners[0]!;
+    const { ids } = await walkAdmin("CREATED_AT_DESC", { ownerId: owner.id, search: "ozone" });
+    const expected = made.filter((dataset) => dataset.owner === owner.id && (/ozone/i.test(dataset.name) || /ozone/i.test(dataset.description)));
+    expect(ids).toEqual(sortedLike(expected, "CREATED_AT_DESC").map((dataset) => dataset.id));
+    expect(ids.length).toBeGreaterThan(0);
   });
 });
