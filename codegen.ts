@@ -30,6 +30,7 @@ const config: CodegenConfig = {
         scalars: {
           DateTime: { input: "Date", output: "Date | string" },
           EmailAddress: "string",
+          JSON: "unknown",
         },
         contextType: "../context.js#Context",
         mappers: {
@@ -39,6 +40,9 @@ const config: CodegenConfig = {
           DatasetEdge: "../datasets/rows.js#DatasetEdgeModel",
           UserConnection: "../users/rows.js#UserConnectionModel",
           UserEdge: "../users/rows.js#UserEdgeModel",
+          AuditEvent: "../audit/rows.js#AuditEventRow",
+          AuditEventConnection: "../audit/rows.js#AuditEventConnectionModel",
+          AuditEventEdge: "../audit/rows.js#AuditEventEdgeModel",
         },
       },
     },
@@ -56,7 +60,7 @@ const config: CodegenConfig = {
         useTypeImports: true,
         enumsAsTypes: true,
         strictScalars: true,
-        scalars: { DateTime: "string", EmailAddress: "string" },
+        scalars: { DateTime: "string", EmailAddress: "string", JSON: "unknown" },
       },
     },
   },

@@ -78,3 +78,26 @@ export function decodeCursor(cursor: string): unknown[] {
   }
   throw badUserInput("after", "after is not a cursor issued by this server");
 }
+
+/** A position in a list ordered by a time and then id (newest first): the last row seen. */
+export interface TimeCursor {
+  at: string;
+  id: string;
+}
+
+/**
+ * Cursors for a list ordered by (time, id), tagged with the list's name, so a cursor of
+ * one list is refused by every other (BAD_USER_INPUT on `after`).
+ */
+export function timeCursors(list: string) {
+  const refuse = () => badUserInput("after", `after is not a cursor issued by this server for ${list}`);
+  return {
+    encode: (at: Date, id: string) => encodeCursor([list, at.toISOString(), id]),
+    decode(after: string): TimeCursor {
+      const [tag, at, id, ...rest] = decodeCursor(after);
+      if (tag !== list || rest.length > 0 || typeof at !== "string" || !isIssuedTime(at) || typeof id !== "string") throw refuse();
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw refuse();
+      return { at, id: id.toLowerCase() };
+    },
+  };
+}

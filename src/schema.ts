@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { makeExecutableSchema } from "@graphql-tools/schema";
 import type { GraphQLSchema } from "graphql";
-import { DateTimeResolver, EmailAddressResolver } from "graphql-scalars";
+import { DateTimeResolver, EmailAddressResolver, JSONResolver } from "graphql-scalars";
+import { auditResolvers } from "./audit/resolvers.js";
 import { authResolvers } from "./auth/resolvers.js";
 import { datasetResolvers } from "./datasets/resolvers.js";
 import type { Resolvers } from "./generated/graphql.js";
@@ -15,7 +16,8 @@ import { userResolvers } from "./users/resolvers.js";
 export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", import.meta.url));
 
 const resolvers: Resolvers[] = [
-  { DateTime: DateTimeResolver, EmailAddress: EmailAddressResolver },
+  { DateTime: DateTimeResolver, EmailAddress: EmailAddressResolver, JSON: JSONResolver },
+  auditResolvers,
   authResolvers,
   sessionResolvers,
   userResolvers,

@@ -52,9 +52,9 @@ describe("SQL statements per request", () => {
     const as = { token: user.token };
     const cases: Array<[string, string, Record<string, unknown>, typeof as | {}, number]> = [
       ["register", `mutation($i: RegisterInput!) { register(input: $i) { user { id email } } }`,
-        { i: { email: `${user.username}.2@example.com`, username: `${user.username}_2`, password: "a long enough secret" } }, {}, 3], // throttle, insert, session
+        { i: { email: `${user.username}.2@example.com`, username: `${user.username}_2`, password: "a long enough secret" } }, {}, 4], // throttle, insert, session, audit
       ["login", `mutation($i: LoginInput!) { login(input: $i) { user { id email } } }`,
-        { i: { email: user.email, password: user.password } }, {}, 6], // 2 throttle counts, user, 2 throttle resets, session
+        { i: { email: user.email, password: user.password } }, {}, 7], // 2 throttle counts, user, 2 throttle resets, session, audit
       ["me", `{ me { id email } }`, {}, as, 1],
       ["datasets with totalCount", `{ datasets(first: 20) { totalCount nodes { id } } }`, {}, as, 3],
       ["datasets without totalCount", `{ datasets(first: 20) { nodes { id } } }`, {}, as, 2],
@@ -70,11 +70,11 @@ describe("SQL statements per request", () => {
     cases.push(
       // throttle, the token (locked), rotation, the user
       ["refreshSession", `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken user { id } } }`, { t: session.refreshToken }, {}, 4],
-      ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, as, 2],
-      // viewer, 2 throttle counts, hash, 2 throttle resets, new password, end sessions, new session
-      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, as, 9],
-      // viewer, bump the token version, end sessions
-      ["logoutAll", `mutation { logoutAll }`, {}, as, 3],
+      ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, as, 3], // viewer, end it, audit
+      // viewer, 2 throttle counts, hash, 2 throttle resets, new password, end sessions, new session, audit
+      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, as, 10],
+      // viewer, bump the token version, end sessions, audit
+      ["logoutAll", `mutation { logoutAll }`, {}, as, 4],
     );
     for (const [label, query, variables, options, expected] of cases) {
       const response = await server.graphql(query, variables, options);

@@ -1,6 +1,8 @@
 import { fromDatabaseError, unauthenticated } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { signIn } from "../sessions/sign-in.js";
+import { recordAudit } from "../audit/events.js";
+import { ClientError, ErrorCode } from "../errors.js";
+import { sessionPayload, startSession } from "../sessions/sign-in.js";
 import { findCredentialsByEmail, insertUser, rehashPassword } from "../users/store.js";
 import { parseEmail, parseUsername } from "./input.js";
 import { checkNewPassword, checkPasswordShape } from "./password-policy.js";
@@ -20,8 +22,11 @@ export const authResolvers: Resolvers = {
       const passwordHash = await context.services.passwords.hash(input.password);
       try {
         // Registration never grants ADMIN: see `npm run create-admin`.
-        const user = await insertUser(context.db, { email, username, passwordHash, role: "USER" });
-        return signIn(context, user);
+        const { user, session } = await context.db.transaction(async (tx) => {
+          const inserted = await insertUser(tx, { email, username, passwordHash, role: "USER" });
+          return { user: inserted, session: await startSession(context, tx, inserted, "user.registered") };
+        });
+        return await sessionPayload(context, user, session);
       } catch (error) {
         throw fromDatabaseError(error, "input.");
       }
@@ -30,18 +35,29 @@ export const authResolvers: Resolvers = {
       const email = parseEmail("input.email", input.email);
       checkPasswordShape("input.password", input.password);
       const throttle = createThrottle(context.db, context.services.config.throttle);
-      await throttle.loginAttempt(email, context.clientAddress);
+      try {
+        await throttle.loginAttempt(email, context.clientAddress);
+      } catch (error) {
+        if (error instanceof ClientError && error.extensions.code === ErrorCode.RATE_LIMITED) {
+          await recordAudit(context, context.db, { type: "login.throttled", actorId: null, subjectId: null, details: { email } });
+        }
+        throw error;
+      }
       const user = await findCredentialsByEmail(context.db, email);
       // An unknown email spends the same hash work as a wrong password: no timing oracle.
       const matches = await context.services.passwords.verify(input.password, user?.passwordHash ?? null);
-      if (!user || !matches || !user.active) throw unauthenticated(WRONG_CREDENTIALS);
+      if (!user || !matches || !user.active) {
+        await recordAudit(context, context.db, { type: "login.failed", actorId: null, subjectId: user?.id ?? null, details: { email } });
+        throw unauthenticated(WRONG_CREDENTIALS);
+      }
       await throttle.loginSucceeded(email, context.clientAddress);
       const { passwords } = context.services;
       if (passwords.needsRehash(user.passwordHash)) {
         await rehashPassword(context.db, user.id, await passwords.hash(input.password));
       }
       const { passwordHash: _secret, ...row } = user;
-      return signIn(context, row);
+      const session = await context.db.transaction((tx) => startSession(context, tx, row, "login.succeeded"));
+      return sessionPayload(context, row, session);
     },
   },
 };

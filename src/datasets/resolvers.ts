@@ -53,21 +53,25 @@ export const datasetResolvers: Resolvers = {
     },
   },
   Mutation: {
-    createDataset: (_parent, args, context) => {
+    createDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
-      return store.insertDataset(context.db, ownerId, parseCreateInput(args.input));
+      const dataset = await store.insertDataset(context.db, ownerId, parseCreateInput(args.input));
+      context.services.metrics.auditEvent("dataset.created");
+      return dataset;
     },
     updateDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const id = checkId("id", args.id);
       const dataset = await store.updateDataset(context.db, id, ownerId, parseUpdateInput(args.input));
       if (!dataset) throw notFound(DATASET);
+      context.services.metrics.auditEvent("dataset.updated");
       return dataset;
     },
     deleteDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const id = checkId("id", args.id);
       if (!(await store.deleteDataset(context.db, id, ownerId))) throw notFound(DATASET);
+      context.services.metrics.auditEvent("dataset.deleted");
       return id;
     },
   },

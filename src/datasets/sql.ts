@@ -40,22 +40,49 @@ export const DATASET_BY_ID = `
   select ${DATASET_COLUMNS} from datasets
   where id = $1 and ($2::uuid is null or user_id = $2)`;
 
+/** The columns of a `DatasetRow`, read back from a CTE that returned `DATASET_COLUMNS`. */
+const ROW_FROM_CTE = `id, "userId", name, description, "filePath", "createdAt", "updatedAt"`;
+
+/**
+ * Each change writes its audit event in the same statement (a data-modifying CTE), so the
+ * two stand or fall together and cost one round trip.
+ */
 export const INSERT_DATASET = `
-  insert into datasets (user_id, name, description, file_path)
-  values ($1, $2, $3, $4)
-  returning ${DATASET_COLUMNS}`;
+  with inserted as (
+    insert into datasets (user_id, name, description, file_path)
+    values ($1, $2, $3, $4)
+    returning ${DATASET_COLUMNS}
+  ), audited as (
+    insert into audit_events (type, actor_id, subject_id)
+    select 'dataset.created', "userId", id from inserted
+  )
+  select ${ROW_FROM_CTE} from inserted`;
 
 /**
  * $1 id, $2 owner; each column changes only when its flag ($3, $5, $7) is true, so a
- * field left out of the input keeps its value and a null clears it.
+ * field left out of the input keeps its value and a null clears it. $9: the audit
+ * event's details (the fields changed).
  */
 export const UPDATE_DATASET = `
-  update datasets set
-    name        = case when $3::boolean then $4::text else name end,
-    description = case when $5::boolean then $6::text else description end,
-    file_path   = case when $7::boolean then $8::text else file_path end,
-    updated_at  = date_trunc('milliseconds', now())
-  where id = $1 and user_id = $2
-  returning ${DATASET_COLUMNS}`;
+  with updated as (
+    update datasets set
+      name        = case when $3::boolean then $4::text else name end,
+      description = case when $5::boolean then $6::text else description end,
+      file_path   = case when $7::boolean then $8::text else file_path end,
+      updated_at  = date_trunc('milliseconds', now())
+    where id = $1 and user_id = $2
+    returning ${DATASET_COLUMNS}
+  ), audited as (
+    insert into audit_events (type, actor_id, subject_id, details)
+    select 'dataset.updated', "userId", id, $9::jsonb from updated
+  )
+  select ${ROW_FROM_CTE} from updated`;
 
-export const DELETE_DATASET = `delete from datasets where id = $1 and user_id = $2 returning id`;
+export const DELETE_DATASET = `
+  with deleted as (
+    delete from datasets where id = $1 and user_id = $2 returning id, user_id, name
+  ), audited as (
+    insert into audit_events (type, actor_id, subject_id, details)
+    select 'dataset.deleted', user_id, id, jsonb_build_object('name', name) from deleted
+  )
+  select id from deleted`;

@@ -74,6 +74,7 @@ export async function updateDataset(
     changes.description ?? null,
     changes.filePath !== undefined,
     changes.filePath ?? null,
+    JSON.stringify({ fields: Object.keys(changes).sort() }),
   ]);
   return row ?? null;
 }

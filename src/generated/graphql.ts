@@ -2,6 +2,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { UserRow, UserConnectionModel, UserEdgeModel } from '../users/rows.js';
 import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../datasets/rows.js';
+import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
 import type { Context } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -18,6 +19,8 @@ export type Scalars = {
   DateTime: { input: Date; output: Date | string; }
   /** An e-mail address (RFC 5322 addr-spec); stored and compared lower-case. */
   EmailAddress: { input: string; output: string; }
+  /** Any JSON value. */
+  JSON: { input: unknown; output: unknown; }
 };
 
 export type AdminDatasetFilter = {
@@ -25,6 +28,51 @@ export type AdminDatasetFilter = {
   ownerId?: InputMaybe<Scalars['ID']['input']>;
   /** Case-insensitive substring of name or description; `%` and `_` match themselves. */
   search?: InputMaybe<Scalars['String']['input']>;
+};
+
+/**
+ * Something that happened: a sign-in (or a failed or throttled one), a session ended, a
+ * password, role or active change, a dataset created, updated or deleted. Types:
+ * user.registered, login.succeeded, login.failed, login.throttled,
+ * session.refresh_token_reused, session.logout, session.logout_all, password.changed,
+ * user.role_changed, user.active_changed, dataset.created, dataset.updated, dataset.deleted.
+ */
+export type AuditEvent = {
+  __typename?: 'AuditEvent';
+  /** Who acted; null for an anonymous attempt (a failed sign-in) or a deleted user. */
+  actor?: Maybe<User>;
+  at: Scalars['DateTime']['output'];
+  /** More about it, by type: e.g. the fields changed, the new role, the email tried. */
+  details?: Maybe<Scalars['JSON']['output']>;
+  id: Scalars['ID']['output'];
+  /** What it was about: a dataset, a user or a session. */
+  subjectId?: Maybe<Scalars['ID']['output']>;
+  type: Scalars['String']['output'];
+};
+
+export type AuditEventConnection = {
+  __typename?: 'AuditEventConnection';
+  edges: Array<AuditEventEdge>;
+  nodes: Array<AuditEvent>;
+  pageInfo: PageInfo;
+  /** How many events match, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type AuditEventEdge = {
+  __typename?: 'AuditEventEdge';
+  /** Opaque; pass it as `after` to continue after this event. */
+  cursor: Scalars['String']['output'];
+  node: AuditEvent;
+};
+
+export type AuditEventFilter = {
+  /** Only events of this actor. */
+  actorId?: InputMaybe<Scalars['ID']['input']>;
+  /** Only events at or after this time. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only events of this type, e.g. `login.failed`. */
+  type?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** What a successful sign-in returns. */
@@ -201,6 +249,8 @@ export type Query = {
   __typename?: 'Query';
   /** Admins: every dataset, with its owner. */
   adminDatasets: DatasetConnection;
+  /** Admins: the audit trail, newest first. */
+  auditEvents: AuditEventConnection;
   /** One dataset: yours (an admin: any). Another user's is NOT_FOUND. */
   dataset: Dataset;
   /** Your datasets (an admin sees every dataset). */
@@ -220,6 +270,13 @@ export type QueryAdminDatasetsArgs = {
   filter?: InputMaybe<AdminDatasetFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<DatasetOrder>;
+};
+
+
+export type QueryAuditEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AuditEventFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -366,6 +423,10 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   AdminDatasetFilter: AdminDatasetFilter;
+  AuditEvent: ResolverTypeWrapper<AuditEventRow>;
+  AuditEventConnection: ResolverTypeWrapper<AuditEventConnectionModel>;
+  AuditEventEdge: ResolverTypeWrapper<AuditEventEdgeModel>;
+  AuditEventFilter: AuditEventFilter;
   AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CreateDatasetInput: CreateDatasetInput;
@@ -378,6 +439,7 @@ export type ResolversTypes = {
   EmailAddress: ResolverTypeWrapper<Scalars['EmailAddress']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   LoginInput: LoginInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -394,6 +456,10 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   AdminDatasetFilter: AdminDatasetFilter;
+  AuditEvent: AuditEventRow;
+  AuditEventConnection: AuditEventConnectionModel;
+  AuditEventEdge: AuditEventEdgeModel;
+  AuditEventFilter: AuditEventFilter;
   AuthPayload: Omit<AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   Boolean: Scalars['Boolean']['output'];
   CreateDatasetInput: CreateDatasetInput;
@@ -405,6 +471,7 @@ export type ResolversParentTypes = {
   EmailAddress: Scalars['EmailAddress']['output'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
+  JSON: Scalars['JSON']['output'];
   LoginInput: LoginInput;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
@@ -415,6 +482,27 @@ export type ResolversParentTypes = {
   User: UserRow;
   UserConnection: UserConnectionModel;
   UserEdge: UserEdgeModel;
+};
+
+export type AuditEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
+  actor?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  details?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  subjectId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AuditEventConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditEventConnection'] = ResolversParentTypes['AuditEventConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['AuditEventEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['AuditEvent']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type AuditEventEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditEventEdge'] = ResolversParentTypes['AuditEventEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['AuditEvent'], ParentType, ContextType>;
 };
 
 export type AuthPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = {
@@ -455,6 +543,10 @@ export interface EmailAddressScalarConfig extends GraphQLScalarTypeConfig<Resolv
   name: 'EmailAddress';
 }
 
+export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
+  name: 'JSON';
+}
+
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
   createDataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<MutationCreateDatasetArgs, 'input'>>;
@@ -478,6 +570,7 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   adminDatasets?: Resolver<ResolversTypes['DatasetConnection'], ParentType, ContextType, RequireFields<QueryAdminDatasetsArgs, 'first' | 'orderBy'>>;
+  auditEvents?: Resolver<ResolversTypes['AuditEventConnection'], ParentType, ContextType, RequireFields<QueryAuditEventsArgs, 'first'>>;
   dataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<QueryDatasetArgs, 'id'>>;
   datasets?: Resolver<ResolversTypes['DatasetConnection'], ParentType, ContextType, RequireFields<QueryDatasetsArgs, 'first' | 'orderBy'>>;
   me?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
@@ -507,12 +600,16 @@ export type UserEdgeResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type Resolvers<ContextType = Context> = {
+  AuditEvent?: AuditEventResolvers<ContextType>;
+  AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
+  AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   Dataset?: DatasetResolvers<ContextType>;
   DatasetConnection?: DatasetConnectionResolvers<ContextType>;
   DatasetEdge?: DatasetEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   EmailAddress?: GraphQLScalarType;
+  JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;

@@ -60,6 +60,7 @@ export const policy: Record<string, Record<string, Rule<never>>> = {
     dataset: signedIn,
     adminDatasets: adminOnly,
     users: adminOnly,
+    auditEvents: adminOnly,
   },
   Mutation: {
     register: anyone,
@@ -80,6 +81,10 @@ export const policy: Record<string, Record<string, Rule<never>>> = {
   DatasetEdge: {},
   UserConnection: { nodes: withParent, totalCount: withParent },
   UserEdge: {},
+  // Reachable only through auditEvents (admins); the actor is any user, email included.
+  AuditEvent: { actor: withParent },
+  AuditEventConnection: { nodes: withParent, totalCount: withParent },
+  AuditEventEdge: {},
   PageInfo: {},
   AuthPayload: {},
 };

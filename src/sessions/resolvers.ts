@@ -5,7 +5,8 @@ import type { Resolvers } from "../generated/graphql.js";
 import { requireViewer } from "../policy/rules.js";
 import { bumpTokenVersion, findPasswordHash, setPassword } from "../users/store.js";
 import { isRefreshTokenShaped } from "./refresh-tokens.js";
-import { sessionPayload, signIn } from "./sign-in.js";
+import { recordAudit } from "../audit/events.js";
+import { sessionPayload, startSession } from "./sign-in.js";
 import { revokeSessionByRefreshToken, revokeUserSessions, rotateRefreshToken } from "./store.js";
 
 /** Access to these resolvers is decided in src/policy/rules.ts. */
@@ -21,6 +22,7 @@ export const sessionResolvers: Resolvers = {
       const outcome = await rotateRefreshToken(context.db, refreshToken, successorKey, config);
       if (outcome.kind !== "rotated") {
         if (outcome.kind === "reused") {
+          context.services.metrics.auditEvent("session.refresh_token_reused");
           context.log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, "refresh token reused: session revoked");
         }
         throw unauthenticated(SESSION_ENDED);
@@ -32,13 +34,18 @@ export const sessionResolvers: Resolvers = {
     logout: async (_parent, { refreshToken }, context) => {
       const viewer = requireViewer(context);
       if (!isRefreshTokenShaped(refreshToken)) return false;
-      return revokeSessionByRefreshToken(context.db, refreshToken, viewer.id);
+      return context.db.transaction(async (tx) => {
+        const sessionId = await revokeSessionByRefreshToken(tx, refreshToken, viewer.id);
+        if (sessionId) await recordAudit(context, tx, { type: "session.logout", actorId: viewer.id, subjectId: sessionId });
+        return sessionId !== null;
+      });
     },
     logoutAll: async (_parent, _args, context) => {
       const viewer = requireViewer(context);
       await context.db.transaction(async (tx) => {
         await bumpTokenVersion(tx, viewer.id);
         await revokeUserSessions(tx, viewer.id, "logout_all");
+        await recordAudit(context, tx, { type: "session.logout_all", actorId: viewer.id, subjectId: viewer.id });
       });
       return true;
     },
@@ -58,14 +65,15 @@ export const sessionResolvers: Resolvers = {
       await throttle.loginSucceeded(user.email, context.clientAddress);
       const passwordHash = await passwords.hash(newPassword);
       // Every other session and every token issued before end here; the caller gets a new session.
-      const updated = await context.db.transaction(async (tx) => {
+      const changed = await context.db.transaction(async (tx) => {
         const row = await setPassword(tx, viewer.id, passwordHash);
+        if (!row) return null;
         await revokeUserSessions(tx, viewer.id, "password_changed");
-        return row;
+        return { user: row, session: await startSession(context, tx, row, "password.changed") };
       });
-      if (!updated) throw unauthenticated();
-      context.loaders.users.clear(viewer.id).prime(viewer.id, updated);
-      return signIn(context, updated);
+      if (!changed) throw unauthenticated();
+      context.loaders.users.clear(viewer.id).prime(viewer.id, changed.user);
+      return sessionPayload(context, changed.user, changed.session);
     },
   },
 };

@@ -1,6 +1,8 @@
 import type { Context } from "../context.js";
 import type { AuthPayload } from "../generated/graphql.js";
 import type { UserRow } from "../users/rows.js";
+import { type AuditType, recordAudit } from "../audit/events.js";
+import type { Queryable } from "../db/database.js";
 import { createSession } from "./store.js";
 
 /** `AuthPayload` before field resolution: `user` is a row. */
@@ -24,8 +26,17 @@ export async function sessionPayload(
   };
 }
 
-/** Starts a new session for `user` and returns its payload. */
-export async function signIn(context: Context, user: UserRow): Promise<AuthPayloadModel> {
-  const session = await createSession(context.db, user.id, context.services.config);
-  return sessionPayload(context, user, session);
+/**
+ * Starts a session for `user` on `tx` (the transaction of whatever signed them in) and
+ * records `event` (login.succeeded, user.registered, password.changed) with it.
+ */
+export async function startSession(
+  context: Context,
+  tx: Queryable,
+  user: UserRow,
+  event: AuditType,
+): Promise<{ sessionId: string; refreshToken: string }> {
+  const session = await createSession(tx, user.id, context.services.config);
+  await recordAudit(context, tx, { type: event, actorId: user.id, subjectId: session.sessionId });
+  return session;
 }

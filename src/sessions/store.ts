@@ -1,3 +1,4 @@
+import { INSERT_AUDIT_EVENT } from "../audit/events.js";
 import type { Database, Queryable } from "../db/database.js";
 import { hashRefreshToken, newRefreshToken, successorOf } from "./refresh-tokens.js";
 import * as sql from "./sql.js";
@@ -71,6 +72,8 @@ export function rotateRefreshToken(
       if (current.length > 0) return { kind: "rotated", userId, sessionId, refreshToken: successor };
     }
     await tx.query(sql.REVOKE_SESSION, [sessionId, "refresh_token_reuse"]);
+    // The actor is the account whose token came back, whoever held it.
+    await tx.query(INSERT_AUDIT_EVENT, ["session.refresh_token_reused", userId, sessionId, "{}"]);
     return { kind: "reused", userId, sessionId };
   });
 }
@@ -79,10 +82,10 @@ export async function revokeSession(db: Queryable, sessionId: string, reason: Re
   await db.query(sql.REVOKE_SESSION, [sessionId, reason]);
 }
 
-/** Ends the session `token` belongs to, if it is `userId`'s and still live. */
-export async function revokeSessionByRefreshToken(db: Queryable, token: string, userId: string): Promise<boolean> {
-  const rows = await db.query(sql.REVOKE_SESSION_BY_REFRESH_TOKEN, [hashRefreshToken(token), userId]);
-  return rows.length > 0;
+/** Ends the session `token` belongs to, if it is `userId`'s and still live; its id, or null. */
+export async function revokeSessionByRefreshToken(db: Queryable, token: string, userId: string): Promise<string | null> {
+  const [row] = await db.query<{ id: string }>(sql.REVOKE_SESSION_BY_REFRESH_TOKEN, [hashRefreshToken(token), userId]);
+  return row?.id ?? null;
 }
 
 export async function revokeUserSessions(db: Queryable, userId: string, reason: RevokeReason): Promise<void> {

@@ -14,13 +14,18 @@ import * as store from "./store.js";
 /** Applies an admin's change to user `userId` and returns the user as it now is. */
 async function changeAccount(context: Context, userId: string, change: store.AccountChange): Promise<UserRow> {
   const id = checkId("userId", userId);
-  checkOwnAccountChange(requireViewer(context), id, change);
-  const outcome = await store.changeAccount(context.db, id, change);
+  const viewer = requireViewer(context);
+  checkOwnAccountChange(viewer, id, change);
+  const outcome = await store.changeAccount(context.db, id, change, viewer.id);
   switch (outcome.kind) {
     case "notFound":
       throw notFound("User");
     case "lastAdmin":
       throw conflict("userId", "This is the last active admin: make another user an admin first");
+    case "changed":
+      context.services.metrics.auditEvent("role" in change ? "user.role_changed" : "user.active_changed");
+      context.loaders.users.clear(id).prime(id, outcome.user);
+      return outcome.user;
     default:
       // The request's loader may hold the user as it was.
       context.loaders.users.clear(id).prime(id, outcome.user);

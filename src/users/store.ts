@@ -1,3 +1,4 @@
+import { INSERT_AUDIT_EVENT } from "../audit/events.js";
 import type { Database, Queryable } from "../db/database.js";
 import { containsPattern } from "../search.js";
 import { revokeUserSessions } from "../sessions/store.js";
@@ -94,7 +95,12 @@ export type AccountChangeOutcome =
  * only it is left and is refused. A change bumps the token version (every token issued
  * before stops working); a deactivation also ends every session.
  */
-export function changeAccount(database: Database, userId: string, change: AccountChange): Promise<AccountChangeOutcome> {
+export function changeAccount(
+  database: Database,
+  userId: string,
+  change: AccountChange,
+  actorId: string,
+): Promise<AccountChangeOutcome> {
   return database.transaction(async (tx): Promise<AccountChangeOutcome> => {
     const admins = await tx.query<{ id: string }>(sql.LOCK_ACTIVE_ADMINS);
     const [user] = await tx.query<UserRow>(sql.USER_BY_ID_FOR_UPDATE, [userId]);
@@ -114,6 +120,11 @@ export function changeAccount(database: Database, userId: string, change: Accoun
         ? await tx.query<UserRow>(sql.SET_ROLE, [userId, change.role])
         : await tx.query<UserRow>(sql.SET_ACTIVE, [userId, change.active]);
     if ("active" in change && !change.active) await revokeUserSessions(tx, userId, "deactivated");
+    const [type, details] =
+      "role" in change
+        ? ["user.role_changed", { from: user.role, to: change.role }]
+        : ["user.active_changed", { from: user.active, to: change.active }];
+    await tx.query(INSERT_AUDIT_EVENT, [type, actorId, userId, JSON.stringify(details)]);
     return { kind: "changed", user: changed! };
   });
 }

@@ -1,0 +1,14 @@
+import type { ConnectionModel, EdgeModel } from "../pagination.js";
+
+/** An audit event as stored (the GraphQL `AuditEvent` mapper); `actor` is resolved from `actorId`. */
+export interface AuditEventRow {
+  id: string;
+  type: string;
+  actorId: string | null;
+  subjectId: string | null;
+  at: Date;
+  details: Record<string, unknown>;
+}
+
+export type AuditEventEdgeModel = EdgeModel<AuditEventRow>;
+export type AuditEventConnectionModel = ConnectionModel<AuditEventRow>;

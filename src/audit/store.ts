@@ -1,0 +1,21 @@
+import type { Queryable } from "../db/database.js";
+import type { TimeCursor } from "../pagination.js";
+import type { AuditEventRow } from "./rows.js";
+import * as sql from "./sql.js";
+
+export interface AuditEventFilter {
+  actorId: string | null;
+  type: string | null;
+  since: Date | null;
+}
+
+const filterParams = (filter: AuditEventFilter) => [filter.actorId, filter.type, filter.since?.toISOString() ?? null];
+
+export function listAuditEvents(db: Queryable, filter: AuditEventFilter, after: TimeCursor | null, limit: number): Promise<AuditEventRow[]> {
+  return db.query<AuditEventRow>(sql.AUDIT_EVENT_PAGE, [...filterParams(filter), after?.at ?? null, after?.id ?? null, limit]);
+}
+
+export async function countAuditEvents(db: Queryable, filter: AuditEventFilter): Promise<number> {
+  const [row] = await db.query<{ count: number }>(sql.AUDIT_EVENT_COUNT, filterParams(filter));
+  return row!.count;
+}
