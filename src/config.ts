@@ -12,6 +12,10 @@ export interface Config {
   readonly port: number;
   /** PostgreSQL connection string; `undefined` means embedded PGlite in `dataDir`. */
   readonly databaseUrl: string | undefined;
+  /** PostgreSQL: seconds to wait for a connection before a request fails with SERVICE_UNAVAILABLE. */
+  readonly databaseConnectTimeoutSeconds: number;
+  /** PostgreSQL: seconds one statement may go unanswered before its connection is dropped (not migrations). */
+  readonly databaseQueryTimeoutSeconds: number;
   readonly dataDir: string;
   /** HS256 secret from `JWT_SECRET`; `undefined` in development means "generate one into dataDir". */
   readonly jwtSecret: string | undefined;
@@ -38,6 +42,8 @@ export interface Config {
    */
   readonly persistedOperations: "apq" | "only" | "off";
   readonly persistedOperationsManifest: string;
+  /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
+  readonly shutdownTimeoutSeconds: number;
 }
 
 /** What one request may ask for; everything over is refused before it executes. */
@@ -118,12 +124,19 @@ const environment = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, { error: "expected a postgres:// or postgresql:// connection string" })
     .optional(),
+  DATABASE_CONNECT_TIMEOUT: integer(1, 300).default(5),
+  DATABASE_QUERY_TIMEOUT: integer(1, 3600).default(10),
   DATA_DIR: z.string().min(1).default(".data"),
   JWT_SECRET: z
     .string()
     .refine((value) => Buffer.byteLength(value, "utf8") >= 32, { error: "expected at least 32 bytes" })
     .optional(),
-  CORS_ORIGINS: z.string().optional(),
+  CORS_ORIGINS: z
+    .string()
+    .refine((value) => value.split(",").every((origin) => /^https?:\/\/[^/\s,]+$/.test(origin.trim())), {
+      error: "expected comma-separated origins such as https://app.example.com (scheme and host, no path)",
+    })
+    .optional(),
   LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
       error: "expected fatal, error, warn, info, debug, trace or silent",
@@ -155,7 +168,11 @@ const environment = z.object({
   MAX_BATCH_SIZE: integer(1, 100).default(10),
   PERSISTED_OPERATIONS: z.enum(["apq", "only", "off"], { error: "expected apq, only or off" }).default("apq"),
   PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).default("client/generated/persisted-documents.json"),
+  SHUTDOWN_TIMEOUT: integer(1, 600).default(15),
 });
+
+/** Every variable the server reads (the tests check each one's validation). */
+export const ENVIRONMENT_VARIABLES = Object.keys(environment.shape);
 
 /** A PEM given inline (`NAME`) or as a file (`NAME_FILE`); both at once is a mistake. */
 function pemFrom(values: Record<string, string | undefined>, name: string, kind: string): string | undefined {
@@ -219,6 +236,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: values.HOST,
     port: values.PORT,
     databaseUrl: values.DATABASE_URL,
+    databaseConnectTimeoutSeconds: values.DATABASE_CONNECT_TIMEOUT,
+    databaseQueryTimeoutSeconds: values.DATABASE_QUERY_TIMEOUT,
     dataDir: values.DATA_DIR,
     jwtSecret: values.JWT_SECRET,
     corsOrigins: Object.freeze(corsOrigins),
@@ -242,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }),
     persistedOperations: values.PERSISTED_OPERATIONS,
     persistedOperationsManifest: values.PERSISTED_OPERATIONS_MANIFEST,
+    shutdownTimeoutSeconds: values.SHUTDOWN_TIMEOUT,
     limits: Object.freeze({
       maxDepth: values.MAX_DEPTH,
       maxAliases: values.MAX_ALIASES,

@@ -19,10 +19,16 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down: finishing in-flight requests");
+    logger.info({ signal }, "shutting down: no new connections, finishing in-flight requests");
+    // Requests still running after the timeout are cut off: a stop must not hang forever.
+    const timeout = setTimeout(() => {
+      logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, "in-flight requests did not finish in time: exiting");
+      process.exit(1);
+    }, config.shutdownTimeoutSeconds * 1000);
     await app.close();
     await database.close();
     await unlock();
+    clearTimeout(timeout);
     logger.info("stopped");
     process.exit(0);
   };

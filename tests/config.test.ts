@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_BCRYPT_COST, loadConfig } from "../src/config.js";
+import { ConfigError, DEFAULT_BCRYPT_COST, ENVIRONMENT_VARIABLES, loadConfig } from "../src/config.js";
 
 /** Every variable is validated at start-up into one frozen object. */
 describe("configuration", () => {
@@ -48,4 +48,64 @@ describe("configuration", () => {
   ])("refuses %o with one line naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });
+
+  /** A bad value for every variable, and the start of the one line it must produce. */
+  const BAD_VALUES: Record<string, [string, string]> = {
+    NODE_ENV: ["staging", "NODE_ENV: expected development, production or test"],
+    HOST: ["", ""], // empty means unset: the default applies
+    PORT: ["http", "PORT: expected a whole number"],
+    DATABASE_URL: ["mysql://db/app", "DATABASE_URL: expected a postgres:// or postgresql:// connection string"],
+    DATABASE_CONNECT_TIMEOUT: ["0", "DATABASE_CONNECT_TIMEOUT: expected a whole number"],
+    DATABASE_QUERY_TIMEOUT: ["-1", "DATABASE_QUERY_TIMEOUT: expected a whole number"],
+    DATA_DIR: ["", ""],
+    JWT_SECRET: ["x".repeat(31), "JWT_SECRET: expected at least 32 bytes"],
+    CORS_ORIGINS: ["https://a.example/path", "CORS_ORIGINS: expected comma-separated origins"],
+    LOG_LEVEL: ["verbose", "LOG_LEVEL: expected fatal"],
+    TRUST_PROXY: ["maybe", "TRUST_PROXY: expected one of true/false"],
+    BCRYPT_COST: ["31", "BCRYPT_COST: expected a whole number from 4 to 15"],
+    ACCESS_TOKEN_TTL: ["15m", "ACCESS_TOKEN_TTL: expected a whole number"],
+    EXPOSE_STATEMENT_COUNT: ["sometimes", "EXPOSE_STATEMENT_COUNT: expected one of true/false"],
+    JWT_PRIVATE_KEY: ["not a pem", 'JWT_PRIVATE_KEY: expected a PEM "PRIVATE KEY"'],
+    JWT_PRIVATE_KEY_FILE: ["/nonexistent/key.pem", "JWT_PRIVATE_KEY_FILE: cannot read /nonexistent/key.pem"],
+    JWT_PREVIOUS_PUBLIC_KEY: ["not a pem", 'JWT_PREVIOUS_PUBLIC_KEY: expected a PEM "PUBLIC KEY"'],
+    JWT_PREVIOUS_PUBLIC_KEY_FILE: ["/nonexistent/old.pem", "JWT_PREVIOUS_PUBLIC_KEY_FILE: cannot read"],
+    REFRESH_TOKEN_TTL: ["60", "REFRESH_TOKEN_TTL: expected a whole number from 3600"],
+    REFRESH_REUSE_INTERVAL: ["ten", "REFRESH_REUSE_INTERVAL: expected a whole number"],
+    HASH_WORKERS: ["0", "HASH_WORKERS: expected a whole number from 1 to 64"],
+    LOGIN_MAX_FAILURES: ["0", "LOGIN_MAX_FAILURES: expected a whole number"],
+    LOGIN_ADDRESS_MAX_FAILURES: ["many", "LOGIN_ADDRESS_MAX_FAILURES: expected a whole number"],
+    LOGIN_WINDOW: ["0", "LOGIN_WINDOW: expected a whole number"],
+    REGISTER_MAX_PER_ADDRESS: ["1.5", "REGISTER_MAX_PER_ADDRESS: expected a whole number"],
+    REFRESH_MAX_PER_ADDRESS: ["0", "REFRESH_MAX_PER_ADDRESS: expected a whole number"],
+    MAX_DEPTH: ["1", "MAX_DEPTH: expected a whole number from 2 to 100"],
+    MAX_ALIASES: ["-5", "MAX_ALIASES: expected a whole number"],
+    MAX_DIRECTIVES: ["lots", "MAX_DIRECTIVES: expected a whole number"],
+    MAX_TOKENS: ["10", "MAX_TOKENS: expected a whole number from 100"],
+    MAX_COST: ["0", "MAX_COST: expected a whole number"],
+    BODY_LIMIT: ["100", "BODY_LIMIT: expected a whole number from 1024"],
+    ALLOW_BATCHED_REQUESTS: ["perhaps", "ALLOW_BATCHED_REQUESTS: expected one of true/false"],
+    MAX_BATCH_SIZE: ["0", "MAX_BATCH_SIZE: expected a whole number from 1 to 100"],
+    PERSISTED_OPERATIONS: ["always", "PERSISTED_OPERATIONS: expected apq, only or off"],
+    PERSISTED_OPERATIONS_MANIFEST: ["", ""],
+    SHUTDOWN_TIMEOUT: ["0", "SHUTDOWN_TIMEOUT: expected a whole number from 1 to 600"],
+  };
+
+  it("has a bad-value case for every variable it reads", () => {
+    expect(Object.keys(BAD_VALUES).sort()).toEqual([...ENVIRONMENT_VARIABLES].sort());
+  });
+
+  it.each(Object.entries(BAD_VALUES).filter(([, [, message]]) => message !== ""))(
+    "refuses a bad %s with one line naming it and the expected form",
+    (name, [value, message]) => {
+      let thrown: unknown;
+      try {
+        loadConfig({ [name]: value });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect((thrown as Error).message.startsWith(message)).toBe(true);
+      expect((thrown as Error).message).not.toContain("\n");
+    },
+  );
 });
