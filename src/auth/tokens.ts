@@ -10,6 +10,7 @@ import {
   SignJWT,
 } from "jose";
 import { ConfigError, type SigningKeyConfig } from "../config.js";
+import { createVerifiedTokens } from "./verified-tokens.js";
 
 /** Who a verified access token speaks for. */
 export interface AccessClaims {
@@ -87,6 +88,7 @@ export async function createAccessTokens(options: {
 }): Promise<AccessTokens> {
   if (!options.signingKey && !options.secret) throw new ConfigError("JWT_SECRET: required when no JWT_PRIVATE_KEY is set");
   const keys = options.signingKey ? await ed25519Keys(options.signingKey) : sharedSecretKeys(options.secret!);
+  const verified = createVerifiedTokens();
   return {
     ttlSeconds: options.ttlSeconds,
     jwks: keys.jwks,
@@ -102,6 +104,8 @@ export async function createAccessTokens(options: {
         .sign(keys.signingKey);
     },
     async verify(token) {
+      const known = verified.get(token);
+      if (known) return known;
       try {
         const verifyOptions = {
           algorithms: [keys.algorithm],
@@ -115,7 +119,9 @@ export async function createAccessTokens(options: {
             : await jwtVerify(token, keys.verificationKey, verifyOptions);
         const { sub, ver, sid } = payload;
         if (!isUuid(sub) || !isUuid(sid) || !Number.isInteger(ver)) return null;
-        return { userId: sub, tokenVersion: ver as number, sessionId: sid };
+        const claims = { userId: sub, tokenVersion: ver as number, sessionId: sid };
+        verified.set(token, claims, payload.exp!);
+        return claims;
       } catch (error) {
         if (error instanceof joseErrors.JOSEError) return null;
         throw error;
