@@ -5,7 +5,8 @@ import type { FastifyInstance } from "fastify";
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import type { Config } from "./config.js";
 import type { Context } from "./context.js";
-import { ClientError, internalError } from "./errors.js";
+import { DatabaseUnavailableError } from "./db/database.js";
+import { ClientError, ErrorCode, internalError, serviceUnavailable } from "./errors.js";
 import { armorValidationRules, costLimitPlugin } from "./limits.js";
 
 /** Codes Apollo Server and graphql-js give requests that are malformed (not resolver errors). */
@@ -32,8 +33,20 @@ function findClientError(error: unknown): ClientError | undefined {
 // variable sent as null into a non-null argument whose variable had a default.
 const ARGUMENT_ERROR = /^Argument "(\w+)" (?:of non-null type|of required type|has invalid value)/;
 
-/** How an error reaches the client: as it is, as bad input on `field`, or masked. */
-type Classification = { kind: "client"; code?: string; field?: string } | { kind: "internal" };
+/** Whether the database's unavailability is what a reported error is, or wraps. */
+function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error; current; current = (current as GraphQLError).originalError) {
+    if (current instanceof DatabaseUnavailableError) return true;
+    if (!(current instanceof GraphQLError)) return false;
+  }
+  return false;
+}
+
+/**
+ * How an error reaches the client: as it is, as bad input on `field`, as SERVICE_UNAVAILABLE
+ * (the database does not answer), or masked.
+ */
+type Classification = { kind: "client"; code?: string; field?: string } | { kind: "unavailable" } | { kind: "internal" };
 
 /**
  * Client errors are the server's own (`ClientError`), the request errors that Apollo and
@@ -42,6 +55,7 @@ type Classification = { kind: "client"; code?: string; field?: string } | { kind
  */
 export function classify(error: unknown): Classification {
   if (findClientError(error)) return { kind: "client" };
+  if (isDatabaseUnavailable(error)) return { kind: "unavailable" };
   if (!(error instanceof GraphQLError)) return { kind: "internal" };
   const inner = error.originalError;
   if (error.path && inner instanceof GraphQLError && !inner.originalError) {
@@ -76,6 +90,10 @@ function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLF
   const classification = classify(error);
   if (classification.kind === "internal") {
     return { ...internalError(), ...(formatted.path ? { path: formatted.path } : {}) };
+  }
+  if (classification.kind === "unavailable") {
+    const { message, extensions } = serviceUnavailable();
+    return { message, extensions: { code: extensions.code }, ...(formatted.path ? { path: formatted.path } : {}) };
   }
   // Apollo prefixes errors thrown while building the context; the prefix says nothing to a client.
   const message = formatted.message.replace(/^Context creation failed: /, "");
@@ -117,8 +135,14 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
             response.http.headers.set("x-sql-statements", String(contextValue.db.statementCount));
           }
           if (response.body.kind === "single") {
-            for (const error of response.body.singleResult.errors ?? []) {
+            const errors = response.body.singleResult.errors ?? [];
+            for (const error of errors) {
               (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+            }
+            // The database did not answer a resolver: the whole response is 503, as when it
+            // does not answer the request's authentication (src/server.ts).
+            if (errors.some((error) => error.extensions?.code === ErrorCode.SERVICE_UNAVAILABLE)) {
+              response.http.status = 503;
             }
           }
         },
@@ -147,6 +171,9 @@ export function createApollo(
     // hash an instance has not seen simply sends the text once more.
     persistedQueries: config.persistedOperations === "apq" ? {} : false,
     includeStacktraceInErrorResponses: false,
+    // main.ts handles SIGTERM (drain within SHUTDOWN_TIMEOUT); Apollo's own handler would
+    // cut open connections after 10 seconds, whatever the timeout says.
+    stopOnTerminationSignals: false,
     introspection: !config.production,
     // No "Did you mean …?" in production: it would map the schema for someone with introspection off.
     hideSchemaDetailsFromClientErrors: config.production,

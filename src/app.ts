@@ -18,7 +18,14 @@ import { buildServer } from "./server.js";
 /** Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`. */
 export function openDatabase(config: Config, logger: Logger): Promise<Database> {
   return config.databaseUrl
-    ? Promise.resolve(openPostgres({ connectionString: config.databaseUrl, logger }))
+    ? Promise.resolve(
+        openPostgres({
+          connectionString: config.databaseUrl,
+          logger,
+          connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
+          queryTimeoutMs: config.databaseQueryTimeoutSeconds * 1000,
+        }),
+      )
     : openPglite(join(config.dataDir, "pglite"));
 }
 

@@ -21,7 +21,11 @@ export interface Config {
   readonly jwtSecret: string | undefined;
   readonly corsOrigins: readonly string[];
   readonly logLevel: string;
-  readonly trustProxy: boolean;
+  /**
+   * Whose X-Forwarded-For to believe: false (nobody), true (any hop: only behind a proxy
+   * that overwrites the header), a number of proxy hops, or the proxies' addresses/CIDRs.
+   */
+  readonly trustProxy: boolean | number | string[];
   readonly bcryptCost: number;
   readonly accessTokenTtlSeconds: number;
   /** Ed25519 signing (PEM); when set, tokens are EdDSA with a `kid` and HS256 is refused. */
@@ -142,7 +146,19 @@ const environment = z.object({
       error: "expected fatal, error, warn, info, debug, trace or silent",
     })
     .default("info"),
-  TRUST_PROXY: boolean.default(false),
+  TRUST_PROXY: z
+    .string()
+    .transform((value, context) => {
+      const word = value.toLowerCase();
+      if (["1", "true", "yes", "on"].includes(word)) return true;
+      if (["0", "false", "no", "off"].includes(word)) return false;
+      if (/^\d+$/.test(value)) return Number(value);
+      const addresses = value.split(",").map((entry) => entry.trim());
+      if (addresses.every((entry) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry))) return addresses;
+      context.addIssue({ code: "custom", message: "expected true/false, a number of proxy hops, or comma-separated proxy addresses/CIDRs" });
+      return z.NEVER;
+    })
+    .default(false),
   BCRYPT_COST: integer(4, 15).optional(),
   ACCESS_TOKEN_TTL: integer(60, 86400).default(900),
   EXPOSE_STATEMENT_COUNT: boolean.optional(),

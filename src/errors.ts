@@ -11,6 +11,7 @@ export const ErrorCode = {
   BAD_USER_INPUT: "BAD_USER_INPUT",
   CONFLICT: "CONFLICT",
   RATE_LIMITED: "RATE_LIMITED",
+  SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -76,3 +77,13 @@ export const rateLimited = (retryAfterSeconds: number, message = "Too many attem
     http: { status: 429, headers: new Map([["retry-after", String(retryAfter)]]) },
   });
 };
+
+/**
+ * The database does not answer (down, unreachable, too slow): HTTP 503, and the same
+ * request may well succeed shortly. Nothing about the failure itself is shown.
+ */
+export const serviceUnavailable = (extensions: Record<string, unknown> = {}) =>
+  new ClientError("The service is temporarily unavailable: its database does not answer. Try again shortly", ErrorCode.SERVICE_UNAVAILABLE, {
+    ...extensions,
+    http: { status: 503 },
+  });

@@ -25,7 +25,11 @@ async function main(): Promise<void> {
       logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, "in-flight requests did not finish in time: exiting");
       process.exit(1);
     }, config.shutdownTimeoutSeconds * 1000);
+    // A keep-alive connection busy when the stop began turns idle once its response is
+    // sent; close those as they turn idle, or close() would wait for the client to hang up.
+    const idleSweeper = setInterval(() => app.server.closeIdleConnections(), 100);
     await app.close();
+    clearInterval(idleSweeper);
     await database.close();
     await unlock();
     clearTimeout(timeout);

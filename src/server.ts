@@ -8,8 +8,8 @@ import { createApollo } from "./apollo.js";
 import { authenticate } from "./auth/viewer.js";
 import type { Context, Services } from "./context.js";
 import { countStatements } from "./db/counting.js";
-import type { Database } from "./db/database.js";
-import { ClientError, ErrorCode } from "./errors.js";
+import { DatabaseUnavailableError, type Database } from "./db/database.js";
+import { ClientError, ErrorCode, serviceUnavailable } from "./errors.js";
 import { registerHttpConformance } from "./http-conformance.js";
 import { registerPlayground } from "./playground.js";
 import { loadManifest, registerTrustedDocuments } from "./persisted-operations.js";
@@ -26,6 +26,8 @@ export interface ServerParts {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < hops;
+
 /** The GraphQL-over-HTTP error body, used for requests refused before GraphQL runs. */
 const errorBody = (message: string, code: string, requestId: string) => ({
   errors: [{ message, extensions: { code, requestId } }],
@@ -39,7 +41,8 @@ export async function buildServer({ services, database, schema, logger }: Server
   const { config } = services;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    trustProxy: config.trustProxy,
+    // A number of hops: believe that many proxies from our side of X-Forwarded-For.
+    trustProxy: typeof config.trustProxy === "number" ? hopsTrusted(config.trustProxy) : config.trustProxy,
     // A GraphQL request is small; a bigger body is refused (413) before it is parsed.
     bodyLimit: config.limits.bodyLimitBytes,
     // A well-formed X-Request-Id from the caller (a proxy) is kept, so logs line up across hops.
@@ -133,6 +136,10 @@ export async function buildServer({ services, database, schema, logger }: Server
         };
       } catch (error) {
         if (error instanceof ClientError) throw error;
+        if (error instanceof DatabaseUnavailableError) {
+          request.log.error({ err: error }, "could not authenticate the request: the database is unavailable");
+          throw serviceUnavailable({ requestId: request.id });
+        }
         request.log.error({ err: error }, "could not authenticate the request");
         throw new ClientError("Internal server error", ErrorCode.INTERNAL_SERVER_ERROR, {
           requestId: request.id,

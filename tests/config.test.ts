@@ -32,6 +32,12 @@ describe("configuration", () => {
     ]);
   });
 
+  it("takes TRUST_PROXY as a switch, a number of hops, or the proxies' addresses", () => {
+    expect(loadConfig({ TRUST_PROXY: "on" }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: "2" }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: "10.0.0.0/8, 127.0.0.1" }).trustProxy).toEqual(["10.0.0.0/8", "127.0.0.1"]);
+  });
+
   it("treats an empty variable as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", PORT: "" }).databaseUrl).toBeUndefined();
   });
@@ -40,7 +46,7 @@ describe("configuration", () => {
     [{ PORT: "70000" }, "PORT: expected a whole number from 0 to 65535"],
     [{ BCRYPT_COST: "3" }, "BCRYPT_COST: expected a whole number from 4 to 15"],
     [{ ACCESS_TOKEN_TTL: "10" }, "ACCESS_TOKEN_TTL: expected a whole number from 60 to 86400"],
-    [{ TRUST_PROXY: "maybe" }, "TRUST_PROXY: expected one of true/false, 1/0, yes/no, on/off"],
+    [{ TRUST_PROXY: "maybe" }, "TRUST_PROXY: expected true/false, a number of proxy hops, or comma-separated proxy addresses/CIDRs"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent"],
     [{ NODE_ENV: "staging" }, "NODE_ENV: expected development, production or test"],
     [{ JWT_SECRET: "short" }, "JWT_SECRET: expected at least 32 bytes"],
@@ -61,7 +67,7 @@ describe("configuration", () => {
     JWT_SECRET: ["x".repeat(31), "JWT_SECRET: expected at least 32 bytes"],
     CORS_ORIGINS: ["https://a.example/path", "CORS_ORIGINS: expected comma-separated origins"],
     LOG_LEVEL: ["verbose", "LOG_LEVEL: expected fatal"],
-    TRUST_PROXY: ["maybe", "TRUST_PROXY: expected one of true/false"],
+    TRUST_PROXY: ["maybe", "TRUST_PROXY: expected true/false, a number of proxy hops"],
     BCRYPT_COST: ["31", "BCRYPT_COST: expected a whole number from 4 to 15"],
     ACCESS_TOKEN_TTL: ["15m", "ACCESS_TOKEN_TTL: expected a whole number"],
     EXPOSE_STATEMENT_COUNT: ["sometimes", "EXPOSE_STATEMENT_COUNT: expected one of true/false"],

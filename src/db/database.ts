@@ -22,7 +22,22 @@ export interface Database extends Queryable {
   poolStats?(): { total: number; idle: number; waiting: number } | undefined;
 }
 
-/** A transaction in progress. `script` runs several statements at once (migrations). */
+/**
+ * A transaction in progress. `script` runs several statements at once (migrations), with
+ * no statement timeout.
+ */
 export interface Transaction extends Queryable {
   script(sql: string): Promise<void>;
+}
+
+/**
+ * The database cannot be reached, or the connection failed under a statement (refused,
+ * timed out, cut, the server shutting down): nothing the request did wrong, and worth
+ * trying again shortly. The driver's error is the `cause`. Clients see SERVICE_UNAVAILABLE.
+ */
+export class DatabaseUnavailableError extends Error {
+  override name = "DatabaseUnavailableError";
+  constructor(cause: unknown) {
+    super(`The database is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
 }

@@ -39,7 +39,8 @@ export async function migrate(database: Database, directory = MIGRATIONS_DIR): P
 }
 
 async function lock(tx: Transaction): Promise<void> {
-  await tx.query("select pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+  // As a script: waiting for another instance's long migration is not a statement timeout.
+  await tx.script(`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
   await tx.query(
     `create table if not exists schema_migrations (
        version    text primary key,

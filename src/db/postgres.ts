@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { Logger } from "pino";
-import type { Database, Transaction } from "./database.js";
+import { DatabaseUnavailableError, type Database, type Transaction } from "./database.js";
 
 /** Options for the PostgreSQL adapter. */
 export interface PostgresOptions {
@@ -9,13 +9,76 @@ export interface PostgresOptions {
   schema?: string;
   max?: number;
   logger?: Logger;
+  /**
+   * Milliseconds to wait for a connection (a new one, or a free one of the pool) before the
+   * statement fails as unavailable. Default `DEFAULT_CONNECT_TIMEOUT_MS`.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Milliseconds to wait for a statement's answer before giving up on it and dropping its
+   * connection (a database that accepts but never answers: a network partition, a stuck
+   * pgbouncer). Migrations (`Transaction.script`) have no limit. Default `DEFAULT_QUERY_TIMEOUT_MS`.
+   */
+  queryTimeoutMs?: number;
 }
 
-/** A `Database` on a `pg.Pool`. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+
+/** setTimeout's longest delay (about 24 days): in effect no limit, for migrations. */
+const NO_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Socket errors that mean the server is gone or unreachable. */
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+/**
+ * SQLSTATEs of a server that is going away or cannot take the connection: class 08
+ * (connection exceptions; pgbouncer reports its own failures as 08P01), admin or crash
+ * shutdown, starting up, too many connections.
+ */
+const UNAVAILABLE_STATES = /^(08...|57P01|57P02|57P03|53300)$/;
+
+/** What pg and pg-pool say, without a code, when a connection fails, times out or is cut. */
+const CONNECTION_MESSAGES =
+  /^(Connection terminated|Query read timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable)/;
+
+/** Whether `error` is about the connection rather than the statement. */
+function isConnectionError(error: unknown): boolean {
+  if (error instanceof AggregateError && error.errors.some(isConnectionError)) return true;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === "string" && (NETWORK_CODES.has(code) || UNAVAILABLE_STATES.test(code))) return true;
+  return typeof message === "string" && CONNECTION_MESSAGES.test(message);
+}
+
+/** `error` as a `DatabaseUnavailableError` when the connection failed; otherwise unchanged. */
+function unavailableOr(error: unknown): unknown {
+  return error instanceof DatabaseUnavailableError || !isConnectionError(error) ? error : new DatabaseUnavailableError(error);
+}
+
+/**
+ * A `Database` on a `pg.Pool`. When PostgreSQL goes away, statements fail fast with
+ * `DatabaseUnavailableError` (refused at once, or after the connect or query timeout), broken
+ * connections leave the pool, and the next statement after it is back opens a fresh one.
+ */
 export function openPostgres(options: PostgresOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+    // TCP keepalive finds idle connections whose peer vanished without a word.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(options.schema ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
   });
   // An idle client's error (say, the server restarted) must not crash the process;
@@ -25,30 +88,59 @@ export function openPostgres(options: PostgresOptions): Database {
   return {
     engine: "postgres",
     async query<Row>(text: string, params?: readonly unknown[]) {
-      const result = await pool.query(text, params as unknown[] | undefined);
-      return result.rows as Row[];
+      try {
+        // pool.query releases the client with the error, so a broken connection leaves the pool.
+        const result = await pool.query(text, params as unknown[] | undefined);
+        return result.rows as Row[];
+      } catch (error) {
+        throw unavailableOr(error);
+      }
     },
     async transaction<T>(work: (tx: Transaction) => Promise<T>) {
-      const client = await pool.connect();
+      let client: pg.PoolClient;
       try {
-        await client.query("BEGIN");
+        client = await pool.connect();
+      } catch (error) {
+        throw new DatabaseUnavailableError(error);
+      }
+      // Set when the connection failed: it is then dropped, not returned to the pool.
+      let broken: Error | undefined;
+      // A checked-out client's connection error is emitted as 'error'; unheard, it would
+      // crash the process. The statement in flight (or the next one) fails with it anyway.
+      const onError = (error: Error) => {
+        broken ??= error;
+      };
+      client.on("error", onError);
+      const run = async (config: pg.QueryConfig & { query_timeout?: number }) => {
+        try {
+          return await client.query(config);
+        } catch (error) {
+          if (isConnectionError(error)) broken ??= error as Error;
+          throw unavailableOr(error);
+        }
+      };
+      try {
+        await run({ text: "BEGIN" });
         const tx: Transaction = {
           async query<Row>(text: string, params?: readonly unknown[]) {
-            const result = await client.query(text, params as unknown[] | undefined);
+            const result = await run({ text, values: params as unknown[] | undefined });
             return result.rows as Row[];
           },
           async script(sql: string) {
-            await client.query(sql);
+            await run({ text: sql, query_timeout: NO_TIMEOUT_MS });
           },
         };
         const value = await work(tx);
-        await client.query("COMMIT");
+        await run({ text: "COMMIT" });
         return value;
       } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw error;
+        // On a broken connection there is nothing to roll back: the server does it as the
+        // connection closes.
+        if (!broken) await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+        throw unavailableOr(error);
       } finally {
-        client.release();
+        client.off("error", onError);
+        client.release(broken);
       }
     },
     async close() {

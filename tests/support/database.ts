@@ -13,6 +13,8 @@ export interface TestDatabase {
   database: Database;
   /** For a child process: a DATABASE_URL that lands in the same schema (PostgreSQL only). */
   url: string | undefined;
+  /** The fresh schema (PostgreSQL only), for a test that opens its own connections to it. */
+  schema?: string;
   drop(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     database,
     url: url.toString(),
+    schema,
     async drop() {
       // A test may have closed it already, to see the server without its database.
       await database.close().catch(() => undefined);

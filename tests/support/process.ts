@@ -33,6 +33,8 @@ export function runScript(script: string, args: string[], env: Record<string, st
 export interface RunningServer {
   url: string;
   child: ChildProcess;
+  /** What it wrote until it listened (its start-up log lines). */
+  startupOutput: string;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -52,6 +54,7 @@ export function startServerProcess(env: Record<string, string>): Promise<Running
         resolve({
           url: `${match[1]}/graphql`,
           child,
+          startupOutput: output,
           stop: () => {
             child.kill("SIGTERM");
             return exited;

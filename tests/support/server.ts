@@ -62,9 +62,14 @@ export class LogCapture {
 
 /**
  * Starts the server on a fresh database; or, with `sharing`, a second instance on the same
- * database as another (what several instances behind a load balancer are).
+ * database as another (what several instances behind a load balancer are), or on a database
+ * the test opened itself (which the test then closes).
  */
-export async function startServer(env: Record<string, string> = {}, logs?: LogCapture, sharing?: TestServer): Promise<TestServer> {
+export async function startServer(
+  env: Record<string, string> = {},
+  logs?: LogCapture,
+  sharing?: Pick<TestServer, "database" | "databaseUrl">,
+): Promise<TestServer> {
   const config = loadConfig(testEnvironment(logs ? { LOG_LEVEL: "info", ...env } : env));
   const { database, url: databaseUrl, drop } = sharing
     ? { database: sharing.database, url: sharing.databaseUrl, drop: async () => {} }
