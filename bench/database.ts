@@ -1,0 +1,207 @@
+/**
+ * The benchmark's throw-away schema (`bench_<random>`, dropped at the end) on the given
+ * PostgreSQL: the project's migrations, 1,000 users and 100,000 datasets seeded set-based
+ * (as scripts/explain.ts does), one admin, and signed-in users with live sessions.
+ */
+import { randomBytes } from "node:crypto";
+import bcrypt from "bcryptjs";
+import pg from "pg";
+import { createAccessTokens } from "../src/auth/tokens.js";
+import { migrate } from "../src/db/migrate.js";
+import { openPostgres } from "../src/db/postgres.js";
+import { log, onCleanup } from "./lifecycle.js";
+
+export interface BenchDatabase {
+  schema: string;
+  /** Every connection the benchmark and its server open carries this name (for clean-up). */
+  applicationName: string;
+  /** The connection string that lands in the schema: the server's DATABASE_URL. */
+  url: string;
+  /** A pool in the schema. */
+  pool(max: number): pg.Pool;
+  /** `select version()` and a few settings that matter for the figures. */
+  facts: { version: string; settings: Record<string, string> };
+  /** The pids of the PostgreSQL backends serving this run (for their CPU time). */
+  backendPids(): Promise<number[]>;
+}
+
+/** Creates the schema and registers its removal (after the server and pools are gone). */
+export async function createBenchDatabase(baseUrl: string): Promise<BenchDatabase> {
+  const id = randomBytes(5).toString("hex");
+  const schema = `bench_${id}`;
+  const applicationName = `bench_${id}`;
+  const url = new URL(baseUrl);
+  url.searchParams.set("options", `-c search_path=${schema}`);
+  url.searchParams.set("application_name", applicationName);
+
+  const facts = await withAdminClient(baseUrl, async (client) => {
+    await client.query(`create schema ${schema}`);
+    const version = (await client.query<{ version: string }>("select version()")).rows[0]!.version;
+    const settings: Record<string, string> = {};
+    for (const name of ["server_version", "shared_buffers", "max_connections", "synchronous_commit", "jit"]) {
+      settings[name] = (await client.query<Record<string, string>>(`show ${name}`)).rows[0]![name]!;
+    }
+    return { version, settings };
+  });
+  onCleanup(`drop schema ${schema}`, () =>
+    withAdminClient(baseUrl, async (client) => {
+      // Anything of ours still connected (an interrupted run) would hold locks the drop waits for.
+      await client.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()", [
+        applicationName,
+      ]);
+      await client.query(`drop schema if exists ${schema} cascade`);
+      log(`dropped schema ${schema}`);
+    }),
+  );
+
+  const database = openPostgres({ connectionString: url.toString(), max: 1 });
+  try {
+    await migrate(database);
+  } finally {
+    await database.close();
+  }
+  const monitor = new pg.Client({ connectionString: baseUrl, application_name: "bench_monitor" });
+  await monitor.connect();
+  monitor.on("error", () => undefined);
+  onCleanup("close the monitoring connection", () => monitor.end());
+  return {
+    backendPids: async () =>
+      (await monitor.query<{ pid: number }>("select pid from pg_stat_activity where application_name = $1", [applicationName])).rows.map(
+        (row) => row.pid,
+      ),
+    schema,
+    applicationName,
+    url: url.toString(),
+    facts,
+    pool: (max) => {
+      const pool = new pg.Pool({ connectionString: url.toString(), max });
+      pool.on("error", () => undefined);
+      return pool;
+    },
+  };
+}
+
+async function withAdminClient<T>(connectionString: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString, application_name: "bench_admin" });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface SeedSize {
+  users: number;
+  datasetsPerUser: number;
+  bcryptCost: number;
+}
+
+/** Every seeded user's password (one real bcrypt hash at the server's cost, shared by all). */
+export const PASSWORD = "bench passphrase 2024";
+
+/** Seeds users and datasets set-based; owners are interleaved in time. Returns the time it took. */
+export async function seed(database: BenchDatabase, size: SeedSize): Promise<number> {
+  const started = performance.now();
+  const passwordHash = await bcrypt.hash(PASSWORD, size.bcryptCost);
+  const pool = database.pool(1);
+  try {
+    await pool.query(
+      `insert into users (email, username, password_hash, role, created_at, updated_at)
+       select format('user%s@example.com', lpad(g::text, 4, '0')), format('user_%s', lpad(g::text, 4, '0')),
+              $2, 'USER',
+              timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute',
+              timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute'
+       from generate_series(1, $1::int) g`,
+      [size.users, passwordHash],
+    );
+    await pool.query(
+      `with owners as (select id, row_number() over (order by username) - 1 as n from users)
+       insert into datasets (user_id, name, description, file_path, created_at, updated_at)
+       select o.id,
+              case g % 3 when 0 then initcap(w.name) when 1 then lower(w.name) else upper(left(w.name, 1)) || substr(w.name, 2) end,
+              case when g % 3 = 0 then null else 'Collected ' || w.name || ' data, batch ' || (g % 97) end,
+              case when g % 4 = 0 then null else format('/data/%s/%s.csv', o.n, g) end,
+              t.at, t.at
+       from generate_series(1, $1::int) g
+       join owners o on o.n = g % $2::int
+       cross join lateral (
+         select (array['sales', 'weather', 'census', 'traffic', 'energy', 'health', 'retail', 'climate',
+                       'finance', 'sensor', 'survey', 'genome'])[1 + (g + g / $2::int) % 12]
+                || ' ' || (array['report', 'readings', 'export', 'sample', 'archive', 'snapshot', 'log'])[1 + (g / 12) % 7]
+                || ' ' || (array['north', 'south', 'east', 'west', 'central'])[1 + (g / 84) % 5]
+                || ' ' || (g * 7919 % 100000) as name
+       ) w
+       cross join lateral (select timestamptz '2024-02-01 00:00:00+00' + g * interval '1 second' as at) t`,
+      [size.users * size.datasetsPerUser, size.users],
+    );
+    // A live database is vacuumed: visibility maps set, statistics fresh.
+    await pool.query("vacuum analyze users");
+    await pool.query("vacuum analyze datasets");
+  } finally {
+    await pool.end();
+  }
+  return performance.now() - started;
+}
+
+/** A signed-in user: a live session and an access token bound to it. */
+export interface Actor {
+  userId: string;
+  sessionId: string;
+  email: string;
+  token: string;
+}
+
+export interface Fixtures {
+  /** One admin (promoted with SQL), signed in `connections` times: one token per session. */
+  admin: Actor[];
+  /** Users whose datasets are read (100 each, never written to during the run). */
+  readers: Actor[];
+  /** Users who create datasets. */
+  writers: Actor[];
+  /** Emails that sign in (with PASSWORD); none of them is a reader or writer. */
+  loginEmails: string[];
+}
+
+/**
+ * Promotes `user_0001` to admin, and signs in the next `count` users as readers and the
+ * `count` after as writers, through sessions inserted directly and tokens signed with the
+ * server's own code and secret (a bcrypt login per user would take minutes at cost 12).
+ */
+export async function signIn(database: BenchDatabase, secret: string, count: number): Promise<Fixtures> {
+  const tokens = await createAccessTokens({ secret, signingKey: undefined, ttlSeconds: 3600 });
+  const pool = database.pool(1);
+  try {
+    const { rows: users } = await pool.query<{ id: string; email: string; tokenVersion: number }>(
+      `select id, email, token_version as "tokenVersion" from users order by username`,
+    );
+    if (users.length < 2 * count + 2) throw new Error(`need at least ${2 * count + 2} users, seeded ${users.length}`);
+    const adminUser = users[0]!;
+    await pool.query("update users set role = 'ADMIN' where id = $1", [adminUser.id]);
+
+    const actors = async (group: typeof users): Promise<Actor[]> => {
+      const { rows } = await pool.query<{ id: string; userId: string }>(
+        `insert into sessions (user_id) select unnest($1::uuid[]) returning id, user_id as "userId"`,
+        [group.map((user) => user.id)],
+      );
+      // RETURNING promises no order: hand each user one of their own sessions.
+      const sessions = new Map<string, string[]>();
+      for (const row of rows) sessions.set(row.userId, [...(sessions.get(row.userId) ?? []), row.id]);
+      return Promise.all(
+        group.map(async (user) => {
+          const sessionId = sessions.get(user.id)!.pop()!;
+          const token = await tokens.sign({ userId: user.id, tokenVersion: user.tokenVersion, sessionId });
+          return { userId: user.id, sessionId, email: user.email, token };
+        }),
+      );
+    };
+    return {
+      admin: await actors(Array.from({ length: count }, () => adminUser)),
+      readers: await actors(users.slice(1, 1 + count)),
+      writers: await actors(users.slice(1 + count, 1 + 2 * count)),
+      loginEmails: users.slice(1 + 2 * count).map((user) => user.email),
+    };
+  } finally {
+    await pool.end();
+  }
+}

@@ -1,0 +1,78 @@
+/** What one `npm run bench` does: the mode, its sizes and durations, read from argv and DATABASE_URL. */
+
+export interface Phase {
+  /** Seconds of load before measuring (discarded). */
+  warmupSeconds: number;
+  /** Seconds measured. */
+  seconds: number;
+}
+
+export interface BenchOptions {
+  mode: "full" | "quick";
+  /** Also run the server under `node --cpu-prof` for datasets and adminDatasets. */
+  profile: boolean;
+  /** PostgreSQL, as given (the throw-away schema is added to it). */
+  databaseUrl: string;
+  users: number;
+  datasetsPerUser: number;
+  /** Connections of every scenario but login. */
+  connections: number;
+  loginConnections: number;
+  /** Logins kept in flight during the event-loop health run. */
+  stormLogins: number;
+  /** The bcrypt cost the server runs with (README: 12 on the reference machine). */
+  bcryptCost: number;
+  scenario: Phase;
+  sqlFloor: Phase;
+  bareRoute: Phase;
+  /** The mixed soak between the two RSS readings; 0: none. */
+  soakSeconds: number;
+  /** Connections of the `pg` pool the SQL floor runs through (the server's pool has 10). */
+  sqlFloorPoolSize: number;
+  /** Waiting for other work on the machine to stop before each measurement: at most this long in all, and per measurement. */
+  quiet: { totalSeconds: number; perPhaseSeconds: number };
+}
+
+const USAGE = "usage: npm run bench [-- --quick] [-- --profile]";
+
+/** Reads argv and the environment; prints one line and exits 1 when there is nothing to run against. */
+export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const flags = new Set(argv);
+  for (const flag of flags) {
+    if (!["--quick", "--profile"].includes(flag)) fail(`bench: unknown option ${flag} (${USAGE})`);
+  }
+  const databaseUrl = env.DATABASE_URL?.trim();
+  if (!databaseUrl) {
+    fail(
+      "bench: DATABASE_URL is not set, so the server would run on the embedded PGlite; the benchmark needs PostgreSQL " +
+        "(e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench)",
+    );
+  }
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    fail(`bench: DATABASE_URL must be a postgres:// URL (PGlite is not benchmarked); got ${databaseUrl.split(":")[0]}:…`);
+  }
+  const quick = flags.has("--quick");
+  return {
+    mode: quick ? "quick" : "full",
+    profile: flags.has("--profile"),
+    databaseUrl,
+    users: quick ? 100 : 1_000,
+    datasetsPerUser: 100,
+    connections: 32,
+    loginConnections: 8,
+    stormLogins: 20,
+    bcryptCost: 12,
+    scenario: quick ? { warmupSeconds: 1, seconds: 3 } : { warmupSeconds: 3, seconds: 10 },
+    sqlFloor: quick ? { warmupSeconds: 0.5, seconds: 3 } : { warmupSeconds: 1, seconds: 10 },
+    bareRoute: quick ? { warmupSeconds: 0.5, seconds: 2 } : { warmupSeconds: 1, seconds: 5 },
+    soakSeconds: quick ? 0 : 60,
+    // The server's own pool size; 32 connections were measured slightly slower here.
+    sqlFloorPoolSize: 10,
+    quiet: quick ? { totalSeconds: 10, perPhaseSeconds: 3 } : { totalSeconds: 60, perPhaseSeconds: 10 },
+  };
+}
+
+function fail(line: string): never {
+  process.stderr.write(`${line}\n`);
+  process.exit(1);
+}

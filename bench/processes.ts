@@ -1,0 +1,132 @@
+/**
+ * The processes under test: the real server (`src/main.ts`, as `npm start` runs it, but as
+ * `node --import tsx` so that its pid is the server's own, for RSS and --cpu-prof) and the
+ * bare Fastify route (bench/bare-server.ts). Each is stopped at the end, also on Ctrl-C.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { onCleanup, sleep } from "./lifecycle.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+export interface ChildServer {
+  pid: number;
+  /** `http://127.0.0.1:<port>` */
+  origin: string;
+  /** Resident set size now, in MiB (from /proc/<pid>/status). */
+  rssMiB(): number;
+  /** SIGTERM, then SIGKILL after 15 s; resolves once the process has exited. */
+  stop(): Promise<void>;
+}
+
+export interface ApiServerOptions {
+  databaseUrl: string;
+  jwtSecret: string;
+  bcryptCost: number;
+  /** Run under `node --cpu-prof`, writing the profile here on exit. */
+  cpuProfileDir?: string;
+}
+
+/** The environment of the server under test: production, with throttles out of the way. */
+export function apiServerEnvironment(options: ApiServerOptions, port: number): Record<string, string> {
+  return {
+    NODE_ENV: "production",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    DATABASE_URL: options.databaseUrl,
+    JWT_SECRET: options.jwtSecret,
+    BCRYPT_COST: String(options.bcryptCost),
+    // warn: the listening line (info) is not printed, so the port is chosen here.
+    LOG_LEVEL: "warn",
+    EXPOSE_STATEMENT_COUNT: "true",
+    // Every request comes from 127.0.0.1: the throttles would measure themselves refusing.
+    LOGIN_MAX_FAILURES: "1000",
+    LOGIN_ADDRESS_MAX_FAILURES: "100000",
+    REGISTER_MAX_PER_ADDRESS: "100000",
+    REFRESH_MAX_PER_ADDRESS: "100000",
+  };
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ChildServer> {
+  const port = await freePort();
+  const profiling = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+  return startChild("server", [...profiling, "--import", "tsx", "src/main.ts"], apiServerEnvironment(options, port), port);
+}
+
+/** The bare Fastify route that answers any body size (bench/bare-server.ts). */
+export async function startBareServer(): Promise<ChildServer> {
+  const port = await freePort();
+  return startChild("bare route", ["--import", "tsx", "bench/bare-server.ts"], { PORT: String(port) }, port);
+}
+
+async function startChild(label: string, args: string[], env: Record<string, string>, port: number): Promise<ChildServer> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8_000);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const origin = `http://127.0.0.1:${port}`;
+  const stop = onCleanup(`stop ${label} (pid ${child.pid})`, () => stopChild(child, exited));
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new Error(`${label} exited before listening (${child.exitCode ?? child.signalCode}):\n${output.trim()}`);
+    }
+    if (await answers(`${origin}/healthz`)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${label} did not answer on ${origin} within 60 s:\n${output.trim()}`);
+    }
+    await sleep(100);
+  }
+  return { pid: child.pid!, origin, rssMiB: () => rssMiB(child.pid!), stop };
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kB = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+  if (!kB) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(kB) / 1024;
+}
+
+/** A port free on loopback now (the server is told it, since at LOG_LEVEL=warn it does not say where it listens). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
