@@ -110,7 +110,7 @@ export function sourceFacts(): BenchResults["source"] {
   try {
     return {
       commit: git("rev-parse", "--short=12", "HEAD"),
-      dirty: git("status", "--porcelain", "--", "src", "schema", "migrations", "package.json", "package-lock.json") !== "",
+      dirty: git("status", "--porcelain", "--", "src", "schema", "migrations", "package-lock.json") !== "",
     };
   } catch {
     return { commit: "unknown", dirty: false };
