@@ -22,6 +22,7 @@ import type { DatasetListRow } from "../src/datasets/rows.js";
 import * as datasetSql from "../src/datasets/sql.js";
 import type { DatasetOrder } from "../src/generated/graphql.js";
 import * as userSql from "../src/users/sql.js";
+import { SEED_DATASETS } from "./seed-sql.js";
 
 const USERS = 1_000;
 const DATASETS_PER_USER = 100;
@@ -159,23 +160,7 @@ async function seed(): Promise<void> {
     [USERS],
   );
   await client.query(
-    `with owners as (select id, row_number() over (order by username) - 1 as n from users)
-     insert into datasets (user_id, name, description, file_path, created_at, updated_at)
-     select o.id,
-            case g % 3 when 0 then initcap(w.name) when 1 then lower(w.name) else upper(left(w.name, 1)) || substr(w.name, 2) end,
-            case when g % 3 = 0 then null else 'Collected ' || w.name || ' data, batch ' || (g % 97) end,
-            case when g % 4 = 0 then null else format('/data/%s/%s.csv', o.n, g) end,
-            t.at, t.at
-     from generate_series(1, $1::int) g
-     join owners o on o.n = g % $2::int
-     cross join lateral (
-       select (array['sales', 'weather', 'census', 'traffic', 'energy', 'health', 'retail', 'climate',
-                     'finance', 'sensor', 'survey', 'genome'])[1 + (g + g / $2::int) % 12]
-              || ' ' || (array['report', 'readings', 'export', 'sample', 'archive', 'snapshot', 'log'])[1 + (g / 12) % 7]
-              || ' ' || (array['north', 'south', 'east', 'west', 'central'])[1 + (g / 84) % 5]
-              || ' ' || (g * 7919 % 100000) as name
-     ) w
-     cross join lateral (select timestamptz '2024-02-01 00:00:00+00' + g * interval '1 second' as at) t`,
+    SEED_DATASETS,
     [DATASETS, USERS],
   );
   await client.query("analyze users");
@@ -404,7 +389,7 @@ async function baseline(f: Fixtures): Promise<void> {
   await run({
     label: "UPDATE_DATASET (name only)",
     sql: datasetSql.UPDATE_DATASET,
-    params: [f.datasetId, f.owner, true, "Renamed", false, null, false, null],
+    params: [f.datasetId, f.owner, true, "Renamed", false, null, false, null, JSON.stringify({ fields: ["name"] })],
     write: true,
   });
   await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET, params: [f.datasetId, f.owner], write: true });
