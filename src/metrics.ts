@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Database, Transaction } from "./db/database.js";
+import { aroundStatements } from "./db/around-statements.js";
+import type { Database } from "./db/database.js";
 
 /**
  * Prometheus metrics (prom-client), one registry per server so several servers in one
@@ -86,26 +87,12 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
 
 /** `database` with every statement's duration observed (transactions' statements too). */
 export function timeStatements(database: Database, metrics: Metrics): Database {
-  const timed = async <T>(run: () => Promise<T>): Promise<T> => {
+  return aroundStatements(database, async (run) => {
     const started = process.hrtime.bigint();
     try {
       return await run();
     } finally {
       metrics.statementDone(Number(process.hrtime.bigint() - started) / 1e9);
     }
-  };
-  return {
-    engine: database.engine,
-    query: (text, params) => timed(() => database.query(text, params)),
-    transaction: (work) =>
-      database.transaction((tx) => {
-        const inner: Transaction = {
-          query: (text, params) => timed(() => tx.query(text, params)),
-          script: (sql) => timed(() => tx.script(sql)),
-        };
-        return work(inner);
-      }),
-    close: () => database.close(),
-    poolStats: () => database.poolStats?.(),
-  };
+  });
 }

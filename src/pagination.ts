@@ -20,6 +20,14 @@ export interface ConnectionModel<Row> {
   totalCount: () => Promise<number>;
 }
 
+/** The fields every connection type computes from its model, the same for every list. */
+export function connectionResolvers<Row>() {
+  return {
+    nodes: (connection: ConnectionModel<Row>) => connection.edges.map((edge) => edge.node),
+    totalCount: (connection: ConnectionModel<Row>) => connection.totalCount(),
+  };
+}
+
 /** `first` must be 1 to 100 (API.md "Input rules"). */
 export function checkFirst(first: number | null | undefined): number {
   const size = first ?? 20;

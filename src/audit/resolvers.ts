@@ -1,6 +1,7 @@
 import type { Resolvers } from "../generated/graphql.js";
-import { checkFirst, timeCursors, toConnection } from "../pagination.js";
+import { checkFirst, connectionResolvers, timeCursors, toConnection } from "../pagination.js";
 import { checkId, checkText } from "../validation.js";
+import type { AuditEventRow } from "./rows.js";
 import { countAuditEvents, listAuditEvents, type AuditEventFilter } from "./store.js";
 
 /** Access to these resolvers is decided in src/policy/rules.ts (admins only). */
@@ -25,8 +26,5 @@ export const auditResolvers: Resolvers = {
     // A deleted actor leaves the event with no actor (the foreign key sets it null).
     actor: (event, _args, context) => (event.actorId ? context.loaders.users.load(event.actorId) : null),
   },
-  AuditEventConnection: {
-    nodes: (connection) => connection.edges.map((edge) => edge.node),
-    totalCount: (connection) => connection.totalCount(),
-  },
+  AuditEventConnection: connectionResolvers<AuditEventRow>(),
 };

@@ -1,13 +1,14 @@
 import type { Context } from "../context.js";
 import { notFound } from "../errors.js";
 import type { DatasetOrder, Resolvers } from "../generated/graphql.js";
-import { checkFirst, toConnection } from "../pagination.js";
+import { checkFirst, connectionResolvers, toConnection } from "../pagination.js";
 import { datasetReadScope, datasetWriteScope, requireViewer } from "../policy/rules.js";
 import { parseSearch } from "../search.js";
 import { checkId } from "../validation.js";
 import { parseCreateInput, parseUpdateInput } from "./input.js";
 import { decodeDatasetCursor, encodeDatasetCursor } from "./ordering.js";
 import type { DatasetConnectionModel } from "./rows.js";
+import type { DatasetRow } from "./rows.js";
 import * as store from "./store.js";
 
 /** Access to these resolvers is decided in src/policy/rules.ts; scopes come from there too. */
@@ -83,8 +84,5 @@ export const datasetResolvers: Resolvers = {
       return owner;
     },
   },
-  DatasetConnection: {
-    nodes: (connection) => connection.edges.map((edge) => edge.node),
-    totalCount: (connection) => connection.totalCount(),
-  },
+  DatasetConnection: connectionResolvers<DatasetRow>(),
 };

@@ -1,4 +1,5 @@
-import type { Database, Transaction } from "./database.js";
+import { aroundStatements } from "./around-statements.js";
+import type { Database } from "./database.js";
 
 /** A `Database` view that counts the statements run through it (one per request). */
 export interface CountingDatabase extends Database {
@@ -11,31 +12,14 @@ export interface CountingDatabase extends Database {
  */
 export function countStatements(database: Database): CountingDatabase {
   let count = 0;
+  const counted = aroundStatements(database, (run) => {
+    count += 1;
+    return run();
+  });
   return {
-    engine: database.engine,
+    ...counted,
     get statementCount() {
       return count;
     },
-    query(text, params) {
-      count += 1;
-      return database.query(text, params);
-    },
-    transaction(work) {
-      return database.transaction((tx) => {
-        const counted: Transaction = {
-          query(text, params) {
-            count += 1;
-            return tx.query(text, params);
-          },
-          script(sql) {
-            count += 1;
-            return tx.script(sql);
-          },
-        };
-        return work(counted);
-      });
-    },
-    close: () => database.close(),
-    poolStats: () => database.poolStats?.(),
   };
 }

@@ -1,7 +1,7 @@
 import type { Context } from "../context.js";
 import { conflict, notFound, unauthenticated } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { checkFirst, toConnection } from "../pagination.js";
+import { checkFirst, connectionResolvers, toConnection } from "../pagination.js";
 import { checkOwnAccountChange, requireViewer } from "../policy/rules.js";
 import { parseSearch } from "../search.js";
 import { checkId } from "../validation.js";
@@ -53,8 +53,5 @@ export const userResolvers: Resolvers = {
     setUserRole: (_parent, { userId, role }, context) => changeAccount(context, userId, { role }),
     setUserActive: (_parent, { userId, active }, context) => changeAccount(context, userId, { active }),
   },
-  UserConnection: {
-    nodes: (connection) => connection.edges.map((edge) => edge.node),
-    totalCount: (connection) => connection.totalCount(),
-  },
+  UserConnection: connectionResolvers<UserRow>(),
 };
