@@ -149,9 +149,11 @@ export function evaluateTargets(results: Omit<BenchResults, "targets">): Target[
     if (mean === undefined) return;
     targets.push({ target: `${label}: SQL statements per request ≤ ${most}`, measured: fmt(mean, 2), verdict: verdictOf(mean <= most) });
   };
-  statements(me, 1, "me");
-  statements(datasets, 3, "datasets(first: 20) with totalCount");
-  statements(admin, 4, "adminDatasets(first: 20) with owners");
+  // The issue's ceilings are 1, 3 and 4 with the viewer check, one fewer each where a cache
+  // that honours revocation answers it, as the server's viewer cache does once warm.
+  statements(me, 0, "me (viewer check cached)");
+  statements(datasets, 2, "datasets(first: 20) with totalCount (viewer check cached)");
+  statements(admin, 3, "adminDatasets(first: 20) with owners (viewer check cached)");
   if (typename && datasets) {
     const ratio = datasets.server.rps / typename.server.rps;
     targets.push({ target: "datasets(first: 20) ≥ 50% of { __typename } req/s", measured: pct(ratio), verdict: verdictOf(ratio >= 0.5) });
@@ -420,7 +422,7 @@ export function markdownReport(results: BenchResults): string {
     markdownTable(serverTable(results)),
     "",
     "p50/p99: latency of each response as the load generator saw it. GraphQL errors: responses whose body has",
-    "`errors` (every body is checked). SQL/req: the server's `x-sql-statements`, the viewer check included.",
+    "`errors` (every body is checked). SQL/req: the server's `x-sql-statements` (the viewer check, once a session is in the viewer cache, is none).",
     `CPU over the measured window, in percent of one core (this machine has ${results.machine.cores}): the server process (bcrypt's`,
     "worker thread included) and its CPU time per response; this run's PostgreSQL backends; the load generator;",
     "and other: the machine's busy time not accounted for by those (other processes, other databases' queries).",

@@ -371,6 +371,27 @@ async function baseline(f: Fixtures): Promise<void> {
     for (const test of await pageCases(order, f.owner)) await run(test);
   }
 
+  // What the server sends when the client selects totalCount and (admin lists) owners:
+  // the page above as a CTE, word for word, with the count and the owners joined to it.
+  for (const order of Object.keys(ORDERINGS) as DatasetOrder[]) {
+    log(`\n== datasetList ${order}: the page with its count and owners`);
+    const [ownerKey, ownerId] = await cursorAt(ORDERINGS[order], f.owner, DATASETS_PER_USER / 2);
+    const [deepKey, deepId] = await cursorAt(ORDERINGS[order], null, Math.floor(DATASETS * 0.9));
+    const counted = datasetSql.datasetList(order, { totalCount: true, owners: false });
+    const both = datasetSql.datasetList(order, { totalCount: true, owners: true });
+    const owners = datasetSql.datasetList(order, { totalCount: false, owners: true });
+    await run({ label: `${order} +count a. one owner, first page`, sql: counted, params: [f.owner, null, null, null, LIMIT] });
+    await run({ label: `${order} +count b. one owner, after cursor (row 50)`, sql: counted, params: [f.owner, null, ownerKey, ownerId, LIMIT] });
+    await run({ label: `${order} +owners c. all owners, first page`, sql: owners, params: [null, null, null, null, LIMIT] });
+    await run({ label: `${order} +count+owners c. all owners, first page`, sql: both, params: [null, null, null, null, LIMIT] });
+    await run({ label: `${order} +count+owners d. all owners, after cursor (row 90,000)`, sql: both, params: [null, null, deepKey, deepId, LIMIT] });
+    await run({ label: `${order} +count+owners e. one owner, search "${COMMON_WORD}"`, sql: both, params: [f.owner, contains(COMMON_WORD), null, null, LIMIT] });
+  }
+
+  log("\n== Users list");
+  await run({ label: "USER_PAGE first page", sql: userSql.USER_PAGE, params: [null, null, null, LIMIT] });
+  await run({ label: "USER_PAGE_WITH_COUNT first page", sql: userSql.USER_PAGE_WITH_COUNT, params: [null, null, null, LIMIT] });
+
   log("\n== Other dataset statements");
   const count = datasetSql.DATASET_COUNT;
   await run({ label: "DATASET_COUNT one owner", sql: count, params: [f.owner, null] });

@@ -6,6 +6,8 @@ import { createPasswordHasher } from "./auth/passwords.js";
 import { resolveSigningSecret } from "./auth/signing-secret.js";
 import { startThrottleSweeper } from "./auth/throttle.js";
 import { createAccessTokens } from "./auth/tokens.js";
+import { ViewerCache } from "./auth/viewer-cache.js";
+import { watchViewerChanges } from "./auth/viewer-changes.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
@@ -24,6 +26,7 @@ export function openDatabase(config: Config, logger: Logger): Promise<Database> 
           logger,
           connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
           queryTimeoutMs: config.databaseQueryTimeoutSeconds * 1000,
+          listenConnectionString: config.databaseListenUrl,
         }),
       )
     : openPglite(join(config.dataDir, "pglite"));
@@ -43,15 +46,20 @@ export async function createApp(config: Config, openedDatabase: Database, logger
   // Every instance must derive the same successor of a refresh token: a configured secret
   // (JWT_SECRET, else the private key), never one made up per instance.
   const successorSeed = secret ?? config.signingKey!.privateKeyPem;
+  const viewers = new ViewerCache(config.viewerCacheSize);
   const services = {
     config,
     tokens: await createAccessTokens({ secret, signingKey: config.signingKey, ttlSeconds: config.accessTokenTtlSeconds }),
     passwords: createPasswordHasher(config.bcryptCost, config.hashWorkers),
     successorKey: createHash("sha256").update(`refresh-successor-key:${successorSeed}`).digest("base64url"),
     metrics,
+    viewers,
+    // Through the unwrapped database: its probes are nobody's request and no statement metric.
+    viewerChanges: await watchViewerChanges(openedDatabase, viewers, logger),
   };
   startThrottleSweeper(database);
   const app = await buildServer({ services, database, schema: buildSchema(), logger });
   app.addHook("onClose", () => services.passwords.close());
+  app.addHook("onClose", () => services.viewerChanges.close());
   return app;
 }

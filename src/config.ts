@@ -16,6 +16,13 @@ export interface Config {
   readonly databaseConnectTimeoutSeconds: number;
   /** PostgreSQL: seconds one statement may go unanswered before its connection is dropped (not migrations). */
   readonly databaseQueryTimeoutSeconds: number;
+  /**
+   * PostgreSQL: where the one LISTEN connection goes (defaults to `databaseUrl`). Behind
+   * pgbouncer in transaction pooling, LISTEN needs a direct connection to PostgreSQL.
+   */
+  readonly databaseListenUrl: string | undefined;
+  /** Signed-in viewers kept in memory between requests (0: read every request's viewer from the database). */
+  readonly viewerCacheSize: number;
   readonly dataDir: string;
   /** HS256 secret from `JWT_SECRET`; `undefined` in development means "generate one into dataDir". */
   readonly jwtSecret: string | undefined;
@@ -128,6 +135,11 @@ const environment = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, { error: "expected a postgres:// or postgresql:// connection string" })
     .optional(),
+  DATABASE_LISTEN_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { error: "expected a postgres:// or postgresql:// connection string" })
+    .optional(),
+  VIEWER_CACHE_SIZE: integer(0, 1_000_000).default(10_000),
   DATABASE_CONNECT_TIMEOUT: integer(1, 300).default(5),
   DATABASE_QUERY_TIMEOUT: integer(1, 3600).default(10),
   DATA_DIR: z.string().min(1).default(".data"),
@@ -254,6 +266,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: values.DATABASE_URL,
     databaseConnectTimeoutSeconds: values.DATABASE_CONNECT_TIMEOUT,
     databaseQueryTimeoutSeconds: values.DATABASE_QUERY_TIMEOUT,
+    databaseListenUrl: values.DATABASE_LISTEN_URL,
+    viewerCacheSize: values.VIEWER_CACHE_SIZE,
     dataDir: values.DATA_DIR,
     jwtSecret: values.JWT_SECRET,
     corsOrigins: Object.freeze(corsOrigins),

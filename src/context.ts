@@ -1,6 +1,8 @@
 import type DataLoader from "dataloader";
 import type { FastifyBaseLogger } from "fastify";
 import type { Viewer } from "./auth/viewer.js";
+import type { ViewerCache } from "./auth/viewer-cache.js";
+import type { ViewerChanges } from "./auth/viewer-changes.js";
 import type { Metrics } from "./metrics.js";
 import type { RequestReport } from "./request-log.js";
 import type { PasswordHasher } from "./auth/passwords.js";
@@ -17,6 +19,10 @@ export interface Services {
   /** HMAC key that derives a refresh token's successor (see sessions/refresh-tokens.ts). */
   successorKey: string;
   metrics: Metrics;
+  /** Live viewers by session, kept in step with the database by `viewerChanges`. */
+  viewers: ViewerCache;
+  /** Revocations go through it, so that every instance forgets before the next request. */
+  viewerChanges: ViewerChanges;
 }
 
 /** What every resolver receives: one per request. */

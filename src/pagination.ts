@@ -61,6 +61,26 @@ export function toConnection<Row>(
   };
 }
 
+/**
+ * The rows of a page read in the same statement as its list's count (the statements that
+ * add `"totalCount"` to every page row). An empty page still comes back as one row, all
+ * null but the count: that row is dropped.
+ */
+export function separateCount<Row extends { id: string }>(
+  rows: ReadonlyArray<Row & { totalCount: number }>,
+): { rows: Row[]; totalCount: number } {
+  const page = rows.filter((row) => row.id !== null).map(({ totalCount: _count, ...row }) => row as unknown as Row);
+  return { rows: page, totalCount: rows[0]?.totalCount ?? 0 };
+}
+
+/**
+ * A connection's `totalCount`: the count read with the page, or, when the look-ahead did
+ * not see it selected (null), `count` on demand.
+ */
+export function totalCountFrom(read: number | null, count: () => Promise<number>): () => Promise<number> {
+  return read === null ? count : () => Promise.resolve(read);
+}
+
 // Exactly what `Date.toISOString()` writes for dates PostgreSQL can hold (years 1 to 9999).
 const ISSUED_TIME = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 

@@ -122,7 +122,7 @@ export async function buildServer({ services, database, schema, logger }: Server
       const users = createUserLoader(db);
       const report = startReport(request);
       try {
-        const viewer = await authenticate(request.headers.authorization, services.tokens, db, users);
+        const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, db, users);
         return {
           services,
           db,

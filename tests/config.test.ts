@@ -63,6 +63,8 @@ describe("configuration", () => {
     DATABASE_URL: ["mysql://db/app", "DATABASE_URL: expected a postgres:// or postgresql:// connection string"],
     DATABASE_CONNECT_TIMEOUT: ["0", "DATABASE_CONNECT_TIMEOUT: expected a whole number"],
     DATABASE_QUERY_TIMEOUT: ["-1", "DATABASE_QUERY_TIMEOUT: expected a whole number"],
+    DATABASE_LISTEN_URL: ["mysql://db/app", "DATABASE_LISTEN_URL: expected a postgres:// or postgresql:// connection string"],
+    VIEWER_CACHE_SIZE: ["lots", "VIEWER_CACHE_SIZE: expected a whole number from 0 to 1000000"],
     DATA_DIR: ["", ""],
     JWT_SECRET: ["x".repeat(31), "JWT_SECRET: expected at least 32 bytes"],
     CORS_ORIGINS: ["https://a.example/path", "CORS_ORIGINS: expected comma-separated origins"],

@@ -110,6 +110,8 @@ class TcpProxy {
 }
 
 const ME = `{ me { id } }`;
+/** A signed-in read whose resolver needs the database (`me` may be answered by the viewer cache). */
+const DATASETS = `{ datasets(first: 5) { nodes { id } } }`;
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken } }`;
 
 /** Runs `request`, returning its result and how long it took. */
@@ -158,6 +160,17 @@ describe.runIf(ENGINE === "postgres")("the database goes away and comes back (Po
     expect(response.data.datasets.nodes.map((node: { name: string }) => node.name).sort()).toEqual([...names].sort());
   };
 
+  /** The viewer cache answers `me` (no statement), soon: a probe must succeed first. */
+  const expectViewerCached = async () => {
+    const deadline = Date.now() + 10_000;
+    let statements = Number.NaN;
+    while (statements !== 0 && Date.now() < deadline) {
+      statements = (await server.graphql(ME, {}, { token: user.token })).statements;
+      if (statements !== 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(statements).toBe(0);
+  };
+
   beforeAll(async () => {
     const target = new URL(TEST_DATABASE_URL!);
     proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
@@ -191,8 +204,8 @@ describe.runIf(ENGINE === "postgres")("the database goes away and comes back (Po
 
     await proxy.cut();
     try {
-      // Signed in: the request's authentication needs the database.
-      const signedIn = await timed(() => server.graphql(ME, {}, { token: user.token }));
+      // Signed in: the resolver's statement fails.
+      const signedIn = await timed(() => server.graphql(DATASETS, {}, { token: user.token }));
       expect(signedIn.ms).toBeLessThan(FAST_MS);
       expectUnavailable(signedIn.result);
       // Anonymous: a resolver's statement fails.
@@ -228,7 +241,7 @@ describe.runIf(ENGINE === "postgres")("the database goes away and comes back (Po
     try {
       // More requests than the pool has connections: the ones waiting for a connection give up too.
       const burst = await Promise.all(
-        Array.from({ length: 10 }, () => timed(() => server.graphql(ME, {}, { token: user.token }))),
+        Array.from({ length: 10 }, () => timed(() => server.graphql(DATASETS, {}, { token: user.token }))),
       );
       for (const { result, ms } of burst) {
         expectUnavailable(result);
@@ -244,6 +257,38 @@ describe.runIf(ENGINE === "postgres")("the database goes away and comes back (Po
     await expectRecovered(names);
     await createDataset("after the partition");
     await expectRecovered([...names, "after the partition"]);
+  });
+
+  it("partitioned: the viewer cache stops answering within its probe bound, and serves again after", async () => {
+    // (After the tests before, the LISTEN connection may still be reconnecting.)
+    await expectViewerCached();
+
+    proxy.partition();
+    const started = performance.now();
+    try {
+      // The LISTEN connection hears nothing and says nothing: only the failed probe tells.
+      // When the first request that was not answered from memory was sent.
+      let refusedAt: number | undefined;
+      while (refusedAt === undefined && performance.now() - started < 6000) {
+        const sentAt = performance.now();
+        const response = await server.graphql(ME, {}, { token: user.token });
+        if (response.status === 503) {
+          expectUnavailable(response);
+          refusedAt = sentAt - started;
+        } else {
+          expect(response.statements).toBe(0);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      expect(refusedAt, "a cached viewer still answered 6 s into the partition").toBeDefined();
+      // PROBE_EVERY_MS + PROBE_WITHIN_MS (src/auth/viewer-changes.ts), plus this loop's pace.
+      expect(refusedAt).toBeLessThan(3200);
+    } finally {
+      proxy.heal();
+    }
+    await expectRecovered((await direct.database.query<{ name: string }>(`select name from datasets`)).map((row) => row.name));
+    // Once a probe succeeds again the cache serves again.
+    await expectViewerCached();
   });
 
   it("a connection cut inside a transaction fails that transaction as unavailable, and the process carries on", async () => {

@@ -128,6 +128,7 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
   let bouncer: Awaited<ReturnType<typeof startPgbouncer>> | undefined;
   let a: RunningServer;
   let b: RunningServer;
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     const upstream = new URL(TEST_DATABASE_URL!);
@@ -135,7 +136,7 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
     await withClient(adminUrl, (client) => client.query(`create database ${database}`));
     dir = await mkdtemp(join(tmpdir(), "pgbouncer-"));
     bouncer = await startPgbouncer(dir, upstream, database);
-    const env = {
+    env = {
       NODE_ENV: "production",
       DATABASE_URL: bouncer.url,
       JWT_SECRET: randomBytes(32).toString("hex"),
@@ -146,8 +147,13 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
       REGISTER_MAX_PER_ADDRESS: "100000",
       REFRESH_MAX_PER_ADDRESS: "100000",
     };
+    // LISTEN cannot go through transaction pooling: the viewer cache's announcements come
+    // over a direct connection (DATABASE_LISTEN_URL), everything else through pgbouncer.
+    const direct = new URL(adminUrl);
+    direct.pathname = `/${database}`;
+    const listening = { ...env, DATABASE_LISTEN_URL: direct.toString() };
     // At the same moment, on an empty database: both run the migrations.
-    [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+    [a, b] = await Promise.all([startServerProcess(listening), startServerProcess(listening)]);
   }, 60_000);
 
   afterAll(async () => {
@@ -215,6 +221,23 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
     // logoutAll through B: A refuses the first session's token at once.
     expect((await post(b.url, `mutation { logoutAll }`, {}, first)).data).toEqual({ logoutAll: true });
     expect((await me(a.url, first)).status).toBe(401);
+  });
+
+  it("an instance whose LISTEN goes through pgbouncer turns its viewer cache off, and still honours revocation", async () => {
+    const c = await startServerProcess(env);
+    try {
+      expect(c.startupOutput).toMatch(/viewer cache off: a notification did not come back/);
+      const name = unique("pooled");
+      const registered = await post(c.url, `mutation($input: RegisterInput!) { register(input: $input) { accessToken } }`, {
+        input: { email: `${name}@example.com`, username: name, password: PASSWORD },
+      });
+      const token = registered.data.register.accessToken as string;
+      for (let round = 0; round < 2; round += 1) expect((await post(c.url, "{ me { id } }", {}, token)).errors).toBeUndefined();
+      expect((await post(a.url, `mutation { logoutAll }`, {}, token)).data).toEqual({ logoutAll: true });
+      expect((await post(c.url, "{ me { id } }", {}, token)).errors?.[0]?.extensions.code).toBe("UNAUTHENTICATED");
+    } finally {
+      expect(await c.stop()).toBe(0);
+    }
   });
 
   it("login throttling counts failures across both instances", async () => {

@@ -3,19 +3,28 @@ import { createAdmin, createDataset, createUser, type TestUser } from "./support
 import { startServer, type TestServer } from "./support/server.js";
 
 /**
- * SQL statements per operation, the viewer check included, read from the server's
- * `x-sql-statements` header. A page of datasets with owners must cost the same number of
- * statements whether it has one owner or a hundred (DataLoader batches the owners).
+ * SQL statements per operation, read from the server's `x-sql-statements` header: once
+ * with the viewer cache on and warm (a session already seen: its viewer check costs no
+ * statement), once with it off (VIEWER_CACHE_SIZE=0: the viewer check is one statement).
+ * A page of datasets with owners must cost the same whether it has one owner or a hundred.
  */
-describe("SQL statements per request", () => {
+const SETUPS: Array<[string, Record<string, string>, number]> = [
+  ["the viewer cache on and warm", {}, 0],
+  ["the viewer cache off", { VIEWER_CACHE_SIZE: "0" }, 1],
+];
+
+describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewerCheck) => {
   let server: TestServer;
   let admin: TestUser;
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer(env);
     admin = await createAdmin(server);
   });
   afterAll(() => server.close());
+
+  /** A request with `token` first, so that the cache (when on) holds its session. */
+  const warm = (token: string) => server.graphql(`{ me { id } }`, {}, { token });
 
   const ADMIN_PAGE = `
     query($first: Int, $ownerId: ID) {
@@ -32,6 +41,7 @@ describe("SQL statements per request", () => {
     for (let index = 0; index < 99; index += 1) await createDataset(server, single);
     // The newest 100 datasets: one per owner.
     for (const owner of owners) await createDataset(server, owner);
+    await warm(admin.token);
 
     const manyOwners = await server.graphql(ADMIN_PAGE, { first: 100 }, { token: admin.token });
     expect(manyOwners.errors).toBeUndefined();
@@ -41,47 +51,52 @@ describe("SQL statements per request", () => {
     const oneOwner = await server.graphql(ADMIN_PAGE, { first: 100, ownerId: single.id }, { token: admin.token });
     expect(new Set(oneOwner.data.adminDatasets.nodes.map((node: any) => node.owner.id))).toEqual(new Set([single.id]));
 
-    // viewer check + page + owners (one batch) + count
-    expect(manyOwners.statements).toBe(4);
-    expect(oneOwner.statements).toBe(4);
+    // One statement: the page, its owners and the count.
+    expect(manyOwners.statements).toBe(viewerCheck + 1);
+    expect(oneOwner.statements).toBe(viewerCheck + 1);
   });
 
-  it("spends the expected statements on each operation (the viewer check is one)", async () => {
+  it("spends the expected statements on each operation", async () => {
     const user = await createUser(server);
     const dataset = await createDataset(server, user);
     const as = { token: user.token };
-    const cases: Array<[string, string, Record<string, unknown>, typeof as | {}, number]> = [
+    await warm(as.token);
+    // [label, operation, variables, signed in?, statements besides the viewer check]
+    const cases: Array<[string, string, Record<string, unknown>, boolean, number]> = [
       ["register", `mutation($i: RegisterInput!) { register(input: $i) { user { id email } } }`,
-        { i: { email: `${user.username}.2@example.com`, username: `${user.username}_2`, password: "a long enough secret" } }, {}, 4], // throttle, insert, session, audit
+        { i: { email: `${user.username}.2@example.com`, username: `${user.username}_2`, password: "a long enough secret" } }, false, 4], // throttle, insert, session, audit
       ["login", `mutation($i: LoginInput!) { login(input: $i) { user { id email } } }`,
-        { i: { email: user.email, password: user.password } }, {}, 7], // 2 throttle counts, user, 2 throttle resets, session, audit
-      ["me", `{ me { id email } }`, {}, as, 1],
-      ["datasets with totalCount", `{ datasets(first: 20) { totalCount nodes { id } } }`, {}, as, 3],
-      ["datasets without totalCount", `{ datasets(first: 20) { nodes { id } } }`, {}, as, 2],
-      ["datasets with owners", `{ datasets(first: 20) { nodes { id owner { id } } } }`, {}, as, 2],
-      ["dataset", `query($id: ID!) { dataset(id: $id) { id owner { email } } }`, { id: dataset.id }, as, 2],
-      ["createDataset", `mutation { createDataset(input: { name: "x" }) { id owner { id } } }`, {}, as, 2],
-      ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, as, 2],
-      ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, as, 2],
+        { i: { email: user.email, password: user.password } }, false, 7], // 2 throttle counts, user, 2 throttle resets, session, audit
+      ["me", `{ me { id email } }`, {}, true, 0],
+      ["datasets with totalCount", `{ datasets(first: 20) { totalCount nodes { id } } }`, {}, true, 1],
+      ["datasets without totalCount", `{ datasets(first: 20) { nodes { id } } }`, {}, true, 1],
+      ["datasets with owners", `{ datasets(first: 20) { nodes { id owner { id } } } }`, {}, true, 1],
+      ["dataset", `query($id: ID!) { dataset(id: $id) { id owner { email } } }`, { id: dataset.id }, true, 1],
+      ["createDataset", `mutation { createDataset(input: { name: "x" }) { id owner { id } } }`, {}, true, 1],
+      ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, true, 1],
+      ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, true, 1],
     ];
     const session = (await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { refreshToken } }`, {
       i: { email: user.email, password: user.password },
     })).data.login;
     cases.push(
       // throttle, the token (locked), rotation, the user
-      ["refreshSession", `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken user { id } } }`, { t: session.refreshToken }, {}, 4],
-      ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, as, 3], // viewer, end it, audit
-      // viewer, 2 throttle counts, hash, 2 throttle resets, new password, end sessions, new session, audit
-      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, as, 10],
-      // viewer, bump the token version, end sessions, audit
-      ["logoutAll", `mutation { logoutAll }`, {}, as, 4],
+      ["refreshSession", `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken user { id } } }`, { t: session.refreshToken }, false, 4],
+      ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, true, 2], // end it, audit
+      // 2 throttle counts, hash, 2 throttle resets, new password, end sessions, new session, audit
+      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, true, 9],
+      // bump the token version, end sessions, audit
+      ["logoutAll", `mutation { logoutAll }`, {}, true, 3],
     );
-    for (const [label, query, variables, options, expected] of cases) {
-      const response = await server.graphql(query, variables, options);
-      // changePassword ended every earlier session: carry on with the one it returned.
-      if (label === "changePassword") as.token = response.data?.changePassword.accessToken;
+    for (const [label, query, variables, signedIn, expected] of cases) {
+      const response = await server.graphql(query, variables, signedIn ? as : {});
       expect(response.errors, label).toBeUndefined();
-      expect(response.statements, label).toBe(expected);
+      expect(response.statements, label).toBe(expected + (signedIn ? viewerCheck : 0));
+      if (label === "changePassword") {
+        // It ended every earlier session: carry on with the one it returned, once seen.
+        as.token = response.data.changePassword.accessToken;
+        await warm(as.token);
+      }
     }
   });
 });

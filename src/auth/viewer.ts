@@ -3,7 +3,8 @@ import type { Queryable } from "../db/database.js";
 import { invalidToken } from "../errors.js";
 import type { UserRow } from "../users/rows.js";
 import { findViewer } from "../users/store.js";
-import type { AccessTokens } from "./tokens.js";
+import type { AccessClaims, AccessTokens } from "./tokens.js";
+import type { ViewerCache } from "./viewer-cache.js";
 
 /** The signed-in user making a request, as the database says now (not as the token says). */
 export interface Viewer {
@@ -17,12 +18,14 @@ export interface Viewer {
  * whose session has ended, or which was issued before the user's token version moved on
  * (logoutAll, password change, role change) fails the whole request with 401.
  *
- * One statement on two primary keys; the row then primes the request's user loader, so
- * `me` and owners cost no second look-up of the viewer.
+ * One statement on two primary keys, or none when `viewers` holds the session (it forgets
+ * a session or user the moment either changes: see viewer-cache.ts). The row then primes
+ * the request's user loader, so `me` and owners cost no second look-up of the viewer.
  */
 export async function authenticate(
   authorization: string | undefined,
   tokens: AccessTokens,
+  viewers: ViewerCache,
   db: Queryable,
   users: DataLoader<string, UserRow | null>,
 ): Promise<Viewer | null> {
@@ -31,11 +34,24 @@ export async function authenticate(
   if (!match) throw invalidToken("The Authorization header must be `Bearer <access token>`");
   const claims = await tokens.verify(match[1]!);
   if (!claims) throw invalidToken();
+
+  // Only a match is taken from memory; anything else is for the database to decide.
+  const cached = viewers.get(claims.sessionId);
+  const user =
+    cached && cached.id === claims.userId && cached.active && cached.tokenVersion === claims.tokenVersion
+      ? cached
+      : await readViewer(db, viewers, claims);
+  users.prime(user.id, user);
+  return { id: user.id, role: user.role };
+}
+
+async function readViewer(db: Queryable, viewers: ViewerCache, claims: AccessClaims): Promise<UserRow> {
+  const snapshot = viewers.snapshot();
   const found = await findViewer(db, claims.userId, claims.sessionId);
   if (!found || !found.sessionLive || !found.active || found.tokenVersion !== claims.tokenVersion) {
     throw invalidToken("The access token has been revoked; sign in again");
   }
   const { sessionLive: _live, ...user } = found;
-  users.prime(user.id, user);
-  return { id: user.id, role: user.role };
+  viewers.remember(claims.sessionId, user, snapshot);
+  return user;
 }

@@ -13,6 +13,11 @@ export interface Ordering {
   /** The SQL expression sorted on; always followed by `id` in the same direction. */
   sqlKey: string;
   sqlKeyType: "timestamptz" | "text";
+  /**
+   * The same key read from a page's output columns (`DatasetListRow` names), for a
+   * statement that sorts the page again after joining it to something else.
+   */
+  rowKey: string;
   direction: "asc" | "desc";
   /** The key of a row, as it goes into a cursor. */
   keyOf(row: DatasetListRow): string;
@@ -21,6 +26,7 @@ export interface Ordering {
 const byCreatedAt = (direction: Ordering["direction"]): Ordering => ({
   sqlKey: "created_at",
   sqlKeyType: "timestamptz",
+  rowKey: `"createdAt"`,
   direction,
   keyOf: (row) => row.createdAt.toISOString(),
 });
@@ -28,6 +34,8 @@ const byCreatedAt = (direction: Ordering["direction"]): Ordering => ({
 const byName = (direction: Ordering["direction"]): Ordering => ({
   sqlKey: `lower(name) collate "C"`,
   sqlKeyType: "text",
+  // lower(name) keeps the column's collation: sorting it again needs the index's "C" too.
+  rowKey: `"sortName" collate "C"`,
   direction,
   keyOf: (row) => row.sortName,
 });

@@ -1,9 +1,12 @@
+import type { GraphQLResolveInfo } from "graphql";
+import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../context.js";
 import { notFound } from "../errors.js";
 import type { DatasetOrder, Resolvers } from "../generated/graphql.js";
-import { checkFirst, connectionResolvers, toConnection } from "../pagination.js";
+import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
 import { datasetReadScope, datasetWriteScope, requireViewer } from "../policy/rules.js";
 import { parseSearch } from "../search.js";
+import { isSelected } from "../selection.js";
 import { checkId } from "../validation.js";
 import { parseCreateInput, parseUpdateInput } from "./input.js";
 import { decodeDatasetCursor, encodeDatasetCursor } from "./ordering.js";
@@ -19,18 +22,36 @@ interface ListArgs {
   orderBy?: DatasetOrder | null;
 }
 
-/** One page of the datasets `filter` covers; `totalCount` runs only when selected. */
-async function datasetPage(context: Context, filter: store.DatasetListFilter, args: ListArgs): Promise<DatasetConnectionModel> {
+/**
+ * One page of the datasets `filter` covers. What the client selected below decides what
+ * the page's statement also reads: `totalCount`, and the owners, unless they can only be
+ * the viewer (whose row authentication already put in the loader). The owners go into the
+ * request's loader, where `Dataset.owner` finds them.
+ */
+async function datasetPage(
+  context: Context,
+  viewer: Viewer,
+  filter: store.DatasetListFilter,
+  args: ListArgs,
+  info: GraphQLResolveInfo,
+): Promise<DatasetConnectionModel> {
   const first = checkFirst(args.first);
   const order = args.orderBy ?? "CREATED_AT_DESC";
   const after = args.after == null ? null : decodeDatasetCursor(order, args.after);
-  const rows = await store.listDatasets(context.db, filter, order, after, first + 1);
+  const extras = {
+    totalCount: isSelected(info, ["totalCount"]),
+    owners:
+      filter.ownerId !== viewer.id &&
+      (isSelected(info, ["nodes", "owner"]) || isSelected(info, ["edges", "node", "owner"])),
+  };
+  const page = await store.listDatasets(context.db, filter, order, after, first + 1, extras);
+  for (const owner of page.owners) context.loaders.users.prime(owner.id, owner);
   return toConnection(
-    rows,
+    page.rows,
     first,
     args.after,
     (row) => encodeDatasetCursor(order, row),
-    () => store.countDatasets(context.db, filter),
+    totalCountFrom(page.totalCount, () => store.countDatasets(context.db, filter)),
   );
 }
 
@@ -38,13 +59,15 @@ const DATASET = "Dataset";
 
 export const datasetResolvers: Resolvers = {
   Query: {
-    datasets: (_parent, args, context) => {
-      const { ownerId } = datasetReadScope(requireViewer(context));
-      return datasetPage(context, { ownerId, search: parseSearch("filter.search", args.filter?.search) }, args);
+    datasets: (_parent, args, context, info) => {
+      const viewer = requireViewer(context);
+      const filter = { ...datasetReadScope(viewer), search: parseSearch("filter.search", args.filter?.search) };
+      return datasetPage(context, viewer, filter, args, info);
     },
-    adminDatasets: (_parent, args, context) => {
+    adminDatasets: (_parent, args, context, info) => {
       const ownerId = args.filter?.ownerId == null ? null : checkId("filter.ownerId", args.filter.ownerId);
-      return datasetPage(context, { ownerId, search: parseSearch("filter.search", args.filter?.search) }, args);
+      const filter = { ownerId, search: parseSearch("filter.search", args.filter?.search) };
+      return datasetPage(context, requireViewer(context), filter, args, info);
     },
     dataset: async (_parent, args, context) => {
       const { ownerId } = datasetReadScope(requireViewer(context));

@@ -1,4 +1,5 @@
 import type { DatasetOrder } from "../generated/graphql.js";
+import { prefixedUserColumns } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
 
 /**
@@ -34,6 +35,59 @@ export const DATASET_PAGE = Object.fromEntries(
 ) as Record<DatasetOrder, string>;
 
 export const DATASET_COUNT = `select count(*)::int as "count" from datasets where ${LIST_FILTER}`;
+
+/** What a list statement reads besides its page, each only when the client selected it. */
+export interface ListExtras {
+  /** `DATASET_COUNT`'s count, on every row as "totalCount". */
+  totalCount: boolean;
+  /** Each dataset's owner, as `UserRow` columns named `owner.id`, `owner.username`, … */
+  owners: boolean;
+}
+
+export const OWNER_PREFIX = "owner.";
+
+/** A page row's columns read back from the page CTE, qualified: the owner's `id` would clash. */
+const LIST_ROW_FROM_PAGE = `page.id, page."userId", page.name, page.description, page."filePath",
+      page."createdAt", page."updatedAt", page."sortName"`;
+
+/**
+ * A page and its extras in one round trip. The page query is a CTE, word for word, so it
+ * keeps its plan (the same index walk, the same LIMIT); the owners join it on their primary
+ * key, a few rows; the count is the one row every page row joins, so an empty page still
+ * brings it (as one row of nulls but for "totalCount"). The outer query sorts the page
+ * again, on its output columns: a join does not promise to keep its input's order.
+ */
+function listQuery(ordering: Ordering, extras: ListExtras): string {
+  if (!extras.totalCount && !extras.owners) return pageQuery(ordering);
+  const rows = extras.owners ? `page join users u on u.id = page."userId"` : "page";
+  const columns = [
+    LIST_ROW_FROM_PAGE,
+    ...(extras.owners ? [prefixedUserColumns("u", OWNER_PREFIX)] : []),
+    ...(extras.totalCount ? [`counted.total as "totalCount"`] : []),
+  ];
+  const from = extras.totalCount
+    ? `(select count(*)::int as total from datasets where ${LIST_FILTER}) counted
+    left join ${extras.owners ? `(${rows})` : rows} on true`
+    : rows;
+  return `
+    with page as (${pageQuery(ordering)})
+    select ${columns.join(",\n      ")}
+    from ${from}
+    order by page.${ordering.rowKey} ${ordering.direction}, page.id ${ordering.direction}`;
+}
+
+const EXTRAS: ListExtras[] = [false, true].flatMap((totalCount) => [false, true].map((owners) => ({ totalCount, owners })));
+const extrasKey = (order: DatasetOrder, extras: ListExtras) => `${order} ${extras.totalCount} ${extras.owners}`;
+
+/** Every list statement (each order, with and without each extra), written out at start-up. */
+const DATASET_LISTS = new Map(
+  (Object.entries(ORDERINGS) as Array<[DatasetOrder, Ordering]>).flatMap(([order, ordering]) =>
+    EXTRAS.map((extras) => [extrasKey(order, extras), listQuery(ordering, extras)] as const),
+  ),
+);
+
+/** The list statement of `order` with `extras`; its parameters are `DATASET_PAGE`'s. */
+export const datasetList = (order: DatasetOrder, extras: ListExtras): string => DATASET_LISTS.get(extrasKey(order, extras))!;
 
 /** $1 id, $2 owner or null (admins read any). */
 export const DATASET_BY_ID = `

@@ -1,6 +1,8 @@
 import type { Queryable } from "../db/database.js";
 import type { DatasetOrder } from "../generated/graphql.js";
+import { separateCount } from "../pagination.js";
 import { containsPattern } from "../search.js";
+import { type PrefixedUserRow, separateUser, type UserRow } from "../users/rows.js";
 import type { DatasetCursor } from "./ordering.js";
 import type { DatasetListRow, DatasetRow } from "./rows.js";
 import * as sql from "./sql.js";
@@ -12,20 +14,38 @@ export interface DatasetListFilter {
   search: string | null;
 }
 
-export function listDatasets(
+/** A page of datasets and what was read with it. */
+export interface DatasetPage {
+  rows: DatasetListRow[];
+  /** The rows' owners, one per row, when asked for; otherwise empty. */
+  owners: UserRow[];
+  /** How many datasets the filter covers, when asked for; otherwise null. */
+  totalCount: number | null;
+}
+
+/** A row of a list statement; the owner's columns and "totalCount" come only when asked for. */
+type ListedRow = DatasetListRow & PrefixedUserRow<typeof sql.OWNER_PREFIX> & { totalCount: number };
+
+/** One page in `order`, with the `extras` asked for read in the same statement. */
+export async function listDatasets(
   db: Queryable,
   filter: DatasetListFilter,
   order: DatasetOrder,
   after: DatasetCursor | null,
   limit: number,
-): Promise<DatasetListRow[]> {
-  return db.query<DatasetListRow>(sql.DATASET_PAGE[order], [
+  extras: sql.ListExtras,
+): Promise<DatasetPage> {
+  const listed = await db.query<ListedRow>(sql.datasetList(order, extras), [
     filter.ownerId,
     containsPattern(filter.search),
     after?.key ?? null,
     after?.id ?? null,
     limit,
   ]);
+  const { rows, totalCount } = extras.totalCount ? separateCount(listed) : { rows: listed, totalCount: null };
+  if (!extras.owners) return { rows, owners: [], totalCount };
+  const split = rows.map((row) => separateUser(row, sql.OWNER_PREFIX));
+  return { rows: split.map((row) => row.rest), owners: split.map((row) => row.user), totalCount };
 }
 
 export async function countDatasets(db: Queryable, filter: DatasetListFilter): Promise<number> {

@@ -21,5 +21,6 @@ export function aroundStatements(database: Database, around: AroundStatement): D
       }),
     close: () => database.close(),
     poolStats: () => database.poolStats?.(),
+    listen: (channel, listener) => database.listen(channel, listener),
   };
 }

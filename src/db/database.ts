@@ -20,6 +20,25 @@ export interface Database extends Queryable {
   close(): Promise<void>;
   /** Pool connections now (PostgreSQL); absent where there is no pool (PGlite). */
   poolStats?(): { total: number; idle: number; waiting: number } | undefined;
+  /**
+   * LISTEN on `channel` for as long as the subscription lasts. On PostgreSQL this holds
+   * one connection of its own (outside the pool), reconnecting after it is lost.
+   */
+  listen(channel: string, listener: NotificationListener): Promise<Subscription>;
+}
+
+/** What a LISTEN subscription reports. */
+export interface NotificationListener {
+  /** A NOTIFY on the channel, in commit order. */
+  notification(payload: string): void;
+  /** LISTEN is in force (again): notifications from now on arrive. */
+  listening(): void;
+  /** The listening connection is lost: notifications may be missed until `listening()`. */
+  lost(error: Error): void;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
-import type { Database, Transaction } from "./database.js";
+import type { Database, NotificationListener, Subscription, Transaction } from "./database.js";
 
 /**
  * A `Database` on embedded PGlite: persisted in `dataDir`, or in memory when it is
@@ -29,6 +29,14 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     },
     async close() {
       await engine.close();
+    },
+    // In-process: notifications arrive as the notifying statement (or its COMMIT) returns,
+    // and there is no connection to lose.
+    async listen(channel: string, listener: NotificationListener): Promise<Subscription> {
+      const unlisten = await engine.listen(channel, (payload) => listener.notification(payload));
+      listener.listening();
+      // Closing the engine ends every subscription: nothing left to undo then.
+      return { close: () => (engine.closed ? Promise.resolve() : unlisten()) };
     },
   };
 }

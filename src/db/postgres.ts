@@ -1,10 +1,18 @@
 import pg from "pg";
 import type { Logger } from "pino";
-import { DatabaseUnavailableError, type Database, type Transaction } from "./database.js";
+import {
+  DatabaseUnavailableError,
+  type Database,
+  type NotificationListener,
+  type Subscription,
+  type Transaction,
+} from "./database.js";
 
 /** Options for the PostgreSQL adapter. */
 export interface PostgresOptions {
   connectionString: string;
+  /** Where the LISTEN connection goes (default `connectionString`): PostgreSQL itself, not a transaction pooler. */
+  listenConnectionString?: string;
   /** Put every connection's `search_path` on this schema (tests: one fresh schema each). */
   schema?: string;
   max?: number;
@@ -147,6 +155,69 @@ export function openPostgres(options: PostgresOptions): Database {
       await pool.end();
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    listen: (channel, listener) => listenOn(channel, listener, options),
+  };
+}
+
+/** Reconnection delays of the LISTEN connection: doubling from the first to the last. */
+const LISTEN_RETRY_FIRST_MS = 250;
+const LISTEN_RETRY_LAST_MS = 5_000;
+
+/**
+ * LISTEN on a connection of its own, outside the pool (a pooled connection goes back to
+ * the pool, and its LISTEN with it). When that connection fails or ends, `lost` is told at
+ * once and a new one is tried after a growing delay, until `close`.
+ */
+async function listenOn(channel: string, listener: NotificationListener, options: PostgresOptions): Promise<Subscription> {
+  let closed = false;
+  let current: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let delayMs = LISTEN_RETRY_FIRST_MS;
+
+  const connect = async () => {
+    const client = new pg.Client({
+      connectionString: options.listenConnectionString ?? options.connectionString,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      application_name: `listen ${channel}`,
+    });
+    current = client;
+    let failed = false;
+    const fail = (error: Error) => {
+      if (failed || closed) return;
+      failed = true;
+      client.end().catch(() => undefined);
+      listener.lost(error);
+      retry = setTimeout(() => void connect(), delayMs);
+      retry.unref();
+      delayMs = Math.min(delayMs * 2, LISTEN_RETRY_LAST_MS);
+    };
+    client.on("error", fail);
+    client.on("end", () => fail(new Error("the listening connection ended")));
+    client.on("notification", (message) => {
+      if (message.channel === channel) listener.notification(message.payload ?? "");
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+    } catch (error) {
+      fail(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    if (failed || closed) return;
+    delayMs = LISTEN_RETRY_FIRST_MS;
+    listener.listening();
+  };
+
+  await connect();
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      await current?.end().catch(() => undefined);
+    },
   };
 }
 

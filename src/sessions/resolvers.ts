@@ -34,11 +34,13 @@ export const sessionResolvers: Resolvers = {
     logout: async (_parent, { refreshToken }, context) => {
       const viewer = requireViewer(context);
       if (!isRefreshTokenShaped(refreshToken)) return false;
-      return context.db.transaction(async (tx) => {
+      const ended = await context.db.transaction(async (tx) => {
         const sessionId = await revokeSessionByRefreshToken(tx, refreshToken, viewer.id);
         if (sessionId) await recordAudit(context, tx, { type: "session.logout", actorId: viewer.id, subjectId: sessionId });
-        return sessionId !== null;
+        return sessionId;
       });
+      if (ended) await context.services.viewerChanges.revoked("session", ended);
+      return ended !== null;
     },
     logoutAll: async (_parent, _args, context) => {
       const viewer = requireViewer(context);
@@ -47,6 +49,7 @@ export const sessionResolvers: Resolvers = {
         await revokeUserSessions(tx, viewer.id, "logout_all");
         await recordAudit(context, tx, { type: "session.logout_all", actorId: viewer.id, subjectId: viewer.id });
       });
+      await context.services.viewerChanges.revoked("user", viewer.id);
       return true;
     },
     changePassword: async (_parent, { currentPassword, newPassword }, context) => {
@@ -72,6 +75,7 @@ export const sessionResolvers: Resolvers = {
         return { user: row, session: await startSession(context, tx, row, "password.changed") };
       });
       if (!changed) throw unauthenticated();
+      await context.services.viewerChanges.revoked("user", viewer.id);
       context.loaders.users.clear(viewer.id).prime(viewer.id, changed.user);
       return sessionPayload(context, changed.user, changed.session);
     },

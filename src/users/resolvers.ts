@@ -1,9 +1,10 @@
 import type { Context } from "../context.js";
 import { conflict, notFound, unauthenticated } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { checkFirst, connectionResolvers, toConnection } from "../pagination.js";
+import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
 import { checkOwnAccountChange, requireViewer } from "../policy/rules.js";
 import { parseSearch } from "../search.js";
+import { isSelected } from "../selection.js";
 import { checkId } from "../validation.js";
 import { decodeUserCursor, encodeUserCursor } from "./cursor.js";
 import type { UserRow } from "./rows.js";
@@ -24,6 +25,7 @@ async function changeAccount(context: Context, userId: string, change: store.Acc
       throw conflict("userId", "This is the last active admin: make another user an admin first");
     case "changed":
       context.services.metrics.auditEvent("role" in change ? "user.role_changed" : "user.active_changed");
+      await context.services.viewerChanges.revoked("user", id);
       context.loaders.users.clear(id).prime(id, outcome.user);
       return outcome.user;
     default:
@@ -41,12 +43,14 @@ export const userResolvers: Resolvers = {
       if (!user) throw unauthenticated();
       return user;
     },
-    users: async (_parent, args, context) => {
+    // A selected totalCount is read with the page, in one statement.
+    users: async (_parent, args, context, info) => {
       const first = checkFirst(args.first);
       const search = parseSearch("search", args.search);
       const after = args.after == null ? null : decodeUserCursor(args.after);
-      const rows = await store.listUsers(context.db, search, after, first + 1);
-      return toConnection(rows, first, args.after, encodeUserCursor, () => store.countUsers(context.db, search));
+      const page = await store.listUsers(context.db, search, after, first + 1, isSelected(info, ["totalCount"]));
+      const totalCount = totalCountFrom(page.totalCount, () => store.countUsers(context.db, search));
+      return toConnection(page.rows, first, args.after, encodeUserCursor, totalCount);
     },
   },
   Mutation: {

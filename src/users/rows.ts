@@ -19,3 +19,22 @@ export interface UserCredentials extends UserRow {
 
 export type UserEdgeModel = EdgeModel<UserRow>;
 export type UserConnectionModel = ConnectionModel<UserRow>;
+
+/** A `UserRow` read under prefixed column names (`owner.id`, …; see `prefixedUserColumns`). */
+export type PrefixedUserRow<Prefix extends string> = {
+  [Property in keyof UserRow as `${Prefix}${Property}`]: UserRow[Property];
+};
+
+/** Splits a row read with a `PrefixedUserRow` into that user and the rest of the row. */
+export function separateUser<Rest, Prefix extends string>(
+  row: Rest & PrefixedUserRow<Prefix>,
+  prefix: Prefix,
+): { user: UserRow; rest: Rest } {
+  const user: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key.startsWith(prefix)) user[key.slice(prefix.length)] = value;
+    else rest[key] = value;
+  }
+  return { user: user as unknown as UserRow, rest: rest as Rest };
+}

@@ -1,3 +1,5 @@
+import type { UserRow } from "./rows.js";
+
 /** All SQL about users. Columns are aliased to the `UserRow` property names. */
 
 /** The `UserRow` columns, qualified with `table` where a join makes names ambiguous. */
@@ -5,6 +7,28 @@ const userColumns = (table = "users") => `${table}.id, ${table}.username, ${tabl
   ${table}.active, ${table}.token_version as "tokenVersion",
   ${table}.created_at as "createdAt", ${table}.updated_at as "updatedAt"`;
 const USER_COLUMNS = userColumns();
+
+/** Each `UserRow` property's column; typed, so a property added to `UserRow` must be added here. */
+const COLUMN_OF: Record<keyof UserRow, string> = {
+  id: "id",
+  username: "username",
+  email: "email",
+  role: "role",
+  active: "active",
+  tokenVersion: "token_version",
+  createdAt: "created_at",
+  updatedAt: "updated_at",
+};
+
+/**
+ * The `UserRow` columns of `table` aliased `<prefix><property>` (`owner.id`, …): for a
+ * statement that reads a user on the same row as another table's `id`, `created_at`, …
+ * (`PrefixedUserRow` in rows.ts reads them back).
+ */
+export const prefixedUserColumns = (table: string, prefix: string) =>
+  Object.entries(COLUMN_OF)
+    .map(([property, column]) => `${table}.${column} as "${prefix}${property}"`)
+    .join(", ");
 
 export const USERS_BY_IDS = `select ${USER_COLUMNS} from users where id = any($1::uuid[])`;
 
@@ -66,6 +90,20 @@ export const USER_PAGE = `
   limit $4`;
 
 export const USER_COUNT = `select count(*)::int as "count" from users where ${LIST_FILTER}`;
+
+/**
+ * `USER_PAGE` and `USER_COUNT` in one round trip, for a list that shows its `totalCount`.
+ * The page keeps its own plan inside the CTE; the count is the one row every page row joins,
+ * so an empty page still brings it (as one row of nulls but for "totalCount"). The outer
+ * query sorts the page again: a join does not promise to keep its input's order.
+ */
+export const USER_PAGE_WITH_COUNT = `
+  with page as (${USER_PAGE})
+  select ${Object.keys(COLUMN_OF).map((property) => `page."${property}"`).join(", ")},
+    counted.total as "totalCount"
+  from (select count(*)::int as total from users where ${LIST_FILTER}) counted
+  left join page on true
+  order by page."createdAt" desc, page.id desc`;
 
 /**
  * Locks every active admin, in id order so that two of these never deadlock. Every role

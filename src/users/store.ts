@@ -1,5 +1,6 @@
 import { INSERT_AUDIT_EVENT } from "../audit/events.js";
 import type { Database, Queryable } from "../db/database.js";
+import { separateCount } from "../pagination.js";
 import { containsPattern } from "../search.js";
 import { revokeUserSessions } from "../sessions/store.js";
 import type { UserCursor } from "./cursor.js";
@@ -65,9 +66,26 @@ export async function setPassword(db: Queryable, userId: string, passwordHash: s
   return row ?? null;
 }
 
-/** One page of users, newest first, matching `search` (a literal substring of username or email; null: all). */
-export function listUsers(db: Queryable, search: string | null, after: UserCursor | null, limit: number): Promise<UserRow[]> {
-  return db.query<UserRow>(sql.USER_PAGE, [containsPattern(search), after?.createdAt ?? null, after?.id ?? null, limit]);
+/** A page of users and, when it was asked for, how many users the search matches in all. */
+export interface UserPage {
+  rows: UserRow[];
+  totalCount: number | null;
+}
+
+/**
+ * One page of users, newest first, matching `search` (a literal substring of username or
+ * email; null: all). With `withTotalCount`, the count comes in the same statement.
+ */
+export async function listUsers(
+  db: Queryable,
+  search: string | null,
+  after: UserCursor | null,
+  limit: number,
+  withTotalCount: boolean,
+): Promise<UserPage> {
+  const params = [containsPattern(search), after?.createdAt ?? null, after?.id ?? null, limit];
+  if (!withTotalCount) return { rows: await db.query<UserRow>(sql.USER_PAGE, params), totalCount: null };
+  return separateCount(await db.query<UserRow & { totalCount: number }>(sql.USER_PAGE_WITH_COUNT, params));
 }
 
 export async function countUsers(db: Queryable, search: string | null): Promise<number> {
