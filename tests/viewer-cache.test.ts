@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TRUST_WINDOW_MS } from "../src/auth/viewer-changes.js";
+import { changeAccount } from "../src/users/store.js";
 import { createAdmin, createUser, type TestUser } from "./support/factories.js";
 import { errorCode, startServer, type TestServer } from "./support/server.js";
 
@@ -54,6 +56,18 @@ describe("the viewer cache", () => {
     // register left nothing behind for the access token's first use… or it did: at most one.
     expect(first.statements).toBeLessThanOrEqual(1);
     await warm(server, user);
+  });
+
+  it("reads a session not yet seen once, however many of its requests arrive together", async () => {
+    const user = await createUser(server);
+    // A session of its own that no request has used yet.
+    const login = await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { accessToken } }`, {
+      i: { email: user.email, password: user.password },
+    });
+    const token = login.data.login.accessToken as string;
+    const burst = await Promise.all(Array.from({ length: 20 }, () => server.graphql(ME, {}, { token })));
+    for (const response of burst) expect(response.data.me.id).toBe(user.id);
+    expect(burst.reduce((sum, response) => sum + response.statements, 0)).toBe(1);
   });
 
   it("sees a new username on the next request", async () => {
@@ -150,6 +164,37 @@ describe("the viewer cache", () => {
     const me = await server.graphql(ME, {}, { token: user.token });
     expect(me.errors).toBeUndefined();
     expect(me.data.me.id).toBe(user.id);
+  });
+
+  it("a revocation waits for an instance that does not confirm it, for the trust window and no longer", async () => {
+    // An instance that probes but never answers a sync (cut off, or stopped without a word).
+    await server.database.query(`select pg_notify('viewer_changes', 'probe:silent-peer:1')`);
+    try {
+      const user = await createUser(server);
+      const started = performance.now();
+      const logoutAll = await server.graphql(`mutation { logoutAll }`, {}, { token: user.token });
+      const took = performance.now() - started;
+      expect(logoutAll.data).toEqual({ logoutAll: true });
+      // By then the silent instance has either heard it or stopped answering from memory.
+      expect(took).toBeGreaterThanOrEqual(TRUST_WINDOW_MS - 50);
+      expect(took).toBeLessThan(TRUST_WINDOW_MS + 2000);
+    } finally {
+      await server.database.query(`select pg_notify('viewer_changes', 'bye:silent-peer')`);
+    }
+    // Gone: revocations no longer wait for it.
+    const user = await createUser(server);
+    const started = performance.now();
+    await server.graphql(`mutation { logoutAll }`, {}, { token: user.token });
+    expect(performance.now() - started).toBeLessThan(TRUST_WINDOW_MS - 500);
+  });
+
+  it("an admin demoted meanwhile changes no account, whatever role their request was checked with", async () => {
+    const demoted = await createAdmin(server);
+    const target = await createUser(server);
+    await server.database.query(`update users set role = 'USER' where id = $1`, [demoted.id]);
+    // As a request would that still carried the old role: straight to the store.
+    expect(await changeAccount(server.database, target.id, { role: "ADMIN" }, demoted.id)).toEqual({ kind: "actorNotAdmin" });
+    expect(await server.database.query(`select role from users where id = $1`, [target.id])).toEqual([{ role: "USER" }]);
   });
 
   it("with VIEWER_CACHE_SIZE=0, every request reads its viewer", async () => {

@@ -40,13 +40,14 @@ export async function authenticate(
   const user =
     cached && cached.id === claims.userId && cached.active && cached.tokenVersion === claims.tokenVersion
       ? cached
-      : await readViewer(db, viewers, claims);
+      : await viewers.readOnce(`${claims.sessionId} ${claims.userId} ${claims.tokenVersion}`, (snapshot) =>
+          readViewer(db, viewers, claims, snapshot),
+        );
   users.prime(user.id, user);
   return { id: user.id, role: user.role };
 }
 
-async function readViewer(db: Queryable, viewers: ViewerCache, claims: AccessClaims): Promise<UserRow> {
-  const snapshot = viewers.snapshot();
+async function readViewer(db: Queryable, viewers: ViewerCache, claims: AccessClaims, snapshot: number): Promise<UserRow> {
   const found = await findViewer(db, claims.userId, claims.sessionId);
   if (!found || !found.sessionLive || !found.active || found.tokenVersion !== claims.tokenVersion) {
     throw invalidToken("The access token has been revoked; sign in again");

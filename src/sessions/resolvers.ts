@@ -22,6 +22,8 @@ export const sessionResolvers: Resolvers = {
       const outcome = await rotateRefreshToken(context.db, refreshToken, successorKey, config);
       if (outcome.kind !== "rotated") {
         if (outcome.kind === "reused") {
+          // The session just ended: its access tokens (the thief's too) with it, everywhere.
+          await context.services.viewerChanges.revoked("session", outcome.sessionId);
           context.services.metrics.auditEvent("session.refresh_token_reused");
           context.log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, "refresh token reused: session revoked");
         }

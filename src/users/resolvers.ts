@@ -1,5 +1,5 @@
 import type { Context } from "../context.js";
-import { conflict, notFound, unauthenticated } from "../errors.js";
+import { conflict, forbidden, notFound, unauthenticated } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
 import { checkOwnAccountChange, requireViewer } from "../policy/rules.js";
@@ -19,6 +19,8 @@ async function changeAccount(context: Context, userId: string, change: store.Acc
   checkOwnAccountChange(viewer, id, change);
   const outcome = await store.changeAccount(context.db, id, change, viewer.id);
   switch (outcome.kind) {
+    case "actorNotAdmin":
+      throw forbidden("Only an active admin can change accounts");
     case "notFound":
       throw notFound("User");
     case "lastAdmin":
@@ -29,6 +31,9 @@ async function changeAccount(context: Context, userId: string, change: store.Acc
       context.loaders.users.clear(id).prime(id, outcome.user);
       return outcome.user;
     default:
+      // Unchanged: a concurrent request made this very change and may not have finished
+      // confirming it with the other instances; the client's next request must see it too.
+      await context.services.viewerChanges.revoked("user", id);
       // The request's loader may hold the user as it was.
       context.loaders.users.clear(id).prime(id, outcome.user);
       return outcome.user;

@@ -103,6 +103,8 @@ export type AccountChangeOutcome =
   /** The user already had that role or state: nothing was written, no token revoked. */
   | { kind: "unchanged"; user: UserRow }
   | { kind: "notFound" }
+  /** The acting admin is no longer an active admin (demoted or deactivated meanwhile): nothing written. */
+  | { kind: "actorNotAdmin" }
   /** The user is the last active admin, and the change would leave none. */
   | { kind: "lastAdmin" };
 
@@ -121,6 +123,8 @@ export function changeAccount(
 ): Promise<AccountChangeOutcome> {
   return database.transaction(async (tx): Promise<AccountChangeOutcome> => {
     const admins = await tx.query<{ id: string }>(sql.LOCK_ACTIVE_ADMINS);
+    // The request's viewer check may be a moment old; under the lock, this is the truth.
+    if (!admins.some((admin) => admin.id === actorId)) return { kind: "actorNotAdmin" };
     const [user] = await tx.query<UserRow>(sql.USER_BY_ID_FOR_UPDATE, [userId]);
     if (!user) return { kind: "notFound" };
 
