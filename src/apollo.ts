@@ -1,5 +1,10 @@
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from "@apollo/server/plugin/disabled";
 import { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import type { FastifyInstance } from "fastify";
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
@@ -181,6 +186,12 @@ export function createApollo(
       fastifyApolloDrainPlugin(app),
       // The default landing page loads from a CDN; the machines have no internet.
       ApolloServerPluginLandingPageDisabled(),
+      // Installed by default, and each adds a hook to every field of every response: no
+      // @cacheControl hints are used (GraphQL responses here are per viewer, never shared
+      // by HTTP caches), and nothing reports to Apollo's cloud.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
       requestReporting(config),
       costLimitPlugin(schema, config.limits),
       ...plugins,

@@ -13,17 +13,22 @@ export interface EdgeModel<Row> {
   node: Row;
 }
 
-/** A connection before field resolution; `totalCount` is counted only when asked for. */
+/**
+ * A connection before field resolution. Cursors are written only when `edges` or a
+ * `pageInfo` cursor is read (most clients of `nodes` never ask), and `totalCount` is counted
+ * only when asked for.
+ */
 export interface ConnectionModel<Row> {
-  edges: EdgeModel<Row>[];
-  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  nodes: Row[];
+  readonly edges: EdgeModel<Row>[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; readonly startCursor: string | null; readonly endCursor: string | null };
   totalCount: () => Promise<number>;
 }
 
 /** The fields every connection type computes from its model, the same for every list. */
 export function connectionResolvers<Row>() {
   return {
-    nodes: (connection: ConnectionModel<Row>) => connection.edges.map((edge) => edge.node),
+    nodes: (connection: ConnectionModel<Row>) => connection.nodes,
     totalCount: (connection: ConnectionModel<Row>) => connection.totalCount(),
   };
 }
@@ -48,29 +53,38 @@ export function toConnection<Row>(
   cursorOf: (row: Row) => string,
   totalCount: () => Promise<number>,
 ): ConnectionModel<Row> {
-  const edges = rows.slice(0, first).map((node) => ({ cursor: cursorOf(node), node }));
+  const nodes = rows.slice(0, first);
+  let edges: EdgeModel<Row>[] | undefined;
   return {
-    edges,
+    nodes,
+    get edges() {
+      return (edges ??= nodes.map((node) => ({ cursor: cursorOf(node), node })));
+    },
     pageInfo: {
       hasNextPage: rows.length > first,
       hasPreviousPage: after != null,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      get startCursor() {
+        return nodes.length > 0 ? cursorOf(nodes[0]!) : null;
+      },
+      get endCursor() {
+        return nodes.length > 0 ? cursorOf(nodes.at(-1)!) : null;
+      },
     },
     totalCount,
   };
 }
 
 /**
- * The rows of a page read in the same statement as its list's count (the statements that
- * add `"totalCount"` to every page row). An empty page still comes back as one row, all
- * null but the count: that row is dropped.
+ * The rows of a page read with its list's count as one more column ("totalCount", the same
+ * on every row). An empty page brings no count: on a first page that means there is none
+ * (0); after a cursor it is unknown (null: counted on demand).
  */
-export function separateCount<Row extends { id: string }>(
+export function separateCount<Row>(
   rows: ReadonlyArray<Row & { totalCount: number }>,
-): { rows: Row[]; totalCount: number } {
-  const page = rows.filter((row) => row.id !== null).map(({ totalCount: _count, ...row }) => row as unknown as Row);
-  return { rows: page, totalCount: rows[0]?.totalCount ?? 0 };
+  firstPage: boolean,
+): { rows: Row[]; totalCount: number | null } {
+  if (rows.length === 0) return { rows: [], totalCount: firstPage ? 0 : null };
+  return { rows: rows.map(({ totalCount: _count, ...row }) => row as unknown as Row), totalCount: rows[0]!.totalCount };
 }
 
 /**

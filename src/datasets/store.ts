@@ -42,7 +42,7 @@ export async function listDatasets(
     after?.id ?? null,
     limit,
   ]);
-  const { rows, totalCount } = extras.totalCount ? separateCount(listed) : { rows: listed, totalCount: null };
+  const { rows, totalCount } = extras.totalCount ? separateCount(listed, after === null) : { rows: listed, totalCount: null };
   if (!extras.owners) return { rows, owners: [], totalCount };
   const split = rows.map((row) => separateUser(row, sql.OWNER_PREFIX));
   return { rows: split.map((row) => row.rest), owners: split.map((row) => row.user), totalCount };

@@ -92,18 +92,18 @@ export const USER_PAGE = `
 export const USER_COUNT = `select count(*)::int as "count" from users where ${LIST_FILTER}`;
 
 /**
- * `USER_PAGE` and `USER_COUNT` in one round trip, for a list that shows its `totalCount`.
- * The page keeps its own plan inside the CTE; the count is the one row every page row joins,
- * so an empty page still brings it (as one row of nulls but for "totalCount"). The outer
- * query sorts the page again: a join does not promise to keep its input's order.
+ * `USER_PAGE` with `USER_COUNT` as one more column of every row ("totalCount"), for a list
+ * that shows it: a scalar subquery, run once per statement. An empty page brings no count
+ * (see `separateCount`).
  */
 export const USER_PAGE_WITH_COUNT = `
-  with page as (${USER_PAGE})
-  select ${Object.keys(COLUMN_OF).map((property) => `page."${property}"`).join(", ")},
-    counted.total as "totalCount"
-  from (select count(*)::int as total from users where ${LIST_FILTER}) counted
-  left join page on true
-  order by page."createdAt" desc, page.id desc`;
+  select ${USER_COLUMNS},
+    (select count(*)::int from users where ${LIST_FILTER}) as "totalCount"
+  from users
+  where ${LIST_FILTER}
+    and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::uuid))
+  order by created_at desc, id desc
+  limit $4`;
 
 /**
  * Locks every active admin, in id order so that two of these never deadlock. Every role

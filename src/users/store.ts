@@ -85,7 +85,7 @@ export async function listUsers(
 ): Promise<UserPage> {
   const params = [containsPattern(search), after?.createdAt ?? null, after?.id ?? null, limit];
   if (!withTotalCount) return { rows: await db.query<UserRow>(sql.USER_PAGE, params), totalCount: null };
-  return separateCount(await db.query<UserRow & { totalCount: number }>(sql.USER_PAGE_WITH_COUNT, params));
+  return separateCount(await db.query<UserRow & { totalCount: number }>(sql.USER_PAGE_WITH_COUNT, params), after === null);
 }
 
 export async function countUsers(db: Queryable, search: string | null): Promise<number> {
