@@ -10,32 +10,27 @@ import type { DatasetListRow } from "./rows.js";
  * migrations/001, so every order is an index scan.
  */
 export interface Ordering {
-  /** The SQL expression sorted on; always followed by `id` in the same direction. */
+  /**
+   * The SQL expression sorted on; always followed by `id` in the same direction. Qualified
+   * with the table's name, so that it stays unambiguous when the owners are joined.
+   */
   sqlKey: string;
   sqlKeyType: "timestamptz" | "text";
-  /**
-   * The same key read from a page's output columns (`DatasetListRow` names), for a
-   * statement that sorts the page again after joining it to something else.
-   */
-  rowKey: string;
   direction: "asc" | "desc";
   /** The key of a row, as it goes into a cursor. */
   keyOf(row: DatasetListRow): string;
 }
 
 const byCreatedAt = (direction: Ordering["direction"]): Ordering => ({
-  sqlKey: "created_at",
+  sqlKey: "datasets.created_at",
   sqlKeyType: "timestamptz",
-  rowKey: `"createdAt"`,
   direction,
   keyOf: (row) => row.createdAt.toISOString(),
 });
 
 const byName = (direction: Ordering["direction"]): Ordering => ({
-  sqlKey: `lower(name) collate "C"`,
+  sqlKey: `lower(datasets.name) collate "C"`,
   sqlKeyType: "text",
-  // lower(name) keeps the column's collation: sorting it again needs the index's "C" too.
-  rowKey: `"sortName" collate "C"`,
   direction,
   keyOf: (row) => row.sortName,
 });

@@ -25,8 +25,8 @@ interface ListArgs {
 /**
  * One page of the datasets `filter` covers. What the client selected below decides what
  * the page's statement also reads: `totalCount`, and the owners, unless they can only be
- * the viewer (whose row authentication already put in the loader). The owners go into the
- * request's loader, where `Dataset.owner` finds them.
+ * the viewer (whose row authentication already put in the loader). Each owner comes on its
+ * row, where `Dataset.owner` finds it without a promise, and goes into the request's loader.
  */
 async function datasetPage(
   context: Context,
@@ -100,12 +100,15 @@ export const datasetResolvers: Resolvers = {
     },
   },
   Dataset: {
-    owner: async (dataset, _args, context) => {
-      const owner = await context.loaders.users.load(dataset.userId);
-      // The foreign key cascades, so an owner cannot be missing; if it were, that is a bug.
-      if (!owner) throw new Error(`dataset ${dataset.id} has no owner row`);
-      return owner;
-    },
+    // Read with the row (admin lists): no promise, no loader. Otherwise one batched look-up.
+    owner: (dataset, _args, context) => dataset.owner ?? loadOwner(context, dataset),
   },
   DatasetConnection: connectionResolvers<DatasetRow>(),
 };
+
+async function loadOwner(context: Context, dataset: DatasetRow) {
+  const owner = await context.loaders.users.load(dataset.userId);
+  // The foreign key cascades, so an owner cannot be missing; if it were, that is a bug.
+  if (!owner) throw new Error(`dataset ${dataset.id} has no owner row`);
+  return owner;
+}

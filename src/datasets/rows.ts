@@ -1,4 +1,5 @@
 import type { ConnectionModel, EdgeModel } from "../pagination.js";
+import type { UserRow } from "../users/rows.js";
 
 /** A dataset as stored (the GraphQL `Dataset` mapper); `owner` is resolved from `userId`. */
 export interface DatasetRow {
@@ -9,6 +10,8 @@ export interface DatasetRow {
   filePath: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The owner's row, when it was read in the same statement (admin lists). */
+  owner?: UserRow;
 }
 
 /** A row of a list page: also the lower-cased name the name orders sort and page by. */

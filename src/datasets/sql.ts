@@ -13,22 +13,27 @@ import { ORDERINGS, type Ordering } from "./ordering.js";
 const DATASET_COLUMNS = `id, user_id as "userId", name, description, file_path as "filePath",
   created_at as "createdAt", updated_at as "updatedAt"`;
 
+/** A list's columns, qualified: the owners' table, joined, has an `id` and times too. */
+const LIST_COLUMNS = `datasets.id, datasets.user_id as "userId", datasets.name, datasets.description,
+  datasets.file_path as "filePath", datasets.created_at as "createdAt", datasets.updated_at as "updatedAt",
+  lower(datasets.name) as "sortName"`;
+
 /** $1 owner or null; $2 ILIKE pattern or null. */
-const LIST_FILTER = `($1::uuid is null or user_id = $1)
-  and ($2::text is null or name ilike $2 or description ilike $2)`;
+const LIST_FILTER = `($1::uuid is null or datasets.user_id = $1)
+  and ($2::text is null or datasets.name ilike $2 or datasets.description ilike $2)`;
 
 /**
  * One page in `ordering`: $3/$4 the cursor's key and id (null: first page), $5 the limit.
- * `extraColumns` adds to the select list (the count).
+ * `extraColumns` adds to the select list (the count, the owner), `join` to the from list.
  */
-function pageQuery({ sqlKey, sqlKeyType, direction }: Ordering, extraColumns = ""): string {
+function pageQuery({ sqlKey, sqlKeyType, direction }: Ordering, extraColumns = "", join = ""): string {
   const comparison = direction === "asc" ? ">" : "<";
   return `
-    select ${DATASET_COLUMNS}, lower(name) as "sortName"${extraColumns}
-    from datasets
+    select ${LIST_COLUMNS}${extraColumns}
+    from datasets${join}
     where ${LIST_FILTER}
-      and ($3::${sqlKeyType} is null or (${sqlKey}, id) ${comparison} ($3::${sqlKeyType}, $4::uuid))
-    order by ${sqlKey} ${direction}, id ${direction}
+      and ($3::${sqlKeyType} is null or (${sqlKey}, datasets.id) ${comparison} ($3::${sqlKeyType}, $4::uuid))
+    order by ${sqlKey} ${direction}, datasets.id ${direction}
     limit $5`;
 }
 
@@ -49,10 +54,6 @@ export interface ListExtras {
 
 export const OWNER_PREFIX = "owner.";
 
-/** A page row's columns read back from the page CTE, qualified: the owner's `id` would clash. */
-const LIST_ROW_FROM_PAGE = `page.id, page."userId", page.name, page.description, page."filePath",
-      page."createdAt", page."updatedAt", page."sortName"`;
-
 /**
  * The count as one more column of every page row: a scalar subquery, which PostgreSQL runs
  * once per statement (an InitPlan). Cheaper to plan than a join of the page with a counted
@@ -62,20 +63,14 @@ const LIST_ROW_FROM_PAGE = `page.id, page."userId", page.name, page.description,
 const COUNT_COLUMN = `,\n      (select count(*)::int from datasets where ${LIST_FILTER}) as "totalCount"`;
 
 /**
- * A page and its extras in one round trip. With owners, the page query is a CTE, word for
- * word, so it keeps its plan (the same index walk, the same LIMIT); the owners join it on
- * their primary key, a few rows; the outer query sorts the page again, on its output
- * columns: a join does not promise to keep its input's order.
+ * A page and its extras in one round trip. The owners join the page on their primary key:
+ * with the LIMIT, PostgreSQL walks the datasets index in order and looks up one owner per
+ * row (a nested loop), so the page keeps its plan and its order.
  */
 function listQuery(ordering: Ordering, extras: ListExtras): string {
   const count = extras.totalCount ? COUNT_COLUMN : "";
   if (!extras.owners) return pageQuery(ordering, count);
-  return `
-    with page as (${pageQuery(ordering)})
-    select ${LIST_ROW_FROM_PAGE},
-      ${prefixedUserColumns("u", OWNER_PREFIX)}${count}
-    from page join users u on u.id = page."userId"
-    order by page.${ordering.rowKey} ${ordering.direction}, page.id ${ordering.direction}`;
+  return pageQuery(ordering, `,\n      ${prefixedUserColumns("u", OWNER_PREFIX)}${count}`, " join users u on u.id = datasets.user_id");
 }
 
 const EXTRAS: ListExtras[] = [false, true].flatMap((totalCount) => [false, true].map((owners) => ({ totalCount, owners })));

@@ -45,7 +45,7 @@ export async function listDatasets(
   const { rows, totalCount } = extras.totalCount ? separateCount(listed, after === null) : { rows: listed, totalCount: null };
   if (!extras.owners) return { rows, owners: [], totalCount };
   const split = rows.map((row) => separateUser(row, sql.OWNER_PREFIX));
-  return { rows: split.map((row) => row.rest), owners: split.map((row) => row.user), totalCount };
+  return { rows: split.map((row) => ({ ...row.rest, owner: row.user })), owners: split.map((row) => row.user), totalCount };
 }
 
 export async function countDatasets(db: Queryable, filter: DatasetListFilter): Promise<number> {
