@@ -423,6 +423,8 @@ export function markdownReport(results: BenchResults): string {
     "",
     "p50/p99: latency of each response as the load generator saw it. GraphQL errors: responses whose body has",
     "`errors` (every body is checked). SQL/req: the server's `x-sql-statements` (the viewer check, once a session is in the viewer cache, is none).",
+    "Before the scenarios every fixture session makes one request (`primed … sessions` in the log), as a long-running",
+    "server has seen its clients' sessions: the numbers are the steady state, not a cold start.",
     `CPU over the measured window, in percent of one core (this machine has ${results.machine.cores}): the server process (bcrypt's`,
     "worker thread included) and its CPU time per response; this run's PostgreSQL backends; the load generator;",
     "and other: the machine's busy time not accounted for by those (other processes, other databases' queries).",
