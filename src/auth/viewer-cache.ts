@@ -22,8 +22,13 @@ export class ViewerCache {
   readonly #reading = new Map<string, { snapshot: number; read: Promise<UserRow> }>();
   /** Moves on with every forget: a read that started before it may be stale. */
   #generation = 0;
-  /** `performance.now()` until which announcements are known to arrive. */
+  /** `performance.now()` until which announcements are known to arrive… */
   #trustedUntil = Number.NEGATIVE_INFINITY;
+  /**
+   * …and the same moment by the wall clock: the monotonic clock stands still while the
+   * machine is suspended, the wall clock does not, so trust ends by whichever ends first.
+   */
+  #trustedUntilWall = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly capacity: number,
@@ -90,18 +95,21 @@ export class ViewerCache {
 
   /** Whether announcements are known to arrive now. */
   get trusted(): boolean {
-    return this.now() < this.#trustedUntil;
+    return this.now() < this.#trustedUntil && Date.now() < this.#trustedUntilWall;
   }
 
   /** Announcements are known to arrive until `until` (a `performance.now()` time). */
   trustUntil(until: number): void {
     if (!this.trusted) this.forgetAll(); // whatever it held from before may be stale
+    const wall = Date.now() + (until - this.now());
     this.#trustedUntil = Math.max(this.#trustedUntil, until);
+    this.#trustedUntilWall = Math.max(this.#trustedUntilWall, wall);
   }
 
   /** Stops trusting at once, and empties. */
   distrust(): void {
     this.#trustedUntil = Number.NEGATIVE_INFINITY;
+    this.#trustedUntilWall = Number.NEGATIVE_INFINITY;
     this.forgetAll();
   }
 

@@ -58,6 +58,10 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
   /** Syncs in flight by nonce: who has answered, and (once known) whose answers are awaited. */
   const syncs = new Map<string, { answeredBy: Set<string>; awaited?: Set<string>; allAnswered: () => void }>();
   let listening = false;
+  /** When the listening connection last came up: the peers map is complete only a trust window later. */
+  let listeningSince = Number.POSITIVE_INFINITY;
+  /** When a newcomer was last left out of a full peers map: until it would be pruned, confirmations are incomplete. */
+  let droppedPeerAt = Number.NEGATIVE_INFINITY;
   let closed = false;
   /** Moves on whenever the listening connection comes, goes, or closes: a proof counts only within one. */
   let epoch = 0;
@@ -102,7 +106,10 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
     }
     if (kind === "probe") {
       const known = peers.has(instance);
-      if (!known && peers.size >= MAX_PEERS) return;
+      if (!known && peers.size >= MAX_PEERS) {
+        droppedPeerAt = now();
+        return;
+      }
       peers.set(instance, now());
       // A newcomer learns of this instance now rather than at its next probe.
       if (!known) void probe();
@@ -128,6 +135,7 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
     listening() {
       epoch += 1;
       listening = true;
+      listeningSince = now();
       // Whatever changed while nobody listened is unknown: start empty, trust after a proof.
       cache.distrust();
       proved = probe();
@@ -158,8 +166,11 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
     syncs.set(nonce, sync);
     try {
       await notify(`sync:${self}:${nonce}`);
-      // Our own sync back: every instance started before the revocation is now known.
+      // Our own sync back: every instance whose probe was delivered before it is now known,
+      // provided this connection has listened for a trust window (any instance still trusting
+      // has a probe in that window) and no newcomer was left out of a full peers map.
       if (!(await echo)) return false;
+      if (now() - listeningSince < TRUST_WINDOW_MS || now() - droppedPeerAt < PEER_SILENT_MS) return false;
       const silentSince = now() - PEER_SILENT_MS;
       sync.awaited = new Set([...peers].filter(([, heardAt]) => heardAt >= silentSince).map(([peer]) => peer));
       if ([...sync.awaited].every((peer) => sync.answeredBy.has(peer))) return true;
@@ -173,8 +184,15 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
     async revoked(kind, id) {
       if (kind === "user") cache.forgetUser(id);
       else cache.forgetSession(id);
+      // Embedded PGlite is one process (data-dir-lock.ts), and it calls every listener before
+      // the committing statement returns: every cache of it has forgotten already.
+      if (database.engine === "pglite") return;
       const deadline = now() + TRUST_WINDOW_MS;
       try {
+        // A connection up for less than a trust window may not know every instance yet: wait
+        // until it does (never past the deadline), rather than wait out the whole window.
+        const complete = listeningSince + TRUST_WINDOW_MS;
+        if (listening && now() < complete && complete <= deadline) await sleep(complete - now());
         if (listening && (await confirmedByPeers(deadline))) return;
       } catch (error) {
         logger.warn({ err: error }, "could not ask the other instances to confirm a revocation");
