@@ -26,7 +26,7 @@ interface ListArgs {
  * One page of the datasets `filter` covers. What the client selected below decides what
  * the page's statement also reads: `totalCount`, and the owners, unless they can only be
  * the viewer (whose row authentication already put in the loader). Each owner comes on its
- * row, where `Dataset.owner` finds it without a promise, and goes into the request's loader.
+ * row, where `Dataset.owner` finds it without a promise or a loader.
  */
 async function datasetPage(
   context: Context,
@@ -45,7 +45,6 @@ async function datasetPage(
       (isSelected(info, ["nodes", "owner"]) || isSelected(info, ["edges", "node", "owner"])),
   };
   const page = await store.listDatasets(context.db, filter, order, after, first + 1, extras);
-  for (const owner of page.owners) context.loaders.users.prime(owner.id, owner);
   return toConnection(
     page.rows,
     first,

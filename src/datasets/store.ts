@@ -2,7 +2,7 @@ import type { Queryable } from "../db/database.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { separateCount } from "../pagination.js";
 import { containsPattern } from "../search.js";
-import { type PrefixedUserRow, separateUser, type UserRow } from "../users/rows.js";
+import { type PrefixedUserRow, separateUser } from "../users/rows.js";
 import type { DatasetCursor } from "./ordering.js";
 import type { DatasetListRow, DatasetRow } from "./rows.js";
 import * as sql from "./sql.js";
@@ -16,9 +16,8 @@ export interface DatasetListFilter {
 
 /** A page of datasets and what was read with it. */
 export interface DatasetPage {
+  /** With each row's `owner` when the owners were asked for. */
   rows: DatasetListRow[];
-  /** The rows' owners, one per row, when asked for; otherwise empty. */
-  owners: UserRow[];
   /** How many datasets the filter covers, when asked for; otherwise null. */
   totalCount: number | null;
 }
@@ -43,9 +42,14 @@ export async function listDatasets(
     limit,
   ]);
   const { rows, totalCount } = extras.totalCount ? separateCount(listed, after === null) : { rows: listed, totalCount: null };
-  if (!extras.owners) return { rows, owners: [], totalCount };
-  const split = rows.map((row) => separateUser(row, sql.OWNER_PREFIX));
-  return { rows: split.map((row) => ({ ...row.rest, owner: row.user })), owners: split.map((row) => row.user), totalCount };
+  if (!extras.owners) return { rows, totalCount };
+  return {
+    rows: rows.map((row) => {
+      const { user, rest } = separateUser(row, sql.OWNER_PREFIX);
+      return { ...rest, owner: user };
+    }),
+    totalCount,
+  };
 }
 
 export async function countDatasets(db: Queryable, filter: DatasetListFilter): Promise<number> {

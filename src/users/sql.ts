@@ -80,14 +80,17 @@ const LIST_FILTER = `($1::text is null or username ilike $1 or email ilike $1)`;
 /**
  * One page of the admin list, newest first (index users_created_idx, migrations/003):
  * $2/$3 the cursor's created_at and id (null: the first page), $4 the limit.
+ * `extraColumns` adds to the select list (the count).
  */
-export const USER_PAGE = `
-  select ${USER_COLUMNS}
+const userPage = (extraColumns = "") => `
+  select ${USER_COLUMNS}${extraColumns}
   from users
   where ${LIST_FILTER}
     and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::uuid))
   order by created_at desc, id desc
   limit $4`;
+
+export const USER_PAGE = userPage();
 
 export const USER_COUNT = `select count(*)::int as "count" from users where ${LIST_FILTER}`;
 
@@ -96,14 +99,8 @@ export const USER_COUNT = `select count(*)::int as "count" from users where ${LI
  * that shows it: a scalar subquery, run once per statement. An empty page brings no count
  * (see `separateCount`).
  */
-export const USER_PAGE_WITH_COUNT = `
-  select ${USER_COLUMNS},
-    (select count(*)::int from users where ${LIST_FILTER}) as "totalCount"
-  from users
-  where ${LIST_FILTER}
-    and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::uuid))
-  order by created_at desc, id desc
-  limit $4`;
+export const USER_PAGE_WITH_COUNT = userPage(`,
+    (select count(*)::int from users where ${LIST_FILTER}) as "totalCount"`);
 
 /**
  * Locks every active admin, in id order so that two of these never deadlock. Every role
