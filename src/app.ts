@@ -16,6 +16,9 @@ import { openPostgres } from "./db/postgres.js";
 import { createMetrics, timeStatements } from "./metrics.js";
 import { buildSchema } from "./schema.js";
 import { buildServer } from "./server.js";
+import { createGarbageCollector } from "./files/garbage.js";
+import { openBlobStore } from "./storage/open.js";
+import { HashingFileStore } from "./uploads/hashing-file-store.js";
 
 /** Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`. */
 export function openDatabase(config: Config, logger: Logger): Promise<Database> {
@@ -47,6 +50,9 @@ export async function createApp(config: Config, openedDatabase: Database, logger
   // (JWT_SECRET, else the private key), never one made up per instance.
   const successorSeed = secret ?? config.signingKey!.privateKeyPem;
   const viewers = new ViewerCache(config.viewerCacheSize);
+  const blobStore = await openBlobStore({ url: config.files.storageUrl, s3: config.files.s3 });
+  const staging = new HashingFileStore({ directory: config.files.uploadDir, expirationPeriodInMilliseconds: config.files.uploadExpirySeconds * 1000 });
+  const garbage = createGarbageCollector(database, blobStore, staging, logger);
   const services = {
     config,
     tokens: await createAccessTokens({ secret, signingKey: config.signingKey, ttlSeconds: config.accessTokenTtlSeconds }),
@@ -56,9 +62,22 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     viewers,
     // Through the unwrapped database: its probes are nobody's request and no statement metric.
     viewerChanges: await watchViewerChanges(openedDatabase, viewers, logger),
+    files: {
+      store: blobStore,
+      downloadKey: createHash("sha256").update(`download-url-key:${successorSeed}`).digest("base64url"),
+      downloadUrlTtlSeconds: config.files.downloadUrlTtlSeconds,
+      garbage,
+    },
   };
+  staging.onBytes = (count) => metrics.bytesUploaded.inc(count);
+  logger.info({ storage: blobStore.description, staging: config.files.uploadDir }, "file storage");
   startThrottleSweeper(database);
-  const app = await buildServer({ services, database, schema: buildSchema(), logger });
+  const app = await buildServer({ services, database, schema: buildSchema(), logger, staging });
+  const sweeper = garbage.start(config.files.sweepIntervalSeconds * 1000);
+  app.addHook("onClose", async () => {
+    sweeper.stop();
+    await blobStore.close();
+  });
   app.addHook("onClose", () => services.passwords.close());
   app.addHook("onClose", () => services.viewerChanges.close());
   return app;

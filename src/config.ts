@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { z } from "zod";
 
 /**
@@ -55,6 +57,22 @@ export interface Config {
   readonly persistedOperationsManifest: string;
   /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
   readonly shutdownTimeoutSeconds: number;
+  readonly files: FilesConfig;
+}
+
+/** Where file content goes and the limits on it. */
+export interface FilesConfig {
+  /** `file:///abs/path` or `s3://bucket/prefix`; default `file://<DATA_DIR>/files`. */
+  storageUrl: string;
+  s3: { endpoint?: string; region?: string; forcePathStyle?: boolean; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } };
+  /** Where tus stages bytes in flight (a volume every instance shares, when uploads must resume anywhere). */
+  uploadDir: string;
+  maxFileSize: number;
+  /** Bytes per user; each distinct content counted once. */
+  storageQuota: number;
+  uploadExpirySeconds: number;
+  downloadUrlTtlSeconds: number;
+  sweepIntervalSeconds: number;
 }
 
 /** What one request may ask for; everything over is refused before it executes. */
@@ -124,6 +142,20 @@ const integer = (min: number, max: number) =>
     .refine((value) => value >= min && value <= max, {
       error: `expected a whole number from ${min} to ${max}`,
     });
+
+const GIB = 1024 ** 3;
+const UNITS: Record<string, number> = { "": 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 1024, MIB: 1024 ** 2, GIB, TIB: 1024 ** 4 };
+
+/** A size in bytes: a whole number with an optional unit (`5GiB`, `500MB`, `1048576`). */
+const bytes = z.string().transform((value, context) => {
+  const match = /^(\d+)\s*([KMGT]i?B|B)?$/i.exec(value.trim());
+  const size = match ? Number(match[1]) * UNITS[(match[2] ?? "").toUpperCase()]! : Number.NaN;
+  if (!Number.isSafeInteger(size) || size < 1) {
+    context.addIssue({ code: "custom", message: "expected a size in bytes such as 1048576, 500MB or 5GiB" });
+    return z.NEVER;
+  }
+  return size;
+});
 
 const environment = z.object({
   NODE_ENV: z.enum(["development", "production", "test"], {
@@ -197,6 +229,22 @@ const environment = z.object({
   PERSISTED_OPERATIONS: z.enum(["apq", "only", "off"], { error: "expected apq, only or off" }).default("apq"),
   PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).default("client/generated/persisted-documents.json"),
   SHUTDOWN_TIMEOUT: integer(1, 600).default(15),
+  STORAGE_URL: z
+    .string()
+    .regex(/^(file:\/\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, { error: "expected file:///absolute/path or s3://bucket/prefix" })
+    .optional(),
+  S3_ENDPOINT: z.string().regex(/^https?:\/\/\S+$/, { error: "expected an http(s):// URL" }).optional(),
+  S3_REGION: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: boolean.optional(),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
+  UPLOAD_DIR: z.string().min(1).optional(),
+  MAX_FILE_SIZE: bytes.default(5 * GIB),
+  STORAGE_QUOTA: bytes.default(10 * GIB),
+  UPLOAD_EXPIRY: integer(60, 30 * 86400).default(86400),
+  DOWNLOAD_URL_TTL: integer(10, 86400).default(300),
+  SWEEP_INTERVAL: integer(10, 86400).default(600),
 });
 
 /** Every variable the server reads (the tests check each one's validation). */
@@ -292,6 +340,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     persistedOperations: values.PERSISTED_OPERATIONS,
     persistedOperationsManifest: values.PERSISTED_OPERATIONS_MANIFEST,
     shutdownTimeoutSeconds: values.SHUTDOWN_TIMEOUT,
+    files: Object.freeze({
+      storageUrl: values.STORAGE_URL ?? pathToFileURL(resolve(values.DATA_DIR, "files")).href,
+      s3: Object.freeze({
+        endpoint: values.S3_ENDPOINT,
+        region: values.S3_REGION,
+        forcePathStyle: values.S3_FORCE_PATH_STYLE,
+        credentials:
+          values.AWS_ACCESS_KEY_ID && values.AWS_SECRET_ACCESS_KEY
+            ? { accessKeyId: values.AWS_ACCESS_KEY_ID, secretAccessKey: values.AWS_SECRET_ACCESS_KEY, sessionToken: values.AWS_SESSION_TOKEN }
+            : undefined,
+      }),
+      uploadDir: resolve(values.UPLOAD_DIR ?? join(values.DATA_DIR, "uploads")),
+      maxFileSize: values.MAX_FILE_SIZE,
+      storageQuota: values.STORAGE_QUOTA,
+      uploadExpirySeconds: values.UPLOAD_EXPIRY,
+      downloadUrlTtlSeconds: values.DOWNLOAD_URL_TTL,
+      sweepIntervalSeconds: values.SWEEP_INTERVAL,
+    }),
     limits: Object.freeze({
       maxDepth: values.MAX_DEPTH,
       maxAliases: values.MAX_ALIASES,

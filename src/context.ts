@@ -9,6 +9,9 @@ import type { PasswordHasher } from "./auth/passwords.js";
 import type { AccessTokens } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { CountingDatabase } from "./db/counting.js";
+import type { GarbageCollector } from "./files/garbage.js";
+import type { FileLoaders } from "./files/store.js";
+import type { BlobStore } from "./storage/blob-store.js";
 import type { UserRow } from "./users/rows.js";
 
 /** Long-lived parts every request shares. */
@@ -23,6 +26,16 @@ export interface Services {
   viewers: ViewerCache;
   /** Revocations go through it, so that every instance forgets before the next request. */
   viewerChanges: ViewerChanges;
+  files: FileServices;
+}
+
+/** What the file routes and resolvers share: where content is, and how links are signed. */
+export interface FileServices {
+  store: BlobStore;
+  /** HMAC key of signed download links, derived from the signing secret (the same on every instance). */
+  downloadKey: string;
+  downloadUrlTtlSeconds: number;
+  garbage: GarbageCollector;
 }
 
 /** What every resolver receives: one per request. */
@@ -31,7 +44,7 @@ export interface Context {
   /** The database, counting this request's statements. */
   db: CountingDatabase;
   /** Per-request loaders: their caches never outlive the request. */
-  loaders: { users: DataLoader<string, UserRow | null> };
+  loaders: { users: DataLoader<string, UserRow | null>; files: FileLoaders };
   /** The signed-in user, or null for an anonymous request. */
   viewer: Viewer | null;
   /**
@@ -40,6 +53,8 @@ export interface Context {
    */
   provenUserIds: Set<string>;
   requestId: string;
+  /** `scheme://host` the client reached us at, for absolute links (download URLs). */
+  origin: string;
   /** What the request log line and the metrics will say about this request. */
   report: RequestReport;
   /** The client's address (from X-Forwarded-For only with TRUST_PROXY), for throttling. */

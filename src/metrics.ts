@@ -14,6 +14,12 @@ export interface Metrics {
   errorSent(code: string): void;
   auditEvent(type: string): void;
   statementDone(seconds: number): void;
+  /** Bytes of uploads written into staging. */
+  readonly bytesUploaded: Counter;
+  /** Bytes of file downloads sent. */
+  readonly bytesDownloaded: Counter;
+  /** tus requests being handled now (each one an upload receiving or being finished). */
+  readonly uploadsInFlight: Gauge;
 }
 
 /** Connections of the database pool now; PGlite has one engine and no pool. */
@@ -73,8 +79,15 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
     },
   });
 
+  const bytesUploaded = new Counter({ name: "file_bytes_uploaded_total", help: "Bytes received by tus uploads", registers: [registry] });
+  const bytesDownloaded = new Counter({ name: "file_bytes_downloaded_total", help: "Bytes of files sent to downloaders", registers: [registry] });
+  const uploadsInFlight = new Gauge({ name: "file_uploads_in_flight", help: "tus upload requests being handled now", registers: [registry] });
+
   return {
     registry,
+    bytesUploaded,
+    bytesDownloaded,
+    uploadsInFlight,
     requestDone(operation, outcome, seconds) {
       requests.inc({ operation, outcome });
       latency.observe({ operation, outcome }, seconds);

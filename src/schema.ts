@@ -2,10 +2,11 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { makeExecutableSchema } from "@graphql-tools/schema";
 import type { GraphQLSchema } from "graphql";
-import { DateTimeResolver, EmailAddressResolver, JSONResolver } from "graphql-scalars";
+import { DateTimeResolver, EmailAddressResolver, JSONResolver, SafeIntResolver } from "graphql-scalars";
 import { auditResolvers } from "./audit/resolvers.js";
 import { authResolvers } from "./auth/resolvers.js";
 import { datasetResolvers } from "./datasets/resolvers.js";
+import { fileResolvers } from "./files/resolvers.js";
 import type { Resolvers } from "./generated/graphql.js";
 import { applyPolicy } from "./policy/apply.js";
 import { policy } from "./policy/rules.js";
@@ -16,7 +17,8 @@ import { userResolvers } from "./users/resolvers.js";
 export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", import.meta.url));
 
 const resolvers: Resolvers[] = [
-  { DateTime: DateTimeResolver, EmailAddress: EmailAddressResolver, JSON: JSONResolver },
+  { DateTime: DateTimeResolver, EmailAddress: EmailAddressResolver, JSON: JSONResolver, SafeInt: SafeIntResolver },
+  fileResolvers,
   auditResolvers,
   authResolvers,
   sessionResolvers,

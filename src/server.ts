@@ -14,6 +14,10 @@ import { registerHttpConformance } from "./http-conformance.js";
 import { registerPlayground } from "./playground.js";
 import { loadManifest, registerTrustedDocuments } from "./persisted-operations.js";
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
+import { registerDownloads } from "./files/download-route.js";
+import { FileLoaders } from "./files/store.js";
+import { registerUploads } from "./uploads/routes.js";
+import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 import { createUserLoader } from "./users/loader.js";
 
 /** What the HTTP server is built from. */
@@ -22,6 +26,8 @@ export interface ServerParts {
   database: Database;
   schema: GraphQLSchema;
   logger: Logger;
+  /** Where tus stages uploads in flight. */
+  staging: HashingFileStore;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -37,7 +43,7 @@ const errorBody = (message: string, code: string, requestId: string) => ({
  * The Fastify server: `/graphql` (Apollo Server), `/healthz`, `/readyz`. Not listening
  * yet; the caller decides where.
  */
-export async function buildServer({ services, database, schema, logger }: ServerParts): Promise<FastifyInstance> {
+export async function buildServer({ services, database, schema, logger, staging }: ServerParts): Promise<FastifyInstance> {
   const { config } = services;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -71,7 +77,14 @@ export async function buildServer({ services, database, schema, logger }: Server
     return reply.code(500).send(errorBody("Internal server error", ErrorCode.INTERNAL_SERVER_ERROR, request.id));
   });
 
-  await app.register(cors, { origin: [...config.corsOrigins], credentials: false, maxAge: 600 });
+  await app.register(cors, {
+    origin: [...config.corsOrigins],
+    credentials: false,
+    maxAge: 600,
+    // tus needs PATCH, HEAD and DELETE and its own headers (preflights reflect the headers asked for).
+    methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+    exposedHeaders: ["X-Request-Id", "ETag", "Content-Range", "Content-Disposition", "Content-Length", "Accept-Ranges", "Retry-After"],
+  });
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/metrics", async (_request, reply) => {
@@ -92,6 +105,9 @@ export async function buildServer({ services, database, schema, logger }: Server
       return reply.code(503).send({ status: "database unavailable" });
     }
   });
+
+  await registerUploads(app, services, database, staging);
+  registerDownloads(app, services, database);
 
   if (config.limits.allowBatchedRequests) {
     // Apollo runs every operation of a batch; a batch of fifty logins is fifty logins.
@@ -120,16 +136,18 @@ export async function buildServer({ services, database, schema, logger }: Server
     context: async (request): Promise<Context> => {
       const db = countStatements(database);
       const users = createUserLoader(db);
+      const files = new FileLoaders(db);
       const report = startReport(request);
       try {
         const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, db, users);
         return {
           services,
           db,
-          loaders: { users },
+          loaders: { users, files },
           viewer,
           provenUserIds: new Set(),
           requestId: request.id,
+          origin: `${request.protocol}://${request.host}`,
           report,
           clientAddress: request.ip,
           log: request.log,

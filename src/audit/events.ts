@@ -18,7 +18,10 @@ export type AuditType =
   | "user.active_changed"
   | "dataset.created"
   | "dataset.updated"
-  | "dataset.deleted";
+  | "dataset.deleted"
+  | "upload.created"
+  | "upload.completed"
+  | "version.committed";
 
 export interface AuditEventInput {
   type: AuditType;

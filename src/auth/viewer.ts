@@ -10,6 +10,9 @@ import type { ViewerCache } from "./viewer-cache.js";
 export interface Viewer {
   id: string;
   role: UserRow["role"];
+  /** The session the access token belongs to, and the token version it was issued at: signed download links are bound to both. */
+  sessionId: string;
+  tokenVersion: number;
 }
 
 /**
@@ -44,7 +47,7 @@ export async function authenticate(
           readViewer(db, viewers, claims, snapshot),
         );
   users.prime(user.id, user);
-  return { id: user.id, role: user.role };
+  return { id: user.id, role: user.role, sessionId: claims.sessionId, tokenVersion: claims.tokenVersion };
 }
 
 async function readViewer(db: Queryable, viewers: ViewerCache, claims: AccessClaims, snapshot: number): Promise<UserRow> {

@@ -3,6 +3,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { UserRow, UserConnectionModel, UserEdgeModel } from '../users/rows.js';
 import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../datasets/rows.js';
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
+import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
 import type { Context } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -21,6 +22,8 @@ export type Scalars = {
   EmailAddress: { input: string; output: string; }
   /** Any JSON value. */
   JSON: { input: unknown; output: unknown; }
+  /** An integer from -(2^53 - 1) to 2^53 - 1: file sizes past 2 GiB fit. */
+  SafeInt: { input: number; output: number; }
 };
 
 export type AdminDatasetFilter = {
@@ -93,6 +96,16 @@ export type AuthPayload = {
   user: User;
 };
 
+export type CommitInput = {
+  /** At most 10,000 changes; each path at most once. */
+  changes: Array<FileChange>;
+  datasetId: Scalars['ID']['input'];
+  /** At most 10,000 characters. */
+  message?: InputMaybe<Scalars['String']['input']>;
+  /** The version you saw. When the latest version is another one, CONFLICT and nothing is written. Left out: on top of whatever is latest. */
+  parentVersion?: InputMaybe<Scalars['Int']['input']>;
+};
+
 export type CreateDatasetInput = {
   /** At most 10,000 characters. */
   description?: InputMaybe<Scalars['String']['input']>;
@@ -108,11 +121,32 @@ export type Dataset = {
   createdAt: Scalars['DateTime']['output'];
   description?: Maybe<Scalars['String']['output']>;
   filePath?: Maybe<Scalars['String']['output']>;
+  /** The latest version's files, sorted by path (empty until the first commit). */
+  files: Array<DatasetFile>;
   id: Scalars['ID']['output'];
+  /** The newest version; null until the first commit. */
+  latestVersion?: Maybe<DatasetVersion>;
   name: Scalars['String']['output'];
   /** Visible on your own datasets, and to admins on any. */
   owner: User;
   updatedAt: Scalars['DateTime']['output'];
+  /** Version `number`; null when there is no such version. */
+  version?: Maybe<DatasetVersion>;
+  /** Every version, newest first. */
+  versions: DatasetVersionConnection;
+};
+
+
+/** A dataset: a named pointer to a file, owned by one user. */
+export type DatasetVersionArgs = {
+  number: Scalars['Int']['input'];
+};
+
+
+/** A dataset: a named pointer to a file, owned by one user. */
+export type DatasetVersionsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type DatasetConnection = {
@@ -131,6 +165,25 @@ export type DatasetEdge = {
   node: Dataset;
 };
 
+/** A file of a version. Its bytes are at `downloadUrl`, or at `/datasets/{id}/versions/{number}/files/{path}` with a token. */
+export type DatasetFile = {
+  __typename?: 'DatasetFile';
+  /** Given at upload, else from the file name's extension, else `application/octet-stream`. */
+  contentType: Scalars['String']['output'];
+  /**
+   * A signed URL of these bytes for the signed-in viewer that needs no Authorization header
+   * (for `<a href>`). It is short-lived (DOWNLOAD_URL_TTL, 5 minutes by default), and stops
+   * working as soon as the viewer's session ends or they lose access to the dataset.
+   */
+  downloadUrl: Scalars['String']['output'];
+  /** Relative and `/`-separated, e.g. `data/train.csv`. */
+  path: Scalars['String']['output'];
+  /** Lower-case hex SHA-256 of the bytes, computed by the server as they arrived. */
+  sha256: Scalars['String']['output'];
+  /** Bytes. */
+  size: Scalars['SafeInt']['output'];
+};
+
 export type DatasetFilter = {
   /** Case-insensitive substring of name or description; `%` and `_` match themselves. */
   search?: InputMaybe<Scalars['String']['input']>;
@@ -142,6 +195,44 @@ export type DatasetOrder =
   | 'NAME_ASC'
   | 'NAME_DESC';
 
+/** An immutable snapshot of a dataset's files: version 1, 2, 3 … per dataset. */
+export type DatasetVersion = {
+  __typename?: 'DatasetVersion';
+  /** Who committed it; null once their account is gone. */
+  author?: Maybe<User>;
+  createdAt: Scalars['DateTime']['output'];
+  fileCount: Scalars['Int']['output'];
+  /** Sorted by path (byte order). */
+  files: Array<DatasetFile>;
+  message?: Maybe<Scalars['String']['output']>;
+  number: Scalars['Int']['output'];
+  /** Bytes of all its files together. */
+  totalSize: Scalars['SafeInt']['output'];
+};
+
+/** A page of versions, newest first. */
+export type DatasetVersionConnection = {
+  __typename?: 'DatasetVersionConnection';
+  edges: Array<DatasetVersionEdge>;
+  nodes: Array<DatasetVersion>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type DatasetVersionEdge = {
+  __typename?: 'DatasetVersionEdge';
+  cursor: Scalars['String']['output'];
+  node: DatasetVersion;
+};
+
+/** One change of a commit: the finished upload `uploadId` becomes the file at `path`, or (no `uploadId`) the file at `path` is removed. */
+export type FileChange = {
+  /** 1 to 1024 UTF-8 bytes of `/`-separated segments; no empty, `.` or `..` segment, no leading `/`, no backslash, no control character. */
+  path: Scalars['String']['input'];
+  /** A finished upload of yours to this dataset (the last segment of its tus `Location`); null removes the file. */
+  uploadId?: InputMaybe<Scalars['ID']['input']>;
+};
+
 export type LoginInput = {
   email: Scalars['String']['input'];
   password: Scalars['String']['input'];
@@ -151,6 +242,11 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Set a new password. Ends every session and access token; returns a new session. */
   changePassword: AuthPayload;
+  /**
+   * Turn finished uploads into the dataset's next version, in one transaction: the parent's
+   * file list with `changes` applied. Only for datasets you may commit to (your own).
+   */
+  commitDatasetVersion: DatasetVersion;
   createDataset: Dataset;
   /** Delete one of your own datasets; returns its id. */
   deleteDataset: Scalars['ID']['output'];
@@ -186,6 +282,11 @@ export type Mutation = {
 export type MutationChangePasswordArgs = {
   currentPassword: Scalars['String']['input'];
   newPassword: Scalars['String']['input'];
+};
+
+
+export type MutationCommitDatasetVersionArgs = {
+  input: CommitInput;
 };
 
 
@@ -429,14 +530,20 @@ export type ResolversTypes = {
   AuditEventFilter: AuditEventFilter;
   AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CommitInput: CommitInput;
   CreateDatasetInput: CreateDatasetInput;
   Dataset: ResolverTypeWrapper<DatasetRow>;
   DatasetConnection: ResolverTypeWrapper<DatasetConnectionModel>;
   DatasetEdge: ResolverTypeWrapper<DatasetEdgeModel>;
+  DatasetFile: ResolverTypeWrapper<FileRow>;
   DatasetFilter: DatasetFilter;
   DatasetOrder: DatasetOrder;
+  DatasetVersion: ResolverTypeWrapper<VersionRow>;
+  DatasetVersionConnection: ResolverTypeWrapper<VersionConnectionModel>;
+  DatasetVersionEdge: ResolverTypeWrapper<VersionEdgeModel>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   EmailAddress: ResolverTypeWrapper<Scalars['EmailAddress']['output']>;
+  FileChange: FileChange;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
@@ -446,6 +553,7 @@ export type ResolversTypes = {
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
   Role: Role;
+  SafeInt: ResolverTypeWrapper<Scalars['SafeInt']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   UpdateDatasetInput: UpdateDatasetInput;
   User: ResolverTypeWrapper<UserRow>;
@@ -462,13 +570,19 @@ export type ResolversParentTypes = {
   AuditEventFilter: AuditEventFilter;
   AuthPayload: Omit<AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   Boolean: Scalars['Boolean']['output'];
+  CommitInput: CommitInput;
   CreateDatasetInput: CreateDatasetInput;
   Dataset: DatasetRow;
   DatasetConnection: DatasetConnectionModel;
   DatasetEdge: DatasetEdgeModel;
+  DatasetFile: FileRow;
   DatasetFilter: DatasetFilter;
+  DatasetVersion: VersionRow;
+  DatasetVersionConnection: VersionConnectionModel;
+  DatasetVersionEdge: VersionEdgeModel;
   DateTime: Scalars['DateTime']['output'];
   EmailAddress: Scalars['EmailAddress']['output'];
+  FileChange: FileChange;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
@@ -477,6 +591,7 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   RegisterInput: RegisterInput;
+  SafeInt: Scalars['SafeInt']['output'];
   String: Scalars['String']['output'];
   UpdateDatasetInput: UpdateDatasetInput;
   User: UserRow;
@@ -517,10 +632,14 @@ export type DatasetResolvers<ContextType = Context, ParentType extends Resolvers
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   filePath?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  files?: Resolver<Array<ResolversTypes['DatasetFile']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  latestVersion?: Resolver<Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   owner?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  version?: Resolver<Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType, RequireFields<DatasetVersionArgs, 'number'>>;
+  versions?: Resolver<ResolversTypes['DatasetVersionConnection'], ParentType, ContextType, RequireFields<DatasetVersionsArgs, 'first'>>;
 };
 
 export type DatasetConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetConnection'] = ResolversParentTypes['DatasetConnection']> = {
@@ -533,6 +652,36 @@ export type DatasetConnectionResolvers<ContextType = Context, ParentType extends
 export type DatasetEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetEdge'] = ResolversParentTypes['DatasetEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType>;
+};
+
+export type DatasetFileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetFile'] = ResolversParentTypes['DatasetFile']> = {
+  contentType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  downloadUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  path?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  size?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+};
+
+export type DatasetVersionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetVersion'] = ResolversParentTypes['DatasetVersion']> = {
+  author?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  fileCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  files?: Resolver<Array<ResolversTypes['DatasetFile']>, ParentType, ContextType>;
+  message?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  number?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalSize?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+};
+
+export type DatasetVersionConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetVersionConnection'] = ResolversParentTypes['DatasetVersionConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['DatasetVersionEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['DatasetVersion']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type DatasetVersionEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetVersionEdge'] = ResolversParentTypes['DatasetVersionEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['DatasetVersion'], ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -549,6 +698,7 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
+  commitDatasetVersion?: Resolver<ResolversTypes['DatasetVersion'], ParentType, ContextType, RequireFields<MutationCommitDatasetVersionArgs, 'input'>>;
   createDataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<MutationCreateDatasetArgs, 'input'>>;
   deleteDataset?: Resolver<ResolversTypes['ID'], ParentType, ContextType, RequireFields<MutationDeleteDatasetArgs, 'id'>>;
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
@@ -576,6 +726,10 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   me?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, RequireFields<QueryUsersArgs, 'first'>>;
 };
+
+export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['SafeInt'], any> {
+  name: 'SafeInt';
+}
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -607,12 +761,17 @@ export type Resolvers<ContextType = Context> = {
   Dataset?: DatasetResolvers<ContextType>;
   DatasetConnection?: DatasetConnectionResolvers<ContextType>;
   DatasetEdge?: DatasetEdgeResolvers<ContextType>;
+  DatasetFile?: DatasetFileResolvers<ContextType>;
+  DatasetVersion?: DatasetVersionResolvers<ContextType>;
+  DatasetVersionConnection?: DatasetVersionConnectionResolvers<ContextType>;
+  DatasetVersionEdge?: DatasetVersionEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   EmailAddress?: GraphQLScalarType;
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  SafeInt?: GraphQLScalarType;
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;

@@ -74,9 +74,17 @@ export const policy: Record<string, Record<string, Rule<never>>> = {
     deleteDataset: signedIn,
     setUserRole: adminOnly,
     setUserActive: adminOnly,
+    // Who may commit to which dataset is the write scope below, in SQL.
+    commitDatasetVersion: signedIn,
   },
   User: { email: selfOrAdmin, active: selfOrAdmin },
-  Dataset: { owner: ownerOrAdmin },
+  // Versions and files of a dataset the viewer was allowed to reach (read scope).
+  Dataset: { owner: ownerOrAdmin, latestVersion: withParent, version: withParent, versions: withParent, files: withParent },
+  DatasetVersion: { author: withParent, files: withParent },
+  // A link signed for the viewer; the download route checks the access again when it is used.
+  DatasetFile: { downloadUrl: signedIn },
+  DatasetVersionConnection: { nodes: withParent, totalCount: withParent },
+  DatasetVersionEdge: {},
   DatasetConnection: { nodes: withParent, totalCount: withParent },
   DatasetEdge: {},
   UserConnection: { nodes: withParent, totalCount: withParent },
@@ -94,7 +102,27 @@ export function datasetReadScope(viewer: Viewer): { ownerId: string | null } {
   return { ownerId: isAdmin(viewer) ? null : viewer.id };
 }
 
-/** Whose datasets a viewer may change or delete: only their own, admins included. */
+/**
+ * The HTTP routes beside /graphql and who may use each: the same scopes as the GraphQL
+ * fields. `tests/routes.test.ts` fails for a registered route missing here.
+ *
+ * - `public`: anyone (health, metrics as configured, keys).
+ * - `upload`: a signed-in viewer; creation needs the dataset's write scope, every later tus
+ *   request the upload's own creator.
+ * - `download`: a signed-in viewer (token or signed link) within the dataset's read scope.
+ */
+export const routePolicy = {
+  "/healthz": "public",
+  "/readyz": "public",
+  "/metrics": "public",
+  "/.well-known/jwks.json": "public",
+  "/graphql": "graphql",
+  "/uploads": "upload",
+  "/uploads/*": "upload",
+  "/datasets/:datasetId/versions/:version/files/*": "download",
+} as const satisfies Record<string, "public" | "graphql" | "upload" | "download">;
+
+/** Whose datasets a viewer may change, delete, upload to and commit to: only their own, admins included. */
 export function datasetWriteScope(viewer: Viewer): { ownerId: string } {
   return { ownerId: viewer.id };
 }

@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { createApp } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
@@ -26,6 +29,8 @@ export interface RequestOptions {
 /** The real server, listening on an ephemeral loopback port, on its own fresh database. */
 export interface TestServer {
   url: string;
+  /** `http://127.0.0.1:port`, for the routes beside /graphql. */
+  origin: string;
   config: Config;
   database: Database;
   /** A database URL for child processes (PostgreSQL only). */
@@ -70,7 +75,9 @@ export async function startServer(
   logs?: LogCapture,
   sharing?: Pick<TestServer, "database" | "databaseUrl">,
 ): Promise<TestServer> {
-  const config = loadConfig(testEnvironment(logs ? { LOG_LEVEL: "info", ...env } : env));
+  // Files (blob store, tus staging) go to a directory of this server's own, removed on close.
+  const dataDir = env.DATA_DIR ? undefined : await mkdtemp(join(tmpdir(), "dataset-api-test-"));
+  const config = loadConfig(testEnvironment({ ...(dataDir ? { DATA_DIR: dataDir } : {}), ...(logs ? { LOG_LEVEL: "info", ...env } : env) }));
   const { database, url: databaseUrl, drop } = sharing
     ? { database: sharing.database, url: sharing.databaseUrl, drop: async () => {} }
     : await createTestDatabase();
@@ -79,6 +86,7 @@ export async function startServer(
   const url = `${address}/graphql`;
   return {
     url,
+    origin: address,
     config,
     database,
     databaseUrl,
@@ -106,6 +114,7 @@ export async function startServer(
     async close() {
       await app.close();
       await drop();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

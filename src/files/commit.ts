@@ -1,0 +1,167 @@
+import { lookup as contentTypeOf } from "mime-types";
+import type { AuditEventInput } from "../audit/events.js";
+import { INSERT_AUDIT_EVENT } from "../audit/events.js";
+import type { Database, Transaction } from "../db/database.js";
+import { badUserInput, conflict, notFound } from "../errors.js";
+import { checkId, checkText } from "../validation.js";
+import { fileFolderClash, filePathProblem } from "./paths.js";
+import type { FileRow, UploadRow, VersionRow } from "./rows.js";
+import * as sql from "./sql.js";
+
+/** At most this many files in one version, and changes in one commit. */
+export const MAX_FILES_PER_VERSION = 10_000;
+
+/** One change of a commit, checked: the upload that becomes `path`, or null to remove it. */
+export interface FileChange {
+  path: string;
+  uploadId: string | null;
+}
+
+/** A commit as the client asked for it, checked for everything that needs no database. */
+export interface CommitRequest {
+  datasetId: string;
+  message: string | null;
+  changes: FileChange[];
+  parentVersion: number | null;
+}
+
+interface RawCommitInput {
+  datasetId: string;
+  message?: string | null;
+  changes: ReadonlyArray<{ path: string; uploadId?: string | null }>;
+  parentVersion?: number | null;
+}
+
+/** Checks a `CommitInput`; each problem is BAD_USER_INPUT naming the field (`input.changes[2].path`). */
+export function parseCommitInput(input: RawCommitInput): CommitRequest {
+  const datasetId = checkId("input.datasetId", input.datasetId);
+  const message = input.message == null ? null : checkText("input.message", input.message, { max: 10_000, multiline: true });
+  if (input.parentVersion != null && (!Number.isInteger(input.parentVersion) || input.parentVersion < 0)) {
+    throw badUserInput("input.parentVersion", "input.parentVersion must be 0 (no version yet) or a version number");
+  }
+  if (input.changes.length === 0) throw badUserInput("input.changes", "A commit needs at least one change");
+  if (input.changes.length > MAX_FILES_PER_VERSION) {
+    throw badUserInput("input.changes", `A commit may hold at most ${MAX_FILES_PER_VERSION} changes`);
+  }
+  const seen = new Set<string>();
+  const changes = input.changes.map((change, index) => {
+    const field = `input.changes[${index}]`;
+    const problem = filePathProblem(change.path);
+    if (problem) throw badUserInput(`${field}.path`, `${field}.path: ${problem}`);
+    if (seen.has(change.path)) throw badUserInput(`${field}.path`, `${field}.path: ${change.path} is changed twice in this commit`);
+    seen.add(change.path);
+    return { path: change.path, uploadId: change.uploadId == null ? null : checkId(`${field}.uploadId`, change.uploadId) };
+  });
+  return { datasetId, message, changes, parentVersion: input.parentVersion ?? null };
+}
+
+/** What a commit did, for its audit event. */
+interface CommitSummary {
+  added: number;
+  replaced: number;
+  removed: number;
+}
+
+/**
+ * Writes version N+1 of the dataset in one transaction: the parent's file list with the
+ * changes applied, the uploads used up. `committerId` must be allowed to commit to the
+ * dataset (the policy's write scope): the dataset is looked up as theirs, and otherwise
+ * NOT_FOUND. When `parentVersion` is given and is not the latest, CONFLICT. Nothing is
+ * written unless everything holds.
+ */
+export async function commitVersion(database: Database, committerId: string, request: CommitRequest): Promise<{ version: VersionRow; audit: AuditEventInput }> {
+  return database.transaction(async (tx) => {
+    const [advanced] = await tx.query<{ number: number }>(sql.ADVANCE_LATEST_VERSION, [request.datasetId, committerId, request.parentVersion]);
+    if (!advanced) {
+      const [current] = await tx.query<{ number: number }>(sql.LATEST_VERSION_NUMBER, [request.datasetId, committerId]);
+      if (!current) throw notFound("Dataset");
+      throw conflict("input.parentVersion", `The latest version is ${current.number}, not ${request.parentVersion}: read it and commit again`);
+    }
+    const number = advanced.number;
+    const uploads = await lockUploads(tx, committerId, request);
+    const parentFiles = number > 1 ? await tx.query<FileRow>(sql.FILES_OF_VERSIONS, [[request.datasetId], [number - 1]]) : [];
+    const { files, summary } = applyChanges(parentFiles, request.changes, uploads, number - 1);
+
+    const totalSize = files.reduce((sum, file) => sum + file.size, 0);
+    const [version] = await tx.query<VersionRow>(sql.INSERT_VERSION, [request.datasetId, number, request.message, committerId, files.length, totalSize]);
+    await tx.query(sql.INSERT_VERSION_FILES, [
+      request.datasetId,
+      number,
+      files.map((file) => file.path),
+      files.map((file) => file.sha256),
+      files.map((file) => file.size),
+      files.map((file) => file.contentType),
+    ]);
+    if (uploads.size > 0) await tx.query(sql.DELETE_UPLOADS, [[...uploads.keys()]]);
+    const audit: AuditEventInput = {
+      type: "version.committed",
+      actorId: committerId,
+      subjectId: request.datasetId,
+      details: { version: number, ...summary, fileCount: files.length, totalSize },
+    };
+    await recordInTransaction(tx, audit);
+    return { version: version!, audit };
+  });
+}
+
+async function recordInTransaction(tx: Transaction, event: AuditEventInput): Promise<void> {
+  await tx.query(INSERT_AUDIT_EVENT, [event.type, event.actorId, event.subjectId, JSON.stringify(event.details ?? {})]);
+}
+
+/** The finished uploads the changes name, locked; any other id is BAD_USER_INPUT on its change. */
+async function lockUploads(tx: Transaction, committerId: string, request: CommitRequest): Promise<Map<string, UploadRow>> {
+  const ids = request.changes.flatMap((change) => (change.uploadId ? [change.uploadId] : []));
+  if (ids.length === 0) return new Map();
+  const rows = await tx.query<UploadRow>(sql.LOCK_FINISHED_UPLOADS, [ids, request.datasetId, committerId]);
+  const uploads = new Map(rows.map((row) => [row.id, row]));
+  const used = new Set<string>();
+  request.changes.forEach((change, index) => {
+    if (!change.uploadId) return;
+    const field = `input.changes[${index}].uploadId`;
+    if (!uploads.has(change.uploadId)) {
+      throw badUserInput(field, `${field}: no finished upload of yours to this dataset has this id (unfinished, expired, already committed, or for another dataset)`);
+    }
+    if (used.has(change.uploadId)) throw badUserInput(field, `${field}: one upload can become one file only`);
+    used.add(change.uploadId);
+  });
+  return uploads;
+}
+
+/** The parent's files with the changes applied, and what changed; BAD_USER_INPUT where that cannot be. */
+function applyChanges(
+  parentFiles: FileRow[],
+  changes: FileChange[],
+  uploads: Map<string, UploadRow>,
+  parentNumber: number,
+): { files: Array<Omit<FileRow, "datasetId" | "version">>; summary: CommitSummary } {
+  const files = new Map(parentFiles.map((file) => [file.path, { path: file.path, sha256: file.sha256, size: file.size, contentType: file.contentType }]));
+  const summary: CommitSummary = { added: 0, replaced: 0, removed: 0 };
+  changes.forEach((change, index) => {
+    if (change.uploadId === null) {
+      if (!files.delete(change.path)) {
+        const field = `input.changes[${index}].path`;
+        throw badUserInput(field, `${field}: version ${parentNumber} has no file at ${change.path} to remove`);
+      }
+      summary.removed += 1;
+      return;
+    }
+    const upload = uploads.get(change.uploadId)!;
+    summary[files.has(change.path) ? "replaced" : "added"] += 1;
+    files.set(change.path, {
+      path: change.path,
+      sha256: upload.sha256!,
+      size: upload.size!,
+      contentType: upload.contentType ?? (contentTypeOf(change.path) || "application/octet-stream"),
+    });
+  });
+  if (files.size > MAX_FILES_PER_VERSION) {
+    throw badUserInput("input.changes", `A version may hold at most ${MAX_FILES_PER_VERSION} files; this one would hold ${files.size}`);
+  }
+  const clash = fileFolderClash(files.keys());
+  if (clash) {
+    const index = changes.findIndex((change) => change.path === clash[0] || change.path === clash[1]);
+    const field = index === -1 ? "input.changes" : `input.changes[${index}].path`;
+    throw badUserInput(field, `${field}: ${clash[0]} cannot be both a file and the folder of ${clash[1]}`);
+  }
+  return { files: [...files.values()], summary };
+}

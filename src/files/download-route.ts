@@ -1,0 +1,126 @@
+import { pipeline, Transform } from "node:stream";
+import contentDisposition from "content-disposition";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import parseRange from "range-parser";
+import { authenticate, type Viewer } from "../auth/viewer.js";
+import type { Services } from "../context.js";
+import type { Database } from "../db/database.js";
+import { ClientError } from "../errors.js";
+import { datasetReadScope } from "../policy/rules.js";
+import { createUserLoader } from "../users/loader.js";
+import { findViewer } from "../users/store.js";
+import { fileName, filePathProblem } from "./paths.js";
+import type { FileRow } from "./rows.js";
+import { verifyDownload } from "./signed-urls.js";
+import * as sql from "./sql.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+interface DownloadParams {
+  datasetId: string;
+  version: string;
+  "*": string;
+}
+
+/** A plain-text refusal; 404 says the same for "not yours" and "absent". */
+const refuse = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}) =>
+  reply.code(status).headers({ "cache-control": "no-store", ...headers }).type("text/plain; charset=utf-8").send(`${message}\n`);
+
+/**
+ * `GET` and `HEAD /datasets/{id}/versions/{number|latest}/files/{path}`: the bytes of one
+ * file, streamed from the blob store, for a viewer within the dataset's read scope (the
+ * same rule as `dataset(id)`), signed in with a token or holding a signed link.
+ */
+export function registerDownloads(app: FastifyInstance, services: Services, database: Database): void {
+  const { files, metrics } = services;
+
+  /** Who asks: a valid signed link's user (still live, same token version), or the bearer of a token. */
+  async function whoAsks(request: FastifyRequest, reply: FastifyReply, target: { datasetId: string; version: number | null; path: string }): Promise<Viewer | null> {
+    const query = request.query as Record<string, unknown>;
+    if (query.signature !== undefined) {
+      const grant =
+        target.version === null ? null : verifyDownload(files.downloadKey, query, { ...target, version: target.version }, Math.floor(Date.now() / 1000));
+      const user = grant && UUID.test(grant.userId) && UUID.test(grant.sessionId) ? await findViewer(database, grant.userId, grant.sessionId) : null;
+      if (!grant || !user || !user.sessionLive || !user.active || user.tokenVersion !== grant.tokenVersion) {
+        refuse(reply, 401, "This download link is invalid or has expired: ask for a new one");
+        return null;
+      }
+      return { id: user.id, role: user.role, sessionId: grant.sessionId, tokenVersion: grant.tokenVersion };
+    }
+    try {
+      const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, database, createUserLoader(database));
+      if (!viewer) refuse(reply, 401, "Sign in first: downloads need Authorization: Bearer <access token>, or a signed downloadUrl", { "www-authenticate": "Bearer" });
+      return viewer;
+    } catch (error) {
+      if (!(error instanceof ClientError)) throw error;
+      refuse(reply, 401, error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
+      return null;
+    }
+  }
+
+  async function download(request: FastifyRequest<{ Params: DownloadParams }>, reply: FastifyReply) {
+    const { datasetId, version: versionParam, "*": path } = request.params;
+    const version = versionParam === "latest" ? null : /^[1-9]\d{0,9}$/.test(versionParam) ? Number(versionParam) : undefined;
+    const problem = filePathProblem(path);
+    if (problem) return refuse(reply, 400, `The file path is not valid: ${problem}`);
+    const viewer = await whoAsks(request, reply, { datasetId, version: version ?? null, path });
+    if (!viewer) return reply;
+    const { ownerId } = datasetReadScope(viewer);
+    const [file] =
+      version !== undefined && UUID.test(datasetId) ? await database.query<FileRow>(sql.FILE_FOR_READER, [datasetId, version, ownerId, path]) : [];
+    if (!file) return refuse(reply, 404, "File not found");
+    return sendFile(request, reply, file);
+  }
+
+  async function sendFile(request: FastifyRequest, reply: FastifyReply, file: FileRow) {
+    const etag = `"${file.sha256}"`;
+    reply.headers({
+      etag,
+      "accept-ranges": "bytes",
+      // Readers can lose access: a cache asks again each time (and gets a 304 when it may).
+      "cache-control": "private, no-cache",
+      "content-type": file.contentType,
+      "content-disposition": contentDisposition(fileName(file.path)),
+      "x-content-type-options": "nosniff",
+      // Even opened in a tab, stored content runs no script of its own.
+      "content-security-policy": "sandbox; default-src 'none'",
+    });
+    if (matchesEtag(request.headers["if-none-match"], etag)) return reply.code(304).send();
+
+    let range: { start: number; end: number } | undefined;
+    const rangeHeader = request.headers.range;
+    const ifRange = request.headers["if-range"];
+    if (rangeHeader && (ifRange === undefined || ifRange === etag)) {
+      const ranges = parseRange(file.size, rangeHeader, { combine: true });
+      if (ranges === -1) return reply.code(416).header("content-range", `bytes */${file.size}`).send();
+      // Malformed (-2), another unit, or several ranges: the whole file, as RFC 9110 allows.
+      if (Array.isArray(ranges) && ranges.type === "bytes" && ranges.length === 1) range = ranges[0]!;
+    }
+    const length = range ? range.end - range.start + 1 : file.size;
+    reply.header("content-length", String(length));
+    if (range) reply.code(206).header("content-range", `bytes ${range.start}-${range.end}/${file.size}`);
+    if (request.method === "HEAD" || length === 0) return reply.send();
+
+    const body = await files.store.read(file.sha256, range);
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        metrics.bytesDownloaded.inc(chunk.length);
+        callback(null, chunk);
+      },
+    });
+    // pipeline, not pipe: a store read that fails half way ends the response instead of leaving it open.
+    pipeline(body as NodeJS.ReadableStream, counted, (error) => {
+      if (error) request.log.warn({ err: error, sha256: file.sha256 }, "download stream ended early");
+    });
+    return reply.send(counted);
+  }
+
+  app.route<{ Params: DownloadParams }>({ method: ["GET", "HEAD"], url: "/datasets/:datasetId/versions/:version/files/*", handler: download });
+}
+
+/** True when If-None-Match names `etag` (or is `*`); weak comparison, as RFC 9110 asks for it. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag);
+}

@@ -1,0 +1,124 @@
+import type { Logger } from "pino";
+import type { Database } from "../db/database.js";
+import type { BlobStore } from "../storage/blob-store.js";
+import type { HashingFileStore } from "../uploads/hashing-file-store.js";
+import * as sql from "./sql.js";
+
+/**
+ * Removing content nothing needs any more, safely against a commit or an upload that
+ * needs the same content at the same moment.
+ *
+ * The choice: reference checking under the blob row's lock, not a grace period. A blob's
+ * row is deleted, and then its bytes, inside one transaction, and only while no version
+ * file and no upload references it; the foreign keys (RESTRICT) make PostgreSQL re-check
+ * that at the delete with the newest committed rows. An upload that finishes with the
+ * same content upserts that row first, so it waits for a collector holding it and then
+ * finds the bytes gone and writes its own (finish.ts). A grace period would keep
+ * deleted datasets' bytes for its length and still need a lock at its edge.
+ */
+
+/** At most this many blobs or uploads per statement of a sweep. */
+const BATCH = 500;
+/** Any fixed 64-bit number: the one instance holding it sweeps, the others skip the round. */
+const SWEEP_LOCK = 7_261_534_503;
+/** A temporary write this old belongs to a process that is gone (a live one finishes in far less). */
+const TEMPORARY_AGE_MS = 6 * 60 * 60 * 1000;
+
+export interface GarbageCollector {
+  /** Deletes each of these blobs (row and bytes) that nothing references; returns how many went. */
+  collect(candidates: readonly string[]): Promise<number>;
+  /** One sweep: expired uploads (rows and staged bytes), then every unreferenced blob, then stale temporary writes. */
+  sweep(): Promise<{ uploads: number; blobs: number; temporary: number }>;
+  /** Sweeps now and every `intervalMs`; stop() ends it. */
+  start(intervalMs: number): { stop(): void };
+}
+
+export function createGarbageCollector(database: Database, store: BlobStore, staging: HashingFileStore, logger: Logger): GarbageCollector {
+  async function collectOne(sha256: string): Promise<boolean> {
+    try {
+      return await database.transaction(async (tx) => {
+        const deleted = await tx.query(sql.DELETE_BLOB, [sha256]);
+        if (deleted.length === 0) return false;
+        // Still inside the transaction: a finishing upload of the same content waits on the row.
+        await store.delete(sha256);
+        return true;
+      });
+    } catch (error) {
+      // 23503: a reference was committed between the check and the delete; the content stays.
+      if ((error as { code?: string }).code === "23503") return false;
+      throw error;
+    }
+  }
+
+  async function collect(candidates: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const sha256 of new Set(candidates)) if (await collectOne(sha256)) removed += 1;
+    return removed;
+  }
+
+  async function removeExpiredUploads(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const expired = await database.query<{ id: string; state: string }>(sql.EXPIRED_UPLOADS, [BATCH]);
+      for (const upload of expired) {
+        if (upload.state === "receiving") await staging.remove(upload.id).catch(() => {});
+        await database.query(sql.DELETE_UPLOAD, [upload.id]);
+        removed += 1;
+      }
+      if (expired.length < BATCH) return removed;
+    }
+  }
+
+  async function collectUnreferenced(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const rows = await database.query<{ sha256: string }>(sql.UNREFERENCED_BLOBS, [BATCH]);
+      const collected = await collect(rows.map((row) => row.sha256));
+      removed += collected;
+      if (rows.length < BATCH || collected === 0) return removed;
+    }
+  }
+
+  async function sweepNow() {
+    const uploads = await removeExpiredUploads();
+    const blobs = await collectUnreferenced();
+    const temporary = (await store.sweepTemporary(TEMPORARY_AGE_MS)) + (await staging.deleteExpired().catch(() => 0));
+    return { uploads, blobs, temporary };
+  }
+
+  /**
+   * One instance at a time: on PostgreSQL the sweep runs while a transaction of its own
+   * holds the advisory lock (a transaction-scoped lock also works behind pgbouncer); the
+   * embedded database belongs to one process, which needs no lock.
+   */
+  async function sweep() {
+    if (database.engine === "pglite") return sweepNow();
+    return database.transaction(async (tx) => {
+      const [row] = await tx.query<{ locked: boolean }>("select pg_try_advisory_xact_lock($1) as locked", [SWEEP_LOCK]);
+      return row?.locked ? sweepNow() : { uploads: 0, blobs: 0, temporary: 0 };
+    });
+  }
+
+  return {
+    collect,
+    sweep,
+    start(intervalMs) {
+      let running: Promise<unknown> | null = null;
+      const run = () => {
+        if (running) return;
+        running = sweep()
+          .then((swept) => {
+            if (swept.uploads + swept.blobs + swept.temporary > 0) logger.info({ swept }, "swept expired uploads and unreferenced content");
+          })
+          .catch((error) => logger.warn({ err: error }, "sweep of uploads and content failed; it runs again on the next round"))
+          .finally(() => {
+            running = null;
+          });
+      };
+      run();
+      const timer = setInterval(run, intervalMs);
+      timer.unref();
+      return { stop: () => clearInterval(timer) };
+    },
+  };
+}

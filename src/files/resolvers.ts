@@ -1,0 +1,60 @@
+import type { Context } from "../context.js";
+import type { Resolvers } from "../generated/graphql.js";
+import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
+import { datasetWriteScope, requireViewer } from "../policy/rules.js";
+import { commitVersion, parseCommitInput } from "./commit.js";
+import type { FileRow, VersionRow } from "./rows.js";
+import { downloadPath, signDownload } from "./signed-urls.js";
+import * as store from "./store.js";
+
+/** Access to these resolvers is decided in src/policy/rules.ts; a version is reached only through a dataset the viewer may read. */
+
+/** The viewer's signed link to `file`, valid for the configured lifetime. */
+function downloadUrl(context: Context, file: FileRow): string {
+  const viewer = requireViewer(context);
+  const { downloadKey, downloadUrlTtlSeconds } = context.services.files;
+  const expires = Math.floor(Date.now() / 1000) + downloadUrlTtlSeconds;
+  const target = { datasetId: file.datasetId, version: file.version, path: file.path };
+  const query = signDownload(downloadKey, { userId: viewer.id, sessionId: viewer.sessionId, tokenVersion: viewer.tokenVersion, expires }, target);
+  return `${context.origin}${downloadPath(target)}?${query}`;
+}
+
+export const fileResolvers: Resolvers = {
+  Mutation: {
+    commitDatasetVersion: async (_parent, args, context) => {
+      const { ownerId } = datasetWriteScope(requireViewer(context));
+      const request = parseCommitInput(args.input);
+      const { version, audit } = await commitVersion(context.db, ownerId, request);
+      context.services.metrics.auditEvent(audit.type);
+      return version;
+    },
+  },
+  Dataset: {
+    latestVersion: (dataset, _args, context) => context.loaders.files.latestVersion(dataset.id),
+    version: (dataset, args, context) => (args.number < 1 ? null : context.loaders.files.version(dataset.id, args.number)),
+    versions: async (dataset, args, context) => {
+      const first = checkFirst(args.first);
+      const before = args.after == null ? null : store.decodeVersionCursor(args.after);
+      const page = await store.listVersions(context.db, dataset.id, before, first + 1);
+      return toConnection(
+        page.rows,
+        first,
+        args.after,
+        store.encodeVersionCursor,
+        totalCountFrom(page.totalCount, () => store.countVersions(context.db, dataset.id)),
+      );
+    },
+    files: async (dataset, _args, context) => {
+      const latest = await context.loaders.files.latestVersion(dataset.id);
+      return latest ? context.loaders.files.files(dataset.id, latest.number) : [];
+    },
+  },
+  DatasetVersion: {
+    author: (version, _args, context) => (version.authorId ? context.loaders.users.load(version.authorId) : null),
+    files: (version, _args, context) => context.loaders.files.files(version.datasetId, version.number),
+  },
+  DatasetFile: {
+    downloadUrl: (file, _args, context) => downloadUrl(context, file),
+  },
+  DatasetVersionConnection: connectionResolvers<VersionRow>(),
+};

@@ -1,0 +1,40 @@
+import type { ConnectionModel, EdgeModel } from "../pagination.js";
+
+/** A committed version as stored (the GraphQL `DatasetVersion` mapper). */
+export interface VersionRow {
+  datasetId: string;
+  number: number;
+  message: string | null;
+  authorId: string | null;
+  fileCount: number;
+  totalSize: number;
+  createdAt: Date;
+}
+
+/** A file of a version (the GraphQL `DatasetFile` mapper): where its bytes are, and which. */
+export interface FileRow {
+  datasetId: string;
+  version: number;
+  path: string;
+  sha256: string;
+  size: number;
+  contentType: string;
+}
+
+/** A finished or unfinished tus upload, as the uploads table holds it. */
+export interface UploadRow {
+  id: string;
+  datasetId: string;
+  userId: string;
+  filename: string | null;
+  contentType: string | null;
+  declaredSha256: string | null;
+  length: number | null;
+  state: "receiving" | "finalizing" | "complete";
+  sha256: string | null;
+  size: number | null;
+  expiresAt: Date;
+}
+
+export type VersionEdgeModel = EdgeModel<VersionRow>;
+export type VersionConnectionModel = ConnectionModel<VersionRow>;

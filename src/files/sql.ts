@@ -1,0 +1,170 @@
+/**
+ * All SQL about uploads, blobs, versions and their files. Sizes are bigint in the tables
+ * and read as float8, which holds every integer up to 2^53 exactly (SafeInt), so both
+ * drivers hand back a number.
+ */
+
+/** A `VersionRow`'s columns, qualified by `table` where a join needs it. */
+const versionColumns = (table = "dataset_versions") => `${table}.dataset_id as "datasetId", ${table}.number,
+  ${table}.message, ${table}.author_id as "authorId", ${table}.file_count as "fileCount",
+  ${table}.total_size::float8 as "totalSize", ${table}.created_at as "createdAt"`;
+const VERSION_COLUMNS = versionColumns();
+
+const FILE_COLUMNS = `dataset_id as "datasetId", version, path, sha256, size::float8 as "size", content_type as "contentType"`;
+
+const uploadColumns = (t = "uploads") => `${t}.id, ${t}.dataset_id as "datasetId", ${t}.user_id as "userId",
+  ${t}.filename, ${t}.content_type as "contentType", ${t}.declared_sha256 as "declaredSha256",
+  ${t}.length::float8 as "length", ${t}.state, ${t}.sha256, ${t}.size::float8 as "size", ${t}.expires_at as "expiresAt"`;
+const UPLOAD_COLUMNS = uploadColumns();
+
+/** $1 dataset ids: each one's latest version (none before the first commit). */
+export const LATEST_VERSIONS = `
+  select ${versionColumns("v")}
+  from datasets d join dataset_versions v on v.dataset_id = d.id and v.number = d.latest_version
+  where d.id = any($1::uuid[])`;
+
+/** $1 dataset ids, $2 numbers (pairwise): those versions. */
+export const VERSIONS_BY_NUMBER = `
+  select ${VERSION_COLUMNS} from dataset_versions
+  where (dataset_id, number) in (select * from unnest($1::uuid[], $2::int[]))`;
+
+/** $1 dataset, $2 cursor number or null, $3 limit: newest first, with the count on each row. */
+export const VERSION_PAGE = `
+  select ${VERSION_COLUMNS},
+    (select count(*)::int from dataset_versions where dataset_id = $1) as "totalCount"
+  from dataset_versions
+  where dataset_id = $1 and ($2::int is null or number < $2)
+  order by number desc
+  limit $3`;
+
+export const VERSION_COUNT = `select count(*)::int as "count" from dataset_versions where dataset_id = $1`;
+
+/** $1 dataset ids, $2 version numbers (pairwise): their files, in path (byte) order. */
+export const FILES_OF_VERSIONS = `
+  select ${FILE_COLUMNS} from version_files
+  where (dataset_id, version) in (select * from unnest($1::uuid[], $2::int[]))
+  order by dataset_id, version, path`;
+
+/** $1 dataset, $2 version, $3 path. */
+export const FILE_AT_PATH = `
+  select ${FILE_COLUMNS} from version_files where dataset_id = $1 and version = $2 and path = $3`;
+
+/**
+ * $1 dataset, $2 owner (the viewer), $3 expected latest or null: moves the dataset on to
+ * its next version number. The row lock serialises racing commits; the second re-reads the
+ * row once the first committed and no longer matches $3.
+ */
+export const ADVANCE_LATEST_VERSION = `
+  update datasets set latest_version = latest_version + 1, updated_at = date_trunc('milliseconds', now())
+  where id = $1 and user_id = $2 and ($3::int is null or latest_version = $3)
+  returning latest_version as "number"`;
+
+/** $1 dataset, $2 owner: the latest version number, to tell CONFLICT from NOT_FOUND. */
+export const LATEST_VERSION_NUMBER = `select latest_version as "number" from datasets where id = $1 and user_id = $2`;
+
+/** $1 upload ids, $2 dataset, $3 uploader: their finished uploads, locked until the commit ends. */
+export const LOCK_FINISHED_UPLOADS = `
+  select ${UPLOAD_COLUMNS} from uploads
+  where id = any($1::uuid[]) and dataset_id = $2 and user_id = $3 and state = 'complete'
+  for update`;
+
+export const INSERT_VERSION = `
+  insert into dataset_versions (dataset_id, number, message, author_id, file_count, total_size)
+  values ($1, $2, $3, $4, $5, $6)
+  returning ${VERSION_COLUMNS}`;
+
+/** $1 dataset, $2 version, then the files as parallel arrays: paths, sha256s, sizes, content types. */
+export const INSERT_VERSION_FILES = `
+  insert into version_files (dataset_id, version, path, sha256, size, content_type)
+  select $1, $2, file.path, file.sha256, file.size, file.content_type
+  from unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) as file (path, sha256, size, content_type)`;
+
+export const DELETE_UPLOADS = `delete from uploads where id = any($1::uuid[])`;
+
+/** $1 id, $2 dataset, $3 uploader, $4 filename, $5 content type, $6 declared sha256, $7 length, $8 expiry (seconds). */
+export const INSERT_UPLOAD = `
+  insert into uploads (id, dataset_id, user_id, filename, content_type, declared_sha256, length, expires_at)
+  values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))`;
+
+/** $1 id, $2 uploader: the upload, if it is theirs. */
+export const UPLOAD_OF_USER = `select ${UPLOAD_COLUMNS} from uploads where id = $1 and user_id = $2`;
+
+export const UPLOAD_BY_ID = `select ${UPLOAD_COLUMNS} from uploads where id = $1`;
+
+export const SET_UPLOAD_RECEIVED = `update uploads set received = $2 where id = $1 and state = 'receiving'`;
+
+/**
+ * $1 user: bytes counted against their quota. Each distinct content in any version of
+ * their datasets or any finished upload of theirs once, plus what unfinished uploads
+ * declared (or received, while their length is deferred). $2: an upload to leave out.
+ */
+export const STORAGE_USED = `
+  with content as (
+    select f.sha256, f.size from version_files f join datasets d on d.id = f.dataset_id where d.user_id = $1
+    union
+    select sha256, size from uploads where user_id = $1 and sha256 is not null
+  )
+  select (coalesce((select sum(size) from content), 0)
+        + coalesce((select sum(coalesce(length, received)) from uploads
+                    where user_id = $1 and state = 'receiving' and ($2::uuid is null or id <> $2)), 0))::float8 as "used"`;
+
+/** $1 upload, $2 sha256, $3 size: the blob row (made or kept) and the upload pointing at it. */
+export const UPSERT_BLOB = `
+  insert into blobs (sha256, size) values ($1, $2)
+  on conflict (sha256) do update set size = excluded.size`;
+
+export const MARK_UPLOAD_FINALIZING = `
+  update uploads set state = 'finalizing', sha256 = $2, size = $3, received = $3
+  where id = $1 and state = 'receiving'`;
+
+export const MARK_UPLOAD_COMPLETE = `update uploads set state = 'complete' where id = $1 and state = 'finalizing'`;
+
+export const DELETE_UPLOAD = `delete from uploads where id = $1`;
+
+/** Uploads past their expiry (at most $1), any state, oldest first. */
+export const EXPIRED_UPLOADS = `
+  select id, state from uploads where expires_at < now() order by expires_at limit $1`;
+
+/** $1 dataset, $2 its owner: every content address its versions and uploads use (garbage candidates once it goes). */
+export const CONTENT_OF_DATASET = `
+  select f.sha256 from version_files f join datasets d on d.id = f.dataset_id where d.id = $1 and d.user_id = $2
+  union
+  select u.sha256 from uploads u join datasets d on d.id = u.dataset_id where d.id = $1 and d.user_id = $2 and u.sha256 is not null`;
+
+/** Blobs that nothing references (at most $1). */
+export const UNREFERENCED_BLOBS = `
+  select b.sha256 from blobs b
+  where not exists (select 1 from version_files f where f.sha256 = b.sha256)
+    and not exists (select 1 from uploads u where u.sha256 = b.sha256)
+  limit $1`;
+
+/**
+ * $1 sha256: deletes the blob row if nothing references it. The foreign keys (RESTRICT)
+ * make PostgreSQL itself re-check, with the newest committed rows, at the moment of the
+ * delete; a reference committed meanwhile makes it fail (23503) and nothing is deleted.
+ */
+export const DELETE_BLOB = `
+  delete from blobs b where b.sha256 = $1
+    and not exists (select 1 from version_files f where f.sha256 = b.sha256)
+    and not exists (select 1 from uploads u where u.sha256 = b.sha256)
+  returning b.sha256`;
+
+export const BLOB_EXISTS = `select 1 from blobs where sha256 = $1`;
+
+/** $1 dataset, $2 writer scope (owner): the dataset, if the viewer may upload to and commit to it. */
+export const DATASET_FOR_WRITER = `select id from datasets where id = $1 and user_id = $2`;
+
+/** $1 upload, $2 its creator, $3 writer scope: the upload, while its creator may still write to its dataset. */
+export const UPLOAD_FOR_WRITER = `
+  select ${UPLOAD_COLUMNS} from uploads join datasets d on d.id = uploads.dataset_id
+  where uploads.id = $1 and uploads.user_id = $2 and d.user_id = $3`;
+
+/**
+ * $1 dataset, $2 version number or null for the latest, $3 reader scope (owner, or null:
+ * any, for admins), $4 path: the file, if the reader may read the dataset.
+ */
+export const FILE_FOR_READER = `
+  select f.dataset_id as "datasetId", f.version, f.path, f.sha256, f.size::float8 as "size", f.content_type as "contentType"
+  from datasets d
+  join version_files f on f.dataset_id = d.id and f.version = coalesce($2::int, d.latest_version)
+  where d.id = $1 and ($3::uuid is null or d.user_id = $3) and f.path = $4`;

@@ -1,0 +1,116 @@
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { FileStore } from "@tus/file-store";
+import { Upload } from "@tus/utils";
+
+/** What has been hashed of one upload: the running SHA-256 of its first `offset` bytes. */
+interface HashState {
+  hash: Hash;
+  offset: number;
+}
+
+/**
+ * tus's file store, computing each upload's SHA-256 while its bytes stream in.
+ *
+ * Each chunk is written at its position first and hashed only once the write returned, so
+ * the running hash covers exactly the bytes on disk, also when a client disconnects half
+ * way: a resumed upload goes on hashing where it stopped, with no second read. Only when
+ * this process has no running hash for an upload (it restarted, or the upload began on
+ * another instance sharing the staging directory) is the staged prefix read once to catch up.
+ */
+export class HashingFileStore extends FileStore {
+  readonly #hashes = new Map<string, HashState>();
+  readonly #moved = new Map<string, Upload>();
+  /** Bytes written into staging, for the bytes-in counter. */
+  onBytes: (count: number) => void = () => {};
+
+  override async write(readable: Readable, id: string, offset: number): Promise<number> {
+    const path = this.#path(id);
+    const state = await this.#stateAt(id, offset);
+    const file = await open(path, "r+");
+    let position = offset;
+    try {
+      for await (const chunk of readable as AsyncIterable<Buffer>) {
+        let written = 0;
+        while (written < chunk.length) {
+          const { bytesWritten } = await file.write(chunk, written, chunk.length - written, position + written);
+          written += bytesWritten;
+        }
+        state.hash.update(chunk);
+        position += chunk.length;
+        state.offset = position;
+        this.onBytes(chunk.length);
+      }
+    } finally {
+      // Whether the body ended, the client went away or a limit cut the stream: what was
+      // written stays, and the running hash covers exactly that much.
+      await file.close();
+    }
+    return position;
+  }
+
+  /**
+   * The SHA-256 (hex) of the upload's `size` bytes, once they are all written; forgets the
+   * running hash.
+   */
+  async digest(id: string, size: number): Promise<string> {
+    const state = await this.#stateAt(id, size);
+    this.#hashes.delete(id);
+    return state.hash.digest("hex");
+  }
+
+  /** Where the upload's bytes are staged. */
+  stagedPath(id: string): string {
+    return this.#path(id);
+  }
+
+  /** Bytes staged so far, or null when the upload is not staged here. */
+  async stagedSize(id: string): Promise<number | null> {
+    try {
+      return (await stat(this.#path(id))).size;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The upload's bytes were moved into the blob store: until `release`, tus still sees it
+   * as complete (it reads the upload once more to answer the request that finished it).
+   */
+  moved(upload: Upload): void {
+    this.#hashes.delete(upload.id);
+    this.#moved.set(upload.id, new Upload({ ...upload, offset: upload.size! }));
+  }
+
+  /** Forgets a moved upload's tus record, once the request that finished it is answered. */
+  async release(id: string): Promise<void> {
+    if (!this.#moved.delete(id)) return;
+    await this.configstore.delete(id);
+  }
+
+  override async getUpload(id: string): Promise<Upload> {
+    return this.#moved.get(id) ?? super.getUpload(id);
+  }
+
+  override async remove(id: string): Promise<void> {
+    this.#hashes.delete(id);
+    await super.remove(id);
+  }
+
+  async #stateAt(id: string, offset: number): Promise<HashState> {
+    const known = this.#hashes.get(id);
+    if (known && known.offset === offset) return known;
+    const state = { hash: createHash("sha256"), offset };
+    if (offset > 0) {
+      for await (const chunk of createReadStream(this.#path(id), { start: 0, end: offset - 1 })) state.hash.update(chunk as Buffer);
+    }
+    this.#hashes.set(id, state);
+    return state;
+  }
+
+  #path(id: string): string {
+    return (this as unknown as { resolve(id: string): string }).resolve(id);
+  }
+}

@@ -1,0 +1,207 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { Server as TusServer } from "@tus/server";
+import type { Upload } from "@tus/utils";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { INSERT_AUDIT_EVENT } from "../audit/events.js";
+import { authenticate, type Viewer } from "../auth/viewer.js";
+import type { Services } from "../context.js";
+import type { Database } from "../db/database.js";
+import { ClientError } from "../errors.js";
+import { datasetWriteScope } from "../policy/rules.js";
+import { createUserLoader } from "../users/loader.js";
+import { finishUpload } from "./finish.js";
+import type { HashingFileStore } from "./hashing-file-store.js";
+import * as sql from "../files/sql.js";
+import type { UploadRow } from "../files/rows.js";
+import { storageUsed } from "../files/store.js";
+import { parseUploadMetadata, type UploadMetadata } from "./metadata.js";
+
+/** What our checks learnt about a tus request before tus handles it. */
+interface Admitted {
+  viewer: Viewer;
+  /** POST: the new upload's id and what its metadata said. */
+  creation?: { id: string; metadata: UploadMetadata };
+  /** Later requests: the upload they are about. */
+  upload?: UploadRow;
+}
+
+/** Answers a tus request ourselves, with the protocol's header, before tus sees it. */
+function refuse(reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}) {
+  return reply.code(status).headers({ "tus-resumable": "1.0.0", "cache-control": "no-store", ...headers }).type("text/plain; charset=utf-8").send(`${message}\n`);
+}
+
+/** A tus hook's refusal: tus sends `status_code` and `body`. */
+const tusError = (status_code: number, body: string) => ({ status_code, body: `${body}\n` });
+
+/**
+ * tus 1.0.0 uploads at `/uploads/` (creation, creation-with-upload, creation-defer-length,
+ * termination, expiration). Every request is checked by us first, through the policy's
+ * write scope, before tus touches a byte: creation needs a dataset the viewer may commit to,
+ * later requests the upload's own creator. A finished upload's bytes are hashed as they
+ * arrived and moved into the blob store under their SHA-256 (see finish.ts).
+ */
+export async function registerUploads(app: FastifyInstance, services: Services, database: Database, staging: HashingFileStore): Promise<void> {
+  const { config, metrics } = services;
+  const admitted = new WeakMap<IncomingMessage, Admitted>();
+  // tus hands hooks its own request object; the Node request under it is our key.
+  const admittedOf = (req: { runtime?: { node?: { req: unknown } } }) => admitted.get(req.runtime!.node!.req as IncomingMessage)!;
+
+  /** Bytes the viewer may still store in `uploadId` (or a new upload): the file size limit and what the quota leaves. */
+  const room = async (userId: string, uploadId: string | null) =>
+    Math.max(0, Math.min(config.files.maxFileSize, config.files.storageQuota - (await storageUsed(database, userId, uploadId))));
+
+  const tus = new TusServer({
+    path: "/uploads",
+    datastore: staging,
+    relativeLocation: true,
+    respectForwardedHeaders: config.trustProxy !== false,
+    allowedOrigins: [...config.corsOrigins],
+    exposedHeaders: ["X-Request-Id"],
+    namingFunction: (req) => admittedOf(req).creation!.id,
+    maxSize: (req, id) => {
+      const { viewer } = admittedOf(req);
+      return room(viewer.id, id);
+    },
+    onUploadCreate: async (req, upload) => {
+      const { viewer, creation } = admittedOf(req);
+      await createUploadRow(upload, viewer, creation!.metadata);
+      return {};
+    },
+    onUploadFinish: async (req, upload) => {
+      await finishUpload({ database, services, staging }, upload, admittedOf(req).viewer);
+      return {};
+    },
+    onResponseError: (_req, error) => {
+      if ("status_code" in error) return undefined;
+      app.log.error({ err: error }, "tus upload request failed");
+      return tusError(500, "Internal server error");
+    },
+  });
+
+  /** The new upload's row, after the quota is checked under a per-user lock (so two creations cannot both take the last bytes). */
+  async function createUploadRow(upload: Upload, viewer: Viewer, metadata: UploadMetadata): Promise<void> {
+    await database.transaction(async (tx) => {
+      await tx.query("select pg_advisory_xact_lock(hashtextextended($1, 7261534502))", [viewer.id]);
+      const used = await storageUsed(tx, viewer.id);
+      if (upload.size !== undefined && used + upload.size > config.files.storageQuota) {
+        throw tusError(413, `Storage quota exceeded: ${used} of ${config.files.storageQuota} bytes are used`);
+      }
+      await tx.query(sql.INSERT_UPLOAD, [
+        upload.id,
+        metadata.datasetId,
+        viewer.id,
+        metadata.filename,
+        metadata.contentType,
+        metadata.sha256,
+        upload.size ?? null,
+        config.files.uploadExpirySeconds,
+      ]);
+      await tx.query(INSERT_AUDIT_EVENT, [
+        "upload.created",
+        viewer.id,
+        metadata.datasetId,
+        JSON.stringify({ uploadId: upload.id, length: upload.size ?? null, filename: metadata.filename }),
+      ]);
+    });
+    metrics.auditEvent("upload.created");
+  }
+
+  /** Our checks; a refusal is answered here and tus never runs. */
+  async function admit(request: FastifyRequest, reply: FastifyReply): Promise<Admitted | null> {
+    let viewer: Viewer | null;
+    try {
+      viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, database, createUserLoader(database));
+    } catch (error) {
+      if (error instanceof ClientError) {
+        refuse(reply, 401, error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
+        return null;
+      }
+      throw error;
+    }
+    if (!viewer) {
+      refuse(reply, 401, "Sign in first: uploads need Authorization: Bearer <access token>", { "www-authenticate": "Bearer" });
+      return null;
+    }
+    const { ownerId } = datasetWriteScope(viewer);
+    if (request.method === "POST") {
+      const parsed = parseUploadMetadata(request.headers["upload-metadata"]);
+      if ("problem" in parsed) {
+        refuse(reply, 400, parsed.problem);
+        return null;
+      }
+      const [dataset] = await database.query(sql.DATASET_FOR_WRITER, [parsed.datasetId, ownerId]);
+      if (!dataset) {
+        refuse(reply, 404, "Dataset not found");
+        return null;
+      }
+      const length = request.headers["upload-length"];
+      if (typeof length === "string" && /^\d+$/.test(length) && Number(length) > config.files.maxFileSize) {
+        refuse(reply, 413, `The file is larger than the limit of ${config.files.maxFileSize} bytes`);
+        return null;
+      }
+      return { viewer, creation: { id: randomUUID(), metadata: parsed } };
+    }
+    const id = (request.params as { "*": string })["*"];
+    const [upload] = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)
+      ? await database.query<UploadRow>(sql.UPLOAD_FOR_WRITER, [id, viewer.id, ownerId])
+      : [];
+    if (!upload) {
+      refuse(reply, 404, "Upload not found");
+      return null;
+    }
+    return { viewer, upload };
+  }
+
+  /** A finished upload's bytes are in the blob store, not in tus: we answer for it. */
+  async function answerFinished(request: FastifyRequest, reply: FastifyReply, upload: UploadRow) {
+    if (request.method === "HEAD") {
+      return reply
+        .code(200)
+        .headers({ "tus-resumable": "1.0.0", "cache-control": "no-store", "upload-offset": String(upload.size), "upload-length": String(upload.size) })
+        .send();
+    }
+    if (request.method === "DELETE") {
+      await database.query(sql.DELETE_UPLOAD, [upload.id]);
+      return reply.code(204).headers({ "tus-resumable": "1.0.0" }).send();
+    }
+    return refuse(reply, 409, "This upload is complete: commit it with commitDatasetVersion");
+  }
+
+  async function handle(request: FastifyRequest, reply: FastifyReply) {
+    // OPTIONS is protocol discovery (tus versions, extensions, maximum size): no one's data.
+    if (request.method !== "OPTIONS") {
+      const admission = await admit(request, reply);
+      if (!admission) return reply;
+      if (admission.upload && admission.upload.state !== "receiving") return answerFinished(request, reply, admission.upload);
+      admitted.set(request.raw, admission);
+    }
+    reply.hijack();
+    metrics.uploadsInFlight.inc();
+    const admission = admitted.get(request.raw);
+    const id = admission?.upload?.id ?? admission?.creation?.id;
+    try {
+      await tus.handle(request.raw, reply.raw);
+    } finally {
+      metrics.uploadsInFlight.dec();
+      if (id) await staging.release(id);
+    }
+    if (request.method === "PATCH" && id) await recordReceived(id);
+  }
+
+  /** While a length is deferred, the quota counts what arrived. */
+  async function recordReceived(id: string) {
+    const received = await staging.stagedSize(id);
+    if (received !== null) await database.query(sql.SET_UPLOAD_RECEIVED, [id, received]);
+  }
+
+  await app.register(async (uploads) => {
+    // tus bodies are raw bytes that tus streams itself: no parser reads them, and Fastify's
+    // body limit (for GraphQL) does not apply; tus applies MAX_FILE_SIZE and the quota.
+    uploads.removeAllContentTypeParsers();
+    uploads.addContentTypeParser("*", (_request, _payload, done) => done(null));
+    for (const url of ["/uploads", "/uploads/*"]) {
+      uploads.route({ method: ["POST", "HEAD", "PATCH", "DELETE", "OPTIONS"], url, handler: handle });
+    }
+  });
+}

@@ -1,0 +1,100 @@
+import { createHash } from "node:crypto";
+import { expect } from "vitest";
+import type { TestServer } from "./server.js";
+
+/** Helpers that speak tus 1.0.0 and the download route over plain HTTP, as any client does. */
+
+export const sha256 = (bytes: Buffer | string) => createHash("sha256").update(bytes).digest("hex");
+
+/** An Upload-Metadata header from plain values. */
+export function uploadMetadata(values: Record<string, string>): string {
+  return Object.entries(values)
+    .map(([key, value]) => `${key} ${Buffer.from(value).toString("base64")}`)
+    .join(",");
+}
+
+export interface CreateOptions {
+  token?: string;
+  length?: number | "deferred";
+  metadata?: Record<string, string>;
+  /** Bytes sent with the creation (creation-with-upload). */
+  body?: Buffer;
+}
+
+/** POST /uploads: the raw response. */
+export function tusCreate(server: TestServer, options: CreateOptions): Promise<Response> {
+  const headers: Record<string, string> = { "tus-resumable": "1.0.0" };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.length === "deferred") headers["upload-defer-length"] = "1";
+  else if (options.length !== undefined) headers["upload-length"] = String(options.length);
+  if (options.metadata) headers["upload-metadata"] = uploadMetadata(options.metadata);
+  if (options.body) headers["content-type"] = "application/offset+octet-stream";
+  return fetch(`${server.origin}/uploads`, { method: "POST", headers, body: options.body });
+}
+
+/** The upload id from a creation's Location. */
+export function uploadIdOf(response: Response): string {
+  const location = response.headers.get("location");
+  expect(location, `no Location (status ${response.status})`).toBeTruthy();
+  return location!.split("/").at(-1)!;
+}
+
+export function tusPatch(server: TestServer, token: string | undefined, id: string, offset: number, body: Buffer, extra: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${server.origin}/uploads/${id}`, {
+    method: "PATCH",
+    headers: {
+      "tus-resumable": "1.0.0",
+      "content-type": "application/offset+octet-stream",
+      "upload-offset": String(offset),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...extra,
+    },
+    body,
+  });
+}
+
+export function tusHead(server: TestServer, token: string | undefined, id: string): Promise<Response> {
+  return fetch(`${server.origin}/uploads/${id}`, {
+    method: "HEAD",
+    headers: { "tus-resumable": "1.0.0", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
+}
+
+/** Uploads `bytes` into the dataset in one creation-with-upload request; returns the upload id. */
+export async function upload(server: TestServer, token: string, datasetId: string, bytes: Buffer, metadata: Record<string, string> = {}): Promise<string> {
+  const response = await tusCreate(server, { token, length: bytes.length, metadata: { datasetId, ...metadata }, body: bytes });
+  expect(response.status, await response.clone().text()).toBe(201);
+  expect(response.headers.get("upload-offset")).toBe(String(bytes.length));
+  return uploadIdOf(response);
+}
+
+export const VERSION_FIELDS = "number message fileCount totalSize author { id } files { path size sha256 contentType downloadUrl }";
+
+/** commitDatasetVersion through GraphQL. */
+export function commit(server: TestServer, token: string, input: Record<string, unknown>) {
+  return server.graphql(
+    `mutation Commit($input: CommitInput!) { commitDatasetVersion(input: $input) { ${VERSION_FIELDS} } }`,
+    { input },
+    { token },
+  );
+}
+
+/** Uploads each file and commits them as the dataset's next version; returns the version. */
+export async function commitFiles(server: TestServer, token: string, datasetId: string, files: Record<string, Buffer | null>, parentVersion?: number) {
+  const changes = [];
+  for (const [path, bytes] of Object.entries(files)) {
+    changes.push({ path, uploadId: bytes === null ? null : await upload(server, token, datasetId, bytes) });
+  }
+  const response = await commit(server, token, { datasetId, changes, ...(parentVersion === undefined ? {} : { parentVersion }) });
+  expect(response.errors).toBeUndefined();
+  return response.data.commitDatasetVersion;
+}
+
+/** GET (or another method) of a file's bytes with a token. */
+export function download(server: TestServer, token: string | undefined, datasetId: string, version: number | "latest", path: string, headers: Record<string, string> = {}, method = "GET") {
+  const encoded = path.split("/").map(encodeURIComponent).join("/");
+  return fetch(`${server.origin}/datasets/${datasetId}/versions/${version}/files/${encoded}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+  });
+}
