@@ -136,9 +136,16 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
         return null;
       }
       const length = request.headers["upload-length"];
-      if (typeof length === "string" && /^\d+$/.test(length) && Number(length) > config.files.maxFileSize) {
-        refuse(reply, 413, `The file is larger than the limit of ${config.files.maxFileSize} bytes`);
-        return null;
+      if (typeof length === "string" && /^\d+$/.test(length)) {
+        if (Number(length) > config.files.maxFileSize) {
+          refuse(reply, 413, `The file is larger than the limit of ${config.files.maxFileSize} bytes (MAX_FILE_SIZE)`);
+          return null;
+        }
+        const used = await storageUsed(database, viewer.id);
+        if (used + Number(length) > config.files.storageQuota) {
+          refuse(reply, 413, `Storage quota exceeded: ${used} of ${config.files.storageQuota} bytes are used, and this file needs ${length}`);
+          return null;
+        }
       }
       return { viewer, creation: { id: randomUUID(), metadata: parsed } };
     }

@@ -1,0 +1,110 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDataset, createUser } from "./support/factories.js";
+import { commitFiles, sha256, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
+import { startServer, type TestServer } from "./support/server.js";
+
+/** Limits that hold before a byte is kept, one copy per content, and nothing left behind. */
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startServer({ MAX_FILE_SIZE: "1000", STORAGE_QUOTA: "3000" });
+});
+afterAll(() => server.close());
+
+/** Every file under the blob store's directory (content addresses), excluding temporary writes. */
+async function storedObjects(dataDir: string): Promise<string[]> {
+  const root = join(dataDir, "files");
+  const found: string[] = [];
+  const walk = async (dir: string) => {
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (entry.name.startsWith(".")) continue;
+      if (entry.isDirectory()) await walk(join(dir, entry.name));
+      else found.push(entry.name);
+    }
+  };
+  await walk(root);
+  return found;
+}
+
+describe("file limits", () => {
+  it("refuses an Upload-Length over MAX_FILE_SIZE at creation with 413, before any byte", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const response = await tusCreate(server, { token: owner.token, length: 1001, metadata: { datasetId: dataset.id } });
+    expect(response.status).toBe(413);
+    expect(await server.database.query("select id from uploads where user_id = $1", [owner.id])).toEqual([]);
+  });
+
+  it("refuses a creation that would pass the quota (413), counting each content once", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const kilobyte = Buffer.alloc(900, 1);
+    await commitFiles(server, owner.token, dataset.id, { "a.bin": kilobyte, "same-again.bin": kilobyte, "b.bin": Buffer.alloc(900, 2) });
+    // 1,800 bytes used (the same content twice counts once): 900 more fit, 1,000 do not... with 300 left over.
+    const fits = await tusCreate(server, { token: owner.token, length: 900, metadata: { datasetId: dataset.id } });
+    expect(fits.status).toBe(201);
+    const over = await tusCreate(server, { token: owner.token, length: 400, metadata: { datasetId: dataset.id } });
+    expect(over.status).toBe(413);
+    expect(await over.text()).toMatch(/quota/i);
+  });
+
+  it("cuts a deferred-length upload off when it crosses the size limit", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const created = await tusCreate(server, { token: owner.token, length: "deferred", metadata: { datasetId: dataset.id } });
+    expect(created.status).toBe(201);
+    const id = uploadIdOf(created);
+    const response = await tusPatch(server, owner.token, id, 0, Buffer.alloc(1500, 7));
+    expect(response.status).toBe(413);
+    const head = await tusHead(server, owner.token, id);
+    expect(Number(head.headers.get("upload-offset"))).toBeLessThanOrEqual(1000);
+  });
+
+  it("stores the same content once, whoever uploads it, and deleting datasets removes unreferenced bytes", async () => {
+    const [alice, bob] = await Promise.all([createUser(server), createUser(server)]);
+    const [a, b] = await Promise.all([createDataset(server, alice), createDataset(server, bob)]);
+    const shared = Buffer.from(`shared content ${Math.random()}`);
+    const own = Buffer.from(`alice only ${Math.random()}`);
+    await commitFiles(server, alice.token, a.id, { "shared.txt": shared, "own.txt": own });
+    await commitFiles(server, bob.token, b.id, { "copy.txt": shared });
+    const objects = await storedObjects(server.config.dataDir);
+    expect(objects.filter((name) => name === sha256(shared))).toHaveLength(1);
+
+    const deleted = await server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id: a.id }, { token: alice.token });
+    expect(deleted.errors).toBeUndefined();
+    const after = await storedObjects(server.config.dataDir);
+    expect(after).toContain(sha256(shared)); // bob's version still holds it
+    expect(after).not.toContain(sha256(own));
+    await server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id: b.id }, { token: bob.token });
+    expect(await storedObjects(server.config.dataDir)).not.toContain(sha256(shared));
+    expect(await server.database.query("select sha256 from blobs where sha256 = any($1)", [[sha256(shared), sha256(own)]])).toEqual([]);
+  });
+
+  it("sweeps expired uploads: rows, staged bytes and finished content go", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const unfinished = uploadIdOf(await tusCreate(server, { token: owner.token, length: 100, metadata: { datasetId: dataset.id } }));
+    await tusPatch(server, owner.token, unfinished, 0, Buffer.alloc(40, 3));
+    const finishedBytes = Buffer.from(`finished but never committed ${Math.random()}`);
+    const finished = await upload(server, owner.token, dataset.id, finishedBytes);
+    await server.database.query("update uploads set expires_at = now() - interval '1 second' where id = any($1)", [[unfinished, finished]]);
+
+    // A second instance on the same database and directories sweeps when it starts.
+    const second = await startServer({ DATA_DIR: server.config.dataDir }, undefined, server);
+    try {
+      for (let attempt = 0; attempt < 50; attempt += 1) {
+        const left = await server.database.query("select id from uploads where id = any($1)", [[unfinished, finished]]);
+        if (left.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await server.database.query("select id from uploads where id = any($1)", [[unfinished, finished]])).toEqual([]);
+      expect(await readdir(join(server.config.dataDir, "uploads"))).not.toContain(unfinished);
+      expect(await storedObjects(server.config.dataDir)).not.toContain(sha256(finishedBytes));
+      expect((await tusHead(server, owner.token, unfinished)).status).toBe(404);
+    } finally {
+      await second.close();
+    }
+  });
+});
