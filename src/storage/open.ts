@@ -1,0 +1,104 @@
+import { fileURLToPath } from "node:url";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { BlobStore } from "./blob-store.js";
+import { FileBlobStore } from "./file-store.js";
+import { S3BlobStore } from "./s3-store.js";
+
+/** Where blobs live, as configuration gives it. */
+export interface StorageOptions {
+  /** `file:///abs/path` or `s3://bucket/prefix`. */
+  url: string;
+  s3?: {
+    /** An S3-compatible service (MinIO, R2, Ceph…); unset for AWS. */
+    endpoint?: string;
+    region?: string;
+    /** `https://endpoint/bucket/key` instead of `https://bucket.endpoint/key` (MinIO, Ceph). */
+    forcePathStyle?: boolean;
+    /** Unset: the SDK's default chain (AWS_* variables, shared files, instance or task role). */
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+  };
+}
+
+/** A storage URL taken apart. */
+export type StorageLocation = { kind: "file"; root: string } | { kind: "s3"; bucket: string; prefix: string };
+
+const EXPECTED = "expected file:///absolute/path or s3://bucket/prefix";
+// S3's bucket naming rules: 3 to 63 of lower-case letters, digits, dots and hyphens, starting
+// and ending with a letter or digit.
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const PREFIX_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
+
+/**
+ * Takes a storage URL apart, or throws an Error saying what is wrong with it. The message never
+ * repeats the URL itself, which might carry credentials.
+ */
+export function parseStorageUrl(url: string): StorageLocation {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`storage URL is not a URL: ${EXPECTED}`);
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    throw new Error("storage URL must not carry credentials: give them to the S3 client's configuration");
+  }
+  if (parsed.search !== "" || parsed.hash !== "") {
+    throw new Error(`storage URL must have no query or fragment: ${EXPECTED}`);
+  }
+  if (parsed.protocol === "file:") {
+    if (parsed.host !== "" && parsed.host !== "localhost") {
+      throw new Error(`storage URL file:// must name a local absolute path (file:///path), not a host`);
+    }
+    const root = fileURLToPath(parsed).replace(/(.)\/+$/, "$1");
+    return { kind: "file", root };
+  }
+  if (parsed.protocol === "s3:") {
+    const bucket = parsed.hostname;
+    if (!BUCKET_NAME.test(bucket) || bucket.includes("..") || parsed.port !== "") {
+      throw new Error(`storage URL s3:// names no valid bucket (3 to 63 of a-z, 0-9, "." and "-"): ${EXPECTED}`);
+    }
+    const segments = parsed.pathname.split("/").filter((segment, index, all) => {
+      // Tolerate the one "/" after the bucket and one trailing "/".
+      return !(segment === "" && (index === 0 || index === all.length - 1));
+    });
+    for (const segment of segments) {
+      if (segment === "" || segment === "." || segment === ".." || !PREFIX_SEGMENT.test(segment)) {
+        throw new Error(
+          "storage URL s3:// prefix must be segments of letters, digits and !_.*'()- joined by single \"/\"",
+        );
+      }
+    }
+    return { kind: "s3", bucket, prefix: segments.join("/") };
+  }
+  throw new Error(`storage URL has the unsupported scheme "${parsed.protocol}": ${EXPECTED}`);
+}
+
+/** Opens the blob store that `options.url` names; the caller closes it. */
+export async function openBlobStore(options: StorageOptions): Promise<BlobStore> {
+  const location = parseStorageUrl(options.url);
+  if (location.kind === "file") return FileBlobStore.open(location.root);
+  return new S3BlobStore({
+    client: new S3Client(s3ClientConfig(options.s3 ?? {})),
+    ownsClient: true,
+    bucket: location.bucket,
+    prefix: location.prefix,
+  });
+}
+
+function s3ClientConfig(s3: NonNullable<StorageOptions["s3"]>): S3ClientConfig {
+  const config: S3ClientConfig = {};
+  if (s3.endpoint !== undefined) config.endpoint = s3.endpoint;
+  if (s3.forcePathStyle !== undefined) config.forcePathStyle = s3.forcePathStyle;
+  if (s3.credentials !== undefined) config.credentials = s3.credentials;
+  if (s3.region !== undefined) config.region = s3.region;
+  if (s3.endpoint !== undefined) {
+    // S3-compatible services ignore the region but the signature needs one.
+    config.region ??= "us-east-1";
+    // SDK releases since early 2025 add CRC32 checksums to every upload by default, sent as
+    // aws-chunked trailers that many S3-compatible services (older MinIO, Ceph, R2 at the time)
+    // refuse or store verbatim. Send checksums only where an operation requires them.
+    config.requestChecksumCalculation = "WHEN_REQUIRED";
+    config.responseChecksumValidation = "WHEN_REQUIRED";
+  }
+  return config;
+}
