@@ -83,7 +83,9 @@ export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void
           }
         : {}),
     };
-    const level = reply.statusCode >= 500 ? "error" : isGraphql || reply.statusCode >= 400 ? "info" : "debug";
+    // GraphQL and the file routes are the API; health checks and metrics scrapes are noise.
+    const isFileRoute = path.startsWith("/uploads") || path.startsWith("/datasets/");
+    const level = reply.statusCode >= 500 ? "error" : isGraphql || isFileRoute || reply.statusCode >= 400 ? "info" : "debug";
     request.log[level](line, "request");
   });
 }

@@ -19,6 +19,8 @@ import { FileLoaders } from "./files/store.js";
 import { registerUploads } from "./uploads/routes.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 import { createUserLoader } from "./users/loader.js";
+import { PolicyError } from "./policy/apply.js";
+import { routePolicy } from "./policy/rules.js";
 
 /** What the HTTP server is built from. */
 export interface ServerParts {
@@ -33,6 +35,11 @@ export interface ServerParts {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < hops;
+
+/** A route is ruled by its own entry, or by a `/prefix/*` entry covering static paths below it. */
+const hasRouteRule = (url: string) =>
+  Object.hasOwn(routePolicy, url) ||
+  (!url.includes(":") && Object.keys(routePolicy).some((rule) => rule.endsWith("/*") && url.startsWith(rule.slice(0, -1))));
 
 /** The GraphQL-over-HTTP error body, used for requests refused before GraphQL runs. */
 const errorBody = (message: string, code: string, requestId: string) => ({
@@ -59,6 +66,14 @@ export async function buildServer({ services, database, schema, logger, staging 
     requestIdHeader: false,
     // One line per request, written by registerRequestLog with what GraphQL knows too.
     logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  // Deny by default for HTTP routes too: a route the policy does not name stops the start.
+  app.addHook("onRoute", (route) => {
+    if (route.method === "OPTIONS" && route.url === "*") return; // CORS preflights: no one's data
+    if (!hasRouteRule(route.url)) {
+      throw new PolicyError(`Authorization policy (src/policy/rules.ts) has no rule for the route ${route.url}: add it to routePolicy`);
+    }
   });
 
   app.addHook("onRequest", async (request, reply) => {

@@ -108,3 +108,32 @@ describe("file access", () => {
     expect(versions).toEqual([{ n: 1 }]);
   });
 });
+
+describe("files from a browser on another origin", () => {
+  const origin = "http://localhost:5173"; // one of the development CORS_ORIGINS
+
+  it("answers tus preflights with the methods and headers tus needs, and exposes Location and Upload-Offset", async () => {
+    const preflight = await fetch(`${server.origin}/uploads/some-id`, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "PATCH", "access-control-request-headers": "authorization,tus-resumable,upload-offset,content-type" },
+    });
+    expect(preflight.status).toBeLessThan(300);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("PATCH");
+    expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("upload-offset");
+
+    const created = await fetch(`${server.origin}/uploads`, {
+      method: "POST",
+      headers: { origin, "tus-resumable": "1.0.0", authorization: `Bearer ${owner.token}`, "upload-length": "3", "upload-metadata": `datasetId ${Buffer.from(datasetId).toString("base64")}` },
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get("access-control-allow-origin")).toBe(origin);
+    const exposed = created.headers.get("access-control-expose-headers")?.toLowerCase() ?? "";
+    expect(exposed).toContain("location");
+    expect(exposed).toContain("upload-offset");
+
+    const downloaded = await download(server, owner.token, datasetId, 1, "table.csv", { origin });
+    expect(downloaded.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(downloaded.headers.get("access-control-expose-headers")?.toLowerCase()).toContain("content-disposition");
+  });
+});

@@ -12,7 +12,6 @@ import { parseCreateInput, parseUpdateInput } from "./input.js";
 import { decodeDatasetCursor, encodeDatasetCursor } from "./ordering.js";
 import type { DatasetConnectionModel } from "./rows.js";
 import type { DatasetRow } from "./rows.js";
-import { contentOfDataset } from "../files/store.js";
 import * as store from "./store.js";
 
 /** Access to these resolvers is decided in src/policy/rules.ts; scopes come from there too. */
@@ -94,11 +93,10 @@ export const datasetResolvers: Resolvers = {
     deleteDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const id = checkId("id", args.id);
-      // What its versions and uploads hold, read first: once it is gone, content nothing
-      // else references is removed from storage before the answer.
-      const content = await contentOfDataset(context.db, id, ownerId);
-      if (!(await store.deleteDataset(context.db, id, ownerId))) throw notFound(DATASET);
+      const content = await store.deleteDataset(context.db, id, ownerId);
+      if (!content) throw notFound(DATASET);
       context.services.metrics.auditEvent("dataset.deleted");
+      // Content nothing else references goes from storage before the answer.
       await context.services.files.garbage.collect(content);
       return id;
     },

@@ -136,4 +136,10 @@ export const DELETE_DATASET = `
     insert into audit_events (type, actor_id, subject_id, details)
     select 'dataset.deleted', user_id, id, jsonb_build_object('name', name) from deleted
   )
-  select id from deleted`;
+  -- The content its versions and uploads held, as the statement's snapshot still sees it:
+  -- the garbage collector's candidates once the cascade has removed those rows.
+  select id, array(
+    select sha256 from version_files where dataset_id = $1
+    union
+    select sha256 from uploads where dataset_id = $1 and sha256 is not null
+  ) as content from deleted`;

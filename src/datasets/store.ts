@@ -103,8 +103,12 @@ export async function updateDataset(
   return row ?? null;
 }
 
-/** Deletes the dataset if `ownerId` owns it; false when it does not (or it is gone). */
-export async function deleteDataset(db: Queryable, id: string, ownerId: string): Promise<boolean> {
-  const rows = await db.query(sql.DELETE_DATASET, [id, ownerId]);
-  return rows.length > 0;
+/**
+ * Deletes the dataset if `ownerId` owns it, with its versions and uploads; returns the
+ * content addresses they used (for the garbage collector), or null when `ownerId` does not
+ * own it (or it is gone).
+ */
+export async function deleteDataset(db: Queryable, id: string, ownerId: string): Promise<string[] | null> {
+  const [row] = await db.query<{ content: string[] }>(sql.DELETE_DATASET, [id, ownerId]);
+  return row ? row.content : null;
 }

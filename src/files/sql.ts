@@ -125,12 +125,6 @@ export const DELETE_UPLOAD = `delete from uploads where id = $1`;
 export const EXPIRED_UPLOADS = `
   select id, state from uploads where expires_at < now() order by expires_at limit $1`;
 
-/** $1 dataset, $2 its owner: every content address its versions and uploads use (garbage candidates once it goes). */
-export const CONTENT_OF_DATASET = `
-  select f.sha256 from version_files f join datasets d on d.id = f.dataset_id where d.id = $1 and d.user_id = $2
-  union
-  select u.sha256 from uploads u join datasets d on d.id = u.dataset_id where d.id = $1 and d.user_id = $2 and u.sha256 is not null`;
-
 /** Blobs that nothing references (at most $1). */
 export const UNREFERENCED_BLOBS = `
   select b.sha256 from blobs b

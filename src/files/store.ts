@@ -92,8 +92,3 @@ export async function storageUsed(db: Queryable, userId: string, except: string 
   return row!.used;
 }
 
-/** Every content address the dataset's versions and uploads use, if `ownerId` owns it. */
-export async function contentOfDataset(db: Queryable, datasetId: string, ownerId: string): Promise<string[]> {
-  const rows = await db.query<{ sha256: string }>(sql.CONTENT_OF_DATASET, [datasetId, ownerId]);
-  return rows.map((row) => row.sha256);
-}

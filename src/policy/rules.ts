@@ -117,6 +117,8 @@ export const routePolicy = {
   "/metrics": "public",
   "/.well-known/jwks.json": "public",
   "/graphql": "graphql",
+  // Development only: GraphiQL's static files.
+  "/playground/*": "public",
   "/uploads": "upload",
   "/uploads/*": "upload",
   "/datasets/:datasetId/versions/:version/files/*": "download",
