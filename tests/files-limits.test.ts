@@ -108,3 +108,24 @@ describe("file limits", () => {
     }
   });
 });
+
+describe("termination and immutability", () => {
+  it("terminates an unfinished upload (DELETE): its row and staged bytes go, and it no longer counts", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const id = uploadIdOf(await tusCreate(server, { token: owner.token, length: 900, metadata: { datasetId: dataset.id } }));
+    await tusPatch(server, owner.token, id, 0, Buffer.alloc(100));
+    const deleted = await fetch(`${server.origin}/uploads/${id}`, { method: "DELETE", headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${owner.token}` } });
+    expect(deleted.status).toBe(204);
+    expect(await server.database.query("select id from uploads where id = $1", [id])).toEqual([]);
+    expect(await readdir(join(server.config.dataDir, "uploads"))).not.toContain(id);
+  });
+
+  it("refuses any change to a committed version, even in SQL", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    await commitFiles(server, owner.token, dataset.id, { "f.txt": Buffer.from("f") });
+    await expect(server.database.query("update version_files set size = 0 where dataset_id = $1", [dataset.id])).rejects.toThrow(/immutable/);
+    await expect(server.database.query("update dataset_versions set message = 'x' where dataset_id = $1", [dataset.id])).rejects.toThrow(/immutable/);
+  });
+});

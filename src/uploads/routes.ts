@@ -194,6 +194,8 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       if (id) await staging.release(id);
     }
     if (request.method === "PATCH" && id) await recordReceived(id);
+    // tus removed the staged bytes of a terminated upload; its row goes too (and its quota share).
+    if (request.method === "DELETE" && id && reply.raw.statusCode === 204) await database.query(sql.DELETE_UPLOAD, [id]);
   }
 
   /** While a length is deferred, the quota counts what arrived. */
