@@ -75,7 +75,12 @@ create index version_files_sha256_idx on version_files (sha256);
 -- the author's foreign key letting go of a deleted account (ON DELETE SET NULL).
 create function refuse_version_change() returns trigger language plpgsql as $$
 begin
-  if tg_table_name = 'dataset_versions' and new.author_id is null
+  raise exception 'committed versions are immutable (% of %)', tg_op, tg_table_name;
+end
+$$;
+create function refuse_version_change_but_author_gone() returns trigger language plpgsql as $$
+begin
+  if new.author_id is null
      and (new.dataset_id, new.number, new.message, new.file_count, new.total_size, new.created_at)
          is not distinct from (old.dataset_id, old.number, old.message, old.file_count, old.total_size, old.created_at) then
     return new;
@@ -84,6 +89,6 @@ begin
 end
 $$;
 create trigger dataset_versions_immutable before update on dataset_versions
-  for each row execute function refuse_version_change();
+  for each row execute function refuse_version_change_but_author_gone();
 create trigger version_files_immutable before update on version_files
   for each row execute function refuse_version_change();
