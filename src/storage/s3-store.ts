@@ -130,7 +130,7 @@ export class S3BlobStore implements BlobStore {
       throw error;
     }
     const sha256 = hasher.digest();
-    const size = hasher.size;
+    const size = hasher.byteCount;
     try {
       if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
         throw new ChecksumMismatchError(expectedSha256, sha256);
