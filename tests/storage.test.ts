@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -210,6 +211,17 @@ function blobStoreSuite(makeHarness: () => Promise<StoreHarness>, localDirectory
     await store.putFile(HELLO_SHA256, second, 11);
     expect(existsSync(second)).toBe(false);
     expect(await listed(store)).toEqual([HELLO_SHA256]);
+    expect(await harness.everything()).toHaveLength(1);
+  });
+
+  it("moves a 12 MiB local file in with putFile (a multipart upload on S3)", async () => {
+    const size = 12 * MiB;
+    const sha256 = sha256OfGenerated(size);
+    const file = join(localDirectory(), `${randomUUID()}.part`);
+    await pipeline(generated(size), createWriteStream(file));
+    await store.putFile(sha256, file, size);
+    expect(existsSync(file)).toBe(false);
+    expect(await sha256OfStream(await store.read(sha256))).toEqual({ sha256, size });
     expect(await harness.everything()).toHaveLength(1);
   });
 
@@ -504,6 +516,7 @@ describe("openBlobStore and parseStorageUrl", () => {
       ["files", /not a URL/],
       ["http://example.com/files", /unsupported scheme "http:"/],
       ["file://server/share", /not a host/],
+      ["file:data/files", /absolute path/],
       ["s3://AKIA:secret@bucket/prefix", /must not carry credentials/],
       ["s3://bucket/prefix?region=eu", /no query/],
       ["s3://Bucket_Name/prefix", /no valid bucket/],

@@ -49,6 +49,10 @@ export function parseStorageUrl(url: string): StorageLocation {
     if (parsed.host !== "" && parsed.host !== "localhost") {
       throw new Error(`storage URL file:// must name a local absolute path (file:///path), not a host`);
     }
+    // "file:data/files" parses as /data/files; a relative path is refused rather than re-rooted.
+    if (!/^file:\/\/(localhost)?\//i.test(url)) {
+      throw new Error("storage URL file: must name an absolute path as file:///absolute/path");
+    }
     const root = fileURLToPath(parsed).replace(/(.)\/+$/, "$1");
     return { kind: "file", root };
   }

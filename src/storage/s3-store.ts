@@ -119,15 +119,22 @@ export class S3BlobStore implements BlobStore {
     const temporaryKey = `${this.base}tmp/${randomUUID()}`;
     // A failing body destroys the hasher with its error, which fails the upload (lib-storage
     // aborts its multipart upload); a failing upload destroys the hasher, which ends the body.
-    const piped = pipeline(body, hasher);
+    let bodyFailure: unknown;
+    const piped = pipeline(body, hasher).catch((failure: unknown) => {
+      bodyFailure ??= failure;
+      throw failure;
+    });
     piped.catch(() => {});
     try {
       await this.upload(temporaryKey, hasher, undefined, maxBytes);
       await piped;
     } catch (error) {
+      // The body's own failure (or TooLargeError) is the news, even when lib-storage then failed
+      // to abort its multipart upload and rejected with that instead (the sweep aborts it later).
+      const cause = bodyFailure ?? error;
       hasher.destroy();
       await this.deleteQuietly(temporaryKey);
-      throw error;
+      throw cause;
     }
     const sha256 = hasher.digest();
     const size = hasher.byteCount;
