@@ -470,7 +470,15 @@ describe("S3 blob store (against s3rver)", () => {
         expect(await listed(tenantB)).toEqual([]);
         expect(await tenantB.stat(HELLO_SHA256)).toBeNull();
         await tenantB.put(Readable.from([Buffer.from(HELLO)]));
+        expect(await listed(tenantB)).toEqual([HELLO_SHA256]);
+        // A sweep keeps to its own prefix. (A negative age puts the cutoff in the future: every
+        // temporary write counts as old, with no clock to move.)
+        const crashed = `tenants/a/tmp/${randomUUID()}`;
+        await admin.send(new PutObjectCommand({ Bucket: bucket, Key: crashed, Body: "half" }));
         expect(await tenantB.sweepTemporary(-HOUR)).toBe(0);
+        expect(await keys(bucket, "tenants/a/tmp/")).toEqual([crashed]);
+        expect(await tenantA.sweepTemporary(-HOUR)).toBe(1);
+        expect(await keys(bucket, "tenants/a/tmp/")).toEqual([]);
         expect((await keys(bucket, "")).filter((key) => !key.startsWith("tenants/"))).toEqual([]);
       } finally {
         await tenantA.close();

@@ -3,7 +3,7 @@ import { copyFile, constants, mkdir, open, readdir, rename, rm, stat, lstat } fr
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
-import { assertSha256, isSha256, type BlobStore, type ByteRange } from "./blob-store.js";
+import { assertRange, assertSha256, isSha256, type BlobStore, type ByteRange } from "./blob-store.js";
 import { BlobNotFoundError, ChecksumMismatchError } from "./errors.js";
 import { HashingCounter } from "./hashing.js";
 
@@ -193,13 +193,6 @@ export class FileBlobStore implements BlobStore {
     // identical bytes, atomically: a reader holding the old file keeps reading it.
     await rename(temporary, target);
     await syncDirectories(dirname(target), created);
-  }
-}
-
-function assertRange(range: ByteRange): void {
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new RangeError(`not a byte range: ${start}-${end}`);
   }
 }
 

@@ -19,7 +19,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { assertSha256, isSha256, type BlobStore, type ByteRange } from "./blob-store.js";
+import { assertRange, assertSha256, isSha256, type BlobStore, type ByteRange } from "./blob-store.js";
 import { BlobNotFoundError, ChecksumMismatchError } from "./errors.js";
 import { HashingCounter } from "./hashing.js";
 
@@ -163,20 +163,29 @@ export class S3BlobStore implements BlobStore {
 
   async read(sha256: string, range?: ByteRange): Promise<NodeJS.ReadableStream> {
     assertSha256(sha256);
+    if (range) assertRange(range);
+    let response;
     try {
-      const response = await this.client.send(
+      response = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
           Key: this.blobKey(sha256),
           Range: range ? `bytes=${range.start}-${range.end}` : undefined,
         }),
       );
-      // On Node the body is the HTTP response itself: a Readable.
-      return response.Body as Readable;
     } catch (error) {
       if (isNotFound(error)) throw new BlobNotFoundError(sha256);
       throw error;
     }
+    // On Node the body is the HTTP response itself: a Readable.
+    const body = response.Body as Readable;
+    // A service that ignored Range would answer 200 with everything; sending that as the range
+    // would hand a client wrong bytes under a 206, so it is an error here.
+    if (range && !response.ContentRange?.startsWith(`bytes ${range.start}-${range.end}/`)) {
+      body.destroy();
+      throw new Error(`storage answered a range request for ${range.start}-${range.end} with another range`);
+    }
+    return body;
   }
 
   async delete(sha256: string): Promise<void> {
