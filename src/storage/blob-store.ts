@@ -70,3 +70,11 @@ export function isSha256(value: string): boolean {
 export function assertSha256(value: string): void {
   if (typeof value !== "string" || !SHA256_HEX.test(value)) throw new InvalidContentAddressError(value);
 }
+
+/** Throws a RangeError unless `range` is whole, non-negative byte offsets with start <= end. */
+export function assertRange(range: ByteRange): void {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new RangeError(`not a byte range: ${start}-${end}`);
+  }
+}

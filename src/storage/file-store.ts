@@ -3,7 +3,7 @@ import { copyFile, constants, mkdir, open, readdir, rename, rm, stat, lstat } fr
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
-import { assertSha256, isSha256, type BlobStore, type ByteRange } from "./blob-store.js";
+import { assertRange, assertSha256, isSha256, type BlobStore, type ByteRange } from "./blob-store.js";
 import { BlobNotFoundError, ChecksumMismatchError } from "./errors.js";
 import { HashingCounter } from "./hashing.js";
 
@@ -90,11 +90,14 @@ export class FileBlobStore implements BlobStore {
     const temporary = this.temporaryPath();
     try {
       const handle = await open(temporary, "wx");
+      // autoClose off: the handle is fsynced and closed here, whether the pipeline failed or not.
+      const file = handle.createWriteStream({ autoClose: false });
       try {
-        // autoClose off: the handle is closed here, after fsync, whether the pipeline failed or not.
-        await pipeline(body, hasher, handle.createWriteStream({ autoClose: false }));
+        await pipeline(body, hasher, file);
         await handle.sync();
       } finally {
+        // The stream holds a reference on the handle until it is destroyed; close() waits for it.
+        file.destroy();
         await handle.close();
       }
       const sha256 = hasher.digest();
@@ -102,7 +105,7 @@ export class FileBlobStore implements BlobStore {
         throw new ChecksumMismatchError(expectedSha256, sha256);
       }
       await this.publish(temporary, sha256);
-      return { sha256, size: hasher.size };
+      return { sha256, size: hasher.byteCount };
     } catch (error) {
       await rm(temporary, { force: true });
       throw error;
@@ -190,13 +193,6 @@ export class FileBlobStore implements BlobStore {
     // identical bytes, atomically: a reader holding the old file keeps reading it.
     await rename(temporary, target);
     await syncDirectories(dirname(target), created);
-  }
-}
-
-function assertRange(range: ByteRange): void {
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new RangeError(`not a byte range: ${start}-${end}`);
   }
 }
 

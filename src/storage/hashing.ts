@@ -16,8 +16,8 @@ export class HashingCounter extends Transform {
     if (!(maxBytes >= 0)) throw new RangeError(`maxBytes must be a number of bytes, got ${maxBytes}`);
   }
 
-  /** Bytes seen so far. */
-  get size(): number {
+  /** Bytes seen so far. (Not `size`: lib-storage would take a `size` property for the body's length.) */
+  get byteCount(): number {
     return this.bytes;
   }
 

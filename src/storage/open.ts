@@ -49,10 +49,18 @@ export function parseStorageUrl(url: string): StorageLocation {
     if (parsed.host !== "" && parsed.host !== "localhost") {
       throw new Error(`storage URL file:// must name a local absolute path (file:///path), not a host`);
     }
+    // "file:data/files" parses as /data/files; a relative path is refused rather than re-rooted.
+    if (!/^file:\/\/(localhost)?\//i.test(url)) {
+      throw new Error("storage URL file: must name an absolute path as file:///absolute/path");
+    }
     const root = fileURLToPath(parsed).replace(/(.)\/+$/, "$1");
     return { kind: "file", root };
   }
   if (parsed.protocol === "s3:") {
+    // The URL parser would resolve "a/../b" to "b" silently; a prefix is taken as written.
+    if (/\/(\.|%2e){1,2}(\/|$)/i.test(url)) {
+      throw new Error('storage URL s3:// prefix must not contain "." or ".." segments');
+    }
     const bucket = parsed.hostname;
     if (!BUCKET_NAME.test(bucket) || bucket.includes("..") || parsed.port !== "") {
       throw new Error(`storage URL s3:// names no valid bucket (3 to 63 of a-z, 0-9, "." and "-"): ${EXPECTED}`);
@@ -78,11 +86,16 @@ export async function openBlobStore(options: StorageOptions): Promise<BlobStore>
   const location = parseStorageUrl(options.url);
   if (location.kind === "file") return FileBlobStore.open(location.root);
   return new S3BlobStore({
-    client: new S3Client(s3ClientConfig(options.s3 ?? {})),
+    client: createS3Client(options.s3),
     ownsClient: true,
     bucket: location.bucket,
     prefix: location.prefix,
   });
+}
+
+/** The S3 client `openBlobStore` uses, for these settings. */
+export function createS3Client(s3: StorageOptions["s3"] = {}): S3Client {
+  return new S3Client(s3ClientConfig(s3));
 }
 
 function s3ClientConfig(s3: NonNullable<StorageOptions["s3"]>): S3ClientConfig {

@@ -5,31 +5,24 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   paginateListObjectsV2,
-  UploadPartCopyCommand,
-  type CompletedPart,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { assertSha256, isSha256, type BlobStore, type ByteRange } from "./blob-store.js";
+import { assertRange, assertSha256, isSha256, type BlobStore, type ByteRange } from "./blob-store.js";
 import { BlobNotFoundError, ChecksumMismatchError } from "./errors.js";
 import { HashingCounter } from "./hashing.js";
+import { copyWithinBucket, MAX_SINGLE_COPY } from "./s3-copy.js";
 
 const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
 /** S3's rules for multipart uploads: parts of 5 MiB to 5 GiB, at most 10,000 of them. */
 const MIN_PART_SIZE = 5 * MiB;
 const MAX_PARTS = 10_000;
-/** The largest object one CopyObject request may copy. */
-const MAX_SINGLE_COPY = 5 * GiB;
 /** SigV4 presigned URLs live at most 7 days. */
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 const CONTENT_TYPE = "application/octet-stream";
@@ -119,24 +112,41 @@ export class S3BlobStore implements BlobStore {
     const temporaryKey = `${this.base}tmp/${randomUUID()}`;
     // A failing body destroys the hasher with its error, which fails the upload (lib-storage
     // aborts its multipart upload); a failing upload destroys the hasher, which ends the body.
-    const piped = pipeline(body, hasher);
+    let bodyFailure: unknown;
+    const piped = pipeline(body, hasher).catch((failure: unknown) => {
+      bodyFailure ??= failure;
+      throw failure;
+    });
     piped.catch(() => {});
     try {
       await this.upload(temporaryKey, hasher, undefined, maxBytes);
       await piped;
     } catch (error) {
+      // The body's own failure (or TooLargeError) is the news, even when lib-storage then failed
+      // to abort its multipart upload and rejected with that instead (the sweep aborts it later).
+      const cause = bodyFailure ?? error;
       hasher.destroy();
       await this.deleteQuietly(temporaryKey);
-      throw error;
+      throw cause;
     }
     const sha256 = hasher.digest();
-    const size = hasher.size;
+    const size = hasher.byteCount;
     try {
       if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
         throw new ChecksumMismatchError(expectedSha256, sha256);
       }
       const key = this.blobKey(sha256);
-      if (!(await this.exists(key))) await this.copy(temporaryKey, key, size);
+      if (!(await this.exists(key))) {
+        await copyWithinBucket(this.client, {
+          bucket: this.bucket,
+          sourceKey: temporaryKey,
+          targetKey: key,
+          size,
+          multipartThreshold: this.multipartCopyThreshold,
+          partSize: this.copyPartSize,
+          concurrency: this.queueSize,
+        });
+      }
     } finally {
       await this.deleteQuietly(temporaryKey);
     }
@@ -156,20 +166,29 @@ export class S3BlobStore implements BlobStore {
 
   async read(sha256: string, range?: ByteRange): Promise<NodeJS.ReadableStream> {
     assertSha256(sha256);
+    if (range) assertRange(range);
+    let response;
     try {
-      const response = await this.client.send(
+      response = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
           Key: this.blobKey(sha256),
           Range: range ? `bytes=${range.start}-${range.end}` : undefined,
         }),
       );
-      // On Node the body is the HTTP response itself: a Readable.
-      return response.Body as Readable;
     } catch (error) {
       if (isNotFound(error)) throw new BlobNotFoundError(sha256);
       throw error;
     }
+    // On Node the body is the HTTP response itself: a Readable.
+    const body = response.Body as Readable;
+    // A service that ignored Range would answer 200 with everything; sending that as the range
+    // would hand a client wrong bytes under a 206, so it is an error here.
+    if (range && !response.ContentRange?.startsWith(`bytes ${range.start}-${range.end}/`)) {
+      body.destroy();
+      throw new Error(`storage answered a range request for ${range.start}-${range.end} with another range`);
+    }
+    return body;
   }
 
   async delete(sha256: string): Promise<void> {
@@ -267,60 +286,6 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  /**
-   * Server-side copy. CopyObject takes objects up to 5 GiB; larger ones are copied part by part
-   * with UploadPartCopy into a multipart upload, which, like any, becomes visible only complete.
-   */
-  private async copy(sourceKey: string, targetKey: string, size: number): Promise<void> {
-    const copySource = encodeCopySource(this.bucket, sourceKey);
-    if (size <= this.multipartCopyThreshold) {
-      await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: copySource }));
-      return;
-    }
-    const partSize = Math.max(this.copyPartSize, Math.ceil(size / MAX_PARTS));
-    const { UploadId } = await this.client.send(
-      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, ContentType: CONTENT_TYPE }),
-    );
-    if (UploadId === undefined) throw new Error("S3 started a multipart upload without an UploadId");
-    try {
-      const partCount = Math.ceil(size / partSize);
-      const parts: CompletedPart[] = new Array(partCount);
-      let next = 0;
-      const copyParts = async (): Promise<void> => {
-        while (next < partCount) {
-          const index = next++;
-          const start = index * partSize;
-          const end = Math.min(size, start + partSize) - 1;
-          const result = await this.client.send(
-            new UploadPartCopyCommand({
-              Bucket: this.bucket,
-              Key: targetKey,
-              UploadId,
-              PartNumber: index + 1,
-              CopySource: copySource,
-              CopySourceRange: `bytes=${start}-${end}`,
-            }),
-          );
-          parts[index] = { PartNumber: index + 1, ETag: result.CopyPartResult?.ETag };
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.queueSize, partCount) }, copyParts));
-      await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: targetKey,
-          UploadId,
-          MultipartUpload: { Parts: parts },
-        }),
-      );
-    } catch (error) {
-      await this.client
-        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, UploadId }))
-        .catch(() => {});
-      throw error;
-    }
-  }
-
   private async abortUploadsBefore(prefix: string, cutoff: number): Promise<number> {
     let aborted = 0;
     let keyMarker: string | undefined;
@@ -352,10 +317,6 @@ export class S3BlobStore implements BlobStore {
   private async deleteQuietly(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => {});
   }
-}
-
-function encodeCopySource(bucket: string, key: string): string {
-  return [bucket, ...key.split("/")].map(encodeURIComponent).join("/");
 }
 
 function isNotFound(error: unknown): boolean {
