@@ -194,6 +194,8 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       if (id) await staging.release(id);
     }
     if (request.method === "PATCH" && id) await recordReceived(id);
+    // tus removed the staged bytes: the row goes too, or its length would hold the quota until it expired.
+    if (request.method === "DELETE" && id && reply.raw.statusCode === 204) await database.query(sql.DELETE_UPLOAD, [id]);
   }
 
   /** While a length is deferred, the quota counts what arrived. */
