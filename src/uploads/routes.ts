@@ -162,6 +162,11 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
 
   /** A finished upload's bytes are in the blob store, not in tus: we answer for it. */
   async function answerFinished(request: FastifyRequest, reply: FastifyReply, upload: UploadRow) {
+    // Still moving into the blob store: "complete" now would send the client to a commit that
+    // refuses it. 423 is what tus clients retry (a lost answer to the last PATCH lands here).
+    if (upload.state === "finalizing" && request.method !== "DELETE") {
+      return refuse(reply, 423, "This upload's last bytes arrived and are being stored: ask again shortly", { "retry-after": "1" });
+    }
     if (request.method === "HEAD") {
       return reply
         .code(200)
