@@ -61,7 +61,7 @@ export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void
   app.addHook("onResponse", async (request, reply) => {
     const report = reports.get(request);
     const seconds = reply.elapsedTime / 1000;
-    const path = request.url.split("?")[0];
+    const path = request.url.split("?")[0] ?? request.url;
     const isGraphql = request.routeOptions.url === "/graphql";
     // GraphQL answers 200 with partial errors once it ran; 4xx means refused before it ran.
     const status = reply.statusCode;

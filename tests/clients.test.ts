@@ -1,21 +1,31 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ApolloClient, HttpLink, InMemoryCache } from "@apollo/client";
 import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { Client, fetchExchange } from "@urql/core";
 import type { DocumentNode } from "graphql";
 import { decodeJwt, SignJWT } from "jose";
+import * as tus from "tus-js-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CommitDatasetVersionDocument,
   CreateDatasetDocument,
+  DatasetLatestVersionDocument,
   DatasetsDocument,
+  DatasetVersionDocument,
+  DatasetVersionsDocument,
   LoginDocument,
   MeDocument,
   RegisterDocument,
 } from "../client/generated/graphql.js";
+import { uploadFile, UploadError } from "../client/upload.js";
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from "../src/auth/tokens.js";
 import { ClientSession } from "./support/client-session.js";
-import { unique } from "./support/factories.js";
+import { createDataset, createUser, unique } from "./support/factories.js";
+import { download, sha256 as sha256Of, tusHead } from "./support/files.js";
 import { startServer, type TestServer } from "./support/server.js";
 
 /** The hash GraphQL Code Generator wrote into each typed document (and into the manifest). */
@@ -106,6 +116,150 @@ describe("typed clients against the live server", () => {
     const meBodies = session.sent.map((body) => JSON.parse(body)).filter((body) => body.operationName === "Me");
     // hash only (unknown) → hash and text → hash only (known now)
     expect(meBodies.map((body) => typeof body.query)).toEqual(["undefined", "string", "undefined"]);
+  });
+});
+
+// Exported for Node only, so missing from tus-js-client's types.
+const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (path: string) => tus.UrlStorage };
+
+describe("files through the typed clients and the tus upload helper", () => {
+  let server: TestServer;
+  let endpoint: string;
+  beforeAll(async () => {
+    server = await startServer();
+    endpoint = `${server.origin}/uploads/`;
+  });
+  afterAll(() => server.close());
+
+  /** A signed-in Apollo Client and urql client on one session, with a dataset of its own. */
+  async function signedIn() {
+    const session = new ClientSession(server.url);
+    const apollo = new ApolloClient({ link: new HttpLink({ uri: server.url, fetch: session.fetch }), cache: new InMemoryCache() });
+    const urql = new Client({ url: server.url, exchanges: [fetchExchange], fetch: session.fetch, requestPolicy: "network-only", preferGetMethod: false });
+    const registered = await apollo.mutate({ mutation: RegisterDocument, variables: { input: newAccount() } });
+    session.remember(registered.data!.register);
+    const created = await apollo.mutate({ mutation: CreateDatasetDocument, variables: { input: { name: unique("Files") } } });
+    return { session, apollo, urql, datasetId: created.data!.createDataset.id };
+  }
+
+  it("uploads a CSV with the helper, commits it through Apollo Client, reads it through urql, and downloads the same bytes", async () => {
+    const { session, apollo, urql, datasetId } = await signedIn();
+    const csv = Buffer.from("station,date,rain_mm\nAX1,2024-05-01,3.2\nAX1,2024-05-02,0.0\n");
+    const { uploadId } = await uploadFile({
+      endpoint,
+      accessToken: () => session.accessToken!,
+      datasetId,
+      file: csv,
+      filename: "rain.csv",
+      contentType: "text/csv",
+      sha256: sha256Of(csv),
+    });
+    expect(uploadId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const committed = await apollo.mutate({
+      mutation: CommitDatasetVersionDocument,
+      variables: { input: { datasetId, message: "First data", parentVersion: 0, changes: [{ path: "data/rain.csv", uploadId }] } },
+    });
+    expect(committed.data!.commitDatasetVersion).toMatchObject({ number: 1, message: "First data", fileCount: 1, totalSize: csv.length });
+
+    const latest = await urql.query(DatasetLatestVersionDocument, { id: datasetId }).toPromise();
+    expect(latest.error).toBeUndefined();
+    const [file] = latest.data!.dataset.latestVersion!.files;
+    expect(file).toMatchObject({ path: "data/rain.csv", size: csv.length, sha256: sha256Of(csv), contentType: "text/csv" });
+
+    // The signed link needs no header; the route takes the token as well.
+    const signed = await fetch(file!.downloadUrl);
+    expect(signed.status).toBe(200);
+    expect(sha256Of(Buffer.from(await signed.arrayBuffer()))).toBe(file!.sha256);
+    const withToken = await download(server, session.accessToken, datasetId, 1, "data/rain.csv");
+    expect(Buffer.from(await withToken.arrayBuffer())).toEqual(csv);
+
+    // Version 2 removes the file; version 1 still has it, and the cursor pages back to it.
+    const removed = await apollo.mutate({
+      mutation: CommitDatasetVersionDocument,
+      variables: { input: { datasetId, parentVersion: 1, changes: [{ path: "data/rain.csv" }] } },
+    });
+    expect(removed.data!.commitDatasetVersion).toMatchObject({ number: 2, fileCount: 0, files: [] });
+    const first = await urql.query(DatasetVersionsDocument, { id: datasetId, first: 1 }).toPromise();
+    expect(first.data!.dataset.versions).toMatchObject({ totalCount: 2, edges: [{ node: { number: 2 } }], pageInfo: { hasNextPage: true } });
+    const next = await urql.query(DatasetVersionsDocument, { id: datasetId, first: 1, after: first.data!.dataset.versions.pageInfo.endCursor }).toPromise();
+    expect(next.data!.dataset.versions.edges.map((edge) => edge.node.number)).toEqual([1]);
+    const one = await apollo.query({ query: DatasetVersionDocument, variables: { id: datasetId, number: 1 }, fetchPolicy: "network-only" });
+    expect(one.data!.dataset.version!.files.map((each) => each.sha256)).toEqual([sha256Of(csv)]);
+  });
+
+  it("resumes an upload aborted after its first chunk from the server's offset, not from 0", async () => {
+    const { session, apollo, datasetId } = await signedIn();
+    const chunkSize = 64 * 1024;
+    const bytes = randomBytes(4 * chunkSize);
+    const storageDir = await mkdtemp(join(tmpdir(), "tus-url-storage-"));
+    try {
+      // tus-js-client's own URL storage for Node: what localStorage is in a browser.
+      const urlStorage = new FileUrlStorage(join(storageDir, "uploads.json"));
+      const options = { endpoint, accessToken: () => session.accessToken!, datasetId, file: bytes, filename: "noise.bin", sha256: sha256Of(bytes), chunkSize, urlStorage };
+
+      const controller = new AbortController();
+      const interrupted = uploadFile({ ...options, signal: controller.signal, onChunkComplete: () => controller.abort() });
+      await expect(interrupted).rejects.toMatchObject({ name: "AbortError" });
+      const [stored] = await urlStorage.findAllUploads();
+      const interruptedId = stored!.uploadUrl!.split("/").at(-1)!;
+      const head = await tusHead(server, session.accessToken, interruptedId);
+      expect(head.headers.get("upload-offset")).toBe(String(chunkSize));
+
+      const progress: number[] = [];
+      const accepted: number[] = [];
+      const { uploadId } = await uploadFile({
+        ...options,
+        onProgress: (sent) => progress.push(sent),
+        onChunkComplete: (_size, bytesAccepted) => accepted.push(bytesAccepted),
+      });
+      expect(uploadId).toBe(interruptedId);
+      expect(progress[0]).toBe(chunkSize);
+      expect(accepted).toEqual([2 * chunkSize, 3 * chunkSize, 4 * chunkSize]);
+      // Finished: forgotten, so the next upload of this file is a new one.
+      expect(await urlStorage.findAllUploads()).toEqual([]);
+
+      const committed = await apollo.mutate({
+        mutation: CommitDatasetVersionDocument,
+        variables: { input: { datasetId, changes: [{ path: "noise.bin", uploadId }] } },
+      });
+      expect(committed.data!.commitDatasetVersion.files[0]!.sha256).toBe(sha256Of(bytes));
+      const downloaded = await fetch(committed.data!.commitDatasetVersion.files[0]!.downloadUrl);
+      expect(sha256Of(Buffer.from(await downloaded.arrayBuffer()))).toBe(sha256Of(bytes));
+    } finally {
+      await rm(storageDir, { recursive: true, force: true });
+    }
+  });
+
+  it("asks the token function again after a 401, so an upload outlives an expired access token", async () => {
+    const { session, datasetId } = await signedIn();
+    const expired = await expiredTokenLike(server, session.accessToken!);
+    const handedOut: string[] = [];
+    const { uploadId } = await uploadFile({
+      endpoint,
+      accessToken: () => {
+        handedOut.push(handedOut.length === 0 ? expired : session.accessToken!);
+        return handedOut.at(-1)!;
+      },
+      datasetId,
+      file: Buffer.from("a,b\n1,2\n"),
+      retryDelays: [0],
+    });
+    expect(uploadId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(handedOut[0]).toBe(expired);
+  });
+
+  it("rejects with the server's status: 460 for a wrong sha256, 404 for a dataset that is not yours, 401 for a bad token", async () => {
+    const { session, datasetId } = await signedIn();
+    const file = Buffer.from("x,y\n");
+    const wrong = uploadFile({ endpoint, accessToken: session.accessToken!, datasetId, file, sha256: sha256Of("other bytes") });
+    await expect(wrong).rejects.toBeInstanceOf(UploadError);
+    await expect(wrong).rejects.toMatchObject({ status: 460, message: expect.stringContaining("Checksum Mismatch") });
+
+    const other = await createUser(server);
+    const theirs = await createDataset(server, other);
+    await expect(uploadFile({ endpoint, accessToken: session.accessToken!, datasetId: theirs.id, file })).rejects.toMatchObject({ status: 404 });
+    await expect(uploadFile({ endpoint, accessToken: "not-a-token", datasetId, file })).rejects.toMatchObject({ status: 401 });
   });
 });
 

@@ -50,6 +50,22 @@ describe("file limits", () => {
     expect(await over.text()).toMatch(/quota/i);
   });
 
+  it("gives a terminated upload's quota back at once, and keeps no row of it", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const create = () => tusCreate(server, { token: owner.token, length: 1000, metadata: { datasetId: dataset.id } });
+    const ids = [];
+    for (let index = 0; index < 3; index += 1) ids.push(uploadIdOf(await create()));
+    expect((await create()).status).toBe(413);
+    const terminated = await fetch(`${server.origin}/uploads/${ids[0]}`, {
+      method: "DELETE",
+      headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${owner.token}` },
+    });
+    expect(terminated.status).toBe(204);
+    expect(await server.database.query("select id from uploads where id = $1", [ids[0]])).toEqual([]);
+    expect((await create()).status).toBe(201);
+  });
+
   it("cuts a deferred-length upload off when it crosses the size limit", async () => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);

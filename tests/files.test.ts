@@ -87,6 +87,21 @@ describe("uploads, versions and downloads", () => {
     expect(committed.data.commitDatasetVersion.files[0].sha256).toBe(sha256(bytes));
   });
 
+  it("answers 423 (retry) rather than complete while the last bytes are still being stored", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const id = await upload(server, owner.token, dataset.id, Buffer.from("a,b\n"));
+    // The state between the last byte and the bytes' arrival in the blob store (finish.ts).
+    await server.database.query("update uploads set state = 'finalizing' where id = $1", [id]);
+    const head = await tusHead(server, owner.token, id);
+    expect(head.status).toBe(423);
+    expect(head.headers.get("retry-after")).toBe("1");
+    const committed = await commit(server, owner.token, { datasetId: dataset.id, changes: [{ path: "a.csv", uploadId: id }] });
+    expect(committed.errors?.[0]?.extensions.code).toBe("BAD_USER_INPUT");
+    await server.database.query("update uploads set state = 'complete' where id = $1", [id]);
+    expect((await tusHead(server, owner.token, id)).status).toBe(200);
+  });
+
   it("refuses bytes that do not hash to the sha256 the client gave (460), and keeps nothing", async () => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);

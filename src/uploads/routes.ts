@@ -162,6 +162,11 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
 
   /** A finished upload's bytes are in the blob store, not in tus: we answer for it. */
   async function answerFinished(request: FastifyRequest, reply: FastifyReply, upload: UploadRow) {
+    // Still moving into the blob store: "complete" now would send the client to a commit that
+    // refuses it. 423 is what tus clients retry (a lost answer to the last PATCH lands here).
+    if (upload.state === "finalizing" && request.method !== "DELETE") {
+      return refuse(reply, 423, "This upload's last bytes arrived and are being stored: ask again shortly", { "retry-after": "1" });
+    }
     if (request.method === "HEAD") {
       return reply
         .code(200)
@@ -194,7 +199,7 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       if (id) await staging.release(id);
     }
     if (request.method === "PATCH" && id) await recordReceived(id);
-    // tus removed the staged bytes of a terminated upload; its row goes too (and its quota share).
+    // tus removed the staged bytes: the row goes too, or its length would hold the quota until it expired.
     if (request.method === "DELETE" && id && reply.raw.statusCode === 204) await database.query(sql.DELETE_UPLOAD, [id]);
   }
 
