@@ -223,7 +223,8 @@ const environment = z.object({
   MAX_DIRECTIVES: integer(0, 1000).default(10),
   MAX_TOKENS: integer(100, 1_000_000).default(5000),
   MAX_COST: integer(1, 10_000_000).default(5000),
-  BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(256 * 1024),
+  // A commit of 10,000 file changes is about 1 MiB of JSON.
+  BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(2 * 1024 * 1024),
   ALLOW_BATCHED_REQUESTS: boolean.default(false),
   MAX_BATCH_SIZE: integer(1, 100).default(10),
   PERSISTED_OPERATIONS: z.enum(["apq", "only", "off"], { error: "expected apq, only or off" }).default("apq"),

@@ -145,3 +145,33 @@ describe("termination and immutability", () => {
     await expect(server.database.query("update dataset_versions set message = 'x' where dataset_id = $1", [dataset.id])).rejects.toThrow(/immutable/);
   });
 });
+
+describe("file counts", () => {
+  it("refuses a commit of more than 10,000 changes, naming input.changes", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const changes = Array.from({ length: 10_001 }, (_, index) => ({ path: `f${index}`, uploadId: null }));
+    const response = await server.graphql(`mutation($input: CommitInput!) { commitDatasetVersion(input: $input) { number } }`, { input: { datasetId: dataset.id, changes } }, { token: owner.token });
+    expect(response.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.changes" });
+  });
+
+  it("refuses a request that would read more than 20,000 files, rather than building them", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    await commitFiles(server, owner.token, dataset.id, { "seed.txt": Buffer.from("seed") });
+    const [{ sha256: blob }] = await server.database.query<{ sha256: string }>("select sha256 from version_files where dataset_id = $1", [dataset.id]);
+    // Two large versions made in SQL (as 10,000 uploads would make them).
+    for (const number of [2, 3]) {
+      await server.database.query("insert into dataset_versions (dataset_id, number, file_count, total_size) values ($1, $2, 10000, 40000)", [dataset.id, number]);
+      await server.database.query(
+        "insert into version_files (dataset_id, version, path, sha256, size, content_type) select $1, $2, 'f' || n, $3, 4, 'text/plain' from generate_series(1, 10000) n",
+        [dataset.id, number, blob],
+      );
+    }
+    const one = await server.graphql(`query($id: ID!) { dataset(id: $id) { version(number: 2) { files { path } } } }`, { id: dataset.id }, { token: owner.token });
+    expect(one.errors).toBeUndefined();
+    expect(one.data.dataset.version.files).toHaveLength(10_000);
+    const many = await server.graphql(`query($id: ID!) { dataset(id: $id) { versions(first: 3) { nodes { files { path } } } } }`, { id: dataset.id }, { token: owner.token });
+    expect(many.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "files" });
+  });
+});

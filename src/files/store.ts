@@ -5,6 +5,9 @@ import { decodeCursor, encodeCursor, separateCount } from "../pagination.js";
 import type { FileRow, UploadRow, VersionRow } from "./rows.js";
 import * as sql from "./sql.js";
 
+/** File rows one request may read: two versions of the largest size. */
+export const MAX_FILES_PER_REQUEST = 20_000;
+
 /** A version named by its dataset and number: the loaders' key. */
 const versionKey = (datasetId: string, number: number) => `${datasetId} ${number}`;
 const splitKeys = (keys: readonly string[]) => {
@@ -21,6 +24,7 @@ export class FileLoaders {
   #latest?: DataLoader<string, VersionRow | null>;
   #versions?: DataLoader<string, VersionRow | null>;
   #files?: DataLoader<string, FileRow[]>;
+  #filesRead = 0;
   constructor(private readonly db: Queryable) {}
 
   latestVersion(datasetId: string): Promise<VersionRow | null> {
@@ -44,6 +48,12 @@ export class FileLoaders {
   files(datasetId: string, number: number): Promise<FileRow[]> {
     this.#files ??= new DataLoader(async (keys) => {
       const rows = await this.db.query<FileRow>(sql.FILES_OF_VERSIONS, splitKeys(keys));
+      // A version holds up to 10,000 files: many versions' lists in one request are refused
+      // rather than built in memory (the cost model counts a list as a page, not 10,000).
+      this.#filesRead += rows.length;
+      if (this.#filesRead > MAX_FILES_PER_REQUEST) {
+        throw badUserInput("files", `One request may read at most ${MAX_FILES_PER_REQUEST} files; ask for fewer versions or datasets at once`);
+      }
       const byKey = new Map<string, FileRow[]>(keys.map((key) => [key, []]));
       for (const row of rows) byKey.get(versionKey(row.datasetId, row.version))!.push(row);
       return keys.map((key) => byKey.get(key)!);
