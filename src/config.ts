@@ -66,6 +66,11 @@ export interface LimitsConfig {
   maxTokens: number;
   /** Objects one operation may fetch, page sizes multiplied in (see src/limits.ts). */
   maxCost: number;
+  /**
+   * Selections the cost analysis may visit for one operation (each fragment counted once
+   * per page size it is spread under); a document that needs more is refused.
+   */
+  maxAnalysisNodes: number;
   /** Request body size in bytes. */
   bodyLimitBytes: number;
   /** Several operations in one HTTP request (a JSON array); off by default. */
@@ -191,6 +196,7 @@ const environment = z.object({
   MAX_DIRECTIVES: integer(0, 1000).default(10),
   MAX_TOKENS: integer(100, 1_000_000).default(5000),
   MAX_COST: integer(1, 10_000_000).default(5000),
+  MAX_ANALYSIS_NODES: integer(100, 10_000_000).default(20_000),
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(256 * 1024),
   ALLOW_BATCHED_REQUESTS: boolean.default(false),
   MAX_BATCH_SIZE: integer(1, 100).default(10),
@@ -298,6 +304,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDirectives: values.MAX_DIRECTIVES,
       maxTokens: values.MAX_TOKENS,
       maxCost: values.MAX_COST,
+      maxAnalysisNodes: values.MAX_ANALYSIS_NODES,
       bodyLimitBytes: values.BODY_LIMIT,
       allowBatchedRequests: values.ALLOW_BATCHED_REQUESTS,
       maxBatchSize: values.MAX_BATCH_SIZE,

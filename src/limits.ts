@@ -48,81 +48,115 @@ const COSTED_LEAVES = new Set(["totalCount"]);
 /** The page size a list field gets when `first` is not given: the schema's default. */
 const DEFAULT_PAGE_SIZE = 20;
 
-interface CostContext {
-  schema: GraphQLSchema;
-  fragments: Map<string, FragmentDefinitionNode>;
-  variables: Record<string, unknown>;
+/**
+ * The cost analysis of one operation. Each fragment is costed once per list length it is
+ * spread under, and then remembered: a fragment spread twice in each of 30 nested
+ * fragments is 2^30 spreads but only 30 walks. Every selection visited counts against
+ * `budget` (MAX_ANALYSIS_NODES), so no document, however built, costs more work than that.
+ */
+class CostAnalysis {
+  private visits = 0;
+  /** A fragment's cost by `name|listLength`; `null` while it is being computed (a cycle). */
+  private readonly fragmentCosts = new Map<string, number | null>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+    private readonly variables: Record<string, unknown>,
+    private readonly budget: number,
+  ) {}
+
+  /** The value of `first` on a field: literal, variable, or the argument's default. */
+  private pageSize(node: FieldNode, field: GraphQLField<unknown, unknown>): number {
+    const argument = node.arguments?.find((arg) => arg.name.value === "first");
+    const fromNode = (value: ValueNode | undefined): unknown => {
+      if (!value) return undefined;
+      if (value.kind === Kind.INT) return Number(value.value);
+      if (value.kind === Kind.VARIABLE) return this.variables[value.name.value];
+      return undefined;
+    };
+    const given = fromNode(argument?.value);
+    const fallback = field.args.find((arg) => arg.name === "first")?.defaultValue;
+    const size = typeof given === "number" ? given : typeof fallback === "number" ? fallback : DEFAULT_PAGE_SIZE;
+    // A page is never bigger than the API allows; a bad value is refused later, as bad input.
+    return Math.max(1, Math.min(Math.trunc(size), 100));
+  }
+
+  private visit(): void {
+    this.visits += 1;
+    if (this.visits > this.budget) throw analysisBudgetExceeded(this.budget);
+  }
+
+  /**
+   * The cost of a selection on `parent`. An object costs 1 plus its selection; a list of
+   * objects costs that once per item, the list's length being the page size of the field
+   * that took `first` above it (a connection's `edges` and `nodes`); leaves are free but
+   * for `totalCount`.
+   */
+  selectionCost(selections: SelectionSetNode, parent: GraphQLObjectType, listLength: number): number {
+    let total = 0;
+    for (const selection of selections.selections) {
+      this.visit();
+      if (selection.kind === Kind.FIELD) {
+        const field = parent.getFields()[selection.name.value];
+        if (!field) continue; // __typename and friends
+        const named = getNamedType(field.type);
+        if (!selection.selectionSet || !isCompositeType(named)) {
+          total += COSTED_LEAVES.has(field.name) ? 1 : 0;
+          continue;
+        }
+        const takesPageSize = field.args.some((arg) => arg.name === "first");
+        const below = isObjectType(named)
+          ? this.selectionCost(selection.selectionSet, named, takesPageSize ? this.pageSize(selection, field) : DEFAULT_PAGE_SIZE)
+          : 0;
+        total += (isListType(getNullableType(field.type)) ? listLength : 1) * (1 + below);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const on = selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : parent;
+        if (isObjectType(on)) total += this.selectionCost(selection.selectionSet, on, listLength);
+      } else {
+        total += this.fragmentCost(selection.name.value, listLength);
+      }
+    }
+    return total;
+  }
+
+  private fragmentCost(name: string, listLength: number): number {
+    const key = `${name}|${listLength}`;
+    const known = this.fragmentCosts.get(key);
+    if (known !== undefined) return known ?? 0; // null: a cycle (validation refuses those anyway)
+    const fragment = this.fragments.get(name);
+    const on = fragment && this.schema.getType(fragment.typeCondition.name.value);
+    if (!fragment || !isObjectType(on)) return 0;
+    this.fragmentCosts.set(key, null);
+    const cost = this.selectionCost(fragment.selectionSet, on, listLength);
+    this.fragmentCosts.set(key, cost);
+    return cost;
+  }
 }
 
-/** The value of `first` on a field: literal, variable, or the argument's default. */
-function pageSize(node: FieldNode, field: GraphQLField<unknown, unknown>, context: CostContext): number {
-  const argument = node.arguments?.find((arg) => arg.name.value === "first");
-  const fromNode = (value: ValueNode | undefined): unknown => {
-    if (!value) return undefined;
-    if (value.kind === Kind.INT) return Number(value.value);
-    if (value.kind === Kind.VARIABLE) return context.variables[value.name.value];
-    return undefined;
-  };
-  const given = fromNode(argument?.value);
-  const fallback = field.args.find((arg) => arg.name === "first")?.defaultValue;
-  const size = typeof given === "number" ? given : typeof fallback === "number" ? fallback : DEFAULT_PAGE_SIZE;
-  // A page is never bigger than the API allows; a bad value is refused later, as bad input.
-  return Math.max(1, Math.min(Math.trunc(size), 100));
+/** The refusal of a document whose analysis would visit more than `budget` selections. */
+function analysisBudgetExceeded(budget: number): GraphQLError {
+  return new GraphQLError(`The query is too complex to analyse: it visits more than ${budget} selections`, {
+    extensions: { code: "GRAPHQL_VALIDATION_FAILED", maxAnalysisNodes: budget, http: { status: 400 } },
+  });
 }
 
 /**
- * The cost of a selection on `parent`. An object costs 1 plus its selection; a list of
- * objects costs that once per item, the list's length being the page size of the field
- * that took `first` above it (a connection's `edges` and `nodes`); leaves are free but for
- * `totalCount`.
+ * The cost of `operation` with `variables`, in the unit of "objects that may be fetched".
+ * Throws GRAPHQL_VALIDATION_FAILED when the analysis would visit more than `budget` selections.
  */
-function selectionCost(
-  selections: SelectionSetNode,
-  parent: GraphQLObjectType,
-  context: CostContext,
-  seen: Set<string>,
-  listLength: number,
-): number {
-  let total = 0;
-  for (const selection of selections.selections) {
-    if (selection.kind === Kind.FIELD) {
-      const field = parent.getFields()[selection.name.value];
-      if (!field) continue; // __typename and friends
-      const named = getNamedType(field.type);
-      if (!selection.selectionSet || !isCompositeType(named)) {
-        total += COSTED_LEAVES.has(field.name) ? 1 : 0;
-        continue;
-      }
-      const takesPageSize = field.args.some((arg) => arg.name === "first");
-      const below = isObjectType(named)
-        ? selectionCost(selection.selectionSet, named, context, seen, takesPageSize ? pageSize(selection, field, context) : DEFAULT_PAGE_SIZE)
-        : 0;
-      total += (isListType(getNullableType(field.type)) ? listLength : 1) * (1 + below);
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      const on = selection.typeCondition ? context.schema.getType(selection.typeCondition.name.value) : parent;
-      if (isObjectType(on)) total += selectionCost(selection.selectionSet, on, context, seen, listLength);
-    } else {
-      const name = selection.name.value;
-      const fragment = context.fragments.get(name);
-      if (!fragment || seen.has(name)) continue;
-      const on = context.schema.getType(fragment.typeCondition.name.value);
-      if (isObjectType(on)) total += selectionCost(fragment.selectionSet, on, context, new Set([...seen, name]), listLength);
-    }
-  }
-  return total;
-}
-
-/** The cost of `operation` with `variables`, in the unit of "objects that may be fetched". */
 export function operationCost(
   schema: GraphQLSchema,
   operation: OperationDefinitionNode,
   fragments: Record<string, FragmentDefinitionNode>,
   variables: Record<string, unknown>,
+  budget = Number.POSITIVE_INFINITY,
 ): number {
   const root = operation.operation === "mutation" ? schema.getMutationType() : schema.getQueryType();
   if (!root) return 0;
-  const context = { schema, fragments: new Map(Object.entries(fragments)), variables };
-  return selectionCost(operation.selectionSet, root, context, new Set(), DEFAULT_PAGE_SIZE);
+  const analysis = new CostAnalysis(schema, new Map(Object.entries(fragments)), variables, budget);
+  // A fragment spread 2^1000 times costs more than a double can say: it is over any limit.
+  return Math.min(analysis.selectionCost(operation.selectionSet, root, DEFAULT_PAGE_SIZE), Number.MAX_SAFE_INTEGER);
 }
 
 const costs = new WeakMap<object, number>();
@@ -140,7 +174,7 @@ export function costLimitPlugin(schema: GraphQLSchema, limits: LimitsConfig): Ap
           const fragments = Object.fromEntries(
             document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
           );
-          const cost = operationCost(schema, operation, fragments, request.variables ?? {});
+          const cost = operationCost(schema, operation, fragments, request.variables ?? {}, limits.maxAnalysisNodes);
           costs.set(contextValue, cost);
           if (cost > limits.maxCost) {
             throw new GraphQLError(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, {

@@ -90,6 +90,7 @@ describe("configuration", () => {
     MAX_DIRECTIVES: ["lots", "MAX_DIRECTIVES: expected a whole number"],
     MAX_TOKENS: ["10", "MAX_TOKENS: expected a whole number from 100"],
     MAX_COST: ["0", "MAX_COST: expected a whole number"],
+    MAX_ANALYSIS_NODES: ["99", "MAX_ANALYSIS_NODES: expected a whole number from 100"],
     BODY_LIMIT: ["100", "BODY_LIMIT: expected a whole number from 1024"],
     ALLOW_BATCHED_REQUESTS: ["perhaps", "ALLOW_BATCHED_REQUESTS: expected one of true/false"],
     MAX_BATCH_SIZE: ["0", "MAX_BATCH_SIZE: expected a whole number from 1 to 100"],

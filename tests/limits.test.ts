@@ -100,6 +100,74 @@ describe("query limits", () => {
   });
 });
 
+/**
+ * `fragment F0 on Query { ...F1 ...F1 } fragment F1 on Query { ...F2 ...F2 } …`: a document
+ * of a few hundred bytes whose spreads, written out, are 2^depth (or width^depth) copies.
+ * Walking each spread again (as the cost analysis once did) takes hours at depth 30 and
+ * stops the event loop for every other request meanwhile.
+ */
+function fragmentChain(depth: number, width: number, leaf: string): string {
+  const spreads = (level: number) => Array.from({ length: width }, () => `...F${level}`).join(" ");
+  const chain = Array.from({ length: depth }, (_, level) => `fragment F${level} on Query { ${spreads(level + 1)} }`);
+  return `{ ...F0 } ${chain.join(" ")} fragment F${depth} on Query { ${leaf} }`;
+}
+
+describe("documents built to explode", () => {
+  let server: TestServer;
+  let user: TestUser;
+  beforeAll(async () => {
+    server = await startServer();
+    user = await createUser(server);
+    // The viewer check is cached from here on: a refusal runs no statement at all.
+    await server.graphql(`{ me { id } }`, {}, { token: user.token });
+  });
+  afterAll(() => server.close());
+
+  const healthz = () => fetch(`${new URL(server.url).origin}/healthz`);
+
+  it("answers a 30-deep chain of doubled fragment spreads with its cost, and /healthz meanwhile", async () => {
+    const [response, health] = await Promise.all([server.graphql(fragmentChain(30, 2, "__typename")), healthz()]);
+    expect(response.errors).toBeUndefined();
+    expect(response.data).toEqual({ __typename: "Query" });
+    expect(response.extensions?.cost).toBe(0);
+    expect(health.status).toBe(200);
+  });
+
+  it("refuses a 30-deep doubled chain that fetches something: its cost is 2^30 times the leaf's", async () => {
+    const [response, health] = await Promise.all([
+      server.graphql(fragmentChain(30, 2, "me { id }"), {}, { token: user.token }),
+      healthz(),
+    ]);
+    expectRefused(response, "GRAPHQL_VALIDATION_FAILED", new RegExp(`Query cost ${2 ** 30} exceeds the limit of 5000`));
+    expect(health.status).toBe(200);
+  });
+
+  it("refuses a 10-wide, 10-deep chain (10^10 spreads) by its cost", async () => {
+    const response = await server.graphql(fragmentChain(10, 10, "me { id }"), {}, { token: user.token });
+    expectRefused(response, "GRAPHQL_VALIDATION_FAILED", new RegExp(`Query cost ${10 ** 10} exceeds the limit`));
+  });
+
+  it("says a cost no double can hold as the largest safe integer, and refuses it", async () => {
+    // 2^300 spreads of a list: the cost overflows to Infinity on the way.
+    const response = await server.graphql(fragmentChain(300, 2, "datasets { totalCount }"), {}, { token: user.token });
+    expectRefused(response, "GRAPHQL_VALIDATION_FAILED", new RegExp(`Query cost ${Number.MAX_SAFE_INTEGER} exceeds`));
+  });
+});
+
+describe("the analysis budget (MAX_ANALYSIS_NODES)", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ MAX_ANALYSIS_NODES: "100" });
+  });
+  afterAll(() => server.close());
+
+  it("refuses an operation whose cost analysis would visit more selections than the budget", async () => {
+    expect((await server.graphql(`{ ${"__typename ".repeat(100)} }`)).errors).toBeUndefined();
+    const response = await server.graphql(`{ ${"__typename ".repeat(101)} }`);
+    expectRefused(response, "GRAPHQL_VALIDATION_FAILED", /too complex to analyse: it visits more than 100 selections/);
+  });
+});
+
 describe("batching, when turned on", () => {
   let server: TestServer;
   beforeAll(async () => {
