@@ -3,8 +3,10 @@ import { ApolloArmor } from "@escape.tech/graphql-armor";
 import {
   type FieldNode,
   type FragmentDefinitionNode,
+  getArgumentValues,
   getNamedType,
   getNullableType,
+  getVariableValues,
   GraphQLError,
   type GraphQLField,
   type GraphQLObjectType,
@@ -15,7 +17,6 @@ import {
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type ValueNode,
 } from "graphql";
 import type { LimitsConfig } from "./config.js";
 import type { Context } from "./context.js";
@@ -66,18 +67,19 @@ class CostAnalysis {
     private readonly budget: number,
   ) {}
 
-  /** The value of `first` on a field: literal, variable, or the argument's default. */
+  /**
+   * The value of `first` on a field as execution will see it: a literal, a variable's
+   * coerced value (its default when not sent), or the argument's default.
+   */
   private pageSize(node: FieldNode, field: GraphQLField<unknown, unknown>): number {
-    const argument = node.arguments?.find((arg) => arg.name.value === "first");
-    const fromNode = (value: ValueNode | undefined): unknown => {
-      if (!value) return undefined;
-      if (value.kind === Kind.INT) return Number(value.value);
-      if (value.kind === Kind.VARIABLE) return this.variables[value.name.value];
-      return undefined;
-    };
-    const given = fromNode(argument?.value);
-    const fallback = field.args.find((arg) => arg.name === "first")?.defaultValue;
-    const size = typeof given === "number" ? given : typeof fallback === "number" ? fallback : DEFAULT_PAGE_SIZE;
+    let first: unknown;
+    try {
+      first = getArgumentValues(field, node, this.variables).first;
+    } catch {
+      // An argument that does not coerce fails execution before any resolver runs.
+      first = undefined;
+    }
+    const size = typeof first === "number" ? first : DEFAULT_PAGE_SIZE;
     // A page is never bigger than the API allows; a bad value is refused later, as bad input.
     return Math.max(1, Math.min(Math.trunc(size), 100));
   }
@@ -142,7 +144,7 @@ function analysisBudgetExceeded(budget: number): GraphQLError {
 }
 
 /**
- * The cost of `operation` with `variables`, in the unit of "objects that may be fetched".
+ * The cost of `operation` with coerced `variables`, in the unit of "objects that may be fetched".
  * Throws GRAPHQL_VALIDATION_FAILED when the analysis would visit more than `budget` selections.
  */
 export function operationCost(
@@ -174,7 +176,11 @@ export function costLimitPlugin(schema: GraphQLSchema, limits: LimitsConfig): Ap
           const fragments = Object.fromEntries(
             document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
           );
-          const cost = operationCost(schema, operation, fragments, request.variables ?? {}, limits.maxAnalysisNodes);
+          // The variables as execution will see them: defaults filled in (`$n: Int = 100`).
+          const variables = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {}, { maxErrors: 1 });
+          // Variables that do not coerce fail execution before any resolver runs: nothing to cost.
+          if (variables.errors) return;
+          const cost = operationCost(schema, operation, fragments, variables.coerced, limits.maxAnalysisNodes);
           costs.set(contextValue, cost);
           if (cost > limits.maxCost) {
             throw new GraphQLError(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, {

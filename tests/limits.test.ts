@@ -97,6 +97,18 @@ describe("query limits", () => {
       // No resolver ran: not a statement (the viewer check is cached from the requests before).
       expect(response.statements).toBe(0);
     });
+
+    it("costs a variable by its default when it is not sent, as execution will use it", async () => {
+      const aliases = Array.from({ length: 25 }, (_, index) => `p${index}: datasets(first: $n) { nodes { id owner { id } } }`);
+      const query = `query($n: Int = 100) { ${aliases.join(" ")} }`;
+      for (const variables of [{}, { n: 100 }]) {
+        const response = await server.graphql(query, variables, { token: user.token });
+        expect(response.status).toBe(400);
+        expect(response.errors![0]!.message).toMatch(/Query cost 5025 exceeds the limit of 5000/);
+      }
+      // A sent value still wins over the default.
+      expect((await server.graphql(query, { n: 1 }, { token: user.token })).extensions?.cost).toBe(25 * 3);
+    });
   });
 });
 
