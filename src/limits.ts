@@ -44,20 +44,50 @@ export function armorValidationRules(limits: LimitsConfig) {
   return armor.protect().validationRules;
 }
 
-/** What a field costs: object fields 1 (something is fetched), leaves 0, `totalCount` 1 (a COUNT). */
-const COSTED_LEAVES = new Set(["totalCount"]);
+/**
+ * What the database work behind a field costs, in objects: a COUNT reads every row it
+ * counts (an index entry each), far more than the one object it returns.
+ */
+export const COUNT_COST = 10;
+/**
+ * A substring search (`search`, `filter: { search }`) is an ILIKE over every row in scope
+ * (the viewer's datasets, every dataset for an admin) rather than an index seek: it costs
+ * this much for the page, and again for the page's `totalCount`, a second scan.
+ */
+export const SEARCH_COST = 100;
 /** The page size a list field gets when `first` is not given: the schema's default. */
 const DEFAULT_PAGE_SIZE = 20;
 
+/** What a selection inherits from the field above it. */
+interface Scope {
+  /** The length of a list selected here: the page size of the field that took `first`. */
+  listLength: number;
+  /** Whether that field searches (so a `totalCount` here counts a search). */
+  searched: boolean;
+}
+
+const TOP: Scope = { listLength: DEFAULT_PAGE_SIZE, searched: false };
+
+const isSearch = (value: unknown) => typeof value === "string" && value !== "";
+
+/** Whether a field's arguments ask for a substring search: `search`, or `search` in an input object. */
+function searches(args: Record<string, unknown>): boolean {
+  return Object.entries(args).some(
+    ([name, value]) =>
+      (name === "search" && isSearch(value)) ||
+      (typeof value === "object" && value !== null && isSearch((value as Record<string, unknown>).search)),
+  );
+}
+
 /**
- * The cost analysis of one operation. Each fragment is costed once per list length it is
- * spread under, and then remembered: a fragment spread twice in each of 30 nested
- * fragments is 2^30 spreads but only 30 walks. Every selection visited counts against
- * `budget` (MAX_ANALYSIS_NODES), so no document, however built, costs more work than that.
+ * The cost analysis of one operation. Each fragment is costed once per scope (page size,
+ * search) it is spread under, and then remembered: a fragment spread twice in each of 30
+ * nested fragments is 2^30 spreads but only 30 walks. Every selection visited counts
+ * against `budget` (MAX_ANALYSIS_NODES), so no document, however built, costs more work.
  */
 class CostAnalysis {
   private visits = 0;
-  /** A fragment's cost by `name|listLength`; `null` while it is being computed (a cycle). */
+  /** A fragment's cost by `name|listLength|searched`; `null` while it is being computed (a cycle). */
   private readonly fragmentCosts = new Map<string, number | null>();
 
   constructor(
@@ -68,20 +98,23 @@ class CostAnalysis {
   ) {}
 
   /**
-   * The value of `first` on a field as execution will see it: a literal, a variable's
-   * coerced value (its default when not sent), or the argument's default.
+   * A field's arguments as execution will see them: literals, variables' coerced values
+   * (a variable's default when it is not sent), and the arguments' defaults.
    */
-  private pageSize(node: FieldNode, field: GraphQLField<unknown, unknown>): number {
-    let first: unknown;
+  private argumentsOf(node: FieldNode, field: GraphQLField<unknown, unknown>): Record<string, unknown> {
     try {
-      first = getArgumentValues(field, node, this.variables).first;
+      return getArgumentValues(field, node, this.variables);
     } catch {
       // An argument that does not coerce fails execution before any resolver runs.
-      first = undefined;
+      return {};
     }
-    const size = typeof first === "number" ? first : DEFAULT_PAGE_SIZE;
+  }
+
+  /** The scope a field that takes `first` gives its selection. */
+  private pageScope(args: Record<string, unknown>): Scope {
+    const size = typeof args.first === "number" ? args.first : DEFAULT_PAGE_SIZE;
     // A page is never bigger than the API allows; a bad value is refused later, as bad input.
-    return Math.max(1, Math.min(Math.trunc(size), 100));
+    return { listLength: Math.max(1, Math.min(Math.trunc(size), 100)), searched: searches(args) };
   }
 
   private visit(): void {
@@ -92,10 +125,11 @@ class CostAnalysis {
   /**
    * The cost of a selection on `parent`. An object costs 1 plus its selection; a list of
    * objects costs that once per item, the list's length being the page size of the field
-   * that took `first` above it (a connection's `edges` and `nodes`); leaves are free but
-   * for `totalCount`.
+   * that took `first` above it (a connection's `edges` and `nodes`); a search adds
+   * SEARCH_COST; leaves are free but for `totalCount` (COUNT_COST, and SEARCH_COST more
+   * when it counts a search).
    */
-  selectionCost(selections: SelectionSetNode, parent: GraphQLObjectType, listLength: number): number {
+  selectionCost(selections: SelectionSetNode, parent: GraphQLObjectType, scope: Scope): number {
     let total = 0;
     for (const selection of selections.selections) {
       this.visit();
@@ -104,33 +138,33 @@ class CostAnalysis {
         if (!field) continue; // __typename and friends
         const named = getNamedType(field.type);
         if (!selection.selectionSet || !isCompositeType(named)) {
-          total += COSTED_LEAVES.has(field.name) ? 1 : 0;
+          if (field.name === "totalCount") total += COUNT_COST + (scope.searched ? SEARCH_COST : 0);
           continue;
         }
         const takesPageSize = field.args.some((arg) => arg.name === "first");
-        const below = isObjectType(named)
-          ? this.selectionCost(selection.selectionSet, named, takesPageSize ? this.pageSize(selection, field) : DEFAULT_PAGE_SIZE)
-          : 0;
-        total += (isListType(getNullableType(field.type)) ? listLength : 1) * (1 + below);
+        const inner = takesPageSize ? this.pageScope(this.argumentsOf(selection, field)) : TOP;
+        const below = isObjectType(named) ? this.selectionCost(selection.selectionSet, named, inner) : 0;
+        const own = 1 + (inner.searched ? SEARCH_COST : 0);
+        total += (isListType(getNullableType(field.type)) ? scope.listLength : 1) * (own + below);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const on = selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : parent;
-        if (isObjectType(on)) total += this.selectionCost(selection.selectionSet, on, listLength);
+        if (isObjectType(on)) total += this.selectionCost(selection.selectionSet, on, scope);
       } else {
-        total += this.fragmentCost(selection.name.value, listLength);
+        total += this.fragmentCost(selection.name.value, scope);
       }
     }
     return total;
   }
 
-  private fragmentCost(name: string, listLength: number): number {
-    const key = `${name}|${listLength}`;
+  private fragmentCost(name: string, scope: Scope): number {
+    const key = `${name}|${scope.listLength}|${scope.searched}`;
     const known = this.fragmentCosts.get(key);
     if (known !== undefined) return known ?? 0; // null: a cycle (validation refuses those anyway)
     const fragment = this.fragments.get(name);
     const on = fragment && this.schema.getType(fragment.typeCondition.name.value);
     if (!fragment || !isObjectType(on)) return 0;
     this.fragmentCosts.set(key, null);
-    const cost = this.selectionCost(fragment.selectionSet, on, listLength);
+    const cost = this.selectionCost(fragment.selectionSet, on, scope);
     this.fragmentCosts.set(key, cost);
     return cost;
   }
@@ -158,7 +192,7 @@ export function operationCost(
   if (!root) return 0;
   const analysis = new CostAnalysis(schema, new Map(Object.entries(fragments)), variables, budget);
   // A fragment spread 2^1000 times costs more than a double can say: it is over any limit.
-  return Math.min(analysis.selectionCost(operation.selectionSet, root, DEFAULT_PAGE_SIZE), Number.MAX_SAFE_INTEGER);
+  return Math.min(analysis.selectionCost(operation.selectionSet, root, TOP), Number.MAX_SAFE_INTEGER);
 }
 
 const costs = new WeakMap<object, number>();

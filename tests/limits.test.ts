@@ -81,11 +81,25 @@ describe("query limits", () => {
     const PAGE = `query($first: Int) { datasets(first: $first) { totalCount nodes { id owner { id } } } }`;
 
     it("reports each response's cost, page size multiplied in", async () => {
-      // datasets (1) + totalCount (1) + first × (nodes 1 + owner 1)
+      // datasets (1) + totalCount (a COUNT: 10) + first × (nodes 1 + owner 1)
       const small = await server.graphql(PAGE, { first: 10 }, { token: user.token });
       const large = await server.graphql(PAGE, { first: 100 }, { token: user.token });
       const fallback = await server.graphql(`{ datasets { nodes { id } } }`, {}, { token: user.token });
-      expect([small, large, fallback].map((response) => response.extensions?.cost)).toEqual([22, 202, 21]);
+      expect([small, large, fallback].map((response) => response.extensions?.cost)).toEqual([31, 211, 21]);
+    });
+
+    it("weighs a search (a scan) and its count (a second scan), so 30 searched counts are refused", async () => {
+      const counted = (search: string) => `datasets(first: 1, filter: { search: "${search}" }) { totalCount }`;
+      const costOf = async (query: string) => (await server.graphql(query, {}, { token: user.token })).extensions?.cost;
+      expect(await costOf(`{ datasets(first: 1) { totalCount } }`)).toBe(1 + 10);
+      expect(await costOf(`{ ${counted("")} }`)).toBe(1 + 10); // an empty search filters nothing
+      // datasets (1) + search (100) + totalCount (10) + its search again (100)
+      expect(await costOf(`{ ${counted("zzzz")} }`)).toBe(211);
+      expect(await costOf(`query($s: String = "zzzz") { datasets(filter: { search: $s }) { nodes { id } } }`)).toBe(1 + 100 + 20);
+      const aliases = Array.from({ length: 30 }, (_, index) => `c${index}: ${counted("zzzz")}`);
+      const response = await server.graphql(`{ ${aliases.join(" ")} }`, {}, { token: user.token });
+      expect(response.status).toBe(400);
+      expect(response.errors![0]!.message).toMatch(/Query cost 6330 exceeds the limit of 5000/);
     });
 
     it("refuses an operation over the cost limit before it runs, saying its cost", async () => {
