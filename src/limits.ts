@@ -4,6 +4,7 @@ import {
   type FieldNode,
   type FragmentDefinitionNode,
   getArgumentValues,
+  getEnterLeaveForKind,
   getNamedType,
   getNullableType,
   getVariableValues,
@@ -17,6 +18,8 @@ import {
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
+  type ValidationContext,
+  type ValidationRule,
 } from "graphql";
 import type { LimitsConfig } from "./config.js";
 import type { Context } from "./context.js";
@@ -24,24 +27,72 @@ import type { Context } from "./context.js";
 /**
  * Limits on what one operation may ask for, all checked before anything executes.
  *
- * - Depth, aliases and directives: GraphQL Armor's validation rules.
+ * - Depth, aliases and directives: GraphQL Armor's validation rules, run as soon as the
+ *   document is entered. Each walks a fragment once and remembers what it found.
  * - Tokens: graphql-js's own parser limit (`parseOptions.maxTokens` in apollo.ts).
  * - Cost: ours, because Armor's static cost does not know that `first: 100` fetches a
  *   hundred of everything below it. Each response reports its cost in `extensions.cost`.
+ *
+ * A limit's refusal names its setting in `extensions.limit`, and is the one error of its
+ * response (`limitsPlugin`): the other errors of a document built to be refused
+ * (a thousand unknown directives) are not worth sending back.
  */
 
-/** Armor's validation rules for depth, aliases and directives (its cost and token rules are off). */
-export function armorValidationRules(limits: LimitsConfig) {
+/** The refusal of a limit, `limit` being the setting that says it (`MAX_ALIASES`). */
+export function limitError(message: string, limit: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: "GRAPHQL_VALIDATION_FAILED", limit, ...extensions, http: { status: 400 } },
+  });
+}
+
+/** Armor's options that make its refusal one of ours (Armor would call it a "Syntax Error" with code BAD_USER_INPUT). */
+function reportedAs(limit: string) {
+  return {
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError) =>
+        context?.reportError(limitError(error.message.replace(/^Syntax Error: /, ""), limit)),
+    ],
+  };
+}
+
+/**
+ * Runs Armor's rules for every operation as the document is entered, before graphql-js's
+ * own rules have visited a node: their refusal is then reported even when the document
+ * also holds a hundred other errors (graphql-js stops validating at 100, so a rule run on
+ * the operation itself, after the fragments, might never run). Armor's rules count on
+ * entering an operation, so entering each one is all they need.
+ */
+function onDocumentEnter(rules: readonly ValidationRule[]): ValidationRule {
+  return (context) => {
+    const visitors = rules.map((rule) => rule(context));
+    return {
+      Document(document) {
+        for (const definition of document.definitions) {
+          if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+          for (const visitor of visitors) {
+            getEnterLeaveForKind(visitor, Kind.OPERATION_DEFINITION).enter?.call(visitor, definition, undefined, document, [], []);
+          }
+        }
+        return false; // these rules have seen all they need
+      },
+    };
+  };
+}
+
+/** The validation rule for depth, aliases and directives (Armor's cost and token rules are off). */
+export function limitValidationRules(limits: LimitsConfig): ValidationRule[] {
   const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true },
-    maxAliases: { n: limits.maxAliases },
-    maxDirectives: { n: limits.maxDirectives },
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...reportedAs("MAX_DEPTH") },
+    // Every alias counts: Armor's default lets `t0: __typename t1: __typename …` through.
+    maxAliases: { n: limits.maxAliases, allowList: [], ...reportedAs("MAX_ALIASES") },
+    maxDirectives: { n: limits.maxDirectives, ...reportedAs("MAX_DIRECTIVES") },
     costLimit: { enabled: false },
     maxTokens: { enabled: false },
     // Apollo's hideSchemaDetailsFromClientErrors does this in production.
     blockFieldSuggestion: { enabled: false },
   });
-  return armor.protect().validationRules;
+  return [onDocumentEnter(armor.protect().validationRules)];
 }
 
 /**
@@ -171,11 +222,8 @@ class CostAnalysis {
 }
 
 /** The refusal of a document whose analysis would visit more than `budget` selections. */
-function analysisBudgetExceeded(budget: number): GraphQLError {
-  return new GraphQLError(`The query is too complex to analyse: it visits more than ${budget} selections`, {
-    extensions: { code: "GRAPHQL_VALIDATION_FAILED", maxAnalysisNodes: budget, http: { status: 400 } },
-  });
-}
+const analysisBudgetExceeded = (budget: number) =>
+  limitError(`The query is too complex to analyse: it visits more than ${budget} selections`, "MAX_ANALYSIS_NODES", { maxAnalysisNodes: budget });
 
 /**
  * The cost of `operation` with coerced `variables`, in the unit of "objects that may be fetched".
@@ -195,13 +243,17 @@ export function operationCost(
   return Math.min(analysis.selectionCost(operation.selectionSet, root, TOP), Number.MAX_SAFE_INTEGER);
 }
 
+/** Whether an error (as raised, or as formatted for the response) is a limit's refusal. */
+export const isLimitRefusal = (error: { extensions?: Record<string, unknown> }) => typeof error.extensions?.limit === "string";
+
 const costs = new WeakMap<object, number>();
 
 /**
  * Computes each operation's cost once it is resolved, refuses it before execution when
- * over `maxCost`, and reports it in the response's `extensions.cost`.
+ * over `maxCost`, and reports it in the response's `extensions.cost`. A response with a
+ * limit's refusal carries that one error only.
  */
-export function costLimitPlugin(schema: GraphQLSchema, limits: LimitsConfig): ApolloServerPlugin<Context> {
+export function limitsPlugin(schema: GraphQLSchema, limits: LimitsConfig): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
@@ -217,15 +269,19 @@ export function costLimitPlugin(schema: GraphQLSchema, limits: LimitsConfig): Ap
           const cost = operationCost(schema, operation, fragments, variables.coerced, limits.maxAnalysisNodes);
           costs.set(contextValue, cost);
           if (cost > limits.maxCost) {
-            throw new GraphQLError(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, {
-              extensions: { code: "GRAPHQL_VALIDATION_FAILED", cost, maxCost: limits.maxCost, http: { status: 400 } },
+            throw limitError(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, "MAX_COST", {
+              cost,
+              maxCost: limits.maxCost,
             });
           }
         },
         async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== "single") return;
+          const result = response.body.singleResult;
+          const refusal = result.errors?.find(isLimitRefusal);
+          if (refusal) result.errors = [refusal];
           const cost = costs.get(contextValue);
-          if (cost === undefined || response.body.kind !== "single") return;
-          response.body.singleResult.extensions = { ...response.body.singleResult.extensions, cost };
+          if (cost !== undefined) result.extensions = { ...result.extensions, cost };
         },
       };
     },

@@ -34,6 +34,30 @@ describe("query limits", () => {
     expect((await server.graphql(aliases(30), {}, { token: user.token })).errors).toBeUndefined();
   });
 
+  it("counts every alias, __typename's too, at the root and below", async () => {
+    const typenames = (count: number) => Array.from({ length: count }, (_, index) => `t${index}: __typename`).join(" ");
+    for (const query of [`{ ${typenames(101)} }`, `{ me { ${typenames(101)} } }`]) {
+      const response = await server.graphql(query, {}, { token: user.token });
+      expectRefused(response, "GRAPHQL_VALIDATION_FAILED", /^Aliases limit of 30 exceeded, found 101\.$/);
+      expect(response.errors![0]!.extensions.limit).toBe("MAX_ALIASES");
+    }
+    expect((await server.graphql(`{ ${typenames(30)} }`)).errors).toBeUndefined();
+  });
+
+  it("answers a document of 1,000 unknown directives with the directive limit's one error", async () => {
+    const directives = Array.from({ length: 1000 }, (_, index) => `@d${index}`).join(" ");
+    // The fragment first: graphql-js's own rules see it (and stop at 100 errors) before the operation.
+    for (const query of [`{ __typename ${directives} }`, `fragment F on Query { __typename ${directives} } { ...F }`]) {
+      const response = await server.graphql(query);
+      expect(response.errors).toHaveLength(1);
+      expectRefused(response, "GRAPHQL_VALIDATION_FAILED", /^Directives limit of 10 exceeded, found 1000\.$/);
+      expect(response.errors![0]!.extensions.limit).toBe("MAX_DIRECTIVES");
+    }
+    // Without a limit refused, graphql-js's own errors still come (its cap: 100 and a last word).
+    const few = await server.graphql(`{ __typename @a @b }`);
+    expect(few.errors!.map((error) => error.message)).toEqual(['Unknown directive "@a".', 'Unknown directive "@b".']);
+  });
+
   it("refuses depth 20 reached through fragments", async () => {
     // `__Type.ofType` nests without end: a chain of fragments, each one level deeper.
     const chain = Array.from({ length: 19 }, (_, level) => `fragment T${level} on __Type { name ofType { ...T${level + 1} } }`);
