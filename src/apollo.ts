@@ -12,6 +12,7 @@ import type { Config } from "./config.js";
 import type { Context } from "./context.js";
 import { DatabaseUnavailableError } from "./db/database.js";
 import { ClientError, ErrorCode, internalError, serviceUnavailable } from "./errors.js";
+import { requestErrorStatusPlugin } from "./http-conformance.js";
 import { isLimitRefusal, limitsPlugin, limitValidationRules } from "./limits.js";
 
 /** Codes Apollo Server and graphql-js give requests that are malformed (not resolver errors). */
@@ -196,6 +197,7 @@ export function createApollo(
       ApolloServerPluginUsageReportingDisabled(),
       requestReporting(config),
       limitsPlugin(schema, config.limits),
+      requestErrorStatusPlugin(),
       ...plugins,
     ],
   });

@@ -1,3 +1,4 @@
+import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance } from "fastify";
 
 /**
@@ -92,4 +93,32 @@ export function registerHttpConformance(app: FastifyInstance, endpoint = "/graph
     }
     return payload;
   });
+}
+
+/**
+ * GraphQL's request errors: the document does not parse or validate (limits included), the
+ * operation named is not in it, or the variables do not coerce. Nothing executed.
+ */
+const REQUEST_ERROR_CODES = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "OPERATION_RESOLUTION_FAILURE", "BAD_USER_INPUT"]);
+
+/**
+ * The status of a well-formed request that GraphQL refused (a request error), per the
+ * media type of the answer: `application/graphql-response+json` keeps Apollo's 4xx, and
+ * `application/json` gets 200, as the spec says a server SHOULD (legacy clients read the
+ * body, not the status). Other statuses (401, 403, 429, 503) are the contract's and stay.
+ */
+export function requestErrorStatusPlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ request, response }) {
+          if (response.http.status !== 400 || response.body.kind !== "single") return;
+          const { data, errors } = response.body.singleResult;
+          if (data !== undefined || !errors?.length) return;
+          if (!errors.every((error) => REQUEST_ERROR_CODES.has(String(error.extensions?.code)))) return;
+          if (negotiateResponseType(request.http?.headers.get("accept")) === JSON_TYPE) response.http.status = 200;
+        },
+      };
+    },
+  };
 }

@@ -2,9 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser, type TestUser, unique } from "./support/factories.js";
 import { errorCode, type GraphQLResponse, startServer, type TestServer } from "./support/server.js";
 
-/** Refused with `code` and HTTP 400, and no SQL ran: it never reached execution. */
-function expectRefused(response: GraphQLResponse, code: string, message: RegExp) {
-  expect(response.status).toBe(400);
+/**
+ * Refused with `code`, and no SQL ran: it never reached execution. Sent as application/json
+ * (the default), a request error is 200; `strict` is the 400 of application/graphql-response+json.
+ */
+function expectRefused(response: GraphQLResponse, code: string, message: RegExp, status = 200) {
+  expect(response.status).toBe(status);
   expect(errorCode(response)).toBe(code);
   expect(response.errors![0]!.message).toMatch(message);
   expect(response.data ?? null).toBeNull();
@@ -32,6 +35,20 @@ describe("query limits", () => {
     expectRefused(await server.graphql(aliases(1000)), "GRAPHQL_PARSE_FAILED", /more th[ae]t 5000 tokens/);
     expectRefused(await server.graphql(aliases(31)), "GRAPHQL_VALIDATION_FAILED", /Aliases limit of 30 exceeded, found 31/);
     expect((await server.graphql(aliases(30), {}, { token: user.token })).errors).toBeUndefined();
+  });
+
+  // GraphQL over HTTP: a request error is 200 under application/json (the default here), and
+  // 4xx under application/graphql-response+json.
+  it.each([
+    ["a parse failure", `{ me { id }`, {}, "GRAPHQL_PARSE_FAILED"],
+    ["a validation failure", `{ nope }`, {}, "GRAPHQL_VALIDATION_FAILED"],
+    ["the alias limit", `{ ${Array.from({ length: 31 }, (_, index) => `a${index}: __typename`).join(" ")} }`, {}, "GRAPHQL_VALIDATION_FAILED"],
+    ["the cost limit", `{ ${Array.from({ length: 25 }, (_, index) => `p${index}: datasets(first: 100) { nodes { id owner { id } } }`).join(" ")} }`, {}, "GRAPHQL_VALIDATION_FAILED"],
+    ["a variable that does not coerce", `query($n: Int) { datasets(first: $n) { totalCount } }`, { n: "ten" }, "BAD_USER_INPUT"],
+  ])("answers %s 400 under application/graphql-response+json and 200 under application/json", async (_label, query, variables, code) => {
+    const strict = { token: user.token, headers: { accept: "application/graphql-response+json" } };
+    expectRefused(await server.graphql(query, variables, strict), code, /./, 400);
+    expectRefused(await server.graphql(query, variables, { token: user.token, headers: { accept: "application/json" } }), code, /./, 200);
   });
 
   it("counts every alias, __typename's too, at the root and below", async () => {
@@ -75,10 +92,10 @@ describe("query limits", () => {
     expectRefused(await server.graphql(query), "GRAPHQL_PARSE_FAILED", /more th[ae]t 5000 tokens/);
   });
 
-  it("answers a chain of 6,000 fragments with 400, not a stack overflow", async () => {
+  it("answers a chain of 6,000 fragments with a parse error, not a stack overflow", async () => {
     const chain = Array.from({ length: 6000 }, (_, index) => `fragment F${index} on Query { ...F${index + 1} }`).join(" ");
     const response = await server.graphql(`{ ...F0 } ${chain} fragment F6000 on Query { __typename }`);
-    expect(response.status).toBe(400);
+    expect(response.status).toBe(200);
     expect(errorCode(response)).toBe("GRAPHQL_PARSE_FAILED");
   });
 
@@ -122,18 +139,15 @@ describe("query limits", () => {
       expect(await costOf(`query($s: String = "zzzz") { datasets(filter: { search: $s }) { nodes { id } } }`)).toBe(1 + 100 + 20);
       const aliases = Array.from({ length: 30 }, (_, index) => `c${index}: ${counted("zzzz")}`);
       const response = await server.graphql(`{ ${aliases.join(" ")} }`, {}, { token: user.token });
-      expect(response.status).toBe(400);
       expect(response.errors![0]!.message).toMatch(/Query cost 6330 exceeds the limit of 5000/);
     });
 
     it("refuses an operation over the cost limit before it runs, saying its cost", async () => {
       const aliases = Array.from({ length: 25 }, (_, index) => `p${index}: datasets(first: 100) { nodes { id owner { id } } }`);
       const response = await server.graphql(`{ ${aliases.join(" ")} }`, {}, { token: user.token });
-      expect(response.status).toBe(400);
-      expect(errorCode(response)).toBe("GRAPHQL_VALIDATION_FAILED");
-      expect(response.errors![0]!.message).toMatch(/Query cost 5025 exceeds the limit of 5000/);
       // No resolver ran: not a statement (the viewer check is cached from the requests before).
-      expect(response.statements).toBe(0);
+      expectRefused(response, "GRAPHQL_VALIDATION_FAILED", /Query cost 5025 exceeds the limit of 5000/);
+      expect(response.errors![0]!.extensions).toMatchObject({ limit: "MAX_COST", cost: 5025, maxCost: 5000 });
     });
 
     it("costs a variable by its default when it is not sent, as execution will use it", async () => {
@@ -141,7 +155,6 @@ describe("query limits", () => {
       const query = `query($n: Int = 100) { ${aliases.join(" ")} }`;
       for (const variables of [{}, { n: 100 }]) {
         const response = await server.graphql(query, variables, { token: user.token });
-        expect(response.status).toBe(400);
         expect(response.errors![0]!.message).toMatch(/Query cost 5025 exceeds the limit of 5000/);
       }
       // A sent value still wins over the default.
