@@ -12,7 +12,7 @@ import { DatabaseUnavailableError, type Database } from "./db/database.js";
 import { ClientError, ErrorCode, serviceUnavailable } from "./errors.js";
 import { registerHttpConformance } from "./http-conformance.js";
 import { registerPlayground } from "./playground.js";
-import { loadManifest, registerTrustedDocuments } from "./persisted-operations.js";
+import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "./persisted-operations.js";
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
 import { createUserLoader } from "./users/loader.js";
 
@@ -109,11 +109,13 @@ export async function buildServer({ services, database, schema, logger }: Server
   // GraphQL over HTTP where Fastify answers before Apollo: 405 with Allow, 415, the media type asked for.
   registerHttpConformance(app);
 
-  if (config.persistedOperations === "only") {
-    registerTrustedDocuments(app, loadManifest(config.persistedOperationsManifest));
-  }
+  const manifest = config.persistedOperations === "only" ? loadManifest(config.persistedOperationsManifest) : undefined;
+  if (manifest) registerDocumentIds(app, manifest);
 
-  const apollo = createApollo(app, schema, config, [reportingPlugin(services.metrics)]);
+  const apollo = createApollo(app, schema, config, [
+    ...(manifest ? [trustedDocumentsPlugin(manifest)] : []),
+    reportingPlugin(services.metrics),
+  ]);
   await apollo.start();
   await app.register(fastifyApollo(apollo), {
     path: "/graphql",
