@@ -46,6 +46,7 @@ export interface Config {
   /** Report each response's SQL statement count in the `x-sql-statements` header (tests, benchmarks). */
   readonly exposeStatementCount: boolean;
   readonly limits: LimitsConfig;
+  readonly connections: ConnectionsConfig;
   /**
    * `apq`: automatic persisted queries (any operation; a hash saves resending it).
    * `only`: trusted documents, only the operations in `persistedOperationsManifest`.
@@ -77,6 +78,24 @@ export interface LimitsConfig {
   allowBatchedRequests: boolean;
   /** Operations in one batch, when batching is on. */
   maxBatchSize: number;
+}
+
+/** How long a request may take to arrive, and how many connections are held (see src/server.ts). */
+export interface ConnectionsConfig {
+  /**
+   * Seconds a request's headers may take to arrive, and then its body; a slower one is
+   * answered 408 and its connection closed. A route may allow its body more
+   * (`config: { requestTimeout }` in its route options, 0 for no limit).
+   */
+  requestTimeoutSeconds: number;
+  /** Seconds a connection may send and receive nothing (mid-request or mid-response) before it is closed. */
+  idleTimeoutSeconds: number;
+  /** Seconds an idle keep-alive connection is kept between requests. */
+  keepAliveTimeoutSeconds: number;
+  /** Open connections in all; past it, new ones are closed at once. */
+  maxConnections: number;
+  /** Open connections from one client address (the peer: behind a proxy, the proxy). */
+  maxConnectionsPerAddress: number;
 }
 
 /** An Ed25519 key pair for signing, and older public keys that still verify during a rotation. */
@@ -203,6 +222,11 @@ const environment = z.object({
   PERSISTED_OPERATIONS: z.enum(["apq", "only", "off"], { error: "expected apq, only or off" }).default("apq"),
   PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).default("client/generated/persisted-documents.json"),
   SHUTDOWN_TIMEOUT: integer(1, 600).default(15),
+  REQUEST_TIMEOUT: integer(1, 3600).default(30),
+  IDLE_TIMEOUT: integer(1, 3600).default(120),
+  KEEP_ALIVE_TIMEOUT: integer(1, 3600).default(72),
+  MAX_CONNECTIONS: integer(1, 1_000_000).default(1000),
+  MAX_CONNECTIONS_PER_ADDRESS: integer(1, 1_000_000).optional(),
 });
 
 /** Every variable the server reads (the tests check each one's validation). */
@@ -298,6 +322,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     persistedOperations: values.PERSISTED_OPERATIONS,
     persistedOperationsManifest: values.PERSISTED_OPERATIONS_MANIFEST,
     shutdownTimeoutSeconds: values.SHUTDOWN_TIMEOUT,
+    connections: Object.freeze({
+      requestTimeoutSeconds: values.REQUEST_TIMEOUT,
+      idleTimeoutSeconds: values.IDLE_TIMEOUT,
+      keepAliveTimeoutSeconds: values.KEEP_ALIVE_TIMEOUT,
+      maxConnections: values.MAX_CONNECTIONS,
+      // Behind a proxy every connection comes from the proxy's address: no cap of its own.
+      maxConnectionsPerAddress: values.MAX_CONNECTIONS_PER_ADDRESS ?? (values.TRUST_PROXY === false ? 100 : values.MAX_CONNECTIONS),
+    }),
     limits: Object.freeze({
       maxDepth: values.MAX_DEPTH,
       maxAliases: values.MAX_ALIASES,

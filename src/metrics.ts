@@ -14,7 +14,12 @@ export interface Metrics {
   errorSent(code: string): void;
   auditEvent(type: string): void;
   statementDone(seconds: number): void;
+  /** A connection closed by the server's own limits (src/server.ts). */
+  connectionClosed(reason: ConnectionCloseReason): void;
 }
+
+/** Why the server closed a connection itself. */
+export type ConnectionCloseReason = "max_connections" | "max_connections_per_address" | "request_timeout";
 
 /** Connections of the database pool now; PGlite has one engine and no pool. */
 export interface PoolStats {
@@ -59,6 +64,12 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
     registers: [registry],
   });
+  const closed = new Counter({
+    name: "http_connections_closed_total",
+    help: "Connections the server closed itself: over MAX_CONNECTIONS, over MAX_CONNECTIONS_PER_ADDRESS, or a request slower than REQUEST_TIMEOUT",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
   new Gauge({
     name: "db_pool_connections",
     help: "Database pool connections by state (in_use, idle, waiting: requests queued for one)",
@@ -82,6 +93,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
     errorSent: (code) => errors.inc({ code }),
     auditEvent: (type) => audit.inc({ type }),
     statementDone: (seconds) => statements.observe(seconds),
+    connectionClosed: (reason) => closed.inc({ reason }),
   };
 }
 

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
 import cors from "@fastify/cors";
 import fastifyApollo from "@as-integrations/fastify";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
@@ -6,12 +8,14 @@ import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { createApollo } from "./apollo.js";
 import { authenticate } from "./auth/viewer.js";
+import type { ConnectionsConfig } from "./config.js";
 import type { Context, Services } from "./context.js";
 import { countStatements } from "./db/counting.js";
 import { DatabaseUnavailableError, type Database } from "./db/database.js";
 import { ClientError, ErrorCode, serviceUnavailable } from "./errors.js";
 import { registerHttpConformance } from "./http-conformance.js";
 import { registerPlayground } from "./playground.js";
+import type { Metrics } from "./metrics.js";
 import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "./persisted-operations.js";
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
 import { createUserLoader } from "./users/loader.js";
@@ -33,6 +37,81 @@ const errorBody = (message: string, code: string, requestId: string) => ({
   errors: [{ message, extensions: { code, requestId } }],
 });
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /**
+     * Seconds this route's request bodies may take to arrive, instead of REQUEST_TIMEOUT;
+     * 0 for no limit (a route that streams a long upload and watches it itself).
+     */
+    requestTimeout?: number;
+  }
+}
+
+/**
+ * A request whose body has not arrived within its route's time (REQUEST_TIMEOUT unless
+ * the route says otherwise) is answered 408 and its connection closed: without it, a
+ * client that sends headers and one byte of its body holds the connection forever.
+ * Node's own `requestTimeout` would do this for the whole server; this lets an upload
+ * route allow more.
+ */
+function limitBodyTime(app: FastifyInstance, defaultSeconds: number, metrics: Metrics): void {
+  app.addHook("onRequest", async (request, reply) => {
+    const seconds = request.routeOptions.config?.requestTimeout ?? defaultSeconds;
+    if (seconds <= 0 || request.raw.complete) return;
+    const timer = setTimeout(() => {
+      if (request.raw.complete || reply.sent) return;
+      metrics.connectionClosed("request_timeout");
+      request.log.info({ timeoutSeconds: seconds }, "request refused: its body did not arrive in time");
+      void reply
+        .code(408)
+        .header("connection", "close")
+        .send(errorBody(`The request did not arrive within ${seconds} seconds`, "BAD_REQUEST", request.id));
+    }, seconds * 1000);
+    timer.unref();
+    reply.raw.once("close", () => clearTimeout(timer));
+  });
+}
+
+/**
+ * At most `perAddress` open connections from one peer address: past it, a new one is
+ * closed as soon as it opens (MAX_CONNECTIONS caps them all, in Node itself).
+ */
+function capConnectionsPerAddress(server: Server, perAddress: number, metrics: Metrics): void {
+  const open = new Map<string, number>();
+  server.on("drop", () => metrics.connectionClosed("max_connections"));
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "unknown";
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > perAddress) {
+      metrics.connectionClosed("max_connections_per_address");
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once("close", () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  });
+}
+
+/** The Fastify server options that bound how long and how many connections are held. */
+function connectionOptions(connections: ConnectionsConfig) {
+  return {
+    http: {
+      // Headers must arrive within REQUEST_TIMEOUT (a connection that sends nothing too);
+      // Node checks every second (its default, 30 s, would let a 1 s limit run to 31).
+      headersTimeout: connections.requestTimeoutSeconds * 1000,
+      connectionsCheckingInterval: 1000,
+    },
+    // Node's whole-request limit stays off (0): the body's limit is per route, limitBodyTime.
+    requestTimeout: 0,
+    connectionTimeout: connections.idleTimeoutSeconds * 1000,
+    keepAliveTimeout: connections.keepAliveTimeoutSeconds * 1000,
+  };
+}
+
 /**
  * The Fastify server: `/graphql` (Apollo Server), `/healthz`, `/readyz`. Not listening
  * yet; the caller decides where.
@@ -53,7 +132,11 @@ export async function buildServer({ services, database, schema, logger }: Server
     requestIdHeader: false,
     // One line per request, written by registerRequestLog with what GraphQL knows too.
     logController: new LogController({ disableRequestLogging: true }),
+    ...connectionOptions(config.connections),
   });
+  app.server.maxConnections = config.connections.maxConnections;
+  capConnectionsPerAddress(app.server, config.connections.maxConnectionsPerAddress, services.metrics);
+  limitBodyTime(app, config.connections.requestTimeoutSeconds, services.metrics);
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);

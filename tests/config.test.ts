@@ -97,6 +97,11 @@ describe("configuration", () => {
     PERSISTED_OPERATIONS: ["always", "PERSISTED_OPERATIONS: expected apq, only or off"],
     PERSISTED_OPERATIONS_MANIFEST: ["", ""],
     SHUTDOWN_TIMEOUT: ["0", "SHUTDOWN_TIMEOUT: expected a whole number from 1 to 600"],
+    REQUEST_TIMEOUT: ["0", "REQUEST_TIMEOUT: expected a whole number from 1 to 3600"],
+    IDLE_TIMEOUT: ["2m", "IDLE_TIMEOUT: expected a whole number from 1 to 3600"],
+    KEEP_ALIVE_TIMEOUT: ["-1", "KEEP_ALIVE_TIMEOUT: expected a whole number from 1 to 3600"],
+    MAX_CONNECTIONS: ["0", "MAX_CONNECTIONS: expected a whole number from 1"],
+    MAX_CONNECTIONS_PER_ADDRESS: ["many", "MAX_CONNECTIONS_PER_ADDRESS: expected a whole number from 1"],
   };
 
   it("has a bad-value case for every variable it reads", () => {
