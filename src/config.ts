@@ -48,6 +48,12 @@ export interface Config {
   readonly limits: LimitsConfig;
   readonly connections: ConnectionsConfig;
   /**
+   * Who may read `/metrics`: with `token`, only `Authorization: Bearer <token>`; with
+   * `port`, only there (not on `port` of the API). In production one of the two is needed,
+   * or the metrics are not served at all.
+   */
+  readonly metrics: { readonly token: string | undefined; readonly port: number | undefined };
+  /**
    * `apq`: automatic persisted queries (any operation; a hash saves resending it).
    * `only`: trusted documents, only the operations in `persistedOperationsManifest`.
    * `off`: neither.
@@ -227,6 +233,8 @@ const environment = z.object({
   KEEP_ALIVE_TIMEOUT: integer(1, 3600).default(72),
   MAX_CONNECTIONS: integer(1, 1_000_000).default(1000),
   MAX_CONNECTIONS_PER_ADDRESS: integer(1, 1_000_000).optional(),
+  METRICS_TOKEN: z.string().min(32, { error: "expected at least 32 characters" }).optional(),
+  METRICS_PORT: integer(1, 65535).optional(),
 });
 
 /** Every variable the server reads (the tests check each one's validation). */
@@ -322,6 +330,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     persistedOperations: values.PERSISTED_OPERATIONS,
     persistedOperationsManifest: values.PERSISTED_OPERATIONS_MANIFEST,
     shutdownTimeoutSeconds: values.SHUTDOWN_TIMEOUT,
+    metrics: Object.freeze({ token: values.METRICS_TOKEN, port: values.METRICS_PORT }),
     connections: Object.freeze({
       requestTimeoutSeconds: values.REQUEST_TIMEOUT,
       idleTimeoutSeconds: values.IDLE_TIMEOUT,

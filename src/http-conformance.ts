@@ -65,6 +65,28 @@ export function negotiateResponseType(accept: string | undefined): ResponseType 
 }
 
 /**
+ * JSON bodies are decoded strictly: bytes that are not UTF-8 are refused (400 BAD_REQUEST,
+ * by the server's error handler), as the spec requires, where Fastify's own parser made
+ * them U+FFFD without a word (while a lone surrogate, written as `\ud800`, is refused as
+ * input). The JSON itself is still parsed by Fastify's parser, prototype poisoning refused.
+ */
+function refuseMalformedUtf8(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(Object.assign(new Error("The request body is not valid UTF-8"), { statusCode: 400 }), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+}
+
+/**
  * On `endpoint`: PUT, PATCH and DELETE get 405 with `Allow` (Fastify would say 404, as if
  * the endpoint did not exist); a text/plain body gets 415 like every other type that is
  * not JSON (Fastify parses text/plain, and Apollo then refused it as a CSRF risk or a
@@ -74,6 +96,7 @@ export function negotiateResponseType(accept: string | undefined): ResponseType 
  */
 export function registerHttpConformance(app: FastifyInstance, endpoint = "/graphql"): void {
   app.removeContentTypeParser("text/plain");
+  refuseMalformedUtf8(app);
 
   app.route({
     method: ["PUT", "PATCH", "DELETE"],

@@ -15,7 +15,7 @@ import { DatabaseUnavailableError, type Database } from "./db/database.js";
 import { ClientError, ErrorCode, serviceUnavailable } from "./errors.js";
 import { registerHttpConformance } from "./http-conformance.js";
 import { registerPlayground } from "./playground.js";
-import type { Metrics } from "./metrics.js";
+import { type Metrics, registerMetricsEndpoint } from "./metrics.js";
 import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "./persisted-operations.js";
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
 import { createUserLoader } from "./users/loader.js";
@@ -124,10 +124,12 @@ export async function buildServer({ services, database, schema, logger }: Server
     trustProxy: typeof config.trustProxy === "number" ? hopsTrusted(config.trustProxy) : config.trustProxy,
     // A GraphQL request is small; a bigger body is refused (413) before it is parsed.
     bodyLimit: config.limits.bodyLimitBytes,
-    // A well-formed X-Request-Id from the caller (a proxy) is kept, so logs line up across hops.
+    // Behind a proxy (TRUST_PROXY), its well-formed X-Request-Id is kept so logs line up
+    // across hops; without one, the header is the client's own, and a client does not get
+    // to choose the id under which its requests are logged.
     genReqId: (request) => {
       const given = request.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      return config.trustProxy !== false && typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
     // One line per request, written by registerRequestLog with what GraphQL knows too.
@@ -140,6 +142,9 @@ export async function buildServer({ services, database, schema, logger }: Server
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
+    // Every GraphQL answer is for one viewer and one moment: no cache, shared or the
+    // browser's, may keep it (a GET with a token is otherwise storable by the browser).
+    if (request.routeOptions.url === "/graphql") reply.header("cache-control", "no-store");
   });
   registerRequestLog(app, services.metrics);
 
@@ -157,10 +162,7 @@ export async function buildServer({ services, database, schema, logger }: Server
   await app.register(cors, { origin: [...config.corsOrigins], credentials: false, maxAge: 600 });
 
   app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/metrics", async (_request, reply) => {
-    const { registry } = services.metrics;
-    return reply.header("content-type", registry.contentType).send(await registry.metrics());
-  });
+  registerMetricsEndpoint(app, config, services.metrics);
   // Public keys for other services to verify access tokens; only with Ed25519 signing.
   app.get("/.well-known/jwks.json", async (_request, reply) => {
     if (!services.tokens.jwks) return reply.code(404).send({ error: "tokens are signed with a shared secret (HS256): no public keys" });

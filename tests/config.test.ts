@@ -102,6 +102,8 @@ describe("configuration", () => {
     KEEP_ALIVE_TIMEOUT: ["-1", "KEEP_ALIVE_TIMEOUT: expected a whole number from 1 to 3600"],
     MAX_CONNECTIONS: ["0", "MAX_CONNECTIONS: expected a whole number from 1"],
     MAX_CONNECTIONS_PER_ADDRESS: ["many", "MAX_CONNECTIONS_PER_ADDRESS: expected a whole number from 1"],
+    METRICS_TOKEN: ["short", "METRICS_TOKEN: expected at least 32 characters"],
+    METRICS_PORT: ["0", "METRICS_PORT: expected a whole number from 1 to 65535"],
   };
 
   it("has a bad-value case for every variable it reads", () => {
