@@ -122,7 +122,7 @@ export function registerHttpConformance(app: FastifyInstance, endpoint = "/graph
  * GraphQL's request errors: the document does not parse or validate (limits included), the
  * operation named is not in it, or the variables do not coerce. Nothing executed.
  */
-const REQUEST_ERROR_CODES = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "OPERATION_RESOLUTION_FAILURE", "BAD_USER_INPUT"]);
+const GRAPHQL_REQUEST_ERRORS = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "OPERATION_RESOLUTION_FAILURE", "BAD_USER_INPUT"]);
 
 /**
  * The status of a well-formed request that GraphQL refused (a request error), per the
@@ -138,7 +138,7 @@ export function requestErrorStatusPlugin(): ApolloServerPlugin {
           if (response.http.status !== 400 || response.body.kind !== "single") return;
           const { data, errors } = response.body.singleResult;
           if (data !== undefined || !errors?.length) return;
-          if (!errors.every((error) => REQUEST_ERROR_CODES.has(String(error.extensions?.code)))) return;
+          if (!errors.every((error) => GRAPHQL_REQUEST_ERRORS.has(String(error.extensions?.code)))) return;
           if (negotiateResponseType(request.http?.headers.get("accept")) === JSON_TYPE) response.http.status = 200;
         },
       };
