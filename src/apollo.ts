@@ -12,7 +12,8 @@ import type { Config } from "./config.js";
 import type { Context } from "./context.js";
 import { DatabaseUnavailableError } from "./db/database.js";
 import { ClientError, ErrorCode, internalError, serviceUnavailable } from "./errors.js";
-import { armorValidationRules, costLimitPlugin } from "./limits.js";
+import { requestErrorStatusPlugin } from "./http-conformance.js";
+import { isLimitRefusal, limitsPlugin, limitValidationRules } from "./limits.js";
 
 /** Codes Apollo Server and graphql-js give requests that are malformed (not resolver errors). */
 const REQUEST_ERROR_CODES = new Set([
@@ -118,7 +119,9 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors, contextValue, operationName }) {
-          for (const error of errors) {
+          // A limit's refusal is the one error the client gets (src/limits.ts), and the one logged.
+          const refusal = errors.find(isLimitRefusal);
+          for (const error of refusal ? [refusal] : errors) {
             if (classify(error).kind === "client") {
               // A refusal before execution (parse, validation, limits): cheap, but worth seeing.
               if (!error.path) {
@@ -170,7 +173,7 @@ export function createApollo(
     // Limits are checked before execution: tokens while parsing, depth/aliases/directives
     // while validating, cost once the operation is known (src/limits.ts).
     parseOptions: { maxTokens: config.limits.maxTokens },
-    validationRules: armorValidationRules(config.limits),
+    validationRules: limitValidationRules(config.limits),
     allowBatchedHttpRequests: config.limits.allowBatchedRequests,
     // Automatic persisted queries keep Apollo's in-memory cache per instance: a client whose
     // hash an instance has not seen simply sends the text once more.
@@ -193,7 +196,8 @@ export function createApollo(
       ApolloServerPluginInlineTraceDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       requestReporting(config),
-      costLimitPlugin(schema, config.limits),
+      limitsPlugin(schema, config.limits),
+      requestErrorStatusPlugin(),
       ...plugins,
     ],
   });

@@ -48,6 +48,13 @@ export interface Config {
   /** Report each response's SQL statement count in the `x-sql-statements` header (tests, benchmarks). */
   readonly exposeStatementCount: boolean;
   readonly limits: LimitsConfig;
+  readonly connections: ConnectionsConfig;
+  /**
+   * Who may read `/metrics`: with `token`, only `Authorization: Bearer <token>`; with
+   * `port`, only there (not on `port` of the API). In production one of the two is needed,
+   * or the metrics are not served at all.
+   */
+  readonly metrics: { readonly token: string | undefined; readonly port: number | undefined };
   /**
    * `apq`: automatic persisted queries (any operation; a hash saves resending it).
    * `only`: trusted documents, only the operations in `persistedOperationsManifest`.
@@ -84,12 +91,35 @@ export interface LimitsConfig {
   maxTokens: number;
   /** Objects one operation may fetch, page sizes multiplied in (see src/limits.ts). */
   maxCost: number;
+  /**
+   * Selections the cost analysis may visit for one operation (each fragment counted once
+   * per page size it is spread under); a document that needs more is refused.
+   */
+  maxAnalysisNodes: number;
   /** Request body size in bytes. */
   bodyLimitBytes: number;
   /** Several operations in one HTTP request (a JSON array); off by default. */
   allowBatchedRequests: boolean;
   /** Operations in one batch, when batching is on. */
   maxBatchSize: number;
+}
+
+/** How long a request may take to arrive, and how many connections are held (see src/server.ts). */
+export interface ConnectionsConfig {
+  /**
+   * Seconds a request's headers may take to arrive, and then its body; a slower one is
+   * answered 408 and its connection closed. A route may allow its body more
+   * (`config: { requestTimeout }` in its route options, 0 for no limit).
+   */
+  requestTimeoutSeconds: number;
+  /** Seconds a connection may send and receive nothing (mid-request or mid-response) before it is closed. */
+  idleTimeoutSeconds: number;
+  /** Seconds an idle keep-alive connection is kept between requests. */
+  keepAliveTimeoutSeconds: number;
+  /** Open connections in all; past it, new ones are closed at once. */
+  maxConnections: number;
+  /** Open connections from one client address (the peer: behind a proxy, the proxy). */
+  maxConnectionsPerAddress: number;
 }
 
 /** An Ed25519 key pair for signing, and older public keys that still verify during a rotation. */
@@ -223,6 +253,7 @@ const environment = z.object({
   MAX_DIRECTIVES: integer(0, 1000).default(10),
   MAX_TOKENS: integer(100, 1_000_000).default(5000),
   MAX_COST: integer(1, 10_000_000).default(5000),
+  MAX_ANALYSIS_NODES: integer(100, 10_000_000).default(20_000),
   // A commit of 10,000 file changes is about 1 MiB of JSON.
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(2 * 1024 * 1024),
   ALLOW_BATCHED_REQUESTS: boolean.default(false),
@@ -246,6 +277,13 @@ const environment = z.object({
   UPLOAD_EXPIRY: integer(60, 30 * 86400).default(86400),
   DOWNLOAD_URL_TTL: integer(10, 86400).default(300),
   SWEEP_INTERVAL: integer(10, 86400).default(600),
+  REQUEST_TIMEOUT: integer(1, 3600).default(30),
+  IDLE_TIMEOUT: integer(1, 3600).default(120),
+  KEEP_ALIVE_TIMEOUT: integer(1, 3600).default(72),
+  MAX_CONNECTIONS: integer(1, 1_000_000).default(1000),
+  MAX_CONNECTIONS_PER_ADDRESS: integer(1, 1_000_000).optional(),
+  METRICS_TOKEN: z.string().min(32, { error: "expected at least 32 characters" }).optional(),
+  METRICS_PORT: integer(1, 65535).optional(),
 });
 
 /** Every variable the server reads (the tests check each one's validation). */
@@ -359,12 +397,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       downloadUrlTtlSeconds: values.DOWNLOAD_URL_TTL,
       sweepIntervalSeconds: values.SWEEP_INTERVAL,
     }),
+    metrics: Object.freeze({ token: values.METRICS_TOKEN, port: values.METRICS_PORT }),
+    connections: Object.freeze({
+      requestTimeoutSeconds: values.REQUEST_TIMEOUT,
+      idleTimeoutSeconds: values.IDLE_TIMEOUT,
+      keepAliveTimeoutSeconds: values.KEEP_ALIVE_TIMEOUT,
+      maxConnections: values.MAX_CONNECTIONS,
+      // Behind a proxy every connection comes from the proxy's address: no cap of its own.
+      maxConnectionsPerAddress: values.MAX_CONNECTIONS_PER_ADDRESS ?? (values.TRUST_PROXY === false ? 100 : values.MAX_CONNECTIONS),
+    }),
     limits: Object.freeze({
       maxDepth: values.MAX_DEPTH,
       maxAliases: values.MAX_ALIASES,
       maxDirectives: values.MAX_DIRECTIVES,
       maxTokens: values.MAX_TOKENS,
       maxCost: values.MAX_COST,
+      maxAnalysisNodes: values.MAX_ANALYSIS_NODES,
       bodyLimitBytes: values.BODY_LIMIT,
       allowBatchedRequests: values.ALLOW_BATCHED_REQUESTS,
       maxBatchSize: values.MAX_BATCH_SIZE,

@@ -1,3 +1,4 @@
+import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance } from "fastify";
 
 /**
@@ -64,6 +65,28 @@ export function negotiateResponseType(accept: string | undefined): ResponseType 
 }
 
 /**
+ * JSON bodies are decoded strictly: bytes that are not UTF-8 are refused (400 BAD_REQUEST,
+ * by the server's error handler), as the spec requires, where Fastify's own parser made
+ * them U+FFFD without a word (while a lone surrogate, written as `\ud800`, is refused as
+ * input). The JSON itself is still parsed by Fastify's parser, prototype poisoning refused.
+ */
+function refuseMalformedUtf8(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(Object.assign(new Error("The request body is not valid UTF-8"), { statusCode: 400 }), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+}
+
+/**
  * On `endpoint`: PUT, PATCH and DELETE get 405 with `Allow` (Fastify would say 404, as if
  * the endpoint did not exist); a text/plain body gets 415 like every other type that is
  * not JSON (Fastify parses text/plain, and Apollo then refused it as a CSRF risk or a
@@ -73,6 +96,7 @@ export function negotiateResponseType(accept: string | undefined): ResponseType 
  */
 export function registerHttpConformance(app: FastifyInstance, endpoint = "/graphql"): void {
   app.removeContentTypeParser("text/plain");
+  refuseMalformedUtf8(app);
 
   app.route({
     method: ["PUT", "PATCH", "DELETE"],
@@ -92,4 +116,32 @@ export function registerHttpConformance(app: FastifyInstance, endpoint = "/graph
     }
     return payload;
   });
+}
+
+/**
+ * GraphQL's request errors: the document does not parse or validate (limits included), the
+ * operation named is not in it, or the variables do not coerce. Nothing executed.
+ */
+const GRAPHQL_REQUEST_ERRORS = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "OPERATION_RESOLUTION_FAILURE", "BAD_USER_INPUT"]);
+
+/**
+ * The status of a well-formed request that GraphQL refused (a request error), per the
+ * media type of the answer: `application/graphql-response+json` keeps Apollo's 4xx, and
+ * `application/json` gets 200, as the spec says a server SHOULD (legacy clients read the
+ * body, not the status). Other statuses (401, 403, 429, 503) are the contract's and stay.
+ */
+export function requestErrorStatusPlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ request, response }) {
+          if (response.http.status !== 400 || response.body.kind !== "single") return;
+          const { data, errors } = response.body.singleResult;
+          if (data !== undefined || !errors?.length) return;
+          if (!errors.every((error) => GRAPHQL_REQUEST_ERRORS.has(String(error.extensions?.code)))) return;
+          if (negotiateResponseType(request.http?.headers.get("accept")) === JSON_TYPE) response.http.status = 200;
+        },
+      };
+    },
+  };
 }

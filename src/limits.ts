@@ -3,8 +3,11 @@ import { ApolloArmor } from "@escape.tech/graphql-armor";
 import {
   type FieldNode,
   type FragmentDefinitionNode,
+  getArgumentValues,
+  getEnterLeaveForKind,
   getNamedType,
   getNullableType,
+  getVariableValues,
   GraphQLError,
   type GraphQLField,
   type GraphQLObjectType,
@@ -15,7 +18,8 @@ import {
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type ValueNode,
+  type ValidationContext,
+  type ValidationRule,
 } from "graphql";
 import type { LimitsConfig } from "./config.js";
 import type { Context } from "./context.js";
@@ -23,115 +27,233 @@ import type { Context } from "./context.js";
 /**
  * Limits on what one operation may ask for, all checked before anything executes.
  *
- * - Depth, aliases and directives: GraphQL Armor's validation rules.
+ * - Depth, aliases and directives: GraphQL Armor's validation rules, run as soon as the
+ *   document is entered. Each walks a fragment once and remembers what it found.
  * - Tokens: graphql-js's own parser limit (`parseOptions.maxTokens` in apollo.ts).
  * - Cost: ours, because Armor's static cost does not know that `first: 100` fetches a
  *   hundred of everything below it. Each response reports its cost in `extensions.cost`.
+ *
+ * A limit's refusal names its setting in `extensions.limit`, and is the one error of its
+ * response (`limitsPlugin`): the other errors of a document built to be refused
+ * (a thousand unknown directives) are not worth sending back.
  */
 
-/** Armor's validation rules for depth, aliases and directives (its cost and token rules are off). */
-export function armorValidationRules(limits: LimitsConfig) {
+/** The refusal of a limit, `limit` being the setting that says it (`MAX_ALIASES`). */
+export function limitError(message: string, limit: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: "GRAPHQL_VALIDATION_FAILED", limit, ...extensions, http: { status: 400 } },
+  });
+}
+
+/** Armor's options that make its refusal one of ours (Armor would call it a "Syntax Error" with code BAD_USER_INPUT). */
+function reportedAs(limit: string) {
+  return {
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError) =>
+        context?.reportError(limitError(error.message.replace(/^Syntax Error: /, ""), limit)),
+    ],
+  };
+}
+
+/**
+ * Runs Armor's rules for every operation as the document is entered, before graphql-js's
+ * own rules have visited a node: their refusal is then reported even when the document
+ * also holds a hundred other errors (graphql-js stops validating at 100, so a rule run on
+ * the operation itself, after the fragments, might never run). Armor's rules count on
+ * entering an operation, so entering each one is all they need.
+ */
+function onDocumentEnter(rules: readonly ValidationRule[]): ValidationRule {
+  return (context) => {
+    const visitors = rules.map((rule) => rule(context));
+    return {
+      Document(document) {
+        for (const definition of document.definitions) {
+          if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+          for (const visitor of visitors) {
+            getEnterLeaveForKind(visitor, Kind.OPERATION_DEFINITION).enter?.call(visitor, definition, undefined, document, [], []);
+          }
+        }
+        return false; // these rules have seen all they need
+      },
+    };
+  };
+}
+
+/** The validation rule for depth, aliases and directives (Armor's cost and token rules are off). */
+export function limitValidationRules(limits: LimitsConfig): ValidationRule[] {
   const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true },
-    maxAliases: { n: limits.maxAliases },
-    maxDirectives: { n: limits.maxDirectives },
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...reportedAs("MAX_DEPTH") },
+    // Every alias counts: Armor's default lets `t0: __typename t1: __typename …` through.
+    maxAliases: { n: limits.maxAliases, allowList: [], ...reportedAs("MAX_ALIASES") },
+    maxDirectives: { n: limits.maxDirectives, ...reportedAs("MAX_DIRECTIVES") },
     costLimit: { enabled: false },
     maxTokens: { enabled: false },
     // Apollo's hideSchemaDetailsFromClientErrors does this in production.
     blockFieldSuggestion: { enabled: false },
   });
-  return armor.protect().validationRules;
-}
-
-/** What a field costs: object fields 1 (something is fetched), leaves 0, `totalCount` 1 (a COUNT). */
-const COSTED_LEAVES = new Set(["totalCount"]);
-/** The page size a list field gets when `first` is not given: the schema's default. */
-const DEFAULT_PAGE_SIZE = 20;
-
-interface CostContext {
-  schema: GraphQLSchema;
-  fragments: Map<string, FragmentDefinitionNode>;
-  variables: Record<string, unknown>;
-}
-
-/** The value of `first` on a field: literal, variable, or the argument's default. */
-function pageSize(node: FieldNode, field: GraphQLField<unknown, unknown>, context: CostContext): number {
-  const argument = node.arguments?.find((arg) => arg.name.value === "first");
-  const fromNode = (value: ValueNode | undefined): unknown => {
-    if (!value) return undefined;
-    if (value.kind === Kind.INT) return Number(value.value);
-    if (value.kind === Kind.VARIABLE) return context.variables[value.name.value];
-    return undefined;
-  };
-  const given = fromNode(argument?.value);
-  const fallback = field.args.find((arg) => arg.name === "first")?.defaultValue;
-  const size = typeof given === "number" ? given : typeof fallback === "number" ? fallback : DEFAULT_PAGE_SIZE;
-  // A page is never bigger than the API allows; a bad value is refused later, as bad input.
-  return Math.max(1, Math.min(Math.trunc(size), 100));
+  return [onDocumentEnter(armor.protect().validationRules)];
 }
 
 /**
- * The cost of a selection on `parent`. An object costs 1 plus its selection; a list of
- * objects costs that once per item, the list's length being the page size of the field
- * that took `first` above it (a connection's `edges` and `nodes`); leaves are free but for
- * `totalCount`.
+ * What the database work behind a field costs, in objects: a COUNT reads every row it
+ * counts (an index entry each), far more than the one object it returns.
  */
-function selectionCost(
-  selections: SelectionSetNode,
-  parent: GraphQLObjectType,
-  context: CostContext,
-  seen: Set<string>,
-  listLength: number,
-): number {
-  let total = 0;
-  for (const selection of selections.selections) {
-    if (selection.kind === Kind.FIELD) {
-      const field = parent.getFields()[selection.name.value];
-      if (!field) continue; // __typename and friends
-      const named = getNamedType(field.type);
-      if (!selection.selectionSet || !isCompositeType(named)) {
-        total += COSTED_LEAVES.has(field.name) ? 1 : 0;
-        continue;
-      }
-      const takesPageSize = field.args.some((arg) => arg.name === "first");
-      const below = isObjectType(named)
-        ? selectionCost(selection.selectionSet, named, context, seen, takesPageSize ? pageSize(selection, field, context) : DEFAULT_PAGE_SIZE)
-        : 0;
-      total += (isListType(getNullableType(field.type)) ? listLength : 1) * (1 + below);
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      const on = selection.typeCondition ? context.schema.getType(selection.typeCondition.name.value) : parent;
-      if (isObjectType(on)) total += selectionCost(selection.selectionSet, on, context, seen, listLength);
-    } else {
-      const name = selection.name.value;
-      const fragment = context.fragments.get(name);
-      if (!fragment || seen.has(name)) continue;
-      const on = context.schema.getType(fragment.typeCondition.name.value);
-      if (isObjectType(on)) total += selectionCost(fragment.selectionSet, on, context, new Set([...seen, name]), listLength);
-    }
-  }
-  return total;
+export const COUNT_COST = 10;
+/**
+ * A substring search (`search`, `filter: { search }`) is an ILIKE over every row in scope
+ * (the viewer's datasets, every dataset for an admin) rather than an index seek: it costs
+ * this much for the page, and again for the page's `totalCount`, a second scan.
+ */
+export const SEARCH_COST = 100;
+/** The page size a list field gets when `first` is not given: the schema's default. */
+const DEFAULT_PAGE_SIZE = 20;
+
+/** What a selection inherits from the field above it. */
+interface Scope {
+  /** The length of a list selected here: the page size of the field that took `first`. */
+  listLength: number;
+  /** Whether that field searches (so a `totalCount` here counts a search). */
+  searched: boolean;
 }
 
-/** The cost of `operation` with `variables`, in the unit of "objects that may be fetched". */
+const TOP: Scope = { listLength: DEFAULT_PAGE_SIZE, searched: false };
+
+const isSearch = (value: unknown) => typeof value === "string" && value !== "";
+
+/** Whether a field's arguments ask for a substring search: `search`, or `search` in an input object. */
+function searches(args: Record<string, unknown>): boolean {
+  return Object.entries(args).some(
+    ([name, value]) =>
+      (name === "search" && isSearch(value)) ||
+      (typeof value === "object" && value !== null && isSearch((value as Record<string, unknown>).search)),
+  );
+}
+
+/**
+ * The cost analysis of one operation. Each fragment is costed once per scope (page size,
+ * search) it is spread under, and then remembered: a fragment spread twice in each of 30
+ * nested fragments is 2^30 spreads but only 30 walks. Every selection visited counts
+ * against `budget` (MAX_ANALYSIS_NODES), so no document, however built, costs more work.
+ */
+class CostAnalysis {
+  private visits = 0;
+  /** A fragment's cost by `name|listLength|searched`; `null` while it is being computed (a cycle). */
+  private readonly fragmentCosts = new Map<string, number | null>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+    private readonly variables: Record<string, unknown>,
+    private readonly budget: number,
+  ) {}
+
+  /**
+   * A field's arguments as execution will see them: literals, variables' coerced values
+   * (a variable's default when it is not sent), and the arguments' defaults.
+   */
+  private argumentsOf(node: FieldNode, field: GraphQLField<unknown, unknown>): Record<string, unknown> {
+    try {
+      return getArgumentValues(field, node, this.variables);
+    } catch {
+      // An argument that does not coerce fails execution before any resolver runs.
+      return {};
+    }
+  }
+
+  /** The scope a field that takes `first` gives its selection. */
+  private pageScope(args: Record<string, unknown>): Scope {
+    const size = typeof args.first === "number" ? args.first : DEFAULT_PAGE_SIZE;
+    // A page is never bigger than the API allows; a bad value is refused later, as bad input.
+    return { listLength: Math.max(1, Math.min(Math.trunc(size), 100)), searched: searches(args) };
+  }
+
+  private visit(): void {
+    this.visits += 1;
+    if (this.visits > this.budget) throw analysisBudgetExceeded(this.budget);
+  }
+
+  /**
+   * The cost of a selection on `parent`. An object costs 1 plus its selection; a list of
+   * objects costs that once per item, the list's length being the page size of the field
+   * that took `first` above it (a connection's `edges` and `nodes`); a search adds
+   * SEARCH_COST; leaves are free but for `totalCount` (COUNT_COST, and SEARCH_COST more
+   * when it counts a search).
+   */
+  selectionCost(selections: SelectionSetNode, parent: GraphQLObjectType, scope: Scope): number {
+    let total = 0;
+    for (const selection of selections.selections) {
+      this.visit();
+      if (selection.kind === Kind.FIELD) {
+        const field = parent.getFields()[selection.name.value];
+        if (!field) continue; // __typename and friends
+        const named = getNamedType(field.type);
+        if (!selection.selectionSet || !isCompositeType(named)) {
+          if (field.name === "totalCount") total += COUNT_COST + (scope.searched ? SEARCH_COST : 0);
+          continue;
+        }
+        const takesPageSize = field.args.some((arg) => arg.name === "first");
+        const inner = takesPageSize ? this.pageScope(this.argumentsOf(selection, field)) : TOP;
+        const below = isObjectType(named) ? this.selectionCost(selection.selectionSet, named, inner) : 0;
+        const own = 1 + (inner.searched ? SEARCH_COST : 0);
+        total += (isListType(getNullableType(field.type)) ? scope.listLength : 1) * (own + below);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const on = selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : parent;
+        if (isObjectType(on)) total += this.selectionCost(selection.selectionSet, on, scope);
+      } else {
+        total += this.fragmentCost(selection.name.value, scope);
+      }
+    }
+    return total;
+  }
+
+  private fragmentCost(name: string, scope: Scope): number {
+    const key = `${name}|${scope.listLength}|${scope.searched}`;
+    const known = this.fragmentCosts.get(key);
+    if (known !== undefined) return known ?? 0; // null: a cycle (validation refuses those anyway)
+    const fragment = this.fragments.get(name);
+    const on = fragment && this.schema.getType(fragment.typeCondition.name.value);
+    if (!fragment || !isObjectType(on)) return 0;
+    this.fragmentCosts.set(key, null);
+    const cost = this.selectionCost(fragment.selectionSet, on, scope);
+    this.fragmentCosts.set(key, cost);
+    return cost;
+  }
+}
+
+/** The refusal of a document whose analysis would visit more than `budget` selections. */
+const analysisBudgetExceeded = (budget: number) =>
+  limitError(`The query is too complex to analyse: it visits more than ${budget} selections`, "MAX_ANALYSIS_NODES", { maxAnalysisNodes: budget });
+
+/**
+ * The cost of `operation` with coerced `variables`, in the unit of "objects that may be fetched".
+ * Throws GRAPHQL_VALIDATION_FAILED when the analysis would visit more than `budget` selections.
+ */
 export function operationCost(
   schema: GraphQLSchema,
   operation: OperationDefinitionNode,
   fragments: Record<string, FragmentDefinitionNode>,
   variables: Record<string, unknown>,
+  budget = Number.POSITIVE_INFINITY,
 ): number {
   const root = operation.operation === "mutation" ? schema.getMutationType() : schema.getQueryType();
   if (!root) return 0;
-  const context = { schema, fragments: new Map(Object.entries(fragments)), variables };
-  return selectionCost(operation.selectionSet, root, context, new Set(), DEFAULT_PAGE_SIZE);
+  const analysis = new CostAnalysis(schema, new Map(Object.entries(fragments)), variables, budget);
+  // A fragment spread 2^1000 times costs more than a double can say: it is over any limit.
+  return Math.min(analysis.selectionCost(operation.selectionSet, root, TOP), Number.MAX_SAFE_INTEGER);
 }
+
+/** Whether an error (as raised, or as formatted for the response) is a limit's refusal. */
+export const isLimitRefusal = (error: { extensions?: Record<string, unknown> }) => typeof error.extensions?.limit === "string";
 
 const costs = new WeakMap<object, number>();
 
 /**
  * Computes each operation's cost once it is resolved, refuses it before execution when
- * over `maxCost`, and reports it in the response's `extensions.cost`.
+ * over `maxCost`, and reports it in the response's `extensions.cost`. A response with a
+ * limit's refusal carries that one error only.
  */
-export function costLimitPlugin(schema: GraphQLSchema, limits: LimitsConfig): ApolloServerPlugin<Context> {
+export function limitsPlugin(schema: GraphQLSchema, limits: LimitsConfig): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
@@ -140,18 +262,26 @@ export function costLimitPlugin(schema: GraphQLSchema, limits: LimitsConfig): Ap
           const fragments = Object.fromEntries(
             document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
           );
-          const cost = operationCost(schema, operation, fragments, request.variables ?? {});
+          // The variables as execution will see them: defaults filled in (`$n: Int = 100`).
+          const variables = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {}, { maxErrors: 1 });
+          // Variables that do not coerce fail execution before any resolver runs: nothing to cost.
+          if (variables.errors) return;
+          const cost = operationCost(schema, operation, fragments, variables.coerced, limits.maxAnalysisNodes);
           costs.set(contextValue, cost);
           if (cost > limits.maxCost) {
-            throw new GraphQLError(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, {
-              extensions: { code: "GRAPHQL_VALIDATION_FAILED", cost, maxCost: limits.maxCost, http: { status: 400 } },
+            throw limitError(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, "MAX_COST", {
+              cost,
+              maxCost: limits.maxCost,
             });
           }
         },
         async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== "single") return;
+          const result = response.body.singleResult;
+          const refusal = result.errors?.find(isLimitRefusal);
+          if (refusal) result.errors = [refusal];
           const cost = costs.get(contextValue);
-          if (cost === undefined || response.body.kind !== "single") return;
-          response.body.singleResult.extensions = { ...response.body.singleResult.extensions, cost };
+          if (cost !== undefined) result.extensions = { ...result.extensions, cost };
         },
       };
     },

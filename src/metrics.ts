@@ -1,4 +1,9 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Config } from "./config.js";
 import { aroundStatements } from "./db/around-statements.js";
 import type { Database } from "./db/database.js";
 
@@ -20,7 +25,12 @@ export interface Metrics {
   readonly bytesDownloaded: Counter;
   /** tus requests being handled now (each one an upload receiving or being finished). */
   readonly uploadsInFlight: Gauge;
+  /** A connection closed by the server's own limits (src/server.ts). */
+  connectionClosed(reason: ConnectionCloseReason): void;
 }
+
+/** Why the server closed a connection itself. */
+export type ConnectionCloseReason = "max_connections" | "max_connections_per_address" | "request_timeout";
 
 /** Connections of the database pool now; PGlite has one engine and no pool. */
 export interface PoolStats {
@@ -65,6 +75,12 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
     registers: [registry],
   });
+  const closed = new Counter({
+    name: "http_connections_closed_total",
+    help: "Connections the server closed itself: over MAX_CONNECTIONS, over MAX_CONNECTIONS_PER_ADDRESS, or a request slower than REQUEST_TIMEOUT",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
   new Gauge({
     name: "db_pool_connections",
     help: "Database pool connections by state (in_use, idle, waiting: requests queued for one)",
@@ -95,6 +111,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
     errorSent: (code) => errors.inc({ code }),
     auditEvent: (type) => audit.inc({ type }),
     statementDone: (seconds) => statements.observe(seconds),
+    connectionClosed: (reason) => closed.inc({ reason }),
   };
 }
 
@@ -107,5 +124,68 @@ export function timeStatements(database: Database, metrics: Metrics): Database {
     } finally {
       metrics.statementDone(Number(process.hrtime.bigint() - started) / 1e9);
     }
+  });
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest();
+
+/** Whether `authorization` is `Bearer <token>`, compared in constant time. */
+function bearerMatches(authorization: string | undefined, token: string): boolean {
+  const given = /^Bearer (.+)$/i.exec(authorization ?? "")?.[1];
+  return given !== undefined && timingSafeEqual(digest(given), digest(token));
+}
+
+/** One answer to GET /metrics: the text, or 401 without the token when one is set. */
+async function answerMetrics(registry: Registry, token: string | undefined, authorization: string | undefined) {
+  if (token !== undefined && !bearerMatches(authorization, token)) {
+    return { status: 401, type: "text/plain; charset=utf-8", body: "metrics need Authorization: Bearer <METRICS_TOKEN>\n" };
+  }
+  return { status: 200, type: registry.contentType, body: await registry.metrics() };
+}
+
+/**
+ * `GET /metrics`. It shows the Node version, memory and the sign-in counters, so in
+ * production it is served only with `Authorization: Bearer <METRICS_TOKEN>`, or only on
+ * METRICS_PORT (a port the public does not reach), else not at all; with METRICS_TOKEN
+ * set, the token is asked for in development and on METRICS_PORT too.
+ */
+export function registerMetricsEndpoint(app: FastifyInstance, config: Pick<Config, "production" | "host" | "metrics">, metrics: Metrics): void {
+  const { token, port } = config.metrics;
+  if (port === undefined) {
+    if (config.production && token === undefined) return; // 404, like any other unknown path
+    app.get("/metrics", async (request, reply) => {
+      const answer = await answerMetrics(metrics.registry, token, request.headers.authorization);
+      if (answer.status === 401) reply.header("www-authenticate", "Bearer");
+      return reply.code(answer.status).header("content-type", answer.type).send(answer.body);
+    });
+    return;
+  }
+  // A server of its own, started and stopped with the API's.
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
+      response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
+      return;
+    }
+    answerMetrics(metrics.registry, token, request.headers.authorization).then(
+      (answer) => response.writeHead(answer.status, { "content-type": answer.type }).end(answer.body),
+      (error: unknown) => {
+        app.log.error({ err: error }, "could not collect the metrics");
+        response.writeHead(500).end();
+      },
+    );
+  });
+  app.addHook("onReady", async () => {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, config.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    app.log.info({ address: server.address() as AddressInfo }, "metrics served on their own port");
+  });
+  app.addHook("onClose", async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 }

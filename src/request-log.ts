@@ -16,13 +16,15 @@ export interface RequestReport {
   operationName?: string;
   viewerId?: string;
   errorCodes: string[];
+  /** Whether the operation began to execute (a request error never does, whatever its status). */
+  executed: boolean;
 }
 
 const reports = new WeakMap<FastifyRequest, RequestReport>();
 
 /** A fresh report, tied to `request` (called while building the GraphQL context). */
 export function startReport(request: FastifyRequest): RequestReport {
-  const report: RequestReport = { errorCodes: [] };
+  const report: RequestReport = { errorCodes: [], executed: false };
   reports.set(request, report);
   return report;
 }
@@ -40,6 +42,9 @@ export function reportingPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
         async didResolveOperation({ operation, operationName, contextValue }) {
           if (operation) contextValue.report.operation = operationLabel(operation);
           if (operationName) contextValue.report.operationName = operationName.slice(0, 100);
+        },
+        async executionDidStart({ contextValue }) {
+          contextValue.report.executed = true;
         },
         async willSendResponse({ response, contextValue }) {
           const report = contextValue.report;
@@ -63,10 +68,11 @@ export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void
     const seconds = reply.elapsedTime / 1000;
     const path = request.url.split("?")[0] ?? request.url;
     const isGraphql = request.routeOptions.url === "/graphql";
-    // GraphQL answers 200 with partial errors once it ran; 4xx means refused before it ran.
+    // Refused: never ran (a 4xx, or a request error answered 200 under application/json).
     const status = reply.statusCode;
+    const errors = Boolean(report?.errorCodes.length);
     const outcome =
-      status >= 500 ? "error" : status >= 400 ? "refused" : report?.errorCodes.length ? "error" : "success";
+      status >= 500 ? "error" : status >= 400 || (errors && !report?.executed) ? "refused" : errors ? "error" : "success";
     if (isGraphql) metrics.requestDone(report?.operation ?? "unknown", outcome, seconds);
     const line = {
       method: request.method,

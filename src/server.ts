@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
 import cors from "@fastify/cors";
 import fastifyApollo from "@as-integrations/fastify";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
@@ -6,13 +8,15 @@ import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { createApollo } from "./apollo.js";
 import { authenticate } from "./auth/viewer.js";
+import type { ConnectionsConfig } from "./config.js";
 import type { Context, Services } from "./context.js";
 import { countStatements } from "./db/counting.js";
 import { DatabaseUnavailableError, type Database } from "./db/database.js";
 import { ClientError, ErrorCode, serviceUnavailable } from "./errors.js";
 import { registerHttpConformance } from "./http-conformance.js";
 import { registerPlayground } from "./playground.js";
-import { loadManifest, registerTrustedDocuments } from "./persisted-operations.js";
+import { type Metrics, registerMetricsEndpoint } from "./metrics.js";
+import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "./persisted-operations.js";
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
 import { registerDownloads } from "./files/download-route.js";
 import { FileLoaders } from "./files/store.js";
@@ -46,6 +50,81 @@ const errorBody = (message: string, code: string, requestId: string) => ({
   errors: [{ message, extensions: { code, requestId } }],
 });
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /**
+     * Seconds this route's request bodies may take to arrive, instead of REQUEST_TIMEOUT;
+     * 0 for no limit (a route that streams a long upload and watches it itself).
+     */
+    requestTimeout?: number;
+  }
+}
+
+/**
+ * A request whose body has not arrived within its route's time (REQUEST_TIMEOUT unless
+ * the route says otherwise) is answered 408 and its connection closed: without it, a
+ * client that sends headers and one byte of its body holds the connection forever.
+ * Node's own `requestTimeout` would do this for the whole server; this lets an upload
+ * route allow more.
+ */
+function limitBodyTime(app: FastifyInstance, defaultSeconds: number, metrics: Metrics): void {
+  app.addHook("onRequest", async (request, reply) => {
+    const seconds = request.routeOptions.config?.requestTimeout ?? defaultSeconds;
+    if (seconds <= 0 || request.raw.complete) return;
+    const timer = setTimeout(() => {
+      if (request.raw.complete || reply.sent) return;
+      metrics.connectionClosed("request_timeout");
+      request.log.info({ timeoutSeconds: seconds }, "request refused: its body did not arrive in time");
+      void reply
+        .code(408)
+        .header("connection", "close")
+        .send(errorBody(`The request did not arrive within ${seconds} seconds`, "BAD_REQUEST", request.id));
+    }, seconds * 1000);
+    timer.unref();
+    reply.raw.once("close", () => clearTimeout(timer));
+  });
+}
+
+/**
+ * At most `perAddress` open connections from one peer address: past it, a new one is
+ * closed as soon as it opens (MAX_CONNECTIONS caps them all, in Node itself).
+ */
+function capConnectionsPerAddress(server: Server, perAddress: number, metrics: Metrics): void {
+  const open = new Map<string, number>();
+  server.on("drop", () => metrics.connectionClosed("max_connections"));
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "unknown";
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > perAddress) {
+      metrics.connectionClosed("max_connections_per_address");
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once("close", () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  });
+}
+
+/** The Fastify server options that bound how long and how many connections are held. */
+function connectionOptions(connections: ConnectionsConfig) {
+  return {
+    http: {
+      // Headers must arrive within REQUEST_TIMEOUT (a connection that sends nothing too);
+      // Node checks every second (its default, 30 s, would let a 1 s limit run to 31).
+      headersTimeout: connections.requestTimeoutSeconds * 1000,
+      connectionsCheckingInterval: 1000,
+    },
+    // Node's whole-request limit stays off (0): the body's limit is per route, limitBodyTime.
+    requestTimeout: 0,
+    connectionTimeout: connections.idleTimeoutSeconds * 1000,
+    keepAliveTimeout: connections.keepAliveTimeoutSeconds * 1000,
+  };
+}
+
 /**
  * The Fastify server: `/graphql` (Apollo Server), `/healthz`, `/readyz`. Not listening
  * yet; the caller decides where.
@@ -58,15 +137,21 @@ export async function buildServer({ services, database, schema, logger, staging 
     trustProxy: typeof config.trustProxy === "number" ? hopsTrusted(config.trustProxy) : config.trustProxy,
     // A GraphQL request is small; a bigger body is refused (413) before it is parsed.
     bodyLimit: config.limits.bodyLimitBytes,
-    // A well-formed X-Request-Id from the caller (a proxy) is kept, so logs line up across hops.
+    // Behind a proxy (TRUST_PROXY), its well-formed X-Request-Id is kept so logs line up
+    // across hops; without one, the header is the client's own, and a client does not get
+    // to choose the id under which its requests are logged.
     genReqId: (request) => {
       const given = request.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      return config.trustProxy !== false && typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
     // One line per request, written by registerRequestLog with what GraphQL knows too.
     logController: new LogController({ disableRequestLogging: true }),
+    ...connectionOptions(config.connections),
   });
+  app.server.maxConnections = config.connections.maxConnections;
+  capConnectionsPerAddress(app.server, config.connections.maxConnectionsPerAddress, services.metrics);
+  limitBodyTime(app, config.connections.requestTimeoutSeconds, services.metrics);
 
   // Deny by default for HTTP routes too: a route the policy does not name stops the start.
   app.addHook("onRoute", (route) => {
@@ -78,6 +163,9 @@ export async function buildServer({ services, database, schema, logger, staging 
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
+    // Every GraphQL answer is for one viewer and one moment: no cache, shared or the
+    // browser's, may keep it (a GET with a token is otherwise storable by the browser).
+    if (request.routeOptions.url === "/graphql") reply.header("cache-control", "no-store");
   });
   registerRequestLog(app, services.metrics);
 
@@ -102,10 +190,7 @@ export async function buildServer({ services, database, schema, logger, staging 
   });
 
   app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/metrics", async (_request, reply) => {
-    const { registry } = services.metrics;
-    return reply.header("content-type", registry.contentType).send(await registry.metrics());
-  });
+  registerMetricsEndpoint(app, config, services.metrics);
   // Public keys for other services to verify access tokens; only with Ed25519 signing.
   app.get("/.well-known/jwks.json", async (_request, reply) => {
     if (!services.tokens.jwks) return reply.code(404).send({ error: "tokens are signed with a shared secret (HS256): no public keys" });
@@ -140,11 +225,13 @@ export async function buildServer({ services, database, schema, logger, staging 
   // GraphQL over HTTP where Fastify answers before Apollo: 405 with Allow, 415, the media type asked for.
   registerHttpConformance(app);
 
-  if (config.persistedOperations === "only") {
-    registerTrustedDocuments(app, loadManifest(config.persistedOperationsManifest));
-  }
+  const manifest = config.persistedOperations === "only" ? loadManifest(config.persistedOperationsManifest) : undefined;
+  if (manifest) registerDocumentIds(app, manifest);
 
-  const apollo = createApollo(app, schema, config, [reportingPlugin(services.metrics)]);
+  const apollo = createApollo(app, schema, config, [
+    ...(manifest ? [trustedDocumentsPlugin(manifest)] : []),
+    reportingPlugin(services.metrics),
+  ]);
   await apollo.start();
   await app.register(fastifyApollo(apollo), {
     path: "/graphql",

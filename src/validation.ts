@@ -8,6 +8,9 @@ import { badUserInput } from "./errors.js";
 // Unicode control characters (Cc): C0, DEL and C1.
 const CONTROL = /\p{Cc}/u;
 const CONTROL_EXCEPT_TAB_NEWLINE = /(?![\t\n])\p{Cc}/u;
+// Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they
+// reorder how the text around them reads ("\u202Egnp.exe" reads as "exe.png").
+const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/u;
 
 /** Length in characters (code points), as PostgreSQL's char_length counts them. */
 export const characterCount = (value: string) => [...value].length;
@@ -17,9 +20,14 @@ export interface TextRule {
   max: number;
   /** Tab and newline are allowed (multi-line text such as a description). */
   multiline?: boolean;
+  /**
+   * Shown to people as one line (a name, a path): bidirectional controls are refused too,
+   * so what one reads is what is stored. (Not for secrets such as passwords, never shown.)
+   */
+  shown?: boolean;
 }
 
-/** A string of `min` to `max` characters with no control characters. */
+/** A string of `min` to `max` characters with no control characters (nor bidirectional ones, if `shown`). */
 export function checkText(field: string, value: string, rule: TextRule): string {
   // A lone UTF-16 surrogate cannot be stored as UTF-8: the driver would silently turn it into U+FFFD.
   if (!value.isWellFormed()) throw badUserInput(field, `${field} is not well-formed Unicode text`);
@@ -27,6 +35,9 @@ export function checkText(field: string, value: string, rule: TextRule): string 
   if (forbidden.test(value)) {
     const allowed = rule.multiline ? " (tab and newline are allowed)" : "";
     throw badUserInput(field, `${field} must not contain control characters${allowed}`);
+  }
+  if (rule.shown && BIDI_CONTROL.test(value)) {
+    throw badUserInput(field, `${field} must not contain bidirectional control characters (U+202A to U+202E, U+2066 to U+2069)`);
   }
   const length = characterCount(value);
   const min = rule.min ?? 0;

@@ -90,12 +90,20 @@ describe("configuration", () => {
     MAX_DIRECTIVES: ["lots", "MAX_DIRECTIVES: expected a whole number"],
     MAX_TOKENS: ["10", "MAX_TOKENS: expected a whole number from 100"],
     MAX_COST: ["0", "MAX_COST: expected a whole number"],
+    MAX_ANALYSIS_NODES: ["99", "MAX_ANALYSIS_NODES: expected a whole number from 100"],
     BODY_LIMIT: ["100", "BODY_LIMIT: expected a whole number from 1024"],
     ALLOW_BATCHED_REQUESTS: ["perhaps", "ALLOW_BATCHED_REQUESTS: expected one of true/false"],
     MAX_BATCH_SIZE: ["0", "MAX_BATCH_SIZE: expected a whole number from 1 to 100"],
     PERSISTED_OPERATIONS: ["always", "PERSISTED_OPERATIONS: expected apq, only or off"],
     PERSISTED_OPERATIONS_MANIFEST: ["", ""],
     SHUTDOWN_TIMEOUT: ["0", "SHUTDOWN_TIMEOUT: expected a whole number from 1 to 600"],
+    REQUEST_TIMEOUT: ["0", "REQUEST_TIMEOUT: expected a whole number from 1 to 3600"],
+    IDLE_TIMEOUT: ["2m", "IDLE_TIMEOUT: expected a whole number from 1 to 3600"],
+    KEEP_ALIVE_TIMEOUT: ["-1", "KEEP_ALIVE_TIMEOUT: expected a whole number from 1 to 3600"],
+    MAX_CONNECTIONS: ["0", "MAX_CONNECTIONS: expected a whole number from 1"],
+    MAX_CONNECTIONS_PER_ADDRESS: ["many", "MAX_CONNECTIONS_PER_ADDRESS: expected a whole number from 1"],
+    METRICS_TOKEN: ["short", "METRICS_TOKEN: expected at least 32 characters"],
+    METRICS_PORT: ["0", "METRICS_PORT: expected a whole number from 1 to 65535"],
   };
 
   it("has a bad-value case for every variable it reads", () => {

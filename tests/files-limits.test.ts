@@ -159,7 +159,8 @@ describe("file counts", () => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);
     await commitFiles(server, owner.token, dataset.id, { "seed.txt": Buffer.from("seed") });
-    const [{ sha256: blob }] = await server.database.query<{ sha256: string }>("select sha256 from version_files where dataset_id = $1", [dataset.id]);
+    const [seeded] = await server.database.query<{ sha256: string }>("select sha256 from version_files where dataset_id = $1", [dataset.id]);
+    const blob = seeded!.sha256;
     // Two large versions made in SQL (as 10,000 uploads would make them).
     for (const number of [2, 3]) {
       await server.database.query("insert into dataset_versions (dataset_id, number, file_count, total_size) values ($1, $2, 10000, 40000)", [dataset.id, number]);

@@ -10,15 +10,8 @@ import { startServer, type TestServer } from "./support/server.js";
  * cannot go stale: when one starts passing, delete its line.
  */
 
-/** SHOULD and MAY audits the server knowingly fails, and why. */
-const KNOWN_FAILURES: Record<string, string> = {
-  "572B":
-    "Apollo Server answers 400, not 200, to a document that does not parse, under application/json too (the legacy behaviour the spec tolerates); clients and the suite expect 400",
-  FDE2:
-    "Apollo Server answers 400 to a document that fails validation under application/json too (tests/limits.test.ts pins it); the audit's document { 8f31… } in fact fails to parse",
-  "7B9B":
-    "Apollo Server 5 answers 400 BAD_USER_INPUT to a variable that fails coercion (tests/http.test.ts pins it); the audit's document in fact fails validation first (unused $id)",
-};
+/** SHOULD and MAY audits the server knowingly fails, and why (none today: keep it so). */
+const KNOWN_FAILURES: Record<string, string> = {};
 
 /**
  * Audits that send a GET with no header but Accept. Apollo's CSRF prevention (kept on)

@@ -88,6 +88,8 @@ describe("input rules", () => {
 
   const CONTROLS = ["\u0000", "\u0007", "\u001b", "\u007f", "\u0085"];
   const hex = (char: string) => `U+${char.codePointAt(0)!.toString(16).padStart(4, "0")}`;
+  /** Bidirectional embeddings, overrides and isolates: "\u202Egnp.exe" reads as "exe.png". */
+  const BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"];
 
   describe("register", () => {
     type Case = [string, (input: Account) => Partial<Account>, string];
@@ -198,6 +200,10 @@ describe("input rules", () => {
         [`${hex(char)} in description`, { name: "ok", description: `bad${char}text` }, "input.description"],
         [`${hex(char)} in filePath`, { name: "ok", filePath: `/data/${char}.csv` }, "input.filePath"],
       ]),
+      ...BIDI.flatMap((char): Array<[string, Record<string, unknown>, string]> => [
+        [`the bidirectional control ${hex(char)} in name`, { name: `${char}gnp.exe` }, "input.name"],
+        [`the bidirectional control ${hex(char)} in filePath`, { name: "ok", filePath: `/data/${char}vsc.exe` }, "input.filePath"],
+      ]),
     ];
     it.each(refused)("refuses %s, writing nothing", async (_name, input, field) => {
       const user = await createUser(server);
@@ -214,6 +220,9 @@ describe("input rules", () => {
       ["inner spaces kept while trimming", { name: "  two  words " }, { name: "two  words" }],
       ["a description of 10,000 characters", { name: "ok", description: "d".repeat(10_000) }, { description: "d".repeat(10_000) }],
       ["tab and newline in description", { name: "ok", description: "a\tb\nc\n" }, { description: "a\tb\nc\n" }],
+      // Multi-line prose mixing scripts may need them; a description is not a name or a path.
+      ["a bidirectional isolate in description", { name: "ok", description: "see \u2067שלום\u2069 here" }, { description: "see \u2067שלום\u2069 here" }],
+      ["right-to-left text in name", { name: "שלום.csv" }, { name: "שלום.csv" }],
       ["a filePath of 500 characters", { name: "ok", filePath: `/${"p".repeat(499)}` }, { filePath: `/${"p".repeat(499)}` }],
     ])("accepts %s", async (_name, input, expected) => {
       const user = await createUser(server);
@@ -237,6 +246,8 @@ describe("input rules", () => {
       ["a good name with a bad description", { name: "fine", description: "bad\u0000" }, "input.description"],
       ...CONTROLS.map((char): [string, Record<string, unknown>, string] => [`${hex(char)} in name`, { name: `x${char}` }, "input.name"]),
       ...CONTROLS.map((char): [string, Record<string, unknown>, string] => [`${hex(char)} in filePath`, { filePath: `x${char}` }, "input.filePath"]),
+      ["the right-to-left override in name", { name: "\u202egnp.exe" }, "input.name"],
+      ["the first-strong isolate in filePath", { filePath: "a\u2068b" }, "input.filePath"],
     ];
     it.each(refused)("refuses %s, changing nothing", async (_name, input, field) => {
       const user = await createUser(server);

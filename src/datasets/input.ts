@@ -12,14 +12,14 @@ export const FILE_PATH_MAX = 500;
 /** A name is trimmed, then must be 1 to 255 characters. */
 function checkName(field: string, name: string): string {
   // Control characters are refused before trimming, so a name is never silently changed by them.
-  checkText(field, name, { max: Number.MAX_SAFE_INTEGER });
-  return checkText(field, name.trim(), { min: 1, max: NAME_MAX });
+  checkText(field, name, { max: Number.MAX_SAFE_INTEGER, shown: true });
+  return checkText(field, name.trim(), { min: 1, max: NAME_MAX, shown: true });
 }
 
 const checkDescription = (field: string, value: string) =>
   checkText(field, value, { max: DESCRIPTION_MAX, multiline: true });
 
-const checkFilePath = (field: string, value: string) => checkText(field, value, { max: FILE_PATH_MAX });
+const checkFilePath = (field: string, value: string) => checkText(field, value, { max: FILE_PATH_MAX, shown: true });
 
 export function parseCreateInput(input: CreateDatasetInput): NewDataset {
   return {

@@ -215,7 +215,8 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
     uploads.removeAllContentTypeParsers();
     uploads.addContentTypeParser("*", (_request, _payload, done) => done(null));
     for (const url of ["/uploads", "/uploads/*"]) {
-      uploads.route({ method: ["POST", "HEAD", "PATCH", "DELETE", "OPTIONS"], url, handler: handle });
+      // A large PATCH may take long to arrive: no total time, only IDLE_TIMEOUT of silence.
+      uploads.route({ method: ["POST", "HEAD", "PATCH", "DELETE", "OPTIONS"], url, handler: handle, config: { requestTimeout: 0 } });
     }
   });
 }

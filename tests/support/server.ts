@@ -53,6 +53,7 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
     LOGIN_ADDRESS_MAX_FAILURES: "100000",
     REGISTER_MAX_PER_ADDRESS: "100000",
     REFRESH_MAX_PER_ADDRESS: "100000",
+    MAX_CONNECTIONS_PER_ADDRESS: "100000",
     ...env,
   };
 }
