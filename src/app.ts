@@ -67,6 +67,7 @@ export async function createApp(config: Config, openedDatabase: Database, logger
       downloadKey: createHash("sha256").update(`download-url-key:${successorSeed}`).digest("base64url"),
       downloadUrlTtlSeconds: config.files.downloadUrlTtlSeconds,
       garbage,
+      staging,
     },
   };
   staging.onBytes = (count) => metrics.bytesUploaded.inc(count);

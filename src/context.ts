@@ -12,6 +12,7 @@ import type { CountingDatabase } from "./db/counting.js";
 import type { GarbageCollector } from "./files/garbage.js";
 import type { FileLoaders } from "./files/store.js";
 import type { BlobStore } from "./storage/blob-store.js";
+import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 import type { UserRow } from "./users/rows.js";
 
 /** Long-lived parts every request shares. */
@@ -36,6 +37,8 @@ export interface FileServices {
   downloadKey: string;
   downloadUrlTtlSeconds: number;
   garbage: GarbageCollector;
+  /** tus's staging of uploads in flight. */
+  staging: HashingFileStore;
 }
 
 /** What every resolver receives: one per request. */

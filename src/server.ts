@@ -186,6 +186,8 @@ export async function buildServer({ services, database, schema, logger, staging 
     maxAge: 600,
     // tus needs PATCH, HEAD and DELETE and its own headers (preflights reflect the headers asked for).
     methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+    // An OPTIONS without preflight headers is tus's protocol discovery: it goes on to tus.
+    strictPreflight: false,
     exposedHeaders: ["X-Request-Id", "ETag", "Content-Range", "Content-Disposition", "Content-Length", "Accept-Ranges", "Retry-After"],
   });
 

@@ -93,11 +93,12 @@ export const datasetResolvers: Resolvers = {
     deleteDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const id = checkId("id", args.id);
-      const content = await store.deleteDataset(context.db, id, ownerId);
-      if (!content) throw notFound(DATASET);
+      const deleted = await store.deleteDataset(context.db, id, ownerId);
+      if (!deleted) throw notFound(DATASET);
       context.services.metrics.auditEvent("dataset.deleted");
-      // Content nothing else references goes from storage before the answer.
-      await context.services.files.garbage.collect(content);
+      // Content nothing else references, and bytes staged for it, go before the answer.
+      await context.services.files.garbage.collect(deleted.content);
+      await Promise.all(deleted.uploads.map((upload) => context.services.files.staging.remove(upload).catch(() => {})));
       return id;
     },
   },

@@ -142,4 +142,7 @@ export const DELETE_DATASET = `
     select sha256 from version_files where dataset_id = $1
     union
     select sha256 from uploads where dataset_id = $1 and sha256 is not null
-  ) as content from deleted`;
+  ) as content,
+  -- Its unfinished uploads, whose staged bytes go with it.
+  array(select id::text from uploads where dataset_id = $1 and state = 'receiving') as uploads
+  from deleted`;

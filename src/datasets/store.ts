@@ -105,10 +105,10 @@ export async function updateDataset(
 
 /**
  * Deletes the dataset if `ownerId` owns it, with its versions and uploads; returns the
- * content addresses they used (for the garbage collector), or null when `ownerId` does not
- * own it (or it is gone).
+ * content addresses they used (for the garbage collector) and its unfinished uploads (whose
+ * staged bytes go too), or null when `ownerId` does not own it (or it is gone).
  */
-export async function deleteDataset(db: Queryable, id: string, ownerId: string): Promise<string[] | null> {
-  const [row] = await db.query<{ content: string[] }>(sql.DELETE_DATASET, [id, ownerId]);
-  return row ? row.content : null;
+export async function deleteDataset(db: Queryable, id: string, ownerId: string): Promise<{ content: string[]; uploads: string[] } | null> {
+  const [row] = await db.query<{ content: string[]; uploads: string[] }>(sql.DELETE_DATASET, [id, ownerId]);
+  return row ?? null;
 }

@@ -79,7 +79,7 @@ export async function commitVersion(database: Database, committerId: string, req
     }
     const number = advanced.number;
     const uploads = await lockUploads(tx, committerId, request);
-    const parentFiles = number > 1 ? await tx.query<FileRow>(sql.FILES_OF_VERSIONS, [[request.datasetId], [number - 1]]) : [];
+    const parentFiles = number > 1 ? await tx.query<FileRow>(sql.FILES_OF_VERSIONS, [[request.datasetId], [number - 1], MAX_FILES_PER_VERSION]) : [];
     const { files, summary } = applyChanges(parentFiles, request.changes, uploads, number - 1);
 
     const totalSize = files.reduce((sum, file) => sum + file.size, 0);

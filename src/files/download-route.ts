@@ -60,7 +60,7 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
 
   async function download(request: FastifyRequest<{ Params: DownloadParams }>, reply: FastifyReply) {
     const { datasetId, version: versionParam, "*": path } = request.params;
-    const version = versionParam === "latest" ? null : /^[1-9]\d{0,9}$/.test(versionParam) ? Number(versionParam) : undefined;
+    const version = versionParam === "latest" ? null : /^[1-9]\d{0,8}$/.test(versionParam) ? Number(versionParam) : undefined;
     const problem = filePathProblem(path);
     if (problem) return refuse(reply, 400, `The file path is not valid: ${problem}`);
     const viewer = await whoAsks(request, reply, { datasetId, version: version ?? null, path });

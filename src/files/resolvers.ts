@@ -46,12 +46,12 @@ export const fileResolvers: Resolvers = {
     },
     files: async (dataset, _args, context) => {
       const latest = await context.loaders.files.latestVersion(dataset.id);
-      return latest ? context.loaders.files.files(dataset.id, latest.number) : [];
+      return latest ? context.loaders.files.files(dataset.id, latest.number, latest.fileCount) : [];
     },
   },
   DatasetVersion: {
     author: (version, _args, context) => (version.authorId ? context.loaders.users.load(version.authorId) : null),
-    files: (version, _args, context) => context.loaders.files.files(version.datasetId, version.number),
+    files: (version, _args, context) => context.loaders.files.files(version.datasetId, version.number, version.fileCount),
   },
   DatasetFile: {
     downloadUrl: (file, _args, context) => downloadUrl(context, file),

@@ -43,7 +43,8 @@ export const VERSION_COUNT = `select count(*)::int as "count" from dataset_versi
 export const FILES_OF_VERSIONS = `
   select ${FILE_COLUMNS} from version_files
   where (dataset_id, version) in (select * from unnest($1::uuid[], $2::int[]))
-  order by dataset_id, version, path`;
+  order by dataset_id, version, path
+  limit $3`;
 
 /** $1 dataset, $2 version, $3 path. */
 export const FILE_AT_PATH = `
@@ -115,9 +116,13 @@ export const UPSERT_BLOB = `
 
 export const MARK_UPLOAD_FINALIZING = `
   update uploads set state = 'finalizing', sha256 = $2, size = $3, received = $3
-  where id = $1 and state = 'receiving'`;
+  where id = $1 and state = 'receiving'
+  returning id`;
 
-export const MARK_UPLOAD_COMPLETE = `update uploads set state = 'complete' where id = $1 and state = 'finalizing'`;
+export const MARK_UPLOAD_COMPLETE = `update uploads set state = 'complete' where id = $1 and state = 'finalizing' returning id`;
+
+/** $1 user: uploads not yet committed (each holds a row, and until finished a staged file). */
+export const LIVE_UPLOADS_OF_USER = `select count(*)::int as "live" from uploads where user_id = $1`;
 
 export const DELETE_UPLOAD = `delete from uploads where id = $1`;
 
@@ -162,3 +167,10 @@ export const FILE_FOR_READER = `
   from datasets d
   join version_files f on f.dataset_id = d.id and f.version = coalesce($2::int, d.latest_version)
   where d.id = $1 and ($3::uuid is null or d.user_id = $3) and f.path = $4`;
+
+/** $1 user, $2 sha256: a row when the user's datasets or finished uploads already hold this content (it costs no more quota). */
+export const CONTENT_HELD_BY_USER = `
+  select 1 from version_files f join datasets d on d.id = f.dataset_id where d.user_id = $1 and f.sha256 = $2
+  union all
+  select 1 from uploads where user_id = $1 and sha256 = $2
+  limit 1`;

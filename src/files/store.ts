@@ -45,15 +45,20 @@ export class FileLoaders {
     return this.#versions.load(versionKey(datasetId, number));
   }
 
-  files(datasetId: string, number: number): Promise<FileRow[]> {
+  /**
+   * The files of a version that holds `fileCount` of them. A version holds up to 10,000:
+   * the request's budget is taken from the count before anything is read, so many versions'
+   * lists in one request are refused rather than built in memory (the cost model counts a
+   * list as one page).
+   */
+  files(datasetId: string, number: number, fileCount: number): Promise<FileRow[]> {
+    this.#filesRead += fileCount;
+    if (this.#filesRead > MAX_FILES_PER_REQUEST) {
+      return Promise.reject(badUserInput("files", `One request may read at most ${MAX_FILES_PER_REQUEST} files; ask for fewer versions or datasets at once`));
+    }
     this.#files ??= new DataLoader(async (keys) => {
-      const rows = await this.db.query<FileRow>(sql.FILES_OF_VERSIONS, splitKeys(keys));
-      // A version holds up to 10,000 files: many versions' lists in one request are refused
-      // rather than built in memory (the cost model counts a list as a page, not 10,000).
-      this.#filesRead += rows.length;
-      if (this.#filesRead > MAX_FILES_PER_REQUEST) {
-        throw badUserInput("files", `One request may read at most ${MAX_FILES_PER_REQUEST} files; ask for fewer versions or datasets at once`);
-      }
+      // The limit is a backstop: the counts above already keep the rows within it.
+      const rows = await this.db.query<FileRow>(sql.FILES_OF_VERSIONS, [...splitKeys(keys), MAX_FILES_PER_REQUEST + 1]);
       const byKey = new Map<string, FileRow[]>(keys.map((key) => [key, []]));
       for (const row of rows) byKey.get(versionKey(row.datasetId, row.version))!.push(row);
       return keys.map((key) => byKey.get(key)!);

@@ -5,7 +5,11 @@ import type { Services } from "../context.js";
 import type { Database } from "../db/database.js";
 import type { UploadRow } from "../files/rows.js";
 import * as sql from "../files/sql.js";
+import { storageUsed } from "../files/store.js";
 import type { HashingFileStore } from "./hashing-file-store.js";
+
+/** The per-user lock under which uploads take their share of the quota (creation and finish). */
+export const UPLOADER_LOCK = "select pg_advisory_xact_lock(hashtextextended($1, 7261534502))";
 
 /** tus's answer to bytes that do not hash to the sha256 the client gave (the checksum extension's status). */
 export const CHECKSUM_MISMATCH = 460;
@@ -31,25 +35,61 @@ interface FinishParts {
  * A crash between 2 and 4 leaves a `finalizing` upload that no commit accepts and that
  * expires like any other; never a version pointing at missing bytes.
  */
-export async function finishUpload({ database, services, staging }: FinishParts, upload: Upload, viewer: Viewer): Promise<void> {
+/** Uploads this process is finishing now: a second finish of the same one (an empty PATCH beside the last) waits its turn as 423. */
+const finishing = new Set<string>();
+
+const busy = () => ({ status_code: 423, body: "This upload's last bytes arrived and are being stored: ask again shortly\n" });
+
+export async function finishUpload(parts: FinishParts, upload: Upload, viewer: Viewer): Promise<void> {
+  if (finishing.has(upload.id)) throw busy();
+  finishing.add(upload.id);
+  try {
+    await finish(parts, upload, viewer);
+  } finally {
+    finishing.delete(upload.id);
+  }
+}
+
+async function finish({ database, services, staging }: FinishParts, upload: Upload, viewer: Viewer): Promise<void> {
   const size = upload.size!;
+  const { config } = services;
   const sha256 = await staging.digest(upload.id, size);
   const [row] = await database.query<UploadRow>(sql.UPLOAD_BY_ID, [upload.id]);
   if (!row) throw { status_code: 404, body: "Upload not found\n" };
-  if (row.declaredSha256 && row.declaredSha256 !== sha256) {
+  const refuse = async (status_code: number, body: string) => {
     await staging.remove(upload.id);
     await database.query(sql.DELETE_UPLOAD, [upload.id]);
-    throw { status_code: CHECKSUM_MISMATCH, body: `Checksum Mismatch: the bytes hash to ${sha256}, not ${row.declaredSha256}\n` };
+    return { status_code, body: `${body}\n` };
+  };
+  if (row.declaredSha256 && row.declaredSha256 !== sha256) {
+    throw await refuse(CHECKSUM_MISMATCH, `Checksum Mismatch: the bytes hash to ${sha256}, not ${row.declaredSha256}`);
   }
-  await database.transaction(async (tx) => {
+  // Under the uploader's lock, with this upload counted at its final size: uploads that
+  // streamed in side by side cannot each have taken the same free bytes.
+  const outcome = await database.transaction(async (tx) => {
+    await tx.query(UPLOADER_LOCK, [viewer.id]);
+    const used = await storageUsed(tx, viewer.id, upload.id);
+    const alreadyHeld = (await tx.query(sql.CONTENT_HELD_BY_USER, [viewer.id, sha256])).length > 0;
+    if (!alreadyHeld && used + size > config.files.storageQuota) return "over quota" as const;
     await tx.query(sql.UPSERT_BLOB, [sha256, size]);
-    await tx.query(sql.MARK_UPLOAD_FINALIZING, [upload.id, sha256, size]);
+    const marked = await tx.query(sql.MARK_UPLOAD_FINALIZING, [upload.id, sha256, size]);
+    return marked.length > 0 ? ("finalizing" as const) : ("gone" as const);
   });
+  if (outcome === "over quota") throw await refuse(413, `Storage quota exceeded: this upload would pass the ${config.files.storageQuota} bytes allowed`);
+  if (outcome === "gone") throw busy();
   await services.files.store.putFile(sha256, staging.stagedPath(upload.id), size);
   staging.moved(upload);
-  await database.transaction(async (tx) => {
-    await tx.query(sql.MARK_UPLOAD_COMPLETE, [upload.id]);
+  const completed = await database.transaction(async (tx) => {
+    const marked = await tx.query(sql.MARK_UPLOAD_COMPLETE, [upload.id]);
+    if (marked.length === 0) return false;
     await tx.query(INSERT_AUDIT_EVENT, ["upload.completed", viewer.id, row.datasetId, JSON.stringify({ uploadId: upload.id, sha256, size })]);
+    return true;
   });
+  if (!completed) {
+    // The upload went while its bytes moved (terminated, its dataset deleted, expired): the
+    // content may now be referenced by nothing, so it is offered to the collector at once.
+    await services.files.garbage.collect([sha256]);
+    throw { status_code: 404, body: "Upload not found\n" };
+  }
   services.metrics.auditEvent("upload.completed");
 }

@@ -10,7 +10,7 @@ import type { Database } from "../db/database.js";
 import { ClientError } from "../errors.js";
 import { datasetWriteScope } from "../policy/rules.js";
 import { createUserLoader } from "../users/loader.js";
-import { finishUpload } from "./finish.js";
+import { finishUpload, UPLOADER_LOCK } from "./finish.js";
 import type { HashingFileStore } from "./hashing-file-store.js";
 import * as sql from "../files/sql.js";
 import type { UploadRow } from "../files/rows.js";
@@ -33,6 +33,9 @@ function refuse(reply: FastifyReply, status: number, message: string, headers: R
 
 /** A tus hook's refusal: tus sends `status_code` and `body`. */
 const tusError = (status_code: number, body: string) => ({ status_code, body: `${body}\n` });
+
+/** Unfinished or uncommitted uploads one user may hold at once (each is a row and a staged file). */
+export const MAX_LIVE_UPLOADS = 1000;
 
 /**
  * tus 1.0.0 uploads at `/uploads/` (creation, creation-with-upload, creation-defer-length,
@@ -59,10 +62,14 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
     allowedOrigins: [...config.corsOrigins],
     exposedHeaders: ["X-Request-Id"],
     namingFunction: (req) => admittedOf(req).creation!.id,
-    maxSize: (req, id) => {
-      const { viewer } = admittedOf(req);
-      return room(viewer.id, id);
+    // tus would read the id from the URL itself; it must be exactly the upload we admitted.
+    getFileIdFromRequest: (req) => {
+      const admission = admittedOf(req);
+      return admission?.upload?.id ?? admission?.creation?.id;
     },
+    // Never 0 (tus reads 0 as "no limit"): a full quota is refused in admit(), and finish.ts
+    // checks the quota again under the per-user lock, so racing uploads cannot share it out twice.
+    maxSize: async (req, id) => Math.max(1, await room(admittedOf(req).viewer.id, id)),
     onUploadCreate: async (req, upload) => {
       const { viewer, creation } = admittedOf(req);
       await createUploadRow(upload, viewer, creation!.metadata);
@@ -82,7 +89,7 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
   /** The new upload's row, after the quota is checked under a per-user lock (so two creations cannot both take the last bytes). */
   async function createUploadRow(upload: Upload, viewer: Viewer, metadata: UploadMetadata): Promise<void> {
     await database.transaction(async (tx) => {
-      await tx.query("select pg_advisory_xact_lock(hashtextextended($1, 7261534502))", [viewer.id]);
+      await tx.query(UPLOADER_LOCK, [viewer.id]);
       const used = await storageUsed(tx, viewer.id);
       if (upload.size !== undefined && used + upload.size > config.files.storageQuota) {
         throw tusError(413, `Storage quota exceeded: ${used} of ${config.files.storageQuota} bytes are used`);
@@ -124,6 +131,11 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       return null;
     }
     const { ownerId } = datasetWriteScope(viewer);
+    // tus's URLs carry no query: one here could only be an attempt to make tus read another id.
+    if (request.url.includes("?")) {
+      refuse(reply, 400, "tus requests take no query string");
+      return null;
+    }
     if (request.method === "POST") {
       const parsed = parseUploadMetadata(request.headers["upload-metadata"]);
       if ("problem" in parsed) {
@@ -133,6 +145,15 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       const [dataset] = await database.query(sql.DATASET_FOR_WRITER, [parsed.datasetId, ownerId]);
       if (!dataset) {
         refuse(reply, 404, "Dataset not found");
+        return null;
+      }
+      const [{ live }] = (await database.query<{ live: number }>(sql.LIVE_UPLOADS_OF_USER, [viewer.id])) as [{ live: number }];
+      if (live >= MAX_LIVE_UPLOADS) {
+        refuse(reply, 429, `At most ${MAX_LIVE_UPLOADS} unfinished or uncommitted uploads at once: commit or terminate some first`, { "retry-after": "60" });
+        return null;
+      }
+      if ((await room(viewer.id, null)) <= 0) {
+        refuse(reply, 413, `Storage quota exceeded: all ${config.files.storageQuota} bytes are used`);
         return null;
       }
       const length = request.headers["upload-length"];
@@ -157,6 +178,10 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       refuse(reply, 404, "Upload not found");
       return null;
     }
+    if (request.method === "PATCH" && upload.state === "receiving" && (await room(viewer.id, upload.id)) <= (await staging.stagedSize(upload.id) ?? 0)) {
+      refuse(reply, 413, `Storage quota exceeded: all ${config.files.storageQuota} bytes are used`);
+      return null;
+    }
     return { viewer, upload };
   }
 
@@ -164,7 +189,7 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
   async function answerFinished(request: FastifyRequest, reply: FastifyReply, upload: UploadRow) {
     // Still moving into the blob store: "complete" now would send the client to a commit that
     // refuses it. 423 is what tus clients retry (a lost answer to the last PATCH lands here).
-    if (upload.state === "finalizing" && request.method !== "DELETE") {
+    if (upload.state === "finalizing") {
       return refuse(reply, 423, "This upload's last bytes arrived and are being stored: ask again shortly", { "retry-after": "1" });
     }
     if (request.method === "HEAD") {
