@@ -58,6 +58,11 @@ export function filesDisturbed(files: FilesResult): boolean {
   return [...files.uploads, files.download, files.parallel].some((transfer) => transfer.cpu.other > DISTURBED_PERCENT);
 }
 
+/** The server's CPU time over a transfer (every thread), seconds. */
+const serverCpuSeconds = (transfer: { seconds: number; cpu: { server: number } }) => (transfer.cpu.server / 100) * transfer.seconds;
+/** CPU seconds per 10^9 bytes: what a byte costs, which moves far less than MB/s on a busy machine. */
+const cpuPerGb = (cpuSeconds: number, bytes: number) => cpuSeconds / (bytes / 1e9);
+
 export function transfersTable(files: FilesResult): Table {
   const { before, after } = files.floors;
   const floorRow = (label: string, floor: typeof before) => [
@@ -70,6 +75,7 @@ export function transfersTable(files: FilesResult): Table {
     "–",
     "–",
     "–",
+    fmt(cpuPerGb(floor.cpuSeconds, floor.bytes), 2),
     "–",
     `with its fsync: ${fmt(floor.withFsyncSeconds, 2)} s, ${fmt(floor.withFsyncMbPerSecond)} MB/s`,
   ];
@@ -83,6 +89,7 @@ export function transfersTable(files: FilesResult): Table {
     `${fmt(transfer.rss.beforeMiB)} → ${fmt(transfer.rss.peakMiB)}`,
     `+${fmt(transfer.rss.growthMiB)}`,
     `${fmt(transfer.cpu.server)}%`,
+    fmt(cpuPerGb(serverCpuSeconds(transfer), transfer.bytes), 2),
     `${fmt(transfer.cpu.other)}%`,
     transfer.finishSeconds !== undefined
       ? `last answer ${fmt(transfer.finishSeconds, 2)} s after the last byte`
@@ -92,7 +99,7 @@ export function transfersTable(files: FilesResult): Table {
   ];
   const { parallel } = files;
   return {
-    headers: ["transfer", "size", "requests", "s", "MB/s", "÷ floor", "server RSS MiB", "growth", "server CPU", "other CPU", ""],
+    headers: ["transfer", "size", "requests", "s", "MB/s", "÷ floor", "server RSS MiB", "growth", "server CPU", "CPU s/GB", "other CPU", ""],
     rows: [
       floorRow("floor (file → file in Node), before", before),
       ...files.uploads.map(transferRow),
@@ -108,11 +115,12 @@ export function transfersTable(files: FilesResult): Table {
         `${fmt(parallel.rss.beforeMiB)} → ${fmt(parallel.rss.peakMiB)}`,
         `+${fmt(parallel.rss.growthMiB)}`,
         `${fmt(parallel.cpu.server)}%`,
+        fmt(cpuPerGb(serverCpuSeconds(parallel), parallel.uploads * parallel.bytesEach), 2),
         `${fmt(parallel.cpu.other)}%`,
         `slowest ${fmt(parallel.slowestSeconds, 2)} s`,
       ],
     ],
-    rightAligned: [false, true, true, true, true, true, true, true, true, true, false],
+    rightAligned: [false, true, true, true, true, true, true, true, true, true, true, false],
   };
 }
 
@@ -149,5 +157,7 @@ export const FILES_METHOD = [
   "upload's last PATCH is answered it fsyncs the file and renames it into the blob store (the floor's fsync is shown",
   "apart). The client is the benchmark's process on the same machine: PATCH bodies are streamed from the file, the",
   "download is streamed into a file and hashed afterwards, outside the timing. MB = 10^6 bytes. Server RSS: VmRSS",
-  "every 100 ms; growth is the peak over the RSS just before that transfer.",
+  "every 100 ms; growth is the peak over the RSS just before that transfer. CPU s/GB: the server's CPU time (every",
+  "thread) per 10^9 bytes moved, and for the floor the benchmark process's own; on a busy machine it moves far less",
+  "than MB/s, so compare that across runs.",
 ];

@@ -57,6 +57,8 @@ export interface FloorResult {
   /** `pipeline(createReadStream, createWriteStream)`, default buffers. */
   seconds: number;
   mbPerSecond: number;
+  /** CPU time of the pipe (this process: its main thread and libuv's threads), seconds. */
+  cpuSeconds: number;
   /** And the fsync after it: what it takes to have the copy on disk, as the server's store does before a blob is visible. */
   withFsyncSeconds: number;
   withFsyncMbPerSecond: number;
@@ -70,13 +72,15 @@ export async function measureFloor(source: string, size: number, directory: stri
   const target = join(directory, `floor-${randomBytes(4).toString("hex")}`);
   try {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     await pipeline(createReadStream(source), createWriteStream(target));
     const piped = performance.now();
+    const { user, system } = process.cpuUsage(cpu);
     await syncFile(target);
     const synced = performance.now();
     const seconds = (piped - started) / 1000;
     const withFsyncSeconds = (synced - started) / 1000;
-    return { bytes: size, seconds, mbPerSecond: mbPerSecond(size, seconds), withFsyncSeconds, withFsyncMbPerSecond: mbPerSecond(size, withFsyncSeconds) };
+    return { bytes: size, seconds, mbPerSecond: mbPerSecond(size, seconds), cpuSeconds: (user + system) / 1e6, withFsyncSeconds, withFsyncMbPerSecond: mbPerSecond(size, withFsyncSeconds) };
   } finally {
     await rm(target, { force: true });
   }
