@@ -132,7 +132,7 @@ export function meLines(files: FilesResult): string[] {
   return [
     line(`me at ${parallel.meRate} req/s alone`, parallel.meAlone),
     line(`me at ${parallel.meRate} req/s during the ${parallel.uploads} uploads`, parallel.meDuringUploads),
-    `commit of the two large uploads: ${fmt(files.commitSeconds * 1000, 1)} ms; server RSS after a warm-up transfer: ${fmt(files.serverIdleMiB)} MiB`,
+    `commit of the two large uploads: ${fmt(files.commitSeconds * 1000, 1)} ms; server RSS after the warm-up: ${fmt(files.serverIdleMiB)} MiB`,
   ];
 }
 
@@ -151,7 +151,7 @@ export const FILES_DISTURBED_NOTE =
 /** What the files section of docs/benchmarks.md says about how it measures. */
 export const FILES_METHOD = [
   "The server is its own process for this part (production, the filesystem store in a temporary `DATA_DIR`), warmed",
-  "up by one 8 MiB upload, commit and download. The floor is the same bytes piped from one local file to another by",
+  "up by 64 MiB uploaded twice (in PATCHes, in one), committed and downloaded. The floor is the same bytes piped from one local file to another by",
   "Node (`stream.pipeline(fs.createReadStream, fs.createWriteStream)`), measured before and after the transfers; ratios",
   "are to the faster of the two. The server does more than the floor: it hashes every byte (SHA-256), and before an",
   "upload's last PATCH is answered it fsyncs the file and renames it into the blob store (the floor's fsync is shown",
@@ -159,5 +159,5 @@ export const FILES_METHOD = [
   "download is streamed into a file and hashed afterwards, outside the timing. MB = 10^6 bytes. Server RSS: VmRSS",
   "every 100 ms; growth is the peak over the RSS just before that transfer. CPU s/GB: the server's CPU time (every",
   "thread) per 10^9 bytes moved, and for the floor the benchmark process's own; on a busy machine it moves far less",
-  "than MB/s, so compare that across runs.",
+  "than MB/s, so compare that across runs. The parallel row's server CPU includes answering `me` meanwhile.",
 ];
