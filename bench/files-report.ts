@@ -150,14 +150,25 @@ export const FILES_DISTURBED_NOTE =
 
 /** What the files section of docs/benchmarks.md says about how it measures. */
 export const FILES_METHOD = [
-  "The server is its own process for this part (production, the filesystem store in a temporary `DATA_DIR`), warmed",
-  "up by 64 MiB uploaded twice (in PATCHes, in one), committed and downloaded. The floor is the same bytes piped from one local file to another by",
-  "Node (`stream.pipeline(fs.createReadStream, fs.createWriteStream)`), measured before and after the transfers; ratios",
-  "are to the faster of the two. The server does more than the floor: it hashes every byte (SHA-256), and before an",
-  "upload's last PATCH is answered it fsyncs the file and renames it into the blob store (the floor's fsync is shown",
-  "apart). The client is the benchmark's process on the same machine: PATCH bodies are streamed from the file, the",
-  "download is streamed into a file and hashed afterwards, outside the timing. MB = 10^6 bytes. Server RSS: VmRSS",
-  "every 100 ms; growth is the peak over the RSS just before that transfer. CPU s/GB: the server's CPU time (every",
-  "thread) per 10^9 bytes moved, and for the floor the benchmark process's own; on a busy machine it moves far less",
-  "than MB/s, so compare that across runs. The parallel row's server CPU includes answering `me` meanwhile.",
+  "The server is its own process for this part (production, the filesystem store in a temporary `DATA_DIR`),",
+  "warmed up by 64 MiB uploaded twice (in PATCHes, in one request), committed and downloaded. The floor is the same",
+  "bytes piped from one local file to another by Node (`stream.pipeline(fs.createReadStream, fs.createWriteStream)`),",
+  "measured before and after the transfers; ratios are to the faster of the two. The server does more than the",
+  "floor: it hashes every byte (SHA-256), and before an upload's last PATCH is answered it fsyncs the file and",
+  "renames it into the blob store (the floor's own fsync is shown apart). The client is the benchmark's process on",
+  "the same machine: PATCH bodies are streamed from the file, the download is streamed into a file and hashed",
+  "afterwards, outside the timing. MB = 10^6 bytes. Server RSS: VmRSS every 100 ms; growth is the peak over the RSS",
+  "just before that transfer. CPU s/GB: the server's CPU time (every thread) per 10^9 bytes moved, and for the",
+  "floor the benchmark process's own; on a busy machine it moves far less than MB/s, so compare that across runs.",
+  "The parallel row's server CPU includes answering `me` meanwhile.",
 ];
+
+/** A warning for a run taken while the machine was busy with other work (load average above its cores). */
+export function busyMachineNote(machine: { cores: number; loadAverageAtStart: number[] }): string | undefined {
+  const load = machine.loadAverageAtStart[0] ?? 0;
+  if (load <= machine.cores) return undefined;
+  return (
+    `**Taken on a busy machine**: load average ${fmt(load, 1)} on ${machine.cores} cores at the start (other work ran throughout). ` +
+    "MB/s, the ratios and the latencies are far from what this machine does idle; CPU s/GB and RSS are the steadier figures."
+  );
+}

@@ -10,6 +10,7 @@ import { availableParallelism, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { type CpuUse, DISTURBED_PERCENT } from "./cpu.js";
 import {
+  busyMachineNote,
   FILES_DISTURBED_NOTE,
   FILES_METHOD,
   type FilesReport,
@@ -431,9 +432,11 @@ function codeAndMachineLines(results: BenchResults): string[] {
 }
 
 function filesMarkdownLines(results: BenchResults, files: FilesReport): string[] {
+  const busy = busyMachineNote(results.machine);
   return [
     `## Files: latest full run, ${results.date}`,
     "",
+    ...(busy ? [busy, ""] : []),
     ...codeAndMachineLines(results),
     "| setting | |",
     "|---|---|",
