@@ -33,6 +33,8 @@ export interface LoadSpec {
   seconds: number;
   /** Processes whose CPU time over the measured window is reported. */
   watch?: Watched;
+  /** Requests per second over all connections (a steady rate); as fast as answered when absent. */
+  overallRate?: number;
 }
 
 export interface LoadResult {
@@ -117,6 +119,7 @@ export function startLoad(spec: LoadSpec, seconds: number, measureFrom = 0): Run
         duration: seconds,
         // Logins queue behind bcrypt: a slow answer is a measurement, not a failure.
         timeout: 60,
+        ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
         requests: spec.requests.map((request) => ({
           method: "POST" as const,
           path: request.path,

@@ -1,14 +1,18 @@
 /**
- * `npm run bench [-- --quick] [-- --profile]`: issue 6's benchmark. See docs/benchmarks.md.
+ * `npm run bench [-- --quick] [-- --profile] [-- --only api|files]`: the benchmarks of issue 6
+ * (the API) and issue 11 (files). See docs/benchmarks.md.
  *
- * 1. A throw-away schema on DATABASE_URL, seeded (1,000 users × 100 datasets; --quick: 100 × 100).
- * 2. The real server as a child process (production, BCRYPT_COST 12), driven over loopback by
- *    autocannon, scenario by scenario; then `datasets` during a login storm, and (full mode)
- *    a 60 s mixed soak between two RSS readings.
- * 3. The floors: each scenario's SQL through a `pg` pool; a bare Fastify route with the same
+ * 1. A throw-away schema on DATABASE_URL, seeded (1,000 users × 100 datasets; --quick, or
+ *    files alone: 100 × 100).
+ * 2. The API part: the real server as a child process (production, BCRYPT_COST 12), driven
+ *    over loopback by autocannon, scenario by scenario; then `datasets` during a login storm,
+ *    and (full mode) a 60 s mixed soak between two RSS readings.
+ * 3. Its floors: each scenario's SQL through a `pg` pool; a bare Fastify route with the same
  *    body size. With --profile, the server again under `node --cpu-prof` for datasets and
  *    adminDatasets, and its top self-time functions.
- * 4. The tables on stdout, JSON in bench/results/, and (full mode) docs/benchmarks.md.
+ * 4. The files part (bench/files.ts): a fresh server, a large upload through tus, its commit
+ *    and download beside a file-to-file floor, the server's RSS, parallel uploads beside `me`.
+ * 5. The tables on stdout, JSON in bench/results/, and (full mode) docs/benchmarks.md.
  *
  * Everything started is stopped, and the schema dropped, at the end, on error and on Ctrl-C.
  */
@@ -19,15 +23,16 @@ import { fileURLToPath } from "node:url";
 import { quietWaiter, type Watched } from "./cpu.js";
 import { type BenchDatabase, createBenchDatabase, type Fixtures, seed, signIn } from "./database.js";
 import { installSignalHandlers, log, onCleanup, sleep, tearDown } from "./lifecycle.js";
+import { measureFiles } from "./files.js";
+import { evaluateFilesTargets } from "./files-report.js";
 import { type LoadResult, runLoad, startLoad } from "./load.js";
 import { type BenchOptions, readOptions } from "./options.js";
+import { fmt, fmtRate } from "./format.js";
 import { startApiServer, startBareServer, type ChildServer } from "./processes.js";
 import { mainThreadProfile, summariseProfile } from "./profile.js";
 import {
   type BenchResults,
   evaluateTargets,
-  fmt,
-  fmtRate,
   type LoginStormResult,
   machineFacts,
   type MemoryResult,
@@ -57,7 +62,7 @@ async function main(options: BenchOptions): Promise<void> {
   const started = performance.now();
   const date = new Date().toISOString();
   const source = sourceFacts();
-  log(`bench (${options.mode}${options.profile ? ", profile" : ""}): commit ${source.commit}${source.dirty ? " + uncommitted changes" : ""}`);
+  log(`bench (${options.mode}, ${options.parts.join(" + ")}${options.profile ? ", profile" : ""}): commit ${source.commit}${source.dirty ? " + uncommitted changes" : ""}`);
   const load = loadavg();
   if (load[0]! > 0.5) log(`note: load average ${load.map((value) => value.toFixed(2)).join(" ")}: other work on this machine skews the figures`);
 
@@ -83,13 +88,16 @@ async function main(options: BenchOptions): Promise<void> {
     },
   };
 
-  const { loginStorm, memory } = await measureServer(run);
-  const profile = options.profile ? await measureProfile(run, date) : undefined;
+  const api = options.parts.includes("api") ? await measureServer(run) : undefined;
+  const profile = api && options.profile ? await measureProfile(run, date) : undefined;
+  if (!api && options.profile) log("note: --profile profiles the API part, which is not running");
+  const files = options.parts.includes("files") ? await measureFiles(run) : undefined;
 
   machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100);
   const partial: Omit<BenchResults, "targets"> = {
     date,
     mode: options.mode,
+    parts: [...options.parts],
     source,
     machine,
     settings: {
@@ -109,9 +117,9 @@ async function main(options: BenchOptions): Promise<void> {
     },
     seed: { users: options.users, datasets, seconds: Math.round(seedMs / 100) / 10 },
     scenarios: run.results,
-    loginStorm,
-    memory,
+    ...api,
     ...(profile ? { profile } : {}),
+    ...(files ? { files: { ...files, targets: evaluateFilesTargets(files) } } : {}),
     seconds: Math.round((performance.now() - started) / 1000),
   };
   const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };

@@ -7,8 +7,30 @@ export interface Phase {
   seconds: number;
 }
 
+/** The benchmark's two parts: the GraphQL API scenarios (issue 6) and files (issue 11). */
+export type BenchPart = "api" | "files";
+export const BENCH_PARTS: readonly BenchPart[] = ["api", "files"];
+
+/** The files part's sizes (bench/files.ts). */
+export interface FilesOptions {
+  /** The one large file uploaded (twice: in chunks, and in one request) and downloaded. */
+  bigFileBytes: number;
+  /** PATCH size of the chunked upload. */
+  chunkBytes: number;
+  /** Uploads made at once while `me` is asked at a steady rate. */
+  parallelUploads: number;
+  parallelFileBytes: number;
+  /** The steady rate of `me` during the parallel uploads (and alone before them), requests per second. */
+  meRate: number;
+  meConnections: number;
+  /** Seconds of `me` at that rate alone, the baseline. */
+  meAloneSeconds: number;
+}
+
 export interface BenchOptions {
   mode: "full" | "quick";
+  /** Which parts run (`--only api` or `--only files`; both by default). */
+  parts: readonly BenchPart[];
   /** Also run the server under `node --cpu-prof` for datasets and adminDatasets. */
   profile: boolean;
   /** PostgreSQL, as given (the throw-away schema is added to it). */
@@ -31,16 +53,30 @@ export interface BenchOptions {
   sqlFloorPoolSize: number;
   /** Waiting for other work on the machine to stop before each measurement: at most this long in all, and per measurement. */
   quiet: { totalSeconds: number; perPhaseSeconds: number };
+  files: FilesOptions;
 }
 
-const USAGE = "usage: npm run bench [-- --quick] [-- --profile]";
+const USAGE = "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files]";
+const MIB = 2 ** 20;
 
 /** Reads argv and the environment; prints one line and exits 1 when there is nothing to run against. */
 export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
-  const flags = new Set(argv);
-  for (const flag of flags) {
-    if (!["--quick", "--profile"].includes(flag)) fail(`bench: unknown option ${flag} (${USAGE})`);
+  const flags = new Set<string>();
+  let only: BenchPart | undefined;
+  for (let index = 0; index < argv.length; index += 1) {
+    const flag = argv[index]!;
+    const inline = /^--only=(.*)$/.exec(flag);
+    if (flag === "--only" || inline) {
+      const value = inline ? inline[1] : argv[(index += 1)];
+      if (!BENCH_PARTS.includes(value as BenchPart)) fail(`bench: --only takes ${BENCH_PARTS.join(" or ")}, got ${value ?? "nothing"} (${USAGE})`);
+      only = value as BenchPart;
+    } else if (["--quick", "--profile"].includes(flag)) {
+      flags.add(flag);
+    } else {
+      fail(`bench: unknown option ${flag} (${USAGE})`);
+    }
   }
+  const parts = only ? [only] : BENCH_PARTS;
   const databaseUrl = env.DATABASE_URL?.trim();
   if (!databaseUrl) {
     fail(
@@ -54,9 +90,11 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
   const quick = flags.has("--quick");
   return {
     mode: quick ? "quick" : "full",
+    parts,
     profile: flags.has("--profile"),
     databaseUrl,
-    users: quick ? 100 : 1_000,
+    // The files part needs only a few signed-in users: no large seed when it runs alone.
+    users: quick || !parts.includes("api") ? 100 : 1_000,
     datasetsPerUser: 100,
     connections: 32,
     loginConnections: 8,
@@ -69,6 +107,15 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     // The server's own pool size; 32 connections were measured slightly slower here.
     sqlFloorPoolSize: 10,
     quiet: quick ? { totalSeconds: 10, perPhaseSeconds: 3 } : { totalSeconds: 60, perPhaseSeconds: 10 },
+    files: {
+      bigFileBytes: (quick ? 128 : 1024) * MIB,
+      chunkBytes: (quick ? 16 : 64) * MIB,
+      parallelUploads: 8,
+      parallelFileBytes: (quick ? 16 : 100) * MIB,
+      meRate: 200,
+      meConnections: 16,
+      meAloneSeconds: quick ? 3 : 5,
+    },
   };
 }
 

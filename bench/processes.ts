@@ -27,6 +27,8 @@ export interface ApiServerOptions {
   bcryptCost: number;
   /** Run under `node --cpu-prof`, writing the profile here on exit. */
   cpuProfileDir?: string;
+  /** More variables, or other values (the files part: DATA_DIR, MAX_FILE_SIZE, STORAGE_QUOTA). */
+  environment?: Record<string, string>;
 }
 
 /** The environment of the server under test: production, with throttles out of the way. */
@@ -46,6 +48,7 @@ export function apiServerEnvironment(options: ApiServerOptions, port: number): R
     LOGIN_ADDRESS_MAX_FAILURES: "100000",
     REGISTER_MAX_PER_ADDRESS: "100000",
     REFRESH_MAX_PER_ADDRESS: "100000",
+    ...options.environment,
   };
 }
 
@@ -129,4 +132,37 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** What an RSS sampler saw. */
+export interface RssSamples {
+  /** Before the first sample (the idle RSS the growth is counted from). */
+  beforeMiB: number;
+  peakMiB: number;
+  afterMiB: number;
+  samples: number;
+}
+
+/**
+ * Reads `pid`'s RSS every `intervalMs` until `stop` (also once at the start and the end), for
+ * its peak during something that runs meanwhile.
+ */
+export function sampleRss(pid: number, intervalMs = 100): { stop(): RssSamples } {
+  const beforeMiB = rssMiB(pid);
+  let peakMiB = beforeMiB;
+  let samples = 1;
+  const take = () => {
+    const now = rssMiB(pid);
+    peakMiB = Math.max(peakMiB, now);
+    samples += 1;
+    return now;
+  };
+  const timer = setInterval(take, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const afterMiB = take();
+      return { beforeMiB, peakMiB, afterMiB, samples };
+    },
+  };
 }

@@ -1,15 +1,27 @@
 /**
  * The results: their shape (also the JSON in bench/results/), the machine they were taken
- * on, the targets of issue 6, and the tables for the terminal and docs/benchmarks.md.
+ * on, the targets of issue 6, and the tables for the terminal and docs/benchmarks.md (the
+ * files part's own are in files-report.ts).
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { type CpuUse, DISTURBED_PERCENT } from "./cpu.js";
+import {
+  busyMachineNote,
+  FILES_DISTURBED_NOTE,
+  FILES_METHOD,
+  type FilesReport,
+  filesDisturbed,
+  filesTargetTable,
+  meLines,
+  transfersTable,
+} from "./files-report.js";
+import { fmt, fmtRate, markdownTable, pct, type Table, textTable } from "./format.js";
 import type { LoadResult } from "./load.js";
-import type { BenchOptions } from "./options.js";
+import type { BenchOptions, BenchPart } from "./options.js";
 import type { ProfileSummary } from "./profile.js";
 import type { ScenarioName } from "./scenarios.js";
 import type { SqlFloorResult } from "./sql-floor.js";
@@ -70,14 +82,18 @@ const verdictOf = (pass: boolean): Target["verdict"] => (pass ? "ok" : "MISSED")
 export interface BenchResults {
   date: string;
   mode: BenchOptions["mode"];
+  /** What ran (absent in runs before the files part: the API alone). */
+  parts?: BenchPart[];
   /** The code measured: commit, and whether src/, schema/ or migrations/ differed from it. */
   source: { commit: string; dirty: boolean };
   machine: Machine;
   settings: Record<string, string | number>;
   seed: { users: number; datasets: number; seconds: number };
+  /** The API part (empty, and the next two absent, when it did not run). */
   scenarios: ScenarioResult[];
-  loginStorm: LoginStormResult;
-  memory: MemoryResult;
+  loginStorm?: LoginStormResult;
+  memory?: MemoryResult;
+  files?: FilesReport;
   profile?: Omit<ProfileSummary, "file"> & { file: string; underProfiler: Array<{ label: string; rps: number; p99Ms: number }> };
   targets: Target[];
   seconds: number;
@@ -121,6 +137,7 @@ export function sourceFacts(): BenchResults["source"] {
 // Targets (issue 6)
 
 export function evaluateTargets(results: Omit<BenchResults, "targets">): Target[] {
+  if (!results.loginStorm || !results.memory) return [];
   const by = (name: ScenarioName) => results.scenarios.find((scenario) => scenario.name === name);
   const typename = by("typename");
   const datasets = by("datasets");
@@ -208,13 +225,6 @@ function trendPerMinute(samples: readonly number[], intervalSeconds: number): nu
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
-export function fmt(value: number | undefined, digits = 0): string {
-  if (value === undefined || !Number.isFinite(value)) return "–";
-  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-/** Requests per second: whole numbers, but a decimal below 100 (logins). */
-export const fmtRate = (value: number | undefined) => fmt(value, value !== undefined && value < 100 ? 1 : 0);
 
 /** A rate, starred when other work took more than DISTURBED_PERCENT of a core while it was measured. */
 const rateOf = (value: number | undefined, cpu: CpuUse | undefined) => `${fmtRate(value)}${cpu && cpu.other > DISTURBED_PERCENT ? "*" : ""}`;
@@ -231,27 +241,8 @@ const DISTURBED_NOTE =
   `* other work on the machine took more than ${DISTURBED_PERCENT}% of a core during that measurement (column "other CPU", ` +
   "or the floor's own log line): the figure is low by about that share of the machine.";
 
-const pct = (ratio: number) => `${fmt(100 * ratio, 0)}%`;
 const ratioOf = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
 const pctOrDash = (ratio: number | undefined) => (ratio === undefined ? "–" : pct(ratio));
-
-type Table = { headers: string[]; rows: string[][]; rightAligned: boolean[] };
-
-function textTable({ headers, rows, rightAligned }: Table): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, column) => (rightAligned[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join("  ").trimEnd();
-  return [line(headers), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)].join("\n");
-}
-
-function markdownTable({ headers, rows, rightAligned }: Table): string {
-  const escape = (cell: string) => cell.replaceAll("|", "\\|");
-  return [
-    `| ${headers.map(escape).join(" | ")} |`,
-    `|${rightAligned.map((right) => (right ? "---:" : "---")).join("|")}|`,
-    ...rows.map((row) => `| ${row.map(escape).join(" | ")} |`),
-  ].join("\n");
-}
 
 function serverTable(results: BenchResults): Table {
   const rows = results.scenarios.map(({ label, connections, server }) => [
@@ -363,15 +354,18 @@ function memoryLines(memory: MemoryResult): string[] {
 
 /** What goes to the terminal at the end. */
 export function terminalReport(results: BenchResults): string {
-  const parts = [
-    `\n== Server (${results.mode} run, ${results.settings.duration})`,
-    textTable(serverTable(results)),
-    "\n== Floors and ratios",
-    textTable(floorTable(results)),
-    ...(disturbed(results) ? [DISTURBED_NOTE] : []),
-  ];
-  parts.push("\n== Event loop under a login storm", ...stormLines(results.loginStorm));
-  parts.push("\n== Memory", ...memoryLines(results.memory));
+  const parts: string[] = [];
+  if (results.loginStorm && results.memory) {
+    parts.push(
+      `\n== Server (${results.mode} run, ${results.settings.duration})`,
+      textTable(serverTable(results)),
+      "\n== Floors and ratios",
+      textTable(floorTable(results)),
+      ...(disturbed(results) ? [DISTURBED_NOTE] : []),
+    );
+    parts.push("\n== Event loop under a login storm", ...stormLines(results.loginStorm));
+    parts.push("\n== Memory", ...memoryLines(results.memory));
+  }
   if (results.profile) {
     const [top, packages] = profileTables(results.profile);
     parts.push(
@@ -381,26 +375,47 @@ export function terminalReport(results: BenchResults): string {
       textTable(packages),
     );
   }
-  parts.push("\n== Targets", textTable(targetTable(results)));
+  if (results.targets.length > 0) parts.push("\n== Targets", textTable(targetTable(results)));
+  if (results.files) {
+    const { files } = results;
+    parts.push(
+      `\n== Files (${results.mode} run; ${files.settings.store})`,
+      textTable(transfersTable(files)),
+      ...(filesDisturbed(files) ? [FILES_DISTURBED_NOTE] : []),
+      ...meLines(files),
+      "",
+      textTable(filesTargetTable(files.targets)),
+    );
+  }
   return parts.join("\n");
 }
 
-/** docs/benchmarks.md: the latest full run. */
-export function markdownReport(results: BenchResults): string {
-  const { machine } = results;
-  const settings = Object.entries(results.settings).map(([name, value]) => `| ${name} | ${value} |`);
+/**
+ * docs/benchmarks.md: the latest full run of each part (`api`: the GraphQL scenarios,
+ * `files`), which may be two runs when the parts were run alone.
+ */
+export function markdownReport(api: BenchResults | undefined, files: BenchResults | undefined): string {
   const lines = [
     "# Benchmarks",
     "",
-    "`npm run bench` (needs `DATABASE_URL` on PostgreSQL; `-- --quick` for a short run, `-- --profile` to add a CPU profile)",
-    "seeds a throw-away schema, starts the real server as a child process in production mode, and drives it",
-    "over loopback with autocannon; in the same run it measures the floors: the same SQL through a `pg` pool",
-    "with no HTTP, a bare Fastify route answering a body of the same size, and the server's own `{ __typename }`.",
-    "The load generator runs on the same machine, so it takes CPU from the server, as wrk did for the figures in issue 6.",
-    `This file is written by the latest full run; its JSON is in \`bench/results/\`.`,
+    "`npm run bench` (needs `DATABASE_URL` on PostgreSQL; `-- --quick` for a short run, `-- --profile` to add a CPU profile,",
+    "`-- --only api` or `-- --only files` for one part) seeds a throw-away schema, starts the real server as a child process",
+    "in production mode, and drives it over loopback: the GraphQL scenarios with autocannon, beside their floors in the",
+    "same run (the same SQL through a `pg` pool with no HTTP, a bare Fastify route answering a body of the same size, and",
+    "the server's own `{ __typename }`); then files through tus and the download route, beside the same bytes piped",
+    "from file to file in Node. The load generator runs on the same machine, so it takes CPU from the server, as wrk",
+    "did for the figures in issue 6.",
+    "This file is written by the latest full run of each part; their JSON is in `bench/results/`.",
     "",
-    `## Latest full run: ${results.date}`,
-    "",
+    ...(api ? apiMarkdownLines(api) : ["## API scenarios", "", "No full run yet.", ""]),
+    ...(files?.files ? filesMarkdownLines(files, files.files) : ["## Files", "", "No full run yet.", ""]),
+  ];
+  return lines.join("\n");
+}
+
+function codeAndMachineLines(results: BenchResults): string[] {
+  const { machine } = results;
+  return [
     `Code: commit \`${results.source.commit}\`${results.source.dirty ? " with uncommitted changes" : ""}. Run time ${fmt(results.seconds)} s.`,
     "",
     "| machine | |",
@@ -413,6 +428,45 @@ export function markdownReport(results: BenchResults): string {
     `| PostgreSQL settings | ${Object.entries(machine.postgresSettings).map(([name, value]) => `${name}=${value}`).join(", ")} |`,
     `| load average at start / end | ${machine.loadAverageAtStart.join(" ")} / ${machine.loadAverageAtEnd?.join(" ") ?? "–"} |`,
     "",
+  ];
+}
+
+function filesMarkdownLines(results: BenchResults, files: FilesReport): string[] {
+  const busy = busyMachineNote(results.machine);
+  return [
+    `## Files: latest full run, ${results.date}`,
+    "",
+    ...(busy ? [busy, ""] : []),
+    ...codeAndMachineLines(results),
+    "| setting | |",
+    "|---|---|",
+    ...Object.entries(files.settings).map(([name, value]) => `| ${name} | ${value} |`),
+    "",
+    "### Transfers",
+    "",
+    markdownTable(transfersTable(files)),
+    "",
+    ...FILES_METHOD,
+    ...(filesDisturbed(files) ? ["", FILES_DISTURBED_NOTE] : []),
+    "",
+    "### The API during uploads",
+    "",
+    ...meLines(files).map((line) => `- ${line}`),
+    "",
+    "### Targets (issue 11)",
+    "",
+    markdownTable(filesTargetTable(files.targets)),
+    "",
+  ];
+}
+
+/** The API part's sections: its run, machine, settings, tables and targets. */
+function apiMarkdownLines(results: BenchResults): string[] {
+  const settings = Object.entries(results.settings).map(([name, value]) => `| ${name} | ${value} |`);
+  const lines = [
+    `## Latest full run: ${results.date}`,
+    "",
+    ...codeAndMachineLines(results),
     "| setting | |",
     "|---|---|",
     ...settings,
@@ -444,11 +498,11 @@ export function markdownReport(results: BenchResults): string {
     `${results.settings.bcryptCost} on one hash worker.`,
     "",
   ];
-  lines.push("### Event loop under a login storm", "", ...stormLines(results.loginStorm).map((line) => `- ${line}`), "");
+  lines.push("### Event loop under a login storm", "", ...stormLines(results.loginStorm!).map((line) => `- ${line}`), "");
   lines.push(
     "### Memory",
     "",
-    ...memoryLines(results.memory).map((line) => `- ${line}`),
+    ...memoryLines(results.memory!).map((line) => `- ${line}`),
     "",
     "In the mix, requests wait seconds for bcrypt, so their objects reach V8's old generation, which only a",
     "major GC frees: RSS climbing over one minute is not by itself a leak, nor is a flat one proof of none.",
@@ -477,21 +531,41 @@ export function markdownReport(results: BenchResults): string {
     "PostGraphile 5 with JWT ~2,800/s and ~2,400/s.",
     "",
   );
-  return lines.join("\n");
+  return lines;
 }
 
+/**
+ * The JSON into bench/results/ (`<date>[-quick][-api|-files].json`); after a full run, also
+ * docs/benchmarks.md, from this run and, for a part it did not run, the latest full run that did.
+ */
 export async function writeResults(results: BenchResults, writeDocs: boolean): Promise<string[]> {
   const stamp = results.date.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
-  const json = `bench/results/${stamp}${results.mode === "quick" ? "-quick" : ""}.json`;
+  const parts = results.parts ?? ["api"];
+  const only = parts.length === 1 ? `-${parts[0]}` : "";
+  const json = `bench/results/${stamp}${results.mode === "quick" ? "-quick" : ""}${only}.json`;
   await mkdir(`${ROOT}bench/results`, { recursive: true });
+  const earlier = writeDocs ? await latestFullRuns() : {};
   await writeFile(`${ROOT}${json}`, `${JSON.stringify(results, roundNumbers, 2)}\n`);
   const written = [json];
   if (writeDocs) {
+    const of = (part: BenchPart) => (parts.includes(part) ? results : earlier[part]);
     await mkdir(`${ROOT}docs`, { recursive: true });
-    await writeFile(`${ROOT}docs/benchmarks.md`, markdownReport(results));
+    await writeFile(`${ROOT}docs/benchmarks.md`, markdownReport(of("api"), of("files")));
     written.push("docs/benchmarks.md");
   }
   return written;
+}
+
+/** The newest full run in bench/results/ of each part. */
+async function latestFullRuns(): Promise<Partial<Record<BenchPart, BenchResults>>> {
+  const names = (await readdir(`${ROOT}bench/results`)).filter((name) => name.endsWith(".json") && !name.includes("-quick")).sort().reverse();
+  const found: Partial<Record<BenchPart, BenchResults>> = {};
+  for (const name of names) {
+    const results = JSON.parse(await readFile(`${ROOT}bench/results/${name}`, "utf8")) as BenchResults;
+    for (const part of results.parts ?? ["api"]) found[part] ??= results;
+    if (found.api && found.files) break;
+  }
+  return found;
 }
 
 /** Keeps the JSON small and diff-friendly: at most 3 decimals. */

@@ -210,6 +210,11 @@ export function loginRequests(fixtures: Fixtures): HttpRequest[] {
   return fixtures.loginEmails.slice(0, 200).map(requestOf.login);
 }
 
+/** `me` alone, over the readers' tokens (the files part asks it during uploads). */
+export function meRequests(fixtures: Fixtures): HttpRequest[] {
+  return fixtures.readers.map(requestOf.me);
+}
+
 /** The first request of each kind in a scenario, for a check before the load. */
 export function representatives(scenario: Scenario): HttpRequest[] {
   const seen = new Map<string, HttpRequest>();
