@@ -134,7 +134,8 @@ export class FileBlobStore implements BlobStore {
       throw error;
     }
     // autoClose (the default): the handle is closed when the stream ends or is destroyed.
-    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+    // 1 MiB reads, not the 64 KiB default: a download costs the server a third of the CPU (docs/speed.md).
+    return handle.createReadStream({ highWaterMark: 2 ** 20, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async delete(sha256: string): Promise<void> {
