@@ -57,6 +57,11 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     // Through the unwrapped database: its probes are nobody's request and no statement metric.
     viewerChanges: await watchViewerChanges(openedDatabase, viewers, logger),
   };
+  if (config.trustProxy === true) {
+    logger.warn(
+      "TRUST_PROXY=true takes the client address from the left-most X-Forwarded-For entry, which clients write themselves behind a proxy that appends to it; set TRUST_PROXY to the number of proxies instead",
+    );
+  }
   startThrottleSweeper(database);
   const app = await buildServer({ services, database, schema: buildSchema(), logger });
   app.addHook("onClose", () => services.passwords.close());

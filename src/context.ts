@@ -42,7 +42,10 @@ export interface Context {
   requestId: string;
   /** What the request log line and the metrics will say about this request. */
   report: RequestReport;
-  /** The client's address (from X-Forwarded-For only with TRUST_PROXY), for throttling. */
+  /**
+   * The client's address (from X-Forwarded-For only with TRUST_PROXY), normalised: one
+   * spelling per address, never anything but an address (see client-address.ts).
+   */
   clientAddress: string;
   log: FastifyBaseLogger;
 }

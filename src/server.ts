@@ -6,6 +6,7 @@ import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { createApollo } from "./apollo.js";
 import { authenticate } from "./auth/viewer.js";
+import { clientAddressOf } from "./client-address.js";
 import type { Context, Services } from "./context.js";
 import { countStatements } from "./db/counting.js";
 import { DatabaseUnavailableError, type Database } from "./db/database.js";
@@ -131,7 +132,7 @@ export async function buildServer({ services, database, schema, logger }: Server
           provenUserIds: new Set(),
           requestId: request.id,
           report,
-          clientAddress: request.ip,
+          clientAddress: clientAddressOf(request),
           log: request.log,
         };
       } catch (error) {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+import { throttlingGroup } from "../client-address.js";
 import type { ThrottleConfig } from "../config.js";
 import type { Queryable } from "../db/database.js";
 import { rateLimited } from "../errors.js";
@@ -72,7 +73,7 @@ export function createThrottle(db: Queryable, config: ThrottleConfig): Throttle 
   const refreshes = limiter(db, "refresh-address", config.refreshPerAddressPerMinute, 60);
   return {
     async loginAttempt(email, clientAddress) {
-      const outcomes = await Promise.allSettled([account.consume(accountKey(email)), address.consume(clientAddress)]);
+      const outcomes = await Promise.allSettled([account.consume(accountKey(email)), address.consume(throttlingGroup(clientAddress))]);
       const refusals = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason as unknown] : []));
       const over = refusals.filter((reason): reason is RateLimiterRes => reason instanceof RateLimiterRes);
       if (over.length < refusals.length) throw refusals.find((reason) => !(reason instanceof RateLimiterRes));
@@ -81,10 +82,10 @@ export function createThrottle(db: Queryable, config: ThrottleConfig): Throttle 
       }
     },
     async loginSucceeded(email, clientAddress) {
-      await Promise.all([account.delete(accountKey(email)), address.reward(clientAddress, 1)]);
+      await Promise.all([account.delete(accountKey(email)), address.reward(throttlingGroup(clientAddress), 1)]);
     },
-    register: (clientAddress) => consumeOrRefuse(() => registrations.consume(clientAddress)),
-    refresh: (clientAddress) => consumeOrRefuse(() => refreshes.consume(clientAddress)),
+    register: (clientAddress) => consumeOrRefuse(() => registrations.consume(throttlingGroup(clientAddress))),
+    refresh: (clientAddress) => consumeOrRefuse(() => refreshes.consume(throttlingGroup(clientAddress))),
   };
 }
 
