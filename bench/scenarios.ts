@@ -47,6 +47,8 @@ const THROTTLE = {
   loginMaxFailures: 1000,
   addressMaxFailures: 100_000,
   loginWindowSeconds: 900,
+  accountMaxFailures: 100_000,
+  accountWindowSeconds: 86400,
   registerPerAddressPerHour: 100_000,
   refreshPerAddressPerMinute: 100_000,
 };

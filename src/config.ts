@@ -82,11 +82,22 @@ export interface SigningKeyConfig {
 
 /** Limits on guessing and flooding, counted in the database so all instances share them. */
 export interface ThrottleConfig {
-  /** Failed logins for one account within `loginWindowSeconds` before it is refused. */
+  /**
+   * Failed logins for one account from one client address within `loginWindowSeconds`
+   * before that address is refused for that account (the main limit: the account stays
+   * open to everyone else).
+   */
   loginMaxFailures: number;
-  /** Failed logins from one client address within the window before it is refused. */
+  /** Failed logins from one client address, for any accounts, within the window before it is refused. */
   addressMaxFailures: number;
   loginWindowSeconds: number;
+  /**
+   * Failed logins for one account from all addresses within `accountWindowSeconds`
+   * before even its right password is refused: the hard cap on guessing one account
+   * from many addresses (NIST SP 800-63B: at most 100 consecutive failures).
+   */
+  accountMaxFailures: number;
+  accountWindowSeconds: number;
   /** Registrations from one client address per hour. */
   registerPerAddressPerHour: number;
   /** Session refreshes from one client address per minute. */
@@ -184,6 +195,8 @@ const environment = z.object({
   LOGIN_MAX_FAILURES: integer(1, 1000).default(5),
   LOGIN_ADDRESS_MAX_FAILURES: integer(1, 100_000).default(50),
   LOGIN_WINDOW: integer(1, 86400).default(900),
+  LOGIN_ACCOUNT_MAX_FAILURES: integer(1, 100_000).default(100),
+  LOGIN_ACCOUNT_WINDOW: integer(1, 30 * 86400).default(86400),
   REGISTER_MAX_PER_ADDRESS: integer(1, 100_000).default(20),
   REFRESH_MAX_PER_ADDRESS: integer(1, 100_000).default(120),
   MAX_DEPTH: integer(2, 100).default(10),
@@ -286,6 +299,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginMaxFailures: values.LOGIN_MAX_FAILURES,
       addressMaxFailures: values.LOGIN_ADDRESS_MAX_FAILURES,
       loginWindowSeconds: values.LOGIN_WINDOW,
+      accountMaxFailures: values.LOGIN_ACCOUNT_MAX_FAILURES,
+      accountWindowSeconds: values.LOGIN_ACCOUNT_WINDOW,
       registerPerAddressPerHour: values.REGISTER_MAX_PER_ADDRESS,
       refreshPerAddressPerMinute: values.REFRESH_MAX_PER_ADDRESS,
     }),

@@ -83,6 +83,8 @@ describe("configuration", () => {
     LOGIN_MAX_FAILURES: ["0", "LOGIN_MAX_FAILURES: expected a whole number"],
     LOGIN_ADDRESS_MAX_FAILURES: ["many", "LOGIN_ADDRESS_MAX_FAILURES: expected a whole number"],
     LOGIN_WINDOW: ["0", "LOGIN_WINDOW: expected a whole number"],
+    LOGIN_ACCOUNT_MAX_FAILURES: ["0", "LOGIN_ACCOUNT_MAX_FAILURES: expected a whole number"],
+    LOGIN_ACCOUNT_WINDOW: ["-1", "LOGIN_ACCOUNT_WINDOW: expected a whole number"],
     REGISTER_MAX_PER_ADDRESS: ["1.5", "REGISTER_MAX_PER_ADDRESS: expected a whole number"],
     REFRESH_MAX_PER_ADDRESS: ["0", "REFRESH_MAX_PER_ADDRESS: expected a whole number"],
     MAX_DEPTH: ["1", "MAX_DEPTH: expected a whole number from 2 to 100"],

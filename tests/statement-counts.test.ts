@@ -66,7 +66,7 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
       ["register", `mutation($i: RegisterInput!) { register(input: $i) { user { id email } } }`,
         { i: { email: `${user.username}.2@example.com`, username: `${user.username}_2`, password: "a long enough secret" } }, false, 4], // throttle, insert, session, audit
       ["login", `mutation($i: LoginInput!) { login(input: $i) { user { id email } } }`,
-        { i: { email: user.email, password: user.password } }, false, 7], // 2 throttle counts, user, 2 throttle resets, session, audit
+        { i: { email: user.email, password: user.password } }, false, 9], // 3 throttle counts, user, 3 throttle resets, session, audit
       ["me", `{ me { id email } }`, {}, true, 0],
       ["datasets with totalCount", `{ datasets(first: 20) { totalCount nodes { id } } }`, {}, true, 1],
       ["datasets without totalCount", `{ datasets(first: 20) { nodes { id } } }`, {}, true, 1],
@@ -83,8 +83,8 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
       // throttle, the token (locked), rotation, the user
       ["refreshSession", `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken user { id } } }`, { t: session.refreshToken }, false, 4],
       ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, true, 2], // end it, audit
-      // 2 throttle counts, hash, 2 throttle resets, new password, end sessions, new session, audit
-      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, true, 9],
+      // 3 throttle counts, hash, 3 throttle resets, new password, end sessions, new session, audit
+      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, true, 11],
       // bump the token version, end sessions, audit
       ["logoutAll", `mutation { logoutAll }`, {}, true, 3],
     );

@@ -46,6 +46,7 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
     // Every test comes from 127.0.0.1: throttling is tested with its own low limits.
     LOGIN_MAX_FAILURES: "1000",
     LOGIN_ADDRESS_MAX_FAILURES: "100000",
+    LOGIN_ACCOUNT_MAX_FAILURES: "100000",
     REGISTER_MAX_PER_ADDRESS: "100000",
     REFRESH_MAX_PER_ADDRESS: "100000",
     ...env,
