@@ -4,7 +4,6 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createPasswordHasher } from "./auth/passwords.js";
 import { resolveSigningSecret } from "./auth/signing-secret.js";
-import { startThrottleSweeper } from "./auth/throttle.js";
 import { createAccessTokens } from "./auth/tokens.js";
 import { ViewerCache } from "./auth/viewer-cache.js";
 import { watchViewerChanges } from "./auth/viewer-changes.js";
@@ -16,6 +15,7 @@ import { openPostgres } from "./db/postgres.js";
 import { createMetrics, timeStatements } from "./metrics.js";
 import { buildSchema } from "./schema.js";
 import { buildServer } from "./server.js";
+import { startSweeper } from "./sweeper.js";
 
 /** Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`. */
 export function openDatabase(config: Config, logger: Logger): Promise<Database> {
@@ -62,8 +62,9 @@ export async function createApp(config: Config, openedDatabase: Database, logger
       "TRUST_PROXY=true takes the client address from the left-most X-Forwarded-For entry, which clients write themselves behind a proxy that appends to it; set TRUST_PROXY to the number of proxies instead",
     );
   }
-  startThrottleSweeper(database);
+  const stopSweeper = startSweeper(database, config, logger);
   const app = await buildServer({ services, database, schema: buildSchema(), logger });
+  app.addHook("onClose", async () => stopSweeper());
   app.addHook("onClose", () => services.passwords.close());
   app.addHook("onClose", () => services.viewerChanges.close());
   return app;

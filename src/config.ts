@@ -55,6 +55,8 @@ export interface Config {
   readonly persistedOperationsManifest: string;
   /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
   readonly shutdownTimeoutSeconds: number;
+  /** Audit events older than this many days are deleted by the sweeper; 0 keeps them forever. */
+  readonly auditRetentionDays: number;
 }
 
 /** What one request may ask for; everything over is refused before it executes. */
@@ -210,6 +212,7 @@ const environment = z.object({
   PERSISTED_OPERATIONS: z.enum(["apq", "only", "off"], { error: "expected apq, only or off" }).default("apq"),
   PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).default("client/generated/persisted-documents.json"),
   SHUTDOWN_TIMEOUT: integer(1, 600).default(15),
+  AUDIT_RETENTION_DAYS: integer(0, 36_500).default(365),
 });
 
 /** Every variable the server reads (the tests check each one's validation). */
@@ -307,6 +310,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     persistedOperations: values.PERSISTED_OPERATIONS,
     persistedOperationsManifest: values.PERSISTED_OPERATIONS_MANIFEST,
     shutdownTimeoutSeconds: values.SHUTDOWN_TIMEOUT,
+    auditRetentionDays: values.AUDIT_RETENTION_DAYS,
     limits: Object.freeze({
       maxDepth: values.MAX_DEPTH,
       maxAliases: values.MAX_ALIASES,

@@ -98,6 +98,7 @@ describe("configuration", () => {
     PERSISTED_OPERATIONS: ["always", "PERSISTED_OPERATIONS: expected apq, only or off"],
     PERSISTED_OPERATIONS_MANIFEST: ["", ""],
     SHUTDOWN_TIMEOUT: ["0", "SHUTDOWN_TIMEOUT: expected a whole number from 1 to 600"],
+    AUDIT_RETENTION_DAYS: ["a year", "AUDIT_RETENTION_DAYS: expected a whole number from 0 to 36500"],
   };
 
   it("has a bad-value case for every variable it reads", () => {

@@ -62,13 +62,19 @@ function storeClient(db: Queryable) {
   };
 }
 
-function limiter(db: Queryable, keyPrefix: string, points: number, durationSeconds: number, clearExpired = false) {
+/**
+ * A limiter on the shared table. The library's own sweep is off: `src/sweeper.ts` deletes
+ * expired counters of every kind, on one timer per process.
+ */
+function limiter(db: Queryable, keyPrefix: string, points: number, durationSeconds: number) {
+  // A duration of 0 would be a counter that never expires (the library's `expire` null).
+  if (!(durationSeconds > 0)) throw new Error(`throttle ${keyPrefix}: a window of ${durationSeconds} s never ends`);
   return new RateLimiterPostgres({
     storeClient: storeClient(db),
     storeType: "client",
     tableName: TABLE,
     tableCreated: true,
-    clearExpiredByTimeout: clearExpired,
+    clearExpiredByTimeout: false,
     keyPrefix,
     points,
     duration: durationSeconds,
@@ -147,9 +153,24 @@ export function createThrottle(db: Queryable, config: ThrottleConfig): Throttle 
 }
 
 /**
- * Deletes counters expired over an hour ago, every 5 minutes (the library's own sweep,
- * on an unref'd timer). One per process is enough: all limiters share the table.
+ * Deletes up to $2 counters whose window ended before $1 (epoch milliseconds), through the
+ * `expire` index, and says how many. Every counter has an end: `limiter` allows no window
+ * without one.
  */
-export function startThrottleSweeper(db: Queryable): void {
-  limiter(db, "sweeper", 1, 1, true);
+const DELETE_EXPIRED_COUNTERS = `
+  with gone as (
+    delete from ${TABLE} where key in (select key from ${TABLE} where expire < $1 limit $2) returning 1
+  )
+  select count(*)::int as "count" from gone`;
+
+const DELETE_BATCH = 5000;
+
+/** Deletes every counter whose window ended before `nowMs`, in batches; returns how many went. */
+export async function deleteExpiredCounters(db: Queryable, nowMs: number): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const [row] = await db.query<{ count: number }>(DELETE_EXPIRED_COUNTERS, [nowMs, DELETE_BATCH]);
+    deleted += row!.count;
+    if (row!.count < DELETE_BATCH) return deleted;
+  }
 }
