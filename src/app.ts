@@ -26,6 +26,7 @@ export function openDatabase(config: Config, logger: Logger): Promise<Database> 
           logger,
           connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
           queryTimeoutMs: config.databaseQueryTimeoutSeconds * 1000,
+          statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
           listenConnectionString: config.databaseListenUrl,
         }),
       )

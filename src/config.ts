@@ -17,6 +17,12 @@ export interface Config {
   /** PostgreSQL: seconds one statement may go unanswered before its connection is dropped (not migrations). */
   readonly databaseQueryTimeoutSeconds: number;
   /**
+   * PostgreSQL: `statement_timeout` of the pool's connections, in seconds (0: the server's
+   * own setting). Under the query timeout, so that PostgreSQL cancels a slow statement and
+   * the connection stays. Migrations have none.
+   */
+  readonly databaseStatementTimeoutSeconds: number;
+  /**
    * PostgreSQL: where the one LISTEN connection goes (defaults to `databaseUrl`). Behind
    * pgbouncer in transaction pooling, LISTEN needs a direct connection to PostgreSQL.
    */
@@ -70,6 +76,8 @@ export interface LimitsConfig {
   maxCost: number;
   /** Request body size in bytes. */
   bodyLimitBytes: number;
+  /** SQL statements one HTTP request may run (a batch is one request). */
+  maxStatements: number;
   /** Several operations in one HTTP request (a JSON array); off by default. */
   allowBatchedRequests: boolean;
   /** Operations in one batch, when batching is on. */
@@ -155,6 +163,7 @@ const environment = z.object({
   VIEWER_CACHE_SIZE: integer(0, 1_000_000).default(10_000),
   DATABASE_CONNECT_TIMEOUT: integer(1, 300).default(5),
   DATABASE_QUERY_TIMEOUT: integer(1, 3600).default(10),
+  DATABASE_STATEMENT_TIMEOUT: integer(0, 3600).optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   JWT_SECRET: z
     .string()
@@ -206,6 +215,7 @@ const environment = z.object({
   MAX_DIRECTIVES: integer(0, 1000).default(10),
   MAX_TOKENS: integer(100, 1_000_000).default(5000),
   MAX_COST: integer(1, 10_000_000).default(5000),
+  MAX_STATEMENTS: integer(1, 100_000).default(100),
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(256 * 1024),
   ALLOW_BATCHED_REQUESTS: boolean.default(false),
   MAX_BATCH_SIZE: integer(1, 100).default(10),
@@ -269,6 +279,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
 
+  // 5 s, or less than the query timeout when that is shorter.
+  const statementTimeout = values.DATABASE_STATEMENT_TIMEOUT ?? Math.min(5, values.DATABASE_QUERY_TIMEOUT - 1);
+  if (statementTimeout >= values.DATABASE_QUERY_TIMEOUT) {
+    throw new ConfigError(
+      `DATABASE_STATEMENT_TIMEOUT: expected less than DATABASE_QUERY_TIMEOUT (${values.DATABASE_QUERY_TIMEOUT} s), so that PostgreSQL stops a slow statement before its connection is given up`,
+    );
+  }
+
   const corsOrigins = values.CORS_ORIGINS
     ? values.CORS_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean)
     : production
@@ -282,6 +300,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: values.DATABASE_URL,
     databaseConnectTimeoutSeconds: values.DATABASE_CONNECT_TIMEOUT,
     databaseQueryTimeoutSeconds: values.DATABASE_QUERY_TIMEOUT,
+    databaseStatementTimeoutSeconds: statementTimeout,
     databaseListenUrl: values.DATABASE_LISTEN_URL,
     viewerCacheSize: values.VIEWER_CACHE_SIZE,
     dataDir: values.DATA_DIR,
@@ -318,6 +337,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTokens: values.MAX_TOKENS,
       maxCost: values.MAX_COST,
       bodyLimitBytes: values.BODY_LIMIT,
+      maxStatements: values.MAX_STATEMENTS,
       allowBatchedRequests: values.ALLOW_BATCHED_REQUESTS,
       maxBatchSize: values.MAX_BATCH_SIZE,
     }),

@@ -119,7 +119,7 @@ export async function buildServer({ services, database, schema, logger }: Server
   await app.register(fastifyApollo(apollo), {
     path: "/graphql",
     context: async (request): Promise<Context> => {
-      const db = countStatements(database);
+      const db = countStatements(database, config.limits.maxStatements);
       const users = createUserLoader(db);
       const report = startReport(request);
       try {

@@ -81,6 +81,9 @@ async function startPgbouncer(dir: string, upstream: URL, database: string): Pro
       "auth_type = trust",
       `auth_file = ${userlist}`,
       "pool_mode = transaction",
+      // The instances send statement_timeout when they connect; pgbouncer refuses startup
+      // parameters it does not know unless told to ignore them (docs/deploy.md).
+      "ignore_startup_parameters = statement_timeout",
       "max_client_conn = 100",
       // Fewer server connections than the two instances' pools hold: transactions share them.
       "default_pool_size = 8",

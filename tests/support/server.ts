@@ -74,7 +74,7 @@ export async function startServer(
   const config = loadConfig(testEnvironment(logs ? { LOG_LEVEL: "info", ...env } : env));
   const { database, url: databaseUrl, drop } = sharing
     ? { database: sharing.database, url: sharing.databaseUrl, drop: async () => {} }
-    : await createTestDatabase();
+    : await createTestDatabase({ statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000 });
   const app: FastifyInstance = await createApp(config, database, createLogger(config.logLevel, logs));
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   const url = `${address}/graphql`;
