@@ -47,6 +47,8 @@ export function apiServerEnvironment(options: ApiServerOptions, port: number): R
     LOGIN_ACCOUNT_MAX_FAILURES: "100000",
     REGISTER_MAX_PER_ADDRESS: "100000",
     REFRESH_MAX_PER_ADDRESS: "100000",
+    // The writers' scenario creates datasets as fast as it can, as a few users.
+    WRITE_MAX_PER_USER: "1000000",
   };
 }
 

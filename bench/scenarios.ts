@@ -51,6 +51,7 @@ const THROTTLE = {
   accountWindowSeconds: 86400,
   registerPerAddressPerHour: 100_000,
   refreshPerAddressPerMinute: 100_000,
+  writesPerUserPerMinute: 1_000_000,
 };
 
 export const DOCUMENTS = {

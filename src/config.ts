@@ -112,6 +112,8 @@ export interface ThrottleConfig {
   registerPerAddressPerHour: number;
   /** Session refreshes from one client address per minute. */
   refreshPerAddressPerMinute: number;
+  /** Mutations by one signed-in user per minute (src/write-limit.ts). */
+  writesPerUserPerMinute: number;
 }
 
 /** A configuration problem, said in one line that names the variable. */
@@ -210,6 +212,7 @@ const environment = z.object({
   LOGIN_ACCOUNT_WINDOW: integer(1, 30 * 86400).default(86400),
   REGISTER_MAX_PER_ADDRESS: integer(1, 100_000).default(20),
   REFRESH_MAX_PER_ADDRESS: integer(1, 100_000).default(120),
+  WRITE_MAX_PER_USER: integer(1, 1_000_000).default(300),
   MAX_DEPTH: integer(2, 100).default(10),
   MAX_ALIASES: integer(0, 1000).default(30),
   MAX_DIRECTIVES: integer(0, 1000).default(10),
@@ -325,6 +328,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       accountWindowSeconds: values.LOGIN_ACCOUNT_WINDOW,
       registerPerAddressPerHour: values.REGISTER_MAX_PER_ADDRESS,
       refreshPerAddressPerMinute: values.REFRESH_MAX_PER_ADDRESS,
+      writesPerUserPerMinute: values.WRITE_MAX_PER_USER,
     }),
     persistedOperations: values.PERSISTED_OPERATIONS,
     persistedOperationsManifest: values.PERSISTED_OPERATIONS_MANIFEST,

@@ -6,7 +6,7 @@ import type { Queryable } from "../db/database.js";
 import { type ClientError, rateLimited } from "../errors.js";
 
 /**
- * Throttling of sign-in, registration and session refresh, on rate-limiter-flexible's
+ * Throttling of sign-in, registration, session refresh and writes, on rate-limiter-flexible's
  * PostgreSQL store in our own `rate_limits` table (migrations/002), so every instance
  * shares the counts, on PostgreSQL and PGlite alike. Client addresses are counted by their
  * throttling group (an IPv6 address by its /64: client-address.ts).
@@ -29,6 +29,8 @@ export interface Throttle {
   loginSucceeded(email: string, address: string): Promise<void>;
   register(address: string): Promise<void>;
   refresh(address: string): Promise<void>;
+  /** Counts one mutation by a signed-in user; RATE_LIMITED over `writesPerUserPerMinute`. */
+  write(userId: string): Promise<void>;
 }
 
 /** Which sign-in limit refused an attempt. */
@@ -87,11 +89,11 @@ const accountKey = (email: string) => createHash("sha256").update(email).digest(
 const accountAddressKey = (email: string, group: string) => createHash("sha256").update(`${email}\n${group}`).digest("base64url");
 
 /** Turns the library's "over the limit" rejection into RATE_LIMITED; other errors pass. */
-async function consumeOrRefuse(consume: () => Promise<unknown>): Promise<void> {
+async function consumeOrRefuse(consume: () => Promise<unknown>, message?: string): Promise<void> {
   try {
     await consume();
   } catch (error) {
-    if (error instanceof RateLimiterRes) throw rateLimited(error.msBeforeNext / 1000);
+    if (error instanceof RateLimiterRes) throw rateLimited(error.msBeforeNext / 1000, message);
     throw error;
   }
 }
@@ -149,6 +151,8 @@ export function createThrottle(db: Queryable, config: ThrottleConfig): Throttle 
       consumeOrRefuse(() => limiter(db, "register-address", config.registerPerAddressPerHour, 3600).consume(throttlingGroup(clientAddress))),
     refresh: (clientAddress) =>
       consumeOrRefuse(() => limiter(db, "refresh-address", config.refreshPerAddressPerMinute, 60).consume(throttlingGroup(clientAddress))),
+    write: (userId) =>
+      consumeOrRefuse(() => limiter(db, "write-user", config.writesPerUserPerMinute, 60).consume(userId), "Too many changes in a minute; try again shortly"),
   };
 }
 

@@ -49,6 +49,8 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
     LOGIN_ACCOUNT_MAX_FAILURES: "100000",
     REGISTER_MAX_PER_ADDRESS: "100000",
     REFRESH_MAX_PER_ADDRESS: "100000",
+    // Tests write quickly as one user; the write limit is tested with its own low limit.
+    WRITE_MAX_PER_USER: "1000000",
     ...env,
   };
 }
