@@ -149,6 +149,8 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
       LOGIN_ADDRESS_MAX_FAILURES: "100000",
       REGISTER_MAX_PER_ADDRESS: "100000",
       REFRESH_MAX_PER_ADDRESS: "100000",
+      // The load below is one user writing as fast as two instances take it.
+      WRITE_MAX_PER_USER: "100000",
     };
     // LISTEN cannot go through transaction pooling: the viewer cache's announcements come
     // over a direct connection (DATABASE_LISTEN_URL), everything else through pgbouncer.
