@@ -46,9 +46,12 @@ export function apiServerEnvironment(options: ApiServerOptions, port: number): R
     // Every request comes from 127.0.0.1: the throttles would measure themselves refusing.
     LOGIN_MAX_FAILURES: "1000",
     LOGIN_ADDRESS_MAX_FAILURES: "100000",
+    LOGIN_ACCOUNT_MAX_FAILURES: "100000",
     REGISTER_MAX_PER_ADDRESS: "100000",
     REFRESH_MAX_PER_ADDRESS: "100000",
     ...options.environment,
+    // The writers' scenario creates datasets as fast as it can, as a few users.
+    WRITE_MAX_PER_USER: "1000000",
   };
 }
 

@@ -47,8 +47,11 @@ const THROTTLE = {
   loginMaxFailures: 1000,
   addressMaxFailures: 100_000,
   loginWindowSeconds: 900,
+  accountMaxFailures: 100_000,
+  accountWindowSeconds: 86400,
   registerPerAddressPerHour: 100_000,
   refreshPerAddressPerMinute: 100_000,
+  writesPerUserPerMinute: 1_000_000,
 };
 
 export const DOCUMENTS = {

@@ -1,12 +1,14 @@
 /**
- * `npm run create-admin -- --email E --username U --password P`
- * Creates the user as ADMIN, or promotes the existing user with that email.
- * On PostgreSQL (DATABASE_URL) it runs at any time; on the embedded database only while
+ * `npm run create-admin -- --email E --username U --password P` creates a new user as ADMIN;
+ * `npm run create-admin -- --email E --promote-existing [--username U]` promotes the account
+ * that already has that email. Without the flag, an existing account is never touched
+ * (someone else may have registered the email first): the command refuses, saying who
+ * registered it and when. On PostgreSQL (DATABASE_URL) it runs at any time; on the embedded database only while
  * the server is stopped, since PGlite's folder belongs to one process.
  */
 import { parseArgs } from "node:util";
 import { openDatabase } from "../src/app.js";
-import { createOrPromoteAdmin } from "../src/admin/create-admin.js";
+import { createOrPromoteAdmin, describeAccount } from "../src/admin/create-admin.js";
 import { createPasswordHasher } from "../src/auth/passwords.js";
 import { loadConfig } from "../src/config.js";
 import { lockDataDir } from "../src/db/data-dir-lock.js";
@@ -14,11 +16,19 @@ import { migrate } from "../src/db/migrate.js";
 import { ClientError } from "../src/errors.js";
 import { createLogger } from "../src/logger.js";
 
-const USAGE = "usage: npm run create-admin -- --email E [--username U --password P]";
+const USAGE = [
+  "usage: npm run create-admin -- --email E --username U --password P   (a new admin)",
+  "       npm run create-admin -- --email E --promote-existing [--username U]   (an account that exists)",
+].join("\n");
 
 async function run(): Promise<void> {
   const { values } = parseArgs({
-    options: { email: { type: "string" }, username: { type: "string" }, password: { type: "string" } },
+    options: {
+      email: { type: "string" },
+      username: { type: "string" },
+      password: { type: "string" },
+      "promote-existing": { type: "boolean" },
+    },
     strict: true,
   });
   if (!values.email) throw new Error(`--email is required\n${USAGE}`);
@@ -29,15 +39,19 @@ async function run(): Promise<void> {
   const database = await openDatabase(config, logger);
   try {
     await migrate(database);
-    const { user, created } = await createOrPromoteAdmin(database, createPasswordHasher(config.bcryptCost), {
+    const { user, outcome } = await createOrPromoteAdmin(database, createPasswordHasher(config.bcryptCost), {
       email: values.email,
       username: values.username,
       password: values.password,
+      promoteExisting: values["promote-existing"] ?? false,
     });
+    const account = `<${user.email}> ${describeAccount(user)}`;
     process.stdout.write(
-      created
+      outcome === "created"
         ? `Created admin ${user.username} <${user.email}> (id ${user.id})\n`
-        : `Promoted ${user.username} <${user.email}> (id ${user.id}) to admin\n`,
+        : outcome === "promoted"
+          ? `Promoted ${account} to admin\n`
+          : `${account} is already an admin: nothing changed\n`,
     );
   } finally {
     await database.close();

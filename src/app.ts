@@ -4,7 +4,6 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createPasswordHasher } from "./auth/passwords.js";
 import { resolveSigningSecret } from "./auth/signing-secret.js";
-import { startThrottleSweeper } from "./auth/throttle.js";
 import { createAccessTokens } from "./auth/tokens.js";
 import { ViewerCache } from "./auth/viewer-cache.js";
 import { watchViewerChanges } from "./auth/viewer-changes.js";
@@ -19,6 +18,7 @@ import { buildServer } from "./server.js";
 import { createGarbageCollector } from "./files/garbage.js";
 import { openBlobStore } from "./storage/open.js";
 import { HashingFileStore } from "./uploads/hashing-file-store.js";
+import { startSweeper } from "./sweeper.js";
 
 /** Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`. */
 export function openDatabase(config: Config, logger: Logger): Promise<Database> {
@@ -29,6 +29,7 @@ export function openDatabase(config: Config, logger: Logger): Promise<Database> 
           logger,
           connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
           queryTimeoutMs: config.databaseQueryTimeoutSeconds * 1000,
+          statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
           listenConnectionString: config.databaseListenUrl,
         }),
       )
@@ -72,11 +73,17 @@ export async function createApp(config: Config, openedDatabase: Database, logger
   };
   staging.onBytes = (count) => metrics.bytesUploaded.inc(count);
   logger.info({ storage: blobStore.description, staging: config.files.uploadDir }, "file storage");
-  startThrottleSweeper(database);
+  if (config.trustProxy === true) {
+    logger.warn(
+      "TRUST_PROXY=true takes the client address from the left-most X-Forwarded-For entry, which clients write themselves behind a proxy that appends to it; set TRUST_PROXY to the number of proxies instead",
+    );
+  }
+  const stopSweeper = startSweeper(database, config, logger);
   const app = await buildServer({ services, database, schema: buildSchema(), logger, staging });
-  const sweeper = garbage.start(config.files.sweepIntervalSeconds * 1000);
+  const filesSweeper = garbage.start(config.files.sweepIntervalSeconds * 1000);
   app.addHook("onClose", async () => {
-    sweeper.stop();
+    stopSweeper();
+    filesSweeper.stop();
     await blobStore.close();
   });
   app.addHook("onClose", () => services.passwords.close());

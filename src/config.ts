@@ -19,6 +19,12 @@ export interface Config {
   /** PostgreSQL: seconds one statement may go unanswered before its connection is dropped (not migrations). */
   readonly databaseQueryTimeoutSeconds: number;
   /**
+   * PostgreSQL: `statement_timeout` of the pool's connections, in seconds (0: the server's
+   * own setting). Under the query timeout, so that PostgreSQL cancels a slow statement and
+   * the connection stays. Migrations have none.
+   */
+  readonly databaseStatementTimeoutSeconds: number;
+  /**
    * PostgreSQL: where the one LISTEN connection goes (defaults to `databaseUrl`). Behind
    * pgbouncer in transaction pooling, LISTEN needs a direct connection to PostgreSQL.
    */
@@ -64,6 +70,8 @@ export interface Config {
   readonly persistedOperationsManifest: string;
   /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
   readonly shutdownTimeoutSeconds: number;
+  /** Audit events older than this many days are deleted by the sweeper; 0 keeps them forever. */
+  readonly auditRetentionDays: number;
   readonly files: FilesConfig;
 }
 
@@ -98,6 +106,8 @@ export interface LimitsConfig {
   maxAnalysisNodes: number;
   /** Request body size in bytes. */
   bodyLimitBytes: number;
+  /** SQL statements one HTTP request may run (a batch is one request). */
+  maxStatements: number;
   /** Several operations in one HTTP request (a JSON array); off by default. */
   allowBatchedRequests: boolean;
   /** Operations in one batch, when batching is on. */
@@ -130,15 +140,28 @@ export interface SigningKeyConfig {
 
 /** Limits on guessing and flooding, counted in the database so all instances share them. */
 export interface ThrottleConfig {
-  /** Failed logins for one account within `loginWindowSeconds` before it is refused. */
+  /**
+   * Failed logins for one account from one client address within `loginWindowSeconds`
+   * before that address is refused for that account (the main limit: the account stays
+   * open to everyone else).
+   */
   loginMaxFailures: number;
-  /** Failed logins from one client address within the window before it is refused. */
+  /** Failed logins from one client address, for any accounts, within the window before it is refused. */
   addressMaxFailures: number;
   loginWindowSeconds: number;
+  /**
+   * Failed logins for one account from all addresses within `accountWindowSeconds`
+   * before even its right password is refused: the hard cap on guessing one account
+   * from many addresses (NIST SP 800-63B: at most 100 consecutive failures).
+   */
+  accountMaxFailures: number;
+  accountWindowSeconds: number;
   /** Registrations from one client address per hour. */
   registerPerAddressPerHour: number;
   /** Session refreshes from one client address per minute. */
   refreshPerAddressPerMinute: number;
+  /** Mutations by one signed-in user per minute (src/write-limit.ts). */
+  writesPerUserPerMinute: number;
 }
 
 /** A configuration problem, said in one line that names the variable. */
@@ -204,6 +227,7 @@ const environment = z.object({
   VIEWER_CACHE_SIZE: integer(0, 1_000_000).default(10_000),
   DATABASE_CONNECT_TIMEOUT: integer(1, 300).default(5),
   DATABASE_QUERY_TIMEOUT: integer(1, 3600).default(10),
+  DATABASE_STATEMENT_TIMEOUT: integer(0, 3600).optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   JWT_SECRET: z
     .string()
@@ -246,13 +270,17 @@ const environment = z.object({
   LOGIN_MAX_FAILURES: integer(1, 1000).default(5),
   LOGIN_ADDRESS_MAX_FAILURES: integer(1, 100_000).default(50),
   LOGIN_WINDOW: integer(1, 86400).default(900),
+  LOGIN_ACCOUNT_MAX_FAILURES: integer(1, 100_000).default(100),
+  LOGIN_ACCOUNT_WINDOW: integer(1, 30 * 86400).default(86400),
   REGISTER_MAX_PER_ADDRESS: integer(1, 100_000).default(20),
   REFRESH_MAX_PER_ADDRESS: integer(1, 100_000).default(120),
+  WRITE_MAX_PER_USER: integer(1, 1_000_000).default(300),
   MAX_DEPTH: integer(2, 100).default(10),
   MAX_ALIASES: integer(0, 1000).default(30),
   MAX_DIRECTIVES: integer(0, 1000).default(10),
   MAX_TOKENS: integer(100, 1_000_000).default(5000),
   MAX_COST: integer(1, 10_000_000).default(5000),
+  MAX_STATEMENTS: integer(1, 100_000).default(100),
   MAX_ANALYSIS_NODES: integer(100, 10_000_000).default(20_000),
   // A commit of 10,000 file changes is about 1 MiB of JSON.
   BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(2 * 1024 * 1024),
@@ -284,6 +312,7 @@ const environment = z.object({
   MAX_CONNECTIONS_PER_ADDRESS: integer(1, 1_000_000).optional(),
   METRICS_TOKEN: z.string().min(32, { error: "expected at least 32 characters" }).optional(),
   METRICS_PORT: integer(1, 65535).optional(),
+  AUDIT_RETENTION_DAYS: integer(0, 36_500).default(365),
 });
 
 /** Every variable the server reads (the tests check each one's validation). */
@@ -340,6 +369,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
 
+  // 5 s, or less than the query timeout when that is shorter.
+  const statementTimeout = values.DATABASE_STATEMENT_TIMEOUT ?? Math.min(5, values.DATABASE_QUERY_TIMEOUT - 1);
+  if (statementTimeout >= values.DATABASE_QUERY_TIMEOUT) {
+    throw new ConfigError(
+      `DATABASE_STATEMENT_TIMEOUT: expected less than DATABASE_QUERY_TIMEOUT (${values.DATABASE_QUERY_TIMEOUT} s), so that PostgreSQL stops a slow statement before its connection is given up`,
+    );
+  }
+
   const corsOrigins = values.CORS_ORIGINS
     ? values.CORS_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean)
     : production
@@ -353,6 +390,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: values.DATABASE_URL,
     databaseConnectTimeoutSeconds: values.DATABASE_CONNECT_TIMEOUT,
     databaseQueryTimeoutSeconds: values.DATABASE_QUERY_TIMEOUT,
+    databaseStatementTimeoutSeconds: statementTimeout,
     databaseListenUrl: values.DATABASE_LISTEN_URL,
     viewerCacheSize: values.VIEWER_CACHE_SIZE,
     dataDir: values.DATA_DIR,
@@ -373,12 +411,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginMaxFailures: values.LOGIN_MAX_FAILURES,
       addressMaxFailures: values.LOGIN_ADDRESS_MAX_FAILURES,
       loginWindowSeconds: values.LOGIN_WINDOW,
+      accountMaxFailures: values.LOGIN_ACCOUNT_MAX_FAILURES,
+      accountWindowSeconds: values.LOGIN_ACCOUNT_WINDOW,
       registerPerAddressPerHour: values.REGISTER_MAX_PER_ADDRESS,
       refreshPerAddressPerMinute: values.REFRESH_MAX_PER_ADDRESS,
+      writesPerUserPerMinute: values.WRITE_MAX_PER_USER,
     }),
     persistedOperations: values.PERSISTED_OPERATIONS,
     persistedOperationsManifest: values.PERSISTED_OPERATIONS_MANIFEST,
     shutdownTimeoutSeconds: values.SHUTDOWN_TIMEOUT,
+    auditRetentionDays: values.AUDIT_RETENTION_DAYS,
     files: Object.freeze({
       storageUrl: values.STORAGE_URL ?? pathToFileURL(resolve(values.DATA_DIR, "files")).href,
       s3: Object.freeze({
@@ -414,6 +456,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxCost: values.MAX_COST,
       maxAnalysisNodes: values.MAX_ANALYSIS_NODES,
       bodyLimitBytes: values.BODY_LIMIT,
+      maxStatements: values.MAX_STATEMENTS,
       allowBatchedRequests: values.ALLOW_BATCHED_REQUESTS,
       maxBatchSize: values.MAX_BATCH_SIZE,
     }),

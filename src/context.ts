@@ -60,7 +60,10 @@ export interface Context {
   origin: string;
   /** What the request log line and the metrics will say about this request. */
   report: RequestReport;
-  /** The client's address (from X-Forwarded-For only with TRUST_PROXY), for throttling. */
+  /**
+   * The client's address (from X-Forwarded-For only with TRUST_PROXY), normalised: one
+   * spelling per address, never anything but an address (see client-address.ts).
+   */
   clientAddress: string;
   log: FastifyBaseLogger;
 }

@@ -11,6 +11,13 @@ export const ErrorCode = {
   BAD_USER_INPUT: "BAD_USER_INPUT",
   CONFLICT: "CONFLICT",
   RATE_LIMITED: "RATE_LIMITED",
+  /**
+   * The request needs more of the database than one request may have (too many statements,
+   * or a statement past the statement timeout). Not a field's fault (so not BAD_USER_INPUT,
+   * which names one), and not worth retrying as it is (so neither RATE_LIMITED nor
+   * SERVICE_UNAVAILABLE): the client asks for less at once.
+   */
+  REQUEST_TOO_EXPENSIVE: "REQUEST_TOO_EXPENSIVE",
   SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;
@@ -77,6 +84,32 @@ export const rateLimited = (retryAfterSeconds: number, message = "Too many attem
     http: { status: 429, headers: new Map([["retry-after", String(retryAfter)]]) },
   });
 };
+
+/** This request has run its `maxStatements` statements; the one that would be next is refused. */
+export const tooManyStatements = (maxStatements: number) =>
+  new ClientError(
+    `This request needs more than ${maxStatements} database statements: split it into smaller requests`,
+    ErrorCode.REQUEST_TOO_EXPENSIVE,
+    { limit: "statements", maxStatements },
+  );
+
+/** PostgreSQL's SQLSTATE for a statement cancelled, here by `statement_timeout`. */
+const QUERY_CANCELED = "57014";
+
+/**
+ * A statement PostgreSQL cancelled at the statement timeout, as the client's error: the
+ * request asked for something too slow (a search over many rows, many large pages), and
+ * the connection is fine. Every other error is returned unchanged.
+ */
+export function fromCancelledStatement(error: unknown): unknown {
+  const { code } = (error ?? {}) as { code?: unknown };
+  if (code !== QUERY_CANCELED) return error;
+  return new ClientError(
+    "A database statement of this request took too long and was stopped: ask for less at once (a narrower search, smaller pages, fewer fields)",
+    ErrorCode.REQUEST_TOO_EXPENSIVE,
+    { limit: "statementTimeout" },
+  );
+}
 
 /**
  * The database does not answer (down, unreachable, too slow): HTTP 503, and the same

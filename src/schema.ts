@@ -12,6 +12,7 @@ import { applyPolicy } from "./policy/apply.js";
 import { policy } from "./policy/rules.js";
 import { sessionResolvers } from "./sessions/resolvers.js";
 import { userResolvers } from "./users/resolvers.js";
+import { applyWriteLimit } from "./write-limit.js";
 
 /** The SDL: the source of truth for the API and for codegen. */
 export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", import.meta.url));
@@ -35,7 +36,10 @@ export function buildUnguardedSchema(): GraphQLSchema {
   });
 }
 
-/** The executable schema: every field guarded by the policy table (deny by default). */
+/**
+ * The executable schema: every field guarded by the policy table (deny by default), and
+ * every mutation by a signed-in user, once allowed, counted against the write limit.
+ */
 export function buildSchema(): GraphQLSchema {
-  return applyPolicy(buildUnguardedSchema(), policy);
+  return applyPolicy(applyWriteLimit(buildUnguardedSchema()), policy);
 }

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { createApollo } from "./apollo.js";
 import { authenticate } from "./auth/viewer.js";
 import type { ConnectionsConfig } from "./config.js";
+import { clientAddressOf } from "./client-address.js";
 import type { Context, Services } from "./context.js";
 import { countStatements } from "./db/counting.js";
 import { DatabaseUnavailableError, type Database } from "./db/database.js";
@@ -238,7 +239,7 @@ export async function buildServer({ services, database, schema, logger, staging 
   await app.register(fastifyApollo(apollo), {
     path: "/graphql",
     context: async (request): Promise<Context> => {
-      const db = countStatements(database);
+      const db = countStatements(database, config.limits.maxStatements);
       const users = createUserLoader(db);
       const files = new FileLoaders(db);
       const report = startReport(request);
@@ -253,7 +254,7 @@ export async function buildServer({ services, database, schema, logger, staging 
           requestId: request.id,
           origin: `${request.protocol}://${request.host}`,
           report,
-          clientAddress: request.ip,
+          clientAddress: clientAddressOf(request),
           log: request.log,
         };
       } catch (error) {

@@ -50,6 +50,7 @@ describe("configuration", () => {
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent"],
     [{ NODE_ENV: "staging" }, "NODE_ENV: expected development, production or test"],
     [{ JWT_SECRET: "short" }, "JWT_SECRET: expected at least 32 bytes"],
+    [{ DATABASE_QUERY_TIMEOUT: "3", DATABASE_STATEMENT_TIMEOUT: "3" }, "DATABASE_STATEMENT_TIMEOUT: expected less than DATABASE_QUERY_TIMEOUT (3 s), so that PostgreSQL stops a slow statement before its connection is given up"],
     [{ NODE_ENV: "production", DATABASE_URL: "postgres://db/app", JWT_SECRET: "x".repeat(32), BCRYPT_COST: "8" }, "BCRYPT_COST: expected at least 10 in production"],
   ])("refuses %o with one line naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
@@ -63,6 +64,7 @@ describe("configuration", () => {
     DATABASE_URL: ["mysql://db/app", "DATABASE_URL: expected a postgres:// or postgresql:// connection string"],
     DATABASE_CONNECT_TIMEOUT: ["0", "DATABASE_CONNECT_TIMEOUT: expected a whole number"],
     DATABASE_QUERY_TIMEOUT: ["-1", "DATABASE_QUERY_TIMEOUT: expected a whole number"],
+    DATABASE_STATEMENT_TIMEOUT: ["10", "DATABASE_STATEMENT_TIMEOUT: expected less than DATABASE_QUERY_TIMEOUT (10 s)"],
     DATABASE_LISTEN_URL: ["mysql://db/app", "DATABASE_LISTEN_URL: expected a postgres:// or postgresql:// connection string"],
     VIEWER_CACHE_SIZE: ["lots", "VIEWER_CACHE_SIZE: expected a whole number from 0 to 1000000"],
     DATA_DIR: ["", ""],
@@ -83,14 +85,18 @@ describe("configuration", () => {
     LOGIN_MAX_FAILURES: ["0", "LOGIN_MAX_FAILURES: expected a whole number"],
     LOGIN_ADDRESS_MAX_FAILURES: ["many", "LOGIN_ADDRESS_MAX_FAILURES: expected a whole number"],
     LOGIN_WINDOW: ["0", "LOGIN_WINDOW: expected a whole number"],
+    LOGIN_ACCOUNT_MAX_FAILURES: ["0", "LOGIN_ACCOUNT_MAX_FAILURES: expected a whole number"],
+    LOGIN_ACCOUNT_WINDOW: ["-1", "LOGIN_ACCOUNT_WINDOW: expected a whole number"],
     REGISTER_MAX_PER_ADDRESS: ["1.5", "REGISTER_MAX_PER_ADDRESS: expected a whole number"],
     REFRESH_MAX_PER_ADDRESS: ["0", "REFRESH_MAX_PER_ADDRESS: expected a whole number"],
+    WRITE_MAX_PER_USER: ["unlimited", "WRITE_MAX_PER_USER: expected a whole number from 1 to 1000000"],
     MAX_DEPTH: ["1", "MAX_DEPTH: expected a whole number from 2 to 100"],
     MAX_ALIASES: ["-5", "MAX_ALIASES: expected a whole number"],
     MAX_DIRECTIVES: ["lots", "MAX_DIRECTIVES: expected a whole number"],
     MAX_TOKENS: ["10", "MAX_TOKENS: expected a whole number from 100"],
     MAX_COST: ["0", "MAX_COST: expected a whole number"],
     MAX_ANALYSIS_NODES: ["99", "MAX_ANALYSIS_NODES: expected a whole number from 100"],
+    MAX_STATEMENTS: ["0", "MAX_STATEMENTS: expected a whole number from 1 to 100000"],
     BODY_LIMIT: ["100", "BODY_LIMIT: expected a whole number from 1024"],
     ALLOW_BATCHED_REQUESTS: ["perhaps", "ALLOW_BATCHED_REQUESTS: expected one of true/false"],
     MAX_BATCH_SIZE: ["0", "MAX_BATCH_SIZE: expected a whole number from 1 to 100"],
@@ -104,6 +110,7 @@ describe("configuration", () => {
     MAX_CONNECTIONS_PER_ADDRESS: ["many", "MAX_CONNECTIONS_PER_ADDRESS: expected a whole number from 1"],
     METRICS_TOKEN: ["short", "METRICS_TOKEN: expected at least 32 characters"],
     METRICS_PORT: ["0", "METRICS_PORT: expected a whole number from 1 to 65535"],
+    AUDIT_RETENTION_DAYS: ["a year", "AUDIT_RETENTION_DAYS: expected a whole number from 0 to 36500"],
   };
 
   it("has a bad-value case for every variable it reads", () => {

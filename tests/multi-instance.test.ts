@@ -81,6 +81,9 @@ async function startPgbouncer(dir: string, upstream: URL, database: string): Pro
       "auth_type = trust",
       `auth_file = ${userlist}`,
       "pool_mode = transaction",
+      // The instances send statement_timeout when they connect; pgbouncer refuses startup
+      // parameters it does not know unless told to ignore them (docs/deploy.md).
+      "ignore_startup_parameters = statement_timeout",
       "max_client_conn = 100",
       // Fewer server connections than the two instances' pools hold: transactions share them.
       "default_pool_size = 8",
@@ -146,6 +149,8 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
       LOGIN_ADDRESS_MAX_FAILURES: "100000",
       REGISTER_MAX_PER_ADDRESS: "100000",
       REFRESH_MAX_PER_ADDRESS: "100000",
+      // The load below is one user writing as fast as two instances take it.
+      WRITE_MAX_PER_USER: "100000",
     };
     // LISTEN cannot go through transaction pooling: the viewer cache's announcements come
     // over a direct connection (DATABASE_LISTEN_URL), everything else through pgbouncer.

@@ -32,7 +32,7 @@ describe("npm start on the embedded database", () => {
     await post(first.url, `mutation { createDataset(input: { name: "survives" }) { id } }`, {}, token);
 
     // While the server holds the folder, create-admin refuses, clearly.
-    const busy = await runScript("scripts/create-admin.ts", ["--email", `${name}@example.com`], env);
+    const busy = await runScript("scripts/create-admin.ts", ["--email", `${name}@example.com`, "--promote-existing"], env);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/in use by process \d+.*Stop it first/);
 
@@ -49,7 +49,7 @@ describe("npm start on the embedded database", () => {
     }
 
     // Once it is stopped, create-admin may promote.
-    const promoted = await runScript("scripts/create-admin.ts", ["--email", `${name}@example.com`], env);
+    const promoted = await runScript("scripts/create-admin.ts", ["--email", `${name}@example.com`, "--promote-existing"], env);
     expect(promoted.stderr).toBe("");
     expect(promoted.stdout).toMatch(/Promoted .* to admin/);
   });
@@ -94,7 +94,7 @@ describe.runIf(ENGINE === "postgres")("create-admin on PostgreSQL", () => {
     const user = await createUser(server);
     const before = await server.graphql(`{ adminDatasets { totalCount } }`, {}, { token: user.token });
     expect(before.errors![0]!.extensions.code).toBe("FORBIDDEN");
-    const result = await runScript("scripts/create-admin.ts", ["--email", user.email], { DATABASE_URL: server.databaseUrl! });
+    const result = await runScript("scripts/create-admin.ts", ["--email", user.email, "--promote-existing"], { DATABASE_URL: server.databaseUrl! });
     expect(result.stdout).toMatch(/Promoted/);
     expect((await server.graphql(`{ me { id } }`, {}, { token: user.token })).status).toBe(401);
     const login = await server.graphql(`mutation($input: LoginInput!) { login(input: $input) { accessToken user { role } } }`, {

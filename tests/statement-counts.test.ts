@@ -66,15 +66,16 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
       ["register", `mutation($i: RegisterInput!) { register(input: $i) { user { id email } } }`,
         { i: { email: `${user.username}.2@example.com`, username: `${user.username}_2`, password: "a long enough secret" } }, false, 4], // throttle, insert, session, audit
       ["login", `mutation($i: LoginInput!) { login(input: $i) { user { id email } } }`,
-        { i: { email: user.email, password: user.password } }, false, 7], // 2 throttle counts, user, 2 throttle resets, session, audit
+        { i: { email: user.email, password: user.password } }, false, 9], // 3 throttle counts, user, 3 throttle resets, session, audit
       ["me", `{ me { id email } }`, {}, true, 0],
       ["datasets with totalCount", `{ datasets(first: 20) { totalCount nodes { id } } }`, {}, true, 1],
       ["datasets without totalCount", `{ datasets(first: 20) { nodes { id } } }`, {}, true, 1],
       ["datasets with owners", `{ datasets(first: 20) { nodes { id owner { id } } } }`, {}, true, 1],
       ["dataset", `query($id: ID!) { dataset(id: $id) { id owner { email } } }`, { id: dataset.id }, true, 1],
-      ["createDataset", `mutation { createDataset(input: { name: "x" }) { id owner { id } } }`, {}, true, 1],
-      ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, true, 1],
-      ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, true, 1],
+      // Each mutation by a signed-in user: the write limit's count, then the change.
+      ["createDataset", `mutation { createDataset(input: { name: "x" }) { id owner { id } } }`, {}, true, 2],
+      ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, true, 2],
+      ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, true, 2],
     ];
     const session = (await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { refreshToken } }`, {
       i: { email: user.email, password: user.password },
@@ -82,11 +83,11 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
     cases.push(
       // throttle, the token (locked), rotation, the user
       ["refreshSession", `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken user { id } } }`, { t: session.refreshToken }, false, 4],
-      ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, true, 2], // end it, audit
-      // 2 throttle counts, hash, 2 throttle resets, new password, end sessions, new session, audit
-      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, true, 9],
-      // bump the token version, end sessions, audit
-      ["logoutAll", `mutation { logoutAll }`, {}, true, 3],
+      ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, true, 3], // write limit, end it, audit
+      // write limit, 3 throttle counts, hash, 3 throttle resets, new password, end sessions, new session, audit
+      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, true, 12],
+      // write limit, bump the token version, end sessions, audit
+      ["logoutAll", `mutation { logoutAll }`, {}, true, 4],
     );
     for (const [label, query, variables, signedIn, expected] of cases) {
       const response = await server.graphql(query, variables, signedIn ? as : {});

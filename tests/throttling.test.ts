@@ -15,12 +15,18 @@ function expectRateLimited(response: GraphQLResponse, window: number) {
   expect(response.headers.get("retry-after")).toBe(String(retryAfter));
 }
 
-/** Throttling counts in the database: per account and per address, shared by instances. */
+/**
+ * Throttling counts in the database, shared by instances: sign-in failures per account
+ * and address (the main limit), per address, and per account from everywhere (a far
+ * higher hard cap).
+ */
 describe("throttling", () => {
   const limits = {
     LOGIN_MAX_FAILURES: "3",
     LOGIN_ADDRESS_MAX_FAILURES: "6",
     LOGIN_WINDOW: "60",
+    LOGIN_ACCOUNT_MAX_FAILURES: "8",
+    LOGIN_ACCOUNT_WINDOW: "120",
     REGISTER_MAX_PER_ADDRESS: "1000",
     REFRESH_MAX_PER_ADDRESS: "1000",
   };
@@ -34,15 +40,26 @@ describe("throttling", () => {
   let addresses = 0;
   const from = () => ({ headers: { "x-forwarded-for": `203.0.113.${(addresses += 1)}, 10.0.0.1` } });
 
-  it("refuses an account after 3 failures, even with the right password, and says when to retry", async () => {
+  it("refuses an account from the address that failed 3 times, even with the right password, and says when to retry", async () => {
     const user = await createUser(server);
     const address = from();
     for (let attempt = 0; attempt < 3; attempt += 1) {
       expect(errorCode(await server.graphql(LOGIN, { input: { email: user.email, password: "wrong password" } }, address))).toBe("UNAUTHENTICATED");
     }
     expectRateLimited(await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }, address), 60);
-    // From anywhere: the account is what is being guessed.
-    expectRateLimited(await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }, from()), 60);
+    // From an address that has not been failing, the owner still signs in.
+    expect((await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }, from())).errors).toBeUndefined();
+  });
+
+  it("refuses an account everywhere once failures from all addresses reach the hard cap", async () => {
+    const user = await createUser(server);
+    // 3 + 3 + 2 failures from three addresses: each under its own limit, 8 for the account.
+    for (const [address, failures] of [[from(), 3], [from(), 3], [from(), 2]] as const) {
+      for (let attempt = 0; attempt < failures; attempt += 1) {
+        expect(errorCode(await server.graphql(LOGIN, { input: { email: user.email, password: "wrong password" } }, address))).toBe("UNAUTHENTICATED");
+      }
+    }
+    expectRateLimited(await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }, from()), 120);
   });
 
   it("clears an account's failures when a sign-in succeeds", async () => {
@@ -98,10 +115,47 @@ describe("throttling", () => {
       await server.graphql(LOGIN, { input }, address);
       await second.graphql(LOGIN, { input }, address);
       await server.graphql(LOGIN, { input }, address);
-      expectRateLimited(await second.graphql(LOGIN, { input: { ...input, password: user.password } }, from()), 60);
+      expectRateLimited(await second.graphql(LOGIN, { input: { ...input, password: user.password } }, address), 60);
     } finally {
       await second.close();
     }
+  });
+});
+
+/** The issue's case: a stranger's failed sign-ins do not lock the owner out (default limits). */
+describe("no lock-out by strangers", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ TRUST_PROXY: "true", LOGIN_MAX_FAILURES: "5", LOGIN_ACCOUNT_MAX_FAILURES: "100" });
+  });
+  afterAll(() => server.close());
+
+  const attacker = { headers: { "x-forwarded-for": "192.0.2.66" } };
+  const owner = { headers: { "x-forwarded-for": "198.51.100.20" } };
+
+  it("lets the owner sign in from their address after 5 wrong passwords from another", async () => {
+    const victim = await createUser(server);
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      expect(errorCode(await server.graphql(LOGIN, { input: { email: victim.email, password: "wrong password" } }, attacker))).toBe("UNAUTHENTICATED");
+    }
+    expectRateLimited(await server.graphql(LOGIN, { input: { email: victim.email, password: victim.password } }, attacker), 900);
+    expect((await server.graphql(LOGIN, { input: { email: victim.email, password: victim.password } }, owner)).errors).toBeUndefined();
+  });
+
+  it("lets the owner change their password from their address after 5 wrong current passwords from another", async () => {
+    const victim = await createUser(server);
+    const CHANGE = `mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { accessToken } }`;
+    // A stolen access token used from the attacker's address.
+    const stolen = { headers: { ...attacker.headers, authorization: `Bearer ${victim.token}` } };
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const wrong = await server.graphql(CHANGE, { c: "wrong password", n: "the attacker's passphrase" }, stolen);
+      expect(errorCode(wrong)).toBe("BAD_USER_INPUT");
+    }
+    expectRateLimited(await server.graphql(CHANGE, { c: victim.password, n: "the attacker's passphrase" }, stolen), 900);
+    const mine = await server.graphql(CHANGE, { c: victim.password, n: "the owner's new passphrase" }, {
+      headers: { ...owner.headers, authorization: `Bearer ${victim.token}` },
+    });
+    expect(mine.errors).toBeUndefined();
   });
 });
 

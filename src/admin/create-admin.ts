@@ -1,29 +1,50 @@
+import { INSERT_AUDIT_EVENT } from "../audit/events.js";
 import { parseEmail, parseUsername } from "../auth/input.js";
 import type { PasswordHasher } from "../auth/passwords.js";
 import { checkNewPassword } from "../auth/password-policy.js";
 import type { Database } from "../db/database.js";
 import { fromDatabaseError } from "../errors.js";
 import type { UserRow } from "../users/rows.js";
-import { insertUser, setRoleByEmail } from "../users/store.js";
+import { findUserByEmail, insertUser, setRoleByEmail } from "../users/store.js";
 
 export interface AdminRequest {
   email: string;
-  /** Needed only when the user does not exist yet. */
+  /** For a new admin; with `promoteExisting`, a check that the account is the one meant. */
   username?: string;
-  /** Needed only when the user does not exist yet; the usual password rules apply. */
+  /** For a new admin only; the usual password rules apply. */
   password?: string;
+  /**
+   * Promote the account that already has this email; it keeps its own password. Without
+   * it an existing account is never touched: whoever registered the email first need not
+   * be the operator.
+   */
+  promoteExisting?: boolean;
 }
 
 export interface AdminResult {
   user: UserRow;
-  /** True when a new user was made; false when an existing one was promoted. */
-  created: boolean;
+  /** `created`: a new admin; `promoted`: an existing account made admin; `unchanged`: it was one. */
+  outcome: "created" | "promoted" | "unchanged";
 }
 
+/** An operator's request that was refused, said in one line; nothing was changed. */
+export class AdminRefusal extends Error {
+  override name = "AdminRefusal";
+}
+
+/** Who holds an account, as the operator needs to judge whether it is theirs. */
+export function describeAccount(user: UserRow): string {
+  return `"${user.username}" (id ${user.id}, registered ${user.createdAt.toISOString()})`;
+}
+
+const promoteHint = (email: string) =>
+  `if that account is yours, promote it with --email ${email} --promote-existing (and no --password); otherwise choose another email`;
+
 /**
- * Makes `email` an admin: promotes the user with that email, or creates one with role
- * ADMIN. The only way an admin comes to be other than by another admin (API.md).
- * Input errors are thrown as the API's `ClientError`s, with the field named.
+ * Makes an admin: creates a new user with role ADMIN, or, only when `promoteExisting` is
+ * set, promotes the existing user with that email. The only way an admin comes to be
+ * other than by another admin. Input errors are thrown as the API's `ClientError`s (with
+ * the field named), refusals as `AdminRefusal`.
  */
 export async function createOrPromoteAdmin(
   database: Database,
@@ -31,19 +52,50 @@ export async function createOrPromoteAdmin(
   request: AdminRequest,
 ): Promise<AdminResult> {
   const email = parseEmail("email", request.email);
-  const promoted = await setRoleByEmail(database, email, "ADMIN");
-  if (promoted) return { user: promoted, created: false };
+  if (request.promoteExisting) return promote(database, email, request);
 
+  const existing = await findUserByEmail(database, email);
+  if (existing) {
+    throw new AdminRefusal(`The email ${email} is already registered, by ${describeAccount(existing)}: nothing was changed; ${promoteHint(email)}`);
+  }
   if (request.username === undefined || request.password === undefined) {
-    throw new Error(`No user has the email ${email}; to create one, give --username and --password too`);
+    throw new AdminRefusal(`No user has the email ${email}; to create one, give --username and --password too`);
   }
   const username = parseUsername("username", request.username);
   checkNewPassword("password", request.password, { email, username });
   const passwordHash = await passwords.hash(request.password);
   try {
     const user = await insertUser(database, { email, username, passwordHash, role: "ADMIN" });
-    return { user, created: true };
+    return { user, outcome: "created" };
   } catch (error) {
+    // Registered while the password was being hashed: the same refusal as above.
+    const taken = await findUserByEmail(database, email);
+    if (taken) throw new AdminRefusal(`The email ${email} was registered just now, by ${describeAccount(taken)}: nothing was changed; ${promoteHint(email)}`);
     throw fromDatabaseError(error);
   }
+}
+
+/** Promotes the account with `email`, recording who did it in the audit trail. */
+async function promote(database: Database, email: string, request: AdminRequest): Promise<AdminResult> {
+  if (request.password !== undefined) {
+    throw new AdminRefusal("--promote-existing keeps the account's own password: leave out --password");
+  }
+  const existing = await findUserByEmail(database, email);
+  if (!existing) {
+    throw new AdminRefusal(`No user has the email ${email}: nothing to promote (to create one, give --username and --password instead of --promote-existing)`);
+  }
+  if (request.username !== undefined && request.username.toLowerCase() !== existing.username.toLowerCase()) {
+    throw new AdminRefusal(`The email ${email} belongs to ${describeAccount(existing)}, not to "${request.username}": nothing was changed`);
+  }
+  if (existing.role === "ADMIN") return { user: existing, outcome: "unchanged" };
+  const promoted = await database.transaction(async (tx) => {
+    const row = await setRoleByEmail(tx, email, "ADMIN");
+    if (row) {
+      const details = { from: existing.role, to: "ADMIN", by: "create-admin" };
+      await tx.query(INSERT_AUDIT_EVENT, ["user.role_changed", null, row.id, JSON.stringify(details)]);
+    }
+    return row;
+  });
+  if (!promoted) throw new AdminRefusal(`The user with the email ${email} was deleted just now: nothing to promote`);
+  return { user: promoted, outcome: "promoted" };
 }

@@ -15,3 +15,15 @@ export const AUDIT_EVENT_PAGE = `
   limit $6`;
 
 export const AUDIT_EVENT_COUNT = `select count(*)::int as "count" from audit_events where ${FILTER}`;
+
+/**
+ * Deletes up to $2 events older than $1, oldest first (the `(at, id)` index finds them), and
+ * says how many: the retention sweep runs it in batches, so no statement holds many locks.
+ */
+export const DELETE_AUDIT_EVENTS_BEFORE = `
+  with doomed as (
+    select id from audit_events where at < $1 order by at limit $2
+  ), gone as (
+    delete from audit_events where id in (select id from doomed) returning 1
+  )
+  select count(*)::int as "count" from gone`;

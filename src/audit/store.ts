@@ -19,3 +19,16 @@ export async function countAuditEvents(db: Queryable, filter: AuditEventFilter):
   const [row] = await db.query<{ count: number }>(sql.AUDIT_EVENT_COUNT, filterParams(filter));
   return row!.count;
 }
+
+/** Rows one retention statement deletes at most. */
+const DELETE_BATCH = 5000;
+
+/** Deletes every event older than `before`, in batches; returns how many went. */
+export async function deleteAuditEventsBefore(db: Queryable, before: Date): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const [row] = await db.query<{ count: number }>(sql.DELETE_AUDIT_EVENTS_BEFORE, [before.toISOString(), DELETE_BATCH]);
+    deleted += row!.count;
+    if (row!.count < DELETE_BATCH) return deleted;
+  }
+}

@@ -1,11 +1,11 @@
 import { fromDatabaseError, unauthenticated } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { recordAudit } from "../audit/events.js";
-import { ClientError, ErrorCode } from "../errors.js";
 import { sessionPayload, startSession } from "../sessions/sign-in.js";
 import { findCredentialsByEmail, insertUser, rehashPassword } from "../users/store.js";
 import { parseEmail, parseUsername } from "./input.js";
 import { checkNewPassword, checkPasswordShape } from "./password-policy.js";
+import { guardSignIn } from "./sign-in-guard.js";
 import { createThrottle } from "./throttle.js";
 
 /** Access to these resolvers is decided in src/policy/rules.ts. */
@@ -34,15 +34,7 @@ export const authResolvers: Resolvers = {
     login: async (_parent, { input }, context) => {
       const email = parseEmail("input.email", input.email);
       checkPasswordShape("input.password", input.password);
-      const throttle = createThrottle(context.db, context.services.config.throttle);
-      try {
-        await throttle.loginAttempt(email, context.clientAddress);
-      } catch (error) {
-        if (error instanceof ClientError && error.extensions.code === ErrorCode.RATE_LIMITED) {
-          await recordAudit(context, context.db, { type: "login.throttled", actorId: null, subjectId: null, details: { email } });
-        }
-        throw error;
-      }
+      const throttle = await guardSignIn(context, email);
       const user = await findCredentialsByEmail(context.db, email);
       // An unknown email spends the same hash work as a wrong password: no timing oracle.
       const matches = await context.services.passwords.verify(input.password, user?.passwordHash ?? null);

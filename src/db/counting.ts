@@ -1,3 +1,4 @@
+import { fromCancelledStatement, tooManyStatements } from "../errors.js";
 import { aroundStatements } from "./around-statements.js";
 import type { Database } from "./database.js";
 
@@ -9,12 +10,23 @@ export interface CountingDatabase extends Database {
 /**
  * Wraps `database` so that each statement run through the wrapper (inside transactions
  * too, but not BEGIN/COMMIT) adds one to `statementCount`. Cheap enough for every request.
+ *
+ * It is also the request's statement budget: once `maxStatements` have run, every further
+ * statement is refused with REQUEST_TOO_EXPENSIVE before it reaches the database (inside a
+ * transaction, that rolls the transaction back), so no request holds the pool for more
+ * than that many round trips. A statement PostgreSQL cancels at its statement timeout
+ * becomes the same code.
  */
-export function countStatements(database: Database): CountingDatabase {
+export function countStatements(database: Database, maxStatements = Number.POSITIVE_INFINITY): CountingDatabase {
   let count = 0;
-  const counted = aroundStatements(database, (run) => {
+  const counted = aroundStatements(database, async (run) => {
+    if (count >= maxStatements) throw tooManyStatements(maxStatements);
     count += 1;
-    return run();
+    try {
+      return await run();
+    } catch (error) {
+      throw fromCancelledStatement(error);
+    }
   });
   return {
     ...counted,

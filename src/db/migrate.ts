@@ -39,6 +39,8 @@ export async function migrate(database: Database, directory = MIGRATIONS_DIR): P
 }
 
 async function lock(tx: Transaction): Promise<void> {
+  // No statement timeout (the pool's, or the role's): a migration may rebuild a large index.
+  await tx.script("set local statement_timeout = 0");
   // As a script: waiting for another instance's long migration is not a statement timeout.
   await tx.script(`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
   await tx.query(

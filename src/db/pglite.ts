@@ -1,4 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import type { Database, NotificationListener, Subscription, Transaction } from "./database.js";
 
 /**
@@ -7,7 +8,8 @@ import type { Database, NotificationListener, Subscription, Transaction } from "
  * for a transaction, so it is for one process: see `data-dir-lock.ts`.
  */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
-  const engine = await PGlite.create(dataDir ?? "memory://");
+  // pg_trgm: trigram indexes for the substring search (migrations/007).
+  const engine = await PGlite.create(dataDir ?? "memory://", { extensions: { pg_trgm } });
   return {
     engine: "pglite",
     async query<Row>(text: string, params?: readonly unknown[]) {

@@ -28,6 +28,12 @@ export interface PostgresOptions {
    * pgbouncer). Migrations (`Transaction.script`) have no limit. Default `DEFAULT_QUERY_TIMEOUT_MS`.
    */
   queryTimeoutMs?: number;
+  /**
+   * PostgreSQL's `statement_timeout` for the pool's connections (sent when each connects,
+   * so nothing is SET on a shared connection): the server cancels a statement running
+   * longer, and the connection stays usable. 0 or absent: the server's own setting.
+   */
+  statementTimeoutMs?: number;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -84,6 +90,7 @@ export function openPostgres(options: PostgresOptions): Database {
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     // TCP keepalive finds idle connections whose peer vanished without a word.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,

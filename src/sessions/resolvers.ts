@@ -1,4 +1,5 @@
 import { checkPasswordShape, checkNewPassword } from "../auth/password-policy.js";
+import { guardSignIn } from "../auth/sign-in-guard.js";
 import { createThrottle } from "../auth/throttle.js";
 import { badUserInput, unauthenticated } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
@@ -62,8 +63,7 @@ export const sessionResolvers: Resolvers = {
       checkPasswordShape("currentPassword", currentPassword);
       checkNewPassword("newPassword", newPassword, user);
       // A stolen access token must not become a way to guess the password: same throttle as login.
-      const throttle = createThrottle(context.db, config.throttle);
-      await throttle.loginAttempt(user.email, context.clientAddress);
+      const throttle = await guardSignIn(context, user.email, viewer.id);
       if (!(await passwords.verify(currentPassword, await findPasswordHash(context.db, viewer.id)))) {
         throw badUserInput("currentPassword", "currentPassword is not your current password");
       }

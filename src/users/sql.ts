@@ -41,6 +41,8 @@ export const INSERT_USER = `
   values ($1, $2, $3, $4)
   returning ${USER_COLUMNS}`;
 
+export const USER_BY_EMAIL = `select ${USER_COLUMNS} from users where email = $1`;
+
 /** Sets the role by email, revoking earlier tokens; the row comes back only when the user exists. */
 export const SET_ROLE_BY_EMAIL = `
   update users

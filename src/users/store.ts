@@ -17,6 +17,12 @@ export async function findCredentialsByEmail(db: Queryable, email: string): Prom
   return row ?? null;
 }
 
+/** The user with `email` (stored lower-case), without credentials; null if there is none. */
+export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | null> {
+  const [row] = await db.query<UserRow>(sql.USER_BY_EMAIL, [email]);
+  return row ?? null;
+}
+
 export interface NewUser {
   email: string;
   username: string;

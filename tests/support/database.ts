@@ -18,15 +18,21 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** What a test database's connections are opened with (PostgreSQL only). */
+export interface TestDatabaseOptions {
+  /** PostgreSQL's statement_timeout for the pool (see `openPostgres`). */
+  statementTimeoutMs?: number;
+}
+
 /** In-memory PGlite, or a new schema on TEST_DATABASE_URL dropped afterwards. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   if (!TEST_DATABASE_URL) {
     const database = await openPglite(undefined);
     return { database, url: undefined, drop: () => database.close().catch(() => undefined) };
   }
   const schema = `test_${randomBytes(6).toString("hex")}`;
   await withAdminClient((client) => client.query(`create schema ${schema}`));
-  const database = openPostgres({ connectionString: TEST_DATABASE_URL, schema, max: 5 });
+  const database = openPostgres({ connectionString: TEST_DATABASE_URL, schema, max: 5, statementTimeoutMs: options.statementTimeoutMs });
   const url = new URL(TEST_DATABASE_URL);
   url.searchParams.set("options", `-c search_path=${schema}`);
   return {

@@ -44,7 +44,7 @@ export async function createUser(server: TestServer, overrides: Partial<Pick<Tes
 /** An admin, made the way operators make one (create-admin's function), signed in anew. */
 export async function createAdmin(server: TestServer): Promise<TestUser> {
   const user = await createUser(server);
-  await createOrPromoteAdmin(server.database, createPasswordHasher(4), { email: user.email });
+  await createOrPromoteAdmin(server.database, createPasswordHasher(4), { email: user.email, promoteExisting: true });
   // A role change ends the tokens issued before it.
   const login = await server.graphql(`mutation($input: LoginInput!) { login(input: $input) { accessToken } }`, {
     input: { email: user.email, password: user.password },

@@ -51,9 +51,12 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
     // Every test comes from 127.0.0.1: throttling is tested with its own low limits.
     LOGIN_MAX_FAILURES: "1000",
     LOGIN_ADDRESS_MAX_FAILURES: "100000",
+    LOGIN_ACCOUNT_MAX_FAILURES: "100000",
     REGISTER_MAX_PER_ADDRESS: "100000",
     REFRESH_MAX_PER_ADDRESS: "100000",
     MAX_CONNECTIONS_PER_ADDRESS: "100000",
+    // Tests write quickly as one user; the write limit is tested with its own low limit.
+    WRITE_MAX_PER_USER: "1000000",
     ...env,
   };
 }
@@ -81,7 +84,7 @@ export async function startServer(
   const config = loadConfig(testEnvironment({ ...(dataDir ? { DATA_DIR: dataDir } : {}), ...(logs ? { LOG_LEVEL: "info", ...env } : env) }));
   const { database, url: databaseUrl, drop } = sharing
     ? { database: sharing.database, url: sharing.databaseUrl, drop: async () => {} }
-    : await createTestDatabase();
+    : await createTestDatabase({ statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000 });
   const app: FastifyInstance = await createApp(config, database, createLogger(config.logLevel, logs));
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   const url = `${address}/graphql`;
