@@ -111,6 +111,19 @@ describe("configuration", () => {
     METRICS_TOKEN: ["short", "METRICS_TOKEN: expected at least 32 characters"],
     METRICS_PORT: ["0", "METRICS_PORT: expected a whole number from 1 to 65535"],
     AUDIT_RETENTION_DAYS: ["a year", "AUDIT_RETENTION_DAYS: expected a whole number from 0 to 36500"],
+    STORAGE_URL: ["ftp://host/files", "STORAGE_URL: expected file:///absolute/path or s3://bucket/prefix"],
+    S3_ENDPOINT: ["minio:9000", "S3_ENDPOINT: expected an http(s):// URL"],
+    S3_REGION: ["", ""],
+    S3_FORCE_PATH_STYLE: ["maybe", "S3_FORCE_PATH_STYLE: expected one of true/false"],
+    AWS_ACCESS_KEY_ID: ["", ""],
+    AWS_SECRET_ACCESS_KEY: ["", ""],
+    AWS_SESSION_TOKEN: ["", ""],
+    UPLOAD_DIR: ["", ""],
+    MAX_FILE_SIZE: ["5 gigs", "MAX_FILE_SIZE: expected a size in bytes such as 1048576, 500MB or 5GiB"],
+    STORAGE_QUOTA: ["0", "STORAGE_QUOTA: expected a size in bytes"],
+    UPLOAD_EXPIRY: ["59", "UPLOAD_EXPIRY: expected a whole number from 60"],
+    DOWNLOAD_URL_TTL: ["9", "DOWNLOAD_URL_TTL: expected a whole number from 10 to 86400"],
+    SWEEP_INTERVAL: ["0", "SWEEP_INTERVAL: expected a whole number from 10 to 86400"],
   };
 
   it("has a bad-value case for every variable it reads", () => {

@@ -23,7 +23,8 @@ import {
   TooLargeError,
 } from "../src/storage/errors.js";
 import { FileBlobStore } from "../src/storage/file-store.js";
-import { createS3Client, openBlobStore, parseStorageUrl } from "../src/storage/open.js";
+import { openBlobStore, parseStorageUrl } from "../src/storage/open.js";
+import { createS3Client } from "../src/storage/s3-client.js";
 import { S3BlobStore } from "../src/storage/s3-store.js";
 import { startS3Server, type S3TestServer } from "./support/s3-server.js";
 
