@@ -1,9 +1,9 @@
 /** `npm run migrate`: applies pending migrations to the configured database, then exits. */
-import { openDatabase } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
-import { lockDataDir } from "../src/db/data-dir-lock.js";
-import { migrate } from "../src/db/migrate.js";
-import { createLogger } from "../src/logger.js";
+import { openDatabase } from "../app.js";
+import { loadConfig } from "../config.js";
+import { lockDataDir } from "../db/data-dir-lock.js";
+import { migrate } from "../db/migrate.js";
+import { createLogger } from "../logger.js";
 
 async function run(): Promise<void> {
   const config = loadConfig();

@@ -5,14 +5,14 @@
  * the server is stopped, since PGlite's folder belongs to one process.
  */
 import { parseArgs } from "node:util";
-import { openDatabase } from "../src/app.js";
-import { createOrPromoteAdmin } from "../src/admin/create-admin.js";
-import { createPasswordHasher } from "../src/auth/passwords.js";
-import { loadConfig } from "../src/config.js";
-import { lockDataDir } from "../src/db/data-dir-lock.js";
-import { migrate } from "../src/db/migrate.js";
-import { ClientError } from "../src/errors.js";
-import { createLogger } from "../src/logger.js";
+import { openDatabase } from "../app.js";
+import { createOrPromoteAdmin } from "../admin/create-admin.js";
+import { createPasswordHasher } from "../auth/passwords.js";
+import { loadConfig } from "../config.js";
+import { lockDataDir } from "../db/data-dir-lock.js";
+import { migrate } from "../db/migrate.js";
+import { ClientError } from "../errors.js";
+import { createLogger } from "../logger.js";
 
 const USAGE = "usage: npm run create-admin -- --email E [--username U --password P]";
 
