@@ -58,7 +58,8 @@ export function toConnection<Row>(
   return {
     nodes,
     get edges() {
-      return (edges ??= nodes.map((node) => ({ cursor: cursorOf(node), node })));
+      edges ??= nodes.map((node) => ({ cursor: cursorOf(node), node }));
+      return edges;
     },
     pageInfo: {
       hasNextPage: rows.length > first,
