@@ -33,7 +33,7 @@ export function connectionResolvers<Row>() {
   };
 }
 
-/** `first` must be 1 to 100 (API.md "Input rules"). */
+/** `first` must be 1 to 100 (docs/api.md "Input rules"). */
 export function checkFirst(first: number | null | undefined): number {
   const size = first ?? 20;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {

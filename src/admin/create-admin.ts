@@ -22,7 +22,7 @@ export interface AdminResult {
 
 /**
  * Makes `email` an admin: promotes the user with that email, or creates one with role
- * ADMIN. The only way an admin comes to be other than by another admin (API.md).
+ * ADMIN. The only way an admin comes to be other than by another admin (docs/api.md).
  * Input errors are thrown as the API's `ClientError`s, with the field named.
  */
 export async function createOrPromoteAdmin(

@@ -6,7 +6,7 @@ import type { UserRow } from "../users/rows.js";
 import type { AccountChange } from "../users/store.js";
 
 /**
- * Who may see or do what: the one place that decides (API.md "Who sees what").
+ * Who may see or do what: the one place that decides (docs/api.md "Who sees what").
  *
  * Every field of `Query` and `Mutation` needs a rule here, every object type an entry,
  * and every other field that takes arguments or has a resolver of its own a rule, or the
