@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createPasswordHasher } from "./auth/passwords.js";
@@ -17,7 +16,10 @@ import { createMetrics, timeStatements } from "./metrics.js";
 import { buildSchema } from "./schema.js";
 import { buildServer } from "./server.js";
 
-/** Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`. */
+/**
+ * Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`
+ * (locked for this process until it is closed; `DataDirBusyError` while another holds it).
+ */
 export function openDatabase(config: Config, logger: Logger): Promise<Database> {
   return config.databaseUrl
     ? Promise.resolve(
@@ -29,7 +31,7 @@ export function openDatabase(config: Config, logger: Logger): Promise<Database> 
           listenConnectionString: config.databaseListenUrl,
         }),
       )
-    : openPglite(join(config.dataDir, "pglite"));
+    : openPglite(config.dataDir);
 }
 
 /**

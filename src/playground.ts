@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { acceptance, parseAccept } from "./accept.js";
 
 /**
  * The development playground: a browser's `GET /graphql` gets GraphiQL 3, whose scripts and
@@ -106,28 +107,13 @@ ${script("playground.js")}
 `;
 }
 
-/** The q-value `accept` gives `type`: the most specific matching range decides (RFC 9110 §12.5.1). */
-function quality(accept: string, type: string): number {
-  const major = type.slice(0, type.indexOf("/"));
-  let specificity = -1;
-  let q = 0;
-  for (const part of accept.split(",")) {
-    const [range = "", ...parameters] = part.split(";").map((piece) => piece.trim().toLowerCase());
-    const rank = range === type ? 2 : range === `${major}/*` ? 1 : range === "*/*" ? 0 : -1;
-    if (rank <= specificity) continue;
-    const given = parameters.find((parameter) => parameter.startsWith("q="));
-    const value = given === undefined ? 1 : Number(given.slice(2));
-    specificity = rank;
-    q = Number.isFinite(value) ? value : 0;
-  }
-  return q;
-}
-
 /** A browser navigating: Accept ranks text/html above every JSON type Apollo answers with. */
 export function prefersHtml(accept: string | undefined): boolean {
   if (!accept) return false;
-  const html = quality(accept, "text/html");
-  return html > 0 && html > Math.max(quality(accept, "application/json"), quality(accept, "application/graphql-response+json"));
+  const ranges = parseAccept(accept);
+  const html = acceptance(ranges, "text/html").q;
+  const json = Math.max(acceptance(ranges, "application/json").q, acceptance(ranges, "application/graphql-response+json").q);
+  return html > 0 && html > json;
 }
 
 /** The installed packages' files, or `undefined` when they are not installed (`npm ci --omit=dev`). */

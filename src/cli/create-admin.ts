@@ -9,7 +9,6 @@ import { openDatabase } from "../app.js";
 import { createOrPromoteAdmin } from "../admin/create-admin.js";
 import { createPasswordHasher } from "../auth/passwords.js";
 import { loadConfig } from "../config.js";
-import { lockDataDir } from "../db/data-dir-lock.js";
 import { migrate } from "../db/migrate.js";
 import { ClientError } from "../errors.js";
 import { createLogger } from "../logger.js";
@@ -25,7 +24,6 @@ async function run(): Promise<void> {
 
   const config = loadConfig();
   const logger = createLogger("warn");
-  const unlock = config.databaseUrl ? async () => {} : await lockDataDir(config.dataDir, "run create-admin");
   const database = await openDatabase(config, logger);
   try {
     await migrate(database);
@@ -41,7 +39,6 @@ async function run(): Promise<void> {
     );
   } finally {
     await database.close();
-    await unlock();
   }
 }
 
