@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createPasswordHasher } from "./auth/passwords.js";
@@ -20,7 +19,10 @@ import { openBlobStore } from "./storage/open.js";
 import { HashingFileStore } from "./uploads/hashing-file-store.js";
 import { startSweeper } from "./sweeper.js";
 
-/** Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`. */
+/**
+ * Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`
+ * (locked for this process until it is closed; `DataDirBusyError` while another holds it).
+ */
 export function openDatabase(config: Config, logger: Logger): Promise<Database> {
   return config.databaseUrl
     ? Promise.resolve(
@@ -33,7 +35,7 @@ export function openDatabase(config: Config, logger: Logger): Promise<Database> 
           listenConnectionString: config.databaseListenUrl,
         }),
       )
-    : openPglite(join(config.dataDir, "pglite"));
+    : openPglite(config.dataDir);
 }
 
 /**

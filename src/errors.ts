@@ -1,7 +1,7 @@
 import { GraphQLError } from "graphql";
 
 /**
- * The contract's error codes (API.md "Errors"). Every error the server means to show a
+ * The contract's error codes (docs/api.md "Errors"). Every error the server means to show a
  * client is built here; anything else is an internal error and is masked.
  */
 export const ErrorCode = {

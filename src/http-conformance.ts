@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance } from "fastify";
+import { preferredType } from "./accept.js";
 
 /**
  * GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/) where Apollo Server
@@ -17,51 +18,13 @@ type ResponseType = (typeof OFFERED)[number];
 const ALLOWED_METHODS = "GET, POST";
 
 /**
- * The response type `accept` prefers, by the rules Apollo Server negotiates with (the
- * `negotiator` package): each offered type takes the q of its most specific matching range
- * (a `charset` parameter must be utf-8); the highest q wins, then the more specific match,
- * then the range listed first, then application/json. No Accept header: application/json.
- * `undefined` when neither is acceptable.
+ * The response type `accept` prefers, as Apollo Server negotiates it (see accept.ts): the
+ * highest q, then the more specific match, then the range listed first, then
+ * application/json. No Accept header: application/json. `undefined` when neither is
+ * acceptable.
  */
 export function negotiateResponseType(accept: string | undefined): ResponseType | undefined {
-  if (!accept) return JSON_TYPE;
-  const ranges = accept.split(",").flatMap((part, order) => {
-    const [range = "", ...parameters] = part.split(";").map((piece) => piece.trim().toLowerCase());
-    const [major, minor] = range.split("/");
-    if (!major || !minor) return [];
-    let q = 1;
-    const others: Array<[string, string]> = [];
-    for (const parameter of parameters) {
-      const [name = "", value = ""] = parameter.split("=").map((piece) => piece.trim().replace(/^"(.*)"$/, "$1"));
-      if (name === "q") q = Number.parseFloat(value);
-      else others.push([name, value]);
-    }
-    return [{ major, minor, q: Number.isNaN(q) ? 0 : q, others, order }];
-  });
-  const ranked = OFFERED.map((type, index) => {
-    const minor = type.slice(type.indexOf("/") + 1);
-    let best = { q: 0, specificity: -1, order: -1 };
-    for (const range of ranges) {
-      let specificity = 0;
-      if (range.major === "application") specificity |= 4;
-      else if (range.major !== "*") continue;
-      if (range.minor === minor) specificity |= 2;
-      else if (range.minor !== "*") continue;
-      if (range.others.length > 0) {
-        if (!range.others.every(([name, value]) => name === "charset" && (value === "utf-8" || value === "*"))) continue;
-        specificity |= 1;
-      }
-      // As negotiator does: the more specific range, then the higher q, then the later one.
-      if ((specificity - best.specificity || range.q - best.q || range.order - best.order) > 0) {
-        best = { q: range.q, specificity, order: range.order };
-      }
-    }
-    return { type, index, ...best };
-  });
-  const [first] = ranked
-    .filter((entry) => entry.q > 0)
-    .sort((a, b) => b.q - a.q || b.specificity - a.specificity || a.order - b.order || a.index - b.index);
-  return first?.type;
+  return preferredType(accept, OFFERED);
 }
 
 /**

@@ -1,13 +1,12 @@
 import { createApp, openDatabase } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { DataDirBusyError, lockDataDir } from "./db/data-dir-lock.js";
+import { DataDirBusyError } from "./db/data-dir-lock.js";
 import { createLogger } from "./logger.js";
 
 /** `npm start`: the API on HOST:PORT, until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const unlock = config.databaseUrl ? async () => {} : await lockDataDir(config.dataDir, "start the server");
   if (!config.databaseUrl) {
     logger.info({ dataDir: config.dataDir }, "DATABASE_URL is not set: using the embedded database (PGlite)");
   }
@@ -31,7 +30,6 @@ async function main(): Promise<void> {
     await app.close();
     clearInterval(idleSweeper);
     await database.close();
-    await unlock();
     clearTimeout(timeout);
     logger.info("stopped");
     process.exit(0);

@@ -33,7 +33,7 @@ export function connectionResolvers<Row>() {
   };
 }
 
-/** `first` must be 1 to 100 (API.md "Input rules"). */
+/** `first` must be 1 to 100 (docs/api.md "Input rules"). */
 export function checkFirst(first: number | null | undefined): number {
   const size = first ?? 20;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
@@ -58,7 +58,8 @@ export function toConnection<Row>(
   return {
     nodes,
     get edges() {
-      return (edges ??= nodes.map((node) => ({ cursor: cursorOf(node), node })));
+      edges ??= nodes.map((node) => ({ cursor: cursorOf(node), node }));
+      return edges;
     },
     pageInfo: {
       hasNextPage: rows.length > first,

@@ -3,12 +3,12 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import type { Config } from "./config.js";
+import { acceptance, parseAccept } from "./accept.js";
 
 /**
  * The development playground: a browser's `GET /graphql` gets GraphiQL 3, whose scripts and
  * styles come from the installed packages and are served by this server (nothing from a CDN).
- * Off in production: no page, no asset routes.
+ * Off in production: the server does not even import this module, so no page, no asset routes.
  */
 
 const require = createRequire(import.meta.url);
@@ -107,47 +107,47 @@ ${script("playground.js")}
 `;
 }
 
-/** The q-value `accept` gives `type`: the most specific matching range decides (RFC 9110 §12.5.1). */
-function quality(accept: string, type: string): number {
-  const major = type.slice(0, type.indexOf("/"));
-  let specificity = -1;
-  let q = 0;
-  for (const part of accept.split(",")) {
-    const [range = "", ...parameters] = part.split(";").map((piece) => piece.trim().toLowerCase());
-    const rank = range === type ? 2 : range === `${major}/*` ? 1 : range === "*/*" ? 0 : -1;
-    if (rank <= specificity) continue;
-    const given = parameters.find((parameter) => parameter.startsWith("q="));
-    const value = given === undefined ? 1 : Number(given.slice(2));
-    specificity = rank;
-    q = Number.isFinite(value) ? value : 0;
-  }
-  return q;
-}
-
 /** A browser navigating: Accept ranks text/html above every JSON type Apollo answers with. */
 export function prefersHtml(accept: string | undefined): boolean {
   if (!accept) return false;
-  const html = quality(accept, "text/html");
-  return html > 0 && html > Math.max(quality(accept, "application/json"), quality(accept, "application/graphql-response+json"));
+  const ranges = parseAccept(accept);
+  const html = acceptance(ranges, "text/html").q;
+  const json = Math.max(acceptance(ranges, "application/json").q, acceptance(ranges, "application/graphql-response+json").q);
+  return html > 0 && html > json;
 }
 
-/**
- * In development, serves the playground on a browser's `GET <endpoint>` and its assets under
- * `/playground/`; in production, does nothing. Answers in an onRequest hook, so it works
- * whether Apollo's route is registered before or after; every other request to the
- * endpoint (a POST, a GET with a `query` or `extensions` parameter, an Accept that prefers
- * JSON) goes on to Apollo untouched.
- */
-export function registerPlayground(app: FastifyInstance, config: Pick<Config, "production">, endpoint = "/graphql"): void {
-  if (config.production) return;
-
-  // Read once, here: a missing package stops the start-up rather than the first page view.
-  const assets = Object.fromEntries(
-    [
+/** The installed packages' files, or `undefined` when they are not installed (`npm ci --omit=dev`). */
+function packagedAssets(): Asset[] | undefined {
+  try {
+    return [
       asset("react.production.min.js", JS, readFileSync(packageFile("react", "umd/react.production.min.js"))),
       asset("react-dom.production.min.js", JS, readFileSync(packageFile("react-dom", "umd/react-dom.production.min.js"))),
       asset("graphiql.min.js", JS, readFileSync(packageFile("graphiql", "graphiql.min.js"))),
       asset("graphiql.min.css", CSS, readFileSync(packageFile("graphiql", "graphiql.min.css"))),
+    ];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Serves the playground on a browser's `GET <endpoint>` and its assets under `/playground/`
+ * (the server registers it in development only). Answers in an onRequest hook, so it works
+ * whether Apollo's route is registered before or after; every other request to the
+ * endpoint (a POST, a GET with a `query` or `extensions` parameter, an Accept that prefers
+ * JSON) goes on to Apollo untouched.
+ */
+export function registerPlayground(app: FastifyInstance, endpoint = "/graphql"): void {
+  // Read once, here, rather than at the first page view.
+  const packaged = packagedAssets();
+  if (!packaged) {
+    app.log.warn("playground off: graphiql, react and react-dom are not installed (development dependencies)");
+    return;
+  }
+  const assets = Object.fromEntries(
+    [
+      ...packaged,
       asset("playground.js", JS, Buffer.from(startScript(endpoint))),
       asset("playground.css", CSS, Buffer.from(PAGE_CSS)),
     ].map((entry) => [entry.name, entry]),

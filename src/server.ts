@@ -15,7 +15,6 @@ import { countStatements } from "./db/counting.js";
 import { DatabaseUnavailableError, type Database } from "./db/database.js";
 import { ClientError, ErrorCode, serviceUnavailable } from "./errors.js";
 import { registerHttpConformance } from "./http-conformance.js";
-import { registerPlayground } from "./playground.js";
 import { type Metrics, registerMetricsEndpoint } from "./metrics.js";
 import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "./persisted-operations.js";
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
@@ -224,7 +223,11 @@ export async function buildServer({ services, database, schema, logger, staging 
   }
 
   // Development only: GraphiQL on a browser's GET /graphql; every other request goes on to Apollo.
-  registerPlayground(app, config);
+  // Imported only then: its packages (graphiql, react) are development dependencies.
+  if (!config.production) {
+    const { registerPlayground } = await import("./playground.js");
+    registerPlayground(app);
+  }
   // GraphQL over HTTP where Fastify answers before Apollo: 405 with Allow, 415, the media type asked for.
   registerHttpConformance(app);
 

@@ -1,7 +1,7 @@
 import { badUserInput } from "./errors.js";
 
 /**
- * Input checks shared by every domain (API.md "Input rules"). Each throws BAD_USER_INPUT
+ * Input checks shared by every domain (docs/api.md "Input rules"). Each throws BAD_USER_INPUT
  * naming the field, and returns the value as it is to be stored.
  */
 

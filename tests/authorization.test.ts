@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdmin, createDataset, createUser, DATASET_FIELDS, unique, USER_FIELDS, type TestUser } from "./support/factories.js";
 import { errorCode, startServer, type GraphQLResponse, type TestServer } from "./support/server.js";
 
-/** API.md "Who sees what", row by row, for anonymous, the owner, another user and an admin. */
+/** docs/api.md "Who sees what", row by row, for anonymous, the owner, another user and an admin. */
 
 const ME = `{ me { ${USER_FIELDS} } }`;
 const DATASET = `query($id: ID!) { dataset(id: $id) { ${DATASET_FIELDS} } }`;
@@ -25,7 +25,7 @@ const FOREIGN_WRITES = [
   { operation: "deleteDataset", query: DELETE, variables: (id: string) => ({ id }) },
 ];
 
-describe("authorization (API.md: Who sees what)", () => {
+describe("authorization (docs/api.md: Who sees what)", () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startServer();

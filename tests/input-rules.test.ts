@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser, DATASET_FIELDS, unique, type TestUser } from "./support/factories.js";
 import { startServer, type GraphQLResponse, type TestServer } from "./support/server.js";
 
-/** API.md "Input rules": each refusal is BAD_USER_INPUT naming the field, and writes nothing. */
+/** docs/api.md "Input rules": each refusal is BAD_USER_INPUT naming the field, and writes nothing. */
 describe("input rules", () => {
   let server: TestServer;
   beforeAll(async () => {

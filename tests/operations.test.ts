@@ -32,7 +32,7 @@ describe("npm start on the embedded database", () => {
     await post(first.url, `mutation { createDataset(input: { name: "survives" }) { id } }`, {}, token);
 
     // While the server holds the folder, create-admin refuses, clearly.
-    const busy = await runScript("scripts/create-admin.ts", ["--email", `${name}@example.com`, "--promote-existing"], env);
+    const busy = await runScript("src/cli/create-admin.ts", ["--email", `${name}@example.com`, "--promote-existing"], env);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/in use by process \d+.*Stop it first/);
 
@@ -49,7 +49,7 @@ describe("npm start on the embedded database", () => {
     }
 
     // Once it is stopped, create-admin may promote.
-    const promoted = await runScript("scripts/create-admin.ts", ["--email", `${name}@example.com`, "--promote-existing"], env);
+    const promoted = await runScript("src/cli/create-admin.ts", ["--email", `${name}@example.com`, "--promote-existing"], env);
     expect(promoted.stderr).toBe("");
     expect(promoted.stdout).toMatch(/Promoted .* to admin/);
   });
@@ -58,7 +58,7 @@ describe("npm start on the embedded database", () => {
     const env = { DATA_DIR: dataDir, BCRYPT_COST: "4" };
     const name = unique("admin");
     const created = await runScript(
-      "scripts/create-admin.ts",
+      "src/cli/create-admin.ts",
       ["--email", `${name}@Example.com`, "--username", name, "--password", "a long enough secret"],
       env,
     );
@@ -74,10 +74,10 @@ describe("npm start on the embedded database", () => {
 
   it("create-admin refuses bad input with one line naming the field", async () => {
     const env = { DATA_DIR: dataDir, BCRYPT_COST: "4" };
-    const weak = await runScript("scripts/create-admin.ts", ["--email", "new@example.com", "--username", "newadmin", "--password", "password"], env);
+    const weak = await runScript("src/cli/create-admin.ts", ["--email", "new@example.com", "--username", "newadmin", "--password", "password"], env);
     expect(weak.code).toBe(1);
     expect(weak.stderr).toMatch(/^create-admin: password: .*common/);
-    const missing = await runScript("scripts/create-admin.ts", ["--email", "nobody@example.com"], env);
+    const missing = await runScript("src/cli/create-admin.ts", ["--email", "nobody@example.com"], env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No user has the email .*--username and --password/);
   });
@@ -94,7 +94,7 @@ describe.runIf(ENGINE === "postgres")("create-admin on PostgreSQL", () => {
     const user = await createUser(server);
     const before = await server.graphql(`{ adminDatasets { totalCount } }`, {}, { token: user.token });
     expect(before.errors![0]!.extensions.code).toBe("FORBIDDEN");
-    const result = await runScript("scripts/create-admin.ts", ["--email", user.email, "--promote-existing"], { DATABASE_URL: server.databaseUrl! });
+    const result = await runScript("src/cli/create-admin.ts", ["--email", user.email, "--promote-existing"], { DATABASE_URL: server.databaseUrl! });
     expect(result.stdout).toMatch(/Promoted/);
     expect((await server.graphql(`{ me { id } }`, {}, { token: user.token })).status).toBe(401);
     const login = await server.graphql(`mutation($input: LoginInput!) { login(input: $input) { accessToken user { role } } }`, {
@@ -126,7 +126,7 @@ describe("data folder lock", () => {
     const dataDir = await mkdtemp(join(tmpdir(), "dataset-api-"));
     try {
       await writeFile(join(dataDir, "server.pid"), "999999\n");
-      const result = await runScript("scripts/migrate.ts", [], { DATA_DIR: dataDir });
+      const result = await runScript("src/cli/migrate.ts", [], { DATA_DIR: dataDir });
       expect(result.stderr).toBe("");
       expect(result.stdout).toMatch(/Applied: 001_/);
     } finally {

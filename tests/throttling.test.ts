@@ -38,7 +38,10 @@ describe("throttling", () => {
 
   /** Each test its own client address (TRUST_PROXY is on), so counts do not mix. */
   let addresses = 0;
-  const from = () => ({ headers: { "x-forwarded-for": `203.0.113.${(addresses += 1)}, 10.0.0.1` } });
+  const from = () => {
+    addresses += 1;
+    return { headers: { "x-forwarded-for": `203.0.113.${addresses}, 10.0.0.1` } };
+  };
 
   it("refuses an account from the address that failed 3 times, even with the right password, and says when to retry", async () => {
     const user = await createUser(server);

@@ -41,7 +41,7 @@ describe("the viewer cache's trust and age", () => {
   });
 
   it("keeps no entry longer than its maximum age", async () => {
-    const { cache, advance, now } = cacheAt();
+    const { cache, advance } = cacheAt();
     cache.trustUntil(Number.POSITIVE_INFINITY);
     cache.remember("s1", USER, await snapshotOf(cache));
     advance(ENTRY_MAX_AGE_MS - 1);
@@ -74,5 +74,10 @@ describe("the viewer cache's trust and age", () => {
 /** The generation a read would note before it starts (as `readOnce` hands it over). */
 function snapshotOf(cache: ViewerCache): Promise<number> {
   let noted = -1;
-  return cache.readOnce(`probe-${Math.random()}`, async (snapshot) => ((noted = snapshot), USER)).then(() => noted);
+  return cache
+    .readOnce(`probe-${Math.random()}`, async (snapshot) => {
+      noted = snapshot;
+      return USER;
+    })
+    .then(() => noted);
 }

@@ -2,7 +2,7 @@ import { EmailAddressResolver } from "graphql-scalars";
 import { badUserInput } from "../errors.js";
 import { checkText } from "../validation.js";
 
-/** Account input rules (API.md "Input rules"). */
+/** Account input rules (docs/api.md "Input rules"). */
 
 export const EMAIL_MAX = 254;
 const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;

@@ -23,7 +23,7 @@ export async function resolveSigningSecret(config: Config, logger: Logger): Prom
   await mkdir(config.dataDir, { recursive: true });
   const secret = randomBytes(48).toString("base64url");
   // "wx": if another process wrote it first, fail rather than overwrite its secret.
-  await writeFile(file, secret + "\n", { mode: 0o600, flag: "wx" });
+  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: "wx" });
   logger.warn({ file }, "JWT_SECRET is not set: generated a development signing secret");
   return secret;
 }

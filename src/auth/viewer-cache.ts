@@ -71,8 +71,8 @@ export class ViewerCache {
     // A Map keeps insertion order: the first key is the oldest, dropped when full.
     if (this.#users.size >= this.capacity && !this.#users.has(sessionId)) this.#drop(this.#users.keys().next().value!);
     this.#users.set(sessionId, { user, storedAt: this.now() });
-    let sessions = this.#sessionsByUser.get(user.id);
-    if (!sessions) this.#sessionsByUser.set(user.id, (sessions = new Set()));
+    const sessions = this.#sessionsByUser.get(user.id) ?? new Set();
+    this.#sessionsByUser.set(user.id, sessions);
     sessions.add(sessionId);
   }
 

@@ -74,8 +74,15 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
   /** True once `payload` comes back on the listening connection; false after `withinMs`. */
   const heardWithin = (payload: string, withinMs: number) =>
     new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => (waiting.delete(payload), resolve(false)), Math.max(0, withinMs));
-      waiting.set(payload, () => (clearTimeout(timer), waiting.delete(payload), resolve(true)));
+      const timer = setTimeout(() => {
+        waiting.delete(payload);
+        resolve(false);
+      }, Math.max(0, withinMs));
+      waiting.set(payload, () => {
+        clearTimeout(timer);
+        waiting.delete(payload);
+        resolve(true);
+      });
     });
 
   const warn = (message: string, error?: unknown) => {

@@ -52,7 +52,7 @@ export async function authenticate(
 
 async function readViewer(db: Queryable, viewers: ViewerCache, claims: AccessClaims, snapshot: number): Promise<UserRow> {
   const found = await findViewer(db, claims.userId, claims.sessionId);
-  if (!found || !found.sessionLive || !found.active || found.tokenVersion !== claims.tokenVersion) {
+  if (!found?.sessionLive || !found.active || found.tokenVersion !== claims.tokenVersion) {
     throw invalidToken("The access token has been revoked; sign in again");
   }
   const { sessionLive: _live, ...user } = found;

@@ -3,7 +3,7 @@ import type { CreateDatasetInput, UpdateDatasetInput } from "../generated/graphq
 import { checkText } from "../validation.js";
 import type { DatasetChanges, NewDataset } from "./store.js";
 
-/** Dataset input rules (API.md "Input rules"), turning GraphQL input into what is stored. */
+/** Dataset input rules (docs/api.md "Input rules"), turning GraphQL input into what is stored. */
 
 export const NAME_MAX = 255;
 export const DESCRIPTION_MAX = 10_000;

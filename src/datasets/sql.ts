@@ -1,6 +1,8 @@
+import { type ColumnMap, propertyList, selectList } from "../db/columns.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { prefixedUserColumns } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
+import type { DatasetRow } from "./rows.js";
 
 /**
  * All SQL about datasets. Columns are aliased to `DatasetRow` property names.
@@ -10,13 +12,21 @@ import { ORDERINGS, type Ordering } from "./ordering.js";
  * test folds away and the owner index is used.
  */
 
-const DATASET_COLUMNS = `id, user_id as "userId", name, description, file_path as "filePath",
-  created_at as "createdAt", updated_at as "updatedAt"`;
+/** The one list of the `DatasetRow` columns (its `owner` is another table's row). */
+const DATASET_ROW_COLUMNS: ColumnMap<Exclude<keyof DatasetRow, "owner">> = {
+  id: "id",
+  userId: "user_id",
+  name: "name",
+  description: "description",
+  filePath: "file_path",
+  createdAt: "created_at",
+  updatedAt: "updated_at",
+};
+
+const DATASET_COLUMNS = selectList(DATASET_ROW_COLUMNS);
 
 /** A list's columns, qualified: the owners' table, joined, has an `id` and times too. */
-const LIST_COLUMNS = `datasets.id, datasets.user_id as "userId", datasets.name, datasets.description,
-  datasets.file_path as "filePath", datasets.created_at as "createdAt", datasets.updated_at as "updatedAt",
-  lower(datasets.name) as "sortName"`;
+const LIST_COLUMNS = `${selectList(DATASET_ROW_COLUMNS, { table: "datasets" })}, lower(datasets.name) as "sortName"`;
 
 /** $1 owner or null; $2 ILIKE pattern or null. */
 const LIST_FILTER = `($1::uuid is null or datasets.user_id = $1)
@@ -92,7 +102,7 @@ export const DATASET_BY_ID = `
   where id = $1 and ($2::uuid is null or user_id = $2)`;
 
 /** The columns of a `DatasetRow`, read back from a CTE that returned `DATASET_COLUMNS`. */
-const ROW_FROM_CTE = `id, "userId", name, description, "filePath", "createdAt", "updatedAt"`;
+const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
 
 /**
  * Each change writes its audit event in the same statement (a data-modifying CTE), so the

@@ -20,8 +20,11 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Takes the folder for this process, or throws `DataDirBusyError` naming the holder. Returns the release. */
-export async function lockDataDir(dataDir: string, purpose: string): Promise<() => Promise<void>> {
+/**
+ * Takes the folder for this process, or throws `DataDirBusyError` naming the holder. Returns
+ * the release. `openPglite` takes it: every opener of the embedded database goes through it.
+ */
+export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   await mkdir(dataDir, { recursive: true });
   const file = join(dataDir, "server.pid");
   for (let attempt = 0; attempt < 2; attempt += 1) {
@@ -36,7 +39,7 @@ export async function lockDataDir(dataDir: string, purpose: string): Promise<() 
       if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
         throw new DataDirBusyError(
           `The embedded database in ${dataDir} is in use by process ${holder} (a running server?). ` +
-            `Stop it first, then ${purpose}; or set DATABASE_URL to use PostgreSQL, which allows both at once.`,
+            "Stop it first, then try again; or set DATABASE_URL to use PostgreSQL, which allows several processes at once.",
         );
       }
       await rm(file, { force: true });

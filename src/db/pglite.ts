@@ -1,15 +1,26 @@
+import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
+import { lockDataDir } from "./data-dir-lock.js";
 import type { Database, NotificationListener, Subscription, Transaction } from "./database.js";
 
 /**
- * A `Database` on embedded PGlite: persisted in `dataDir`, or in memory when it is
- * `undefined` (tests). PGlite runs one statement at a time and holds the whole engine
- * for a transaction, so it is for one process: see `data-dir-lock.ts`.
+ * A `Database` on embedded PGlite: persisted in `dataDir/pglite`, or in memory when
+ * `dataDir` is `undefined` (tests). PGlite runs one statement at a time and holds the
+ * whole engine for a transaction, so a folder is for one process: opening takes the
+ * folder's lock (`data-dir-lock.ts`, `DataDirBusyError` while another process holds it)
+ * and closing releases it, whoever opens it (the server, `migrate`, `create-admin`).
  */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
-  // pg_trgm: trigram indexes for the substring search (migrations/007).
-  const engine = await PGlite.create(dataDir ?? "memory://", { extensions: { pg_trgm } });
+  const unlock = dataDir === undefined ? async () => {} : await lockDataDir(dataDir);
+  let engine: PGlite;
+  try {
+    // pg_trgm: trigram indexes for the substring search (migrations/007).
+    engine = await PGlite.create(dataDir === undefined ? "memory://" : join(dataDir, "pglite"), { extensions: { pg_trgm } });
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
   return {
     engine: "pglite",
     async query<Row>(text: string, params?: readonly unknown[]) {
@@ -30,7 +41,11 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
       );
     },
     async close() {
-      await engine.close();
+      try {
+        await engine.close();
+      } finally {
+        await unlock();
+      }
     },
     // In-process: notifications arrive as the notifying statement (or its COMMIT) returns,
     // and there is no connection to lose.

@@ -5,6 +5,9 @@ import type { Rule } from "./rules.js";
 
 const ROOT_TYPES = new Set(["Query", "Mutation", "Subscription"]);
 
+/** A policy table as `apply.ts` reads it: rules by type name and field name (`PolicyTable` is one). */
+export type PolicyEntries = Readonly<Record<string, Readonly<Record<string, Rule<never> | undefined>>>>;
+
 /** The schema and the policy table disagree; the server must not start. */
 export class PolicyError extends Error {
   override name = "PolicyError";
@@ -16,7 +19,7 @@ export class PolicyError extends Error {
  * own (it can reach data its parent does not hold) without a rule, or a rule naming a
  * field that does not exist.
  */
-export function findPolicyGaps(schema: GraphQLSchema, policy: Record<string, Record<string, Rule<never>>>): string[] {
+export function findPolicyGaps(schema: GraphQLSchema, policy: PolicyEntries): string[] {
   const gaps: string[] = [];
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith("__")) continue;
@@ -44,7 +47,7 @@ export function findPolicyGaps(schema: GraphQLSchema, policy: Record<string, Rec
  * Returns `schema` with each ruled field's resolver running its rule first. Throws
  * `PolicyError` when the table leaves anything undecided (deny by default).
  */
-export function applyPolicy(schema: GraphQLSchema, policy: Record<string, Record<string, Rule<never>>>): GraphQLSchema {
+export function applyPolicy(schema: GraphQLSchema, policy: PolicyEntries): GraphQLSchema {
   const gaps = findPolicyGaps(schema, policy);
   if (gaps.length > 0) {
     throw new PolicyError(`Authorization policy (src/policy/rules.ts) is incomplete: ${gaps.join("; ")}`);

@@ -1,12 +1,14 @@
+import type { GraphQLScalarType } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../context.js";
 import type { DatasetRow } from "../datasets/rows.js";
 import { forbidden, unauthenticated } from "../errors.js";
+import type { Resolvers, ResolversParentTypes } from "../generated/graphql.js";
 import type { UserRow } from "../users/rows.js";
 import type { AccountChange } from "../users/store.js";
 
 /**
- * Who may see or do what: the one place that decides (API.md "Who sees what").
+ * Who may see or do what: the one place that decides (docs/api.md "Who sees what").
  *
  * Every field of `Query` and `Mutation` needs a rule here, every object type an entry,
  * and every other field that takes arguments or has a resolver of its own a rule, or the
@@ -17,6 +19,26 @@ import type { AccountChange } from "../users/store.js";
 
 /** A check that throws the contract's error when the request may not go on. */
 export type Rule<Parent = unknown> = (context: Context, parent: Parent) => void;
+
+/** The schema's object types by name: the generated resolver map (codegen), less its scalars. */
+type ObjectTypeName = {
+  [T in keyof Resolvers]-?: NonNullable<Resolvers[T]> extends GraphQLScalarType ? never : T;
+}[keyof Resolvers];
+type FieldName<T extends ObjectTypeName> = Exclude<keyof NonNullable<Resolvers[T]>, `__${string}`>;
+type RootTypeName = Extract<ObjectTypeName, "Query" | "Mutation" | "Subscription">;
+
+/**
+ * The shape of the policy table, from the schema: an entry for every object type, a rule
+ * for every field of a root type, and elsewhere rules only where they are needed (which
+ * fields need one is known only at run time: `apply.ts` checks it at start-up). A rule
+ * gets the field's parent as its row type. So a misnamed type or field, a root field or a
+ * type left out, or a rule for another type's rows fails `tsc`, not only the start-up.
+ */
+export type PolicyTable = {
+  [T in ObjectTypeName]-?: T extends RootTypeName
+    ? Record<FieldName<T>, Rule<ResolversParentTypes[T]>>
+    : Partial<Record<FieldName<T>, Rule<ResolversParentTypes[T]>>>;
+};
 
 /** The signed-in viewer, or UNAUTHENTICATED. */
 export function requireViewer(context: Context): Viewer {
@@ -53,7 +75,7 @@ const ownerOrAdmin: Rule<DatasetRow> = (context, dataset) => {
 };
 
 /** The policy table, by GraphQL type and field. */
-export const policy: Record<string, Record<string, Rule<never>>> = {
+export const policy: PolicyTable = {
   Query: {
     me: signedIn,
     datasets: signedIn,

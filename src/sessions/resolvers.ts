@@ -31,7 +31,7 @@ export const sessionResolvers: Resolvers = {
         throw unauthenticated(SESSION_ENDED);
       }
       const user = await context.loaders.users.load(outcome.userId);
-      if (!user || !user.active) throw unauthenticated(SESSION_ENDED);
+      if (!user?.active) throw unauthenticated(SESSION_ENDED);
       return sessionPayload(context, user, { sessionId: outcome.sessionId, refreshToken: outcome.refreshToken });
     },
     logout: async (_parent, { refreshToken }, context) => {

@@ -1,15 +1,15 @@
+import { type ColumnMap, selectList } from "../db/columns.js";
 import type { UserRow } from "./rows.js";
 
 /** All SQL about users. Columns are aliased to the `UserRow` property names. */
 
-/** The `UserRow` columns, qualified with `table` where a join makes names ambiguous. */
-const userColumns = (table = "users") => `${table}.id, ${table}.username, ${table}.email, ${table}.role,
-  ${table}.active, ${table}.token_version as "tokenVersion",
-  ${table}.created_at as "createdAt", ${table}.updated_at as "updatedAt"`;
-const USER_COLUMNS = userColumns();
-
-/** Each `UserRow` property's column; typed, so a property added to `UserRow` must be added here. */
-const COLUMN_OF: Record<keyof UserRow, string> = {
+/**
+ * The one list of the `UserRow` columns: each property's column. Typed, so a property
+ * added to `UserRow` must be added here. What the viewer cache holds is this row, so the
+ * viewer trigger (migrations/006) must announce a change to any of these columns:
+ * tests/viewer-trigger.test.ts compares the two.
+ */
+export const USER_ROW_COLUMNS: ColumnMap<keyof UserRow> = {
   id: "id",
   username: "username",
   email: "email",
@@ -20,15 +20,14 @@ const COLUMN_OF: Record<keyof UserRow, string> = {
   updatedAt: "updated_at",
 };
 
+const USER_COLUMNS = selectList(USER_ROW_COLUMNS);
+
 /**
  * The `UserRow` columns of `table` aliased `<prefix><property>` (`owner.id`, …): for a
  * statement that reads a user on the same row as another table's `id`, `created_at`, …
  * (`PrefixedUserRow` in rows.ts reads them back).
  */
-export const prefixedUserColumns = (table: string, prefix: string) =>
-  Object.entries(COLUMN_OF)
-    .map(([property, column]) => `${table}.${column} as "${prefix}${property}"`)
-    .join(", ");
+export const prefixedUserColumns = (table: string, prefix: string) => selectList(USER_ROW_COLUMNS, { table, prefix });
 
 export const USERS_BY_IDS = `select ${USER_COLUMNS} from users where id = any($1::uuid[])`;
 
@@ -55,7 +54,7 @@ export const SET_ROLE_BY_EMAIL = `
  * has it now, and whether the token's session is still live. No row: no such session.
  */
 export const VIEWER_WITH_SESSION = `
-  select ${userColumns("u")}, s.revoked_at is null as "sessionLive"
+  select ${selectList(USER_ROW_COLUMNS, { table: "u" })}, s.revoked_at is null as "sessionLive"
   from users u join sessions s on s.id = $2 and s.user_id = u.id
   where u.id = $1`;
 

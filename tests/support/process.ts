@@ -17,10 +17,15 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs `script` (relative to the project) to completion. */
+/** A TypeScript file runs through tsx (as in development); a built `.js` file through this Node, as production runs it. */
+function command(script: string): string {
+  return script.endsWith(".js") ? process.execPath : TSX;
+}
+
+/** Runs `script` (relative to the project: `src/cli/migrate.ts`, or `dist/cli/migrate.js`) to completion. */
 export function runScript(script: string, args: string[], env: Record<string, string>): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [script, ...args], { cwd: ROOT, env: childEnvironment(env) });
+    const child = spawn(command(script), [script, ...args], { cwd: ROOT, env: childEnvironment(env) });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -39,10 +44,13 @@ export interface RunningServer {
   stop(): Promise<number | null>;
 }
 
-/** Starts `src/main.ts` (what `npm start` runs) and waits until it listens. */
-export function startServerProcess(env: Record<string, string>): Promise<RunningServer> {
+/**
+ * Starts the server and waits until it listens: `src/main.ts` through tsx (what `npm run dev`
+ * runs), or `dist/main.js` (what `npm start` runs, once `npm run build` made it).
+ */
+export function startServerProcess(env: Record<string, string>, entry = "src/main.ts"): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ["src/main.ts"], { cwd: ROOT, env: childEnvironment({ PORT: "0", LOG_LEVEL: "info", ...env }) });
+    const child = spawn(command(entry), [entry], { cwd: ROOT, env: childEnvironment({ PORT: "0", LOG_LEVEL: "info", ...env }) });
     let output = "";
     const exited = new Promise<number | null>((done) => child.on("close", done));
     const onData = (chunk: Buffer) => {

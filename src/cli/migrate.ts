@@ -1,21 +1,18 @@
 /** `npm run migrate`: applies pending migrations to the configured database, then exits. */
-import { openDatabase } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
-import { lockDataDir } from "../src/db/data-dir-lock.js";
-import { migrate } from "../src/db/migrate.js";
-import { createLogger } from "../src/logger.js";
+import { openDatabase } from "../app.js";
+import { loadConfig } from "../config.js";
+import { migrate } from "../db/migrate.js";
+import { createLogger } from "../logger.js";
 
 async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const unlock = config.databaseUrl ? async () => {} : await lockDataDir(config.dataDir, "run the migrations");
   const database = await openDatabase(config, logger);
   try {
     const applied = await migrate(database);
     process.stdout.write(applied.length > 0 ? `Applied: ${applied.join(", ")}\n` : "Already up to date\n");
   } finally {
     await database.close();
-    await unlock();
   }
 }
 

@@ -7,14 +7,13 @@
  * the server is stopped, since PGlite's folder belongs to one process.
  */
 import { parseArgs } from "node:util";
-import { openDatabase } from "../src/app.js";
-import { createOrPromoteAdmin, describeAccount } from "../src/admin/create-admin.js";
-import { createPasswordHasher } from "../src/auth/passwords.js";
-import { loadConfig } from "../src/config.js";
-import { lockDataDir } from "../src/db/data-dir-lock.js";
-import { migrate } from "../src/db/migrate.js";
-import { ClientError } from "../src/errors.js";
-import { createLogger } from "../src/logger.js";
+import { openDatabase } from "../app.js";
+import { createOrPromoteAdmin, describeAccount } from "../admin/create-admin.js";
+import { createPasswordHasher } from "../auth/passwords.js";
+import { loadConfig } from "../config.js";
+import { migrate } from "../db/migrate.js";
+import { ClientError } from "../errors.js";
+import { createLogger } from "../logger.js";
 
 const USAGE = [
   "usage: npm run create-admin -- --email E --username U --password P   (a new admin)",
@@ -35,7 +34,6 @@ async function run(): Promise<void> {
 
   const config = loadConfig();
   const logger = createLogger("warn");
-  const unlock = config.databaseUrl ? async () => {} : await lockDataDir(config.dataDir, "run create-admin");
   const database = await openDatabase(config, logger);
   try {
     await migrate(database);
@@ -55,7 +53,6 @@ async function run(): Promise<void> {
     );
   } finally {
     await database.close();
-    await unlock();
   }
 }
 
