@@ -241,7 +241,7 @@ async function measureParallel(
   const cpuBefore = await snapshot(watch);
   const meLoad = startLoad({ ...me, warmupSeconds: 0, seconds: 3600 }, 3600);
   const started = performance.now();
-  let timings;
+  let timings: Array<UploadTiming & { uploadId: string; source: (typeof sources)[number]; index: number }>;
   try {
     timings = await Promise.all(
       sources.map(async (source, index) => {

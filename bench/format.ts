@@ -27,10 +27,10 @@ export function textTable({ headers, rows, rightAligned }: Table): string {
 }
 
 export function markdownTable({ headers, rows, rightAligned }: Table): string {
-  const escape = (cell: string) => cell.replaceAll("|", "\\|");
+  const escapeCell = (cell: string) => cell.replaceAll("|", "\\|");
   return [
-    `| ${headers.map(escape).join(" | ")} |`,
+    `| ${headers.map(escapeCell).join(" | ")} |`,
     `|${rightAligned.map((right) => (right ? "---:" : "---")).join("|")}|`,
-    ...rows.map((row) => `| ${row.map(escape).join(" | ")} |`),
+    ...rows.map((row) => `| ${row.map(escapeCell).join(" | ")} |`),
   ].join("\n");
 }

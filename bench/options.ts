@@ -67,7 +67,8 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     const flag = argv[index]!;
     const inline = /^--only=(.*)$/.exec(flag);
     if (flag === "--only" || inline) {
-      const value = inline ? inline[1] : argv[(index += 1)];
+      if (!inline) index += 1;
+      const value = inline ? inline[1] : argv[index];
       if (!BENCH_PARTS.includes(value as BenchPart)) fail(`bench: --only takes ${BENCH_PARTS.join(" or ")}, got ${value ?? "nothing"} (${USAGE})`);
       only = value as BenchPart;
     } else if (["--quick", "--profile"].includes(flag)) {

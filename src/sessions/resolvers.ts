@@ -57,7 +57,7 @@ export const sessionResolvers: Resolvers = {
     },
     changePassword: async (_parent, { currentPassword, newPassword }, context) => {
       const viewer = requireViewer(context);
-      const { passwords, config } = context.services;
+      const { passwords } = context.services;
       const user = await context.loaders.users.load(viewer.id);
       if (!user) throw unauthenticated();
       checkPasswordShape("currentPassword", currentPassword);

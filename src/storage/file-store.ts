@@ -126,7 +126,7 @@ export class FileBlobStore implements BlobStore {
     assertSha256(sha256);
     if (range) assertRange(range);
     // Open first, so that "absent" is decided once, without a gap between a check and the read.
-    let handle;
+    let handle: Awaited<ReturnType<typeof open>>;
     try {
       handle = await open(this.objectPath(sha256), "r");
     } catch (error) {

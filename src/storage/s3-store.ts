@@ -7,6 +7,7 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   paginateListObjectsV2,
@@ -167,7 +168,7 @@ export class S3BlobStore implements BlobStore {
   async read(sha256: string, range?: ByteRange): Promise<NodeJS.ReadableStream> {
     assertSha256(sha256);
     if (range) assertRange(range);
-    let response;
+    let response: GetObjectCommandOutput;
     try {
       response = await this.client.send(
         new GetObjectCommand({

@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,7 +33,7 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     configureBuckets: [{ name: bucket, configs: [] }],
   });
   fillS3rverGaps(server);
-  let address;
+  let address: AddressInfo;
   try {
     address = await server.run();
   } catch (error) {
