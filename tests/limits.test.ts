@@ -83,7 +83,8 @@ describe("query limits", () => {
   });
 
   it("refuses more than 10 directives", async () => {
-    const query = `{ me { id ${"@include(if: true) ".repeat(11)} } }`;
+    // Each on a field of its own: repeated on one field, graphql-js would add its own errors.
+    const query = `{ me { ${Array.from({ length: 11 }, (_, index) => `id${index}: id @include(if: true)`).join(" ")} } }`;
     expectRefused(await server.graphql(query), "GRAPHQL_VALIDATION_FAILED", /Directives limit of 10 exceeded/);
   });
 

@@ -44,7 +44,14 @@ export async function createUser(server: TestServer, overrides: Partial<Pick<Tes
 /** An admin, made the way operators make one (create-admin's function), signed in anew. */
 export async function createAdmin(server: TestServer): Promise<TestUser> {
   const user = await createUser(server);
-  await createOrPromoteAdmin(server.database, createPasswordHasher(4), { email: user.email, promoteExisting: true });
+  // A promotion hashes nothing, but the function takes a hasher (its pool of worker threads):
+  // closed again here, so that no pool outlives the call.
+  const passwords = createPasswordHasher(4);
+  try {
+    await createOrPromoteAdmin(server.database, passwords, { email: user.email, promoteExisting: true });
+  } finally {
+    await passwords.close();
+  }
   // A role change ends the tokens issued before it.
   const login = await server.graphql(`mutation($input: LoginInput!) { login(input: $input) { accessToken } }`, {
     input: { email: user.email, password: user.password },

@@ -40,6 +40,10 @@ export interface RunningServer {
   child: ChildProcess;
   /** What it wrote until it listened (its start-up log lines). */
   startupOutput: string;
+  /** Everything it has written so far (stdout and stderr). */
+  output(): string;
+  /** Resolves once its output matches `pattern` (rejects if it exits first). */
+  waitForOutput(pattern: RegExp): Promise<void>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -52,17 +56,34 @@ export function startServerProcess(env: Record<string, string>, entry = "src/mai
   return new Promise((resolve, reject) => {
     const child = spawn(command(entry), [entry], { cwd: ROOT, env: childEnvironment({ PORT: "0", LOG_LEVEL: "info", ...env }) });
     let output = "";
+    let listening = false;
     const exited = new Promise<number | null>((done) => child.on("close", done));
+    const waiting = new Set<() => void>();
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      for (const check of waiting) check();
+      const match = listening ? null : /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match) {
-        child.stdout.off("data", onData);
-        child.stdout.resume();
+        listening = true;
         resolve({
           url: `${match[1]}/graphql`,
           child,
           startupOutput: output,
+          output: () => output,
+          waitForOutput: (pattern) =>
+            new Promise<void>((found, failed) => {
+              const check = () => {
+                if (!pattern.test(output)) return;
+                waiting.delete(check);
+                found();
+              };
+              waiting.add(check);
+              check();
+              void exited.then(() => {
+                waiting.delete(check);
+                failed(new Error(`server exited before writing ${pattern}:\n${output}`));
+              });
+            }),
           stop: () => {
             child.kill("SIGTERM");
             return exited;
@@ -71,7 +92,7 @@ export function startServerProcess(env: Record<string, string>, entry = "src/mai
       }
     };
     child.stdout.on("data", onData);
-    child.stderr.on("data", (chunk) => (output += chunk.toString()));
+    child.stderr.on("data", onData);
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)));
   });
 }

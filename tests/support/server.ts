@@ -123,7 +123,21 @@ export async function startServer(
   };
 }
 
-/** The single error's code, or a readable failure when the response has none or several. */
-export function errorCode(response: GraphQLResponse): string | undefined {
-  return response.errors?.[0]?.extensions.code;
+/**
+ * The code of the response's one error. A response with no error, with several, or whose
+ * error has no code fails the test right here, saying what was expected and what came
+ * (rather than "expected undefined to be 'NOT_FOUND'").
+ */
+export function errorCode(response: GraphQLResponse): string {
+  const errors = response.errors ?? [];
+  const listed = () => errors.map((error) => `${String(error.extensions?.code)}: ${error.message}`).join("; ");
+  if (errors.length === 0) {
+    throw new Error(`expected one GraphQL error, but the response has none (HTTP ${response.status}, data ${JSON.stringify(response.data)})`);
+  }
+  if (errors.length > 1) {
+    throw new Error(`expected one GraphQL error, but the response has ${errors.length} (HTTP ${response.status}): ${listed()}`);
+  }
+  const code = errors[0]!.extensions?.code;
+  if (typeof code !== "string") throw new Error(`expected the error to have an extensions.code, but it has none: ${listed()}`);
+  return code;
 }
