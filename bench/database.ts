@@ -116,10 +116,7 @@ export async function seed(database: BenchDatabase, size: SeedSize): Promise<num
        from generate_series(1, $1::int) g`,
       [size.users, passwordHash],
     );
-    await pool.query(
-      SEED_DATASETS,
-      [size.users * size.datasetsPerUser, size.users],
-    );
+    await pool.query(SEED_DATASETS, [size.users * size.datasetsPerUser, size.users]);
     // A live database is vacuumed: visibility maps set, statistics fresh.
     await pool.query("vacuum analyze users");
     await pool.query("vacuum analyze datasets");

@@ -30,7 +30,9 @@ export function evaluateFilesTargets(files: FilesResult): FilesTarget[] {
   const growth = Math.max(...transfers.map((transfer) => transfer.rss.growthMiB));
   targets.push({
     target: `server RSS growth during a ${files.settings.bigFile} transfer < ${FILES_TARGETS.rssGrowthMiB} MiB`,
-    measured: transfers.map((transfer) => `+${fmt(transfer.rss.growthMiB)}`).join(" / ") + ` MiB (${transfers.map((transfer) => transfer.label).join(" / ")})`,
+    measured:
+      transfers.map((transfer) => `+${fmt(transfer.rss.growthMiB)}`).join(" / ") +
+      ` MiB (${transfers.map((transfer) => transfer.label).join(" / ")})`,
     verdict: verdictOf(growth < FILES_TARGETS.rssGrowthMiB),
   });
   const { parallel } = files;
@@ -48,10 +50,12 @@ export function evaluateFilesTargets(files: FilesResult): FilesTarget[] {
   return targets;
 }
 
-const errorsOf = (result: { non2xx: number; graphqlErrors: number; connectionErrors: number }) => result.non2xx + result.graphqlErrors + result.connectionErrors;
+const errorsOf = (result: { non2xx: number; graphqlErrors: number; connectionErrors: number }) =>
+  result.non2xx + result.graphqlErrors + result.connectionErrors;
 
 /** A speed, starred when other work took more than DISTURBED_PERCENT of a core meanwhile. */
-const speedOf = (mbPerSecond: number, other: number | undefined) => `${fmt(mbPerSecond)}${other !== undefined && other > DISTURBED_PERCENT ? "*" : ""}`;
+const speedOf = (mbPerSecond: number, other: number | undefined) =>
+  `${fmt(mbPerSecond)}${other !== undefined && other > DISTURBED_PERCENT ? "*" : ""}`;
 
 /** Whether any figure of the files part is starred. */
 export function filesDisturbed(files: FilesResult): boolean {

@@ -108,8 +108,11 @@ export async function measureFiles(run: FilesRun): Promise<FilesResult> {
   const chunkedSource = await generate("big-chunked.bin", sizes.bigFileBytes);
   const singleSource = await generate("big-single.bin", sizes.bigFileBytes);
   const parallelSources: Generated[] = [];
-  for (let index = 0; index < sizes.parallelUploads; index += 1) parallelSources.push(await generate(`parallel-${index}.bin`, sizes.parallelFileBytes));
-  log(`  generated ${fmtBytes(2 * sizes.bigFileBytes + sizes.parallelUploads * sizes.parallelFileBytes)} of test files in ${fmt((performance.now() - generateStarted) / 1000, 1)} s`);
+  for (let index = 0; index < sizes.parallelUploads; index += 1)
+    parallelSources.push(await generate(`parallel-${index}.bin`, sizes.parallelFileBytes));
+  log(
+    `  generated ${fmtBytes(2 * sizes.bigFileBytes + sizes.parallelUploads * sizes.parallelFileBytes)} of test files in ${fmt((performance.now() - generateStarted) / 1000, 1)} s`,
+  );
 
   const server = await startApiServer({
     databaseUrl: database.url,
@@ -128,7 +131,9 @@ export async function measureFiles(run: FilesRun): Promise<FilesResult> {
   const datasetOf = async (actor: Actor, name: string) =>
     (await graphql<{ createDataset: { id: string } }>(server.origin, actor.token, CREATE_DATASET, { input: { name } })).createDataset.id;
   const datasetId = await datasetOf(owner, "Bench files");
-  const parallelDatasets = await Promise.all(parallelOwners.slice(0, sizes.parallelUploads).map((actor, index) => datasetOf(actor, `Bench parallel ${index}`)));
+  const parallelDatasets = await Promise.all(
+    parallelOwners.slice(0, sizes.parallelUploads).map((actor, index) => datasetOf(actor, `Bench parallel ${index}`)),
+  );
   await warmUp(server, owner, datasetId, directory);
   const serverIdleMiB = server.rssMiB();
   log(`  server pid ${server.pid} on ${server.origin}, RSS ${fmt(serverIdleMiB)} MiB after the warm-up transfers`);
@@ -156,16 +161,21 @@ export async function measureFiles(run: FilesRun): Promise<FilesResult> {
   }
 
   const commitStarted = performance.now();
-  const committed = await graphql<{ commitDatasetVersion: { number: number; files: Array<{ path: string; sha256: string }> } }>(server.origin, owner.token, COMMIT, {
-    input: {
-      datasetId,
-      message: "bench",
-      changes: [
-        { path: "big-chunked.bin", uploadId: uploads[0]!.uploadId },
-        { path: "big-single.bin", uploadId: uploads[1]!.uploadId },
-      ],
+  const committed = await graphql<{ commitDatasetVersion: { number: number; files: Array<{ path: string; sha256: string }> } }>(
+    server.origin,
+    owner.token,
+    COMMIT,
+    {
+      input: {
+        datasetId,
+        message: "bench",
+        changes: [
+          { path: "big-chunked.bin", uploadId: uploads[0]!.uploadId },
+          { path: "big-single.bin", uploadId: uploads[1]!.uploadId },
+        ],
+      },
     },
-  });
+  );
   const commitSeconds = (performance.now() - commitStarted) / 1000;
   const version = committed.commitDatasetVersion;
   for (const source of [chunkedSource, singleSource]) {
@@ -177,7 +187,12 @@ export async function measureFiles(run: FilesRun): Promise<FilesResult> {
   await run.settle();
   const downloaded = join(directory, "downloaded.bin");
   const download = await transfer(server, watch, "download", async () => {
-    const timing = await downloadToFile(server.origin, owner.token, `/datasets/${datasetId}/versions/${version.number}/files/big-single.bin`, downloaded);
+    const timing = await downloadToFile(
+      server.origin,
+      owner.token,
+      `/datasets/${datasetId}/versions/${version.number}/files/big-single.bin`,
+      downloaded,
+    );
     return { ...timing, requests: 1 };
   });
   log(transferLine(download));

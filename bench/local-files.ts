@@ -80,7 +80,14 @@ export async function measureFloor(source: string, size: number, directory: stri
     const synced = performance.now();
     const seconds = (piped - started) / 1000;
     const withFsyncSeconds = (synced - started) / 1000;
-    return { bytes: size, seconds, mbPerSecond: mbPerSecond(size, seconds), cpuSeconds: (user + system) / 1e6, withFsyncSeconds, withFsyncMbPerSecond: mbPerSecond(size, withFsyncSeconds) };
+    return {
+      bytes: size,
+      seconds,
+      mbPerSecond: mbPerSecond(size, seconds),
+      cpuSeconds: (user + system) / 1e6,
+      withFsyncSeconds,
+      withFsyncMbPerSecond: mbPerSecond(size, withFsyncSeconds),
+    };
   } finally {
     await rm(target, { force: true });
   }

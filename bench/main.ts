@@ -62,7 +62,9 @@ async function main(options: BenchOptions): Promise<void> {
   const started = performance.now();
   const date = new Date().toISOString();
   const source = sourceFacts();
-  log(`bench (${options.mode}, ${options.parts.join(" + ")}${options.profile ? ", profile" : ""}): commit ${source.commit}${source.dirty ? " + uncommitted changes" : ""}`);
+  log(
+    `bench (${options.mode}, ${options.parts.join(" + ")}${options.profile ? ", profile" : ""}): commit ${source.commit}${source.dirty ? " + uncommitted changes" : ""}`,
+  );
   const load = loadavg();
   if (load[0]! > 0.5) log(`note: load average ${load.map((value) => value.toFixed(2)).join(" ")}: other work on this machine skews the figures`);
 
@@ -156,7 +158,13 @@ async function measureServer(run: Run): Promise<{ loginStorm: LoginStormResult; 
   );
   for (const scenario of scenarios) {
     await run.settle();
-    const measured = await runLoad({ origin: server.origin, watch, requests: scenario.requests, connections: scenario.connections, ...options.scenario });
+    const measured = await runLoad({
+      origin: server.origin,
+      watch,
+      requests: scenario.requests,
+      connections: scenario.connections,
+      ...options.scenario,
+    });
     const result: ScenarioResult = { name: scenario.name, label: scenario.label, connections: scenario.connections, server: measured };
     run.results.push(result);
     log(progressLine(scenario.label, measured));
@@ -171,7 +179,13 @@ async function measureServer(run: Run): Promise<{ loginStorm: LoginStormResult; 
     const bodyBytes = Math.round(measured.meanBodyBytes);
     const requests = scenario.requests.map((request) => ({ ...request, path: `/bare/${bodyBytes}` }));
     await run.settle();
-    const bareMeasured = await runLoad({ origin: bare.origin, watch: { serverPid: bare.pid }, requests, connections: scenario.connections, ...options.bareRoute });
+    const bareMeasured = await runLoad({
+      origin: bare.origin,
+      watch: { serverPid: bare.pid },
+      requests,
+      connections: scenario.connections,
+      ...options.bareRoute,
+    });
     result.bareRoute = { ...bareMeasured, bodyBytes };
     log(progressLine(`  bare route, ${fmt(bodyBytes)} B`, bareMeasured));
   }
@@ -193,10 +207,19 @@ async function measureLoginStorm(run: Run, server: ChildServer, watch: Watched):
   const alone = await runLoad({ origin: server.origin, watch, requests: datasets.requests, connections: datasets.connections, ...options.scenario });
   log(progressLine("datasets(first: 20) alone", alone));
   await run.settle();
-  const storm = startLoad({ origin: server.origin, watch, requests: loginRequests(fixtures), connections: options.stormLogins, warmupSeconds: 0, seconds: 3600 }, 3600);
+  const storm = startLoad(
+    { origin: server.origin, watch, requests: loginRequests(fixtures), connections: options.stormLogins, warmupSeconds: 0, seconds: 3600 },
+    3600,
+  );
   // Let the logins queue up in the hash workers before measuring.
   await sleep(1_000);
-  const duringStorm = await runLoad({ origin: server.origin, watch, requests: datasets.requests, connections: datasets.connections, ...options.scenario });
+  const duringStorm = await runLoad({
+    origin: server.origin,
+    watch,
+    requests: datasets.requests,
+    connections: datasets.connections,
+    ...options.scenario,
+  });
   storm.stop();
   const logins = await storm.done;
   log(progressLine("datasets(first: 20) during the storm", duringStorm));
@@ -215,7 +238,14 @@ async function measureMemory(run: Run, server: ChildServer, watch: Watched, star
   const mix = run.scenarios.find((scenario) => scenario.name === "mix")!;
   const sampler = setInterval(() => memory.soakSamplesMiB.push(server.rssMiB()), 5_000);
   try {
-    memory.soak = await runLoad({ origin: server.origin, watch, requests: mix.requests, connections: mix.connections, warmupSeconds: 0, seconds: options.soakSeconds });
+    memory.soak = await runLoad({
+      origin: server.origin,
+      watch,
+      requests: mix.requests,
+      connections: mix.connections,
+      warmupSeconds: 0,
+      seconds: options.soakSeconds,
+    });
   } finally {
     clearInterval(sampler);
   }
@@ -235,14 +265,25 @@ async function measureProfile(run: Run, date: string): Promise<NonNullable<Bench
   const directory = `${ROOT}bench/profiles/${date.replace(/\.\d+Z$/, "Z").replace(/:/g, "-")}`;
   await mkdir(directory, { recursive: true });
   log(`\n== Profile: the server under node --cpu-prof (${directory.slice(ROOT.length)})`);
-  const server = await startApiServer({ databaseUrl: database.url, jwtSecret: run.jwtSecret, bcryptCost: options.bcryptCost, cpuProfileDir: directory });
+  const server = await startApiServer({
+    databaseUrl: database.url,
+    jwtSecret: run.jwtSecret,
+    bcryptCost: options.bcryptCost,
+    cpuProfileDir: directory,
+  });
   const watch = watching(server, database);
   const underProfiler: Array<{ label: string; rps: number; p99Ms: number }> = [];
   let measuredFrom: number | undefined;
   for (const scenario of run.scenarios.filter((entry) => entry.name === "datasets" || entry.name === "adminDatasets")) {
     await run.settle();
     measuredFrom ??= performance.now() + options.scenario.warmupSeconds * 1000;
-    const measured = await runLoad({ origin: server.origin, watch, requests: scenario.requests, connections: scenario.connections, ...options.scenario });
+    const measured = await runLoad({
+      origin: server.origin,
+      watch,
+      requests: scenario.requests,
+      connections: scenario.connections,
+      ...options.scenario,
+    });
     underProfiler.push({ label: scenario.label, rps: measured.rps, p99Ms: measured.p99Ms });
     log(progressLine(`${scenario.label} (profiled)`, measured));
   }

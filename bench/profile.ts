@@ -69,8 +69,17 @@ function packageOf(frame: CallFrame): string {
   const path = shorten(frame.url);
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1];
   if (pkg) return pkg;
-  if (path.startsWith("node:")) return `node:${path.slice(5).split("/").slice(0, path.startsWith("node:internal/") ? 2 : 1).join("/")}`;
-  if (path.startsWith("src/")) return path.split("/").slice(0, path.split("/").length > 2 ? 2 : 1).join("/");
+  if (path.startsWith("node:"))
+    return `node:${path
+      .slice(5)
+      .split("/")
+      .slice(0, path.startsWith("node:internal/") ? 2 : 1)
+      .join("/")}`;
+  if (path.startsWith("src/"))
+    return path
+      .split("/")
+      .slice(0, path.split("/").length > 2 ? 2 : 1)
+      .join("/");
   return path;
 }
 

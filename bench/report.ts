@@ -158,7 +158,10 @@ export function evaluateTargets(results: Omit<BenchResults, "targets">): Target[
     measured:
       failing.length === 0 && stormErrors === 0
         ? "0"
-        : [...failing.map((scenario) => `${scenario.name}: ${errorsOf(scenario.server)}`), ...(stormErrors ? [`storm and soak: ${stormErrors}`] : [])].join(", "),
+        : [
+            ...failing.map((scenario) => `${scenario.name}: ${errorsOf(scenario.server)}`),
+            ...(stormErrors ? [`storm and soak: ${stormErrors}`] : []),
+          ].join(", "),
     verdict: verdictOf(failing.length === 0 && stormErrors === 0),
   });
   const statements = (scenario: ScenarioResult | undefined, most: number, label: string) => {
@@ -181,7 +184,11 @@ export function evaluateTargets(results: Omit<BenchResults, "targets">): Target[
   }
   for (const scenario of [datasets, admin]) {
     if (!scenario) continue;
-    targets.push({ target: `${scenario.label} p99 < 25 ms`, measured: `${fmt(scenario.server.p99Ms, 1)} ms`, verdict: verdictOf(scenario.server.p99Ms < 25) });
+    targets.push({
+      target: `${scenario.label} p99 < 25 ms`,
+      measured: `${fmt(scenario.server.p99Ms, 1)} ms`,
+      verdict: verdictOf(scenario.server.p99Ms < 25),
+    });
   }
   const { alone, duringStorm, stormLogins } = results.loginStorm;
   const stormRatio = duringStorm.p99Ms / alone.p99Ms;
@@ -225,15 +232,13 @@ function trendPerMinute(samples: readonly number[], intervalSeconds: number): nu
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
-
 /** A rate, starred when other work took more than DISTURBED_PERCENT of a core while it was measured. */
 const rateOf = (value: number | undefined, cpu: CpuUse | undefined) => `${fmtRate(value)}${cpu && cpu.other > DISTURBED_PERCENT ? "*" : ""}`;
 
 /** Whether any figure of the run is starred. */
 function disturbed(results: BenchResults): boolean {
-  return results.scenarios.some(
-    ({ server, sqlFloor, bareRoute }) =>
-      [server.cpu, sqlFloor?.cpu, bareRoute?.cpu].some((cpu) => cpu !== undefined && cpu.other > DISTURBED_PERCENT),
+  return results.scenarios.some(({ server, sqlFloor, bareRoute }) =>
+    [server.cpu, sqlFloor?.cpu, bareRoute?.cpu].some((cpu) => cpu !== undefined && cpu.other > DISTURBED_PERCENT),
   );
 }
 
@@ -288,8 +293,7 @@ function serverTable(results: BenchResults): Table {
 function floorTable(results: BenchResults): Table {
   const typename = results.scenarios.find((scenario) => scenario.name === "typename")?.server.rps;
   const rows = results.scenarios.map(({ label, server, sqlFloor, bareRoute }) => {
-    const mismatch =
-      sqlFloor && server.statements && Math.abs(sqlFloor.statementsPerRequest - server.statements.mean) > 0.05 ? " (!)" : "";
+    const mismatch = sqlFloor && server.statements && Math.abs(sqlFloor.statementsPerRequest - server.statements.mean) > 0.05 ? " (!)" : "";
     return [
       label,
       rateOf(server.rps, server.cpu),
@@ -303,7 +307,17 @@ function floorTable(results: BenchResults): Table {
     ];
   });
   return {
-    headers: ["scenario", "server req/s", "SQL floor req/s", "SQL floor stmts/s", "floor p99 ms", "bare route req/s", "÷ SQL floor", "÷ bare route", "÷ { __typename }"],
+    headers: [
+      "scenario",
+      "server req/s",
+      "SQL floor req/s",
+      "SQL floor stmts/s",
+      "floor p99 ms",
+      "bare route req/s",
+      "÷ SQL floor",
+      "÷ bare route",
+      "÷ { __typename }",
+    ],
     rows,
     rightAligned: [false, true, true, true, true, true, true, true, true],
   };
@@ -425,7 +439,9 @@ function codeAndMachineLines(results: BenchResults): string[] {
     `| kernel | ${machine.kernel} |`,
     `| Node | ${machine.node} |`,
     `| PostgreSQL | ${machine.postgres} |`,
-    `| PostgreSQL settings | ${Object.entries(machine.postgresSettings).map(([name, value]) => `${name}=${value}`).join(", ")} |`,
+    `| PostgreSQL settings | ${Object.entries(machine.postgresSettings)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(", ")} |`,
     `| load average at start / end | ${machine.loadAverageAtStart.join(" ")} / ${machine.loadAverageAtEnd?.join(" ") ?? "–"} |`,
     "",
   ];
@@ -558,7 +574,10 @@ export async function writeResults(results: BenchResults, writeDocs: boolean): P
 
 /** The newest full run in bench/results/ of each part. */
 async function latestFullRuns(): Promise<Partial<Record<BenchPart, BenchResults>>> {
-  const names = (await readdir(`${ROOT}bench/results`)).filter((name) => name.endsWith(".json") && !name.includes("-quick")).sort().reverse();
+  const names = (await readdir(`${ROOT}bench/results`))
+    .filter((name) => name.endsWith(".json") && !name.includes("-quick"))
+    .sort()
+    .reverse();
   const found: Partial<Record<BenchPart, BenchResults>> = {};
   for (const name of names) {
     const results = JSON.parse(await readFile(`${ROOT}bench/results/${name}`, "utf8")) as BenchResults;

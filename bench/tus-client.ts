@@ -55,7 +55,14 @@ export async function createUpload(origin: string, token: string, length: number
  * Uploads the whole of `file` (`size` bytes) into a new upload of `datasetId`, `chunkBytes`
  * per PATCH (Infinity: one request, as tus-js-client does by default).
  */
-export async function uploadFile(origin: string, token: string, datasetId: string, file: string, size: number, chunkBytes: number): Promise<UploadTiming & { uploadId: string }> {
+export async function uploadFile(
+  origin: string,
+  token: string,
+  datasetId: string,
+  file: string,
+  size: number,
+  chunkBytes: number,
+): Promise<UploadTiming & { uploadId: string }> {
   const started = performance.now();
   const path = await createUpload(origin, token, size, { datasetId, filename: file.split("/").at(-1)! });
   let offset = 0;
@@ -70,7 +77,13 @@ export async function uploadFile(origin: string, token: string, datasetId: strin
     offset = end;
   }
   const finished = performance.now();
-  return { uploadId: path.split("/").at(-1)!, bytes: size, requests, seconds: (finished - started) / 1000, finishSeconds: (finished - lastSent) / 1000 };
+  return {
+    uploadId: path.split("/").at(-1)!,
+    bytes: size,
+    requests,
+    seconds: (finished - started) / 1000,
+    finishSeconds: (finished - lastSent) / 1000,
+  };
 }
 
 /** One PATCH carrying bytes `start` to `end` (exclusive) of `file`; the offset the server then reports. */
@@ -89,7 +102,8 @@ export function patchFromFile(target: UploadTarget, file: string, start: number,
     });
     outgoing.once("response", (response) => {
       void textOf(response).then((text) => {
-        if (response.statusCode !== 204) reject(new Error(`PATCH ${target.path} at ${start} answered HTTP ${response.statusCode}: ${text.slice(0, 300)}`));
+        if (response.statusCode !== 204)
+          reject(new Error(`PATCH ${target.path} at ${start} answered HTTP ${response.statusCode}: ${text.slice(0, 300)}`));
         else resolve({ offset: Number(response.headers["upload-offset"]), sentAt });
       }, reject);
     });
@@ -138,7 +152,8 @@ export async function graphql<T>(origin: string, token: string, query: string, v
   });
   const text = await response.text();
   const body = JSON.parse(text) as { data?: T; errors?: unknown };
-  if (response.status !== 200 || body.errors !== undefined || !body.data) throw new Error(`GraphQL answered HTTP ${response.status}: ${text.slice(0, 500)}`);
+  if (response.status !== 200 || body.errors !== undefined || !body.data)
+    throw new Error(`GraphQL answered HTTP ${response.status}: ${text.slice(0, 500)}`);
   return body.data;
 }
 

@@ -159,10 +159,7 @@ async function seed(): Promise<void> {
      from generate_series(1, $1::int) g`,
     [USERS],
   );
-  await client.query(
-    SEED_DATASETS,
-    [DATASETS, USERS],
-  );
+  await client.query(SEED_DATASETS, [DATASETS, USERS]);
   await client.query("analyze users");
   // The trigram indexes (migrations/007) took the seed into their pending lists; autovacuum
   // would merge them soon after such a load in production, so merge them before measuring.
@@ -212,9 +209,7 @@ async function explain(test: Case): Promise<Explained> {
     for (let run = 0; run < (test.write ? 0 : (test.warmUps ?? 1)); run += 1) await client.query(`execute explain_q${args}`);
     const runs: ExplainJson[0][] = [];
     for (let run = 0; run < (test.write ? 1 : RUNS); run += 1) {
-      const { rows } = await client.query<{ "QUERY PLAN": ExplainJson }>(
-        `explain (analyze, buffers, format json) execute explain_q${args}`,
-      );
+      const { rows } = await client.query<{ "QUERY PLAN": ExplainJson }>(`explain (analyze, buffers, format json) execute explain_q${args}`);
       runs.push(rows[0]!["QUERY PLAN"][0]);
     }
     if (VERBOSE) {
@@ -311,7 +306,8 @@ interface Fixtures {
 
 async function fixtures(): Promise<Fixtures> {
   const owner = (await client.query<{ id: string; email: string }>("select id, email from users where username = 'user_0500'")).rows[0]!;
-  const dataset = (await client.query<{ id: string }>("select id from datasets where user_id = $1 order by created_at limit 1 offset 40", [owner.id])).rows[0]!;
+  const dataset = (await client.query<{ id: string }>("select id from datasets where user_id = $1 order by created_at limit 1 offset 40", [owner.id]))
+    .rows[0]!;
   const users = await client.query<{ id: string }>("select id from users order by username limit 100 offset 300");
   return { owner: owner.id, datasetId: dataset.id, email: owner.email, userIds: users.rows.map((row) => row.id) };
 }
@@ -387,7 +383,11 @@ async function baseline(f: Fixtures): Promise<void> {
     await run({ label: `${order} +owners c. all owners, first page`, sql: owners, params: [null, null, null, null, LIMIT] });
     await run({ label: `${order} +count+owners c. all owners, first page`, sql: both, params: [null, null, null, null, LIMIT] });
     await run({ label: `${order} +count+owners d. all owners, after cursor (row 90,000)`, sql: both, params: [null, null, deepKey, deepId, LIMIT] });
-    await run({ label: `${order} +count+owners e. one owner, search "${COMMON_WORD}"`, sql: both, params: [f.owner, contains(COMMON_WORD), null, null, LIMIT] });
+    await run({
+      label: `${order} +count+owners e. one owner, search "${COMMON_WORD}"`,
+      sql: both,
+      params: [f.owner, contains(COMMON_WORD), null, null, LIMIT],
+    });
   }
 
   log("\n== Users list");

@@ -54,7 +54,10 @@ export async function createApp(config: Config, openedDatabase: Database, logger
   const successorSeed = secret ?? config.signingKey!.privateKeyPem;
   const viewers = new ViewerCache(config.viewerCacheSize);
   const blobStore = await openBlobStore({ url: config.files.storageUrl, s3: config.files.s3 });
-  const staging = new HashingFileStore({ directory: config.files.uploadDir, expirationPeriodInMilliseconds: config.files.uploadExpirySeconds * 1000 });
+  const staging = new HashingFileStore({
+    directory: config.files.uploadDir,
+    expirationPeriodInMilliseconds: config.files.uploadExpirySeconds * 1000,
+  });
   const garbage = createGarbageCollector(database, blobStore, staging, logger);
   const services = {
     config,

@@ -79,7 +79,12 @@ export interface Config {
 export interface FilesConfig {
   /** `file:///abs/path` or `s3://bucket/prefix`; default `file://<DATA_DIR>/files`. */
   storageUrl: string;
-  s3: { endpoint?: string; region?: string; forcePathStyle?: boolean; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } };
+  s3: {
+    endpoint?: string;
+    region?: string;
+    forcePathStyle?: boolean;
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  };
   /** Where tus stages bytes in flight (a volume every instance shares, when uploads must resume anywhere). */
   uploadDir: string;
   maxFileSize: number;
@@ -211,9 +216,11 @@ const bytes = z.string().transform((value, context) => {
 });
 
 const environment = z.object({
-  NODE_ENV: z.enum(["development", "production", "test"], {
-    error: "expected development, production or test",
-  }).default("development"),
+  NODE_ENV: z
+    .enum(["development", "production", "test"], {
+      error: "expected development, production or test",
+    })
+    .default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: integer(0, 65535).default(4000),
   DATABASE_URL: z
@@ -293,7 +300,10 @@ const environment = z.object({
     .string()
     .regex(/^(file:\/\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, { error: "expected file:///absolute/path or s3://bucket/prefix" })
     .optional(),
-  S3_ENDPOINT: z.string().regex(/^https?:\/\/\S+$/, { error: "expected an http(s):// URL" }).optional(),
+  S3_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, { error: "expected an http(s):// URL" })
+    .optional(),
   S3_REGION: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: boolean.optional(),
   AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
@@ -378,7 +388,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 
   const corsOrigins = values.CORS_ORIGINS
-    ? values.CORS_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean)
+    ? values.CORS_ORIGINS.split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean)
     : production
       ? []
       : DEV_CORS_ORIGINS;

@@ -30,8 +30,7 @@ export class ClientError extends GraphQLError {
   }
 }
 
-export const unauthenticated = (message = "Sign in first: this needs a valid access token") =>
-  new ClientError(message, ErrorCode.UNAUTHENTICATED);
+export const unauthenticated = (message = "Sign in first: this needs a valid access token") => new ClientError(message, ErrorCode.UNAUTHENTICATED);
 
 /** For a token that is present but invalid: the whole request fails with HTTP 401. */
 export const invalidToken = (message = "The access token is invalid or expired") =>
@@ -39,17 +38,14 @@ export const invalidToken = (message = "The access token is invalid or expired")
     http: { status: 401, headers: new Map([["www-authenticate", 'Bearer error="invalid_token"']]) },
   });
 
-export const forbidden = (message = "You are not allowed to do this") =>
-  new ClientError(message, ErrorCode.FORBIDDEN);
+export const forbidden = (message = "You are not allowed to do this") => new ClientError(message, ErrorCode.FORBIDDEN);
 
 export const notFound = (what: string) => new ClientError(`${what} not found`, ErrorCode.NOT_FOUND);
 
 /** Bad input; `field` names it as a dotted path from the argument (`input.name`). */
-export const badUserInput = (field: string, message: string) =>
-  new ClientError(message, ErrorCode.BAD_USER_INPUT, { field });
+export const badUserInput = (field: string, message: string) => new ClientError(message, ErrorCode.BAD_USER_INPUT, { field });
 
-export const conflict = (field: string, message: string) =>
-  new ClientError(message, ErrorCode.CONFLICT, { field });
+export const conflict = (field: string, message: string) => new ClientError(message, ErrorCode.CONFLICT, { field });
 
 /** The mask every unexpected error is shown as. */
 export const internalError = () => ({

@@ -125,8 +125,7 @@ const isSearch = (value: unknown) => typeof value === "string" && value !== "";
 function searches(args: Record<string, unknown>): boolean {
   return Object.entries(args).some(
     ([name, value]) =>
-      (name === "search" && isSearch(value)) ||
-      (typeof value === "object" && value !== null && isSearch((value as Record<string, unknown>).search)),
+      (name === "search" && isSearch(value)) || (typeof value === "object" && value !== null && isSearch((value as Record<string, unknown>).search)),
   );
 }
 
@@ -260,7 +259,9 @@ export function limitsPlugin(schema: GraphQLSchema, limits: LimitsConfig): Apoll
         async didResolveOperation({ operation, document, request, contextValue }) {
           if (!operation) return;
           const fragments = Object.fromEntries(
-            document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
+            document.definitions
+              .filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION)
+              .map((fragment) => [fragment.name.value, fragment]),
           );
           // The variables as execution will see them: defaults filled in (`$n: Int = 100`).
           const variables = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {}, { maxErrors: 1 });

@@ -5,20 +5,23 @@ import { pino, type DestinationStream, type Logger } from "pino";
  * (headers, GraphQL variables).
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({
-    level,
-    redact: {
-      paths: [
-        "req.headers.authorization",
-        "req.headers.cookie",
-        "*.password",
-        "*.currentPassword",
-        "*.newPassword",
-        "*.accessToken",
-        "*.refreshToken",
-        "*.variables.input.password",
-      ],
-      censor: "[redacted]",
+  return pino(
+    {
+      level,
+      redact: {
+        paths: [
+          "req.headers.authorization",
+          "req.headers.cookie",
+          "*.password",
+          "*.currentPassword",
+          "*.newPassword",
+          "*.accessToken",
+          "*.refreshToken",
+          "*.variables.input.password",
+        ],
+        censor: "[redacted]",
+      },
     },
-  }, destination);
+    destination,
+  );
 }

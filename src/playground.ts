@@ -146,21 +146,15 @@ export function registerPlayground(app: FastifyInstance, endpoint = "/graphql"):
     return;
   }
   const assets = Object.fromEntries(
-    [
-      ...packaged,
-      asset("playground.js", JS, Buffer.from(startScript(endpoint))),
-      asset("playground.css", CSS, Buffer.from(PAGE_CSS)),
-    ].map((entry) => [entry.name, entry]),
+    [...packaged, asset("playground.js", JS, Buffer.from(startScript(endpoint))), asset("playground.css", CSS, Buffer.from(PAGE_CSS))].map(
+      (entry) => [entry.name, entry],
+    ),
   );
   const html = page(assets);
 
   for (const { name, type, body } of Object.values(assets)) {
     app.get(`${PLAYGROUND_PREFIX}/${name}`, async (_request, reply) =>
-      reply
-        .type(type)
-        .header("cache-control", "public, max-age=31536000, immutable")
-        .header("x-content-type-options", "nosniff")
-        .send(body),
+      reply.type(type).header("cache-control", "public, max-age=31536000, immutable").header("x-content-type-options", "nosniff").send(body),
     );
   }
 

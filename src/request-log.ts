@@ -71,8 +71,7 @@ export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void
     // Refused: never ran (a 4xx, or a request error answered 200 under application/json).
     const status = reply.statusCode;
     const errors = Boolean(report?.errorCodes.length);
-    const outcome =
-      status >= 500 ? "error" : status >= 400 || (errors && !report?.executed) ? "refused" : errors ? "error" : "success";
+    const outcome = status >= 500 ? "error" : status >= 400 || (errors && !report?.executed) ? "refused" : errors ? "error" : "success";
     if (isGraphql) metrics.requestDone(report?.operation ?? "unknown", outcome, seconds);
     const line = {
       method: request.method,

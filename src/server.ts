@@ -215,9 +215,7 @@ export async function buildServer({ services, database, schema, logger, staging 
     // Apollo runs every operation of a batch; a batch of fifty logins is fifty logins.
     app.addHook("preHandler", async (request, reply) => {
       if (Array.isArray(request.body) && request.body.length > config.limits.maxBatchSize) {
-        return reply
-          .code(400)
-          .send(errorBody(`A batch may hold at most ${config.limits.maxBatchSize} operations`, "BAD_REQUEST", request.id));
+        return reply.code(400).send(errorBody(`A batch may hold at most ${config.limits.maxBatchSize} operations`, "BAD_REQUEST", request.id));
       }
     });
   }
@@ -234,10 +232,7 @@ export async function buildServer({ services, database, schema, logger, staging 
   const manifest = config.persistedOperations === "only" ? loadManifest(config.persistedOperationsManifest) : undefined;
   if (manifest) registerDocumentIds(app, manifest);
 
-  const apollo = createApollo(app, schema, config, [
-    ...(manifest ? [trustedDocumentsPlugin(manifest)] : []),
-    reportingPlugin(services.metrics),
-  ]);
+  const apollo = createApollo(app, schema, config, [...(manifest ? [trustedDocumentsPlugin(manifest)] : []), reportingPlugin(services.metrics)]);
   await apollo.start();
   await app.register(fastifyApollo(apollo), {
     path: "/graphql",

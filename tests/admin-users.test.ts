@@ -58,9 +58,7 @@ function on(server: () => TestServer) {
       expect(errorCode(response)).toBe("UNAUTHENTICATED");
     },
     async activeAdminCount(): Promise<number> {
-      const [row] = await server().database.query<{ count: number }>(
-        "select count(*)::int as count from users where role = 'ADMIN' and active",
-      );
+      const [row] = await server().database.query<{ count: number }>("select count(*)::int as count from users where role = 'ADMIN' and active");
       return row!.count;
     },
   };
@@ -113,7 +111,11 @@ describe("admin user management", () => {
         expectError(await server.graphql(query, variables, { token: user.token }), "FORBIDDEN");
       }
       // No role or state changed, and no token was revoked.
-      for (const [someone, role] of [[user, "USER"], [target, "USER"], [admin, "ADMIN"]] as const) {
+      for (const [someone, role] of [
+        [user, "USER"],
+        [target, "USER"],
+        [admin, "ADMIN"],
+      ] as const) {
         expect(expectOk(await s.me(someone.token)).me).toEqual({ id: someone.id, role, active: true });
       }
     });
@@ -234,7 +236,11 @@ describe("admin user management", () => {
       }
       expect((await list({ after: forged(["users", "2026-01-01T00:00:00.000Z", randomUUID()]) })).edges).toBeInstanceOf(Array);
       // And a users cursor is no dataset cursor.
-      const wrongList = await server.graphql(`query($after: String) { datasets(after: $after) { totalCount } }`, { after: userCursor }, { token: admin.token });
+      const wrongList = await server.graphql(
+        `query($after: String) { datasets(after: $after) { totalCount } }`,
+        { after: userCursor },
+        { token: admin.token },
+      );
       expectError(wrongList, "BAD_USER_INPUT", "after");
       for (const first of [0, -1, 101]) {
         expectError(await server.graphql(USERS, { first }, { token: admin.token }), "BAD_USER_INPUT", "first");
@@ -289,10 +295,9 @@ describe("admin user management", () => {
       expectError(await server.graphql(REFRESH, { token: session.refreshToken }), "UNAUTHENTICATED");
       expectError(await server.graphql(LOGIN, { input: { email: user.email, password: user.password } }), "UNAUTHENTICATED");
       // Every session ended, with the reason recorded.
-      const sessions = await server.database.query<{ reason: string | null }>(
-        "select revoked_reason as reason from sessions where user_id = $1",
-        [user.id],
-      );
+      const sessions = await server.database.query<{ reason: string | null }>("select revoked_reason as reason from sessions where user_id = $1", [
+        user.id,
+      ]);
       expect(sessions.length).toBeGreaterThanOrEqual(2);
       expect(new Set(sessions.map((row) => row.reason))).toEqual(new Set(["deactivated"]));
       // Admins see it in the list; setting it again changes nothing.
@@ -383,11 +388,13 @@ describe("the last active admin", () => {
   it("lets exactly one of two admins demoting or deactivating each other at once succeed", async () => {
     for (let round = 0; round < 6; round += 1) {
       const demote = round % 2 === 0;
-      const change = (actor: TestUser, target: TestUser) =>
-        demote ? s.setRole(actor, target.id, "USER") : s.setActive(actor, target.id, false);
+      const change = (actor: TestUser, target: TestUser) => (demote ? s.setRole(actor, target.id, "USER") : s.setActive(actor, target.id, false));
       const [first, second] = await Promise.all([change(a, b), change(b, a)]);
       const results = [first, second];
-      expect(results.filter((response) => !response.errors), `round ${round}`).toHaveLength(1);
+      expect(
+        results.filter((response) => !response.errors),
+        `round ${round}`,
+      ).toHaveLength(1);
       const loser = results.find((response) => response.errors)!;
       // Refused as the last admin, or (had the winner committed before its check) with a revoked token.
       // UNAUTHENTICATED: refused at sign-in (already demoted); FORBIDDEN: demoted while it

@@ -65,7 +65,11 @@ describe("audit trail", () => {
   it("records dataset changes with what changed, and role and active changes with who made them", async () => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);
-    await server.graphql(`mutation($id: ID!) { updateDataset(id: $id, input: { name: "renamed", filePath: null }) { id } }`, { id: dataset.id }, { token: owner.token });
+    await server.graphql(
+      `mutation($id: ID!) { updateDataset(id: $id, input: { name: "renamed", filePath: null }) { id } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
     await server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, { token: owner.token });
     const onDataset = (await events({ actorId: owner.id })).filter((event) => event.subjectId === dataset.id).reverse();
     expect(onDataset.map((event) => [event.type, event.details])).toEqual([

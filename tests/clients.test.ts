@@ -29,8 +29,7 @@ import { download, sha256 as sha256Of, tusHead } from "./support/files.js";
 import { startServer, type TestServer } from "./support/server.js";
 
 /** The hash GraphQL Code Generator wrote into each typed document (and into the manifest). */
-const manifestHash = (document: DocumentNode) =>
-  ((document as unknown as { __meta__: { hash: string } }).__meta__.hash).replace(/^sha256:/, "");
+const manifestHash = (document: DocumentNode) => (document as unknown as { __meta__: { hash: string } }).__meta__.hash.replace(/^sha256:/, "");
 
 /** An access token of the session that has just expired, as the server would have signed it. */
 async function expiredTokenLike(server: TestServer, token: string): Promise<string> {
@@ -135,7 +134,13 @@ describe("files through the typed clients and the tus upload helper", () => {
   async function signedIn() {
     const session = new ClientSession(server.url);
     const apollo = new ApolloClient({ link: new HttpLink({ uri: server.url, fetch: session.fetch }), cache: new InMemoryCache() });
-    const urql = new Client({ url: server.url, exchanges: [fetchExchange], fetch: session.fetch, requestPolicy: "network-only", preferGetMethod: false });
+    const urql = new Client({
+      url: server.url,
+      exchanges: [fetchExchange],
+      fetch: session.fetch,
+      requestPolicy: "network-only",
+      preferGetMethod: false,
+    });
     const registered = await apollo.mutate({ mutation: RegisterDocument, variables: { input: newAccount() } });
     session.remember(registered.data!.register);
     const created = await apollo.mutate({ mutation: CreateDatasetDocument, variables: { input: { name: unique("Files") } } });
@@ -182,7 +187,9 @@ describe("files through the typed clients and the tus upload helper", () => {
     expect(removed.data!.commitDatasetVersion).toMatchObject({ number: 2, fileCount: 0, files: [] });
     const first = await urql.query(DatasetVersionsDocument, { id: datasetId, first: 1 }).toPromise();
     expect(first.data!.dataset.versions).toMatchObject({ totalCount: 2, edges: [{ node: { number: 2 } }], pageInfo: { hasNextPage: true } });
-    const next = await urql.query(DatasetVersionsDocument, { id: datasetId, first: 1, after: first.data!.dataset.versions.pageInfo.endCursor }).toPromise();
+    const next = await urql
+      .query(DatasetVersionsDocument, { id: datasetId, first: 1, after: first.data!.dataset.versions.pageInfo.endCursor })
+      .toPromise();
     expect(next.data!.dataset.versions.edges.map((edge) => edge.node.number)).toEqual([1]);
     const one = await apollo.query({ query: DatasetVersionDocument, variables: { id: datasetId, number: 1 }, fetchPolicy: "network-only" });
     expect(one.data!.dataset.version!.files.map((each) => each.sha256)).toEqual([sha256Of(csv)]);
@@ -196,7 +203,16 @@ describe("files through the typed clients and the tus upload helper", () => {
     try {
       // tus-js-client's own URL storage for Node: what localStorage is in a browser.
       const urlStorage = new FileUrlStorage(join(storageDir, "uploads.json"));
-      const options = { endpoint, accessToken: () => session.accessToken!, datasetId, file: bytes, filename: "noise.bin", sha256: sha256Of(bytes), chunkSize, urlStorage };
+      const options = {
+        endpoint,
+        accessToken: () => session.accessToken!,
+        datasetId,
+        file: bytes,
+        filename: "noise.bin",
+        sha256: sha256Of(bytes),
+        chunkSize,
+        urlStorage,
+      };
 
       const controller = new AbortController();
       const interrupted = uploadFile({ ...options, signal: controller.signal, onChunkComplete: () => controller.abort() });

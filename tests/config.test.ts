@@ -50,8 +50,14 @@ describe("configuration", () => {
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent"],
     [{ NODE_ENV: "staging" }, "NODE_ENV: expected development, production or test"],
     [{ JWT_SECRET: "short" }, "JWT_SECRET: expected at least 32 bytes"],
-    [{ DATABASE_QUERY_TIMEOUT: "3", DATABASE_STATEMENT_TIMEOUT: "3" }, "DATABASE_STATEMENT_TIMEOUT: expected less than DATABASE_QUERY_TIMEOUT (3 s), so that PostgreSQL stops a slow statement before its connection is given up"],
-    [{ NODE_ENV: "production", DATABASE_URL: "postgres://db/app", JWT_SECRET: "x".repeat(32), BCRYPT_COST: "8" }, "BCRYPT_COST: expected at least 10 in production"],
+    [
+      { DATABASE_QUERY_TIMEOUT: "3", DATABASE_STATEMENT_TIMEOUT: "3" },
+      "DATABASE_STATEMENT_TIMEOUT: expected less than DATABASE_QUERY_TIMEOUT (3 s), so that PostgreSQL stops a slow statement before its connection is given up",
+    ],
+    [
+      { NODE_ENV: "production", DATABASE_URL: "postgres://db/app", JWT_SECRET: "x".repeat(32), BCRYPT_COST: "8" },
+      "BCRYPT_COST: expected at least 10 in production",
+    ],
   ])("refuses %o with one line naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });

@@ -72,7 +72,9 @@ describe("create-admin and an email someone else registered", () => {
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe("");
     expect(refused.stderr).toMatch(
-      new RegExp(`^create-admin: The email ${escapeRegExp(email)} is already registered, by "${squatter}" \\(id ${squatterId}, registered \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\): nothing was changed; .*--promote-existing`),
+      new RegExp(
+        `^create-admin: The email ${escapeRegExp(email)} is already registered, by "${squatter}" \\(id ${squatterId}, registered \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\): nothing was changed; .*--promote-existing`,
+      ),
     );
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
     // The email alone no longer promotes: that has to be asked for.
@@ -98,7 +100,9 @@ describe("create-admin and an email someone else registered", () => {
     const promoted = await deployment.createAdmin(["--email", email, "--promote-existing", "--username", squatter]);
     expect(promoted.stderr).toBe("");
     expect(promoted.code).toBe(0);
-    expect(promoted.stdout).toMatch(new RegExp(`^Promoted <${escapeRegExp(email)}> "${squatter}" \\(id ${squatterId}, registered .*\\) to admin\\n$`));
+    expect(promoted.stdout).toMatch(
+      new RegExp(`^Promoted <${escapeRegExp(email)}> "${squatter}" \\(id ${squatterId}, registered .*\\) to admin\\n$`),
+    );
     const again = await deployment.createAdmin(["--email", email, "--promote-existing"]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/is already an admin: nothing changed/);

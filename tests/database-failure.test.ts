@@ -144,7 +144,11 @@ describe.runIf(ENGINE === "postgres")("the database goes away and comes back (Po
 
   /** A dataset created (and committed) through the server; its id. */
   const createDataset = async (name: string) => {
-    const response = await server.graphql(`mutation($name: String!) { createDataset(input: { name: $name }) { id } }`, { name }, { token: user.token });
+    const response = await server.graphql(
+      `mutation($name: String!) { createDataset(input: { name: $name }) { id } }`,
+      { name },
+      { token: user.token },
+    );
     expect(response.errors).toBeUndefined();
     return response.data.createDataset.id as string;
   };
@@ -240,9 +244,7 @@ describe.runIf(ENGINE === "postgres")("the database goes away and comes back (Po
     proxy.partition();
     try {
       // More requests than the pool has connections: the ones waiting for a connection give up too.
-      const burst = await Promise.all(
-        Array.from({ length: 10 }, () => timed(() => server.graphql(DATASETS, {}, { token: user.token }))),
-      );
+      const burst = await Promise.all(Array.from({ length: 10 }, () => timed(() => server.graphql(DATASETS, {}, { token: user.token }))));
       for (const { result, ms } of burst) {
         expectUnavailable(result);
         expect(ms).toBeLessThan(FAST_MS);

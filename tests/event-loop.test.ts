@@ -49,7 +49,9 @@ describe("the event loop during a login storm", () => {
     expect(answeredAt).toBeLessThan(endedAt);
     expect(meMs).toBeLessThan(stormMs / 5);
     // A hash on the event loop would block it for about a login's time at least once.
-    console.info(`one login ${oneLoginMs.toFixed(0)} ms; storm ${stormMs.toFixed(0)} ms; me ${meMs.toFixed(0)} ms; max event-loop delay ${(delay.max / 1e6).toFixed(0)} ms`);
+    console.info(
+      `one login ${oneLoginMs.toFixed(0)} ms; storm ${stormMs.toFixed(0)} ms; me ${meMs.toFixed(0)} ms; max event-loop delay ${(delay.max / 1e6).toFixed(0)} ms`,
+    );
     expect(delay.max / 1e6).toBeLessThan(oneLoginMs * 0.75);
   });
 });

@@ -22,11 +22,18 @@ describe("uploads under abuse", () => {
     const trick = `${server.origin}/uploads/${own}?x=/${victim}`;
     const patched = await fetch(trick, {
       method: "PATCH",
-      headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${mallory.token}`, "content-type": "application/offset+octet-stream", "upload-offset": "0" },
+      headers: {
+        "tus-resumable": "1.0.0",
+        authorization: `Bearer ${mallory.token}`,
+        "content-type": "application/offset+octet-stream",
+        "upload-offset": "0",
+      },
       body: Buffer.from("EVILEVIL!"),
     });
     expect(patched.status).toBe(400);
-    expect((await fetch(trick, { method: "HEAD", headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${mallory.token}` } })).status).toBe(400);
+    expect((await fetch(trick, { method: "HEAD", headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${mallory.token}` } })).status).toBe(
+      400,
+    );
     expect((await tusHead(server, alice.token, victim)).headers.get("upload-offset")).toBe("0");
   });
 

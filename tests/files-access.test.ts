@@ -36,7 +36,10 @@ describe("file access", () => {
     const id = uploadIdOf(created);
     expect((await tusPatch(server, stranger.token, id, 0, Buffer.from("0123456789"))).status).toBe(404);
     expect((await tusHead(server, stranger.token, id)).status).toBe(404);
-    const del = await fetch(`${server.origin}/uploads/${id}`, { method: "DELETE", headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${stranger.token}` } });
+    const del = await fetch(`${server.origin}/uploads/${id}`, {
+      method: "DELETE",
+      headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${stranger.token}` },
+    });
     expect(del.status).toBe(404);
     expect((await tusHead(server, owner.token, id)).headers.get("upload-offset")).toBe("0");
   });
@@ -56,7 +59,11 @@ describe("file access", () => {
     expect((await download(server, stranger.token, datasetId, 1, "table.csv")).status).toBe(404);
     expect((await download(server, stranger.token, datasetId, 1, "absent.csv")).status).toBe(404);
     expect((await download(server, undefined, datasetId, 1, "table.csv")).status).toBe(401);
-    const version = await server.graphql(`query($id: ID!) { dataset(id: $id) { latestVersion { number } } }`, { id: datasetId }, { token: stranger.token });
+    const version = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { latestVersion { number } } }`,
+      { id: datasetId },
+      { token: stranger.token },
+    );
     expect(version.errors?.[0]?.extensions.code).toBe("NOT_FOUND");
   });
 
@@ -85,12 +92,20 @@ describe("file access", () => {
       return response.data.login as { accessToken: string; refreshToken: string };
     };
     const session = await login();
-    const files = await server.graphql(`query($id: ID!) { dataset(id: $id) { files { downloadUrl } } }`, { id: datasetId }, { token: session.accessToken });
+    const files = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { files { downloadUrl } } }`,
+      { id: datasetId },
+      { token: session.accessToken },
+    );
     const url: string = files.data.dataset.files[0].downloadUrl;
     expect((await fetch(url)).status).toBe(200);
     const tampered = url.replace("/files/table.csv", "/files/other.csv");
     expect((await fetch(tampered)).status).toBe(401);
-    await server.graphql(`mutation($token: String!) { logout(refreshToken: $token) }`, { token: session.refreshToken }, { token: session.accessToken });
+    await server.graphql(
+      `mutation($token: String!) { logout(refreshToken: $token) }`,
+      { token: session.refreshToken },
+      { token: session.accessToken },
+    );
     expect((await fetch(url)).status).toBe(401);
 
     const expired = new URL(url);
@@ -101,7 +116,13 @@ describe("file access", () => {
   it("refuses paths with .., a leading /, a backslash, an empty segment or a control character, naming the change", async () => {
     const uploadId = await upload(server, owner.token, datasetId, Buffer.from("p"));
     for (const path of ["../etc/passwd", "a/../b", "/abs", "a\\b", "a//b", "a/", "", "a\u0001b", "\u202Egnp.exe", "x".repeat(1025)]) {
-      const response = await commit(server, owner.token, { datasetId, changes: [{ path: "ok.txt", uploadId: null }, { path, uploadId }] });
+      const response = await commit(server, owner.token, {
+        datasetId,
+        changes: [
+          { path: "ok.txt", uploadId: null },
+          { path, uploadId },
+        ],
+      });
       expect(response.errors?.[0]?.extensions, JSON.stringify(path)).toMatchObject({ code: "BAD_USER_INPUT", field: "input.changes[1].path" });
     }
     const versions = await server.database.query("select count(*)::int as n from dataset_versions where dataset_id = $1", [datasetId]);
@@ -115,7 +136,11 @@ describe("files from a browser on another origin", () => {
   it("answers tus preflights with the methods and headers tus needs, and exposes Location and Upload-Offset", async () => {
     const preflight = await fetch(`${server.origin}/uploads/some-id`, {
       method: "OPTIONS",
-      headers: { origin, "access-control-request-method": "PATCH", "access-control-request-headers": "authorization,tus-resumable,upload-offset,content-type" },
+      headers: {
+        origin,
+        "access-control-request-method": "PATCH",
+        "access-control-request-headers": "authorization,tus-resumable,upload-offset,content-type",
+      },
     });
     expect(preflight.status).toBeLessThan(300);
     expect(preflight.headers.get("access-control-allow-origin")).toBe(origin);
@@ -124,7 +149,13 @@ describe("files from a browser on another origin", () => {
 
     const created = await fetch(`${server.origin}/uploads`, {
       method: "POST",
-      headers: { origin, "tus-resumable": "1.0.0", authorization: `Bearer ${owner.token}`, "upload-length": "3", "upload-metadata": `datasetId ${Buffer.from(datasetId).toString("base64")}` },
+      headers: {
+        origin,
+        "tus-resumable": "1.0.0",
+        authorization: `Bearer ${owner.token}`,
+        "upload-length": "3",
+        "upload-metadata": `datasetId ${Buffer.from(datasetId).toString("base64")}`,
+      },
     });
     expect(created.status).toBe(201);
     expect(created.headers.get("access-control-allow-origin")).toBe(origin);

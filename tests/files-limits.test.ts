@@ -131,7 +131,10 @@ describe("termination and immutability", () => {
     const dataset = await createDataset(server, owner);
     const id = uploadIdOf(await tusCreate(server, { token: owner.token, length: 900, metadata: { datasetId: dataset.id } }));
     await tusPatch(server, owner.token, id, 0, Buffer.alloc(100));
-    const deleted = await fetch(`${server.origin}/uploads/${id}`, { method: "DELETE", headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${owner.token}` } });
+    const deleted = await fetch(`${server.origin}/uploads/${id}`, {
+      method: "DELETE",
+      headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${owner.token}` },
+    });
     expect(deleted.status).toBe(204);
     expect(await server.database.query("select id from uploads where id = $1", [id])).toEqual([]);
     expect(await readdir(join(server.config.dataDir, "uploads"))).not.toContain(id);
@@ -151,7 +154,11 @@ describe("file counts", () => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);
     const changes = Array.from({ length: 10_001 }, (_, index) => ({ path: `f${index}`, uploadId: null }));
-    const response = await server.graphql(`mutation($input: CommitInput!) { commitDatasetVersion(input: $input) { number } }`, { input: { datasetId: dataset.id, changes } }, { token: owner.token });
+    const response = await server.graphql(
+      `mutation($input: CommitInput!) { commitDatasetVersion(input: $input) { number } }`,
+      { input: { datasetId: dataset.id, changes } },
+      { token: owner.token },
+    );
     expect(response.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.changes" });
   });
 
@@ -163,16 +170,27 @@ describe("file counts", () => {
     const blob = seeded!.sha256;
     // Two large versions made in SQL (as 10,000 uploads would make them).
     for (const number of [2, 3]) {
-      await server.database.query("insert into dataset_versions (dataset_id, number, file_count, total_size) values ($1, $2, 10000, 40000)", [dataset.id, number]);
+      await server.database.query("insert into dataset_versions (dataset_id, number, file_count, total_size) values ($1, $2, 10000, 40000)", [
+        dataset.id,
+        number,
+      ]);
       await server.database.query(
         "insert into version_files (dataset_id, version, path, sha256, size, content_type) select $1, $2, 'f' || n, $3, 4, 'text/plain' from generate_series(1, 10000) n",
         [dataset.id, number, blob],
       );
     }
-    const one = await server.graphql(`query($id: ID!) { dataset(id: $id) { version(number: 2) { files { path } } } }`, { id: dataset.id }, { token: owner.token });
+    const one = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { version(number: 2) { files { path } } } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
     expect(one.errors).toBeUndefined();
     expect(one.data.dataset.version.files).toHaveLength(10_000);
-    const many = await server.graphql(`query($id: ID!) { dataset(id: $id) { versions(first: 3) { nodes { files { path } } } } }`, { id: dataset.id }, { token: owner.token });
+    const many = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { versions(first: 3) { nodes { files { path } } } } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
     expect(many.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "files" });
   });
 });

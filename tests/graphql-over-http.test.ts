@@ -88,7 +88,9 @@ describe("GraphQL over HTTP (graphql-http server audits)", () => {
     const preflight = NEED_PREFLIGHT[id];
     if (preflight !== undefined) {
       const plain = await plainAudits.get(id)!.fn();
-      expect(plain.status, `${id} passes without apollo-require-preflight: is CSRF prevention off? (or delete it from NEED_PREFLIGHT)`).not.toBe("ok");
+      expect(plain.status, `${id} passes without apollo-require-preflight: is CSRF prevention off? (or delete it from NEED_PREFLIGHT)`).not.toBe(
+        "ok",
+      );
       console.info(`${id} ${name}: passes with apollo-require-preflight: true only: ${preflight}`);
     }
   });
@@ -98,7 +100,11 @@ describe("GraphQL over HTTP beyond the audits", () => {
   const error = async (response: Response) => ((await response.json()) as { errors: Array<{ extensions: Record<string, unknown> }> }).errors[0]!;
 
   it.each(["PUT", "PATCH", "DELETE"])("answers %s on the endpoint with 405, Allow: GET, POST and BAD_REQUEST", async (method) => {
-    const response = await fetch(server.url, { method, headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "{ __typename }" }) });
+    const response = await fetch(server.url, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }" }),
+    });
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("GET, POST");
     const first = await error(response);
@@ -107,7 +113,9 @@ describe("GraphQL over HTTP beyond the audits", () => {
   });
 
   it("answers a mutation over GET with 405 and Allow: POST (Apollo's own)", async () => {
-    const response = await fetch(`${server.url}?query=${encodeURIComponent("mutation { logoutAll }")}`, { headers: { "apollo-require-preflight": "true" } });
+    const response = await fetch(`${server.url}?query=${encodeURIComponent("mutation { logoutAll }")}`, {
+      headers: { "apollo-require-preflight": "true" },
+    });
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("POST");
     expect((await error(response)).extensions.code).toBe("BAD_REQUEST");

@@ -38,18 +38,41 @@ describe("HTTP and access tokens", () => {
   it.each([
     ["garbage", async () => "not-a-jwt"],
     ["signed with another secret", async () => sign("another secret that is long enough to be real")],
-    ["alg none", async () => new UnsecuredJWT({ ver: 0 }).setSubject(user.id).setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setIssuedAt().setExpirationTime("5m").encode()],
+    [
+      "alg none",
+      async () =>
+        new UnsecuredJWT({ ver: 0 })
+          .setSubject(user.id)
+          .setIssuer(TOKEN_ISSUER)
+          .setAudience(TOKEN_AUDIENCE)
+          .setIssuedAt()
+          .setExpirationTime("5m")
+          .encode(),
+    ],
     ["expired", async () => sign(server.secret, { exp: Math.floor(Date.now() / 1000) - 60 })],
     ["not yet valid", async () => sign(server.secret, { nbf: Math.floor(Date.now() / 1000) + 600 })],
     ["wrong issuer", async () => sign(server.secret, { iss: "someone-else" })],
     ["wrong audience", async () => sign(server.secret, { aud: "another-api" })],
     ["for a user that does not exist", async () => sign(server.secret, { sub: "00000000-0000-4000-8000-000000000000" })],
     ["of an older token version", async () => sign(server.secret, { ver: -1 })],
-    ["tampered payload", async () => {
-      const [header, , signature] = user.token.split(".");
-      const payload = Buffer.from(JSON.stringify({ sub: "00000000-0000-4000-8000-000000000000", ver: 0, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, exp: 9999999999, iat: 1, jti: "x" })).toString("base64url");
-      return `${header}.${payload}.${signature}`;
-    }],
+    [
+      "tampered payload",
+      async () => {
+        const [header, , signature] = user.token.split(".");
+        const payload = Buffer.from(
+          JSON.stringify({
+            sub: "00000000-0000-4000-8000-000000000000",
+            ver: 0,
+            iss: TOKEN_ISSUER,
+            aud: TOKEN_AUDIENCE,
+            exp: 9999999999,
+            iat: 1,
+            jti: "x",
+          }),
+        ).toString("base64url");
+        return `${header}.${payload}.${signature}`;
+      },
+    ],
   ])("fails the whole request with 401 UNAUTHENTICATED for a token %s", async (_label, makeToken) => {
     // Even a public operation fails: the client must learn that its token is bad.
     const response = await server.graphql(`{ __typename }`, {}, { token: await makeToken() });
@@ -119,9 +142,13 @@ describe("HTTP and access tokens", () => {
 
   it("answers at once a long bad variable value that repeats graphql-js's own wording", { timeout: 10_000 }, async () => {
     // A regular expression over the error message once took minutes on such a value.
-    const response = await server.graphql(`query($f: Int) { datasets(first: $f) { totalCount } }`, {
-      f: "got invalid value ".repeat(13_000), // 234 KB: just under the body limit
-    }, { token: user.token });
+    const response = await server.graphql(
+      `query($f: Int) { datasets(first: $f) { totalCount } }`,
+      {
+        f: "got invalid value ".repeat(13_000), // 234 KB: just under the body limit
+      },
+      { token: user.token },
+    );
     expect(response.status).toBe(200);
     expect(errorCode(response)).toBe("BAD_USER_INPUT");
     expect(response.errors![0]!.extensions.field).toBe("f");
@@ -138,22 +165,21 @@ describe("HTTP and access tokens", () => {
     expect(list.data.datasets.totalCount).toBe(0);
   });
 
-  it.each([
-    [{ version: 1, sha256Hash: "abc" }],
-    [{ version: 2, sha256Hash: "abc" }],
-    ["x"],
-  ])("refuses a malformed persisted-query extension with a 4xx and a code, not an internal error (%j)", async (persistedQuery) => {
-    const response = await fetch(server.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query: "{ __typename }", extensions: { persistedQuery } }),
-    });
-    expect(response.status).toBeGreaterThanOrEqual(400);
-    expect(response.status).toBeLessThan(500);
-    const body = (await response.json()) as any;
-    expect(body.errors[0].extensions.code).not.toBe("INTERNAL_SERVER_ERROR");
-    expect(body.errors[0].extensions.code).toBeTypeOf("string");
-  });
+  it.each([[{ version: 1, sha256Hash: "abc" }], [{ version: 2, sha256Hash: "abc" }], ["x"]])(
+    "refuses a malformed persisted-query extension with a 4xx and a code, not an internal error (%j)",
+    async (persistedQuery) => {
+      const response = await fetch(server.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: "{ __typename }", extensions: { persistedQuery } }),
+      });
+      expect(response.status).toBeGreaterThanOrEqual(400);
+      expect(response.status).toBeLessThan(500);
+      const body = (await response.json()) as any;
+      expect(body.errors[0].extensions.code).not.toBe("INTERNAL_SERVER_ERROR");
+      expect(body.errors[0].extensions.code).toBeTypeOf("string");
+    },
+  );
 
   it("serves /healthz and /readyz", async () => {
     const origin = new URL(server.url).origin;
@@ -171,7 +197,10 @@ describe("internal errors", () => {
     // Pull the database out from under the running server.
     await server.database.close();
     // (A query whose resolver reads the database: `me` may be answered by the viewer cache.)
-    for (const [query, token] of [[`{ datasets { nodes { id } } }`, user.token], [`mutation { login(input: { email: "${user.email}", password: "whatever it is" }) { accessToken } }`, undefined]] as const) {
+    for (const [query, token] of [
+      [`{ datasets { nodes { id } } }`, user.token],
+      [`mutation { login(input: { email: "${user.email}", password: "whatever it is" }) { accessToken } }`, undefined],
+    ] as const) {
       const response = await server.graphql(query, {}, { token });
       expect(errorCode(response)).toBe("INTERNAL_SERVER_ERROR");
       const [error] = response.errors!;

@@ -194,16 +194,20 @@ describe("input rules", () => {
       // JSON can carry a lone surrogate; UTF-8 cannot, and the driver would store U+FFFD instead.
       ["a lone UTF-16 surrogate in name", { name: "a\ud800b" }, "input.name"],
       ["a lone UTF-16 surrogate in description", { name: "ok", description: "a\udfffb" }, "input.description"],
-      ...CONTROLS.flatMap((char): Array<[string, Record<string, unknown>, string]> => [
-        [`${hex(char)} in name`, { name: `bad${char}name` }, "input.name"],
-        [`${hex(char)} at the end of name`, { name: `badname${char}` }, "input.name"],
-        [`${hex(char)} in description`, { name: "ok", description: `bad${char}text` }, "input.description"],
-        [`${hex(char)} in filePath`, { name: "ok", filePath: `/data/${char}.csv` }, "input.filePath"],
-      ]),
-      ...BIDI.flatMap((char): Array<[string, Record<string, unknown>, string]> => [
-        [`the bidirectional control ${hex(char)} in name`, { name: `${char}gnp.exe` }, "input.name"],
-        [`the bidirectional control ${hex(char)} in filePath`, { name: "ok", filePath: `/data/${char}vsc.exe` }, "input.filePath"],
-      ]),
+      ...CONTROLS.flatMap(
+        (char): Array<[string, Record<string, unknown>, string]> => [
+          [`${hex(char)} in name`, { name: `bad${char}name` }, "input.name"],
+          [`${hex(char)} at the end of name`, { name: `badname${char}` }, "input.name"],
+          [`${hex(char)} in description`, { name: "ok", description: `bad${char}text` }, "input.description"],
+          [`${hex(char)} in filePath`, { name: "ok", filePath: `/data/${char}.csv` }, "input.filePath"],
+        ],
+      ),
+      ...BIDI.flatMap(
+        (char): Array<[string, Record<string, unknown>, string]> => [
+          [`the bidirectional control ${hex(char)} in name`, { name: `${char}gnp.exe` }, "input.name"],
+          [`the bidirectional control ${hex(char)} in filePath`, { name: "ok", filePath: `/data/${char}vsc.exe` }, "input.filePath"],
+        ],
+      ),
     ];
     it.each(refused)("refuses %s, writing nothing", async (_name, input, field) => {
       const user = await createUser(server);
@@ -221,7 +225,11 @@ describe("input rules", () => {
       ["a description of 10,000 characters", { name: "ok", description: "d".repeat(10_000) }, { description: "d".repeat(10_000) }],
       ["tab and newline in description", { name: "ok", description: "a\tb\nc\n" }, { description: "a\tb\nc\n" }],
       // Multi-line prose mixing scripts may need them; a description is not a name or a path.
-      ["a bidirectional isolate in description", { name: "ok", description: "see \u2067שלום\u2069 here" }, { description: "see \u2067שלום\u2069 here" }],
+      [
+        "a bidirectional isolate in description",
+        { name: "ok", description: "see \u2067שלום\u2069 here" },
+        { description: "see \u2067שלום\u2069 here" },
+      ],
       ["right-to-left text in name", { name: "שלום.csv" }, { name: "שלום.csv" }],
       ["a filePath of 500 characters", { name: "ok", filePath: `/${"p".repeat(499)}` }, { filePath: `/${"p".repeat(499)}` }],
     ])("accepts %s", async (_name, input, expected) => {

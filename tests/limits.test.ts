@@ -43,7 +43,12 @@ describe("query limits", () => {
     ["a parse failure", `{ me { id }`, {}, "GRAPHQL_PARSE_FAILED"],
     ["a validation failure", `{ nope }`, {}, "GRAPHQL_VALIDATION_FAILED"],
     ["the alias limit", `{ ${Array.from({ length: 31 }, (_, index) => `a${index}: __typename`).join(" ")} }`, {}, "GRAPHQL_VALIDATION_FAILED"],
-    ["the cost limit", `{ ${Array.from({ length: 25 }, (_, index) => `p${index}: datasets(first: 100) { nodes { id owner { id } } }`).join(" ")} }`, {}, "GRAPHQL_VALIDATION_FAILED"],
+    [
+      "the cost limit",
+      `{ ${Array.from({ length: 25 }, (_, index) => `p${index}: datasets(first: 100) { nodes { id owner { id } } }`).join(" ")} }`,
+      {},
+      "GRAPHQL_VALIDATION_FAILED",
+    ],
     ["a variable that does not coerce", `query($n: Int) { datasets(first: $n) { totalCount } }`, { n: "ten" }, "BAD_USER_INPUT"],
   ])("answers %s 400 under application/graphql-response+json and 200 under application/json", async (_label, query, variables, code) => {
     const strict = { token: user.token, headers: { accept: "application/graphql-response+json" } };
@@ -198,10 +203,7 @@ describe("documents built to explode", () => {
   });
 
   it("refuses a 30-deep doubled chain that fetches something: its cost is 2^30 times the leaf's", async () => {
-    const [response, health] = await Promise.all([
-      server.graphql(fragmentChain(30, 2, "me { id }"), {}, { token: user.token }),
-      healthz(),
-    ]);
+    const [response, health] = await Promise.all([server.graphql(fragmentChain(30, 2, "me { id }"), {}, { token: user.token }), healthz()]);
     expectRefused(response, "GRAPHQL_VALIDATION_FAILED", new RegExp(`Query cost ${2 ** 30} exceeds the limit of 5000`));
     expect(health.status).toBe(200);
   });

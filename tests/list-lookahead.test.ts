@@ -86,10 +86,17 @@ describe("lists read totalCount and owners with the page", () => {
 
     it("counts 0 for a search that matches nothing, in every list", async () => {
       const nothing = unique("nothing");
-      const empty = { totalCount: 0, nodes: [], edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } };
+      const empty = {
+        totalCount: 0,
+        nodes: [],
+        edges: [],
+        pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+      };
       expect(ok(await server.graphql(OWN, { search: nothing }, { token: owner.token })).datasets).toEqual(empty);
       expect(ok(await server.graphql(ADMIN, { search: nothing }, { token: admin.token })).adminDatasets).toEqual(empty);
-      const users = ok(await server.graphql(`query($s: String) { users(search: $s) { totalCount nodes { id } } }`, { s: nothing }, { token: admin.token }));
+      const users = ok(
+        await server.graphql(`query($s: String) { users(search: $s) { totalCount nodes { id } } }`, { s: nothing }, { token: admin.token }),
+      );
       expect(users.users).toEqual({ totalCount: 0, nodes: [] });
     });
 
@@ -174,9 +181,10 @@ describe("lists read totalCount and owners with the page", () => {
       const expected = sortedLike(made, orderBy).map((node) => node.id);
       for (const [label, [selection, field]] of Object.entries(VARIANTS)) {
         const token = field === "datasets" ? owner.token : admin.token;
-        const query = field === "datasets"
-          ? `query($after: String, $orderBy: DatasetOrder) { ${selection} }`
-          : `query($after: String, $orderBy: DatasetOrder, $ownerId: ID) { ${selection} }`;
+        const query =
+          field === "datasets"
+            ? `query($after: String, $orderBy: DatasetOrder) { ${selection} }`
+            : `query($after: String, $orderBy: DatasetOrder, $ownerId: ID) { ${selection} }`;
         const ids: string[] = [];
         let after: string | null = null;
         for (let guard = 0; guard < 10; guard += 1) {

@@ -174,7 +174,10 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
   });
 
   it("both came up, and each migration ran once, under the lock", async () => {
-    const files = (await readdir(MIGRATIONS_DIR)).filter((name) => /^\d+_[\w-]+\.sql$/.test(name)).map((name) => name.replace(/\.sql$/, "")).sort();
+    const files = (await readdir(MIGRATIONS_DIR))
+      .filter((name) => /^\d+_[\w-]+\.sql$/.test(name))
+      .map((name) => name.replace(/\.sql$/, ""))
+      .sort();
     const direct = new URL(adminUrl);
     direct.pathname = `/${database}`;
     const recorded = await withClient(direct.toString(), (client) =>

@@ -19,7 +19,11 @@ describe("logs and metrics", () => {
     const ok = await server.graphql(`query MyDatasets { datasets { totalCount } }`, {}, { token: user.token });
     expect(ok.errors).toBeUndefined();
     const okId = ok.headers.get("x-request-id")!;
-    const failed = await server.graphql(`query($id: ID!) { dataset(id: $id) { id } }`, { id: "00000000-0000-4000-8000-000000000000" }, { token: user.token });
+    const failed = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { id } }`,
+      { id: "00000000-0000-4000-8000-000000000000" },
+      { token: user.token },
+    );
     const refused = await server.graphql(`{ nope }`);
 
     const [line] = linesOf(okId).filter((entry) => entry.msg === "request");

@@ -65,7 +65,10 @@ describe("npm start on the embedded database", () => {
     expect(created.stdout).toMatch(/Created admin/);
     const server = await startServerProcess(env);
     try {
-      const login = await post(server.url, `mutation { login(input: { email: "${name}@example.com", password: "a long enough secret" }) { user { role } } }`);
+      const login = await post(
+        server.url,
+        `mutation { login(input: { email: "${name}@example.com", password: "a long enough secret" }) { user { role } } }`,
+      );
       expect(login.data.login.user.role).toBe("ADMIN");
     } finally {
       await server.stop();

@@ -93,12 +93,10 @@ describe("keyset pagination", () => {
     // A newer dataset lands before the cursor; a deleted one on the first page is behind it.
     await createDataset(server, other);
     await server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id: firstIds[0] }, { token: other.token });
-    const second = await server.graphql(
-      PAGE,
-      { first: 10, after: first.data.datasets.pageInfo.endCursor },
-      { token: other.token },
-    );
-    const expected = sortedLike(own, "CREATED_AT_DESC").map((node) => node.id).slice(3);
+    const second = await server.graphql(PAGE, { first: 10, after: first.data.datasets.pageInfo.endCursor }, { token: other.token });
+    const expected = sortedLike(own, "CREATED_AT_DESC")
+      .map((node) => node.id)
+      .slice(3);
     expect(second.data.datasets.nodes.map((node: Node) => node.id)).toEqual(expected);
   });
 
@@ -173,7 +171,10 @@ describe("adminDatasets: filters and orders across owners", () => {
   it.each(["CREATED_AT_DESC", "CREATED_AT_ASC", "NAME_ASC", "NAME_DESC"])("pages one owner's datasets in order %s", async (orderBy) => {
     const owner = owners[1]!;
     const { ids, totalCount } = await walkAdmin(orderBy, { ownerId: owner.id });
-    const expected = sortedLike(made.filter((dataset) => dataset.owner === owner.id), orderBy).map((dataset) => dataset.id);
+    const expected = sortedLike(
+      made.filter((dataset) => dataset.owner === owner.id),
+      orderBy,
+    ).map((dataset) => dataset.id);
     expect(ids).toEqual(expected);
     expect(totalCount).toBe(8);
   });

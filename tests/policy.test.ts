@@ -26,10 +26,7 @@ describe("authorization policy coverage", () => {
       type Mutation { wipe: Boolean }
     `);
     expect(() => applyPolicy(extended, { Query: { me: () => {} }, Mutation: {} })).toThrow(PolicyError);
-    expect(findPolicyGaps(extended, { Query: { me: () => {} }, Mutation: {} })).toEqual([
-      "Query.secrets has no rule",
-      "Mutation.wipe has no rule",
-    ]);
+    expect(findPolicyGaps(extended, { Query: { me: () => {} }, Mutation: {} })).toEqual(["Query.secrets has no rule", "Mutation.wipe has no rule"]);
   });
 
   it("refuses a field with arguments, or a resolver of its own, that has no rule", () => {

@@ -18,7 +18,11 @@ describe("racing registrations", () => {
       Array.from({ length: 20 }, (_, index) =>
         server.graphql(REGISTER, {
           // Letter case differs between racers: still one address.
-          input: { email: index % 2 ? `${name}@example.com` : `${name.toUpperCase()}@EXAMPLE.COM`, username: `${name}_${index}`, password: "a long enough secret" },
+          input: {
+            email: index % 2 ? `${name}@example.com` : `${name.toUpperCase()}@EXAMPLE.COM`,
+            username: `${name}_${index}`,
+            password: "a long enough secret",
+          },
         }),
       ),
     );

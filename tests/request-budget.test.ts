@@ -44,9 +44,7 @@ describe("the statement budget of a request", () => {
     expect(written).toBeGreaterThan(0);
     expect(written).toBeLessThan(8);
     // Mutations run in order: the first ones, and nothing of the refused one or after it.
-    expect(listed.data.datasets.nodes.map((node: any) => node.name).sort()).toEqual(
-      Array.from({ length: written }, (_, index) => `d${index}`),
-    );
+    expect(listed.data.datasets.nodes.map((node: any) => node.name).sort()).toEqual(Array.from({ length: written }, (_, index) => `d${index}`));
   });
 
   it("gives each request its own budget", async () => {
@@ -70,7 +68,11 @@ describe.runIf(ENGINE === "postgres")("the statement timeout (PostgreSQL)", () =
     // Another connection holds the row, so the update waits for it past the timeout.
     const response = await server.database.transaction(async (tx) => {
       await tx.query("select id from datasets where id = $1 for update", [dataset.id]);
-      return server.graphql(`mutation($id: ID!) { updateDataset(id: $id, input: { name: "after" }) { name } }`, { id: dataset.id }, { token: user.token });
+      return server.graphql(
+        `mutation($id: ID!) { updateDataset(id: $id, input: { name: "after" }) { name } }`,
+        { id: dataset.id },
+        { token: user.token },
+      );
     });
     expect(response.status).toBe(200);
     expect(response.errors).toHaveLength(1);

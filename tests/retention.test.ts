@@ -84,9 +84,10 @@ describe("retention", () => {
     await login(`${unique("fresh")}@example.com`, "wrong password", "203.0.113.3");
     await server.graphql(`mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }`, { t: "x".repeat(43) }, from("203.0.113.3"));
     await createUser(server);
-    const counters = async () =>
-      (await server.database.query<{ key: string }>("select key from rate_limits")).map((row) => row.key.split(":")[0]);
-    expect(new Set(await counters())).toEqual(new Set(["login-address", "login-account", "login-account-address", "refresh-address", "register-address"]));
+    const counters = async () => (await server.database.query<{ key: string }>("select key from rate_limits")).map((row) => row.key.split(":")[0]);
+    expect(new Set(await counters())).toEqual(
+      new Set(["login-address", "login-account", "login-account-address", "refresh-address", "register-address"]),
+    );
 
     // Now: every window is still open.
     const before = (await counters()).length;
@@ -102,10 +103,10 @@ describe("retention", () => {
   it("deletes audit events older than AUDIT_RETENTION_DAYS, and keeps the rest; 0 keeps them all", async () => {
     const marker = unique("old");
     const insert = (daysAgo: number) =>
-      server.database.query(
-        `insert into audit_events (type, details, at) values ('login.failed', $1::jsonb, now() - make_interval(days => $2))`,
-        [JSON.stringify({ email: `${marker}@example.com`, daysAgo }), daysAgo],
-      );
+      server.database.query(`insert into audit_events (type, details, at) values ('login.failed', $1::jsonb, now() - make_interval(days => $2))`, [
+        JSON.stringify({ email: `${marker}@example.com`, daysAgo }),
+        daysAgo,
+      ]);
     await insert(31);
     await insert(29);
     await insert(3650);

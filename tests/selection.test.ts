@@ -9,7 +9,8 @@ function lookAhead(query: string) {
   const root = operation.selectionSet.selections[0] as FieldNode;
   // Two selections of the same response key are one field with several nodes.
   const fieldNodes = operation.selectionSet.selections.filter(
-    (selection): selection is FieldNode => selection.kind === Kind.FIELD && (selection.alias ?? selection.name).value === (root.alias ?? root.name).value,
+    (selection): selection is FieldNode =>
+      selection.kind === Kind.FIELD && (selection.alias ?? selection.name).value === (root.alias ?? root.name).value,
   );
   const fragments = Object.fromEntries(
     document.definitions

@@ -81,10 +81,12 @@ describe("sessions", () => {
     const session = await s.login(user);
     await s.expectRefused("not-a-token");
     await s.expectRefused("A".repeat(43));
-    await s.server().database.query(
-      "update refresh_tokens set expires_at = now() - interval '1 second' where session_id in (select id from sessions where user_id = $1)",
-      [user.id],
-    );
+    await s
+      .server()
+      .database.query(
+        "update refresh_tokens set expires_at = now() - interval '1 second' where session_id in (select id from sessions where user_id = $1)",
+        [user.id],
+      );
     await s.expectRefused(session.refreshToken);
   });
 
@@ -169,7 +171,7 @@ describe("sessions", () => {
   it("rehashes a password made at another cost at the next sign-in, and keeps the session", async () => {
     const user = await createUser(s.server());
     const costOf = async () =>
-      ((await s.server().database.query<{ hash: string }>("select password_hash as hash from users where id = $1", [user.id]))[0]!.hash).split("$")[2];
+      (await s.server().database.query<{ hash: string }>("select password_hash as hash from users where id = $1", [user.id]))[0]!.hash.split("$")[2];
     expect(await costOf()).toBe("04");
     const stronger = await startServer({ BCRYPT_COST: "5" }, undefined, s.server());
     try {

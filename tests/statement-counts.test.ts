@@ -63,10 +63,20 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
     await warm(as.token);
     // [label, operation, variables, signed in?, statements besides the viewer check]
     const cases: Array<[string, string, Record<string, unknown>, boolean, number]> = [
-      ["register", `mutation($i: RegisterInput!) { register(input: $i) { user { id email } } }`,
-        { i: { email: `${user.username}.2@example.com`, username: `${user.username}_2`, password: "a long enough secret" } }, false, 4], // throttle, insert, session, audit
-      ["login", `mutation($i: LoginInput!) { login(input: $i) { user { id email } } }`,
-        { i: { email: user.email, password: user.password } }, false, 9], // 3 throttle counts, user, 3 throttle resets, session, audit
+      [
+        "register",
+        `mutation($i: RegisterInput!) { register(input: $i) { user { id email } } }`,
+        { i: { email: `${user.username}.2@example.com`, username: `${user.username}_2`, password: "a long enough secret" } },
+        false,
+        4,
+      ], // throttle, insert, session, audit
+      [
+        "login",
+        `mutation($i: LoginInput!) { login(input: $i) { user { id email } } }`,
+        { i: { email: user.email, password: user.password } },
+        false,
+        9,
+      ], // 3 throttle counts, user, 3 throttle resets, session, audit
       ["me", `{ me { id email } }`, {}, true, 0],
       ["datasets with totalCount", `{ datasets(first: 20) { totalCount nodes { id } } }`, {}, true, 1],
       ["datasets without totalCount", `{ datasets(first: 20) { nodes { id } } }`, {}, true, 1],
@@ -77,15 +87,29 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
       ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, true, 2],
       ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, true, 2],
     ];
-    const session = (await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { refreshToken } }`, {
-      i: { email: user.email, password: user.password },
-    })).data.login;
+    const session = (
+      await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { refreshToken } }`, {
+        i: { email: user.email, password: user.password },
+      })
+    ).data.login;
     cases.push(
       // throttle, the token (locked), rotation, the user
-      ["refreshSession", `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken user { id } } }`, { t: session.refreshToken }, false, 4],
+      [
+        "refreshSession",
+        `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken user { id } } }`,
+        { t: session.refreshToken },
+        false,
+        4,
+      ],
       ["logout", `mutation($t: String!) { logout(refreshToken: $t) }`, { t: session.refreshToken }, true, 3], // write limit, end it, audit
       // write limit, 3 throttle counts, hash, 3 throttle resets, new password, end sessions, new session, audit
-      ["changePassword", `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, true, 12],
+      [
+        "changePassword",
+        `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`,
+        { c: user.password },
+        true,
+        12,
+      ],
       // write limit, bump the token version, end sessions, audit
       ["logoutAll", `mutation { logoutAll }`, {}, true, 4],
     );

@@ -16,12 +16,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { BlobStore } from "../src/storage/blob-store.js";
-import {
-  BlobNotFoundError,
-  ChecksumMismatchError,
-  InvalidContentAddressError,
-  TooLargeError,
-} from "../src/storage/errors.js";
+import { BlobNotFoundError, ChecksumMismatchError, InvalidContentAddressError, TooLargeError } from "../src/storage/errors.js";
 import { FileBlobStore } from "../src/storage/file-store.js";
 import { openBlobStore, parseStorageUrl } from "../src/storage/open.js";
 import { createS3Client } from "../src/storage/s3-client.js";
@@ -167,9 +162,7 @@ function blobStoreSuite(makeHarness: () => Promise<StoreHarness>, localDirectory
       size: 11,
     });
     await store.delete(HELLO_SHA256);
-    await expect(store.put(Readable.from([Buffer.from(HELLO)]), { maxBytes: 10 })).rejects.toBeInstanceOf(
-      TooLargeError,
-    );
+    await expect(store.put(Readable.from([Buffer.from(HELLO)]), { maxBytes: 10 })).rejects.toBeInstanceOf(TooLargeError);
     expect(await listed(store)).toEqual([]);
     expect(await harness.everything()).toEqual([]);
   });
@@ -274,9 +267,9 @@ function blobStoreSuite(makeHarness: () => Promise<StoreHarness>, localDirectory
       await expect(store.stat(address)).rejects.toBeInstanceOf(InvalidContentAddressError);
       await expect(store.delete(address)).rejects.toBeInstanceOf(InvalidContentAddressError);
     }
-    await expect(
-      store.put(Readable.from([Buffer.from(HELLO)]), { expectedSha256: HELLO_SHA256.toUpperCase() }),
-    ).rejects.toBeInstanceOf(InvalidContentAddressError);
+    await expect(store.put(Readable.from([Buffer.from(HELLO)]), { expectedSha256: HELLO_SHA256.toUpperCase() })).rejects.toBeInstanceOf(
+      InvalidContentAddressError,
+    );
     expect(await harness.everything()).toEqual([]);
   });
 }
@@ -329,25 +322,20 @@ describe("filesystem blob store", () => {
 
     // /dev/shm is a tmpfs on Linux: another filesystem than the temporary directory's disk.
     const otherFilesystem = existsSync("/dev/shm") ? "/dev/shm" : undefined;
-    it.skipIf(otherFilesystem === undefined)(
-      "putFile from another filesystem copies into its temporary place, then renames",
-      async () => {
-        const [here, there] = await Promise.all([stat(tmpdir()), stat(otherFilesystem!)]);
-        expect(here.dev, "the test needs /dev/shm on another device than the temporary directory").not.toBe(
-          there.dev,
-        );
-        const far = join(otherFilesystem!, `blob-local-${randomUUID()}`);
-        await writeFile(far, HELLO);
-        try {
-          await harness.store.putFile(HELLO_SHA256, far, 11);
-        } finally {
-          await rm(far, { force: true }).catch(() => {});
-        }
-        expect(existsSync(far)).toBe(false);
-        expect((await bytesOf(await harness.store.read(HELLO_SHA256))).toString()).toBe(HELLO);
-        expect(await harness.everything()).toEqual([join("b9", "4d", HELLO_SHA256)]);
-      },
-    );
+    it.skipIf(otherFilesystem === undefined)("putFile from another filesystem copies into its temporary place, then renames", async () => {
+      const [here, there] = await Promise.all([stat(tmpdir()), stat(otherFilesystem!)]);
+      expect(here.dev, "the test needs /dev/shm on another device than the temporary directory").not.toBe(there.dev);
+      const far = join(otherFilesystem!, `blob-local-${randomUUID()}`);
+      await writeFile(far, HELLO);
+      try {
+        await harness.store.putFile(HELLO_SHA256, far, 11);
+      } finally {
+        await rm(far, { force: true }).catch(() => {});
+      }
+      expect(existsSync(far)).toBe(false);
+      expect((await bytesOf(await harness.store.read(HELLO_SHA256))).toString()).toBe(HELLO);
+      expect(await harness.everything()).toEqual([join("b9", "4d", HELLO_SHA256)]);
+    });
   });
 });
 
@@ -398,21 +386,15 @@ describe("S3 blob store (against s3rver)", () => {
       return {
         store,
         leftovers: async () =>
-          (await keys(server.bucket, `${prefix}/`)).filter(
-            (key) => key.startsWith(`${prefix}/tmp/`) || key.endsWith("(unfinished upload)"),
-          ),
+          (await keys(server.bucket, `${prefix}/`)).filter((key) => key.startsWith(`${prefix}/tmp/`) || key.endsWith("(unfinished upload)")),
         everything: () => keys(server.bucket, `${prefix}/`),
         async leaveCrashedWrites() {
           // A put that died before its copy; a streamed put that died between parts; a putFile
           // that died between parts of its direct multipart upload.
-          await admin.send(
-            new PutObjectCommand({ Bucket: server.bucket, Key: `${prefix}/tmp/${randomUUID()}`, Body: "half" }),
-          );
+          await admin.send(new PutObjectCommand({ Bucket: server.bucket, Key: `${prefix}/tmp/${randomUUID()}`, Body: "half" }));
           for (const key of [`${prefix}/tmp/${randomUUID()}`, `${prefix}/blobs/b9/${HELLO_SHA256}`]) {
             const { UploadId } = await admin.send(new CreateMultipartUploadCommand({ Bucket: server.bucket, Key: key }));
-            await admin.send(
-              new UploadPartCommand({ Bucket: server.bucket, Key: key, UploadId, PartNumber: 1, Body: "part" }),
-            );
+            await admin.send(new UploadPartCommand({ Bucket: server.bucket, Key: key, UploadId, PartNumber: 1, Body: "part" }));
           }
           return 3;
         },
@@ -446,9 +428,9 @@ describe("S3 blob store (against s3rver)", () => {
       expect(await response.text()).toBe("a,b\n1,2\n");
       expect(response.headers.get("content-disposition")).toBe(contentDisposition);
       expect(response.headers.get("content-type")).toBe("text/csv");
-      await expect(
-        harness.store.presignRead!(sha256, { expiresInSeconds: 0, contentDisposition, contentType: "text/csv" }),
-      ).rejects.toBeInstanceOf(RangeError);
+      await expect(harness.store.presignRead!(sha256, { expiresInSeconds: 0, contentDisposition, contentType: "text/csv" })).rejects.toBeInstanceOf(
+        RangeError,
+      );
     });
 
     it("keeps every key under its prefix, and two prefixes in one bucket apart", async () => {
@@ -464,9 +446,7 @@ describe("S3 blob store (against s3rver)", () => {
         await writeFile(localFile, "other");
         await tenantA.putFile(sha256Of("other"), localFile, 5);
         const all = await keys(bucket, "");
-        expect(all).toEqual(
-          [`tenants/a/blobs/b9/${HELLO_SHA256}`, `tenants/a/blobs/${sha256Of("other").slice(0, 2)}/${sha256Of("other")}`].sort(),
-        );
+        expect(all).toEqual([`tenants/a/blobs/b9/${HELLO_SHA256}`, `tenants/a/blobs/${sha256Of("other").slice(0, 2)}/${sha256Of("other")}`].sort());
         expect(await listed(tenantA)).toEqual([HELLO_SHA256, sha256Of("other")].sort());
         expect(await listed(tenantB)).toEqual([]);
         expect(await tenantB.stat(HELLO_SHA256)).toBeNull();

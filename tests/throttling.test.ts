@@ -57,7 +57,11 @@ describe("throttling", () => {
   it("refuses an account everywhere once failures from all addresses reach the hard cap", async () => {
     const user = await createUser(server);
     // 3 + 3 + 2 failures from three addresses: each under its own limit, 8 for the account.
-    for (const [address, failures] of [[from(), 3], [from(), 3], [from(), 2]] as const) {
+    for (const [address, failures] of [
+      [from(), 3],
+      [from(), 3],
+      [from(), 2],
+    ] as const) {
       for (let attempt = 0; attempt < failures; attempt += 1) {
         expect(errorCode(await server.graphql(LOGIN, { input: { email: user.email, password: "wrong password" } }, address))).toBe("UNAUTHENTICATED");
       }
@@ -139,7 +143,9 @@ describe("no lock-out by strangers", () => {
   it("lets the owner sign in from their address after 5 wrong passwords from another", async () => {
     const victim = await createUser(server);
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      expect(errorCode(await server.graphql(LOGIN, { input: { email: victim.email, password: "wrong password" } }, attacker))).toBe("UNAUTHENTICATED");
+      expect(errorCode(await server.graphql(LOGIN, { input: { email: victim.email, password: "wrong password" } }, attacker))).toBe(
+        "UNAUTHENTICATED",
+      );
     }
     expectRateLimited(await server.graphql(LOGIN, { input: { email: victim.email, password: victim.password } }, attacker), 900);
     expect((await server.graphql(LOGIN, { input: { email: victim.email, password: victim.password } }, owner)).errors).toBeUndefined();
@@ -155,9 +161,13 @@ describe("no lock-out by strangers", () => {
       expect(errorCode(wrong)).toBe("BAD_USER_INPUT");
     }
     expectRateLimited(await server.graphql(CHANGE, { c: victim.password, n: "the attacker's passphrase" }, stolen), 900);
-    const mine = await server.graphql(CHANGE, { c: victim.password, n: "the owner's new passphrase" }, {
-      headers: { ...owner.headers, authorization: `Bearer ${victim.token}` },
-    });
+    const mine = await server.graphql(
+      CHANGE,
+      { c: victim.password, n: "the owner's new passphrase" },
+      {
+        headers: { ...owner.headers, authorization: `Bearer ${victim.token}` },
+      },
+    );
     expect(mine.errors).toBeUndefined();
   });
 });

@@ -29,7 +29,7 @@ describe("the viewer cache's trust and age", () => {
     cache.remember("s1", USER, 0);
     expect(cache.get("s1")).toBeUndefined(); // never trusted: not even stored
     cache.trustUntil(now() + 3000);
-    cache.remember("s1", USER, (await snapshotOf(cache)));
+    cache.remember("s1", USER, await snapshotOf(cache));
     expect(cache.get("s1")).toEqual(USER);
     advance(2999);
     expect(cache.get("s1")).toEqual(USER);

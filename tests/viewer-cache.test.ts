@@ -116,18 +116,34 @@ describe("the viewer cache", () => {
   });
 
   const REVOKING_MUTATIONS: Array<[string, (user: TestUser, refreshToken: string) => Promise<unknown>]> = [
-    ["logout", (user, refreshToken) => server.graphql(`mutation($t: String!) { logout(refreshToken: $t) }`, { t: refreshToken }, { token: user.token })],
+    [
+      "logout",
+      (user, refreshToken) => server.graphql(`mutation($t: String!) { logout(refreshToken: $t) }`, { t: refreshToken }, { token: user.token }),
+    ],
     ["logoutAll", (user) => server.graphql(`mutation { logoutAll }`, {}, { token: user.token })],
-    ["changePassword", (user) =>
-      server.graphql(`mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`, { c: user.password }, { token: user.token })],
-    ["setUserActive(false)", async (user) => {
-      const admin = await createAdmin(server);
-      return server.graphql(`mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }`, { id: user.id }, { token: admin.token });
-    }],
-    ["setUserRole(ADMIN)", async (user) => {
-      const admin = await createAdmin(server);
-      return server.graphql(`mutation($id: ID!) { setUserRole(userId: $id, role: ADMIN) { id } }`, { id: user.id }, { token: admin.token });
-    }],
+    [
+      "changePassword",
+      (user) =>
+        server.graphql(
+          `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "an entirely new secret") { accessToken } }`,
+          { c: user.password },
+          { token: user.token },
+        ),
+    ],
+    [
+      "setUserActive(false)",
+      async (user) => {
+        const admin = await createAdmin(server);
+        return server.graphql(`mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }`, { id: user.id }, { token: admin.token });
+      },
+    ],
+    [
+      "setUserRole(ADMIN)",
+      async (user) => {
+        const admin = await createAdmin(server);
+        return server.graphql(`mutation($id: ID!) { setUserRole(userId: $id, role: ADMIN) { id } }`, { id: user.id }, { token: admin.token });
+      },
+    ],
   ];
   for (const [label, revoke] of REVOKING_MUTATIONS) {
     it(`after ${label} through one instance, both refuse the old token on the very next request`, async () => {

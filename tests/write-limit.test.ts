@@ -26,7 +26,11 @@ describe("the write limit per user", () => {
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(refused.headers.get("retry-after")).toBe(String(retryAfter));
     // Every mutation counts, not only creation.
-    const update = await server.graphql(`mutation($id: ID!) { updateDataset(id: $id, input: { name: "renamed" }) { id } }`, { id: kept.id }, { token: user.token });
+    const update = await server.graphql(
+      `mutation($id: ID!) { updateDataset(id: $id, input: { name: "renamed" }) { id } }`,
+      { id: kept.id },
+      { token: user.token },
+    );
     expect(errorCode(update)).toBe("RATE_LIMITED");
     expect(errorCode(await server.graphql(`mutation { logoutAll }`, {}, { token: user.token }))).toBe("RATE_LIMITED");
 
@@ -52,9 +56,15 @@ describe("the write limit per user", () => {
   it("does not count a mutation the policy refuses, nor anyone's sign-in", async () => {
     const user = await createUser(server);
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      const forbidden = await server.graphql(`mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }`, { id: user.id }, { token: user.token });
+      const forbidden = await server.graphql(
+        `mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }`,
+        { id: user.id },
+        { token: user.token },
+      );
       expect(errorCode(forbidden)).toBe("FORBIDDEN");
-      const login = await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { accessToken } }`, { i: { email: user.email, password: user.password } });
+      const login = await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { accessToken } }`, {
+        i: { email: user.email, password: user.password },
+      });
       expect(login.errors).toBeUndefined();
     }
     await createDataset(server, user);

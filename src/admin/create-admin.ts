@@ -46,11 +46,7 @@ const promoteHint = (email: string) =>
  * other than by another admin. Input errors are thrown as the API's `ClientError`s (with
  * the field named), refusals as `AdminRefusal`.
  */
-export async function createOrPromoteAdmin(
-  database: Database,
-  passwords: PasswordHasher,
-  request: AdminRequest,
-): Promise<AdminResult> {
+export async function createOrPromoteAdmin(database: Database, passwords: PasswordHasher, request: AdminRequest): Promise<AdminResult> {
   const email = parseEmail("email", request.email);
   if (request.promoteExisting) return promote(database, email, request);
 
@@ -70,7 +66,8 @@ export async function createOrPromoteAdmin(
   } catch (error) {
     // Registered while the password was being hashed: the same refusal as above.
     const taken = await findUserByEmail(database, email);
-    if (taken) throw new AdminRefusal(`The email ${email} was registered just now, by ${describeAccount(taken)}: nothing was changed; ${promoteHint(email)}`);
+    if (taken)
+      throw new AdminRefusal(`The email ${email} was registered just now, by ${describeAccount(taken)}: nothing was changed; ${promoteHint(email)}`);
     throw fromDatabaseError(error);
   }
 }
@@ -82,7 +79,9 @@ async function promote(database: Database, email: string, request: AdminRequest)
   }
   const existing = await findUserByEmail(database, email);
   if (!existing) {
-    throw new AdminRefusal(`No user has the email ${email}: nothing to promote (to create one, give --username and --password instead of --promote-existing)`);
+    throw new AdminRefusal(
+      `No user has the email ${email}: nothing to promote (to create one, give --username and --password instead of --promote-existing)`,
+    );
   }
   if (request.username !== undefined && request.username.toLowerCase() !== existing.username.toLowerCase()) {
     throw new AdminRefusal(`The email ${email} belongs to ${describeAccount(existing)}, not to "${request.username}": nothing was changed`);

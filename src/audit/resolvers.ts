@@ -19,7 +19,13 @@ export const auditResolvers: Resolvers = {
       };
       const after = args.after == null ? null : cursors.decode(args.after);
       const rows = await listAuditEvents(context.db, filter, after, first + 1);
-      return toConnection(rows, first, args.after, (row) => cursors.encode(row.at, row.id), () => countAuditEvents(context.db, filter));
+      return toConnection(
+        rows,
+        first,
+        args.after,
+        (row) => cursors.encode(row.at, row.id),
+        () => countAuditEvents(context.db, filter),
+      );
     },
   },
   AuditEvent: {

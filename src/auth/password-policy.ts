@@ -14,11 +14,7 @@ export const PASSWORD_MAX_BYTES = 72;
 const COMMON_PASSWORDS = new Set(dictionary["passwords-common"].map((word) => word.toLowerCase()));
 
 /** Throws BAD_USER_INPUT on `field` naming the rule a new password breaks. */
-export function checkNewPassword(
-  field: string,
-  password: string,
-  account: { email: string; username: string },
-): void {
+export function checkNewPassword(field: string, password: string, account: { email: string; username: string }): void {
   checkPasswordShape(field, password);
   const folded = password.toLowerCase();
   if (COMMON_PASSWORDS.has(folded)) {
@@ -34,9 +30,6 @@ export function checkPasswordShape(field: string, password: string): void {
   checkText(field, password, { max: Number.MAX_SAFE_INTEGER });
   const bytes = Buffer.byteLength(password, "utf8");
   if (bytes < PASSWORD_MIN_BYTES || bytes > PASSWORD_MAX_BYTES) {
-    throw badUserInput(
-      field,
-      `${field} must be ${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes long in UTF-8 (got ${bytes})`,
-    );
+    throw badUserInput(field, `${field} must be ${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes long in UTF-8 (got ${bytes})`);
   }
 }

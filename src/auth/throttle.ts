@@ -141,18 +141,17 @@ export function createThrottle(db: Queryable, config: ThrottleConfig): Throttle 
     },
     async loginSucceeded(email, clientAddress) {
       const group = throttlingGroup(clientAddress);
-      await Promise.all([
-        accountAddress().delete(accountAddressKey(email, group)),
-        account().delete(accountKey(email)),
-        address().reward(group, 1),
-      ]);
+      await Promise.all([accountAddress().delete(accountAddressKey(email, group)), account().delete(accountKey(email)), address().reward(group, 1)]);
     },
     register: (clientAddress) =>
       consumeOrRefuse(() => limiter(db, "register-address", config.registerPerAddressPerHour, 3600).consume(throttlingGroup(clientAddress))),
     refresh: (clientAddress) =>
       consumeOrRefuse(() => limiter(db, "refresh-address", config.refreshPerAddressPerMinute, 60).consume(throttlingGroup(clientAddress))),
     write: (userId) =>
-      consumeOrRefuse(() => limiter(db, "write-user", config.writesPerUserPerMinute, 60).consume(userId), "Too many changes in a minute; try again shortly"),
+      consumeOrRefuse(
+        () => limiter(db, "write-user", config.writesPerUserPerMinute, 60).consume(userId),
+        "Too many changes in a minute; try again shortly",
+      ),
   };
 }
 

@@ -74,10 +74,13 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
   /** True once `payload` comes back on the listening connection; false after `withinMs`. */
   const heardWithin = (payload: string, withinMs: number) =>
     new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        waiting.delete(payload);
-        resolve(false);
-      }, Math.max(0, withinMs));
+      const timer = setTimeout(
+        () => {
+          waiting.delete(payload);
+          resolve(false);
+        },
+        Math.max(0, withinMs),
+      );
       waiting.set(payload, () => {
         clearTimeout(timer);
         waiting.delete(payload);
@@ -98,7 +101,9 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
     // Not awaited: a send that hangs (a partition) must not hold up the verdict.
     notify(payload).catch((error) => warn("could not send the probe notification", error));
     if (!(await arrived)) {
-      return warn(`a notification did not come back within ${PROBE_WITHIN_MS} ms (is the LISTEN connection going through a transaction pooler? see DATABASE_LISTEN_URL)`);
+      return warn(
+        `a notification did not come back within ${PROBE_WITHIN_MS} ms (is the LISTEN connection going through a transaction pooler? see DATABASE_LISTEN_URL)`,
+      );
     }
     if (closed || !listening || epoch !== sentIn) return;
     if (warned || !cache.trusted) logger.info("viewer cache on: change notifications arrive");

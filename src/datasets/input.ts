@@ -16,8 +16,7 @@ function checkName(field: string, name: string): string {
   return checkText(field, name.trim(), { min: 1, max: NAME_MAX, shown: true });
 }
 
-const checkDescription = (field: string, value: string) =>
-  checkText(field, value, { max: DESCRIPTION_MAX, multiline: true });
+const checkDescription = (field: string, value: string) => checkText(field, value, { max: DESCRIPTION_MAX, multiline: true });
 
 const checkFilePath = (field: string, value: string) => checkText(field, value, { max: FILE_PATH_MAX, shown: true });
 

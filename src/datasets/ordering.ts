@@ -72,7 +72,7 @@ export function encodeDatasetCursor(order: DatasetOrder, row: DatasetListRow): s
  */
 export function decodeDatasetCursor(order: DatasetOrder, after: string): DatasetCursor {
   const [cursorOrder, key, id, ...rest] = decodeCursor(after);
-  if (rest.length > 0 || typeof key !== "string" || typeof id !== "string" || !(cursorOrder as string in ORDERINGS)) {
+  if (rest.length > 0 || typeof key !== "string" || typeof id !== "string" || !((cursorOrder as string) in ORDERINGS)) {
     throw badUserInput("after", "after is not a cursor issued by this server");
   }
   if (cursorOrder !== order) {

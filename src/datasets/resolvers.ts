@@ -40,9 +40,7 @@ async function datasetPage(
   const after = args.after == null ? null : decodeDatasetCursor(order, args.after);
   const extras = {
     totalCount: isSelected(info, ["totalCount"]),
-    owners:
-      filter.ownerId !== viewer.id &&
-      (isSelected(info, ["nodes", "owner"]) || isSelected(info, ["edges", "node", "owner"])),
+    owners: filter.ownerId !== viewer.id && (isSelected(info, ["nodes", "owner"]) || isSelected(info, ["edges", "node", "owner"])),
   };
   const page = await store.listDatasets(context.db, filter, order, after, first + 1, extras);
   return toConnection(

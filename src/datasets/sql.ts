@@ -48,9 +48,10 @@ function pageQuery({ sqlKey, sqlKeyType, direction }: Ordering, extraColumns = "
 }
 
 /** The page query of each order, written out once at start-up from fixed fragments. */
-export const DATASET_PAGE = Object.fromEntries(
-  Object.entries(ORDERINGS).map(([order, ordering]) => [order, pageQuery(ordering)]),
-) as Record<DatasetOrder, string>;
+export const DATASET_PAGE = Object.fromEntries(Object.entries(ORDERINGS).map(([order, ordering]) => [order, pageQuery(ordering)])) as Record<
+  DatasetOrder,
+  string
+>;
 
 export const DATASET_COUNT = `select count(*)::int as "count" from datasets where ${LIST_FILTER}`;
 

@@ -70,12 +70,7 @@ export interface NewDataset {
 }
 
 export async function insertDataset(db: Queryable, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
-  const [row] = await db.query<DatasetRow>(sql.INSERT_DATASET, [
-    ownerId,
-    dataset.name,
-    dataset.description,
-    dataset.filePath,
-  ]);
+  const [row] = await db.query<DatasetRow>(sql.INSERT_DATASET, [ownerId, dataset.name, dataset.description, dataset.filePath]);
   return row!;
 }
 
@@ -83,12 +78,7 @@ export async function insertDataset(db: Queryable, ownerId: string, dataset: New
 export type DatasetChanges = Partial<NewDataset>;
 
 /** Applies `changes` if `ownerId` owns the dataset; null when it does not (or it is gone). */
-export async function updateDataset(
-  db: Queryable,
-  id: string,
-  ownerId: string,
-  changes: DatasetChanges,
-): Promise<DatasetRow | null> {
+export async function updateDataset(db: Queryable, id: string, ownerId: string, changes: DatasetChanges): Promise<DatasetRow | null> {
   const [row] = await db.query<DatasetRow>(sql.UPDATE_DATASET, [
     id,
     ownerId,

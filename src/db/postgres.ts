@@ -1,12 +1,6 @@
 import pg from "pg";
 import type { Logger } from "pino";
-import {
-  DatabaseUnavailableError,
-  type Database,
-  type NotificationListener,
-  type Subscription,
-  type Transaction,
-} from "./database.js";
+import { DatabaseUnavailableError, type Database, type NotificationListener, type Subscription, type Transaction } from "./database.js";
 
 /** Options for the PostgreSQL adapter. */
 export interface PostgresOptions {

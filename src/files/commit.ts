@@ -69,7 +69,11 @@ interface CommitSummary {
  * NOT_FOUND. When `parentVersion` is given and is not the latest, CONFLICT. Nothing is
  * written unless everything holds.
  */
-export async function commitVersion(database: Database, committerId: string, request: CommitRequest): Promise<{ version: VersionRow; audit: AuditEventInput }> {
+export async function commitVersion(
+  database: Database,
+  committerId: string,
+  request: CommitRequest,
+): Promise<{ version: VersionRow; audit: AuditEventInput }> {
   return database.transaction(async (tx) => {
     const [advanced] = await tx.query<{ number: number }>(sql.ADVANCE_LATEST_VERSION, [request.datasetId, committerId, request.parentVersion]);
     if (!advanced) {
@@ -83,7 +87,14 @@ export async function commitVersion(database: Database, committerId: string, req
     const { files, summary } = applyChanges(parentFiles, request.changes, uploads, number - 1);
 
     const totalSize = files.reduce((sum, file) => sum + file.size, 0);
-    const [version] = await tx.query<VersionRow>(sql.INSERT_VERSION, [request.datasetId, number, request.message, committerId, files.length, totalSize]);
+    const [version] = await tx.query<VersionRow>(sql.INSERT_VERSION, [
+      request.datasetId,
+      number,
+      request.message,
+      committerId,
+      files.length,
+      totalSize,
+    ]);
     await tx.query(sql.INSERT_VERSION_FILES, [
       request.datasetId,
       number,
@@ -119,7 +130,10 @@ async function lockUploads(tx: Transaction, committerId: string, request: Commit
     if (!change.uploadId) return;
     const field = `input.changes[${index}].uploadId`;
     if (!uploads.has(change.uploadId)) {
-      throw badUserInput(field, `${field}: no finished upload of yours to this dataset has this id (unfinished, expired, already committed, or for another dataset)`);
+      throw badUserInput(
+        field,
+        `${field}: no finished upload of yours to this dataset has this id (unfinished, expired, already committed, or for another dataset)`,
+      );
     }
     if (used.has(change.uploadId)) throw badUserInput(field, `${field}: one upload can become one file only`);
     used.add(change.uploadId);
@@ -134,7 +148,9 @@ function applyChanges(
   uploads: Map<string, UploadRow>,
   parentNumber: number,
 ): { files: Array<Omit<FileRow, "datasetId" | "version">>; summary: CommitSummary } {
-  const files = new Map(parentFiles.map((file) => [file.path, { path: file.path, sha256: file.sha256, size: file.size, contentType: file.contentType }]));
+  const files = new Map(
+    parentFiles.map((file) => [file.path, { path: file.path, sha256: file.sha256, size: file.size, contentType: file.contentType }]),
+  );
   const summary: CommitSummary = { added: 0, replaced: 0, removed: 0 };
   changes.forEach((change, index) => {
     if (change.uploadId === null) {

@@ -24,7 +24,11 @@ interface DownloadParams {
 
 /** A plain-text refusal; 404 says the same for "not yours" and "absent". */
 const refuse = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}) =>
-  reply.code(status).headers({ "cache-control": "no-store", ...headers }).type("text/plain; charset=utf-8").send(`${message}\n`);
+  reply
+    .code(status)
+    .headers({ "cache-control": "no-store", ...headers })
+    .type("text/plain; charset=utf-8")
+    .send(`${message}\n`);
 
 /**
  * `GET` and `HEAD /datasets/{id}/versions/{number|latest}/files/{path}`: the bytes of one
@@ -35,11 +39,17 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
   const { files, metrics } = services;
 
   /** Who asks: a valid signed link's user (still live, same token version), or the bearer of a token. */
-  async function whoAsks(request: FastifyRequest, reply: FastifyReply, target: { datasetId: string; version: number | null; path: string }): Promise<Viewer | null> {
+  async function whoAsks(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    target: { datasetId: string; version: number | null; path: string },
+  ): Promise<Viewer | null> {
     const query = request.query as Record<string, unknown>;
     if (query.signature !== undefined) {
       const grant =
-        target.version === null ? null : verifyDownload(files.downloadKey, query, { ...target, version: target.version }, Math.floor(Date.now() / 1000));
+        target.version === null
+          ? null
+          : verifyDownload(files.downloadKey, query, { ...target, version: target.version }, Math.floor(Date.now() / 1000));
       const user = grant && UUID.test(grant.userId) && UUID.test(grant.sessionId) ? await findViewer(database, grant.userId, grant.sessionId) : null;
       if (!grant || !user || !user.sessionLive || !user.active || user.tokenVersion !== grant.tokenVersion) {
         refuse(reply, 401, "This download link is invalid or has expired: ask for a new one");
@@ -49,7 +59,10 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
     }
     try {
       const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, database, createUserLoader(database));
-      if (!viewer) refuse(reply, 401, "Sign in first: downloads need Authorization: Bearer <access token>, or a signed downloadUrl", { "www-authenticate": "Bearer" });
+      if (!viewer)
+        refuse(reply, 401, "Sign in first: downloads need Authorization: Bearer <access token>, or a signed downloadUrl", {
+          "www-authenticate": "Bearer",
+        });
       return viewer;
     } catch (error) {
       if (!(error instanceof ClientError)) throw error;

@@ -47,7 +47,8 @@ export function signDownload(key: string, grant: DownloadGrant, target: Download
  */
 export function verifyDownload(key: string, query: Record<string, unknown>, target: DownloadTarget, now: number): DownloadGrant | null {
   const { user, session, ver, expires, signature: given } = query;
-  if (typeof user !== "string" || typeof session !== "string" || typeof ver !== "string" || typeof expires !== "string" || typeof given !== "string") return null;
+  if (typeof user !== "string" || typeof session !== "string" || typeof ver !== "string" || typeof expires !== "string" || typeof given !== "string")
+    return null;
   if (!/^\d{1,10}$/.test(ver) || !/^\d{1,12}$/.test(expires)) return null;
   const grant = { userId: user, sessionId: session, tokenVersion: Number(ver), expires: Number(expires) };
   if (grant.expires < now) return null;

@@ -54,7 +54,9 @@ export class FileLoaders {
   files(datasetId: string, number: number, fileCount: number): Promise<FileRow[]> {
     this.#filesRead += fileCount;
     if (this.#filesRead > MAX_FILES_PER_REQUEST) {
-      return Promise.reject(badUserInput("files", `One request may read at most ${MAX_FILES_PER_REQUEST} files; ask for fewer versions or datasets at once`));
+      return Promise.reject(
+        badUserInput("files", `One request may read at most ${MAX_FILES_PER_REQUEST} files; ask for fewer versions or datasets at once`),
+      );
     }
     this.#files ??= new DataLoader(async (keys) => {
       // The limit is a backstop: the counts above already keep the rows within it.
@@ -106,4 +108,3 @@ export async function storageUsed(db: Queryable, userId: string, except: string 
   const [row] = await db.query<{ used: number }>(sql.STORAGE_USED, [userId, except]);
   return row!.used;
 }
-

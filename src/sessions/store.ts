@@ -12,17 +12,9 @@ export interface Lifetimes {
 }
 
 /** Starts a session for `userId`; returns its id and first refresh token. */
-export async function createSession(
-  db: Queryable,
-  userId: string,
-  lifetimes: Lifetimes,
-): Promise<{ sessionId: string; refreshToken: string }> {
+export async function createSession(db: Queryable, userId: string, lifetimes: Lifetimes): Promise<{ sessionId: string; refreshToken: string }> {
   const refreshToken = newRefreshToken();
-  const [row] = await db.query<{ sessionId: string }>(sql.CREATE_SESSION, [
-    userId,
-    hashRefreshToken(refreshToken),
-    lifetimes.refreshTokenTtlSeconds,
-  ]);
+  const [row] = await db.query<{ sessionId: string }>(sql.CREATE_SESSION, [userId, hashRefreshToken(refreshToken), lifetimes.refreshTokenTtlSeconds]);
   return { sessionId: row!.sessionId, refreshToken };
 }
 
@@ -48,12 +40,7 @@ export type RefreshOutcome =
  * reuse interval while that successor is still unused, it returns the same successor
  * (racing tabs); presented again after that, it revokes the whole session (theft).
  */
-export function rotateRefreshToken(
-  database: Database,
-  token: string,
-  successorKey: string,
-  lifetimes: Lifetimes,
-): Promise<RefreshOutcome> {
+export function rotateRefreshToken(database: Database, token: string, successorKey: string, lifetimes: Lifetimes): Promise<RefreshOutcome> {
   return database.transaction(async (tx): Promise<RefreshOutcome> => {
     const [presented] = await tx.query<PresentedToken>(sql.REFRESH_TOKEN_FOR_UPDATE, [
       hashRefreshToken(token),

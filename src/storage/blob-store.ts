@@ -28,10 +28,7 @@ export interface BlobStore {
    * given and differs; rejects with TooLargeError when more than `maxBytes` arrive (nothing
    * kept). Returns the address and size. A body that errors rejects with its error, nothing kept.
    */
-  put(
-    body: NodeJS.ReadableStream,
-    options?: { expectedSha256?: string; maxBytes?: number },
-  ): Promise<{ sha256: string; size: number }>;
+  put(body: NodeJS.ReadableStream, options?: { expectedSha256?: string; maxBytes?: number }): Promise<{ sha256: string; size: number }>;
   /** Size of the content at `sha256`, or null when absent. */
   stat(sha256: string): Promise<{ size: number } | null>;
   /**
@@ -52,10 +49,7 @@ export interface BlobStore {
    * S3 only: a presigned GET URL of the content valid `expiresInSeconds`, answering with these
    * headers (Content-Disposition, Content-Type). Undefined on stores that cannot.
    */
-  presignRead?(
-    sha256: string,
-    options: { expiresInSeconds: number; contentDisposition: string; contentType: string },
-  ): Promise<string>;
+  presignRead?(sha256: string, options: { expiresInSeconds: number; contentDisposition: string; contentType: string }): Promise<string>;
   close(): Promise<void>;
 }
 

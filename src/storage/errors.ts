@@ -37,9 +37,7 @@ export class InvalidContentAddressError extends Error {
   constructor(value: unknown) {
     // Only the length: the value may be anything a client sent.
     super(
-      `not a content address (expected 64 lower-case hex digits, got ${
-        typeof value === "string" ? `${value.length} characters` : typeof value
-      })`,
+      `not a content address (expected 64 lower-case hex digits, got ${typeof value === "string" ? `${value.length} characters` : typeof value})`,
     );
   }
 }

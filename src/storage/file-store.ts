@@ -80,10 +80,7 @@ export class FileBlobStore implements BlobStore {
     await syncDirectories(dirname(target), created);
   }
 
-  async put(
-    body: NodeJS.ReadableStream,
-    options: { expectedSha256?: string; maxBytes?: number } = {},
-  ): Promise<{ sha256: string; size: number }> {
+  async put(body: NodeJS.ReadableStream, options: { expectedSha256?: string; maxBytes?: number } = {}): Promise<{ sha256: string; size: number }> {
     const { expectedSha256, maxBytes } = options;
     if (expectedSha256 !== undefined) assertSha256(expectedSha256);
     const hasher = new HashingCounter(maxBytes);

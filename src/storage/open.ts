@@ -69,9 +69,7 @@ export function parseStorageUrl(url: string): StorageLocation {
     });
     for (const segment of segments) {
       if (segment === "" || segment === "." || segment === ".." || !PREFIX_SEGMENT.test(segment)) {
-        throw new Error(
-          "storage URL s3:// prefix must be segments of letters, digits and !_.*'()- joined by single \"/\"",
-        );
+        throw new Error('storage URL s3:// prefix must be segments of letters, digits and !_.*\'()- joined by single "/"');
       }
     }
     return { kind: "s3", bucket, prefix: segments.join("/") };
@@ -92,4 +90,3 @@ export async function openBlobStore(options: StorageOptions): Promise<BlobStore>
     prefix: location.prefix,
   });
 }
-

@@ -76,9 +76,7 @@ export async function copyWithinBucket(client: S3Client, copy: CopyWithinBucket)
       }),
     );
   } catch (error) {
-    await client
-      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: targetKey, UploadId }))
-      .catch(() => {});
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: targetKey, UploadId })).catch(() => {});
     throw error;
   }
 }

@@ -100,10 +100,7 @@ export class S3BlobStore implements BlobStore {
     await rm(localPath, { force: true });
   }
 
-  async put(
-    body: NodeJS.ReadableStream,
-    options: { expectedSha256?: string; maxBytes?: number } = {},
-  ): Promise<{ sha256: string; size: number }> {
+  async put(body: NodeJS.ReadableStream, options: { expectedSha256?: string; maxBytes?: number } = {}): Promise<{ sha256: string; size: number }> {
     const { expectedSha256, maxBytes } = options;
     if (expectedSha256 !== undefined) assertSha256(expectedSha256);
     // The content address is known only at the end, so the bytes go to a temporary key first.
@@ -217,10 +214,7 @@ export class S3BlobStore implements BlobStore {
     const cutoff = this.now() - olderThanMs;
     let removed = 0;
     const temporaryPrefix = `${this.base}tmp/`;
-    for await (const page of paginateListObjectsV2(
-      { client: this.client },
-      { Bucket: this.bucket, Prefix: temporaryPrefix },
-    )) {
+    for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: temporaryPrefix })) {
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined || object.LastModified === undefined) continue;
         if (object.LastModified.getTime() >= cutoff) continue;
@@ -234,10 +228,7 @@ export class S3BlobStore implements BlobStore {
     return removed;
   }
 
-  async presignRead(
-    sha256: string,
-    options: { expiresInSeconds: number; contentDisposition: string; contentType: string },
-  ): Promise<string> {
+  async presignRead(sha256: string, options: { expiresInSeconds: number; contentDisposition: string; contentType: string }): Promise<string> {
     assertSha256(sha256);
     const { expiresInSeconds } = options;
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_PRESIGN_SECONDS) {
@@ -263,10 +254,7 @@ export class S3BlobStore implements BlobStore {
   /** Uploads a stream (multipart when over one part), with parts sized to fit `maxBytes` or `size`. */
   private async upload(key: string, body: Readable, size?: number, maxBytes?: number): Promise<void> {
     const largest = size ?? maxBytes;
-    const partSize =
-      largest !== undefined && Number.isFinite(largest)
-        ? Math.max(this.partSize, Math.ceil(largest / MAX_PARTS))
-        : this.partSize;
+    const partSize = largest !== undefined && Number.isFinite(largest) ? Math.max(this.partSize, Math.ceil(largest / MAX_PARTS)) : this.partSize;
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: body, ContentType: CONTENT_TYPE, ContentLength: size },
@@ -303,9 +291,7 @@ export class S3BlobStore implements BlobStore {
       for (const upload of page.Uploads ?? []) {
         if (upload.Key === undefined || upload.UploadId === undefined) continue;
         if (upload.Initiated === undefined || upload.Initiated.getTime() >= cutoff) continue;
-        await this.client.send(
-          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }),
-        );
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }));
         aborted += 1;
       }
       if (!page.IsTruncated) return aborted;
@@ -322,7 +308,5 @@ export class S3BlobStore implements BlobStore {
 
 function isNotFound(error: unknown): boolean {
   const failure = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
-  return (
-    failure?.name === "NotFound" || failure?.name === "NoSuchKey" || failure?.$metadata?.httpStatusCode === 404
-  );
+  return failure?.name === "NotFound" || failure?.name === "NoSuchKey" || failure?.$metadata?.httpStatusCode === 404;
 }

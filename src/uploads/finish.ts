@@ -75,7 +75,8 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
     const marked = await tx.query(sql.MARK_UPLOAD_FINALIZING, [upload.id, sha256, size]);
     return marked.length > 0 ? ("finalizing" as const) : ("gone" as const);
   });
-  if (outcome === "over quota") throw await refuse(413, `Storage quota exceeded: this upload would pass the ${config.files.storageQuota} bytes allowed`);
+  if (outcome === "over quota")
+    throw await refuse(413, `Storage quota exceeded: this upload would pass the ${config.files.storageQuota} bytes allowed`);
   if (outcome === "gone") throw busy();
   await services.files.store.putFile(sha256, staging.stagedPath(upload.id), size);
   staging.moved(upload);

@@ -28,7 +28,11 @@ interface Admitted {
 
 /** Answers a tus request ourselves, with the protocol's header, before tus sees it. */
 function refuse(reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}) {
-  return reply.code(status).headers({ "tus-resumable": "1.0.0", "cache-control": "no-store", ...headers }).type("text/plain; charset=utf-8").send(`${message}\n`);
+  return reply
+    .code(status)
+    .headers({ "tus-resumable": "1.0.0", "cache-control": "no-store", ...headers })
+    .type("text/plain; charset=utf-8")
+    .send(`${message}\n`);
 }
 
 /** A tus hook's refusal: tus sends `status_code` and `body`. */
@@ -149,7 +153,9 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       }
       const [{ live }] = (await database.query<{ live: number }>(sql.LIVE_UPLOADS_OF_USER, [viewer.id])) as [{ live: number }];
       if (live >= MAX_LIVE_UPLOADS) {
-        refuse(reply, 429, `At most ${MAX_LIVE_UPLOADS} unfinished or uncommitted uploads at once: commit or terminate some first`, { "retry-after": "60" });
+        refuse(reply, 429, `At most ${MAX_LIVE_UPLOADS} unfinished or uncommitted uploads at once: commit or terminate some first`, {
+          "retry-after": "60",
+        });
         return null;
       }
       if ((await room(viewer.id, null)) <= 0) {
@@ -178,7 +184,11 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       refuse(reply, 404, "Upload not found");
       return null;
     }
-    if (request.method === "PATCH" && upload.state === "receiving" && (await room(viewer.id, upload.id)) <= (await staging.stagedSize(upload.id) ?? 0)) {
+    if (
+      request.method === "PATCH" &&
+      upload.state === "receiving" &&
+      (await room(viewer.id, upload.id)) <= ((await staging.stagedSize(upload.id)) ?? 0)
+    ) {
       refuse(reply, 413, `Storage quota exceeded: all ${config.files.storageQuota} bytes are used`);
       return null;
     }
@@ -195,7 +205,12 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
     if (request.method === "HEAD") {
       return reply
         .code(200)
-        .headers({ "tus-resumable": "1.0.0", "cache-control": "no-store", "upload-offset": String(upload.size), "upload-length": String(upload.size) })
+        .headers({
+          "tus-resumable": "1.0.0",
+          "cache-control": "no-store",
+          "upload-offset": String(upload.size),
+          "upload-length": String(upload.size),
+        })
         .send();
     }
     if (request.method === "DELETE") {

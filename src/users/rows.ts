@@ -26,10 +26,7 @@ export type PrefixedUserRow<Prefix extends string> = {
 };
 
 /** Splits a row read with a `PrefixedUserRow` into that user and the rest of the row. */
-export function separateUser<Rest, Prefix extends string>(
-  row: Rest & PrefixedUserRow<Prefix>,
-  prefix: Prefix,
-): { user: UserRow; rest: Rest } {
+export function separateUser<Rest, Prefix extends string>(row: Rest & PrefixedUserRow<Prefix>, prefix: Prefix): { user: UserRow; rest: Rest } {
   const user: Record<string, unknown> = {};
   const rest: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(row)) {

@@ -43,11 +43,7 @@ export async function setRoleByEmail(db: Queryable, email: string, role: UserRow
 }
 
 /** The viewer's row and whether their session is live; null when the session is not theirs or gone. */
-export async function findViewer(
-  db: Queryable,
-  userId: string,
-  sessionId: string,
-): Promise<(UserRow & { sessionLive: boolean }) | null> {
+export async function findViewer(db: Queryable, userId: string, sessionId: string): Promise<(UserRow & { sessionLive: boolean }) | null> {
   const [row] = await db.query<UserRow & { sessionLive: boolean }>(sql.VIEWER_WITH_SESSION, [userId, sessionId]);
   return row ?? null;
 }
@@ -121,12 +117,7 @@ export type AccountChangeOutcome =
  * only it is left and is refused. A change bumps the token version (every token issued
  * before stops working); a deactivation also ends every session.
  */
-export function changeAccount(
-  database: Database,
-  userId: string,
-  change: AccountChange,
-  actorId: string,
-): Promise<AccountChangeOutcome> {
+export function changeAccount(database: Database, userId: string, change: AccountChange, actorId: string): Promise<AccountChangeOutcome> {
   return database.transaction(async (tx): Promise<AccountChangeOutcome> => {
     const admins = await tx.query<{ id: string }>(sql.LOCK_ACTIVE_ADMINS);
     // The request's viewer check may be a moment old; under the lock, this is the truth.

@@ -32,10 +32,9 @@ export async function createUser(server: TestServer, overrides: Partial<Pick<Tes
     username,
     password: overrides.password ?? `pw-${randomUUID()}`,
   };
-  const response = await server.graphql(
-    `mutation Register($input: RegisterInput!) { register(input: $input) { accessToken user { id role } } }`,
-    { input },
-  );
+  const response = await server.graphql(`mutation Register($input: RegisterInput!) { register(input: $input) { accessToken user { id role } } }`, {
+    input,
+  });
   expect(response.errors).toBeUndefined();
   const payload = response.data.register;
   return { ...input, email: input.email.toLowerCase(), id: payload.user.id, token: payload.accessToken, role: payload.user.role };

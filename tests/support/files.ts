@@ -39,7 +39,14 @@ export function uploadIdOf(response: Response): string {
   return location!.split("/").at(-1)!;
 }
 
-export function tusPatch(server: TestServer, token: string | undefined, id: string, offset: number, body: Buffer, extra: Record<string, string> = {}): Promise<Response> {
+export function tusPatch(
+  server: TestServer,
+  token: string | undefined,
+  id: string,
+  offset: number,
+  body: Buffer,
+  extra: Record<string, string> = {},
+): Promise<Response> {
   return fetch(`${server.origin}/uploads/${id}`, {
     method: "PATCH",
     headers: {
@@ -61,7 +68,13 @@ export function tusHead(server: TestServer, token: string | undefined, id: strin
 }
 
 /** Uploads `bytes` into the dataset in one creation-with-upload request; returns the upload id. */
-export async function upload(server: TestServer, token: string, datasetId: string, bytes: Buffer, metadata: Record<string, string> = {}): Promise<string> {
+export async function upload(
+  server: TestServer,
+  token: string,
+  datasetId: string,
+  bytes: Buffer,
+  metadata: Record<string, string> = {},
+): Promise<string> {
   const response = await tusCreate(server, { token, length: bytes.length, metadata: { datasetId, ...metadata }, body: bytes });
   expect(response.status, await response.clone().text()).toBe(201);
   expect(response.headers.get("upload-offset")).toBe(String(bytes.length));
@@ -72,15 +85,17 @@ export const VERSION_FIELDS = "number message fileCount totalSize author { id } 
 
 /** commitDatasetVersion through GraphQL. */
 export function commit(server: TestServer, token: string, input: Record<string, unknown>) {
-  return server.graphql(
-    `mutation Commit($input: CommitInput!) { commitDatasetVersion(input: $input) { ${VERSION_FIELDS} } }`,
-    { input },
-    { token },
-  );
+  return server.graphql(`mutation Commit($input: CommitInput!) { commitDatasetVersion(input: $input) { ${VERSION_FIELDS} } }`, { input }, { token });
 }
 
 /** Uploads each file and commits them as the dataset's next version; returns the version. */
-export async function commitFiles(server: TestServer, token: string, datasetId: string, files: Record<string, Buffer | null>, parentVersion?: number) {
+export async function commitFiles(
+  server: TestServer,
+  token: string,
+  datasetId: string,
+  files: Record<string, Buffer | null>,
+  parentVersion?: number,
+) {
   const changes = [];
   for (const [path, bytes] of Object.entries(files)) {
     changes.push({ path, uploadId: bytes === null ? null : await upload(server, token, datasetId, bytes) });
@@ -91,7 +106,15 @@ export async function commitFiles(server: TestServer, token: string, datasetId: 
 }
 
 /** GET (or another method) of a file's bytes with a token. */
-export function download(server: TestServer, token: string | undefined, datasetId: string, version: number | "latest", path: string, headers: Record<string, string> = {}, method = "GET") {
+export function download(
+  server: TestServer,
+  token: string | undefined,
+  datasetId: string,
+  version: number | "latest",
+  path: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+) {
   const encoded = path.split("/").map(encodeURIComponent).join("/");
   return fetch(`${server.origin}/datasets/${datasetId}/versions/${version}/files/${encoded}`, {
     method,

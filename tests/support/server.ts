@@ -82,7 +82,11 @@ export async function startServer(
   // Files (blob store, tus staging) go to a directory of this server's own, removed on close.
   const dataDir = env.DATA_DIR ? undefined : await mkdtemp(join(tmpdir(), "dataset-api-test-"));
   const config = loadConfig(testEnvironment({ ...(dataDir ? { DATA_DIR: dataDir } : {}), ...(logs ? { LOG_LEVEL: "info", ...env } : env) }));
-  const { database, url: databaseUrl, drop } = sharing
+  const {
+    database,
+    url: databaseUrl,
+    drop,
+  } = sharing
     ? { database: sharing.database, url: sharing.databaseUrl, drop: async () => {} }
     : await createTestDatabase({ statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000 });
   const app: FastifyInstance = await createApp(config, database, createLogger(config.logLevel, logs));
