@@ -117,8 +117,10 @@ function connectionOptions(connections: ConnectionsConfig) {
       // Node checks every second (its default, 30 s, would let a 1 s limit run to 31).
       headersTimeout: connections.requestTimeoutSeconds * 1000,
       connectionsCheckingInterval: 1000,
+      // Node's whole-request limit stays off (its 300 s default would also refuse a longer
+      // headersTimeout): the body's limit is per route, limitBodyTime.
+      requestTimeout: 0,
     },
-    // Node's whole-request limit stays off (0): the body's limit is per route, limitBodyTime.
     requestTimeout: 0,
     connectionTimeout: connections.idleTimeoutSeconds * 1000,
     keepAliveTimeout: connections.keepAliveTimeoutSeconds * 1000,

@@ -75,6 +75,15 @@ describe("requests that never finish arriving (REQUEST_TIMEOUT=1)", () => {
     expect(await silent.closed).toMatch(/^HTTP\/1\.1 408 /);
   });
 
+  it("starts with the longest REQUEST_TIMEOUT (3600 s), over Node's own 300 s whole-request default", async () => {
+    const patient = await startServer({ REQUEST_TIMEOUT: "3600" }, undefined, server);
+    try {
+      expect(await healthz(patient.url)).toBe(200);
+    } finally {
+      await patient.close();
+    }
+  });
+
   it("still serves a request whose body arrives in time, in pieces", async () => {
     const body = JSON.stringify({ query: "{ __typename }" });
     const { socket, closed } = await connect(
