@@ -24,7 +24,7 @@ async function openDeployment(): Promise<Deployment> {
     const server: TestServer = await startServer();
     const env = { DATABASE_URL: server.databaseUrl!, BCRYPT_COST: "4" };
     return {
-      createAdmin: (args) => runScript("scripts/create-admin.ts", args, env),
+      createAdmin: (args) => runScript("src/cli/create-admin.ts", args, env),
       withServer: (work) => work(server.url),
       close: () => server.close(),
     };
@@ -32,7 +32,7 @@ async function openDeployment(): Promise<Deployment> {
   const dataDir = await mkdtemp(join(tmpdir(), "dataset-api-"));
   const env = { DATA_DIR: dataDir, BCRYPT_COST: "4" };
   return {
-    createAdmin: (args) => runScript("scripts/create-admin.ts", args, env),
+    createAdmin: (args) => runScript("src/cli/create-admin.ts", args, env),
     async withServer(work) {
       const server = await startServerProcess(env);
       try {
