@@ -226,6 +226,7 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       const admission = await admit(request, reply);
       if (!admission) return reply;
       if (admission.upload && admission.upload.state !== "receiving") return answerFinished(request, reply, admission.upload);
+      if (admission.upload && request.method === "DELETE") return terminate(reply, admission.upload);
       admitted.set(request.raw, admission);
     }
     reply.hijack();
@@ -239,8 +240,17 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       if (id) await staging.release(id);
     }
     if (request.method === "PATCH" && id) await recordReceived(id);
-    // tus removed the staged bytes: the row goes too, or its length would hold the quota until it expired.
-    if (request.method === "DELETE" && id && reply.raw.statusCode === 204) await database.query(sql.DELETE_UPLOAD, [id]);
+  }
+
+  /**
+   * tus termination of an unfinished upload, answered by us so that the row (whose length
+   * holds the quota) is gone before the answer: first the row, then the staged bytes. A
+   * PATCH still writing finds its upload gone when it ends (404).
+   */
+  async function terminate(reply: FastifyReply, upload: UploadRow) {
+    await database.query(sql.DELETE_UPLOAD, [upload.id]);
+    await staging.remove(upload.id).catch(() => {});
+    return reply.code(204).headers({ "tus-resumable": "1.0.0", "cache-control": "no-store" }).send();
   }
 
   /** While a length is deferred, the quota counts what arrived. */
