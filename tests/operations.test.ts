@@ -14,7 +14,9 @@ import { startServer, type TestServer } from "./support/server.js";
 
 const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }`;
 
-describe("npm start on the embedded database", () => {
+// These tests start the server and the CLIs as processes, several in turn: on a loaded
+// machine one start alone can take 25 s, so the default 30 s is not enough.
+describe("npm start on the embedded database", { timeout: 120_000 }, () => {
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "dataset-api-"));
@@ -109,7 +111,7 @@ describe.runIf(ENGINE === "postgres")("create-admin on PostgreSQL", () => {
   });
 });
 
-describe("production start-up rules", () => {
+describe("production start-up rules", { timeout: 120_000 }, () => {
   it.each([
     [{}, /^Cannot start: DATABASE_URL: required in production/],
     [{ DATABASE_URL: "postgres://127.0.0.1:1/none" }, /^Cannot start: JWT_SECRET: required in production/],
@@ -124,7 +126,7 @@ describe("production start-up rules", () => {
   });
 });
 
-describe("data folder lock", () => {
+describe("data folder lock", { timeout: 120_000 }, () => {
   it("takes over a lock left by a process that is gone", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "dataset-api-"));
     try {
