@@ -44,7 +44,3 @@ export function fileFolderClash(paths: Iterable<string>): [string, string] | nul
   return null;
 }
 
-/** Byte-order comparison (as PostgreSQL's "C" collation sorts), the order files are listed in. */
-export function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}

@@ -87,9 +87,6 @@ export const INSERT_UPLOAD = `
   insert into uploads (id, dataset_id, user_id, filename, content_type, declared_sha256, length, expires_at)
   values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))`;
 
-/** $1 id, $2 uploader: the upload, if it is theirs. */
-export const UPLOAD_OF_USER = `select ${UPLOAD_COLUMNS} from uploads where id = $1 and user_id = $2`;
-
 export const UPLOAD_BY_ID = `select ${UPLOAD_COLUMNS} from uploads where id = $1`;
 
 export const SET_UPLOAD_RECEIVED = `update uploads set received = $2 where id = $1 and state = 'receiving'`;
@@ -148,7 +145,6 @@ export const DELETE_BLOB = `
     and not exists (select 1 from uploads u where u.sha256 = b.sha256)
   returning b.sha256`;
 
-export const BLOB_EXISTS = `select 1 from blobs where sha256 = $1`;
 
 /** $1 dataset, $2 writer scope (owner): the dataset, if the viewer may upload to and commit to it. */
 export const DATASET_FOR_WRITER = `select id from datasets where id = $1 and user_id = $2`;

@@ -2,7 +2,7 @@ import DataLoader from "dataloader";
 import type { Queryable } from "../db/database.js";
 import { badUserInput } from "../errors.js";
 import { decodeCursor, encodeCursor, separateCount } from "../pagination.js";
-import type { FileRow, UploadRow, VersionRow } from "./rows.js";
+import type { FileRow, VersionRow } from "./rows.js";
 import * as sql from "./sql.js";
 
 /** File rows one request may read: two versions of the largest size. */
@@ -95,11 +95,6 @@ export function decodeVersionCursor(after: string): number {
 /** The file at `path` of a version, if there is one. */
 export async function findFile(db: Queryable, datasetId: string, version: number, path: string): Promise<FileRow | null> {
   const [row] = await db.query<FileRow>(sql.FILE_AT_PATH, [datasetId, version, path]);
-  return row ?? null;
-}
-
-export async function findUpload(db: Queryable, id: string): Promise<UploadRow | null> {
-  const [row] = await db.query<UploadRow>(sql.UPLOAD_BY_ID, [id]);
   return row ?? null;
 }
 
