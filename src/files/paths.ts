@@ -43,4 +43,3 @@ export function fileFolderClash(paths: Iterable<string>): [string, string] | nul
   }
   return null;
 }
-

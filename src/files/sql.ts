@@ -145,7 +145,6 @@ export const DELETE_BLOB = `
     and not exists (select 1 from uploads u where u.sha256 = b.sha256)
   returning b.sha256`;
 
-
 /** $1 dataset, $2 writer scope (owner): the dataset, if the viewer may upload to and commit to it. */
 export const DATASET_FOR_WRITER = `select id from datasets where id = $1 and user_id = $2`;
 
