@@ -13,8 +13,10 @@ const END = "<!-- end of the configuration table -->";
 /** The table's Markdown, a row a declaration. */
 export function renderConfigTable(docs: readonly VariableDoc[] = CONFIGURATION_DOCS): string {
   const cell = (text: string) => text.replaceAll("|", "\\|");
-  const rows = docs.map((doc) => `| ${doc.names.map((name) => `\`${name}\``).join(" or ")} | ${cell(doc.meaning)} | ${cell(doc.default)} |`);
-  return ["| variable | meaning | default |", "|---|---|---|", ...rows].join("\n");
+  const rows = docs.map(
+    (doc) => `| ${doc.names.map((name) => `\`${name}\``).join(" or ")} | ${cell(doc.meaning)} | ${cell(doc.accepts)} | ${cell(doc.default)} |`,
+  );
+  return ["| variable | meaning | accepted | default |", "|---|---|---|---|", ...rows].join("\n");
 }
 
 /** The README's text with the table between the markers replaced by `table`. */

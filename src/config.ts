@@ -40,49 +40,61 @@ const DEV_CORS_ORIGINS = Object.freeze([
 
 // Parsers: text of the environment to a value, with the message a bad value gets.
 
-const text = z.string().min(1);
+const text = z.string().min(1).describe("text");
+const path = text.describe("a path");
 
 const boolean = z
   .enum(["1", "0", "true", "false", "yes", "no", "on", "off"], { error: "expected one of true/false, 1/0, yes/no, on/off" })
-  .transform((value) => ["1", "true", "yes", "on"].includes(value));
+  .transform((value) => ["1", "true", "yes", "on"].includes(value))
+  .describe("boolean");
 
 const integer = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, { error: `expected a whole number from ${min} to ${max}` })
     .transform(Number)
-    .refine((value) => value >= min && value <= max, { error: `expected a whole number from ${min} to ${max}` });
+    .refine((value) => value >= min && value <= max, { error: `expected a whole number from ${min} to ${max}` })
+    .describe(`${min}–${max}`);
 
-const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, { error: "expected a postgres:// or postgresql:// connection string" });
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, { error: "expected a postgres:// or postgresql:// connection string" })
+  .describe("`postgres://…` or `postgresql://…`");
 
 const oneOf = <const Words extends readonly [string, ...string[]]>(words: Words) =>
-  z.enum(words, { error: `expected ${words.slice(0, -1).join(", ")} or ${words.at(-1)}` });
+  z.enum(words, { error: `expected ${words.slice(0, -1).join(", ")} or ${words.at(-1)}` }).describe(words.map((word) => `\`${word}\``).join(", "));
 
 const GIB = 1024 ** 3;
 const UNITS: Record<string, number> = { "": 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 1024, MIB: 1024 ** 2, GIB, TIB: 1024 ** 4 };
 
 /** A size in bytes: a whole number with an optional unit (`5GiB`, `500MB`, `1048576`). */
-const bytes = z.string().transform((value, context) => {
-  const match = /^(\d+)\s*([KMGT]i?B|B)?$/i.exec(value.trim());
-  const size = match ? Number(match[1]) * UNITS[(match[2] ?? "").toUpperCase()]! : Number.NaN;
-  if (!Number.isSafeInteger(size) || size < 1) {
-    context.addIssue({ code: "custom", message: "expected a size in bytes such as 1048576, 500MB or 5GiB" });
-    return z.NEVER;
-  }
-  return size;
-});
+const bytes = z
+  .string()
+  .transform((value, context) => {
+    const match = /^(\d+)\s*([KMGT]i?B|B)?$/i.exec(value.trim());
+    const size = match ? Number(match[1]) * UNITS[(match[2] ?? "").toUpperCase()]! : Number.NaN;
+    if (!Number.isSafeInteger(size) || size < 1) {
+      context.addIssue({ code: "custom", message: "expected a size in bytes such as 1048576, 500MB or 5GiB" });
+      return z.NEVER;
+    }
+    return size;
+  })
+  .describe("bytes, or with a unit (`500MB`, `5GiB`)");
 
 /** false (nobody), true (any hop), a number of proxy hops, or the proxies' addresses/CIDRs. */
-const trustProxy = z.string().transform((value, context): boolean | number | string[] => {
-  const word = value.toLowerCase();
-  if (["1", "true", "yes", "on"].includes(word)) return true;
-  if (["0", "false", "no", "off"].includes(word)) return false;
-  if (/^\d+$/.test(value)) return Number(value);
-  const addresses = value.split(",").map((entry) => entry.trim());
-  if (addresses.every((entry) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry))) return addresses;
-  context.addIssue({ code: "custom", message: "expected true/false, a number of proxy hops, or comma-separated proxy addresses/CIDRs" });
-  return z.NEVER;
-});
+const trustProxy = z
+  .string()
+  .transform((value, context): boolean | number | string[] => {
+    const word = value.toLowerCase();
+    if (["1", "true", "yes", "on"].includes(word)) return true;
+    if (["0", "false", "no", "off"].includes(word)) return false;
+    if (/^\d+$/.test(value)) return Number(value);
+    const addresses = value.split(",").map((entry) => entry.trim());
+    if (addresses.every((entry) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry))) return addresses;
+    context.addIssue({ code: "custom", message: "expected true/false, a number of proxy hops, or comma-separated proxy addresses/CIDRs" });
+    return z.NEVER;
+  })
+  .describe("boolean, a number of proxy hops, or proxy addresses/CIDRs");
 
 const origins = z
   .string()
@@ -96,7 +108,8 @@ const origins = z
         .map((origin) => origin.trim())
         .filter(Boolean),
     ),
-  );
+  )
+  .describe("comma-separated `http(s)://host[:port]`, no path");
 
 /**
  * A PEM given inline (`NAME`) or as a file (`NAME_FILE`): one declaration, one README row.
@@ -108,7 +121,13 @@ function pem(
   options: { meaning: string; defaultDoc: string; check?: (pem: string | undefined, get: Get) => string | undefined },
 ) {
   const file = `${name}_FILE`;
-  return new Setting<string | undefined>([{ names: [name, file], meaning: options.meaning, default: options.defaultDoc }], (reading) => {
+  const doc = {
+    names: [name, file],
+    meaning: options.meaning,
+    accepts: `Ed25519 \`${kind}\` PEM inline, or the path of a file holding it; not both`,
+    default: options.defaultDoc,
+  };
+  return new Setting<string | undefined>([doc], (reading) => {
     const inline = reading.env[name];
     const path = reading.env[file];
     if (inline && path) reading.problem(name, `set ${name} or ${file}, not both`);
@@ -131,14 +150,16 @@ function pem(
 
 const PRODUCTION = variable(
   "NODE_ENV",
-  oneOf(["development", "production", "test"]).transform((value) => value === "production"),
+  oneOf(["development", "production", "test"])
+    .transform((value) => value === "production")
+    .describe("`development`, `production`, `test`"),
   {
     meaning: "`production` turns on the production rules below",
     default: "development",
   },
 );
 
-const DATA_DIR = variable("DATA_DIR", text, {
+const DATA_DIR = variable("DATA_DIR", path, {
   meaning:
     "the embedded database (`DATA_DIR/pglite`), the generated development secret, and by default files (`DATA_DIR/files`) and unfinished uploads (`DATA_DIR/uploads`)",
   default: ".data",
@@ -170,7 +191,7 @@ const JWT_PRIVATE_KEY = pem("JWT_PRIVATE_KEY", "PRIVATE KEY", {
 /** The configuration: each entry one variable (or a value made of several), where it sits in `Config`. */
 const SETTINGS = {
   production: PRODUCTION,
-  host: variable("HOST", text, { meaning: "the address to listen on", default: "127.0.0.1" }),
+  host: variable("HOST", text.describe("a host name or address"), { meaning: "the address to listen on", default: "127.0.0.1" }),
   port: variable("PORT", integer(0, 65535), { meaning: "the port to listen on", default: "4000" }),
   /** `undefined`: embedded PGlite in `dataDir`. */
   databaseUrl: variable("DATABASE_URL", postgresUrl, {
@@ -209,7 +230,10 @@ const SETTINGS = {
   /** `undefined` in development means "generate one into dataDir". */
   jwtSecret: variable(
     "JWT_SECRET",
-    z.string().refine((value) => Buffer.byteLength(value, "utf8") >= 32, { error: "expected at least 32 bytes" }),
+    z
+      .string()
+      .refine((value) => Buffer.byteLength(value, "utf8") >= 32, { error: "expected at least 32 bytes" })
+      .describe("at least 32 bytes (UTF-8)"),
     {
       meaning: "HS256 signing secret, at least 32 bytes",
       defaultDoc: "development: generated once into `DATA_DIR/jwt-secret`",
@@ -266,7 +290,7 @@ const SETTINGS = {
   },
   /** Who may read `/metrics`: with `token` only that bearer; with `port` only there. In production one of the two, or none is served. */
   metrics: {
-    token: variable("METRICS_TOKEN", z.string().min(32, { error: "expected at least 32 characters" }), {
+    token: variable("METRICS_TOKEN", z.string().min(32, { error: "expected at least 32 characters" }).describe("at least 32 characters"), {
       meaning: "at least 32 characters: `/metrics` then wants `Authorization: Bearer <METRICS_TOKEN>`",
       defaultDoc: "unset (in production, `/metrics` is then served only on `METRICS_PORT`)",
     }),
@@ -277,13 +301,13 @@ const SETTINGS = {
     default: "15",
   }),
   bcryptCost: variable("BCRYPT_COST", integer(4, 15), {
-    meaning: "bcrypt work factor, 4 to 15 (at least 10 in production)",
+    meaning: "bcrypt work factor (at least 10 in production)",
     default: String(DEFAULT_BCRYPT_COST),
     defaultDoc: `\`${DEFAULT_BCRYPT_COST}\` (0.29 s a hash on the 2-core reference machine: see below)`,
     check: (cost, get) => (get(PRODUCTION) && cost < 10 ? "expected at least 10 in production" : undefined),
   }),
   accessTokenTtlSeconds: variable("ACCESS_TOKEN_TTL", integer(60, 86400), {
-    meaning: "access token lifetime in seconds (60 to 86400)",
+    meaning: "access token lifetime in seconds",
     default: "900",
   }),
   refreshTokenTtlSeconds: variable("REFRESH_TOKEN_TTL", integer(3600, 31_536_000), {
@@ -391,7 +415,7 @@ const SETTINGS = {
     meaning: "`apq`: automatic persisted queries; `only`: trusted documents, nothing else runs; `off`",
     default: "apq",
   }),
-  persistedOperationsManifest: variable("PERSISTED_OPERATIONS_MANIFEST", text, {
+  persistedOperationsManifest: variable("PERSISTED_OPERATIONS_MANIFEST", path.describe("a path, relative to the working directory"), {
     meaning: "the trusted documents for `only`",
     default: "client/generated/persisted-documents.json",
   }),
@@ -399,9 +423,12 @@ const SETTINGS = {
   files: {
     storageUrl: variable(
       "STORAGE_URL",
-      z.string().regex(/^(file:\/\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, {
-        error: "expected file:///absolute/path or s3://bucket/prefix",
-      }),
+      z
+        .string()
+        .regex(/^(file:\/\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, {
+          error: "expected file:///absolute/path or s3://bucket/prefix",
+        })
+        .describe("`file:///absolute/path` or `s3://bucket/prefix`"),
       {
         meaning:
           "where file content is kept, one object per SHA-256: `file:///absolute/path`, or `s3://bucket/prefix` for S3 or an S3-compatible service (docs/deploy.md)",
@@ -410,15 +437,22 @@ const SETTINGS = {
       },
     ),
     s3: {
-      endpoint: variable("S3_ENDPOINT", z.string().regex(/^https?:\/\/\S+$/, { error: "expected an http(s):// URL" }), {
-        meaning: "an S3-compatible service's `http(s)://` URL (MinIO, Ceph, R2…); leave unset for AWS",
-      }),
-      region: variable("S3_REGION", text, {
+      endpoint: variable(
+        "S3_ENDPOINT",
+        z
+          .string()
+          .regex(/^https?:\/\/\S+$/, { error: "expected an http(s):// URL" })
+          .describe("an `http(s)://` URL"),
+        {
+          meaning: "an S3-compatible service's `http(s)://` URL (MinIO, Ceph, R2…); leave unset for AWS",
+        },
+      ),
+      region: variable("S3_REGION", text.describe("a region name"), {
         meaning: "the bucket's region (on AWS set it, or `AWS_REGION`)",
         defaultDoc: "unset: the AWS SDK's own (`AWS_REGION`, profile); `us-east-1` with `S3_ENDPOINT`",
       }),
       forcePathStyle: variable("S3_FORCE_PATH_STYLE", boolean, {
-        meaning: "boolean: `endpoint/bucket/key` URLs instead of `bucket.endpoint/key` (MinIO, Ceph)",
+        meaning: "`endpoint/bucket/key` URLs instead of `bucket.endpoint/key` (MinIO, Ceph)",
         defaultDoc: "the SDK's default (off)",
       }),
       /** Used when both the key id and the secret are set; otherwise the SDK's default chain. */
@@ -436,32 +470,28 @@ const SETTINGS = {
       ),
     },
     /** A volume every instance shares, when uploads must resume anywhere. */
-    uploadDir: variable(
-      "UPLOAD_DIR",
-      text.transform((path) => resolve(path)),
-      {
-        meaning: "where tus keeps the bytes of unfinished uploads (a volume every instance shares, or sticky routing: docs/deploy.md)",
-        default: (get) => resolve(get(DATA_DIR), "uploads"),
-        defaultDoc: "`DATA_DIR/uploads`",
-      },
-    ),
-    maxFileSize: variable("MAX_FILE_SIZE", bytes, { meaning: "largest file: bytes, or with a unit (`500MB`, `5GiB`)", default: "5GiB" }),
+    uploadDir: variable("UPLOAD_DIR", path.transform((given) => resolve(given)).describe("a path"), {
+      meaning: "where tus keeps the bytes of unfinished uploads (a volume every instance shares, or sticky routing: docs/deploy.md)",
+      default: (get) => resolve(get(DATA_DIR), "uploads"),
+      defaultDoc: "`DATA_DIR/uploads`",
+    }),
+    maxFileSize: variable("MAX_FILE_SIZE", bytes, { meaning: "the largest file", default: "5GiB" }),
     /** Bytes per user; each distinct content counted once. */
     storageQuota: variable("STORAGE_QUOTA", bytes, {
-      meaning: "bytes per user, same forms; each distinct content counted once, plus unfinished uploads' declared lengths",
+      meaning: "bytes per user; each distinct content counted once, plus unfinished uploads' declared lengths",
       default: "10GiB",
     }),
     uploadExpirySeconds: variable("UPLOAD_EXPIRY", integer(60, 30 * 86400), {
-      meaning: "seconds an upload may stay unfinished or uncommitted before it and its bytes are removed (60 to 2592000)",
+      meaning: "seconds an upload may stay unfinished or uncommitted before it and its bytes are removed",
       default: "86400",
       defaultDoc: "`86400` (24 h)",
     }),
     downloadUrlTtlSeconds: variable("DOWNLOAD_URL_TTL", integer(10, 86400), {
-      meaning: "seconds a `downloadUrl` works (10 to 86400)",
+      meaning: "seconds a `downloadUrl` works",
       default: "300",
     }),
     sweepIntervalSeconds: variable("SWEEP_INTERVAL", integer(10, 86400), {
-      meaning: "seconds between sweeps of expired uploads and unreferenced content, besides one at start-up (10 to 86400)",
+      meaning: "seconds between sweeps of expired uploads and unreferenced content, besides one at start-up",
       default: "600",
     }),
   },

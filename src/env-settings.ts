@@ -11,6 +11,8 @@ export interface VariableDoc {
   /** The variables the row is about: one, or a value and its `_FILE` form. */
   readonly names: readonly string[];
   readonly meaning: string;
+  /** The values taken (the parser's `description`). */
+  readonly accepts: string;
   readonly default: string;
 }
 
@@ -57,9 +59,10 @@ interface VariableOptions<T> {
 type Default<T> = string | ((get: Get) => T);
 
 /**
- * An environment variable. `default` is either the text one would set (parsed like a set
- * value, and shown as is in the README), or computed from other declarations (then
- * `defaultDoc` says what it is). Without a default, unset is `undefined`.
+ * An environment variable. `parser` says in its `description` what it accepts (the README's
+ * "accepted" column). `default` is either the text one would set (parsed like a set value,
+ * and shown as is in the README), or computed from other declarations (then `defaultDoc`
+ * says what it is). Without a default, unset is `undefined`.
  */
 export function variable<T>(name: string, parser: z.ZodType<T>, options: VariableOptions<T> & { default: string }): Setting<T>;
 export function variable<T>(
@@ -74,12 +77,14 @@ export function variable<T>(
   options: VariableOptions<T | undefined> & { default?: Default<T> },
 ): Setting<T | undefined> {
   const { default: fallback, requiredInProduction: required, check } = options;
+  if (!parser.description) throw new Error(`${name}: its parser has no description of what it accepts`);
   const parseDefault = (text: string): T => {
     const parsed = parser.safeParse(text);
     if (!parsed.success) throw new Error(`${name}: the declared default ${JSON.stringify(text)} does not parse: ${parsed.error.issues[0]?.message}`);
     return parsed.data;
   };
-  return new Setting([{ names: [name], meaning: options.meaning, default: defaultDoc(options.defaultDoc, fallback, required) }], (reading) => {
+  const doc = { names: [name], meaning: options.meaning, accepts: parser.description, default: defaultDoc(options.defaultDoc, fallback, required) };
+  return new Setting([doc], (reading) => {
     const text = reading.env[name];
     let value: T | undefined;
     if (text !== undefined) {
