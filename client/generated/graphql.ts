@@ -39,7 +39,18 @@ export type CreateDatasetInput = {
   name: string;
 };
 
+/** Which of the datasets you may read a `datasets` list covers. */
+export type DatasetAccessFilter =
+  /** Both (an admin: every dataset). */
+  | 'ALL'
+  /** Yours (an admin: every dataset, as before sharing existed). */
+  | 'OWNED'
+  /** Those shared with you (as VIEWER or EDITOR). */
+  | 'SHARED';
+
 export type DatasetFilter = {
+  /** Yours (the default), those shared with you, or both. */
+  access?: DatasetAccessFilter | null | undefined;
   /** Case-insensitive substring of name or description; `%` and `_` match themselves. */
   search?: string | null | undefined;
 };
