@@ -414,17 +414,17 @@ async function baseline(f: Fixtures): Promise<void> {
   }
   await run({
     label: "INSERT_DATASET",
-    sql: datasetSql.INSERT_DATASET,
+    sql: datasetSql.INSERT_DATASET.text,
     params: [f.owner, "New dataset", "A description", "/data/new.csv"],
     write: true,
   });
   await run({
     label: "UPDATE_DATASET (name only)",
-    sql: datasetSql.UPDATE_DATASET,
+    sql: datasetSql.UPDATE_DATASET.text,
     params: [f.datasetId, ...WRITE_AS(f.owner), true, "Renamed", false, null, false, null, JSON.stringify({ fields: ["name"] })],
     write: true,
   });
-  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET, params: [f.datasetId, ...MANAGE_AS(f.owner)], write: true });
+  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET.text, params: [f.datasetId, ...MANAGE_AS(f.owner)], write: true });
 }
 
 /** A dataset statement's scope parameters (policy/rules.ts `scopeParams`) for a user, or an admin. */

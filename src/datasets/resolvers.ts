@@ -79,24 +79,20 @@ export const datasetResolvers: Resolvers = {
   Mutation: {
     createDataset: async (_parent, args, context) => {
       // Whoever creates a dataset owns it.
-      const dataset = await store.insertDataset(context.db, requireViewer(context).id, parseCreateInput(args.input));
-      context.services.metrics.auditEvent("dataset.created");
-      return dataset;
+      return store.insertDataset(context.db, context.services.audit, requireViewer(context).id, parseCreateInput(args.input));
     },
     updateDataset: async (_parent, args, context) => {
       const viewer = requireViewer(context);
       const id = checkId("id", args.id);
-      const dataset = await store.updateDataset(context.db, id, datasetScope(viewer, "write"), parseUpdateInput(args.input));
+      const dataset = await store.updateDataset(context.db, context.services.audit, id, datasetScope(viewer, "write"), parseUpdateInput(args.input));
       if (!dataset) throw await refusalOf(context.db, viewer, id, "write");
-      context.services.metrics.auditEvent("dataset.updated");
       return dataset;
     },
     deleteDataset: async (_parent, args, context) => {
       const viewer = requireViewer(context);
       const id = checkId("id", args.id);
-      const deleted = await store.deleteDataset(context.db, id, datasetScope(viewer, "manage"));
+      const deleted = await store.deleteDataset(context.db, context.services.audit, id, datasetScope(viewer, "manage"));
       if (!deleted) throw await refusalOf(context.db, viewer, id, "manage");
-      context.services.metrics.auditEvent("dataset.deleted");
       // Content nothing else references, and bytes staged for it, go before the answer.
       await context.services.files.garbage.collect(deleted.content);
       await Promise.all(deleted.uploads.map((upload) => context.services.files.staging.remove(upload).catch(() => {})));

@@ -1,3 +1,4 @@
+import type { AuditLog } from "../audit/events.js";
 import type { Queryable } from "../db/database.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { separateCount } from "../pagination.js";
@@ -73,8 +74,8 @@ export interface NewDataset {
   filePath: string | null;
 }
 
-export async function insertDataset(db: Queryable, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
-  const [row] = await db.query<DatasetRow>(sql.INSERT_DATASET, [ownerId, dataset.name, dataset.description, dataset.filePath]);
+export async function insertDataset(db: Queryable, audit: AuditLog, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
+  const [row] = await audit.query<DatasetRow>(db, sql.INSERT_DATASET, [ownerId, dataset.name, dataset.description, dataset.filePath]);
   return row!;
 }
 
@@ -82,8 +83,14 @@ export async function insertDataset(db: Queryable, ownerId: string, dataset: New
 export type DatasetChanges = Partial<NewDataset>;
 
 /** Applies `changes` if `scope` allows it; null when it does not (or the dataset is gone). */
-export async function updateDataset(db: Queryable, id: string, scope: DatasetScope, changes: DatasetChanges): Promise<DatasetRow | null> {
-  const [row] = await db.query<DatasetRow>(sql.UPDATE_DATASET, [
+export async function updateDataset(
+  db: Queryable,
+  audit: AuditLog,
+  id: string,
+  scope: DatasetScope,
+  changes: DatasetChanges,
+): Promise<DatasetRow | null> {
+  const [row] = await audit.query<DatasetRow>(db, sql.UPDATE_DATASET, [
     id,
     ...scopeParams(scope),
     changes.name !== undefined,
@@ -102,7 +109,12 @@ export async function updateDataset(db: Queryable, id: string, scope: DatasetSco
  * the content addresses they used (for the garbage collector) and its unfinished uploads
  * (whose staged bytes go too), or null when `scope` does not allow it (or it is gone).
  */
-export async function deleteDataset(db: Queryable, id: string, scope: DatasetScope): Promise<{ content: string[]; uploads: string[] } | null> {
-  const [row] = await db.query<{ content: string[]; uploads: string[] }>(sql.DELETE_DATASET, [id, ...scopeParams(scope)]);
+export async function deleteDataset(
+  db: Queryable,
+  audit: AuditLog,
+  id: string,
+  scope: DatasetScope,
+): Promise<{ content: string[]; uploads: string[] } | null> {
+  const [row] = await audit.query<{ content: string[]; uploads: string[] }>(db, sql.DELETE_DATASET, [id, ...scopeParams(scope)]);
   return row ?? null;
 }

@@ -1,6 +1,5 @@
 import { lookup as contentTypeOf } from "mime-types";
-import type { AuditEventInput } from "../audit/events.js";
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
+import type { AuditLog } from "../audit/events.js";
 import type { Viewer } from "../auth/viewer.js";
 import type { Database, Transaction } from "../db/database.js";
 import { badUserInput, conflict } from "../errors.js";
@@ -73,11 +72,7 @@ interface CommitSummary {
  * `parentVersion` is given and is not the latest, CONFLICT. Nothing is written unless
  * everything holds.
  */
-export async function commitVersion(
-  database: Database,
-  committer: Viewer,
-  request: CommitRequest,
-): Promise<{ version: VersionRow; audit: AuditEventInput }> {
+export async function commitVersion(database: Database, audit: AuditLog, committer: Viewer, request: CommitRequest): Promise<VersionRow> {
   const scope = datasetScope(committer, "write");
   const committerId = committer.id;
   return database.transaction(async (tx) => {
@@ -118,19 +113,14 @@ export async function commitVersion(
       files.map((file) => file.contentType),
     ]);
     if (uploads.size > 0) await tx.query(sql.DELETE_UPLOADS, [[...uploads.keys()]]);
-    const audit: AuditEventInput = {
+    await audit.record(tx, {
       type: "version.committed",
       actorId: committerId,
       subjectId: request.datasetId,
       details: { version: number, ...summary, fileCount: files.length, totalSize },
-    };
-    await recordInTransaction(tx, audit);
-    return { version: version!, audit };
+    });
+    return version!;
   });
-}
-
-async function recordInTransaction(tx: Transaction, event: AuditEventInput): Promise<void> {
-  await tx.query(INSERT_AUDIT_EVENT, [event.type, event.actorId, event.subjectId, JSON.stringify(event.details ?? {})]);
 }
 
 /** The finished uploads the changes name, locked; any other id is BAD_USER_INPUT on its change. */

@@ -23,9 +23,7 @@ export const fileResolvers: Resolvers = {
   Mutation: {
     commitDatasetVersion: async (_parent, args, context) => {
       const request = parseCommitInput(args.input);
-      const { version, audit } = await commitVersion(context.db, requireViewer(context), request);
-      context.services.metrics.auditEvent(audit.type);
-      return version;
+      return commitVersion(context.db, context.services.audit, requireViewer(context), request);
     },
   },
   Dataset: {

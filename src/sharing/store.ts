@@ -1,4 +1,3 @@
-import { recordAudit } from "../audit/events.js";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../context.js";
 import type { Database, Queryable } from "../db/database.js";
@@ -43,7 +42,7 @@ export async function shareDataset(
     }
     const [row] = await tx.query<CollaboratorRow>(sql.UPSERT_COLLABORATOR, [request.datasetId, user.id, request.role, ...scopeParams(scope)]);
     if (current?.role === request.role) return withUser(row!, user);
-    await recordAudit(context, tx, {
+    await context.services.audit.record(tx, {
       type: current ? "dataset.share_changed" : "dataset.shared",
       actorId: viewer.id,
       subjectId: request.datasetId,
@@ -71,7 +70,7 @@ export async function unshareDataset(
     if (!dataset.allowed) throw datasetRefusal(dataset.access, action);
     const [removed] = await tx.query<{ role: DatasetRole }>(sql.DELETE_COLLABORATOR, [request.datasetId, request.userId, ...scopeParams(scope)]);
     if (!removed) return false;
-    await recordAudit(context, tx, {
+    await context.services.audit.record(tx, {
       type: "dataset.unshared",
       actorId: viewer.id,
       subjectId: request.datasetId,
