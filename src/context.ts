@@ -12,6 +12,7 @@ import type { Config } from "./config.js";
 import type { CountingDatabase } from "./db/counting.js";
 import type { GarbageCollector } from "./files/garbage.js";
 import type { FileLoaders } from "./files/store.js";
+import type { SharingLoaders } from "./sharing/loaders.js";
 import type { BlobStore } from "./storage/blob-store.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 import type { UserRow } from "./users/rows.js";
@@ -50,7 +51,7 @@ export interface Context {
   /** The database, counting this request's statements. */
   db: CountingDatabase;
   /** Per-request loaders: their caches never outlive the request. */
-  loaders: { users: DataLoader<string, UserRow | null>; files: FileLoaders };
+  loaders: { users: DataLoader<string, UserRow | null>; files: FileLoaders; sharing: SharingLoaders };
   /** The signed-in user, or null for an anonymous request. */
   viewer: Viewer | null;
   /**
