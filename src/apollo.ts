@@ -92,7 +92,7 @@ export function coercionField(message: string): string | undefined {
 }
 
 /** Client errors go out as they are; every other error becomes the bare internal-error mask. */
-function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const classification = classify(error);
   if (classification.kind === "internal") {
     return { ...internalError(), ...(formatted.path ? { path: formatted.path } : {}) };

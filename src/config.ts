@@ -73,6 +73,25 @@ export interface Config {
   /** Audit events older than this many days are deleted by the sweeper; 0 keeps them forever. */
   readonly auditRetentionDays: number;
   readonly files: FilesConfig;
+  readonly subscriptions: SubscriptionsConfig;
+}
+
+/** Live events over WebSocket (src/events/websocket.ts): what one connection and one user may hold. */
+export interface SubscriptionsConfig {
+  /** Subscriptions open at once on one connection. */
+  maxPerConnection: number;
+  /** Subscriptions open at once by one user on one instance. */
+  maxPerUser: number;
+  /** Bytes of one message from a client; a larger one closes the connection (1009). */
+  maxMessageBytes: number;
+  /** Seconds a new connection has to send `connection_init` (then 4408). */
+  initTimeoutSeconds: number;
+  /** Seconds between the server's pings; a connection that has not answered one by the next is dropped. */
+  pingIntervalSeconds: number;
+  /** Seconds a connection may hold no subscription before it is closed (1000). */
+  idleTimeoutSeconds: number;
+  /** Events waiting to be sent on one subscription at most; a client that reads slower is disconnected (1013). */
+  maxQueuedEvents: number;
 }
 
 /** Where file content goes and the limits on it. */
@@ -323,6 +342,13 @@ const environment = z.object({
   METRICS_TOKEN: z.string().min(32, { error: "expected at least 32 characters" }).optional(),
   METRICS_PORT: integer(1, 65535).optional(),
   AUDIT_RETENTION_DAYS: integer(0, 36_500).default(365),
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(1, 1000).default(20),
+  WS_MAX_SUBSCRIPTIONS_PER_USER: integer(1, 1_000_000).default(100),
+  WS_MAX_MESSAGE_SIZE: bytes.default(64 * 1024),
+  WS_INIT_TIMEOUT: integer(1, 300).default(10),
+  WS_PING_INTERVAL: integer(1, 3600).default(30),
+  WS_IDLE_TIMEOUT: integer(1, 86_400).default(300),
+  WS_MAX_QUEUED_EVENTS: integer(1, 100_000).default(100),
 });
 
 /** Every variable the server reads (the tests check each one's validation). */
@@ -452,6 +478,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sweepIntervalSeconds: values.SWEEP_INTERVAL,
     }),
     metrics: Object.freeze({ token: values.METRICS_TOKEN, port: values.METRICS_PORT }),
+    subscriptions: Object.freeze({
+      maxPerConnection: values.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxPerUser: values.WS_MAX_SUBSCRIPTIONS_PER_USER,
+      maxMessageBytes: values.WS_MAX_MESSAGE_SIZE,
+      initTimeoutSeconds: values.WS_INIT_TIMEOUT,
+      pingIntervalSeconds: values.WS_PING_INTERVAL,
+      idleTimeoutSeconds: values.WS_IDLE_TIMEOUT,
+      maxQueuedEvents: values.WS_MAX_QUEUED_EVENTS,
+    }),
     connections: Object.freeze({
       requestTimeoutSeconds: values.REQUEST_TIMEOUT,
       idleTimeoutSeconds: values.IDLE_TIMEOUT,

@@ -9,6 +9,7 @@ import type { PasswordHasher } from "./auth/passwords.js";
 import type { AccessTokens } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { CountingDatabase } from "./db/counting.js";
+import type { EventHub, SubscriberGate } from "./events/hub.js";
 import type { GarbageCollector } from "./files/garbage.js";
 import type { FileLoaders } from "./files/store.js";
 import type { BlobStore } from "./storage/blob-store.js";
@@ -28,6 +29,8 @@ export interface Services {
   /** Revocations go through it, so that every instance forgets before the next request. */
   viewerChanges: ViewerChanges;
   files: FileServices;
+  /** Live events: this instance's subscribers and the LISTEN that feeds them. */
+  events: EventHub;
 }
 
 /** What the file routes and resolvers share: where content is, and how links are signed. */
@@ -66,4 +69,6 @@ export interface Context {
    */
   clientAddress: string;
   log: FastifyBaseLogger;
+  /** A subscription's connection (WebSocket only): whether events may go out now. */
+  subscriber?: SubscriberGate;
 }

@@ -2,6 +2,7 @@ import type { GraphQLResolveInfo } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../context.js";
 import { notFound } from "../errors.js";
+import { notifyDatasetEvent } from "../events/bus.js";
 import type { DatasetOrder, Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
 import { datasetReadScope, datasetWriteScope, requireViewer } from "../policy/rules.js";
@@ -10,6 +11,7 @@ import { isSelected } from "../selection.js";
 import { checkId } from "../validation.js";
 import { parseCreateInput, parseUpdateInput } from "./input.js";
 import { decodeDatasetCursor, encodeDatasetCursor } from "./ordering.js";
+import { findReadableDataset } from "./readable.js";
 import type { DatasetConnectionModel } from "./rows.js";
 import type { DatasetRow } from "./rows.js";
 import * as store from "./store.js";
@@ -67,8 +69,7 @@ export const datasetResolvers: Resolvers = {
       return datasetPage(context, requireViewer(context), filter, args, info);
     },
     dataset: async (_parent, args, context) => {
-      const { ownerId } = datasetReadScope(requireViewer(context));
-      const dataset = await store.findDataset(context.db, checkId("id", args.id), ownerId);
+      const dataset = await findReadableDataset(context.db, requireViewer(context), checkId("id", args.id));
       if (!dataset) throw notFound(DATASET);
       return dataset;
     },
@@ -83,7 +84,12 @@ export const datasetResolvers: Resolvers = {
     updateDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const id = checkId("id", args.id);
-      const dataset = await store.updateDataset(context.db, id, ownerId, parseUpdateInput(args.input));
+      const changes = parseUpdateInput(args.input);
+      const dataset = await context.db.transaction(async (tx) => {
+        const updated = await store.updateDataset(tx, id, ownerId, changes);
+        if (updated) await notifyDatasetEvent(tx, { type: "UPDATED", datasetId: updated.id, at: updated.updatedAt.toISOString() });
+        return updated;
+      });
       if (!dataset) throw notFound(DATASET);
       context.services.metrics.auditEvent("dataset.updated");
       return dataset;
@@ -91,7 +97,11 @@ export const datasetResolvers: Resolvers = {
     deleteDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const id = checkId("id", args.id);
-      const deleted = await store.deleteDataset(context.db, id, ownerId);
+      const deleted = await context.db.transaction(async (tx) => {
+        const removed = await store.deleteDataset(tx, id, ownerId);
+        if (removed) await notifyDatasetEvent(tx, { type: "DELETED", datasetId: id });
+        return removed;
+      });
       if (!deleted) throw notFound(DATASET);
       context.services.metrics.auditEvent("dataset.deleted");
       // Content nothing else references, and bytes staged for it, go before the answer.

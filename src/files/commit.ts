@@ -2,6 +2,7 @@ import { lookup as contentTypeOf } from "mime-types";
 import type { AuditEventInput } from "../audit/events.js";
 import { INSERT_AUDIT_EVENT } from "../audit/events.js";
 import type { Database, Transaction } from "../db/database.js";
+import { notifyDatasetEvent } from "../events/bus.js";
 import { badUserInput, conflict, notFound } from "../errors.js";
 import { checkId, checkText } from "../validation.js";
 import { fileFolderClash, filePathProblem } from "./paths.js";
@@ -111,6 +112,7 @@ export async function commitVersion(
       details: { version: number, ...summary, fileCount: files.length, totalSize },
     };
     await recordInTransaction(tx, audit);
+    await notifyDatasetEvent(tx, { type: "VERSION_COMMITTED", datasetId: request.datasetId, version: number, at: version!.createdAt.toISOString() });
     return { version: version!, audit };
   });
 }
