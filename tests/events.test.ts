@@ -1,10 +1,15 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATASET_EVENTS_CHANNEL } from "../src/events/bus.js";
 import { createAdmin, createDataset, createUser, type TestUser, unique } from "./support/factories.js";
 import { commitFiles, sha256 } from "./support/files.js";
 import WebSocket from "ws";
 import { DATASET_EVENTS, LiveClient, type LiveSubscription, wsUrl } from "./support/live.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { ENGINE } from "./support/database.js";
+import { startServerProcess } from "./support/process.js";
+import { startServer, type TestServer, testEnvironment } from "./support/server.js";
 
 /**
  * Live events over graphql-ws, through the real server and database: who gets which event,
@@ -304,4 +309,48 @@ describe("live events (graphql-ws on /graphql)", () => {
     );
     expect(closed).toEqual({ code: 4408, reason: "Connection initialisation timeout" });
   });
+
+  it.runIf(ENGINE === "postgres")(
+    "crosses instances: a change or a revocation made through one server reaches the subscribers of another process",
+    async () => {
+      const dataDir = await mkdtemp(join(tmpdir(), "events-b-"));
+      const other = await startServerProcess({
+        ...testEnvironment(),
+        LOG_LEVEL: "info",
+        DATABASE_URL: server.databaseUrl!,
+        JWT_SECRET: server.secret,
+        DATA_DIR: dataDir,
+      });
+      try {
+        const owner = await createUser(server);
+        const stranger = await createUser(server);
+        const dataset = await createDataset(server, owner);
+        const strangers = await createDataset(server, stranger);
+        const onB = LiveClient.as(other.url, owner.token);
+        const strangerOnB = LiveClient.as(other.url, stranger.token);
+        clients.push(onB, strangerOnB);
+        const events = onB.subscribe(DATASET_EVENTS, { datasetId: dataset.id });
+        const theirs = strangerOnB.subscribe(DATASET_EVENTS);
+        await inPlace(events, dataset.id);
+        await inPlace(theirs, strangers.id);
+        // Through instance A (this process): B hears of it by NOTIFY, reads the row, and sends it.
+        await rename(owner, dataset.id, "Changed on A");
+        await commitFiles(server, owner.token, dataset.id, { "x.csv": Buffer.from("x\n1\n") });
+        expect(await events.nextEvent()).toMatchObject({ type: "UPDATED", dataset: { name: "Changed on A" } });
+        expect(await events.nextEvent()).toMatchObject({ type: "VERSION_COMMITTED", version: { number: 1 } });
+        await fence(theirs, stranger, strangers.id);
+        expect(theirs.unread).toEqual([]);
+        // A revocation through A ends the stranger's connection to B.
+        expect((await server.graphql(`mutation { logoutAll }`, {}, { token: stranger.token })).errors).toBeUndefined();
+        expect(await strangerOnB.closed()).toMatchObject({ code: 4403 });
+        // B stops: its sockets close with 1001, and its clients would reconnect elsewhere.
+        expect(await other.stop()).toBe(0);
+        expect((await onB.closed()).code).toBe(1001);
+      } finally {
+        if (other.child.exitCode === null) await other.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 });

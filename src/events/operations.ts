@@ -57,7 +57,8 @@ export function checkOperation(
   let query = payload.query;
   if (manifest) {
     const resolution = resolveDocument(manifest, {
-      query,
+      // graphql-ws wants a query string: a client that sends only the hash sends "".
+      query: query === "" ? undefined : query,
       documentIds: payload.documentId === undefined ? [] : [payload.documentId],
       extensions: payload.extensions,
     });
