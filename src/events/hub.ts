@@ -3,6 +3,8 @@ import type { Viewer } from "../auth/viewer.js";
 import type { Database, Queryable, Subscription as Listening } from "../db/database.js";
 import { findReadableDataset, listReadableDatasetIds, readScopeKey } from "../datasets/readable.js";
 import type { DatasetRow } from "../datasets/rows.js";
+import type { VersionRow } from "../files/rows.js";
+import { VERSIONS_BY_NUMBER } from "../files/sql.js";
 import { notFound } from "../errors.js";
 import { DATASET_EVENTS_CHANNEL, type DatasetEventMessage, parseDatasetEvent } from "./bus.js";
 import type { DatasetEventModel } from "./model.js";
@@ -251,8 +253,20 @@ export class EventHub {
     if (targets.length === 0) return [];
     const check = this.#checker(message);
     const versionNumber = message.type === "VERSION_COMMITTED" ? message.version : null;
+    // Read while the checks run; only those whose check passes see it.
+    const version = versionNumber === null ? Promise.resolve(undefined) : this.#readVersion(datasetId, versionNumber);
     return Promise.all(
-      targets.map(async (subscriber) => this.#delivery(subscriber, message, datasetId, await check(datasetId, subscriber.viewer), versionNumber)),
+      targets.map(async (subscriber) =>
+        this.#delivery(subscriber, message, datasetId, await check(datasetId, subscriber.viewer), versionNumber, await version),
+      ),
+    );
+  }
+
+  /** A version, read once for every subscriber of an event (versions never change); undefined if the read failed (read on delivery then). */
+  #readVersion(datasetId: string, number: number): Promise<VersionRow | null | undefined> {
+    return this.database.query<VersionRow>(VERSIONS_BY_NUMBER, [[datasetId], [number]]).then(
+      ([row]) => row ?? null,
+      () => undefined,
     );
   }
 
@@ -283,8 +297,15 @@ export class EventHub {
   }
 
   /** What `subscriber` gets for an event of `datasetId` once its check found `row`. */
-  #delivery(subscriber: Subscriber, message: DatasetEventMessage, datasetId: string, row: Check, versionNumber: number | null): Delivery {
-    const event: DatasetEventModel = { type: message.type, datasetId, dataset: row ?? null, versionNumber, at: new Date(message.at) };
+  #delivery(
+    subscriber: Subscriber,
+    message: DatasetEventMessage,
+    datasetId: string,
+    row: Check,
+    versionNumber: number | null,
+    version: VersionRow | null | undefined,
+  ): Delivery {
+    const event: DatasetEventModel = { type: message.type, datasetId, dataset: row ?? null, versionNumber, version, at: new Date(message.at) };
     return () => {
       if (row === undefined) return;
       if (row === null) {
@@ -348,8 +369,14 @@ export class EventHub {
         ...[...(this.#singles.get(datasetId) ?? [])].filter((subscriber) => subscriber.stream.open),
         ...everything.filter((subscriber) => others.has(datasetId) || subscriber.known!.ids.has(datasetId)),
       ];
+      if (concerned.length === 0) continue;
+      const row = this.#readVersion(datasetId, version);
       for (const subscriber of concerned) {
-        deliveries.push(check(datasetId, subscriber.viewer).then((row) => this.#delivery(subscriber, message, datasetId, row, version)));
+        deliveries.push(
+          Promise.all([check(datasetId, subscriber.viewer), row]).then(([dataset, read]) =>
+            this.#delivery(subscriber, message, datasetId, dataset, version, read),
+          ),
+        );
       }
     }
     return Promise.all(deliveries);

@@ -1,4 +1,5 @@
 import type { DatasetRow } from "../datasets/rows.js";
+import type { VersionRow } from "../files/rows.js";
 import type { DatasetEventType } from "./bus.js";
 
 /**
@@ -11,5 +12,10 @@ export interface DatasetEventModel {
   datasetId: string;
   dataset: DatasetRow | null;
   versionNumber: number | null;
+  /**
+   * That version, when the hub read it with the event (once for every subscriber: a version
+   * never changes); undefined: read on delivery.
+   */
+  version?: VersionRow | null;
   at: Date;
 }

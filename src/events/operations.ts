@@ -68,21 +68,9 @@ export function checkOperation(
     else if (!manifest.has(sha256(query))) return [new ClientError(UNTRUSTED, ErrorCode.FORBIDDEN)];
   }
 
-  let document: DocumentNode;
-  try {
-    document = parse(query, { maxTokens: config.limits.maxTokens });
-  } catch (error) {
-    return [withCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
-  }
-  const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules(config.limits)]);
-  if (errors.length > 0) {
-    // A limit's refusal is the one error sent (src/limits.ts); no "Did you mean …?" in production.
-    const limit = errors.find(isLimitRefusal);
-    return (limit ? [limit] : errors).map((error) => {
-      const hidden = config.production ? new GraphQLError(error.message.replace(/ ?Did you mean(.+?)\?$/, ""), error) : error;
-      return withCode(hidden, "GRAPHQL_VALIDATION_FAILED");
-    });
-  }
+  const parsed = parsedDocument(schema, config, query);
+  if (Array.isArray(parsed)) return parsed;
+  const document = parsed as DocumentNode;
 
   const operationName = payload.operationName ?? undefined;
   const operation = getOperationAST(document, operationName);
@@ -117,4 +105,43 @@ export function checkOperation(
     throw error;
   }
   return { document, operationName, variables };
+}
+
+/**
+ * Documents parsed and validated, by their text: every client of an app subscribes with the
+ * same few documents, so each is parsed and validated once, and its syntax tree shared by
+ * all the subscriptions that run it (as Apollo Server's document store does over HTTP).
+ * Refusals are not kept: a client sending new texts gets nothing stored.
+ */
+const DOCUMENTS_KEPT = 200;
+const documents = new WeakMap<GraphQLSchema, Map<string, DocumentNode>>();
+
+function parsedDocument(schema: GraphQLSchema, config: Config, query: string): DocumentNode | readonly GraphQLError[] {
+  const kept = documents.get(schema) ?? new Map<string, DocumentNode>();
+  documents.set(schema, kept);
+  const known = kept.get(query);
+  if (known) {
+    // Most recently used last: the first is the one to forget.
+    kept.delete(query);
+    kept.set(query, known);
+    return known;
+  }
+  let document: DocumentNode;
+  try {
+    document = parse(query, { maxTokens: config.limits.maxTokens });
+  } catch (error) {
+    return [withCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
+  }
+  const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules(config.limits)]);
+  if (errors.length > 0) {
+    // A limit's refusal is the one error sent (src/limits.ts); no "Did you mean …?" in production.
+    const limit = errors.find(isLimitRefusal);
+    return (limit ? [limit] : errors).map((error) => {
+      const hidden = config.production ? new GraphQLError(error.message.replace(/ ?Did you mean(.+?)\?$/, ""), error) : error;
+      return withCode(hidden, "GRAPHQL_VALIDATION_FAILED");
+    });
+  }
+  kept.set(query, document);
+  if (kept.size > DOCUMENTS_KEPT) kept.delete(kept.keys().next().value!);
+  return document;
 }

@@ -22,7 +22,9 @@ export const eventResolvers: Resolvers = {
     },
   },
   DatasetEvent: {
-    version: (event, _args, context) =>
-      event.versionNumber === null || !event.dataset ? null : context.loaders.files.version(event.datasetId, event.versionNumber),
+    version: (event, _args, context) => {
+      if (event.versionNumber === null || !event.dataset) return null;
+      return event.version !== undefined ? event.version : context.loaders.files.version(event.datasetId, event.versionNumber);
+    },
   },
 };
