@@ -25,7 +25,12 @@ const LIMITS = {
   WS_MAX_SUBSCRIPTIONS_PER_USER: "4",
   WS_MAX_MESSAGE_SIZE: "8KiB",
   WS_INIT_TIMEOUT: "1",
+  WS_IDLE_TIMEOUT: "2",
+  WS_PING_INTERVAL: "1",
 };
+
+const closeOf = (socket: WebSocket) =>
+  new Promise<{ code: number; reason: string }>((resolve) => socket.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
 
 describe("live events (graphql-ws on /graphql)", () => {
   let server: TestServer;
@@ -304,10 +309,31 @@ describe("live events (graphql-ws on /graphql)", () => {
     expect((await live.closed()).code).toBe(1009);
 
     const silent = new WebSocket(wsUrl(server.url), "graphql-transport-ws");
-    const closed = await new Promise<{ code: number; reason: string }>((resolve) =>
-      silent.on("close", (code, reason) => resolve({ code, reason: String(reason) })),
-    );
-    expect(closed).toEqual({ code: 4408, reason: "Connection initialisation timeout" });
+    expect(await closeOf(silent)).toEqual({ code: 4408, reason: "Connection initialisation timeout" });
+  });
+
+  it("closes a connection without subscriptions after WS_IDLE_TIMEOUT (1000), drops one that answers no ping, and refuses a foreign browser origin", async () => {
+    const user = await createUser(server);
+    const idle = connect(user);
+    await idle.connected();
+    expect(await idle.closed()).toMatchObject({ code: 1000, reason: expect.stringContaining("Idle") });
+
+    // A peer that no longer answers pings (autoPong off), subscribed so that it is not idle: dropped, no close frame.
+    const deaf = new WebSocket(wsUrl(server.url), "graphql-transport-ws", { autoPong: false });
+    deaf.on("open", () => deaf.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${user.token}` } })));
+    deaf.on("message", (data) => {
+      if (JSON.parse(String(data)).type !== "connection_ack") return;
+      deaf.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: "subscription { datasetEvents { type } }" } }));
+    });
+    expect((await closeOf(deaf)).code).toBe(1006);
+
+    const foreign = new WebSocket(wsUrl(server.url), "graphql-transport-ws", { headers: { origin: "https://elsewhere.example" } });
+    const status = await new Promise<number | undefined>((resolve) => {
+      foreign.on("unexpected-response", (_request, response) => resolve(response.statusCode));
+      foreign.on("open", () => resolve(101));
+      foreign.on("error", () => {});
+    });
+    expect(status).toBe(403);
   });
 
   it.runIf(ENGINE === "postgres")(

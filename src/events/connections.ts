@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import type { WebSocket } from "ws";
 import type { Viewer } from "../auth/viewer.js";
+import type { ViewerCache } from "../auth/viewer-cache.js";
 import type { ViewerChanges } from "../auth/viewer-changes.js";
 import type { Queryable } from "../db/database.js";
 import { findViewer } from "../users/store.js";
@@ -120,6 +121,7 @@ export class LiveConnections {
   constructor(
     private readonly database: Queryable,
     viewerChanges: ViewerChanges,
+    private readonly viewers: ViewerCache,
     private readonly log: FastifyBaseLogger,
   ) {
     this.#stopObserving = viewerChanges.observe({
@@ -173,15 +175,26 @@ export class LiveConnections {
     clearInterval(this.#timer);
   }
 
-  /** Reads each connection's session again (suspended meanwhile, when an announcement asked for it); closes those no longer valid. */
+  /**
+   * Checks each connection's session again (suspended meanwhile, when an announcement asked
+   * for it), once per session, as a request's token is checked: from the viewer cache while
+   * it is trusted (it has forgotten whatever was announced), else from the database. Closes
+   * those no longer valid.
+   */
   #recheck(connections: Iterable<LiveConnection> | undefined, suspend: boolean): void {
+    const checks = new Map<string, Promise<boolean>>();
     for (const connection of [...(connections ?? [])]) {
       const resume = suspend ? connection.suspend() : () => {};
       const viewer = connection.viewer!;
-      findViewer(this.database, viewer.id, viewer.sessionId).then(
-        (found) => {
+      const key = `${viewer.sessionId} ${viewer.id} ${viewer.tokenVersion} ${viewer.role}`;
+      let check = checks.get(key);
+      if (!check) {
+        check = this.#sessionValid(viewer);
+        checks.set(key, check);
+      }
+      check.then(
+        (valid) => {
           resume();
-          const valid = found?.sessionLive && found.active && found.tokenVersion === viewer.tokenVersion && found.role === viewer.role;
           if (valid) return;
           connection.log.info({ connection: connection.id, viewerId: viewer.id }, "websocket closed: its session ended");
           connection.close(Close.forbidden, "The session has ended (signed out, password or role changed, or deactivated): sign in again");
@@ -193,6 +206,15 @@ export class LiveConnections {
         },
       );
     }
+  }
+
+  async #sessionValid(viewer: Viewer): Promise<boolean> {
+    const matches = (user: { id: string; active: boolean; tokenVersion: number; role: string }) =>
+      user.id === viewer.id && user.active && user.tokenVersion === viewer.tokenVersion && user.role === viewer.role;
+    const cached = this.viewers.get(viewer.sessionId);
+    if (cached && matches(cached)) return true;
+    const found = await findViewer(this.database, viewer.id, viewer.sessionId);
+    return Boolean(found?.sessionLive && matches(found));
   }
 }
 

@@ -70,7 +70,7 @@ export async function registerSubscriptions(app: FastifyInstance, parts: Subscri
   const { services, database, schema, manifest } = parts;
   const { config, events } = services;
   const limits = config.subscriptions;
-  const connections = new LiveConnections(database, services.viewerChanges, app.log);
+  const connections = new LiveConnections(database, services.viewerChanges, services.viewers, app.log);
   let stopping = false;
 
   // Events committed while the feed was down are lost for this instance's subscribers: they
