@@ -314,9 +314,9 @@ describe("live events (graphql-ws on /graphql)", () => {
 
   it("closes a connection without subscriptions after WS_IDLE_TIMEOUT (1000), drops one that answers no ping, and refuses a foreign browser origin", async () => {
     const user = await createUser(server);
+    // The three at once: each waits for a timer of the server's.
     const idle = connect(user);
-    await idle.connected();
-    expect(await idle.closed()).toMatchObject({ code: 1000, reason: expect.stringContaining("Idle") });
+    const idleClosed = idle.closed();
 
     // A peer that no longer answers pings (autoPong off), subscribed so that it is not idle: dropped, no close frame.
     const deaf = new WebSocket(wsUrl(server.url), "graphql-transport-ws", { autoPong: false });
@@ -325,7 +325,7 @@ describe("live events (graphql-ws on /graphql)", () => {
       if (JSON.parse(String(data)).type !== "connection_ack") return;
       deaf.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: "subscription { datasetEvents { type } }" } }));
     });
-    expect((await closeOf(deaf)).code).toBe(1006);
+    const deafClosed = closeOf(deaf);
 
     const foreign = new WebSocket(wsUrl(server.url), "graphql-transport-ws", { headers: { origin: "https://elsewhere.example" } });
     const status = await new Promise<number | undefined>((resolve) => {
@@ -334,6 +334,9 @@ describe("live events (graphql-ws on /graphql)", () => {
       foreign.on("error", () => {});
     });
     expect(status).toBe(403);
+    expect(await idleClosed).toMatchObject({ code: 1000, reason: expect.stringContaining("Idle") });
+    expect(idle.acknowledged).toBe(true);
+    expect((await deafClosed).code).toBe(1006);
   });
 
   it.runIf(ENGINE === "postgres")(
