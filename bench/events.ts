@@ -443,7 +443,7 @@ export function eventsSummaryLines(results: EventsResult): string[] {
     `delivery latency, commit to client: p50 ${fmt(latencyMs.p50, 1)} ms, p90 ${fmt(latencyMs.p90, 1)} ms, p99 ${fmt(latencyMs.p99, 1)} ms, max ${fmt(latencyMs.max, 1)} ms`,
     `deliveries: ${fmt(deliveries.received)} of ${fmt(deliveries.expected)} expected; ${deliveries.missing} missing, ${deliveries.duplicates} duplicated, ${deliveries.withoutAccess} to a subscriber without access`,
     `server RSS: ${fmt(rss.beforeMiB)} MiB before the subscriptions, ${fmt(rss.subscribedMiB)} MiB with them open and idle (${fmt(rss.perSubscriptionKiB, 1)} KiB per subscription, its connection's share included), ` +
-      `${fmt(rss.probedMiB)} MiB once a probe had reached each, ${fmt(rss.afterMiB)} MiB after the commits (V8 keeps the heap it grew for the work: not retained per subscription)`,
+      `${fmt(rss.probedMiB)} MiB once a probe had reached each, ${fmt(rss.afterMiB)} MiB after the commits (the heap V8 grew for that work; whether any of it stays is not measured here: see the idle figure)`,
     `CPU during the commits, % of one core: server ${fmt(cpu.server)}, PostgreSQL ${fmt(cpu.postgres)}, the benchmark (clients and commits) ${fmt(cpu.loadGenerator)}, other ${fmt(cpu.other)}`,
   ];
 }

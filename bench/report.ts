@@ -602,8 +602,8 @@ const EVENTS_METHOD = [
   "Latency is from the commit's own timestamp (the start of its transaction, on the same machine's clock) to the",
   "client's receipt, so it includes the commit itself; the commit's HTTP round trip is given beside it. RSS per",
   "subscription is the server's RSS with the subscriptions open and the server idle, less before them, over their",
-  "number (the connections' own memory included); after probes and commits RSS is higher by the heap V8 grew for",
-  "that work and keeps, which is not held per subscription.",
+  "number (the connections' own memory included); after the probes and the commits RSS is higher by the heap V8",
+  "grew for that work, which this run does not tell apart from memory kept.",
   "",
 ];
 
