@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Viewer } from "../auth/viewer.js";
 import type { Database, Queryable, Subscription as Listening } from "../db/database.js";
@@ -34,6 +35,12 @@ export const KNOWN_LIMIT = 10_000;
  * datasets it knows that hold the content, and of at most this many others.
  */
 export const PREVIEW_HOLDERS_LIMIT = 20;
+
+/** How often each instance proves that notifications reach it, and how long a proof may take. */
+export const PROBE_EVERY_MS = 10_000;
+export const PROBE_WITHIN_MS = 2_000;
+/** A probe's payload starts so (an event's is JSON). */
+const PROBE_PREFIX = "probe:";
 
 /** What the connection tells the hub about the subscriptions it carries. */
 export interface SubscriberGate {
@@ -86,7 +93,11 @@ export class EventHub {
   readonly #interrupted = new Set<(error: Error) => void>();
   #listening = false;
   #closing = false;
+  #warned = false;
   #listener: Listening | undefined;
+  #prover: NodeJS.Timeout | undefined;
+  /** Probes in flight, by payload. */
+  readonly #probes = new Map<string, () => void>();
   /** The deliveries of the last event received: the next one's wait for them. */
   #tail: Promise<void> = Promise.resolve();
 
@@ -99,19 +110,65 @@ export class EventHub {
   /** LISTENs on the events channel (every instance does, so events cross instances). */
   static async start(database: Database, logger: Logger, options: EventHubOptions): Promise<EventHub> {
     const hub = new EventHub(database, logger, options);
+    let proved: Promise<void> | undefined;
     hub.#listener = await database.listen(DATASET_EVENTS_CHANNEL, {
       notification: (payload) => hub.#receive(payload),
       listening: () => {
-        if (!hub.#listening) logger.info("live events: listening");
-        hub.#listening = true;
+        proved = hub.#prove();
       },
-      lost: (error) => {
-        hub.#listening = false;
-        logger.warn({ err: error }, "live events: the listening connection was lost; events may be missed until it is back");
-        for (const callback of hub.#interrupted) callback(error);
-      },
+      lost: (error) => hub.#interrupt(error, "the listening connection was lost"),
     });
+    // Start-up waits for the first proof, so that the first connections already find events on.
+    await proved;
+    hub.#prover = setInterval(() => void hub.#prove(), PROBE_EVERY_MS);
+    hub.#prover.unref();
     return hub;
+  }
+
+  /**
+   * Sends a probe on the channel and waits for it to come back: LISTEN in force is not proof
+   * that notifications arrive (through a transaction pooler they do not). Live events are on
+   * only while probes come back.
+   */
+  async #prove(): Promise<void> {
+    if (this.#closing) return;
+    const nonce = `${PROBE_PREFIX}${randomUUID()}`;
+    const arrived = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#probes.delete(nonce);
+        resolve(false);
+      }, PROBE_WITHIN_MS);
+      this.#probes.set(nonce, () => {
+        clearTimeout(timer);
+        this.#probes.delete(nonce);
+        resolve(true);
+      });
+    });
+    this.database.query("select pg_notify($1, $2)", [DATASET_EVENTS_CHANNEL, nonce]).catch(() => undefined);
+    if (await arrived) {
+      if (!this.#listening && !this.#closing) this.logger.info("live events on: notifications arrive");
+      this.#listening = !this.#closing;
+      this.#warned = false;
+      return;
+    }
+    if (this.#warned || this.#closing) return;
+    this.#warned = true;
+    // Never proven (since the connection came up): off, and new connections are refused.
+    // Proven before: a slow probe on a busy machine is likelier than a broken LISTEN that
+    // nobody reported (a lost connection is reported), so events stay on, with a warning.
+    this.logger.warn(
+      `live events: a notification did not come back within ${PROBE_WITHIN_MS} ms` +
+        (this.#listening
+          ? "; events may be late"
+          : " (is the LISTEN connection going through a transaction pooler? see DATABASE_LISTEN_URL): live events stay off until one does"),
+    );
+  }
+
+  #interrupt(error: Error, why: string): void {
+    this.#listening = false;
+    if (this.#closing) return;
+    this.logger.warn({ err: error }, `live events off: ${why}; events are missed until notifications arrive again`);
+    for (const callback of this.#interrupted) callback(error);
   }
 
   /** Whether events arrive now (a subscription begun otherwise could miss some). */
@@ -179,6 +236,7 @@ export class EventHub {
   async drain(): Promise<void> {
     if (this.#closing) return this.#tail;
     this.#closing = true;
+    clearInterval(this.#prover);
     await this.#listener?.close();
     await this.#tail;
   }
@@ -230,6 +288,11 @@ export class EventHub {
 
   #receive(payload: string): void {
     if (this.#closing) return;
+    // Probes: ours come back to us; another instance's are nothing to anyone here.
+    if (payload.startsWith(PROBE_PREFIX)) {
+      this.#probes.get(payload)?.();
+      return;
+    }
     const message = parseDatasetEvent(payload);
     if (!message) {
       this.logger.warn({ payload: payload.slice(0, 200) }, "live events: ignored a notification that is not a well-formed event");
