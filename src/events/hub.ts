@@ -114,15 +114,29 @@ export class EventHub {
     hub.#listener = await database.listen(DATASET_EVENTS_CHANNEL, {
       notification: (payload) => hub.#receive(payload),
       listening: () => {
-        proved = hub.#prove();
+        // The embedded database notifies in-process, as the statement returns: nothing to prove.
+        if (database.engine === "pglite") hub.#listening = true;
+        else proved = hub.#prove();
       },
       lost: (error) => hub.#interrupt(error, "the listening connection was lost"),
     });
+    if (database.engine === "pglite") return hub;
     // Start-up waits for the first proof, so that the first connections already find events on.
     await proved;
-    hub.#prover = setInterval(() => void hub.#prove(), PROBE_EVERY_MS);
-    hub.#prover.unref();
+    hub.#scheduleProbe();
     return hub;
+  }
+
+  /** The next probe: soon while events are off (so they come back on soon), else every PROBE_EVERY_MS. */
+  #scheduleProbe(): void {
+    if (this.#closing) return;
+    this.#prover = setTimeout(
+      () => {
+        void this.#prove().then(() => this.#scheduleProbe());
+      },
+      this.#listening ? PROBE_EVERY_MS : PROBE_WITHIN_MS,
+    );
+    this.#prover.unref();
   }
 
   /**
@@ -236,7 +250,7 @@ export class EventHub {
   async drain(): Promise<void> {
     if (this.#closing) return this.#tail;
     this.#closing = true;
-    clearInterval(this.#prover);
+    clearTimeout(this.#prover);
     await this.#listener?.close();
     await this.#tail;
   }
