@@ -77,8 +77,7 @@ export const datasetResolvers: Resolvers = {
   Mutation: {
     createDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
-      const dataset = await store.insertDataset(context.db, ownerId, parseCreateInput(args.input));
-      context.services.metrics.auditEvent("dataset.created");
+      const dataset = await store.insertDataset(context.db, context.services.audit, ownerId, parseCreateInput(args.input));
       return dataset;
     },
     updateDataset: async (_parent, args, context) => {
@@ -86,24 +85,22 @@ export const datasetResolvers: Resolvers = {
       const id = checkId("id", args.id);
       const changes = parseUpdateInput(args.input);
       const dataset = await context.db.transaction(async (tx) => {
-        const updated = await store.updateDataset(tx, id, ownerId, changes);
+        const updated = await store.updateDataset(tx, context.services.audit, id, ownerId, changes);
         if (updated) await notifyDatasetEvent(tx, { type: "UPDATED", datasetId: updated.id, at: updated.updatedAt.toISOString() });
         return updated;
       });
       if (!dataset) throw notFound(DATASET);
-      context.services.metrics.auditEvent("dataset.updated");
       return dataset;
     },
     deleteDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const id = checkId("id", args.id);
       const deleted = await context.db.transaction(async (tx) => {
-        const removed = await store.deleteDataset(tx, id, ownerId);
+        const removed = await store.deleteDataset(tx, context.services.audit, id, ownerId);
         if (removed) await notifyDatasetEvent(tx, { type: "DELETED", datasetId: id });
         return removed;
       });
       if (!deleted) throw notFound(DATASET);
-      context.services.metrics.auditEvent("dataset.deleted");
       // Content nothing else references, and bytes staged for it, go before the answer.
       await context.services.files.garbage.collect(deleted.content);
       await Promise.all(deleted.uploads.map((upload) => context.services.files.staging.remove(upload).catch(() => {})));

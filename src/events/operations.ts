@@ -12,8 +12,9 @@ import {
 } from "graphql";
 import type { SubscribePayload } from "graphql-ws";
 import type { Config } from "../config.js";
-import { ClientError, ErrorCode } from "../errors.js";
-import { isLimitRefusal, limitError, limitValidationRules, operationCost } from "../limits.js";
+import { BAD_REQUEST, ClientError, ErrorCode, limitRefusal } from "../errors.js";
+import { explainRequestErrors } from "../error-origins.js";
+import { isLimitRefusal, limitValidationRules, operationCost } from "../limits.js";
 import { type Manifest, resolveDocument } from "../persisted-operations.js";
 
 /**
@@ -23,7 +24,6 @@ import { type Manifest, resolveDocument } from "../persisted-operations.js";
  * and the cost limit. Each refusal is the error an HTTP client would get, with its code.
  */
 
-/** Request errors: codes that src/apollo.ts's `classify` shows as they are. */
 /** What passed: the document to run, and the operation in it. */
 export interface CheckedOperation {
   document: DocumentNode;
@@ -81,11 +81,16 @@ export function checkOperation(
     );
   }
   if (operation.operation !== "subscription") {
-    return refusal("Only subscriptions go over WebSocket here: send queries and mutations over HTTP (POST /graphql)", "BAD_REQUEST");
+    return refusal("Only subscriptions go over WebSocket here: send queries and mutations over HTTP (POST /graphql)", BAD_REQUEST);
   }
   const variables = payload.variables ?? undefined;
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 });
-  if (coerced.errors) return coerced.errors.map((error) => withCode(error, "BAD_USER_INPUT"));
+  if (coerced.errors) {
+    const errors = coerced.errors.map((error) => withCode(error, ErrorCode.BAD_USER_INPUT));
+    // As over HTTP: `extensions.field` names the input that did not fit.
+    explainRequestErrors({ schema, document, request: { variables }, errors });
+    return errors;
+  }
 
   const fragments = Object.fromEntries(
     document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
@@ -94,7 +99,7 @@ export function checkOperation(
     const cost = operationCost(schema, operation, fragments, coerced.coerced, config.limits.maxAnalysisNodes);
     if (cost > config.limits.maxCost) {
       return [
-        limitError(`Query cost ${cost} exceeds the limit of ${config.limits.maxCost}: ask for fewer fields`, "MAX_COST", {
+        limitRefusal(`Query cost ${cost} exceeds the limit of ${config.limits.maxCost}: ask for fewer fields`, "MAX_COST", {
           cost,
           maxCost: config.limits.maxCost,
         }),

@@ -12,13 +12,14 @@ import {
 } from "graphql";
 import { type Context as ProtocolContext, handleProtocols, makeServer } from "graphql-ws";
 import type { WebSocket } from "ws";
-import { classify, formatError } from "../apollo.js";
+import { formatError } from "../apollo.js";
 import { authenticate } from "../auth/viewer.js";
 import { clientAddressOf } from "../client-address.js";
 import type { Context, Services } from "../context.js";
 import { countStatements } from "../db/counting.js";
+import { classify, explainRequestErrors } from "../error-origins.js";
 import { DatabaseUnavailableError, type Database } from "../db/database.js";
-import { ClientError, ErrorCode } from "../errors.js";
+import { BAD_REQUEST, ClientError, ErrorCode, errorResponseBody } from "../errors.js";
 import { FileLoaders } from "../files/store.js";
 import type { Manifest } from "../persisted-operations.js";
 import { createUserLoader } from "../users/loader.js";
@@ -209,6 +210,7 @@ export async function registerSubscriptions(app: FastifyInstance, parts: Subscri
     onNext(ctx: WsContext, _id, _payload, args, result) {
       if (!result.errors) return;
       const requestId = (args.contextValue as Context).requestId;
+      explainRequestErrors({ schema, document: args.document, request: { variables: args.variableValues ?? undefined }, errors: result.errors });
       return { ...result, errors: result.errors.map((error) => format(error, requestId, ctx.extra.request.log)) };
     },
 
@@ -316,7 +318,7 @@ export function subscriptionsOverHttpRefused(): ApolloServerPlugin<Context> {
         async didResolveOperation({ operation }) {
           if (operation?.operation !== "subscription") return;
           throw new GraphQLError("Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP", {
-            extensions: { code: "BAD_REQUEST", http: { status: 400 } },
+            extensions: { code: BAD_REQUEST, http: { status: 400 } },
           });
         },
       };
@@ -342,6 +344,6 @@ export function refuseCrossOriginUpgrades(app: FastifyInstance, allowed: readonl
     }
     if (host !== undefined && host === request.headers.host) return;
     request.log.info({ origin }, "websocket refused: origin not allowed");
-    return reply.code(403).send({ errors: [{ message: "This origin may not open live-event connections", extensions: { code: "FORBIDDEN" } }] });
+    return reply.code(403).send(errorResponseBody("This origin may not open live-event connections", ErrorCode.FORBIDDEN, request.id));
   });
 }

@@ -1,6 +1,5 @@
 import { lookup as contentTypeOf } from "mime-types";
-import type { AuditEventInput } from "../audit/events.js";
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
+import type { AuditLog } from "../audit/events.js";
 import type { Database, Transaction } from "../db/database.js";
 import { notifyDatasetEvent } from "../events/bus.js";
 import { badUserInput, conflict, notFound } from "../errors.js";
@@ -70,11 +69,7 @@ interface CommitSummary {
  * NOT_FOUND. When `parentVersion` is given and is not the latest, CONFLICT. Nothing is
  * written unless everything holds.
  */
-export async function commitVersion(
-  database: Database,
-  committerId: string,
-  request: CommitRequest,
-): Promise<{ version: VersionRow; audit: AuditEventInput }> {
+export async function commitVersion(database: Database, audit: AuditLog, committerId: string, request: CommitRequest): Promise<VersionRow> {
   return database.transaction(async (tx) => {
     const [advanced] = await tx.query<{ number: number }>(sql.ADVANCE_LATEST_VERSION, [request.datasetId, committerId, request.parentVersion]);
     if (!advanced) {
@@ -105,20 +100,15 @@ export async function commitVersion(
       files.map((file) => file.contentType),
     ]);
     if (uploads.size > 0) await tx.query(sql.DELETE_UPLOADS, [[...uploads.keys()]]);
-    const audit: AuditEventInput = {
+    await audit.record(tx, {
       type: "version.committed",
       actorId: committerId,
       subjectId: request.datasetId,
       details: { version: number, ...summary, fileCount: files.length, totalSize },
-    };
-    await recordInTransaction(tx, audit);
+    });
     await notifyDatasetEvent(tx, { type: "VERSION_COMMITTED", datasetId: request.datasetId, version: number, at: version!.createdAt.toISOString() });
-    return { version: version!, audit };
+    return version!;
   });
-}
-
-async function recordInTransaction(tx: Transaction, event: AuditEventInput): Promise<void> {
-  await tx.query(INSERT_AUDIT_EVENT, [event.type, event.actorId, event.subjectId, JSON.stringify(event.details ?? {})]);
 }
 
 /** The finished uploads the changes name, locked; any other id is BAD_USER_INPUT on its change. */
