@@ -49,6 +49,7 @@ const config: CodegenConfig = {
           DatasetVersionConnection: "../files/rows.js#VersionConnectionModel",
           DatasetVersionEdge: "../files/rows.js#VersionEdgeModel",
           DatasetCollaborator: "../sharing/rows.js#CollaboratorRow",
+          DatasetEvent: "../events/model.js#DatasetEventModel",
         },
       },
     },

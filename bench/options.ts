@@ -1,3 +1,5 @@
+import type { EventsOptions } from "./events.js";
+
 /** What one `npm run bench` does: the mode, its sizes and durations, read from argv and DATABASE_URL. */
 
 export interface Phase {
@@ -7,9 +9,9 @@ export interface Phase {
   seconds: number;
 }
 
-/** The benchmark's two parts: the GraphQL API scenarios (issue 6) and files (issue 11). */
-export type BenchPart = "api" | "files";
-export const BENCH_PARTS: readonly BenchPart[] = ["api", "files"];
+/** The benchmark's parts: the GraphQL API scenarios (issue 6), files (issue 11), live events (issue 15). */
+export type BenchPart = "api" | "files" | "events";
+export const BENCH_PARTS: readonly BenchPart[] = ["api", "files", "events"];
 
 /** The files part's sizes (bench/files.ts). */
 export interface FilesOptions {
@@ -54,9 +56,10 @@ export interface BenchOptions {
   /** Waiting for other work on the machine to stop before each measurement: at most this long in all, and per measurement. */
   quiet: { totalSeconds: number; perPhaseSeconds: number };
   files: FilesOptions;
+  events: EventsOptions;
 }
 
-const USAGE = "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files]";
+const USAGE = "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files|events]";
 const MIB = 2 ** 20;
 
 /** Reads argv and the environment; prints one line and exits 1 when there is nothing to run against. */
@@ -116,6 +119,16 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       meRate: 200,
       meConnections: 16,
       meAloneSeconds: quick ? 3 : 5,
+    },
+    // 10 × 90 + 10 × 9 + 10 = 1,000 subscriptions.
+    events: {
+      writers: 10,
+      datasetsPerWriter: 89,
+      strangers: 10,
+      datasetsPerStranger: 8,
+      adminSubscriptions: 10,
+      commitsPerSecond: 50,
+      seconds: quick ? 5 : 20,
     },
   };
 }

@@ -21,6 +21,7 @@ import {
 } from "./files-report.js";
 import { fmt, fmtRate, markdownTable, pct, type Table, textTable } from "./format.js";
 import type { LoadResult } from "./load.js";
+import { type EventsResult, eventsMarkdownLines, eventsSummaryLines } from "./events.js";
 import type { BenchOptions, BenchPart } from "./options.js";
 import type { ProfileSummary } from "./profile.js";
 import type { ScenarioName } from "./scenarios.js";
@@ -94,6 +95,7 @@ export interface BenchResults {
   loginStorm?: LoginStormResult;
   memory?: MemoryResult;
   files?: FilesReport;
+  events?: EventsResult;
   profile?: Omit<ProfileSummary, "file"> & { file: string; underProfiler: Array<{ label: string; rps: number; p99Ms: number }> };
   targets: Target[];
   seconds: number;
@@ -401,28 +403,46 @@ export function terminalReport(results: BenchResults): string {
       textTable(filesTargetTable(files.targets)),
     );
   }
+  if (results.events) {
+    parts.push(`\n== Live events (${results.mode} run)`, ...eventsSummaryLines(results.events), "");
+    parts.push(...results.events.targets.map((target) => `${target.pass ? "PASS" : "MISS"}  ${target.target}: ${target.measured}`));
+  }
   return parts.join("\n");
+}
+
+/** A run's note when other work loaded the machine: latencies are then the machine's as much as the server's. */
+function eventsBusyNote(machine: Machine): string | undefined {
+  const load = machine.loadAverageAtStart[0] ?? 0;
+  if (load <= machine.cores) return undefined;
+  return (
+    `**Taken on a busy machine**: load average ${fmt(load, 1)} on ${machine.cores} cores at the start (other work ran throughout). ` +
+    "The latencies are far from what this machine does idle; the delivery counts and RSS per subscription are the steadier figures."
+  );
 }
 
 /**
  * docs/benchmarks.md: the latest full run of each part (`api`: the GraphQL scenarios,
  * `files`), which may be two runs when the parts were run alone.
  */
-export function markdownReport(api: BenchResults | undefined, files: BenchResults | undefined): string {
+export function markdownReport(api: BenchResults | undefined, files: BenchResults | undefined, events?: BenchResults): string {
   const lines = [
     "# Benchmarks",
     "",
     "`npm run bench` (needs `DATABASE_URL` on PostgreSQL; `-- --quick` for a short run, `-- --profile` to add a CPU profile,",
-    "`-- --only api` or `-- --only files` for one part) seeds a throw-away schema, starts the real server as a child process",
+    "`-- --only api`, `-- --only files` or `-- --only events` for one part) seeds a throw-away schema, starts the real server as a child process",
     "in production mode, and drives it over loopback: the GraphQL scenarios with autocannon, beside their floors in the",
     "same run (the same SQL through a `pg` pool with no HTTP, a bare Fastify route answering a body of the same size, and",
     "the server's own `{ __typename }`); then files through tus and the download route, beside the same bytes piped",
-    "from file to file in Node. The load generator runs on the same machine, so it takes CPU from the server, as wrk",
+    "from file to file in Node; then live events, 1,000 graphql-ws subscriptions while versions are committed at 50/s.",
+    "The load generator runs on the same machine, so it takes CPU from the server, as wrk",
     "did for the figures in issue 6.",
     "This file is written by the latest full run of each part; their JSON is in `bench/results/`.",
     "",
     ...(api ? apiMarkdownLines(api) : ["## API scenarios", "", "No full run yet.", ""]),
     ...(files?.files ? filesMarkdownLines(files, files.files) : ["## Files", "", "No full run yet.", ""]),
+    ...(events?.events
+      ? [...eventsMarkdownLines(events.date, events.events, eventsBusyNote(events.machine)), ...codeAndMachineLines(events), ...EVENTS_METHOD]
+      : ["## Live events", "", "No full run yet.", ""]),
   ];
   return lines.join("\n");
 }
@@ -566,11 +586,26 @@ export async function writeResults(results: BenchResults, writeDocs: boolean): P
   if (writeDocs) {
     const of = (part: BenchPart) => (parts.includes(part) ? results : earlier[part]);
     await mkdir(`${ROOT}docs`, { recursive: true });
-    await writeFile(`${ROOT}docs/benchmarks.md`, markdownReport(of("api"), of("files")));
+    await writeFile(`${ROOT}docs/benchmarks.md`, markdownReport(of("api"), of("files"), of("events")));
     written.push("docs/benchmarks.md");
   }
   return written;
 }
+
+/** How the live-events part measures (docs/benchmarks.md). */
+const EVENTS_METHOD = [
+  "The server is its own process (production). Every subscriber is a graphql-ws client over `ws` in the benchmark's",
+  "process, one connection per user; a subscription counts as in place once a probe (an UPDATED announced with the",
+  "pinned payload) has reached it. Each commit is checked by the server against every subscription it could concern:",
+  "the dataset's own, and every all-datasets one (one read per read scope per event); strangers may read none of the",
+  "writers' datasets, so any of their events that reaches them is counted as a leak, as is any delivery not expected.",
+  "Latency is from the commit's own timestamp (the start of its transaction, on the same machine's clock) to the",
+  "client's receipt, so it includes the commit itself; the commit's HTTP round trip is given beside it. RSS per",
+  "subscription is the server's RSS with the subscriptions open and the server idle, less before them, over their",
+  "number (the connections' own memory included); after the probes and the commits RSS is higher by the heap V8",
+  "grew for that work, which this run does not tell apart from memory kept.",
+  "",
+];
 
 /** The newest full run in bench/results/ of each part. */
 async function latestFullRuns(): Promise<Partial<Record<BenchPart, BenchResults>>> {
@@ -582,7 +617,7 @@ async function latestFullRuns(): Promise<Partial<Record<BenchPart, BenchResults>
   for (const name of names) {
     const results = JSON.parse(await readFile(`${ROOT}bench/results/${name}`, "utf8")) as BenchResults;
     for (const part of results.parts ?? ["api"]) found[part] ??= results;
-    if (found.api && found.files) break;
+    if (found.api && found.files && found.events) break;
   }
   return found;
 }

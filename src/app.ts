@@ -15,6 +15,7 @@ import { openPostgres } from "./db/postgres.js";
 import { createMetrics, timeStatements } from "./metrics.js";
 import { buildSchema } from "./schema.js";
 import { buildServer } from "./server.js";
+import { EventHub } from "./events/hub.js";
 import { createGarbageCollector } from "./files/garbage.js";
 import { openBlobStore } from "./storage/open.js";
 import { HashingFileStore } from "./uploads/hashing-file-store.js";
@@ -77,6 +78,7 @@ export async function createApp(config: Config, openedDatabase: Database, logger
       garbage,
       staging,
     },
+    events: await EventHub.start(database, logger, { queueLimit: config.subscriptions.maxQueuedEvents }),
   };
   staging.onBytes = (count) => metrics.bytesUploaded.inc(count);
   logger.info({ storage: blobStore.description, staging: config.files.uploadDir }, "file storage");
@@ -95,5 +97,6 @@ export async function createApp(config: Config, openedDatabase: Database, logger
   });
   app.addHook("onClose", () => services.passwords.close());
   app.addHook("onClose", () => services.viewerChanges.close());
+  app.addHook("onClose", () => services.events.close());
   return app;
 }

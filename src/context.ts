@@ -10,9 +10,9 @@ import type { PasswordHasher } from "./auth/passwords.js";
 import type { AccessTokens } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { CountingDatabase } from "./db/counting.js";
+import type { EventHub, SubscriberGate } from "./events/hub.js";
 import type { GarbageCollector } from "./files/garbage.js";
-import type { FileLoaders } from "./files/store.js";
-import type { SharingLoaders } from "./sharing/loaders.js";
+import type { RequestLoaders } from "./loaders.js";
 import type { BlobStore } from "./storage/blob-store.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 import type { UserRow } from "./users/rows.js";
@@ -32,6 +32,8 @@ export interface Services {
   /** Revocations go through it, so that every instance forgets before the next request. */
   viewerChanges: ViewerChanges;
   files: FileServices;
+  /** Live events: this instance's subscribers and the LISTEN that feeds them. */
+  events: EventHub;
 }
 
 /** What the file routes and resolvers share: where content is, and how links are signed. */
@@ -51,7 +53,7 @@ export interface Context {
   /** The database, counting this request's statements. */
   db: CountingDatabase;
   /** Per-request loaders: their caches never outlive the request. */
-  loaders: { users: DataLoader<string, UserRow | null>; files: FileLoaders; sharing: SharingLoaders };
+  loaders: RequestLoaders;
   /** The signed-in user, or null for an anonymous request. */
   viewer: Viewer | null;
   /**
@@ -70,4 +72,6 @@ export interface Context {
    */
   clientAddress: string;
   log: FastifyBaseLogger;
+  /** A subscription's connection (WebSocket only): whether events may go out now. */
+  subscriber?: SubscriberGate;
 }

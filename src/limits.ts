@@ -229,7 +229,12 @@ export function operationCost(
   variables: Record<string, unknown>,
   budget = Number.POSITIVE_INFINITY,
 ): number {
-  const root = operation.operation === "mutation" ? schema.getMutationType() : schema.getQueryType();
+  const root =
+    operation.operation === "mutation"
+      ? schema.getMutationType()
+      : operation.operation === "subscription"
+        ? schema.getSubscriptionType()
+        : schema.getQueryType();
   if (!root) return 0;
   const analysis = new CostAnalysis(schema, new Map(Object.entries(fragments)), variables, budget);
   // A fragment spread 2^1000 times costs more than a double can say: it is over any limit.

@@ -6,6 +6,7 @@ import { DateTimeResolver, EmailAddressResolver, JSONResolver, SafeIntResolver }
 import { auditResolvers } from "./audit/resolvers.js";
 import { authResolvers } from "./auth/resolvers.js";
 import { datasetResolvers } from "./datasets/resolvers.js";
+import { eventResolvers } from "./events/resolvers.js";
 import { fileResolvers } from "./files/resolvers.js";
 import type { Resolvers } from "./generated/graphql.js";
 import { applyPolicy } from "./policy/apply.js";
@@ -27,6 +28,7 @@ const resolvers: Resolvers[] = [
   userResolvers,
   datasetResolvers,
   sharingResolvers,
+  eventResolvers,
 ];
 
 /** The SDL with its resolvers, before the policy is applied. */

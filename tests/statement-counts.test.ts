@@ -134,8 +134,9 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
       ["unshareDataset", `mutation($d: ID!, $u: ID!) { unshareDataset(datasetId: $d, userId: $u) }`, { d: dataset.id, u: admin.id }, true, 5],
       // Each mutation by a signed-in user: the write limit's count, then the change.
       ["createDataset", `mutation { createDataset(input: { name: "x" }) { id owner { id } } }`, {}, true, 2],
-      ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, true, 2],
-      ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, true, 2],
+      // A change and its live event (NOTIFY, in the change's transaction).
+      ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, true, 3],
+      ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, true, 3],
     ];
     const session = (
       await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { refreshToken } }`, {

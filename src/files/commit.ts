@@ -2,6 +2,7 @@ import { lookup as contentTypeOf } from "mime-types";
 import type { AuditLog } from "../audit/events.js";
 import type { Viewer } from "../auth/viewer.js";
 import type { Database, Transaction } from "../db/database.js";
+import { notifyDatasetEvent } from "../events/bus.js";
 import { badUserInput, conflict } from "../errors.js";
 import type { DatasetAccess } from "../generated/graphql.js";
 import { datasetRefusal, datasetScope, mayDo, scopeParams } from "../policy/rules.js";
@@ -119,6 +120,7 @@ export async function commitVersion(database: Database, audit: AuditLog, committ
       subjectId: request.datasetId,
       details: { version: number, ...summary, fileCount: files.length, totalSize },
     });
+    await notifyDatasetEvent(tx, { type: "VERSION_COMMITTED", datasetId: request.datasetId, version: number, at: version!.createdAt.toISOString() });
     return version!;
   });
 }

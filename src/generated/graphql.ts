@@ -5,6 +5,7 @@ import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../da
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
 import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
 import type { CollaboratorRow } from '../sharing/rows.js';
+import type { DatasetEventModel } from '../events/model.js';
 import type { Context } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -206,6 +207,34 @@ export type DatasetEdge = {
   cursor: Scalars['String']['output'];
   node: Dataset;
 };
+
+/** One live event about a dataset the subscriber may read at the time of the event. */
+export type DatasetEvent = {
+  __typename?: 'DatasetEvent';
+  /** When the change was committed. */
+  at: Scalars['DateTime']['output'];
+  /** The dataset as it is when the event is delivered; null for DELETED. */
+  dataset?: Maybe<Dataset>;
+  datasetId: Scalars['ID']['output'];
+  type: DatasetEventType;
+  /** VERSION_COMMITTED: the new version; PREVIEW_READY: the latest version holding the file; otherwise null. */
+  version?: Maybe<DatasetVersion>;
+};
+
+/** What happened to a dataset (`datasetEvents`). */
+export type DatasetEventType =
+  /** It was deleted: `dataset` is null. A one-dataset subscription completes after it. */
+  | 'DELETED'
+  /** The preview of a file of `version` is ready. */
+  | 'PREVIEW_READY'
+  /** It was shared with a user, or a collaborator's role changed. */
+  | 'SHARED'
+  /** A collaborator was removed, or left. */
+  | 'UNSHARED'
+  /** Its name, description or filePath changed (`updateDataset`). */
+  | 'UPDATED'
+  /** A new version was committed: `version` is it. */
+  | 'VERSION_COMMITTED';
 
 /** A file of a version. Its bytes are at `downloadUrl`, or at `/datasets/{id}/versions/{number}/files/{path}` with a token. */
 export type DatasetFile = {
@@ -491,6 +520,30 @@ export type Role =
   | 'ADMIN'
   | 'USER';
 
+/**
+ * Live events over WebSocket (the `graphql-transport-ws` protocol on `/graphql`; the access
+ * token in `connection_init`'s payload as `{ "authorization": "Bearer <token>" }`).
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * Events of one dataset (NOT_FOUND unless you may read it), or with no `datasetId` of every
+   * dataset you may read. Each event is checked against your access when it happens; a
+   * one-dataset subscription ends with NOT_FOUND when you lose access, and completes after
+   * DELETED.
+   */
+  datasetEvents: DatasetEvent;
+};
+
+
+/**
+ * Live events over WebSocket (the `graphql-transport-ws` protocol on `/graphql`; the access
+ * token in `connection_init`'s payload as `{ "authorization": "Bearer <token>" }`).
+ */
+export type SubscriptionDatasetEventsArgs = {
+  datasetId?: InputMaybe<Scalars['ID']['input']>;
+};
+
 /** Fields left out stay as they are; `description` and `filePath` may be set to null. */
 export type UpdateDatasetInput = {
   description?: InputMaybe<Scalars['String']['input']>;
@@ -616,6 +669,8 @@ export type ResolversTypes = {
   DatasetCollaborator: ResolverTypeWrapper<CollaboratorRow>;
   DatasetConnection: ResolverTypeWrapper<DatasetConnectionModel>;
   DatasetEdge: ResolverTypeWrapper<DatasetEdgeModel>;
+  DatasetEvent: ResolverTypeWrapper<DatasetEventModel>;
+  DatasetEventType: DatasetEventType;
   DatasetFile: ResolverTypeWrapper<FileRow>;
   DatasetFilter: DatasetFilter;
   DatasetOrder: DatasetOrder;
@@ -637,6 +692,7 @@ export type ResolversTypes = {
   Role: Role;
   SafeInt: ResolverTypeWrapper<Scalars['SafeInt']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UpdateDatasetInput: UpdateDatasetInput;
   User: ResolverTypeWrapper<UserRow>;
   UserConnection: ResolverTypeWrapper<UserConnectionModel>;
@@ -658,6 +714,7 @@ export type ResolversParentTypes = {
   DatasetCollaborator: CollaboratorRow;
   DatasetConnection: DatasetConnectionModel;
   DatasetEdge: DatasetEdgeModel;
+  DatasetEvent: DatasetEventModel;
   DatasetFile: FileRow;
   DatasetFilter: DatasetFilter;
   DatasetVersion: VersionRow;
@@ -676,6 +733,7 @@ export type ResolversParentTypes = {
   RegisterInput: RegisterInput;
   SafeInt: Scalars['SafeInt']['output'];
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   UpdateDatasetInput: UpdateDatasetInput;
   User: UserRow;
   UserConnection: UserConnectionModel;
@@ -744,6 +802,14 @@ export type DatasetConnectionResolvers<ContextType = Context, ParentType extends
 export type DatasetEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetEdge'] = ResolversParentTypes['DatasetEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType>;
+};
+
+export type DatasetEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetEvent'] = ResolversParentTypes['DatasetEvent']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  dataset?: Resolver<Maybe<ResolversTypes['Dataset']>, ParentType, ContextType>;
+  datasetId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['DatasetEventType'], ParentType, ContextType>;
+  version?: Resolver<Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType>;
 };
 
 export type DatasetFileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetFile'] = ResolversParentTypes['DatasetFile']> = {
@@ -825,6 +891,10 @@ export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTy
   name: 'SafeInt';
 }
 
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  datasetEvents?: SubscriptionResolver<ResolversTypes['DatasetEvent'], "datasetEvents", ParentType, ContextType, Partial<SubscriptionDatasetEventsArgs>>;
+};
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -856,6 +926,7 @@ export type Resolvers<ContextType = Context> = {
   DatasetCollaborator?: DatasetCollaboratorResolvers<ContextType>;
   DatasetConnection?: DatasetConnectionResolvers<ContextType>;
   DatasetEdge?: DatasetEdgeResolvers<ContextType>;
+  DatasetEvent?: DatasetEventResolvers<ContextType>;
   DatasetFile?: DatasetFileResolvers<ContextType>;
   DatasetVersion?: DatasetVersionResolvers<ContextType>;
   DatasetVersionConnection?: DatasetVersionConnectionResolvers<ContextType>;
@@ -867,6 +938,7 @@ export type Resolvers<ContextType = Context> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   SafeInt?: GraphQLScalarType;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;

@@ -9,7 +9,7 @@ import type { AccountChange } from "../users/store.js";
 /**
  * Who may see or do what: the one place that decides (docs/api.md "Who sees what").
  *
- * Every field of `Query` and `Mutation` needs a rule here, every object type an entry,
+ * Every field of `Query`, `Mutation` and `Subscription` needs a rule here, every object type an entry,
  * and every other field that takes arguments or has a resolver of its own a rule, or the
  * server refuses to start (`apply.ts`): access is denied by default. Plain fields of a
  * row are visible to whoever was allowed to reach the object. Which rows a user reaches
@@ -93,6 +93,11 @@ export const policy: PolicyTable = {
     shareDataset: signedIn,
     unshareDataset: signedIn,
   },
+  // Checked when the subscription starts; which events reach the viewer is the read scope
+  // below, checked for each event when it arrives (src/events/hub.ts).
+  Subscription: {
+    datasetEvents: signedIn,
+  },
   User: { email: selfOrAdmin, active: selfOrAdmin },
   // A dataset is reached only within the viewer's read scope (owner, collaborators, admins):
   // all of them see its owner (whose email stays selfOrAdmin), versions, files and collaborators.
@@ -108,6 +113,8 @@ export const policy: PolicyTable = {
   // Reached through a readable dataset's collaborators, or by its owner sharing it.
   DatasetCollaborator: { user: withParent, addedBy: withParent },
   DatasetVersion: { author: withParent, files: withParent },
+  // An event reaches only a subscriber who may read its dataset at that moment (read scope).
+  DatasetEvent: { version: withParent },
   // A link signed for the viewer; the download route checks the access again when it is used.
   DatasetFile: { downloadUrl: signedIn },
   DatasetVersionConnection: { nodes: withParent, totalCount: withParent },
