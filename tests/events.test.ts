@@ -188,6 +188,56 @@ describe("live events (graphql-ws on /graphql)", () => {
     expect(collaboratorEvents.unread).toEqual([]);
   });
 
+  it("with real shares: a collaborator hears SHARED and the dataset's events; once unshared, their subscription ends and nothing more reaches them", async () => {
+    const owner = await createUser(server);
+    const collaborator = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const collaboratorsOwn = await createDataset(server, collaborator);
+    const share = (role: string) =>
+      server.graphql(
+        `mutation($id: ID!, $username: String!, $role: DatasetRole!) { shareDataset(datasetId: $id, username: $username, role: $role) { role } }`,
+        { id: dataset.id, username: collaborator.username, role },
+        { token: owner.token },
+      );
+    const unshare = () =>
+      server.graphql(
+        `mutation($id: ID!, $userId: ID!) { unshareDataset(datasetId: $id, userId: $userId) }`,
+        { id: dataset.id, userId: collaborator.id },
+        { token: owner.token },
+      );
+    const everything = connect(collaborator).subscribe(DATASET_EVENTS);
+    await inPlace(everything, collaboratorsOwn.id);
+
+    expect((await share("VIEWER")).errors).toBeUndefined();
+    expect(await everything.nextEvent()).toMatchObject({ type: "SHARED", datasetId: dataset.id, dataset: { id: dataset.id } });
+    const one = connect(collaborator).subscribe(DATASET_EVENTS, { datasetId: dataset.id });
+    await inPlace(one, dataset.id);
+    await rename(owner, dataset.id, "shared and renamed");
+    expect(await one.nextEvent()).toMatchObject({ type: "UPDATED", dataset: { name: "shared and renamed" } });
+    // (The all-datasets subscription heard inPlace's probes of the dataset too: read past them.)
+    await everything.skipUntil((event) => event.dataset?.name === "shared and renamed");
+
+    expect((await unshare()).data).toEqual({ unshareDataset: true });
+    const lost = await one.next();
+    expect(lost.errors?.map((error) => error.extensions?.code)).toEqual(["NOT_FOUND"]);
+    expect(await one.finished).toBe("complete");
+    // The UNSHARED itself is not theirs to read any more, nor anything after it.
+    await rename(owner, dataset.id, "after the unshare");
+    await fence(everything, collaborator, collaboratorsOwn.id);
+    expect(everything.unread).toEqual([]);
+
+    // Shared and unshared a moment before an event: the event finds no access, and goes nowhere.
+    expect((await share("EDITOR")).errors).toBeUndefined();
+    expect((await unshare()).data).toEqual({ unshareDataset: true });
+    await rename(owner, dataset.id, "shared a moment ago");
+    const name = unique("fence");
+    await rename(collaborator, collaboratorsOwn.id, name);
+    // Its SHARED may have been checked before the unshare committed: only that may come first.
+    let event = await everything.nextEvent();
+    while (event.type === "SHARED") event = await everything.nextEvent();
+    expect(event).toMatchObject({ type: "UPDATED", datasetId: collaboratorsOwn.id, dataset: { name } });
+  });
+
   it("PREVIEW_READY (content, no dataset) reaches the subscribers of the readable datasets that hold it, with the version", async () => {
     const owner = await createUser(server);
     const stranger = await createUser(server);
