@@ -136,6 +136,9 @@ describe("dataset(id), collaborators and viewerAccess", () => {
     // Collaborators see each other's names, not their email (only themselves and admins do).
     const emails = await server.graphql(`query($id: ID!) { dataset(id: $id) { collaborators { user { email } } } }`, { id }, as(viewer));
     expect(emails.errors?.map((error) => error.extensions.code)).toEqual(["FORBIDDEN"]);
+    // Nor whether the owner or another collaborator is an admin.
+    const roles = await server.graphql(`query($id: ID!) { dataset(id: $id) { owner { role } collaborators { user { role } } } }`, { id }, as(viewer));
+    expect(roles.errors?.map((error) => error.extensions.code)).toContain("FORBIDDEN");
   });
 
   it("lets an admin who was made an editor commit (EDITOR before ADMIN), and one who was not, not", async () => {

@@ -23,7 +23,7 @@ export const fileResolvers: Resolvers = {
   Mutation: {
     commitDatasetVersion: async (_parent, args, context) => {
       const request = parseCommitInput(args.input);
-      return commitVersion(context.db, context.services.audit, requireViewer(context), request);
+      return commitVersion(context.db, context.services.audit, requireViewer(context), request, context.services.config.files.storageQuota);
     },
   },
   Dataset: {

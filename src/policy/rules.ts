@@ -98,7 +98,9 @@ export const policy: PolicyTable = {
   Subscription: {
     datasetEvents: signedIn,
   },
-  User: { email: selfOrAdmin, active: selfOrAdmin },
+  // Collaborators meet each other's accounts: names, not how to reach them, whether they are
+  // admins, or whether they are active (self or admin only).
+  User: { email: selfOrAdmin, active: selfOrAdmin, role: selfOrAdmin },
   // A dataset is reached only within the viewer's read scope (owner, collaborators, admins):
   // all of them see its owner (whose email stays selfOrAdmin), versions, files and collaborators.
   Dataset: {
