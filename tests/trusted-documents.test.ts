@@ -2,7 +2,7 @@ import type { DocumentNode } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MeDocument, RegisterDocument } from "../client/generated/graphql.js";
 import { unique } from "./support/factories.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { startServer, type TestServer, type ResponseError, type UntypedData } from "./support/server.js";
 
 /**
  * Trusted documents (PERSISTED_OPERATIONS=only) through every way a request names its
@@ -16,7 +16,7 @@ const UNLISTED = `{ a: datasets(first: 100) { totalCount } }`;
 
 interface Answer {
   status: number;
-  body: { data?: any; errors?: Array<{ message: string; extensions: Record<string, any> }> };
+  body: { data?: UntypedData; errors?: ResponseError[] };
 }
 
 describe("trusted documents over GET and POST", () => {
