@@ -1,5 +1,4 @@
 import type { AuditLog } from "./audit/events.js";
-import type DataLoader from "dataloader";
 import type { FastifyBaseLogger } from "fastify";
 import type { Viewer } from "./auth/viewer.js";
 import type { ViewerCache } from "./auth/viewer-cache.js";
@@ -15,7 +14,6 @@ import type { GarbageCollector } from "./files/garbage.js";
 import type { RequestLoaders } from "./loaders.js";
 import type { BlobStore } from "./storage/blob-store.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
-import type { UserRow } from "./users/rows.js";
 
 /** Long-lived parts every request shares. */
 export interface Services {

@@ -33,7 +33,7 @@ import { ClientSession } from "./support/client-session.js";
 import { createDataset, createUser, unique } from "./support/factories.js";
 import { download, sha256 as sha256Of, tusHead } from "./support/files.js";
 import { wsUrl } from "./support/live.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /** The hash GraphQL Code Generator wrote into each typed document (and into the manifest). */
 const manifestHash = (document: DocumentNode) => (document as unknown as { __meta__: { hash: string } }).__meta__.hash.replace(/^sha256:/, "");
@@ -418,7 +418,7 @@ describe("trusted documents (PERSISTED_OPERATIONS=only)", () => {
       body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: "0".repeat(64) } } }),
     });
     expect(unknownHash.status).toBe(400);
-    expect(((await unknownHash.json()) as any).errors[0].extensions.code).toBe("PERSISTED_QUERY_NOT_FOUND");
+    expect(((await unknownHash.json()) as UntypedData).errors[0].extensions.code).toBe("PERSISTED_QUERY_NOT_FOUND");
   });
 
   it("accepts a listed document sent as text, and by documentId", async () => {
@@ -429,7 +429,7 @@ describe("trusted documents (PERSISTED_OPERATIONS=only)", () => {
       body: JSON.stringify({ documentId: `sha256:${hash}` }),
     });
     // Listed, so it runs: and `me` then wants a token.
-    expect(((await byId.json()) as any).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    expect(((await byId.json()) as UntypedData).errors[0].extensions.code).toBe("UNAUTHENTICATED");
     const manifest = JSON.parse(readFileSync("client/generated/persisted-documents.json", "utf8")) as Record<string, string>;
     const asText = await server.graphql(manifest[`sha256:${hash}`]!);
     expect(asText.status).toBe(200);

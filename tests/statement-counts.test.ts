@@ -45,11 +45,11 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
 
     const manyOwners = await server.graphql(ADMIN_PAGE, { first: 100 }, { token: admin.token });
     expect(manyOwners.errors).toBeUndefined();
-    const ownerIds = new Set(manyOwners.data.adminDatasets.nodes.map((node: any) => node.owner.id));
+    const ownerIds = new Set(manyOwners.data.adminDatasets.nodes.map((node: { owner: { id: string } }) => node.owner.id));
     expect(ownerIds.size).toBe(100);
 
     const oneOwner = await server.graphql(ADMIN_PAGE, { first: 100, ownerId: single.id }, { token: admin.token });
-    expect(new Set(oneOwner.data.adminDatasets.nodes.map((node: any) => node.owner.id))).toEqual(new Set([single.id]));
+    expect(new Set(oneOwner.data.adminDatasets.nodes.map((node: { owner: { id: string } }) => node.owner.id))).toEqual(new Set([single.id]));
 
     // One statement: the page, its owners and the count.
     expect(manyOwners.statements).toBe(viewerCheck + 1);

@@ -5,7 +5,7 @@ import { CreateDatasetDocument, DatasetEventsDocument, MeDocument, RegisterDocum
 import { DATASET_EVENTS_CHANNEL } from "../src/events/bus.js";
 import { unique } from "./support/factories.js";
 import { LiveClient } from "./support/live.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { startServer, type TestServer, type ResponseError, type UntypedData } from "./support/server.js";
 
 /**
  * Trusted documents (PERSISTED_OPERATIONS=only) through every way a request names its
@@ -19,7 +19,7 @@ const UNLISTED = `{ a: datasets(first: 100) { totalCount } }`;
 
 interface Answer {
   status: number;
-  body: { data?: any; errors?: Array<{ message: string; extensions: Record<string, any> }> };
+  body: { data?: UntypedData; errors?: ResponseError[] };
 }
 
 describe("trusted documents over GET and POST", () => {

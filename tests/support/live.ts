@@ -1,5 +1,6 @@
 import { type Client, createClient, type ExecutionResult } from "graphql-ws";
 import WebSocket from "ws";
+import type { UntypedData } from "./server.js";
 
 /** graphql-ws's own client over `ws`, as a Node program (or, with the browser's WebSocket, a page) subscribes. */
 
@@ -82,19 +83,19 @@ export class LiveSubscription {
   }
 
   /** Reads and drops results until one whose event matches `match`. */
-  async skipUntil(match: (event: Record<string, any>) => boolean): Promise<void> {
+  async skipUntil(match: (event: Record<string, UntypedData>) => boolean): Promise<void> {
     for (;;) {
       const result = await this.next();
-      const event = (result.data as { datasetEvents?: Record<string, any> } | null)?.datasetEvents;
+      const event = (result.data as { datasetEvents?: Record<string, UntypedData> } | null)?.datasetEvents;
       if (event && match(event)) return;
     }
   }
 
   /** The next result's event (fails on a result with errors). */
-  async nextEvent(): Promise<Record<string, any>> {
+  async nextEvent(): Promise<Record<string, UntypedData>> {
     const result = await this.next();
     if (result.errors) throw new Error(`expected an event, got errors: ${JSON.stringify(result.errors)}`);
-    return (result.data as { datasetEvents: Record<string, any> }).datasetEvents;
+    return (result.data as { datasetEvents: Record<string, UntypedData> }).datasetEvents;
   }
 
   /** Results not read yet. */
