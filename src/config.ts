@@ -73,6 +73,21 @@ export interface Config {
   /** Audit events older than this many days are deleted by the sweeper; 0 keeps them forever. */
   readonly auditRetentionDays: number;
   readonly files: FilesConfig;
+  readonly previews: PreviewsConfig;
+}
+
+/** Profiling committed tables (src/previews): the limits of one profile, and how much of it this instance does. */
+export interface PreviewsConfig {
+  /** DuckDB's memory_limit for one profile, in bytes. */
+  memoryLimitBytes: number;
+  /** DuckDB's threads for one profile. */
+  threads: number;
+  /** Seconds one profile may take, a temporary copy from S3 included; its reader is killed then. */
+  timeoutSeconds: number;
+  /** Files larger are not read: their preview is FAILED, saying so. */
+  maxBytes: number;
+  /** Profiles this instance runs at once, each in a child process of its own; 0: none (it still queues them). */
+  workers: number;
 }
 
 /** Where file content goes and the limits on it. */
@@ -323,6 +338,11 @@ const environment = z.object({
   METRICS_TOKEN: z.string().min(32, { error: "expected at least 32 characters" }).optional(),
   METRICS_PORT: integer(1, 65535).optional(),
   AUDIT_RETENTION_DAYS: integer(0, 36_500).default(365),
+  PREVIEW_MEMORY_LIMIT: bytes.default(512 * 1024 ** 2),
+  PREVIEW_THREADS: integer(1, 64).default(1),
+  PREVIEW_TIMEOUT: integer(1, 86_400).default(300),
+  PREVIEW_MAX_BYTES: bytes.default(5 * GIB),
+  PREVIEW_WORKERS: integer(0, 64).default(1),
 });
 
 /** Every variable the server reads (the tests check each one's validation). */
@@ -450,6 +470,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uploadExpirySeconds: values.UPLOAD_EXPIRY,
       downloadUrlTtlSeconds: values.DOWNLOAD_URL_TTL,
       sweepIntervalSeconds: values.SWEEP_INTERVAL,
+    }),
+    previews: Object.freeze({
+      memoryLimitBytes: values.PREVIEW_MEMORY_LIMIT,
+      threads: values.PREVIEW_THREADS,
+      timeoutSeconds: values.PREVIEW_TIMEOUT,
+      maxBytes: values.PREVIEW_MAX_BYTES,
+      workers: values.PREVIEW_WORKERS,
     }),
     metrics: Object.freeze({ token: values.METRICS_TOKEN, port: values.METRICS_PORT }),
     connections: Object.freeze({

@@ -11,6 +11,8 @@ import type { Config } from "./config.js";
 import type { CountingDatabase } from "./db/counting.js";
 import type { GarbageCollector } from "./files/garbage.js";
 import type { FileLoaders } from "./files/store.js";
+import type { PreviewLoader } from "./previews/store.js";
+import type { Previews } from "./previews/service.js";
 import type { BlobStore } from "./storage/blob-store.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 import type { UserRow } from "./users/rows.js";
@@ -28,6 +30,8 @@ export interface Services {
   /** Revocations go through it, so that every instance forgets before the next request. */
   viewerChanges: ViewerChanges;
   files: FileServices;
+  /** Profiles of tabular files: queued at commit, made by workers. */
+  previews: Previews;
 }
 
 /** What the file routes and resolvers share: where content is, and how links are signed. */
@@ -47,7 +51,7 @@ export interface Context {
   /** The database, counting this request's statements. */
   db: CountingDatabase;
   /** Per-request loaders: their caches never outlive the request. */
-  loaders: { users: DataLoader<string, UserRow | null>; files: FileLoaders };
+  loaders: { users: DataLoader<string, UserRow | null>; files: FileLoaders; previews: PreviewLoader };
   /** The signed-in user, or null for an anonymous request. */
   viewer: Viewer | null;
   /**

@@ -7,6 +7,7 @@ import { auditResolvers } from "./audit/resolvers.js";
 import { authResolvers } from "./auth/resolvers.js";
 import { datasetResolvers } from "./datasets/resolvers.js";
 import { fileResolvers } from "./files/resolvers.js";
+import { previewResolvers } from "./previews/resolvers.js";
 import type { Resolvers } from "./generated/graphql.js";
 import { applyPolicy } from "./policy/apply.js";
 import { policy } from "./policy/rules.js";
@@ -20,6 +21,7 @@ export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", imp
 const resolvers: Resolvers[] = [
   { DateTime: DateTimeResolver, EmailAddress: EmailAddressResolver, JSON: JSONResolver, SafeInt: SafeIntResolver },
   fileResolvers,
+  previewResolvers,
   auditResolvers,
   authResolvers,
   sessionResolvers,

@@ -20,6 +20,7 @@ import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "./per
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
 import { registerDownloads } from "./files/download-route.js";
 import { FileLoaders } from "./files/store.js";
+import { PreviewLoader } from "./previews/store.js";
 import { registerUploads } from "./uploads/routes.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 import { createUserLoader } from "./users/loader.js";
@@ -248,7 +249,7 @@ export async function buildServer({ services, database, schema, logger, staging 
         return {
           services,
           db,
-          loaders: { users, files },
+          loaders: { users, files, previews: new PreviewLoader(db) },
           viewer,
           provenUserIds: new Set(),
           requestId: request.id,

@@ -130,6 +130,11 @@ describe("configuration", () => {
     UPLOAD_EXPIRY: ["59", "UPLOAD_EXPIRY: expected a whole number from 60"],
     DOWNLOAD_URL_TTL: ["9", "DOWNLOAD_URL_TTL: expected a whole number from 10 to 86400"],
     SWEEP_INTERVAL: ["0", "SWEEP_INTERVAL: expected a whole number from 10 to 86400"],
+    PREVIEW_MEMORY_LIMIT: ["half", "PREVIEW_MEMORY_LIMIT: expected a size in bytes"],
+    PREVIEW_THREADS: ["0", "PREVIEW_THREADS: expected a whole number from 1 to 64"],
+    PREVIEW_TIMEOUT: ["0", "PREVIEW_TIMEOUT: expected a whole number from 1 to 86400"],
+    PREVIEW_MAX_BYTES: ["big", "PREVIEW_MAX_BYTES: expected a size in bytes"],
+    PREVIEW_WORKERS: ["-1", "PREVIEW_WORKERS: expected a whole number from 0 to 64"],
   };
 
   it("has a bad-value case for every variable it reads", () => {

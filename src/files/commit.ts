@@ -3,6 +3,7 @@ import type { AuditEventInput } from "../audit/events.js";
 import { INSERT_AUDIT_EVENT } from "../audit/events.js";
 import type { Database, Transaction } from "../db/database.js";
 import { badUserInput, conflict, notFound } from "../errors.js";
+import type { Previews } from "../previews/service.js";
 import { checkId, checkText } from "../validation.js";
 import { fileFolderClash, filePathProblem } from "./paths.js";
 import type { FileRow, UploadRow, VersionRow } from "./rows.js";
@@ -67,12 +68,14 @@ interface CommitSummary {
  * changes applied, the uploads used up. `committerId` must be allowed to commit to the
  * dataset (the policy's write scope): the dataset is looked up as theirs, and otherwise
  * NOT_FOUND. When `parentVersion` is given and is not the latest, CONFLICT. Nothing is
- * written unless everything holds.
+ * written unless everything holds. The new content's profiles are queued in the same
+ * transaction (`previews`), so a commit that lands always has them coming.
  */
 export async function commitVersion(
   database: Database,
   committerId: string,
   request: CommitRequest,
+  previews?: Pick<Previews, "enqueue">,
 ): Promise<{ version: VersionRow; audit: AuditEventInput }> {
   return database.transaction(async (tx) => {
     const [advanced] = await tx.query<{ number: number }>(sql.ADVANCE_LATEST_VERSION, [request.datasetId, committerId, request.parentVersion]);
@@ -104,6 +107,11 @@ export async function commitVersion(
       files.map((file) => file.contentType),
     ]);
     if (uploads.size > 0) await tx.query(sql.DELETE_UPLOADS, [[...uploads.keys()]]);
+    const added = new Set(request.changes.flatMap((change) => (change.uploadId ? [change.path] : [])));
+    await previews?.enqueue(
+      tx,
+      files.filter((file) => added.has(file.path)),
+    );
     const audit: AuditEventInput = {
       type: "version.committed",
       actorId: committerId,

@@ -24,8 +24,9 @@ export const fileResolvers: Resolvers = {
     commitDatasetVersion: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const request = parseCommitInput(args.input);
-      const { version, audit } = await commitVersion(context.db, ownerId, request);
+      const { version, audit } = await commitVersion(context.db, ownerId, request, context.services.previews);
       context.services.metrics.auditEvent(audit.type);
+      context.services.previews.committed();
       return version;
     },
   },
