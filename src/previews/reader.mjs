@@ -140,6 +140,9 @@ async function sourceOf(connection, job, sampleWholeFile) {
 /** BIGINT and wider come back as strings: numbers when they fit a double exactly. */
 const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/;
 
+/** A DECIMAL value of at most 15 significant digits: a double holds it as written. */
+const exactAsDouble = (type, value) => type.startsWith("DECIMAL") && value.replace(/^-?0*\.?0*|[.]/g, "").length <= 15;
+
 /** `value` with every string longer than `max` characters cut to `max` and marked with "…". */
 function cut(value, max) {
   if (typeof value === "string") return value.length > max ? `${value.slice(0, max)}…` : value;
@@ -165,6 +168,7 @@ async function profile(connection, job, sampleWholeFile) {
     for (const raw of first.getRowsJson()) {
       const row = raw.map((value, index) => {
         if (typeof value === "string" && INTEGER_TYPES.test(types[index]) && Number.isSafeInteger(Number(value))) return Number(value);
+        if (typeof value === "string" && exactAsDouble(types[index], value)) return Number(value);
         return cut(value, job.maxValueChars);
       });
       bytes += Buffer.byteLength(JSON.stringify(row));
