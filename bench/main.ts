@@ -24,6 +24,7 @@ import { quietWaiter, type Watched } from "./cpu.js";
 import { type BenchDatabase, createBenchDatabase, type Fixtures, seed, signIn } from "./database.js";
 import { installSignalHandlers, log, onCleanup, sleep, tearDown } from "./lifecycle.js";
 import { measureFiles } from "./files.js";
+import { measurePreviews } from "./previews.js";
 import { evaluateFilesTargets } from "./files-report.js";
 import { type LoadResult, runLoad, startLoad } from "./load.js";
 import { type BenchOptions, readOptions } from "./options.js";
@@ -94,6 +95,7 @@ async function main(options: BenchOptions): Promise<void> {
   const profile = api && options.profile ? await measureProfile(run, date) : undefined;
   if (!api && options.profile) log("note: --profile profiles the API part, which is not running");
   const files = options.parts.includes("files") ? await measureFiles(run) : undefined;
+  const previews = options.parts.includes("previews") ? await measurePreviews(run) : undefined;
 
   machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100);
   const partial: Omit<BenchResults, "targets"> = {
@@ -122,6 +124,7 @@ async function main(options: BenchOptions): Promise<void> {
     ...api,
     ...(profile ? { profile } : {}),
     ...(files ? { files: { ...files, targets: evaluateFilesTargets(files) } } : {}),
+    ...(previews ? { previews } : {}),
     seconds: Math.round((performance.now() - started) / 1000),
   };
   const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };
