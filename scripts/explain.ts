@@ -405,17 +405,17 @@ async function baseline(f: Fixtures): Promise<void> {
   await run({ label: "DATASET_BY_ID admin (null owner)", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, null] });
   await run({
     label: "INSERT_DATASET",
-    sql: datasetSql.INSERT_DATASET,
+    sql: datasetSql.INSERT_DATASET.text,
     params: [f.owner, "New dataset", "A description", "/data/new.csv"],
     write: true,
   });
   await run({
     label: "UPDATE_DATASET (name only)",
-    sql: datasetSql.UPDATE_DATASET,
+    sql: datasetSql.UPDATE_DATASET.text,
     params: [f.datasetId, f.owner, true, "Renamed", false, null, false, null, JSON.stringify({ fields: ["name"] })],
     write: true,
   });
-  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET, params: [f.datasetId, f.owner], write: true });
+  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET.text, params: [f.datasetId, f.owner], write: true });
 }
 
 /**

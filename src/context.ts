@@ -1,3 +1,4 @@
+import type { AuditLog } from "./audit/events.js";
 import type DataLoader from "dataloader";
 import type { FastifyBaseLogger } from "fastify";
 import type { Viewer } from "./auth/viewer.js";
@@ -25,6 +26,8 @@ export interface Services {
   /** HMAC key that derives a refresh token's successor (see sessions/refresh-tokens.ts). */
   successorKey: string;
   metrics: Metrics;
+  /** Every audit event is written through it (and counted in `metrics` once committed). */
+  audit: AuditLog;
   /** Live viewers by session, kept in step with the database by `viewerChanges`. */
   viewers: ViewerCache;
   /** Revocations go through it, so that every instance forgets before the next request. */

@@ -76,24 +76,21 @@ export const datasetResolvers: Resolvers = {
   Mutation: {
     createDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
-      const dataset = await store.insertDataset(context.db, ownerId, parseCreateInput(args.input));
-      context.services.metrics.auditEvent("dataset.created");
+      const dataset = await store.insertDataset(context.db, context.services.audit, ownerId, parseCreateInput(args.input));
       return dataset;
     },
     updateDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const id = checkId("id", args.id);
-      const dataset = await store.updateDataset(context.db, id, ownerId, parseUpdateInput(args.input));
+      const dataset = await store.updateDataset(context.db, context.services.audit, id, ownerId, parseUpdateInput(args.input));
       if (!dataset) throw notFound(DATASET);
-      context.services.metrics.auditEvent("dataset.updated");
       return dataset;
     },
     deleteDataset: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const id = checkId("id", args.id);
-      const deleted = await store.deleteDataset(context.db, id, ownerId);
+      const deleted = await store.deleteDataset(context.db, context.services.audit, id, ownerId);
       if (!deleted) throw notFound(DATASET);
-      context.services.metrics.auditEvent("dataset.deleted");
       // Content nothing else references, and bytes staged for it, go before the answer.
       await context.services.files.garbage.collect(deleted.content);
       await Promise.all(deleted.uploads.map((upload) => context.services.files.staging.remove(upload).catch(() => {})));

@@ -1,3 +1,4 @@
+import { auditedStatement } from "../audit/events.js";
 import { type ColumnMap, propertyList, selectList } from "../db/columns.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { prefixedUserColumns } from "../users/sql.js";
@@ -109,23 +110,27 @@ const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
  * Each change writes its audit event in the same statement (a data-modifying CTE), so the
  * two stand or fall together and cost one round trip.
  */
-export const INSERT_DATASET = `
+export const INSERT_DATASET = auditedStatement(
+  "dataset.created",
+  { from: "inserted", actor: '"userId"', subject: "id" },
+  (audited) => `
   with inserted as (
     insert into datasets (user_id, name, description, file_path)
     values ($1, $2, $3, $4)
     returning ${DATASET_COLUMNS}
-  ), audited as (
-    insert into audit_events (type, actor_id, subject_id)
-    select 'dataset.created', "userId", id from inserted
-  )
-  select ${ROW_FROM_CTE} from inserted`;
+  ), ${audited}
+  select ${ROW_FROM_CTE} from inserted`,
+);
 
 /**
  * $1 id, $2 owner; each column changes only when its flag ($3, $5, $7) is true, so a
  * field left out of the input keeps its value and a null clears it. $9: the audit
  * event's details (the fields changed).
  */
-export const UPDATE_DATASET = `
+export const UPDATE_DATASET = auditedStatement(
+  "dataset.updated",
+  { from: "updated", actor: '"userId"', subject: "id", details: "$9::jsonb" },
+  (audited) => `
   with updated as (
     update datasets set
       name        = case when $3::boolean then $4::text else name end,
@@ -134,19 +139,17 @@ export const UPDATE_DATASET = `
       updated_at  = date_trunc('milliseconds', now())
     where id = $1 and user_id = $2
     returning ${DATASET_COLUMNS}
-  ), audited as (
-    insert into audit_events (type, actor_id, subject_id, details)
-    select 'dataset.updated', "userId", id, $9::jsonb from updated
-  )
-  select ${ROW_FROM_CTE} from updated`;
+  ), ${audited}
+  select ${ROW_FROM_CTE} from updated`,
+);
 
-export const DELETE_DATASET = `
+export const DELETE_DATASET = auditedStatement(
+  "dataset.deleted",
+  { from: "deleted", actor: "user_id", subject: "id", details: "jsonb_build_object('name', name)" },
+  (audited) => `
   with deleted as (
     delete from datasets where id = $1 and user_id = $2 returning id, user_id, name
-  ), audited as (
-    insert into audit_events (type, actor_id, subject_id, details)
-    select 'dataset.deleted', user_id, id, jsonb_build_object('name', name) from deleted
-  )
+  ), ${audited}
   -- The content its versions and uploads held, as the statement's snapshot still sees it:
   -- the garbage collector's candidates once the cascade has removed those rows.
   select id, array(
@@ -156,4 +159,5 @@ export const DELETE_DATASET = `
   ) as content,
   -- Its unfinished uploads, whose staged bytes go with it.
   array(select id::text from uploads where dataset_id = $1 and state = 'receiving') as uploads
-  from deleted`;
+  from deleted`,
+);

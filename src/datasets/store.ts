@@ -1,3 +1,4 @@
+import type { AuditLog } from "../audit/events.js";
 import type { Queryable } from "../db/database.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { separateCount } from "../pagination.js";
@@ -69,8 +70,8 @@ export interface NewDataset {
   filePath: string | null;
 }
 
-export async function insertDataset(db: Queryable, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
-  const [row] = await db.query<DatasetRow>(sql.INSERT_DATASET, [ownerId, dataset.name, dataset.description, dataset.filePath]);
+export async function insertDataset(db: Queryable, audit: AuditLog, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
+  const [row] = await audit.query<DatasetRow>(db, sql.INSERT_DATASET, [ownerId, dataset.name, dataset.description, dataset.filePath]);
   return row!;
 }
 
@@ -78,8 +79,14 @@ export async function insertDataset(db: Queryable, ownerId: string, dataset: New
 export type DatasetChanges = Partial<NewDataset>;
 
 /** Applies `changes` if `ownerId` owns the dataset; null when it does not (or it is gone). */
-export async function updateDataset(db: Queryable, id: string, ownerId: string, changes: DatasetChanges): Promise<DatasetRow | null> {
-  const [row] = await db.query<DatasetRow>(sql.UPDATE_DATASET, [
+export async function updateDataset(
+  db: Queryable,
+  audit: AuditLog,
+  id: string,
+  ownerId: string,
+  changes: DatasetChanges,
+): Promise<DatasetRow | null> {
+  const [row] = await audit.query<DatasetRow>(db, sql.UPDATE_DATASET, [
     id,
     ownerId,
     changes.name !== undefined,
@@ -98,7 +105,12 @@ export async function updateDataset(db: Queryable, id: string, ownerId: string, 
  * content addresses they used (for the garbage collector) and its unfinished uploads (whose
  * staged bytes go too), or null when `ownerId` does not own it (or it is gone).
  */
-export async function deleteDataset(db: Queryable, id: string, ownerId: string): Promise<{ content: string[]; uploads: string[] } | null> {
-  const [row] = await db.query<{ content: string[]; uploads: string[] }>(sql.DELETE_DATASET, [id, ownerId]);
+export async function deleteDataset(
+  db: Queryable,
+  audit: AuditLog,
+  id: string,
+  ownerId: string,
+): Promise<{ content: string[]; uploads: string[] } | null> {
+  const [row] = await audit.query<{ content: string[]; uploads: string[] }>(db, sql.DELETE_DATASET, [id, ownerId]);
   return row ?? null;
 }

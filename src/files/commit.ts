@@ -1,6 +1,5 @@
 import { lookup as contentTypeOf } from "mime-types";
-import type { AuditEventInput } from "../audit/events.js";
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
+import type { AuditLog } from "../audit/events.js";
 import type { Database, Transaction } from "../db/database.js";
 import { badUserInput, conflict, notFound } from "../errors.js";
 import type { Previews } from "../previews/service.js";
@@ -73,10 +72,11 @@ interface CommitSummary {
  */
 export async function commitVersion(
   database: Database,
+  audit: AuditLog,
   committerId: string,
   request: CommitRequest,
   previews?: Pick<Previews, "enqueue">,
-): Promise<{ version: VersionRow; audit: AuditEventInput }> {
+): Promise<VersionRow> {
   return database.transaction(async (tx) => {
     const [advanced] = await tx.query<{ number: number }>(sql.ADVANCE_LATEST_VERSION, [request.datasetId, committerId, request.parentVersion]);
     if (!advanced) {
@@ -112,19 +112,14 @@ export async function commitVersion(
       tx,
       files.filter((file) => added.has(file.path)),
     );
-    const audit: AuditEventInput = {
+    await audit.record(tx, {
       type: "version.committed",
       actorId: committerId,
       subjectId: request.datasetId,
       details: { version: number, ...summary, fileCount: files.length, totalSize },
-    };
-    await recordInTransaction(tx, audit);
-    return { version: version!, audit };
+    });
+    return version!;
   });
-}
-
-async function recordInTransaction(tx: Transaction, event: AuditEventInput): Promise<void> {
-  await tx.query(INSERT_AUDIT_EVENT, [event.type, event.actorId, event.subjectId, JSON.stringify(event.details ?? {})]);
 }
 
 /** The finished uploads the changes name, locked; any other id is BAD_USER_INPUT on its change. */

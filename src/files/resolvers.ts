@@ -24,8 +24,7 @@ export const fileResolvers: Resolvers = {
     commitDatasetVersion: async (_parent, args, context) => {
       const { ownerId } = datasetWriteScope(requireViewer(context));
       const request = parseCommitInput(args.input);
-      const { version, audit } = await commitVersion(context.db, ownerId, request, context.services.previews);
-      context.services.metrics.auditEvent(audit.type);
+      const version = await commitVersion(context.db, context.services.audit, ownerId, request, context.services.previews);
       context.services.previews.committed();
       return version;
     },

@@ -3,7 +3,6 @@ import type { IncomingMessage } from "node:http";
 import { Server as TusServer } from "@tus/server";
 import type { Upload } from "@tus/utils";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
 import { authenticate, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../context.js";
 import type { Database } from "../db/database.js";
@@ -108,14 +107,13 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
         upload.size ?? null,
         config.files.uploadExpirySeconds,
       ]);
-      await tx.query(INSERT_AUDIT_EVENT, [
-        "upload.created",
-        viewer.id,
-        metadata.datasetId,
-        JSON.stringify({ uploadId: upload.id, length: upload.size ?? null, filename: metadata.filename }),
-      ]);
+      await services.audit.record(tx, {
+        type: "upload.created",
+        actorId: viewer.id,
+        subjectId: metadata.datasetId,
+        details: { uploadId: upload.id, length: upload.size ?? null, filename: metadata.filename },
+      });
     });
-    metrics.auditEvent("upload.created");
   }
 
   /** Our checks; a refusal is answered here and tus never runs. */
