@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import PgBoss from "pg-boss";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { bossDb, bossSchema, PROFILE_QUEUE } from "../src/previews/queue.js";
 import { createDataset, createUser, type TestUser } from "./support/factories.js";
 import { commitFiles, sha256 } from "./support/files.js";
@@ -89,7 +89,6 @@ beforeAll(async () => {
     await Promise.all([api.close(), slow.close()]);
   };
 });
-afterAll(() => undefined);
 
 describe("previews of tabular files", () => {
   it("is PENDING until a worker makes it; a job taken by a worker that vanished is made by another instance once its lease is over", async () => {
