@@ -46,6 +46,7 @@ const config: CodegenConfig = {
           AuditEventEdge: "../audit/rows.js#AuditEventEdgeModel",
           DatasetVersion: "../files/rows.js#VersionRow",
           DatasetFile: "../files/rows.js#FileRow",
+          FilePreview: "../previews/rows.js#PreviewModel",
           DatasetVersionConnection: "../files/rows.js#VersionConnectionModel",
           DatasetVersionEdge: "../files/rows.js#VersionEdgeModel",
           DatasetCollaborator: "../sharing/rows.js#CollaboratorRow",

@@ -27,6 +27,7 @@ import { type BenchDatabase, createBenchDatabase, type Fixtures, seed, signIn } 
 import { installSignalHandlers, log, onCleanup, sleep, tearDown } from "./lifecycle.js";
 import { measureEvents } from "./events.js";
 import { measureFiles } from "./files.js";
+import { measurePreviews } from "./previews.js";
 import { evaluateFilesTargets } from "./files-report.js";
 import { type LoadResult, runLoad, startLoad } from "./load.js";
 import { type BenchOptions, readOptions } from "./options.js";
@@ -98,6 +99,7 @@ async function main(options: BenchOptions): Promise<void> {
   if (!api && options.profile) log("note: --profile profiles the API part, which is not running");
   const files = options.parts.includes("files") ? await measureFiles(run) : undefined;
   const events = options.parts.includes("events") ? await measureEvents(run) : undefined;
+  const previews = options.parts.includes("previews") ? await measurePreviews(run) : undefined;
 
   machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100);
   const partial: Omit<BenchResults, "targets"> = {
@@ -127,6 +129,7 @@ async function main(options: BenchOptions): Promise<void> {
     ...(profile ? { profile } : {}),
     ...(files ? { files: { ...files, targets: evaluateFilesTargets(files) } } : {}),
     ...(events ? { events } : {}),
+    ...(previews ? { previews } : {}),
     seconds: Math.round((performance.now() - started) / 1000),
   };
   const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };

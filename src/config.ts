@@ -527,10 +527,33 @@ const SETTINGS = {
       default: "100",
     }),
   },
+  /** Profiling committed tables (src/previews): the limits of one profile, and how much of it this instance does. */
+  previews: {
+    /** DuckDB's memory_limit for one profile. */
+    memoryLimitBytes: variable("PREVIEW_MEMORY_LIMIT", bytes, {
+      meaning: 'DuckDB\'s `memory_limit` for one preview (the reader process itself adds about 100 MiB: README "Previews")',
+      default: "512MiB",
+    }),
+    threads: variable("PREVIEW_THREADS", integer(1, 64), { meaning: "DuckDB's threads for one preview", default: "1" }),
+    /** The temporary copy from S3 included; its reader is killed then. */
+    timeoutSeconds: variable("PREVIEW_TIMEOUT", integer(1, 86_400), {
+      meaning: "seconds one preview may take, the temporary copy from S3 included; then its reader is killed and the preview is `FAILED`",
+      default: "300",
+    }),
+    /** Files larger are not read: their preview is FAILED, saying so. */
+    maxBytes: variable("PREVIEW_MAX_BYTES", bytes, { meaning: "larger files are not read: their preview is `FAILED`, saying so", default: "5GiB" }),
+    /** Each profile in a child process of its own; 0: none here (this instance still queues them). */
+    workers: variable("PREVIEW_WORKERS", integer(0, 64), {
+      meaning:
+        "previews this instance makes at once, each in a reader process of its own; `0`: this instance makes none (it still queues them at commit)",
+      default: "1",
+    }),
+  },
 };
 
 export type Config = Resolved<typeof SETTINGS>;
 export type FilesConfig = Config["files"];
+export type PreviewsConfig = Config["previews"];
 export type LimitsConfig = Config["limits"];
 export type ConnectionsConfig = Config["connections"];
 export type ThrottleConfig = Config["throttle"];

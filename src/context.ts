@@ -12,6 +12,7 @@ import type { CountingDatabase } from "./db/counting.js";
 import type { EventHub, SubscriberGate } from "./events/hub.js";
 import type { GarbageCollector } from "./files/garbage.js";
 import type { RequestLoaders } from "./loaders.js";
+import type { Previews } from "./previews/service.js";
 import type { BlobStore } from "./storage/blob-store.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 
@@ -32,6 +33,8 @@ export interface Services {
   files: FileServices;
   /** Live events: this instance's subscribers and the LISTEN that feeds them. */
   events: EventHub;
+  /** Profiles of tabular files: queued at commit, made by workers. */
+  previews: Previews;
 }
 
 /** What the file routes and resolvers share: where content is, and how links are signed. */

@@ -1,5 +1,6 @@
 import type { Queryable } from "./db/database.js";
 import { FileLoaders } from "./files/store.js";
+import { PreviewLoader } from "./previews/store.js";
 import { SharingLoaders } from "./sharing/loaders.js";
 import { createUserLoader } from "./users/loader.js";
 
@@ -8,7 +9,7 @@ import { createUserLoader } from "./users/loader.js";
  * made fresh each time, so their caches never outlive what they answer.
  */
 export function requestLoaders(db: Queryable) {
-  return { users: createUserLoader(db), files: new FileLoaders(db), sharing: new SharingLoaders(db) };
+  return { users: createUserLoader(db), files: new FileLoaders(db), sharing: new SharingLoaders(db), previews: new PreviewLoader(db) };
 }
 
 export type RequestLoaders = ReturnType<typeof requestLoaders>;

@@ -8,6 +8,7 @@ import { authResolvers } from "./auth/resolvers.js";
 import { datasetResolvers } from "./datasets/resolvers.js";
 import { eventResolvers } from "./events/resolvers.js";
 import { fileResolvers } from "./files/resolvers.js";
+import { previewResolvers } from "./previews/resolvers.js";
 import type { Resolvers } from "./generated/graphql.js";
 import { applyPolicy } from "./policy/apply.js";
 import { policy } from "./policy/rules.js";
@@ -22,6 +23,7 @@ export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", imp
 const resolvers: Resolvers[] = [
   { DateTime: DateTimeResolver, EmailAddress: EmailAddressResolver, JSON: JSONResolver, SafeInt: SafeIntResolver },
   fileResolvers,
+  previewResolvers,
   auditResolvers,
   authResolvers,
   sessionResolvers,

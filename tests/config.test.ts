@@ -183,6 +183,11 @@ describe("configuration", () => {
     WS_PING_INTERVAL: ["30s", "WS_PING_INTERVAL: expected a whole number from 1 to 3600"],
     WS_IDLE_TIMEOUT: ["0", "WS_IDLE_TIMEOUT: expected a whole number from 1 to 86400"],
     WS_MAX_QUEUED_EVENTS: ["0", "WS_MAX_QUEUED_EVENTS: expected a whole number from 1 to 100000"],
+    PREVIEW_MEMORY_LIMIT: ["half", "PREVIEW_MEMORY_LIMIT: expected a size in bytes"],
+    PREVIEW_THREADS: ["0", "PREVIEW_THREADS: expected a whole number from 1 to 64"],
+    PREVIEW_TIMEOUT: ["0", "PREVIEW_TIMEOUT: expected a whole number from 1 to 86400"],
+    PREVIEW_MAX_BYTES: ["big", "PREVIEW_MAX_BYTES: expected a size in bytes"],
+    PREVIEW_WORKERS: ["-1", "PREVIEW_WORKERS: expected a whole number from 0 to 64"],
   };
 
   it("has a bad-value case for every variable it reads", () => {

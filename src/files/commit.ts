@@ -6,6 +6,7 @@ import { notifyDatasetEvent } from "../events/bus.js";
 import { badUserInput, conflict, quotaExceeded } from "../errors.js";
 import type { DatasetAccess } from "../generated/graphql.js";
 import { datasetRefusal, datasetScope, mayDo, scopeParams } from "../policy/rules.js";
+import type { Previews } from "../previews/service.js";
 import { checkId, checkText } from "../validation.js";
 import { fileFolderClash, filePathProblem } from "./paths.js";
 import type { FileRow, UploadRow, VersionRow } from "./rows.js";
@@ -73,6 +74,8 @@ interface CommitSummary {
  * NOT_FOUND when they may not read it, FORBIDDEN when they may only read it. When
  * `parentVersion` is given and is not the latest, CONFLICT. Nothing is written unless
  * everything holds.
+ * The new content's profiles are queued in the same transaction (`previews`), so a commit
+ * that lands always has them coming.
  */
 export async function commitVersion(
   database: Database,
@@ -80,6 +83,7 @@ export async function commitVersion(
   committer: Viewer,
   request: CommitRequest,
   storageQuota: number,
+  previews?: Pick<Previews, "enqueue">,
 ): Promise<VersionRow> {
   const scope = datasetScope(committer, "write");
   const committerId = committer.id;
@@ -122,6 +126,11 @@ export async function commitVersion(
       files.map((file) => file.contentType),
     ]);
     if (uploads.size > 0) await tx.query(sql.DELETE_UPLOADS, [[...uploads.keys()]]);
+    const added = new Set(request.changes.flatMap((change) => (change.uploadId ? [change.path] : [])));
+    await previews?.enqueue(
+      tx,
+      files.filter((file) => added.has(file.path)),
+    );
     await audit.record(tx, {
       type: "version.committed",
       actorId: committerId,

@@ -4,6 +4,7 @@ import type { UserRow, UserConnectionModel, UserEdgeModel } from '../users/rows.
 import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../datasets/rows.js';
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
 import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
+import type { PreviewModel } from '../previews/rows.js';
 import type { CollaboratorRow } from '../sharing/rows.js';
 import type { DatasetEventModel } from '../events/model.js';
 import type { Context } from '../context.js';
@@ -249,6 +250,13 @@ export type DatasetFile = {
   downloadUrl: Scalars['String']['output'];
   /** Relative and `/`-separated, e.g. `data/train.csv`. */
   path: Scalars['String']['output'];
+  /**
+   * What the file holds, when it is a table (CSV, TSV, Parquet, JSON Lines, a JSON array of
+   * objects, or any of these but Parquet gzip-compressed, by the file's extension): its columns,
+   * row count and first rows. PENDING until the profile is made, UNSUPPORTED for other files.
+   * The profile belongs to the content: the same bytes anywhere else share it.
+   */
+  preview: FilePreview;
   /** Lower-case hex SHA-256 of the bytes, computed by the server as they arrived. */
   sha256: Scalars['String']['output'];
   /** Bytes. */
@@ -311,6 +319,44 @@ export type FileChange = {
   path: Scalars['String']['input'];
   /** A finished upload of yours to this dataset (the last segment of its tus `Location`); null removes the file. */
   uploadId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** A column of a tabular file. */
+export type FileColumn = {
+  __typename?: 'FileColumn';
+  name: Scalars['String']['output'];
+  /** Rows where the value is missing (empty or null). */
+  nullCount?: Maybe<Scalars['SafeInt']['output']>;
+  /** DuckDB's type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, STRUCT(…), … */
+  type: Scalars['String']['output'];
+};
+
+/** A profile of a tabular file. */
+export type FilePreview = {
+  __typename?: 'FilePreview';
+  /** The columns in file order (READY only). */
+  columns?: Maybe<Array<FileColumn>>;
+  /** Whether the bytes are gzip-compressed (file.csv.gz); null when UNSUPPORTED. */
+  compressed?: Maybe<Scalars['Boolean']['output']>;
+  /** Why FAILED, in words for a person. */
+  error?: Maybe<Scalars['String']['output']>;
+  /** How the file is read: csv, tsv, parquet, jsonl or json (null when UNSUPPORTED). */
+  format?: Maybe<Scalars['String']['output']>;
+  /** The exact number of rows (READY only). */
+  rowCount?: Maybe<Scalars['SafeInt']['output']>;
+  /**
+   * The first rows (READY only), each a JSON array of values in column order. `first` is 0 to
+   * 100. A text value longer than 1,000 characters is cut there and ends with "…"; a very wide
+   * table keeps fewer rows (about 1 MB of them).
+   */
+  rows?: Maybe<Array<Scalars['JSON']['output']>>;
+  status: PreviewStatus;
+};
+
+
+/** A profile of a tabular file. */
+export type FilePreviewRowsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type LoginInput = {
@@ -452,6 +498,15 @@ export type PageInfo = {
   hasPreviousPage: Scalars['Boolean']['output'];
   startCursor?: Maybe<Scalars['String']['output']>;
 };
+
+export type PreviewStatus =
+  /** The file could not be read as the table its name says; `error` says why. */
+  | 'FAILED'
+  /** Being made (queued, or in progress). */
+  | 'PENDING'
+  | 'READY'
+  /** Not a table format: no preview is made. */
+  | 'UNSUPPORTED';
 
 export type Query = {
   __typename?: 'Query';
@@ -681,12 +736,15 @@ export type ResolversTypes = {
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   EmailAddress: ResolverTypeWrapper<Scalars['EmailAddress']['output']>;
   FileChange: FileChange;
+  FileColumn: ResolverTypeWrapper<FileColumn>;
+  FilePreview: ResolverTypeWrapper<PreviewModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   LoginInput: LoginInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PreviewStatus: PreviewStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
   Role: Role;
@@ -723,6 +781,8 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   EmailAddress: Scalars['EmailAddress']['output'];
   FileChange: FileChange;
+  FileColumn: FileColumn;
+  FilePreview: PreviewModel;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
@@ -816,6 +876,7 @@ export type DatasetFileResolvers<ContextType = Context, ParentType extends Resol
   contentType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   downloadUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   path?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  preview?: Resolver<ResolversTypes['FilePreview'], ParentType, ContextType>;
   sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   size?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
 };
@@ -849,6 +910,22 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export interface EmailAddressScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['EmailAddress'], any> {
   name: 'EmailAddress';
 }
+
+export type FileColumnResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FileColumn'] = ResolversParentTypes['FileColumn']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  nullCount?: Resolver<Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type FilePreviewResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FilePreview'] = ResolversParentTypes['FilePreview']> = {
+  columns?: Resolver<Maybe<Array<ResolversTypes['FileColumn']>>, ParentType, ContextType>;
+  compressed?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  format?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  rowCount?: Resolver<Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
+  rows?: Resolver<Maybe<Array<ResolversTypes['JSON']>>, ParentType, ContextType, RequireFields<FilePreviewRowsArgs, 'first'>>;
+  status?: Resolver<ResolversTypes['PreviewStatus'], ParentType, ContextType>;
+};
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
@@ -933,6 +1010,8 @@ export type Resolvers<ContextType = Context> = {
   DatasetVersionEdge?: DatasetVersionEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   EmailAddress?: GraphQLScalarType;
+  FileColumn?: FileColumnResolvers<ContextType>;
+  FilePreview?: FilePreviewResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;

@@ -118,7 +118,10 @@ export const policy: PolicyTable = {
   // An event reaches only a subscriber who may read its dataset at that moment (read scope).
   DatasetEvent: { version: withParent },
   // A link signed for the viewer; the download route checks the access again when it is used.
-  DatasetFile: { downloadUrl: signedIn },
+  // The preview is the file's: whoever reached the file (through a dataset they may read) sees it.
+  DatasetFile: { downloadUrl: signedIn, preview: withParent },
+  FilePreview: { rows: withParent },
+  FileColumn: {},
   DatasetVersionConnection: { nodes: withParent, totalCount: withParent },
   DatasetVersionEdge: {},
   DatasetConnection: { nodes: withParent, totalCount: withParent },
