@@ -68,7 +68,7 @@ export interface TestServer {
 export function testEnvironment(env: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: "test",
-    LOG_LEVEL: "silent",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     // The minimum cost keeps the suite fast; the real default is measured (README).
     BCRYPT_COST: "4",
     JWT_SECRET: randomBytes(32).toString("hex"),
