@@ -1,3 +1,5 @@
+import type { EventsOptions } from "./events.js";
+
 /** What one `npm run bench` does: the mode, its sizes and durations, read from argv and DATABASE_URL. */
 
 export interface Phase {
@@ -7,9 +9,19 @@ export interface Phase {
   seconds: number;
 }
 
-/** The benchmark's two parts: the GraphQL API scenarios (issue 6) and files (issue 11). */
-export type BenchPart = "api" | "files";
-export const BENCH_PARTS: readonly BenchPart[] = ["api", "files"];
+/** The benchmark's parts: the GraphQL API scenarios (issue 6), files (issue 11), previews (issue 14), live events (issue 15). */
+export type BenchPart = "api" | "files" | "previews" | "events";
+export const BENCH_PARTS: readonly BenchPart[] = ["api", "files", "previews", "events"];
+
+/** The previews part's sizes (bench/previews.ts). */
+export interface PreviewsOptions {
+  /** The generated CSV (`--preview-size`, e.g. 200MB); its Parquet is what the same rows make. */
+  csvBytes: number;
+  threads: number;
+  memoryLimitBytes: number;
+  meRate: number;
+  meConnections: number;
+}
 
 /** The files part's sizes (bench/files.ts). */
 export interface FilesOptions {
@@ -54,17 +66,30 @@ export interface BenchOptions {
   /** Waiting for other work on the machine to stop before each measurement: at most this long in all, and per measurement. */
   quiet: { totalSeconds: number; perPhaseSeconds: number };
   files: FilesOptions;
+  events: EventsOptions;
+  previews: PreviewsOptions;
 }
 
-const USAGE = "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files]";
+const USAGE = "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events] [-- --preview-size 200MB]";
 const MIB = 2 ** 20;
 
 /** Reads argv and the environment; prints one line and exits 1 when there is nothing to run against. */
 export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const flags = new Set<string>();
   let only: BenchPart | undefined;
+  let previewSize: number | undefined;
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index]!;
+    const size = /^--preview-size(?:=(.*))?$/.exec(flag);
+    if (size) {
+      if (size[1] === undefined) index += 1;
+      const value = size[1] ?? argv[index];
+      const match = /^(\d+)\s*(MB|MiB|GB|GiB)?$/i.exec(value ?? "");
+      const unit = { MB: 1e6, MIB: 2 ** 20, GB: 1e9, GIB: 2 ** 30 }[(match?.[2] ?? "MB").toUpperCase() as "MB"];
+      if (!match) fail(`bench: --preview-size takes a size such as 200MB or 1GiB, got ${value ?? "nothing"} (${USAGE})`);
+      previewSize = Number(match[1]) * unit;
+      continue;
+    }
     const inline = /^--only=(.*)$/.exec(flag);
     if (flag === "--only" || inline) {
       if (!inline) index += 1;
@@ -108,6 +133,13 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     // The server's own pool size; 32 connections were measured slightly slower here.
     sqlFloorPoolSize: 10,
     quiet: quick ? { totalSeconds: 10, perPhaseSeconds: 3 } : { totalSeconds: 60, perPhaseSeconds: 10 },
+    previews: {
+      csvBytes: previewSize ?? (quick ? 128 : 1024) * MIB,
+      threads: 1,
+      memoryLimitBytes: 512 * MIB,
+      meRate: 200,
+      meConnections: 16,
+    },
     files: {
       bigFileBytes: (quick ? 128 : 1024) * MIB,
       chunkBytes: (quick ? 16 : 64) * MIB,
@@ -116,6 +148,16 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       meRate: 200,
       meConnections: 16,
       meAloneSeconds: quick ? 3 : 5,
+    },
+    // 10 × 90 + 10 × 9 + 10 = 1,000 subscriptions.
+    events: {
+      writers: 10,
+      datasetsPerWriter: 89,
+      strangers: 10,
+      datasetsPerStranger: 8,
+      adminSubscriptions: 10,
+      commitsPerSecond: 50,
+      seconds: quick ? 5 : 20,
     },
   };
 }

@@ -21,6 +21,7 @@ import { ORDERINGS, type Ordering } from "../src/datasets/ordering.js";
 import type { DatasetListRow } from "../src/datasets/rows.js";
 import * as datasetSql from "../src/datasets/sql.js";
 import type { DatasetOrder } from "../src/generated/graphql.js";
+import { DATASET_ACTIONS, type DatasetAction, scopeParams } from "../src/policy/rules.js";
 import * as userSql from "../src/users/sql.js";
 import { SEED_DATASETS } from "./seed-sql.js";
 
@@ -401,8 +402,16 @@ async function baseline(f: Fixtures): Promise<void> {
   await run({ label: `DATASET_COUNT one owner, search "${COMMON_WORD}"`, sql: count, params: [f.owner, contains(COMMON_WORD)] });
   await run({ label: `DATASET_COUNT all owners, search "${COMMON_WORD}"`, sql: count, params: [null, contains(COMMON_WORD)] });
   await run({ label: `DATASET_COUNT all owners, search "${RARE_WORD}"`, sql: count, params: [null, contains(RARE_WORD)] });
-  await run({ label: "DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, f.owner] });
-  await run({ label: "DATASET_BY_ID admin (null owner)", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, null] });
+  await run({ label: "DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, ...READ_AS(f.owner, false)] });
+  await run({ label: "DATASET_BY_ID admin", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, ...READ_AS(f.owner, true)] });
+  // Sharing: the lists of datasets shared with a user (none here: the plans, not the rows, are the point).
+  for (const kind of ["shared", "ownedOrShared"] as const) {
+    await run({
+      label: `datasetList CREATED_AT_DESC ${kind}`,
+      sql: datasetSql.datasetList("CREATED_AT_DESC", { totalCount: true, owners: true }, kind),
+      params: [f.owner, null, null, null, LIMIT],
+    });
+  }
   await run({
     label: "INSERT_DATASET",
     sql: datasetSql.INSERT_DATASET.text,
@@ -412,11 +421,17 @@ async function baseline(f: Fixtures): Promise<void> {
   await run({
     label: "UPDATE_DATASET (name only)",
     sql: datasetSql.UPDATE_DATASET.text,
-    params: [f.datasetId, f.owner, true, "Renamed", false, null, false, null, JSON.stringify({ fields: ["name"] })],
+    params: [f.datasetId, ...WRITE_AS(f.owner), true, "Renamed", false, null, false, null, JSON.stringify({ fields: ["name"] })],
     write: true,
   });
-  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET.text, params: [f.datasetId, f.owner], write: true });
+  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET.text, params: [f.datasetId, ...MANAGE_AS(f.owner)], write: true });
 }
+
+/** A dataset statement's scope parameters (policy/rules.ts `scopeParams`) for a user, or an admin. */
+const scopeOf = (userId: string, admin: boolean, action: DatasetAction) => scopeParams({ userId, admin, allowed: DATASET_ACTIONS[action] });
+const READ_AS = (userId: string, admin: boolean) => scopeOf(userId, admin, "read");
+const WRITE_AS = (userId: string) => scopeOf(userId, false, "write");
+const MANAGE_AS = (userId: string) => scopeOf(userId, false, "manage");
 
 /**
  * What a generic plan (one plan for all parameter values) would be: what the server would
@@ -434,7 +449,7 @@ async function genericPlans(f: Fixtures): Promise<void> {
     await run({ label: "generic: CREATED_AT_DESC b. one owner, after cursor", sql, params: [f.owner, null, key, id, LIMIT] });
     await run({ label: "generic: CREATED_AT_DESC c. all owners, first page", sql, params: [null, null, null, null, LIMIT] });
     await run({ label: "generic: DATASET_COUNT one owner", sql: datasetSql.DATASET_COUNT, params: [f.owner, null] });
-    await run({ label: "generic: DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, f.owner] });
+    await run({ label: "generic: DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, ...READ_AS(f.owner, false)] });
   } finally {
     await client.query("reset plan_cache_mode");
   }

@@ -15,10 +15,12 @@ import { openPostgres } from "./db/postgres.js";
 import { createMetrics, timeStatements } from "./metrics.js";
 import { buildSchema } from "./schema.js";
 import { buildServer } from "./server.js";
+import { EventHub } from "./events/hub.js";
 import { createGarbageCollector } from "./files/garbage.js";
 import { openBlobStore } from "./storage/open.js";
 import { HashingFileStore } from "./uploads/hashing-file-store.js";
 import { startSweeper } from "./sweeper.js";
+import { startPreviews } from "./previews/service.js";
 
 /**
  * Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`
@@ -60,6 +62,8 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     expirationPeriodInMilliseconds: config.files.uploadExpirySeconds * 1000,
   });
   const garbage = createGarbageCollector(database, blobStore, staging, logger);
+  // Through the unwrapped database: the queue's polling is nobody's request and no statement metric.
+  const previews = await startPreviews({ database: openedDatabase, store: blobStore, config: config.previews, metrics: metrics.previews, logger });
   const services = {
     config,
     tokens: await createAccessTokens({ secret, signingKey: config.signingKey, ttlSeconds: config.accessTokenTtlSeconds }),
@@ -77,6 +81,8 @@ export async function createApp(config: Config, openedDatabase: Database, logger
       garbage,
       staging,
     },
+    events: await EventHub.start(database, logger, { queueLimit: config.subscriptions.maxQueuedEvents }),
+    previews,
   };
   staging.onBytes = (count) => metrics.bytesUploaded.inc(count);
   logger.info({ storage: blobStore.description, staging: config.files.uploadDir }, "file storage");
@@ -89,11 +95,14 @@ export async function createApp(config: Config, openedDatabase: Database, logger
   const app = await buildServer({ services, database, schema: buildSchema(), logger, staging });
   const filesSweeper = garbage.start(config.files.sweepIntervalSeconds * 1000);
   app.addHook("onClose", async () => {
+    // Before the store closes: a profile in hand is stopped (its job is retried elsewhere).
+    await previews.close();
     stopSweeper();
     filesSweeper.stop();
     await blobStore.close();
   });
   app.addHook("onClose", () => services.passwords.close());
   app.addHook("onClose", () => services.viewerChanges.close());
+  app.addHook("onClose", () => services.events.close());
   return app;
 }

@@ -6,11 +6,14 @@ import { DateTimeResolver, EmailAddressResolver, JSONResolver, SafeIntResolver }
 import { auditResolvers } from "./audit/resolvers.js";
 import { authResolvers } from "./auth/resolvers.js";
 import { datasetResolvers } from "./datasets/resolvers.js";
+import { eventResolvers } from "./events/resolvers.js";
 import { fileResolvers } from "./files/resolvers.js";
+import { previewResolvers } from "./previews/resolvers.js";
 import type { Resolvers } from "./generated/graphql.js";
 import { applyPolicy } from "./policy/apply.js";
 import { policy } from "./policy/rules.js";
 import { sessionResolvers } from "./sessions/resolvers.js";
+import { sharingResolvers } from "./sharing/resolvers.js";
 import { userResolvers } from "./users/resolvers.js";
 import { applyWriteLimit } from "./write-limit.js";
 
@@ -20,11 +23,14 @@ export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", imp
 const resolvers: Resolvers[] = [
   { DateTime: DateTimeResolver, EmailAddress: EmailAddressResolver, JSON: JSONResolver, SafeInt: SafeIntResolver },
   fileResolvers,
+  previewResolvers,
   auditResolvers,
   authResolvers,
   sessionResolvers,
   userResolvers,
   datasetResolvers,
+  sharingResolvers,
+  eventResolvers,
 ];
 
 /** The SDL with its resolvers, before the policy is applied. */

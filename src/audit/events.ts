@@ -21,6 +21,9 @@ export type AuditType =
   | "dataset.created"
   | "dataset.updated"
   | "dataset.deleted"
+  | "dataset.shared"
+  | "dataset.share_changed"
+  | "dataset.unshared"
   | "upload.created"
   | "upload.completed"
   | "version.committed";

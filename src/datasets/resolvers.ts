@@ -2,14 +2,17 @@ import type { GraphQLResolveInfo } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../context.js";
 import { notFound } from "../errors.js";
+import { notifyDatasetEvent } from "../events/bus.js";
 import type { DatasetOrder, Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
-import { datasetReadScope, datasetWriteScope, requireViewer } from "../policy/rules.js";
+import { refusalOf } from "../policy/dataset-access.js";
+import { datasetListScope, datasetScope, requireViewer } from "../policy/rules.js";
 import { parseSearch } from "../search.js";
 import { isSelected } from "../selection.js";
 import { checkId } from "../validation.js";
 import { parseCreateInput, parseUpdateInput } from "./input.js";
 import { decodeDatasetCursor, encodeDatasetCursor } from "./ordering.js";
+import { findReadableDataset } from "./readable.js";
 import type { DatasetConnectionModel } from "./rows.js";
 import type { DatasetRow } from "./rows.js";
 import * as store from "./store.js";
@@ -40,7 +43,7 @@ async function datasetPage(
   const after = args.after == null ? null : decodeDatasetCursor(order, args.after);
   const extras = {
     totalCount: isSelected(info, ["totalCount"]),
-    owners: filter.ownerId !== viewer.id && (isSelected(info, ["nodes", "owner"]) || isSelected(info, ["edges", "node", "owner"])),
+    owners: !onlyOwnedBy(filter.scope, viewer) && (isSelected(info, ["nodes", "owner"]) || isSelected(info, ["edges", "node", "owner"])),
   };
   const page = await store.listDatasets(context.db, filter, order, after, first + 1, extras);
   return toConnection(
@@ -52,45 +55,55 @@ async function datasetPage(
   );
 }
 
+/** True when every dataset the scope covers is the viewer's own. */
+const onlyOwnedBy = (scope: store.DatasetListFilter["scope"], viewer: Viewer) => scope.kind === "owner" && scope.ownerId === viewer.id;
+
 const DATASET = "Dataset";
 
 export const datasetResolvers: Resolvers = {
   Query: {
     datasets: (_parent, args, context, info) => {
       const viewer = requireViewer(context);
-      const filter = { ...datasetReadScope(viewer), search: parseSearch("filter.search", args.filter?.search) };
+      const filter = { scope: datasetListScope(viewer, args.filter?.access), search: parseSearch("filter.search", args.filter?.search) };
       return datasetPage(context, viewer, filter, args, info);
     },
     adminDatasets: (_parent, args, context, info) => {
       const ownerId = args.filter?.ownerId == null ? null : checkId("filter.ownerId", args.filter.ownerId);
-      const filter = { ownerId, search: parseSearch("filter.search", args.filter?.search) };
+      const filter = { scope: { kind: "owner" as const, ownerId }, search: parseSearch("filter.search", args.filter?.search) };
       return datasetPage(context, requireViewer(context), filter, args, info);
     },
     dataset: async (_parent, args, context) => {
-      const { ownerId } = datasetReadScope(requireViewer(context));
-      const dataset = await store.findDataset(context.db, checkId("id", args.id), ownerId);
+      const dataset = await findReadableDataset(context.db, requireViewer(context), checkId("id", args.id));
       if (!dataset) throw notFound(DATASET);
       return dataset;
     },
   },
   Mutation: {
     createDataset: async (_parent, args, context) => {
-      const { ownerId } = datasetWriteScope(requireViewer(context));
-      const dataset = await store.insertDataset(context.db, context.services.audit, ownerId, parseCreateInput(args.input));
-      return dataset;
+      // Whoever creates a dataset owns it.
+      return store.insertDataset(context.db, context.services.audit, requireViewer(context).id, parseCreateInput(args.input));
     },
     updateDataset: async (_parent, args, context) => {
-      const { ownerId } = datasetWriteScope(requireViewer(context));
+      const viewer = requireViewer(context);
       const id = checkId("id", args.id);
-      const dataset = await store.updateDataset(context.db, context.services.audit, id, ownerId, parseUpdateInput(args.input));
-      if (!dataset) throw notFound(DATASET);
+      const changes = parseUpdateInput(args.input);
+      const dataset = await context.db.transaction(async (tx) => {
+        const updated = await store.updateDataset(tx, context.services.audit, id, datasetScope(viewer, "write"), changes);
+        if (updated) await notifyDatasetEvent(tx, { type: "UPDATED", datasetId: updated.id, at: updated.updatedAt.toISOString() });
+        return updated;
+      });
+      if (!dataset) throw await refusalOf(context.db, viewer, id, "write");
       return dataset;
     },
     deleteDataset: async (_parent, args, context) => {
-      const { ownerId } = datasetWriteScope(requireViewer(context));
+      const viewer = requireViewer(context);
       const id = checkId("id", args.id);
-      const deleted = await store.deleteDataset(context.db, context.services.audit, id, ownerId);
-      if (!deleted) throw notFound(DATASET);
+      const deleted = await context.db.transaction(async (tx) => {
+        const removed = await store.deleteDataset(tx, context.services.audit, id, datasetScope(viewer, "manage"));
+        if (removed) await notifyDatasetEvent(tx, { type: "DELETED", datasetId: id });
+        return removed;
+      });
+      if (!deleted) throw await refusalOf(context.db, viewer, id, "manage");
       // Content nothing else references, and bytes staged for it, go before the answer.
       await context.services.files.garbage.collect(deleted.content);
       await Promise.all(deleted.uploads.map((upload) => context.services.files.staging.remove(upload).catch(() => {})));

@@ -1,7 +1,7 @@
 import type { Context } from "../context.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
-import { datasetWriteScope, requireViewer } from "../policy/rules.js";
+import { requireViewer } from "../policy/rules.js";
 import { commitVersion, parseCommitInput } from "./commit.js";
 import type { FileRow, VersionRow } from "./rows.js";
 import { downloadPath, signDownload } from "./signed-urls.js";
@@ -22,9 +22,17 @@ function downloadUrl(context: Context, file: FileRow): string {
 export const fileResolvers: Resolvers = {
   Mutation: {
     commitDatasetVersion: async (_parent, args, context) => {
-      const { ownerId } = datasetWriteScope(requireViewer(context));
       const request = parseCommitInput(args.input);
-      return commitVersion(context.db, context.services.audit, ownerId, request);
+      const version = await commitVersion(
+        context.db,
+        context.services.audit,
+        requireViewer(context),
+        request,
+        context.services.config.files.storageQuota,
+        context.services.previews,
+      );
+      context.services.previews.committed();
+      return version;
     },
   },
   Dataset: {

@@ -4,6 +4,9 @@ import type { UserRow, UserConnectionModel, UserEdgeModel } from '../users/rows.
 import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../datasets/rows.js';
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
 import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
+import type { PreviewModel } from '../previews/rows.js';
+import type { CollaboratorRow } from '../sharing/rows.js';
+import type { DatasetEventModel } from '../events/model.js';
 import type { Context } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -38,7 +41,9 @@ export type AdminDatasetFilter = {
  * password, role or active change, a dataset created, updated or deleted. Types:
  * user.registered, login.succeeded, login.failed, login.throttled,
  * session.refresh_token_reused, session.logout, session.logout_all, password.changed,
- * user.role_changed, user.active_changed, dataset.created, dataset.updated, dataset.deleted.
+ * user.role_changed, user.active_changed, dataset.created, dataset.updated, dataset.deleted,
+ * dataset.shared, dataset.share_changed, dataset.unshared, upload.created, upload.completed,
+ * version.committed.
  */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
@@ -115,9 +120,15 @@ export type CreateDatasetInput = {
   name: Scalars['String']['input'];
 };
 
-/** A dataset: a named pointer to a file, owned by one user. */
+/** A dataset: a named pointer to a file, owned by one user, and shared with others as it pleases the owner. */
 export type Dataset = {
   __typename?: 'Dataset';
+  /**
+   * The users the owner shared it with, first shared first. Not the owner (see `owner`), nor
+   * admins (whose access comes from their role). Visible to whoever may read the dataset:
+   * its owner, its collaborators and admins.
+   */
+  collaborators: Array<DatasetCollaborator>;
   createdAt: Scalars['DateTime']['output'];
   description?: Maybe<Scalars['String']['output']>;
   filePath?: Maybe<Scalars['String']['output']>;
@@ -127,26 +138,59 @@ export type Dataset = {
   /** The newest version; null until the first commit. */
   latestVersion?: Maybe<DatasetVersion>;
   name: Scalars['String']['output'];
-  /** Visible on your own datasets, and to admins on any. */
+  /** Whoever may read the dataset sees who owns it (their email: only they and admins). */
   owner: User;
   updatedAt: Scalars['DateTime']['output'];
   /** Version `number`; null when there is no such version. */
   version?: Maybe<DatasetVersion>;
   /** Every version, newest first. */
   versions: DatasetVersionConnection;
+  /** What you may do with this dataset, as of this request. */
+  viewerAccess: DatasetAccess;
 };
 
 
-/** A dataset: a named pointer to a file, owned by one user. */
+/** A dataset: a named pointer to a file, owned by one user, and shared with others as it pleases the owner. */
 export type DatasetVersionArgs = {
   number: Scalars['Int']['input'];
 };
 
 
-/** A dataset: a named pointer to a file, owned by one user. */
+/** A dataset: a named pointer to a file, owned by one user, and shared with others as it pleases the owner. */
 export type DatasetVersionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** The viewer's access to a dataset: the most it allows, in this order. */
+export type DatasetAccess =
+  /** An admin on a dataset not shared with them: read and download, like a VIEWER. */
+  | 'ADMIN'
+  /** Shared as EDITOR: read, update metadata, upload, commit. */
+  | 'EDITOR'
+  /** Everything: also delete, share and unshare. */
+  | 'OWNER'
+  /** Shared as VIEWER: read and download. */
+  | 'VIEWER';
+
+/** Which of the datasets you may read a `datasets` list covers. */
+export type DatasetAccessFilter =
+  /** Both (an admin: every dataset). */
+  | 'ALL'
+  /** Yours (an admin: every dataset, as before sharing existed). */
+  | 'OWNED'
+  /** Those shared with you (as VIEWER or EDITOR). */
+  | 'SHARED';
+
+/** A user a dataset is shared with. */
+export type DatasetCollaborator = {
+  __typename?: 'DatasetCollaborator';
+  /** When they were first given access (a role change keeps it). */
+  addedAt: Scalars['DateTime']['output'];
+  /** Who shared it with them; null once that account is gone. */
+  addedBy?: Maybe<User>;
+  role: DatasetRole;
+  user: User;
 };
 
 export type DatasetConnection = {
@@ -165,6 +209,34 @@ export type DatasetEdge = {
   node: Dataset;
 };
 
+/** One live event about a dataset the subscriber may read at the time of the event. */
+export type DatasetEvent = {
+  __typename?: 'DatasetEvent';
+  /** When the change was committed. */
+  at: Scalars['DateTime']['output'];
+  /** The dataset as it is when the event is delivered; null for DELETED. */
+  dataset?: Maybe<Dataset>;
+  datasetId: Scalars['ID']['output'];
+  type: DatasetEventType;
+  /** VERSION_COMMITTED: the new version; PREVIEW_READY: the latest version holding the file; otherwise null. */
+  version?: Maybe<DatasetVersion>;
+};
+
+/** What happened to a dataset (`datasetEvents`). */
+export type DatasetEventType =
+  /** It was deleted: `dataset` is null. A one-dataset subscription completes after it. */
+  | 'DELETED'
+  /** The preview of a file of `version` is ready. */
+  | 'PREVIEW_READY'
+  /** It was shared with a user, or a collaborator's role changed. */
+  | 'SHARED'
+  /** A collaborator was removed, or left. */
+  | 'UNSHARED'
+  /** Its name, description or filePath changed (`updateDataset`). */
+  | 'UPDATED'
+  /** A new version was committed: `version` is it. */
+  | 'VERSION_COMMITTED';
+
 /** A file of a version. Its bytes are at `downloadUrl`, or at `/datasets/{id}/versions/{number}/files/{path}` with a token. */
 export type DatasetFile = {
   __typename?: 'DatasetFile';
@@ -178,6 +250,13 @@ export type DatasetFile = {
   downloadUrl: Scalars['String']['output'];
   /** Relative and `/`-separated, e.g. `data/train.csv`. */
   path: Scalars['String']['output'];
+  /**
+   * What the file holds, when it is a table (CSV, TSV, Parquet, JSON Lines, a JSON array of
+   * objects, or any of these but Parquet gzip-compressed, by the file's extension): its columns,
+   * row count and first rows. PENDING until the profile is made, UNSUPPORTED for other files.
+   * The profile belongs to the content: the same bytes anywhere else share it.
+   */
+  preview: FilePreview;
   /** Lower-case hex SHA-256 of the bytes, computed by the server as they arrived. */
   sha256: Scalars['String']['output'];
   /** Bytes. */
@@ -185,6 +264,8 @@ export type DatasetFile = {
 };
 
 export type DatasetFilter = {
+  /** Yours (the default), those shared with you, or both. */
+  access?: InputMaybe<DatasetAccessFilter>;
   /** Case-insensitive substring of name or description; `%` and `_` match themselves. */
   search?: InputMaybe<Scalars['String']['input']>;
 };
@@ -194,6 +275,13 @@ export type DatasetOrder =
   | 'CREATED_AT_DESC'
   | 'NAME_ASC'
   | 'NAME_DESC';
+
+/** What a collaborator may do with a dataset shared with them. */
+export type DatasetRole =
+  /** Also updates the metadata, uploads and commits versions. Deleting and sharing stay the owner's. */
+  | 'EDITOR'
+  /** Reads the metadata, versions and previews, and downloads the files. */
+  | 'VIEWER';
 
 /** An immutable snapshot of a dataset's files: version 1, 2, 3 … per dataset. */
 export type DatasetVersion = {
@@ -233,6 +321,44 @@ export type FileChange = {
   uploadId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+/** A column of a tabular file. */
+export type FileColumn = {
+  __typename?: 'FileColumn';
+  name: Scalars['String']['output'];
+  /** Rows where the value is missing (empty or null). */
+  nullCount?: Maybe<Scalars['SafeInt']['output']>;
+  /** DuckDB's type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, STRUCT(…), … */
+  type: Scalars['String']['output'];
+};
+
+/** A profile of a tabular file. */
+export type FilePreview = {
+  __typename?: 'FilePreview';
+  /** The columns in file order (READY only). */
+  columns?: Maybe<Array<FileColumn>>;
+  /** Whether the bytes are gzip-compressed (file.csv.gz); null when UNSUPPORTED. */
+  compressed?: Maybe<Scalars['Boolean']['output']>;
+  /** Why FAILED, in words for a person. */
+  error?: Maybe<Scalars['String']['output']>;
+  /** How the file is read: csv, tsv, parquet, jsonl or json (null when UNSUPPORTED). */
+  format?: Maybe<Scalars['String']['output']>;
+  /** The exact number of rows (READY only). */
+  rowCount?: Maybe<Scalars['SafeInt']['output']>;
+  /**
+   * The first rows (READY only), each a JSON array of values in column order. `first` is 0 to
+   * 100. A text value longer than 1,000 characters is cut there and ends with "…"; a very wide
+   * table keeps fewer rows (about 1 MB of them).
+   */
+  rows?: Maybe<Array<Scalars['JSON']['output']>>;
+  status: PreviewStatus;
+};
+
+
+/** A profile of a tabular file. */
+export type FilePreviewRowsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
 export type LoginInput = {
   email: Scalars['String']['input'];
   password: Scalars['String']['input'];
@@ -244,11 +370,12 @@ export type Mutation = {
   changePassword: AuthPayload;
   /**
    * Turn finished uploads into the dataset's next version, in one transaction: the parent's
-   * file list with `changes` applied. Only for datasets you may commit to (your own).
+   * file list with `changes` applied. Only for datasets you own or edit: one you may only
+   * read is FORBIDDEN, one you may not read NOT_FOUND.
    */
   commitDatasetVersion: DatasetVersion;
   createDataset: Dataset;
-  /** Delete one of your own datasets; returns its id. */
+  /** Delete one of your own datasets; returns its id. One you may only read or edit is FORBIDDEN. */
   deleteDataset: Scalars['ID']['output'];
   /** Sign in. Wrong e-mail and wrong password give the same UNAUTHENTICATED error. */
   login: AuthPayload;
@@ -274,7 +401,20 @@ export type Mutation = {
    * role they have changes nothing.
    */
   setUserRole: User;
-  /** Change one of your own datasets. */
+  /**
+   * The owner shares their dataset with the active user `username` (case-insensitive) as
+   * `role`, or changes the role they have; setting the role they have changes nothing.
+   * Takes effect on their next request. Anyone else who may read the dataset is FORBIDDEN;
+   * yourself, or a username no active user has, is BAD_USER_INPUT on `username`.
+   */
+  shareDataset: DatasetCollaborator;
+  /**
+   * The owner takes the user's access away, or a collaborator leaves (`userId`: their own
+   * id). Takes effect on their next request, signed download links and uploads included.
+   * False when the user had no access to take. Anyone else is FORBIDDEN.
+   */
+  unshareDataset: Scalars['Boolean']['output'];
+  /** Change a dataset you own or edit. One you may only read is FORBIDDEN; one you may not read, NOT_FOUND. */
   updateDataset: Dataset;
 };
 
@@ -332,6 +472,19 @@ export type MutationSetUserRoleArgs = {
 };
 
 
+export type MutationShareDatasetArgs = {
+  datasetId: Scalars['ID']['input'];
+  role: DatasetRole;
+  username: Scalars['String']['input'];
+};
+
+
+export type MutationUnshareDatasetArgs = {
+  datasetId: Scalars['ID']['input'];
+  userId: Scalars['ID']['input'];
+};
+
+
 export type MutationUpdateDatasetArgs = {
   id: Scalars['ID']['input'];
   input: UpdateDatasetInput;
@@ -346,15 +499,24 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+export type PreviewStatus =
+  /** The file could not be read as the table its name says; `error` says why. */
+  | 'FAILED'
+  /** Being made (queued, or in progress). */
+  | 'PENDING'
+  | 'READY'
+  /** Not a table format: no preview is made. */
+  | 'UNSUPPORTED';
+
 export type Query = {
   __typename?: 'Query';
   /** Admins: every dataset, with its owner. */
   adminDatasets: DatasetConnection;
   /** Admins: the audit trail, newest first. */
   auditEvents: AuditEventConnection;
-  /** One dataset: yours (an admin: any). Another user's is NOT_FOUND. */
+  /** One dataset: yours, one shared with you (an admin: any). Any other is NOT_FOUND. */
   dataset: Dataset;
-  /** Your datasets (an admin sees every dataset). */
+  /** Your datasets (an admin sees every dataset); with `filter.access`, those shared with you, or both. */
   datasets: DatasetConnection;
   /** The signed-in user. */
   me: User;
@@ -412,6 +574,30 @@ export type RegisterInput = {
 export type Role =
   | 'ADMIN'
   | 'USER';
+
+/**
+ * Live events over WebSocket (the `graphql-transport-ws` protocol on `/graphql`; the access
+ * token in `connection_init`'s payload as `{ "authorization": "Bearer <token>" }`).
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * Events of one dataset (NOT_FOUND unless you may read it), or with no `datasetId` of every
+   * dataset you may read. Each event is checked against your access when it happens; a
+   * one-dataset subscription ends with NOT_FOUND when you lose access, and completes after
+   * DELETED.
+   */
+  datasetEvents: DatasetEvent;
+};
+
+
+/**
+ * Live events over WebSocket (the `graphql-transport-ws` protocol on `/graphql`; the access
+ * token in `connection_init`'s payload as `{ "authorization": "Bearer <token>" }`).
+ */
+export type SubscriptionDatasetEventsArgs = {
+  datasetId?: InputMaybe<Scalars['ID']['input']>;
+};
 
 /** Fields left out stay as they are; `description` and `filePath` may be set to null. */
 export type UpdateDatasetInput = {
@@ -533,28 +719,38 @@ export type ResolversTypes = {
   CommitInput: CommitInput;
   CreateDatasetInput: CreateDatasetInput;
   Dataset: ResolverTypeWrapper<DatasetRow>;
+  DatasetAccess: DatasetAccess;
+  DatasetAccessFilter: DatasetAccessFilter;
+  DatasetCollaborator: ResolverTypeWrapper<CollaboratorRow>;
   DatasetConnection: ResolverTypeWrapper<DatasetConnectionModel>;
   DatasetEdge: ResolverTypeWrapper<DatasetEdgeModel>;
+  DatasetEvent: ResolverTypeWrapper<DatasetEventModel>;
+  DatasetEventType: DatasetEventType;
   DatasetFile: ResolverTypeWrapper<FileRow>;
   DatasetFilter: DatasetFilter;
   DatasetOrder: DatasetOrder;
+  DatasetRole: DatasetRole;
   DatasetVersion: ResolverTypeWrapper<VersionRow>;
   DatasetVersionConnection: ResolverTypeWrapper<VersionConnectionModel>;
   DatasetVersionEdge: ResolverTypeWrapper<VersionEdgeModel>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   EmailAddress: ResolverTypeWrapper<Scalars['EmailAddress']['output']>;
   FileChange: FileChange;
+  FileColumn: ResolverTypeWrapper<FileColumn>;
+  FilePreview: ResolverTypeWrapper<PreviewModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   LoginInput: LoginInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PreviewStatus: PreviewStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
   Role: Role;
   SafeInt: ResolverTypeWrapper<Scalars['SafeInt']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UpdateDatasetInput: UpdateDatasetInput;
   User: ResolverTypeWrapper<UserRow>;
   UserConnection: ResolverTypeWrapper<UserConnectionModel>;
@@ -573,8 +769,10 @@ export type ResolversParentTypes = {
   CommitInput: CommitInput;
   CreateDatasetInput: CreateDatasetInput;
   Dataset: DatasetRow;
+  DatasetCollaborator: CollaboratorRow;
   DatasetConnection: DatasetConnectionModel;
   DatasetEdge: DatasetEdgeModel;
+  DatasetEvent: DatasetEventModel;
   DatasetFile: FileRow;
   DatasetFilter: DatasetFilter;
   DatasetVersion: VersionRow;
@@ -583,6 +781,8 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   EmailAddress: Scalars['EmailAddress']['output'];
   FileChange: FileChange;
+  FileColumn: FileColumn;
+  FilePreview: PreviewModel;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
@@ -593,6 +793,7 @@ export type ResolversParentTypes = {
   RegisterInput: RegisterInput;
   SafeInt: Scalars['SafeInt']['output'];
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   UpdateDatasetInput: UpdateDatasetInput;
   User: UserRow;
   UserConnection: UserConnectionModel;
@@ -629,6 +830,7 @@ export type AuthPayloadResolvers<ContextType = Context, ParentType extends Resol
 };
 
 export type DatasetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Dataset'] = ResolversParentTypes['Dataset']> = {
+  collaborators?: Resolver<Array<ResolversTypes['DatasetCollaborator']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   filePath?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -640,6 +842,14 @@ export type DatasetResolvers<ContextType = Context, ParentType extends Resolvers
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   version?: Resolver<Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType, RequireFields<DatasetVersionArgs, 'number'>>;
   versions?: Resolver<ResolversTypes['DatasetVersionConnection'], ParentType, ContextType, RequireFields<DatasetVersionsArgs, 'first'>>;
+  viewerAccess?: Resolver<ResolversTypes['DatasetAccess'], ParentType, ContextType>;
+};
+
+export type DatasetCollaboratorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetCollaborator'] = ResolversParentTypes['DatasetCollaborator']> = {
+  addedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  addedBy?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['DatasetRole'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
 export type DatasetConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetConnection'] = ResolversParentTypes['DatasetConnection']> = {
@@ -654,10 +864,19 @@ export type DatasetEdgeResolvers<ContextType = Context, ParentType extends Resol
   node?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType>;
 };
 
+export type DatasetEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetEvent'] = ResolversParentTypes['DatasetEvent']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  dataset?: Resolver<Maybe<ResolversTypes['Dataset']>, ParentType, ContextType>;
+  datasetId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['DatasetEventType'], ParentType, ContextType>;
+  version?: Resolver<Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType>;
+};
+
 export type DatasetFileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetFile'] = ResolversParentTypes['DatasetFile']> = {
   contentType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   downloadUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   path?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  preview?: Resolver<ResolversTypes['FilePreview'], ParentType, ContextType>;
   sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   size?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
 };
@@ -692,6 +911,22 @@ export interface EmailAddressScalarConfig extends GraphQLScalarTypeConfig<Resolv
   name: 'EmailAddress';
 }
 
+export type FileColumnResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FileColumn'] = ResolversParentTypes['FileColumn']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  nullCount?: Resolver<Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type FilePreviewResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FilePreview'] = ResolversParentTypes['FilePreview']> = {
+  columns?: Resolver<Maybe<Array<ResolversTypes['FileColumn']>>, ParentType, ContextType>;
+  compressed?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  format?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  rowCount?: Resolver<Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
+  rows?: Resolver<Maybe<Array<ResolversTypes['JSON']>>, ParentType, ContextType, RequireFields<FilePreviewRowsArgs, 'first'>>;
+  status?: Resolver<ResolversTypes['PreviewStatus'], ParentType, ContextType>;
+};
+
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
@@ -708,6 +943,8 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   register?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
   setUserActive?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationSetUserActiveArgs, 'active' | 'userId'>>;
   setUserRole?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationSetUserRoleArgs, 'role' | 'userId'>>;
+  shareDataset?: Resolver<ResolversTypes['DatasetCollaborator'], ParentType, ContextType, RequireFields<MutationShareDatasetArgs, 'datasetId' | 'role' | 'username'>>;
+  unshareDataset?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationUnshareDatasetArgs, 'datasetId' | 'userId'>>;
   updateDataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<MutationUpdateDatasetArgs, 'id' | 'input'>>;
 };
 
@@ -730,6 +967,10 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
 export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['SafeInt'], any> {
   name: 'SafeInt';
 }
+
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  datasetEvents?: SubscriptionResolver<ResolversTypes['DatasetEvent'], "datasetEvents", ParentType, ContextType, Partial<SubscriptionDatasetEventsArgs>>;
+};
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -759,19 +1000,24 @@ export type Resolvers<ContextType = Context> = {
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   Dataset?: DatasetResolvers<ContextType>;
+  DatasetCollaborator?: DatasetCollaboratorResolvers<ContextType>;
   DatasetConnection?: DatasetConnectionResolvers<ContextType>;
   DatasetEdge?: DatasetEdgeResolvers<ContextType>;
+  DatasetEvent?: DatasetEventResolvers<ContextType>;
   DatasetFile?: DatasetFileResolvers<ContextType>;
   DatasetVersion?: DatasetVersionResolvers<ContextType>;
   DatasetVersionConnection?: DatasetVersionConnectionResolvers<ContextType>;
   DatasetVersionEdge?: DatasetVersionEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   EmailAddress?: GraphQLScalarType;
+  FileColumn?: FileColumnResolvers<ContextType>;
+  FilePreview?: FilePreviewResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   SafeInt?: GraphQLScalarType;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;

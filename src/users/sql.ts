@@ -42,6 +42,9 @@ export const INSERT_USER = `
 
 export const USER_BY_EMAIL = `select ${USER_COLUMNS} from users where email = $1`;
 
+/** $1 a username in any case: the active user who has it (unique case-insensitively: users_username_lower_key). */
+export const ACTIVE_USER_BY_USERNAME = `select ${USER_COLUMNS} from users where lower(username) = lower($1) and active`;
+
 /**
  * The viewer check, one statement on two primary keys: the token's user as the database
  * has it now, and whether the token's session is still live. No row: no such session.

@@ -23,6 +23,12 @@ export async function findUserByEmail(db: Queryable, email: string): Promise<Use
   return row ?? null;
 }
 
+/** The active user named `username` (any case); null when nobody active is. */
+export async function findActiveUserByUsername(db: Queryable, username: string): Promise<UserRow | null> {
+  const [row] = await db.query<UserRow>(sql.ACTIVE_USER_BY_USERNAME, [username]);
+  return row ?? null;
+}
+
 export interface NewUser {
   email: string;
   username: string;
