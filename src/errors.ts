@@ -46,6 +46,10 @@ export const REFUSED_REQUEST_CODES: ReadonlySet<string> = new Set([
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
 ]);
 
+/** A document that does not parse, and one that does not validate: Apollo's codes, used over WebSocket too. */
+export const GRAPHQL_PARSE_FAILED = ApolloServerErrorCode.GRAPHQL_PARSE_FAILED;
+export const GRAPHQL_VALIDATION_FAILED = ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED;
+
 /** A malformed HTTP request (not JSON, too large, a batch too long): Apollo's code for it. */
 export const BAD_REQUEST = ApolloServerErrorCode.BAD_REQUEST;
 

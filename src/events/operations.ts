@@ -12,7 +12,7 @@ import {
 } from "graphql";
 import type { SubscribePayload } from "graphql-ws";
 import type { Config } from "../config.js";
-import { BAD_REQUEST, ClientError, ErrorCode, limitRefusal } from "../errors.js";
+import { BAD_REQUEST, ClientError, ErrorCode, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, limitRefusal } from "../errors.js";
 import { explainRequestErrors } from "../error-origins.js";
 import { isLimitRefusal, limitValidationRules, operationCost } from "../limits.js";
 import { type Manifest, resolveDocument } from "../persisted-operations.js";
@@ -135,16 +135,14 @@ function parsedDocument(schema: GraphQLSchema, config: Config, query: string): D
   try {
     document = parse(query, { maxTokens: config.limits.maxTokens });
   } catch (error) {
-    return [withCode(error as GraphQLError, "GRAPHQL_PARSE_FAILED")];
+    return [withCode(error as GraphQLError, GRAPHQL_PARSE_FAILED)];
   }
-  const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules(config.limits)]);
+  // No "Did you mean …?" in production (graphql-js leaves the suggestions out), as over HTTP.
+  const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules(config.limits)], { hideSuggestions: config.production });
   if (errors.length > 0) {
-    // A limit's refusal is the one error sent (src/limits.ts); no "Did you mean …?" in production.
+    // A limit's refusal is the one error sent (src/limits.ts).
     const limit = errors.find(isLimitRefusal);
-    return (limit ? [limit] : errors).map((error) => {
-      const hidden = config.production ? new GraphQLError(error.message.replace(/ ?Did you mean(.+?)\?$/, ""), error) : error;
-      return withCode(hidden, "GRAPHQL_VALIDATION_FAILED");
-    });
+    return (limit ? [limit] : errors).map((error) => withCode(error, GRAPHQL_VALIDATION_FAILED));
   }
   kept.set(query, document);
   if (kept.size > DOCUMENTS_KEPT) kept.delete(kept.keys().next().value!);
