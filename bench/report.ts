@@ -24,6 +24,8 @@ import type { LoadResult } from "./load.js";
 import type { BenchOptions, BenchPart } from "./options.js";
 import type { ProfileSummary } from "./profile.js";
 import type { ScenarioName } from "./scenarios.js";
+import type { SideBySideResult } from "./side-by-side.js";
+import { fixedRateTable, SIDE_BY_SIDE_METHOD, type SideBySideTarget, sideBySideSetup, targetsTable, throughputTable } from "./side-by-side-report.js";
 import type { SqlFloorResult } from "./sql-floor.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -94,6 +96,8 @@ export interface BenchResults {
   loginStorm?: LoginStormResult;
   memory?: MemoryResult;
   files?: FilesReport;
+  /** A side by side run (parts `peer` or `versus`), with issue 13's targets when B was PostGraphile. */
+  sideBySide?: SideBySideResult & { targets: SideBySideTarget[] };
   profile?: Omit<ProfileSummary, "file"> & { file: string; underProfiler: Array<{ label: string; rps: number; p99Ms: number }> };
   targets: Target[];
   seconds: number;
@@ -369,6 +373,18 @@ function memoryLines(memory: MemoryResult): string[] {
 /** What goes to the terminal at the end. */
 export function terminalReport(results: BenchResults): string {
   const parts: string[] = [];
+  if (results.sideBySide) {
+    const { sideBySide } = results;
+    parts.push(
+      `\n== Side by side (${results.mode} run)`,
+      ...sideBySideSetup(sideBySide),
+      "",
+      textTable(throughputTable(sideBySide)),
+      "",
+      textTable(fixedRateTable(sideBySide)),
+      ...(sideBySide.targets.length > 0 ? ["", textTable(targetsTable(sideBySide.targets))] : []),
+    );
+  }
   if (results.loginStorm && results.memory) {
     parts.push(
       `\n== Server (${results.mode} run, ${results.settings.duration})`,
@@ -408,7 +424,7 @@ export function terminalReport(results: BenchResults): string {
  * docs/benchmarks.md: the latest full run of each part (`api`: the GraphQL scenarios,
  * `files`), which may be two runs when the parts were run alone.
  */
-export function markdownReport(api: BenchResults | undefined, files: BenchResults | undefined): string {
+export function markdownReport(api: BenchResults | undefined, files: BenchResults | undefined, peer?: BenchResults, versus?: BenchResults): string {
   const lines = [
     "# Benchmarks",
     "",
@@ -420,11 +436,41 @@ export function markdownReport(api: BenchResults | undefined, files: BenchResult
     "from file to file in Node. The load generator runs on the same machine, so it takes CPU from the server, as wrk",
     "did for the figures in issue 6.",
     "This file is written by the latest full run of each part; their JSON is in `bench/results/`.",
+    "`-- --peer postgraphile` measures this server beside PostGraphile 5 in one run, and `-- --versus '…'` beside",
+    "another setting or build of itself (both below).",
     "",
+    ...(peer?.sideBySide ? sideBySideMarkdownLines(peer, "Side by side with PostGraphile 5", "--peer postgraphile") : []),
     ...(api ? apiMarkdownLines(api) : ["## API scenarios", "", "No full run yet.", ""]),
     ...(files?.files ? filesMarkdownLines(files, files.files) : ["## Files", "", "No full run yet.", ""]),
+    ...(versus?.sideBySide
+      ? sideBySideMarkdownLines(versus, `This server against itself: ${versus.sideBySide.b.variant}`, `--versus '${versus.sideBySide.b.variant}'`)
+      : []),
   ];
   return lines.join("\n");
+}
+
+function sideBySideMarkdownLines(results: BenchResults, title: string, flag: string): string[] {
+  const sideBySide = results.sideBySide!;
+  return [
+    `## ${title}: latest full run, ${results.date}`,
+    "",
+    `\`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench -- ${flag}\` (add \`--rounds 3 --seconds 5\` for a short run).`,
+    "",
+    ...codeAndMachineLines(results),
+    ...sideBySideSetup(sideBySide),
+    "",
+    "### Requests per second, closed loop",
+    "",
+    markdownTable(throughputTable(sideBySide)),
+    "",
+    ...SIDE_BY_SIDE_METHOD,
+    "",
+    "### Latency at a fixed rate (half B's capacity)",
+    "",
+    markdownTable(fixedRateTable(sideBySide)),
+    "",
+    ...(sideBySide.targets.length > 0 ? ["### Targets (issue 13)", "", markdownTable(targetsTable(sideBySide.targets)), ""] : []),
+  ];
 }
 
 function codeAndMachineLines(results: BenchResults): string[] {
@@ -566,7 +612,7 @@ export async function writeResults(results: BenchResults, writeDocs: boolean): P
   if (writeDocs) {
     const of = (part: BenchPart) => (parts.includes(part) ? results : earlier[part]);
     await mkdir(`${ROOT}docs`, { recursive: true });
-    await writeFile(`${ROOT}docs/benchmarks.md`, markdownReport(of("api"), of("files")));
+    await writeFile(`${ROOT}docs/benchmarks.md`, markdownReport(of("api"), of("files"), of("peer"), of("versus")));
     written.push("docs/benchmarks.md");
   }
   return written;
@@ -582,7 +628,7 @@ async function latestFullRuns(): Promise<Partial<Record<BenchPart, BenchResults>
   for (const name of names) {
     const results = JSON.parse(await readFile(`${ROOT}bench/results/${name}`, "utf8")) as BenchResults;
     for (const part of results.parts ?? ["api"]) found[part] ??= results;
-    if (found.api && found.files) break;
+    if (found.api && found.files && found.peer && found.versus) break;
   }
   return found;
 }
