@@ -39,6 +39,8 @@ export interface SideBySideOptions {
   /** Then runs of each at a fixed rate, half of B's measured capacity (0: none). */
   rateRounds: number;
   ratePhase: Phase;
+  /** `--scenarios a,b`: only these (by name); all when absent. */
+  scenarios?: string[];
 }
 
 /** The files part's sizes (bench/files.ts). */
@@ -90,7 +92,7 @@ export interface BenchOptions {
 
 const USAGE =
   "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files] " +
-  "| [-- --peer postgraphile | --versus 'NAME=value --node-option /other/checkout'] [--ours '…'] [--rounds N] [--seconds S] [--warmup S] [--rate-rounds N]";
+  "| [-- --peer postgraphile | --versus 'NAME=value --node-option /other/checkout'] [--ours '…'] [--rounds N] [--seconds S] [--warmup S] [--rate-rounds N] [--scenarios a,b] [--profile]";
 
 /** A side by side run's defaults: the issue's 5 rounds of 10 s after 2 s of warm-up, 32 connections. */
 const SIDE_BY_SIDE_FULL = { rounds: 5, seconds: 10, warmup: 2, rateRounds: 3 };
@@ -182,12 +184,12 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
   };
 }
 
-const VALUE_OPTIONS = ["--only", "--peer", "--versus", "--ours", "--rounds", "--seconds", "--warmup", "--rate-rounds"];
+const VALUE_OPTIONS = ["--only", "--peer", "--versus", "--ours", "--rounds", "--seconds", "--warmup", "--rate-rounds", "--scenarios"];
 
 function readSideBySide(values: Map<string, string>, quick: boolean): SideBySideOptions | undefined {
   const peer = values.get("--peer");
   const versus = values.get("--versus");
-  const sizes = ["--ours", "--rounds", "--seconds", "--warmup", "--rate-rounds"].filter((name) => values.has(name));
+  const sizes = ["--ours", "--rounds", "--seconds", "--warmup", "--rate-rounds", "--scenarios"].filter((name) => values.has(name));
   if (peer === undefined && versus === undefined) {
     if (sizes.length > 0) fail(`bench: ${sizes.join(", ")} go with --peer or --versus (${USAGE})`);
     return undefined;
@@ -212,6 +214,14 @@ function readSideBySide(values: Map<string, string>, quick: boolean): SideBySide
     phase: { warmupSeconds, seconds },
     rateRounds: Math.round(number("--rate-rounds", defaults.rateRounds, 0)),
     ratePhase: { warmupSeconds, seconds },
+    ...(values.has("--scenarios")
+      ? {
+          scenarios: values
+            .get("--scenarios")!
+            .split(",")
+            .map((name) => name.trim()),
+        }
+      : {}),
   };
 }
 
@@ -221,7 +231,8 @@ function isFullSideBySide(options: SideBySideOptions): boolean {
     options.rounds >= full.rounds &&
     options.phase.seconds >= full.seconds &&
     options.phase.warmupSeconds >= full.warmup &&
-    options.rateRounds >= full.rateRounds
+    options.rateRounds >= full.rateRounds &&
+    options.scenarios === undefined
   );
 }
 

@@ -25,7 +25,15 @@ import type { BenchOptions, BenchPart } from "./options.js";
 import type { ProfileSummary } from "./profile.js";
 import type { ScenarioName } from "./scenarios.js";
 import type { SideBySideResult } from "./side-by-side.js";
-import { fixedRateTable, SIDE_BY_SIDE_METHOD, type SideBySideTarget, sideBySideSetup, targetsTable, throughputTable } from "./side-by-side-report.js";
+import {
+  fixedRateTable,
+  profileTable,
+  SIDE_BY_SIDE_METHOD,
+  type SideBySideTarget,
+  sideBySideSetup,
+  targetsTable,
+  throughputTable,
+} from "./side-by-side-report.js";
 import type { SqlFloorResult } from "./sql-floor.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -384,6 +392,12 @@ export function terminalReport(results: BenchResults): string {
       textTable(fixedRateTable(sideBySide)),
       ...(sideBySide.targets.length > 0 ? ["", textTable(targetsTable(sideBySide.targets))] : []),
     );
+    for (const profile of sideBySide.profiles ?? []) {
+      parts.push(
+        `\n== Profile of A during ${profile.label} (${fmt(profile.rps)} req/s under the profiler, ${fmt(profile.summary.busyPercent)}% of samples busy; ${profile.summary.file})`,
+        textTable(profileTable(profile.summary)),
+      );
+    }
   }
   if (results.loginStorm && results.memory) {
     parts.push(

@@ -1,6 +1,7 @@
 /** The side by side run's tables (terminal and docs/benchmarks.md) and issue 13's targets. */
 import { fmt, fmtRate, type Table } from "./format.js";
 import type { LoadResult } from "./load.js";
+import type { ProfileSummary } from "./profile.js";
 import type { SideBySideResult, SideBySideScenarioResult } from "./side-by-side.js";
 
 const errorsOf = (result: LoadResult) => result.non2xx + result.graphqlErrors + result.connectionErrors;
@@ -133,3 +134,16 @@ export const SIDE_BY_SIDE_METHOD = [
   "ms/req: each server process's CPU time per response, and its PostgreSQL backends' (medians over the rounds).",
   "The load generator runs on the same machine and takes CPU from both alike. `load avg`: the 1-minute load average as each pair started.",
 ];
+
+/** A profile's top functions and packages, side by side in one table. */
+export function profileTable(summary: ProfileSummary, rows = 15): Table {
+  return {
+    headers: ["self %", "function", "where", "", "self %", "package / module"],
+    rightAligned: [true, false, false, false, true, false],
+    rows: Array.from({ length: Math.max(Math.min(rows, summary.top.length), summary.byPackage.length) }, (_, index) => {
+      const entry = summary.top[index];
+      const pkg = summary.byPackage[index];
+      return [entry ? fmt(entry.percent, 1) : "", entry?.function ?? "", entry?.where ?? "", "", pkg ? fmt(pkg.percent, 1) : "", pkg?.name ?? ""];
+    }),
+  };
+}

@@ -10,7 +10,9 @@
  * capacity (bench/fixed-rate.ts), for the latency a user sees when the server is not
  * saturated.
  */
+import { mkdir, readdir } from "node:fs/promises";
 import { loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import type { Watched } from "./cpu.js";
 import type { BenchDatabase, Fixtures } from "./database.js";
 import { fmt, fmtRate } from "./format.js";
@@ -20,6 +22,7 @@ import { type HttpRequest, type LoadResult, runLoad } from "./load.js";
 import type { BenchOptions, ServerVariant, SideBySideOptions } from "./options.js";
 import { installPeer, findPeerSource, peerNodeVersion, startPeerServer } from "./postgraphile.js";
 import { type ChildServer, startApiServer } from "./processes.js";
+import { mainThreadProfile, type ProfileSummary, summariseProfile } from "./profile.js";
 import { primeSessions } from "./priming.js";
 import { listedRows, type SideBySideName, sideBySideScenarios } from "./side-by-side-scenarios.js";
 
@@ -58,6 +61,8 @@ export interface SideBySideResult {
   rateRounds: number;
   connections: number;
   scenarios: SideBySideScenarioResult[];
+  /** With --profile: A again under `node --cpu-prof`, each list scenario's window of the profile. */
+  profiles?: Array<{ name: SideBySideName; label: string; rps: number; summary: ProfileSummary }>;
 }
 
 interface Contender {
@@ -97,7 +102,10 @@ const describeVariant = (name: string, variant: ServerVariant) => (variant.label
 export async function measureSideBySide(run: SideBySideRun, sideBySide: SideBySideOptions): Promise<SideBySideResult> {
   const { database, fixtures, options } = run;
   const againstPeer = sideBySide.against.kind === "postgraphile";
-  const scenarios = sideBySideScenarios(fixtures, !againstPeer);
+  const scenarios = sideBySideScenarios(fixtures, !againstPeer).filter(
+    (scenario) => !sideBySide.scenarios || sideBySide.scenarios.includes(scenario.name),
+  );
+  if (scenarios.length === 0) throw new Error(`--scenarios: none of ${sideBySide.scenarios?.join(", ")} is a scenario here`);
   const watch = (server: ChildServer): Watched => ({ serverPid: server.pid, postgresPids: database.backendPids });
 
   const ours = await startOurs(run, sideBySide.ours);
@@ -200,7 +208,9 @@ export async function measureSideBySide(run: SideBySideRun, sideBySide: SideBySi
   }
   await a.server.stop();
   await b.server.stop();
+  const profiles = options.profile ? await profileScenarios(run, sideBySide, scenarios) : undefined;
   return {
+    ...(profiles ? { profiles } : {}),
     a: {
       name: a.name,
       node: sideBySide.ours.nodeOptions.length ? `${process.version} ${sideBySide.ours.nodeOptions.join(" ")}` : process.version,
@@ -264,4 +274,61 @@ async function preflight(
     }
   }
   log("preflight ok: every scenario answered by both, the lists with the same rows");
+}
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/**
+ * A (the project's server, as `--ours` says) under `node --cpu-prof`, each scenario but
+ * `{ __typename }` in turn for one round, then the main thread's self time within each
+ * scenario's measured window: where one request of that scenario spends its time.
+ */
+async function profileScenarios(
+  run: SideBySideRun,
+  sideBySide: SideBySideOptions,
+  scenarios: ReturnType<typeof sideBySideScenarios>,
+): Promise<NonNullable<SideBySideResult["profiles"]>> {
+  const directory = `${ROOT}bench/profiles/${new Date()
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replace(/:/g, "-")}-side-by-side`;
+  await mkdir(directory, { recursive: true });
+  log(`\n== Profile: A under node --cpu-prof (${directory.slice(ROOT.length)})`);
+  const server = await startApiServer({
+    databaseUrl: run.database.url,
+    jwtSecret: run.jwtSecret,
+    bcryptCost: run.options.bcryptCost,
+    environment: sideBySide.ours.environment,
+    nodeOptions: sideBySide.ours.nodeOptions,
+    ...(sideBySide.ours.checkout ? { checkout: sideBySide.ours.checkout } : {}),
+    cpuProfileDir: directory,
+  });
+  await primeSessions(server.origin, run.fixtures);
+  const windows: Array<{ name: SideBySideName; label: string; rps: number; from: number; to: number }> = [];
+  for (const scenario of scenarios.filter((entry) => entry.name !== "typename")) {
+    await run.settle();
+    const from = performance.now() + sideBySide.phase.warmupSeconds * 1000;
+    const measured = await runLoad({
+      origin: server.origin,
+      watch: { serverPid: server.pid },
+      requests: scenario.ours,
+      connections: run.options.connections,
+      ...sideBySide.phase,
+    });
+    windows.push({ name: scenario.name, label: scenario.label, rps: measured.rps, from, to: performance.now() });
+    log(`  ${scenario.label} (profiled): ${fmtRate(measured.rps)} req/s`);
+  }
+  await server.stop();
+  const exited = performance.now();
+  const file = mainThreadProfile(await readdir(directory));
+  if (!file) throw new Error(`the profiled server wrote no main-thread .cpuprofile into ${directory}`);
+  const profiles: NonNullable<SideBySideResult["profiles"]> = [];
+  for (const window of windows) {
+    const summary = await summariseProfile(`${directory}/${file}`, {
+      fromSecondsBeforeEnd: (exited - window.from) / 1000,
+      toSecondsBeforeEnd: (exited - window.to) / 1000,
+    });
+    profiles.push({ name: window.name, label: window.label, rps: window.rps, summary: { ...summary, file: summary.file.slice(ROOT.length) } });
+  }
+  return profiles;
 }

@@ -29,6 +29,12 @@ export interface Config {
    * pgbouncer in transaction pooling, LISTEN needs a direct connection to PostgreSQL.
    */
   readonly databaseListenUrl: string | undefined;
+  /**
+   * PostgreSQL: run the hot statements as named prepared statements (src/db/prepared.ts):
+   * `auto` unless a probe at start finds a transaction pooler in between (src/db/pooler.ts),
+   * `on`, or `off`.
+   */
+  readonly databasePreparedStatements: "auto" | "on" | "off";
   /** Signed-in viewers kept in memory between requests (0: read every request's viewer from the database). */
   readonly viewerCacheSize: number;
   readonly dataDir: string;
@@ -231,6 +237,7 @@ const environment = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, { error: "expected a postgres:// or postgresql:// connection string" })
     .optional(),
+  DATABASE_PREPARED_STATEMENTS: z.enum(["auto", "on", "off"], { error: "expected auto, on or off" }).default("auto"),
   VIEWER_CACHE_SIZE: integer(0, 1_000_000).default(10_000),
   DATABASE_CONNECT_TIMEOUT: integer(1, 300).default(5),
   DATABASE_QUERY_TIMEOUT: integer(1, 3600).default(10),
@@ -404,6 +411,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseQueryTimeoutSeconds: values.DATABASE_QUERY_TIMEOUT,
     databaseStatementTimeoutSeconds: statementTimeout,
     databaseListenUrl: values.DATABASE_LISTEN_URL,
+    databasePreparedStatements: values.DATABASE_PREPARED_STATEMENTS,
     viewerCacheSize: values.VIEWER_CACHE_SIZE,
     dataDir: values.DATA_DIR,
     jwtSecret: values.JWT_SECRET,

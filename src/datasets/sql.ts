@@ -1,4 +1,5 @@
 import { type ColumnMap, propertyList, selectList } from "../db/columns.js";
+import { preparable } from "../db/prepared.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { prefixedUserColumns } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
@@ -7,9 +8,13 @@ import type { DatasetRow } from "./rows.js";
 /**
  * All SQL about datasets. Columns are aliased to `DatasetRow` property names.
  *
- * Scope parameters follow one pattern: `$n::uuid is null or user_id = $n`, where null
- * means "every owner" (admins). PostgreSQL plans each execution with its values, so the
- * test folds away and the owner index is used.
+ * Scope parameters of single-row statements follow one pattern: `$n::uuid is null or
+ * user_id = $n`, where null means "every owner" (admins); on a primary key any plan is the
+ * same. The lists are written out per case instead (one owner or all, a search or none, a
+ * cursor or the first page), so that each text has one right plan: the server runs them as
+ * prepared statements (src/db/prepared.ts), whose generic plan cannot fold such a test away.
+ * Not a search: how many rows a pattern matches, and whether its trigrams narrow anything,
+ * depends on the pattern, so each search is planned for its own.
  */
 
 /** The one list of the `DatasetRow` columns (its `owner` is another table's row). */
@@ -28,79 +33,126 @@ const DATASET_COLUMNS = selectList(DATASET_ROW_COLUMNS);
 /** A list's columns, qualified: the owners' table, joined, has an `id` and times too. */
 const LIST_COLUMNS = `${selectList(DATASET_ROW_COLUMNS, { table: "datasets" })}, lower(datasets.name) as "sortName"`;
 
-/** $1 owner or null; $2 ILIKE pattern or null. */
-const LIST_FILTER = `($1::uuid is null or datasets.user_id = $1)
-  and ($2::text is null or datasets.name ilike $2 or datasets.description ilike $2)`;
-
-/**
- * One page in `ordering`: $3/$4 the cursor's key and id (null: first page), $5 the limit.
- * `extraColumns` adds to the select list (the count, the owner), `join` to the from list.
- */
-function pageQuery({ sqlKey, sqlKeyType, direction }: Ordering, extraColumns = "", join = ""): string {
-  const comparison = direction === "asc" ? ">" : "<";
-  return `
-    select ${LIST_COLUMNS}${extraColumns}
-    from datasets${join}
-    where ${LIST_FILTER}
-      and ($3::${sqlKeyType} is null or (${sqlKey}, datasets.id) ${comparison} ($3::${sqlKeyType}, $4::uuid))
-    order by ${sqlKey} ${direction}, datasets.id ${direction}
-    limit $5`;
-}
-
-/** The page query of each order, written out once at start-up from fixed fragments. */
-export const DATASET_PAGE = Object.fromEntries(Object.entries(ORDERINGS).map(([order, ordering]) => [order, pageQuery(ordering)])) as Record<
-  DatasetOrder,
-  string
->;
-
-export const DATASET_COUNT = `select count(*)::int as "count" from datasets where ${LIST_FILTER}`;
-
 /** What a list statement reads besides its page, each only when the client selected it. */
 export interface ListExtras {
-  /** `DATASET_COUNT`'s count, on every row as "totalCount". */
+  /** The filter's count, on every row as "totalCount". */
   totalCount: boolean;
   /** Each dataset's owner, as `UserRow` columns named `owner.id`, `owner.username`, … */
   owners: boolean;
 }
 
+/** Which list statement: the extras, and which of the filter and cursor apply. */
+export interface ListShape extends ListExtras {
+  /** One owner's datasets, or every owner's. */
+  owner: boolean;
+  /** A case-insensitive substring of name or description. */
+  search: boolean;
+  /** A page after a cursor, or the first. */
+  after: boolean;
+}
+
+/** The values a list statement may take; each statement takes those its shape uses. */
+export interface ListValues {
+  ownerId: string | null;
+  /** The ILIKE pattern (`containsPattern`). */
+  pattern: string | null;
+  afterKey: string | null;
+  afterId: string | null;
+  limit: number;
+}
+
+/** A statement and its parameters, in the order its text numbers them. */
+export interface ListStatement {
+  text: string;
+  params(values: ListValues): unknown[];
+}
+
+/** Numbers each value the first time a text uses it: `$1`, `$2`, … */
+function parameters() {
+  const used: Array<keyof ListValues> = [];
+  return {
+    ref(name: keyof ListValues): string {
+      const at = used.indexOf(name);
+      if (at >= 0) return `$${at + 1}`;
+      used.push(name);
+      return `$${used.length}`;
+    },
+    params: (values: ListValues) => used.map((name) => values[name]),
+  };
+}
+
+/** The filter of `shape` (owner, search), each test only when it applies. */
+function filterOf(shape: Pick<ListShape, "owner" | "search">, ref: (name: keyof ListValues) => string): string[] {
+  return [
+    ...(shape.owner ? [`datasets.user_id = ${ref("ownerId")}::uuid`] : []),
+    ...(shape.search ? [`(datasets.name ilike ${ref("pattern")}::text or datasets.description ilike ${ref("pattern")}::text)`] : []),
+  ];
+}
+
+const whereOf = (tests: string[]) => (tests.length > 0 ? tests.join("\n      and ") : "true");
+
 export const OWNER_PREFIX = "owner.";
 
 /**
- * The count as one more column of every page row: a scalar subquery, which PostgreSQL runs
- * once per statement (an InitPlan). Cheaper to plan than a join of the page with a counted
- * row (measured: 0.16 against 0.23 ms of PostgreSQL CPU per statement), at the price that an
- * empty page brings no count (see `separateCount`).
+ * One page in `ordering`, with its extras in the same round trip. The count is a scalar
+ * subquery, which PostgreSQL runs once per statement (an InitPlan): cheaper to plan than a
+ * join of the page with a counted row (measured: 0.16 against 0.23 ms of PostgreSQL CPU per
+ * statement), at the price that an empty page brings no count (see `separateCount`). The
+ * owners join the page on their primary key: with the LIMIT, PostgreSQL walks the datasets
+ * index in order and looks up one owner per row (a nested loop), so the page keeps its plan
+ * and its order.
  */
-const COUNT_COLUMN = `,\n      (select count(*)::int from datasets where ${LIST_FILTER}) as "totalCount"`;
-
-/**
- * A page and its extras in one round trip. The owners join the page on their primary key:
- * with the LIMIT, PostgreSQL walks the datasets index in order and looks up one owner per
- * row (a nested loop), so the page keeps its plan and its order.
- */
-function listQuery(ordering: Ordering, extras: ListExtras): string {
-  const count = extras.totalCount ? COUNT_COLUMN : "";
-  if (!extras.owners) return pageQuery(ordering, count);
-  return pageQuery(ordering, `,\n      ${prefixedUserColumns("u", OWNER_PREFIX)}${count}`, " join users u on u.id = datasets.user_id");
+function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListShape): ListStatement {
+  const { ref, params } = parameters();
+  const comparison = direction === "asc" ? ">" : "<";
+  const filter = filterOf(shape, ref);
+  const count = shape.totalCount ? `,\n      (select count(*)::int from datasets where ${whereOf(filter)}) as "totalCount"` : "";
+  const owner = shape.owners ? `,\n      ${prefixedUserColumns("u", OWNER_PREFIX)}` : "";
+  const cursor = shape.after ? [`(${sqlKey}, datasets.id) ${comparison} (${ref("afterKey")}::${sqlKeyType}, ${ref("afterId")}::uuid)`] : [];
+  const text = `
+    select ${LIST_COLUMNS}${owner}${count}
+    from datasets${shape.owners ? " join users u on u.id = datasets.user_id" : ""}
+    where ${whereOf([...filter, ...cursor])}
+    order by ${sqlKey} ${direction}, datasets.id ${direction}
+    limit ${ref("limit")}::int`;
+  return { text: shape.search ? text : preparable(text), params };
 }
 
-const EXTRAS: ListExtras[] = [false, true].flatMap((totalCount) => [false, true].map((owners) => ({ totalCount, owners })));
-const extrasKey = (order: DatasetOrder, extras: ListExtras) => `${order} ${extras.totalCount} ${extras.owners}`;
+const SHAPES: ListShape[] = [false, true].flatMap((totalCount) =>
+  [false, true].flatMap((owners) =>
+    [false, true].flatMap((owner) => [false, true].flatMap((search) => [false, true].map((after) => ({ totalCount, owners, owner, search, after })))),
+  ),
+);
+const shapeKey = (order: DatasetOrder, shape: ListShape) =>
+  `${order} ${shape.totalCount} ${shape.owners} ${shape.owner} ${shape.search} ${shape.after}`;
 
-/** Every list statement (each order, with and without each extra), written out at start-up. */
+/** Every list statement (each order in each shape), written out at start-up from fixed fragments. */
 const DATASET_LISTS = new Map(
   (Object.entries(ORDERINGS) as Array<[DatasetOrder, Ordering]>).flatMap(([order, ordering]) =>
-    EXTRAS.map((extras) => [extrasKey(order, extras), listQuery(ordering, extras)] as const),
+    SHAPES.map((shape) => [shapeKey(order, shape), listStatement(ordering, shape)] as const),
   ),
 );
 
-/** The list statement of `order` with `extras`; its parameters are `DATASET_PAGE`'s. */
-export const datasetList = (order: DatasetOrder, extras: ListExtras): string => DATASET_LISTS.get(extrasKey(order, extras))!;
+/** The list statement of `order` in `shape`. */
+export const datasetList = (order: DatasetOrder, shape: ListShape): ListStatement => DATASET_LISTS.get(shapeKey(order, shape))!;
+
+/** The count of a filter alone (when a page came back empty, or `totalCount` was not foreseen). */
+const DATASET_COUNTS = new Map(
+  [false, true].flatMap((owner) =>
+    [false, true].map((search) => {
+      const { ref, params } = parameters();
+      const text = `select count(*)::int as "count" from datasets where ${whereOf(filterOf({ owner, search }, ref))}`;
+      return [`${owner} ${search}`, { text: search ? text : preparable(text), params }] as const;
+    }),
+  ),
+);
+
+export const datasetCount = (shape: Pick<ListShape, "owner" | "search">): ListStatement => DATASET_COUNTS.get(`${shape.owner} ${shape.search}`)!;
 
 /** $1 id, $2 owner or null (admins read any). */
-export const DATASET_BY_ID = `
+export const DATASET_BY_ID = preparable(`
   select ${DATASET_COLUMNS} from datasets
-  where id = $1 and ($2::uuid is null or user_id = $2)`;
+  where id = $1 and ($2::uuid is null or user_id = $2)`);
 
 /** The columns of a `DatasetRow`, read back from a CTE that returned `DATASET_COLUMNS`. */
 const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
@@ -109,7 +161,7 @@ const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
  * Each change writes its audit event in the same statement (a data-modifying CTE), so the
  * two stand or fall together and cost one round trip.
  */
-export const INSERT_DATASET = `
+export const INSERT_DATASET = preparable(`
   with inserted as (
     insert into datasets (user_id, name, description, file_path)
     values ($1, $2, $3, $4)
@@ -118,7 +170,7 @@ export const INSERT_DATASET = `
     insert into audit_events (type, actor_id, subject_id)
     select 'dataset.created', "userId", id from inserted
   )
-  select ${ROW_FROM_CTE} from inserted`;
+  select ${ROW_FROM_CTE} from inserted`);
 
 /**
  * $1 id, $2 owner; each column changes only when its flag ($3, $5, $7) is true, so a

@@ -34,26 +34,32 @@ export async function listDatasets(
   limit: number,
   extras: sql.ListExtras,
 ): Promise<DatasetPage> {
-  const listed = await db.query<ListedRow>(sql.datasetList(order, extras), [
-    filter.ownerId,
-    containsPattern(filter.search),
-    after?.key ?? null,
-    after?.id ?? null,
-    limit,
-  ]);
+  const pattern = containsPattern(filter.search);
+  const shape = { ...extras, owner: filter.ownerId !== null, search: pattern !== null, after: after !== null };
+  const statement = sql.datasetList(order, shape);
+  const listed = await db.query<ListedRow>(
+    statement.text,
+    statement.params({ ownerId: filter.ownerId, pattern, afterKey: after?.key ?? null, afterId: after?.id ?? null, limit }),
+  );
   const { rows, totalCount } = extras.totalCount ? separateCount(listed, after === null) : { rows: listed, totalCount: null };
   if (!extras.owners) return { rows, totalCount };
   return {
     rows: rows.map((row) => {
       const { user, rest } = separateUser(row, sql.OWNER_PREFIX);
-      return { ...rest, owner: user };
+      rest.owner = user;
+      return rest;
     }),
     totalCount,
   };
 }
 
 export async function countDatasets(db: Queryable, filter: DatasetListFilter): Promise<number> {
-  const [row] = await db.query<{ count: number }>(sql.DATASET_COUNT, [filter.ownerId, containsPattern(filter.search)]);
+  const pattern = containsPattern(filter.search);
+  const statement = sql.datasetCount({ owner: filter.ownerId !== null, search: pattern !== null });
+  const [row] = await db.query<{ count: number }>(
+    statement.text,
+    statement.params({ ownerId: filter.ownerId, pattern, afterKey: null, afterId: null, limit: 0 }),
+  );
   return row!.count;
 }
 
