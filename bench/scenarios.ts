@@ -101,7 +101,7 @@ const pick = <T>(items: readonly T[], i: number): T => items[i % items.length]!;
  */
 async function datasetPage(db: Queryable, ownerId: string | null, search: string | null, extras: datasetSql.ListExtras) {
   const pattern = containsPattern(search);
-  const list = datasetSql.datasetList("CREATED_AT_DESC", { ...extras, owner: ownerId !== null, search: pattern !== null, after: false });
+  const list = datasetSql.datasetList("CREATED_AT_DESC", { ...extras, owner: ownerId !== null, search: pattern !== null, after: false }, PAGE_LIMIT);
   await db.query(list.text, list.params({ ownerId, pattern, afterKey: null, afterId: null, limit: PAGE_LIMIT }));
 }
 

@@ -5,7 +5,7 @@ import { migrate } from "../src/db/migrate.js";
 import { behindTransactionPooler } from "../src/db/pooler.js";
 import { openPostgres } from "../src/db/postgres.js";
 import { preparedName } from "../src/db/prepared.js";
-import { datasetList } from "../src/datasets/sql.js";
+import { DEFAULT_LIST_LIMIT, datasetList } from "../src/datasets/sql.js";
 import { VIEWER_WITH_SESSION } from "../src/users/sql.js";
 import { createTestDatabase, ENGINE, TEST_DATABASE_URL, type TestDatabase } from "./support/database.js";
 
@@ -72,6 +72,11 @@ describe.runIf(ENGINE === "postgres")("named prepared statements", () => {
     expect(plain.params({ ownerId: "o", pattern: null, afterKey: "k", afterId: "i", limit: 21 })).toEqual(["o", "k", "i", 21]);
     const search = datasetList("CREATED_AT_DESC", { ...shape, search: true });
     expect(preparedName(search.text)).toBeUndefined();
+    // The default page's LIMIT is in the text, so that its generic plan is costed for 21 rows.
+    const page = datasetList("CREATED_AT_DESC", shape, DEFAULT_LIST_LIMIT);
+    expect(page.text).toMatch(/limit 21$/);
+    expect(page.params({ ownerId: "o", pattern: null, afterKey: "k", afterId: "i", limit: 21 })).toEqual(["o", "k", "i"]);
+    expect(datasetList("CREATED_AT_DESC", shape, 51).text).toBe(plain.text);
   });
 
   it("gives the owner's page a generic plan on the owner's index", async () => {

@@ -36,7 +36,7 @@ export async function listDatasets(
 ): Promise<DatasetPage> {
   const pattern = containsPattern(filter.search);
   const shape = { ...extras, owner: filter.ownerId !== null, search: pattern !== null, after: after !== null };
-  const statement = sql.datasetList(order, shape);
+  const statement = sql.datasetList(order, shape, limit);
   const listed = await db.query<ListedRow>(
     statement.text,
     statement.params({ ownerId: filter.ownerId, pattern, afterKey: after?.key ?? null, afterId: after?.id ?? null, limit }),
