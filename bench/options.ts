@@ -23,6 +23,8 @@ export interface ServerVariant {
   environment: Record<string, string>;
   nodeOptions: string[];
   checkout?: string;
+  /** Another node to run it with (`node=/path/to/node`); default the benchmark's own. */
+  node?: string;
   /** As given on the command line ("" for the plain server). */
   label: string;
 }
@@ -98,12 +100,13 @@ const USAGE =
 const SIDE_BY_SIDE_FULL = { rounds: 5, seconds: 10, warmup: 2, rateRounds: 3 };
 const SIDE_BY_SIDE_QUICK = { rounds: 3, seconds: 5, warmup: 1, rateRounds: 1 };
 
-/** `NAME=value` words are environment variables, `--words` node options, anything else the checkout to run from. */
+/** `NAME=value` words are environment variables, `--words` node options, `node=path` the node to run, anything else the checkout to run from. */
 export function parseVariant(spec: string): ServerVariant {
   const variant: ServerVariant = { environment: {}, nodeOptions: [], label: spec.trim() };
   for (const word of spec.split(/\s+/).filter(Boolean)) {
     const assignment = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(word);
-    if (assignment) variant.environment[assignment[1]!] = assignment[2]!;
+    if (word.startsWith("node=")) variant.node = word.slice("node=".length);
+    else if (assignment) variant.environment[assignment[1]!] = assignment[2]!;
     else if (word.startsWith("-")) variant.nodeOptions.push(word);
     else if (variant.checkout) fail(`bench: a variant has one checkout to run from, got ${variant.checkout} and ${word}`);
     else variant.checkout = word;

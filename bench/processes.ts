@@ -33,6 +33,8 @@ export interface ApiServerOptions {
   nodeOptions?: readonly string[];
   /** Another checkout of the project to run the server from (a before/after comparison); default this one. */
   checkout?: string;
+  /** Another node binary; default the one running the benchmark. */
+  node?: string;
 }
 
 /** The environment of the server under test: production, with throttles out of the way. */
@@ -68,6 +70,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ChildSe
     env: apiServerEnvironment(options, port),
     port,
     cwd: options.checkout,
+    ...(options.node ? { command: options.node } : {}),
   });
 }
 

@@ -94,8 +94,12 @@ function startOurs(run: SideBySideRun, variant: ServerVariant): Promise<ChildSer
     environment: variant.environment,
     nodeOptions: variant.nodeOptions,
     ...(variant.checkout ? { checkout: variant.checkout } : {}),
+    ...(variant.node ? { node: variant.node } : {}),
   });
 }
+
+/** The node a variant runs on, and its options. */
+const nodeOf = (variant: ServerVariant) => [variant.node ?? process.version, ...variant.nodeOptions].join(" ");
 
 const describeVariant = (name: string, variant: ServerVariant) => (variant.label ? `${name} (${variant.label})` : name);
 
@@ -135,7 +139,7 @@ export async function measureSideBySide(run: SideBySideRun, sideBySide: SideBySi
     b = { name: describeVariant("this server", variant), server: other, watch: watch(other) };
     bFacts = {
       name: b.name,
-      node: variant.nodeOptions.length ? `${process.version} ${variant.nodeOptions.join(" ")}` : process.version,
+      node: nodeOf(variant),
       variant: variant.label,
     };
   }
@@ -213,7 +217,7 @@ export async function measureSideBySide(run: SideBySideRun, sideBySide: SideBySi
     ...(profiles ? { profiles } : {}),
     a: {
       name: a.name,
-      node: sideBySide.ours.nodeOptions.length ? `${process.version} ${sideBySide.ours.nodeOptions.join(" ")}` : process.version,
+      node: nodeOf(sideBySide.ours),
       variant: sideBySide.ours.label,
     },
     b: bFacts,
