@@ -48,6 +48,7 @@ const config: CodegenConfig = {
           DatasetFile: "../files/rows.js#FileRow",
           DatasetVersionConnection: "../files/rows.js#VersionConnectionModel",
           DatasetVersionEdge: "../files/rows.js#VersionEdgeModel",
+          DatasetCollaborator: "../sharing/rows.js#CollaboratorRow",
         },
       },
     },

@@ -3,7 +3,7 @@
  * its SQL floor, the statements the server runs for one such request, in the same order and
  * with the same dependencies, taken from the server's own SQL constants (src/…/sql.ts).
  */
-import { INSERT_AUDIT_EVENT } from "../src/audit/events.js";
+import { createAuditLog } from "../src/audit/events.js";
 import { createThrottle } from "../src/auth/throttle.js";
 import type { Queryable } from "../src/db/database.js";
 import * as datasetSql from "../src/datasets/sql.js";
@@ -101,8 +101,9 @@ const pick = <T>(items: readonly T[], i: number): T => items[i % items.length]!;
  */
 async function datasetPage(db: Queryable, ownerId: string | null, search: string | null, extras: datasetSql.ListExtras) {
   const pattern = containsPattern(search);
-  const list = datasetSql.datasetList("CREATED_AT_DESC", { ...extras, owner: ownerId !== null, search: pattern !== null, after: false }, PAGE_LIMIT);
-  await db.query(list.text, list.params({ ownerId, pattern, afterKey: null, afterId: null, limit: PAGE_LIMIT }));
+  const scope = ownerId === null ? "all" : "owner";
+  const list = datasetSql.datasetList("CREATED_AT_DESC", { ...extras, scope, search: pattern !== null, after: false }, PAGE_LIMIT);
+  await db.query(list.text, list.params({ subject: ownerId, pattern, afterKey: null, afterId: null, limit: PAGE_LIMIT }));
 }
 
 function sqlOf(fixtures: Fixtures) {
@@ -121,7 +122,7 @@ function sqlOf(fixtures: Fixtures) {
   };
   const createDataset: SqlWork = async (db, i) => {
     const actor = pick(fixtures.writers, i);
-    await db.query(datasetSql.INSERT_DATASET, [actor.userId, NEW_DATASET.name, NEW_DATASET.description, NEW_DATASET.filePath]);
+    await db.query(datasetSql.INSERT_DATASET.text, [actor.userId, NEW_DATASET.name, NEW_DATASET.description, NEW_DATASET.filePath]);
   };
   /**
    * src/auth/resolvers.ts's login without the bcrypt comparison: the throttle counts, the
@@ -139,7 +140,7 @@ function sqlOf(fixtures: Fixtures) {
         hashRefreshToken(newRefreshToken()),
         REFRESH_TOKEN_TTL_SECONDS,
       ]);
-      await tx.query(INSERT_AUDIT_EVENT, ["login.succeeded", user!.id, session!.sessionId, "{}"]);
+      await createAuditLog().record(tx, { type: "login.succeeded", actorId: user!.id, subjectId: session!.sessionId });
     });
   };
   return { me, datasets, search, adminDatasets, createDataset, login };

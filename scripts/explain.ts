@@ -21,6 +21,7 @@ import { ORDERINGS, type Ordering } from "../src/datasets/ordering.js";
 import type { DatasetListRow } from "../src/datasets/rows.js";
 import * as datasetSql from "../src/datasets/sql.js";
 import type { DatasetOrder } from "../src/generated/graphql.js";
+import { DATASET_ACTIONS, type DatasetAction, scopeParams } from "../src/policy/rules.js";
 import * as userSql from "../src/users/sql.js";
 import { SEED_DATASETS } from "./seed-sql.js";
 
@@ -43,22 +44,18 @@ type Param = string | number | boolean | null | readonly string[];
 function listCase(
   order: DatasetOrder,
   extras: datasetSql.ListExtras,
-  values: { ownerId?: string | null; pattern?: string | null; afterKey?: string | null; afterId?: string | null },
+  values: { ownerId?: string | null; pattern?: string | null; afterKey?: string | null; afterId?: string | null; scope?: datasetSql.ListScope },
 ): { sql: string; params: Param[] } {
-  const full = { ownerId: null, pattern: null, afterKey: null, afterId: null, limit: LIMIT, ...values };
-  const statement = datasetSql.datasetList(order, {
-    ...extras,
-    owner: full.ownerId !== null,
-    search: full.pattern !== null,
-    after: full.afterKey !== null,
-  });
-  return { sql: statement.text, params: statement.params(full) as Param[] };
+  const { ownerId = null, pattern = null, afterKey = null, afterId = null } = values;
+  const scope = values.scope ?? (ownerId === null ? "all" : "owner");
+  const statement = datasetSql.datasetList(order, { ...extras, scope, search: pattern !== null, after: afterKey !== null }, LIMIT);
+  return { sql: statement.text, params: statement.params({ subject: ownerId, pattern, afterKey, afterId, limit: LIMIT }) as Param[] };
 }
 
 /** The count statement for a filter, and its parameters. */
 function countCase(ownerId: string | null, pattern: string | null): { sql: string; params: Param[] } {
-  const statement = datasetSql.datasetCount({ owner: ownerId !== null, search: pattern !== null });
-  return { sql: statement.text, params: statement.params({ ownerId, pattern, afterKey: null, afterId: null, limit: 0 }) as Param[] };
+  const statement = datasetSql.datasetCount({ scope: ownerId === null ? "all" : "owner", search: pattern !== null });
+  return { sql: statement.text, params: statement.params({ subject: ownerId, pattern, afterKey: null, afterId: null, limit: 0 }) as Param[] };
 }
 
 const PAGE_ONLY = { totalCount: false, owners: false };
@@ -429,22 +426,35 @@ async function baseline(f: Fixtures): Promise<void> {
   await run({ label: `DATASET_COUNT one owner, search "${COMMON_WORD}"`, ...countCase(f.owner, contains(COMMON_WORD)) });
   await run({ label: `DATASET_COUNT all owners, search "${COMMON_WORD}"`, ...countCase(null, contains(COMMON_WORD)) });
   await run({ label: `DATASET_COUNT all owners, search "${RARE_WORD}"`, ...countCase(null, contains(RARE_WORD)) });
-  await run({ label: "DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, f.owner] });
-  await run({ label: "DATASET_BY_ID admin (null owner)", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, null] });
+  await run({ label: "DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, ...READ_AS(f.owner, false)] });
+  await run({ label: "DATASET_BY_ID admin", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, ...READ_AS(f.owner, true)] });
+  // Sharing: the lists of datasets shared with a user (none here: the plans, not the rows, are the point).
+  for (const scope of ["shared", "ownedOrShared"] as const) {
+    await run({
+      label: `datasetList CREATED_AT_DESC ${scope}`,
+      ...listCase("CREATED_AT_DESC", { totalCount: true, owners: true }, { ownerId: f.owner, scope }),
+    });
+  }
   await run({
     label: "INSERT_DATASET",
-    sql: datasetSql.INSERT_DATASET,
+    sql: datasetSql.INSERT_DATASET.text,
     params: [f.owner, "New dataset", "A description", "/data/new.csv"],
     write: true,
   });
   await run({
     label: "UPDATE_DATASET (name only)",
-    sql: datasetSql.UPDATE_DATASET,
-    params: [f.datasetId, f.owner, true, "Renamed", false, null, false, null, JSON.stringify({ fields: ["name"] })],
+    sql: datasetSql.UPDATE_DATASET.text,
+    params: [f.datasetId, ...WRITE_AS(f.owner), true, "Renamed", false, null, false, null, JSON.stringify({ fields: ["name"] })],
     write: true,
   });
-  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET, params: [f.datasetId, f.owner], write: true });
+  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET.text, params: [f.datasetId, ...MANAGE_AS(f.owner)], write: true });
 }
+
+/** A dataset statement's scope parameters (policy/rules.ts `scopeParams`) for a user, or an admin. */
+const scopeOf = (userId: string, admin: boolean, action: DatasetAction) => scopeParams({ userId, admin, allowed: DATASET_ACTIONS[action] });
+const READ_AS = (userId: string, admin: boolean) => scopeOf(userId, admin, "read");
+const WRITE_AS = (userId: string) => scopeOf(userId, false, "write");
+const MANAGE_AS = (userId: string) => scopeOf(userId, false, "manage");
 
 /**
  * The generic plans (one plan for all parameter values) the server gets from the 6th
@@ -471,7 +481,7 @@ async function genericPlans(f: Fixtures): Promise<void> {
     });
     await run({ label: "generic: NAME_ASC a. one owner, first page", ...listCase("NAME_ASC", PAGE_ONLY, { ownerId: f.owner }) });
     await run({ label: "generic: DATASET_COUNT one owner", ...countCase(f.owner, null) });
-    await run({ label: "generic: DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, f.owner] });
+    await run({ label: "generic: DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, ...READ_AS(f.owner, false)] });
   } finally {
     await client.query("reset plan_cache_mode");
   }

@@ -7,89 +7,13 @@ import {
 } from "@apollo/server/plugin/disabled";
 import { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import type { FastifyInstance } from "fastify";
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import type { GraphQLFormattedError, GraphQLSchema } from "graphql";
 import type { Config } from "./config.js";
 import type { Context } from "./context.js";
-import { DatabaseUnavailableError } from "./db/database.js";
-import { ClientError, ErrorCode, internalError, serviceUnavailable } from "./errors.js";
+import { classify, explainRequestErrors } from "./error-origins.js";
+import { ErrorCode, internalError, serviceUnavailable } from "./errors.js";
 import { requestErrorStatusPlugin } from "./http-conformance.js";
 import { isLimitRefusal, limitsPlugin, limitValidationRules } from "./limits.js";
-
-/** Codes Apollo Server and graphql-js give requests that are malformed (not resolver errors). */
-const REQUEST_ERROR_CODES = new Set([
-  "GRAPHQL_PARSE_FAILED",
-  "GRAPHQL_VALIDATION_FAILED",
-  "BAD_USER_INPUT",
-  "BAD_REQUEST",
-  "PERSISTED_QUERY_NOT_FOUND",
-  "PERSISTED_QUERY_NOT_SUPPORTED",
-  "OPERATION_RESOLUTION_FAILURE",
-]);
-
-/** The `ClientError` a reported error is, or wraps (resolver errors arrive wrapped). */
-function findClientError(error: unknown): ClientError | undefined {
-  for (let current = error; current; current = (current as GraphQLError).originalError) {
-    if (current instanceof ClientError) return current;
-    if (!(current instanceof GraphQLError)) return undefined;
-  }
-  return undefined;
-}
-
-// graphql-js's own wording for an argument that fails coercion during execution, e.g. a
-// variable sent as null into a non-null argument whose variable had a default.
-const ARGUMENT_ERROR = /^Argument "(\w+)" (?:of non-null type|of required type|has invalid value)/;
-
-/** Whether the database's unavailability is what a reported error is, or wraps. */
-function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current = error; current; current = (current as GraphQLError).originalError) {
-    if (current instanceof DatabaseUnavailableError) return true;
-    if (!(current instanceof GraphQLError)) return false;
-  }
-  return false;
-}
-
-/**
- * How an error reaches the client: as it is, as bad input on `field`, as SERVICE_UNAVAILABLE
- * (the database does not answer), or masked.
- */
-type Classification = { kind: "client"; code?: string; field?: string } | { kind: "unavailable" } | { kind: "internal" };
-
-/**
- * Client errors are the server's own (`ClientError`), the request errors that Apollo and
- * graphql-js make before execution, and graphql-js's argument-coercion errors. Anything
- * else a resolver threw (a driver error, a bug) is internal and gets masked.
- */
-export function classify(error: unknown): Classification {
-  if (findClientError(error)) return { kind: "client" };
-  if (isDatabaseUnavailable(error)) return { kind: "unavailable" };
-  if (!(error instanceof GraphQLError)) return { kind: "internal" };
-  const inner = error.originalError;
-  if (error.path && inner instanceof GraphQLError && !inner.originalError) {
-    const argument = ARGUMENT_ERROR.exec(inner.message)?.[1];
-    if (argument) return { kind: "client", code: "BAD_USER_INPUT", field: argument };
-  }
-  if (error.path) return { kind: "internal" };
-  const code = error.extensions?.code;
-  if (typeof code === "string" && REQUEST_ERROR_CODES.has(code)) return { kind: "client" };
-  // Apollo's own refusals of a malformed request (say, a persisted-query hash that does not
-  // match) carry a 4xx status but no code.
-  const status = (error.extensions?.http as { status?: number } | undefined)?.status;
-  return code === undefined && status !== undefined && status < 500 ? { kind: "client", code: "BAD_REQUEST" } : { kind: "internal" };
-}
-
-/**
- * The input a variable-coercion error is about, as a dotted path (`input.name`), read from
- * graphql-js's message, since the contract promises `extensions.field` on BAD_USER_INPUT.
- * Anchored: the message repeats the client's value, which may be long.
- */
-export function coercionField(message: string): string | undefined {
-  const variable = /^Variable "\$(\w+)"/.exec(message)?.[1];
-  if (!variable) return undefined;
-  const at = /^Variable "\$\w+" got invalid value .* at "([\w.[\]]+)"; /.exec(message)?.[1];
-  const unknownField = /; Field "(\w+)" (?:is not defined by type|of required type)/.exec(message)?.[1];
-  const path = at ?? variable;
-  return unknownField ? `${path}.${unknownField}` : path;
-}
 
 /** Client errors go out as they are; every other error becomes the bare internal-error mask. */
 function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
@@ -101,16 +25,10 @@ function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLF
     const { message, extensions } = serviceUnavailable();
     return { message, extensions: { code: extensions.code }, ...(formatted.path ? { path: formatted.path } : {}) };
   }
-  // Apollo prefixes errors thrown while building the context; the prefix says nothing to a client.
-  const message = formatted.message.replace(/^Context creation failed: /, "");
   const extensions = { ...formatted.extensions };
   if (classification.code) extensions.code = classification.code;
   if (classification.field) extensions.field = classification.field;
-  if (extensions.code === "BAD_USER_INPUT" && extensions.field === undefined) {
-    const field = coercionField(message);
-    if (field) extensions.field = field;
-  }
-  return { ...formatted, message, extensions };
+  return { ...formatted, extensions };
 }
 
 /** Logs internal errors with the request id, and puts that id (and the statement count) on the response. */
@@ -118,7 +36,10 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
-        async didEncounterErrors({ errors, contextValue, operationName }) {
+        async didEncounterErrors(requestContext) {
+          const { errors, contextValue, operationName } = requestContext;
+          // First, so that the classification below and formatError know what each input error is about.
+          explainRequestErrors(requestContext);
           // A limit's refusal is the one error the client gets (src/limits.ts), and the one logged.
           const refusal = errors.find(isLimitRefusal);
           for (const error of refusal ? [refusal] : errors) {
@@ -127,7 +48,7 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
               if (!error.path) {
                 const code = error.extensions?.code;
                 // graphql-js repeats a bad variable's whole value (a password, say) in its message.
-                const reason = code === "BAD_USER_INPUT" ? undefined : error.message.slice(0, 300);
+                const reason = code === ErrorCode.BAD_USER_INPUT ? undefined : error.message.slice(0, 300);
                 contextValue.log.info({ code, reason, operationName }, "request refused");
               }
               continue;

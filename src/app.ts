@@ -1,3 +1,4 @@
+import { createAuditLog } from "./audit/events.js";
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
@@ -79,6 +80,7 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     passwords: createPasswordHasher(config.bcryptCost, config.hashWorkers),
     successorKey: createHash("sha256").update(`refresh-successor-key:${successorSeed}`).digest("base64url"),
     metrics,
+    audit: createAuditLog(metrics),
     viewers,
     // Through the unwrapped database: its probes are nobody's request and no statement metric.
     viewerChanges: await watchViewerChanges(openedDatabase, viewers, logger),

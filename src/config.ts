@@ -1,484 +1,531 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { combine, docsOf, type Get, type Resolved, readSettings, Setting, variable } from "./env-settings.js";
 
 /**
- * Everything the server reads from its environment, validated once at start-up.
- * This is the only module that reads `process.env`; everything else takes a `Config`.
+ * Everything the server reads from its environment, validated once at start-up. This is the
+ * only module that reads `process.env`; everything else takes a `Config`.
+ *
+ * Each variable is declared once, below, where its value sits in the configuration: its
+ * parser, its default and its README row (`npm run config:table` writes the README's table
+ * from these; tests/config.test.ts fails when the two differ). A new variable is one entry
+ * (and a bad-value case in tests/config.test.ts).
  */
-export interface Config {
-  readonly production: boolean;
-  readonly host: string;
-  readonly port: number;
-  /** PostgreSQL connection string; `undefined` means embedded PGlite in `dataDir`. */
-  readonly databaseUrl: string | undefined;
-  /** PostgreSQL: seconds to wait for a connection before a request fails with SERVICE_UNAVAILABLE. */
-  readonly databaseConnectTimeoutSeconds: number;
-  /** PostgreSQL: seconds one statement may go unanswered before its connection is dropped (not migrations). */
-  readonly databaseQueryTimeoutSeconds: number;
-  /**
-   * PostgreSQL: `statement_timeout` of the pool's connections, in seconds (0: the server's
-   * own setting). Under the query timeout, so that PostgreSQL cancels a slow statement and
-   * the connection stays. Migrations have none.
-   */
-  readonly databaseStatementTimeoutSeconds: number;
-  /**
-   * PostgreSQL: where the one LISTEN connection goes (defaults to `databaseUrl`). Behind
-   * pgbouncer in transaction pooling, LISTEN needs a direct connection to PostgreSQL.
-   */
-  readonly databaseListenUrl: string | undefined;
-  /**
-   * PostgreSQL: run the hot statements as named prepared statements (src/db/prepared.ts):
-   * `auto` unless a probe at start finds a transaction pooler in between (src/db/pooler.ts),
-   * `on`, or `off`.
-   */
-  readonly databasePreparedStatements: "auto" | "on" | "off";
-  /** Signed-in viewers kept in memory between requests (0: read every request's viewer from the database). */
-  readonly viewerCacheSize: number;
-  readonly dataDir: string;
-  /** HS256 secret from `JWT_SECRET`; `undefined` in development means "generate one into dataDir". */
-  readonly jwtSecret: string | undefined;
-  readonly corsOrigins: readonly string[];
-  readonly logLevel: string;
-  /**
-   * Whose X-Forwarded-For to believe: false (nobody), true (any hop: only behind a proxy
-   * that overwrites the header), a number of proxy hops, or the proxies' addresses/CIDRs.
-   */
-  readonly trustProxy: boolean | number | string[];
-  readonly bcryptCost: number;
-  readonly accessTokenTtlSeconds: number;
-  /** Ed25519 signing (PEM); when set, tokens are EdDSA with a `kid` and HS256 is refused. */
-  readonly signingKey: SigningKeyConfig | undefined;
-  readonly refreshTokenTtlSeconds: number;
-  /** A just-rotated refresh token used again within this many seconds gets the same successor. */
-  readonly refreshReuseIntervalSeconds: number;
-  /** Worker threads that run bcrypt off the event loop. */
-  readonly hashWorkers: number;
-  readonly throttle: ThrottleConfig;
-  /** Report each response's SQL statement count in the `x-sql-statements` header (tests, benchmarks). */
-  readonly exposeStatementCount: boolean;
-  readonly limits: LimitsConfig;
-  readonly connections: ConnectionsConfig;
-  /**
-   * Who may read `/metrics`: with `token`, only `Authorization: Bearer <token>`; with
-   * `port`, only there (not on `port` of the API). In production one of the two is needed,
-   * or the metrics are not served at all.
-   */
-  readonly metrics: { readonly token: string | undefined; readonly port: number | undefined };
-  /**
-   * `apq`: automatic persisted queries (any operation; a hash saves resending it).
-   * `only`: trusted documents, only the operations in `persistedOperationsManifest`.
-   * `off`: neither.
-   */
-  readonly persistedOperations: "apq" | "only" | "off";
-  readonly persistedOperationsManifest: string;
-  /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
-  readonly shutdownTimeoutSeconds: number;
-  /** Audit events older than this many days are deleted by the sweeper; 0 keeps them forever. */
-  readonly auditRetentionDays: number;
-  readonly files: FilesConfig;
-}
 
-/** Where file content goes and the limits on it. */
-export interface FilesConfig {
-  /** `file:///abs/path` or `s3://bucket/prefix`; default `file://<DATA_DIR>/files`. */
-  storageUrl: string;
-  s3: {
-    endpoint?: string;
-    region?: string;
-    forcePathStyle?: boolean;
-    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  };
-  /** Where tus stages bytes in flight (a volume every instance shares, when uploads must resume anywhere). */
-  uploadDir: string;
-  maxFileSize: number;
-  /** Bytes per user; each distinct content counted once. */
-  storageQuota: number;
-  uploadExpirySeconds: number;
-  downloadUrlTtlSeconds: number;
-  sweepIntervalSeconds: number;
-}
-
-/** What one request may ask for; everything over is refused before it executes. */
-export interface LimitsConfig {
-  maxDepth: number;
-  maxAliases: number;
-  maxDirectives: number;
-  /** Lexical tokens in one document (graphql-js stops parsing past it). */
-  maxTokens: number;
-  /** Objects one operation may fetch, page sizes multiplied in (see src/limits.ts). */
-  maxCost: number;
-  /**
-   * Selections the cost analysis may visit for one operation (each fragment counted once
-   * per page size it is spread under); a document that needs more is refused.
-   */
-  maxAnalysisNodes: number;
-  /** Request body size in bytes. */
-  bodyLimitBytes: number;
-  /** SQL statements one HTTP request may run (a batch is one request). */
-  maxStatements: number;
-  /** Several operations in one HTTP request (a JSON array); off by default. */
-  allowBatchedRequests: boolean;
-  /** Operations in one batch, when batching is on. */
-  maxBatchSize: number;
-}
-
-/** How long a request may take to arrive, and how many connections are held (see src/server.ts). */
-export interface ConnectionsConfig {
-  /**
-   * Seconds a request's headers may take to arrive, and then its body; a slower one is
-   * answered 408 and its connection closed. A route may allow its body more
-   * (`config: { requestTimeout }` in its route options, 0 for no limit).
-   */
-  requestTimeoutSeconds: number;
-  /** Seconds a connection may send and receive nothing (mid-request or mid-response) before it is closed. */
-  idleTimeoutSeconds: number;
-  /** Seconds an idle keep-alive connection is kept between requests. */
-  keepAliveTimeoutSeconds: number;
-  /** Open connections in all; past it, new ones are closed at once. */
-  maxConnections: number;
-  /** Open connections from one client address (the peer: behind a proxy, the proxy). */
-  maxConnectionsPerAddress: number;
-}
-
-/** An Ed25519 key pair for signing, and older public keys that still verify during a rotation. */
-export interface SigningKeyConfig {
-  privateKeyPem: string;
-  previousPublicKeyPems: readonly string[];
-}
-
-/** Limits on guessing and flooding, counted in the database so all instances share them. */
-export interface ThrottleConfig {
-  /**
-   * Failed logins for one account from one client address within `loginWindowSeconds`
-   * before that address is refused for that account (the main limit: the account stays
-   * open to everyone else).
-   */
-  loginMaxFailures: number;
-  /** Failed logins from one client address, for any accounts, within the window before it is refused. */
-  addressMaxFailures: number;
-  loginWindowSeconds: number;
-  /**
-   * Failed logins for one account from all addresses within `accountWindowSeconds`
-   * before even its right password is refused: the hard cap on guessing one account
-   * from many addresses (NIST SP 800-63B: at most 100 consecutive failures).
-   */
-  accountMaxFailures: number;
-  accountWindowSeconds: number;
-  /** Registrations from one client address per hour. */
-  registerPerAddressPerHour: number;
-  /** Session refreshes from one client address per minute. */
-  refreshPerAddressPerMinute: number;
-  /** Mutations by one signed-in user per minute (src/write-limit.ts). */
-  writesPerUserPerMinute: number;
-}
-
-/** A configuration problem, said in one line that names the variable. */
+/** A configuration problem: every one found, each naming its variable, said in one line. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  constructor(
+    message: string,
+    readonly problems: readonly string[] = [message],
+  ) {
+    super(message);
+  }
 }
 
 /** Chosen from measurement on the 2-core reference machine; see README "Configuration". */
 export const DEFAULT_BCRYPT_COST = 12;
 
-const DEV_CORS_ORIGINS = [
+const DEV_CORS_ORIGINS = Object.freeze([
   "http://localhost:3000",
   "http://localhost:4000",
   "http://localhost:5173",
   "http://127.0.0.1:3000",
   "http://127.0.0.1:4000",
   "http://127.0.0.1:5173",
-];
+]);
+
+// Parsers: text of the environment to a value, with the message a bad value gets.
+
+const text = z.string().min(1).describe("text");
+const path = text.describe("a path");
 
 const boolean = z
-  .enum(["1", "0", "true", "false", "yes", "no", "on", "off"], {
-    error: "expected one of true/false, 1/0, yes/no, on/off",
-  })
-  .transform((value) => ["1", "true", "yes", "on"].includes(value));
+  .enum(["1", "0", "true", "false", "yes", "no", "on", "off"], { error: "expected one of true/false, 1/0, yes/no, on/off" })
+  .transform((value) => ["1", "true", "yes", "on"].includes(value))
+  .describe("boolean");
 
 const integer = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, { error: `expected a whole number from ${min} to ${max}` })
     .transform(Number)
-    .refine((value) => value >= min && value <= max, {
-      error: `expected a whole number from ${min} to ${max}`,
-    });
+    .refine((value) => value >= min && value <= max, { error: `expected a whole number from ${min} to ${max}` })
+    .describe(`${min}–${max}`);
+
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, { error: "expected a postgres:// or postgresql:// connection string" })
+  .describe("`postgres://…` or `postgresql://…`");
+
+const oneOf = <const Words extends readonly [string, ...string[]]>(words: Words) =>
+  z.enum(words, { error: `expected ${words.slice(0, -1).join(", ")} or ${words.at(-1)}` }).describe(words.map((word) => `\`${word}\``).join(", "));
 
 const GIB = 1024 ** 3;
 const UNITS: Record<string, number> = { "": 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 1024, MIB: 1024 ** 2, GIB, TIB: 1024 ** 4 };
 
 /** A size in bytes: a whole number with an optional unit (`5GiB`, `500MB`, `1048576`). */
-const bytes = z.string().transform((value, context) => {
-  const match = /^(\d+)\s*([KMGT]i?B|B)?$/i.exec(value.trim());
-  const size = match ? Number(match[1]) * UNITS[(match[2] ?? "").toUpperCase()]! : Number.NaN;
-  if (!Number.isSafeInteger(size) || size < 1) {
-    context.addIssue({ code: "custom", message: "expected a size in bytes such as 1048576, 500MB or 5GiB" });
-    return z.NEVER;
-  }
-  return size;
-});
-
-const environment = z.object({
-  NODE_ENV: z
-    .enum(["development", "production", "test"], {
-      error: "expected development, production or test",
-    })
-    .default("development"),
-  HOST: z.string().min(1).default("127.0.0.1"),
-  PORT: integer(0, 65535).default(4000),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, { error: "expected a postgres:// or postgresql:// connection string" })
-    .optional(),
-  DATABASE_LISTEN_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, { error: "expected a postgres:// or postgresql:// connection string" })
-    .optional(),
-  DATABASE_PREPARED_STATEMENTS: z.enum(["auto", "on", "off"], { error: "expected auto, on or off" }).default("auto"),
-  VIEWER_CACHE_SIZE: integer(0, 1_000_000).default(10_000),
-  DATABASE_CONNECT_TIMEOUT: integer(1, 300).default(5),
-  DATABASE_QUERY_TIMEOUT: integer(1, 3600).default(10),
-  DATABASE_STATEMENT_TIMEOUT: integer(0, 3600).optional(),
-  DATA_DIR: z.string().min(1).default(".data"),
-  JWT_SECRET: z
-    .string()
-    .refine((value) => Buffer.byteLength(value, "utf8") >= 32, { error: "expected at least 32 bytes" })
-    .optional(),
-  CORS_ORIGINS: z
-    .string()
-    .refine((value) => value.split(",").every((origin) => /^https?:\/\/[^/\s,]+$/.test(origin.trim())), {
-      error: "expected comma-separated origins such as https://app.example.com (scheme and host, no path)",
-    })
-    .optional(),
-  LOG_LEVEL: z
-    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
-      error: "expected fatal, error, warn, info, debug, trace or silent",
-    })
-    .default("info"),
-  TRUST_PROXY: z
-    .string()
-    .transform((value, context) => {
-      const word = value.toLowerCase();
-      if (["1", "true", "yes", "on"].includes(word)) return true;
-      if (["0", "false", "no", "off"].includes(word)) return false;
-      if (/^\d+$/.test(value)) return Number(value);
-      const addresses = value.split(",").map((entry) => entry.trim());
-      if (addresses.every((entry) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry))) return addresses;
-      context.addIssue({ code: "custom", message: "expected true/false, a number of proxy hops, or comma-separated proxy addresses/CIDRs" });
+const bytes = z
+  .string()
+  .transform((value, context) => {
+    const match = /^(\d+)\s*([KMGT]i?B|B)?$/i.exec(value.trim());
+    const size = match ? Number(match[1]) * UNITS[(match[2] ?? "").toUpperCase()]! : Number.NaN;
+    if (!Number.isSafeInteger(size) || size < 1) {
+      context.addIssue({ code: "custom", message: "expected a size in bytes such as 1048576, 500MB or 5GiB" });
       return z.NEVER;
-    })
-    .default(false),
-  BCRYPT_COST: integer(4, 15).optional(),
-  ACCESS_TOKEN_TTL: integer(60, 86400).default(900),
-  EXPOSE_STATEMENT_COUNT: boolean.optional(),
-  JWT_PRIVATE_KEY: z.string().optional(),
-  JWT_PRIVATE_KEY_FILE: z.string().optional(),
-  JWT_PREVIOUS_PUBLIC_KEY: z.string().optional(),
-  JWT_PREVIOUS_PUBLIC_KEY_FILE: z.string().optional(),
-  REFRESH_TOKEN_TTL: integer(3600, 31_536_000).default(30 * 86400),
-  REFRESH_REUSE_INTERVAL: integer(0, 300).default(10),
-  HASH_WORKERS: integer(1, 64).default(Math.max(1, availableParallelism() - 1)),
-  LOGIN_MAX_FAILURES: integer(1, 1000).default(5),
-  LOGIN_ADDRESS_MAX_FAILURES: integer(1, 100_000).default(50),
-  LOGIN_WINDOW: integer(1, 86400).default(900),
-  LOGIN_ACCOUNT_MAX_FAILURES: integer(1, 100_000).default(100),
-  LOGIN_ACCOUNT_WINDOW: integer(1, 30 * 86400).default(86400),
-  REGISTER_MAX_PER_ADDRESS: integer(1, 100_000).default(20),
-  REFRESH_MAX_PER_ADDRESS: integer(1, 100_000).default(120),
-  WRITE_MAX_PER_USER: integer(1, 1_000_000).default(300),
-  MAX_DEPTH: integer(2, 100).default(10),
-  MAX_ALIASES: integer(0, 1000).default(30),
-  MAX_DIRECTIVES: integer(0, 1000).default(10),
-  MAX_TOKENS: integer(100, 1_000_000).default(5000),
-  MAX_COST: integer(1, 10_000_000).default(5000),
-  MAX_STATEMENTS: integer(1, 100_000).default(100),
-  MAX_ANALYSIS_NODES: integer(100, 10_000_000).default(20_000),
-  // A commit of 10,000 file changes is about 1 MiB of JSON.
-  BODY_LIMIT: integer(1024, 100 * 1024 * 1024).default(2 * 1024 * 1024),
-  ALLOW_BATCHED_REQUESTS: boolean.default(false),
-  MAX_BATCH_SIZE: integer(1, 100).default(10),
-  PERSISTED_OPERATIONS: z.enum(["apq", "only", "off"], { error: "expected apq, only or off" }).default("apq"),
-  PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).default("client/generated/persisted-documents.json"),
-  SHUTDOWN_TIMEOUT: integer(1, 600).default(15),
-  STORAGE_URL: z
-    .string()
-    .regex(/^(file:\/\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, { error: "expected file:///absolute/path or s3://bucket/prefix" })
-    .optional(),
-  S3_ENDPOINT: z
-    .string()
-    .regex(/^https?:\/\/\S+$/, { error: "expected an http(s):// URL" })
-    .optional(),
-  S3_REGION: z.string().min(1).optional(),
-  S3_FORCE_PATH_STYLE: boolean.optional(),
-  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
-  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
-  AWS_SESSION_TOKEN: z.string().min(1).optional(),
-  UPLOAD_DIR: z.string().min(1).optional(),
-  MAX_FILE_SIZE: bytes.default(5 * GIB),
-  STORAGE_QUOTA: bytes.default(10 * GIB),
-  UPLOAD_EXPIRY: integer(60, 30 * 86400).default(86400),
-  DOWNLOAD_URL_TTL: integer(10, 86400).default(300),
-  SWEEP_INTERVAL: integer(10, 86400).default(600),
-  REQUEST_TIMEOUT: integer(1, 3600).default(30),
-  IDLE_TIMEOUT: integer(1, 3600).default(120),
-  KEEP_ALIVE_TIMEOUT: integer(1, 3600).default(72),
-  MAX_CONNECTIONS: integer(1, 1_000_000).default(1000),
-  MAX_CONNECTIONS_PER_ADDRESS: integer(1, 1_000_000).optional(),
-  METRICS_TOKEN: z.string().min(32, { error: "expected at least 32 characters" }).optional(),
-  METRICS_PORT: integer(1, 65535).optional(),
-  AUDIT_RETENTION_DAYS: integer(0, 36_500).default(365),
-});
-
-/** Every variable the server reads (the tests check each one's validation). */
-export const ENVIRONMENT_VARIABLES = Object.keys(environment.shape);
-
-/** A PEM given inline (`NAME`) or as a file (`NAME_FILE`); both at once is a mistake. */
-function pemFrom(values: Record<string, string | undefined>, name: string, kind: string): string | undefined {
-  const inline = values[name];
-  const file = values[`${name}_FILE`];
-  if (inline && file) throw new ConfigError(`${name}: set ${name} or ${name}_FILE, not both`);
-  let pem = inline;
-  if (file) {
-    try {
-      pem = readFileSync(file, "utf8");
-    } catch {
-      throw new ConfigError(`${name}_FILE: cannot read ${file}`);
     }
-  }
-  if (pem !== undefined && !pem.includes(`-----BEGIN ${kind}-----`)) {
-    throw new ConfigError(`${name}${file ? "_FILE" : ""}: expected a PEM "${kind}" (Ed25519)`);
-  }
-  return pem;
-}
+    return size;
+  })
+  .describe("bytes, or with a unit (`500MB`, `5GiB`)");
+
+/** false (nobody), true (any hop), a number of proxy hops, or the proxies' addresses/CIDRs. */
+const trustProxy = z
+  .string()
+  .transform((value, context): boolean | number | string[] => {
+    const word = value.toLowerCase();
+    if (["1", "true", "yes", "on"].includes(word)) return true;
+    if (["0", "false", "no", "off"].includes(word)) return false;
+    if (/^\d+$/.test(value)) return Number(value);
+    const addresses = value.split(",").map((entry) => entry.trim());
+    if (addresses.every((entry) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry))) return addresses;
+    context.addIssue({ code: "custom", message: "expected true/false, a number of proxy hops, or comma-separated proxy addresses/CIDRs" });
+    return z.NEVER;
+  })
+  .describe("boolean, a number of proxy hops, or proxy addresses/CIDRs");
+
+const origins = z
+  .string()
+  .refine((value) => value.split(",").every((origin) => /^https?:\/\/[^/\s,]+$/.test(origin.trim())), {
+    error: "expected comma-separated origins such as https://app.example.com (scheme and host, no path)",
+  })
+  .transform((value): readonly string[] =>
+    Object.freeze(
+      value
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    ),
+  )
+  .describe("comma-separated `http(s)://host[:port]`, no path");
 
 /**
- * Builds the frozen configuration from an environment (default `process.env`).
- * Throws `ConfigError` with one line such as `JWT_SECRET: expected at least 32 bytes`.
+ * A PEM given inline (`NAME`) or as a file (`NAME_FILE`): one declaration, one README row.
+ * Both at once is a mistake.
+ */
+function pem(
+  name: string,
+  kind: string,
+  options: { meaning: string; defaultDoc: string; check?: (pem: string | undefined, get: Get) => string | undefined },
+) {
+  const file = `${name}_FILE`;
+  const doc = {
+    names: [name, file],
+    meaning: options.meaning,
+    accepts: `Ed25519 \`${kind}\` PEM inline, or the path of a file holding it; not both`,
+    default: options.defaultDoc,
+  };
+  return new Setting<string | undefined>([doc], (reading) => {
+    const inline = reading.env[name];
+    const path = reading.env[file];
+    if (inline && path) reading.problem(name, `set ${name} or ${file}, not both`);
+    let value = inline;
+    if (path) {
+      try {
+        value = readFileSync(path, "utf8");
+      } catch {
+        reading.problem(file, `cannot read ${path}`);
+      }
+    }
+    if (value !== undefined && !value.includes(`-----BEGIN ${kind}-----`)) reading.problem(path ? file : name, `expected a PEM "${kind}" (Ed25519)`);
+    const complaint = options.check?.(value, reading.get);
+    if (complaint) reading.problem(name, complaint);
+    return value;
+  });
+}
+
+// Declarations other declarations depend on (their defaults or checks read them).
+
+const PRODUCTION = variable(
+  "NODE_ENV",
+  oneOf(["development", "production", "test"])
+    .transform((value) => value === "production")
+    .describe("`development`, `production`, `test`"),
+  {
+    meaning: "`production` turns on the production rules below",
+    default: "development",
+  },
+);
+
+const DATA_DIR = variable("DATA_DIR", path, {
+  meaning:
+    "the embedded database (`DATA_DIR/pglite`), the generated development secret, and by default files (`DATA_DIR/files`) and unfinished uploads (`DATA_DIR/uploads`)",
+  default: ".data",
+});
+
+const DATABASE_QUERY_TIMEOUT = variable("DATABASE_QUERY_TIMEOUT", integer(1, 3600), {
+  meaning:
+    "seconds a statement may go unanswered before it fails with `SERVICE_UNAVAILABLE` and its connection is dropped (migrations have no limit)",
+  default: "10",
+});
+
+const TRUST_PROXY = variable("TRUST_PROXY", trustProxy, {
+  meaning:
+    'whose `X-Forwarded-For` to believe for the client address (throttling, logs): `false`; a number of proxy hops (recommended: `1` behind one load balancer); the proxies\' addresses/CIDRs, comma-separated; or `true` (the left-most entry: only behind a proxy that overwrites the header; warned about at start-up). See "Client addresses"',
+  default: "false",
+});
+
+const MAX_CONNECTIONS = variable("MAX_CONNECTIONS", integer(1, 1_000_000), {
+  meaning: "open connections in all; past it a new one is closed at once",
+  default: "1000",
+});
+
+const JWT_PRIVATE_KEY = pem("JWT_PRIVATE_KEY", "PRIVATE KEY", {
+  meaning:
+    "Ed25519 private key (PKCS#8 PEM): tokens are then EdDSA with a `kid`, published at `/.well-known/jwks.json`, and HS256 tokens are refused",
+  defaultDoc: "unset: HS256 with `JWT_SECRET`",
+});
+
+/** The configuration: each entry one variable (or a value made of several), where it sits in `Config`. */
+const SETTINGS = {
+  production: PRODUCTION,
+  host: variable("HOST", text.describe("a host name or address"), { meaning: "the address to listen on", default: "127.0.0.1" }),
+  port: variable("PORT", integer(0, 65535), { meaning: "the port to listen on", default: "4000" }),
+  /** `undefined`: embedded PGlite in `dataDir`. */
+  databaseUrl: variable("DATABASE_URL", postgresUrl, {
+    meaning: "PostgreSQL connection string (`postgres://…`)",
+    defaultDoc: "unset: embedded PGlite in `DATA_DIR`",
+    requiredInProduction: { because: "the embedded database is for development" },
+  }),
+  databaseConnectTimeoutSeconds: variable("DATABASE_CONNECT_TIMEOUT", integer(1, 300), {
+    meaning: "seconds to wait for a database connection (new, or free in the pool) before the request fails with `SERVICE_UNAVAILABLE`",
+    default: "5",
+  }),
+  databaseQueryTimeoutSeconds: DATABASE_QUERY_TIMEOUT,
+  /** Under the query timeout, so that PostgreSQL cancels a slow statement and the connection stays. */
+  databaseStatementTimeoutSeconds: variable("DATABASE_STATEMENT_TIMEOUT", integer(0, 3600), {
+    meaning:
+      "PostgreSQL: seconds a statement may run before PostgreSQL cancels it and the request gets `REQUEST_TOO_EXPENSIVE` (sent as `statement_timeout` when each pool connection opens; must be less than `DATABASE_QUERY_TIMEOUT`; `0`: the server's own setting; migrations have none; behind pgbouncer see docs/deploy.md)",
+    default: (get) => Math.min(5, get(DATABASE_QUERY_TIMEOUT) - 1),
+    defaultDoc: "`5` (or `DATABASE_QUERY_TIMEOUT` − 1 if that is less)",
+    check: (seconds, get) =>
+      seconds >= get(DATABASE_QUERY_TIMEOUT)
+        ? `expected less than DATABASE_QUERY_TIMEOUT (${get(DATABASE_QUERY_TIMEOUT)} s), so that PostgreSQL stops a slow statement before its connection is given up`
+        : undefined,
+  }),
+  /** Behind pgbouncer in transaction pooling, LISTEN needs a direct connection to PostgreSQL. */
+  databaseListenUrl: variable("DATABASE_LISTEN_URL", postgresUrl, {
+    meaning:
+      "where the one `LISTEN` connection of the viewer cache goes: PostgreSQL itself (set it when `DATABASE_URL` is pgbouncer in transaction mode; see docs/deploy.md)",
+    defaultDoc: "`DATABASE_URL`",
+  }),
+  /**
+   * PostgreSQL: run the hot statements as named prepared statements (src/db/prepared.ts):
+   * `auto` unless a probe at start finds a transaction pooler in between (src/db/pooler.ts).
+   */
+  databasePreparedStatements: variable("DATABASE_PREPARED_STATEMENTS", oneOf(["auto", "on", "off"]), {
+    meaning:
+      "PostgreSQL: run the hot statements (viewer check, dataset pages, look-ups by id) as named prepared statements, parsed and planned once per connection; `auto` turns them off when a probe at start finds a transaction pooler (pgbouncer `pool_mode = transaction`, which cannot carry them before 1.21) between the server and PostgreSQL",
+    default: "auto",
+  }),
+  viewerCacheSize: variable("VIEWER_CACHE_SIZE", integer(0, 1_000_000), {
+    meaning:
+      "sessions whose viewer check is kept in memory (every change to a user or session is announced by the database and forgotten at once); `0` reads the viewer on every request",
+    default: "10000",
+  }),
+  dataDir: DATA_DIR,
+  /** `undefined` in development means "generate one into dataDir". */
+  jwtSecret: variable(
+    "JWT_SECRET",
+    z
+      .string()
+      .refine((value) => Buffer.byteLength(value, "utf8") >= 32, { error: "expected at least 32 bytes" })
+      .describe("at least 32 bytes (UTF-8)"),
+    {
+      meaning: "HS256 signing secret, at least 32 bytes",
+      defaultDoc: "development: generated once into `DATA_DIR/jwt-secret`",
+      requiredInProduction: { because: "at least 32 bytes, or JWT_PRIVATE_KEY for Ed25519", unless: JWT_PRIVATE_KEY },
+    },
+  ),
+  /** Ed25519 signing; when set, tokens are EdDSA with a `kid` and HS256 is refused. */
+  signingKey: combine(
+    {
+      privateKeyPem: JWT_PRIVATE_KEY,
+      previousPublicKeyPem: pem("JWT_PREVIOUS_PUBLIC_KEY", "PUBLIC KEY", {
+        meaning: "during a key rotation, the old public key (SPKI PEM): its tokens still verify",
+        defaultDoc: "unset",
+        check: (previous, get) => (previous && !get(JWT_PRIVATE_KEY) ? "needs JWT_PRIVATE_KEY (the new key that signs)" : undefined),
+      }),
+    },
+    ({ privateKeyPem, previousPublicKeyPem }) =>
+      privateKeyPem
+        ? Object.freeze({ privateKeyPem, previousPublicKeyPems: Object.freeze(previousPublicKeyPem ? [previousPublicKeyPem] : []) })
+        : undefined,
+  ),
+  corsOrigins: variable("CORS_ORIGINS", origins, {
+    meaning: "comma-separated allowed browser origins, each `http(s)://host[:port]` (no path)",
+    default: (get) => (get(PRODUCTION) ? Object.freeze([]) : DEV_CORS_ORIGINS),
+    defaultDoc: "development: `localhost`/`127.0.0.1` on ports 3000, 4000, 5173; production: none",
+  }),
+  logLevel: variable("LOG_LEVEL", oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), {
+    meaning: "`fatal` `error` `warn` `info` `debug` `trace` `silent`",
+    default: "info",
+  }),
+  trustProxy: TRUST_PROXY,
+  connections: {
+    /** A route may allow its body more (`config: { requestTimeout }` in its route options, 0 for no limit). */
+    requestTimeoutSeconds: variable("REQUEST_TIMEOUT", integer(1, 3600), {
+      meaning:
+        "seconds a request's headers may take to arrive, and then its body; slower is answered 408 and the connection closed (a route may allow its body more: below)",
+      default: "30",
+    }),
+    idleTimeoutSeconds: variable("IDLE_TIMEOUT", integer(1, 3600), {
+      meaning: "seconds a connection may send and receive nothing, mid-request or mid-response, before it is closed",
+      default: "120",
+    }),
+    keepAliveTimeoutSeconds: variable("KEEP_ALIVE_TIMEOUT", integer(1, 3600), {
+      meaning: "seconds an idle keep-alive connection is kept between requests (longer than a load balancer's idle timeout)",
+      default: "72",
+    }),
+    maxConnections: MAX_CONNECTIONS,
+    /** The peer's address: behind a proxy, every connection comes from the proxy, so no cap of its own. */
+    maxConnectionsPerAddress: variable("MAX_CONNECTIONS_PER_ADDRESS", integer(1, 1_000_000), {
+      meaning: "open connections from one peer address (behind a proxy that is the proxy)",
+      default: (get) => (get(TRUST_PROXY) === false ? 100 : get(MAX_CONNECTIONS)),
+      defaultDoc: "`100`; with `TRUST_PROXY` set: `MAX_CONNECTIONS`",
+    }),
+  },
+  /** Who may read `/metrics`: with `token` only that bearer; with `port` only there. In production one of the two, or none is served. */
+  metrics: {
+    token: variable("METRICS_TOKEN", z.string().min(32, { error: "expected at least 32 characters" }).describe("at least 32 characters"), {
+      meaning: "at least 32 characters: `/metrics` then wants `Authorization: Bearer <METRICS_TOKEN>`",
+      defaultDoc: "unset (in production, `/metrics` is then served only on `METRICS_PORT`)",
+    }),
+    port: variable("METRICS_PORT", integer(1, 65535), { meaning: "serve `/metrics` on this port of `HOST` alone, not on `PORT`" }),
+  },
+  shutdownTimeoutSeconds: variable("SHUTDOWN_TIMEOUT", integer(1, 600), {
+    meaning: "on SIGTERM, seconds in-flight requests may take before the process exits anyway",
+    default: "15",
+  }),
+  bcryptCost: variable("BCRYPT_COST", integer(4, 15), {
+    meaning: "bcrypt work factor (at least 10 in production)",
+    default: String(DEFAULT_BCRYPT_COST),
+    defaultDoc: `\`${DEFAULT_BCRYPT_COST}\` (0.29 s a hash on the 2-core reference machine: see below)`,
+    check: (cost, get) => (get(PRODUCTION) && cost < 10 ? "expected at least 10 in production" : undefined),
+  }),
+  accessTokenTtlSeconds: variable("ACCESS_TOKEN_TTL", integer(60, 86400), {
+    meaning: "access token lifetime in seconds",
+    default: "900",
+  }),
+  refreshTokenTtlSeconds: variable("REFRESH_TOKEN_TTL", integer(3600, 31_536_000), {
+    meaning: "refresh token lifetime in seconds; each rotation starts a new one",
+    default: "2592000",
+    defaultDoc: "`2592000` (30 days)",
+  }),
+  /** A just-rotated refresh token used again within this many seconds gets the same successor. */
+  refreshReuseIntervalSeconds: variable("REFRESH_REUSE_INTERVAL", integer(0, 300), {
+    meaning: "seconds in which a just-rotated refresh token gets the same successor again (racing tabs) instead of ending the session",
+    default: "10",
+  }),
+  /** Worker threads that run bcrypt off the event loop. */
+  hashWorkers: variable("HASH_WORKERS", integer(1, 64), {
+    meaning: "worker threads that run bcrypt off the event loop",
+    default: () => Math.max(1, availableParallelism() - 1),
+    defaultDoc: "CPU cores − 1 (at least 1)",
+  }),
+  /** Limits on guessing and flooding, counted in the database so all instances share them. */
+  throttle: {
+    /** The main limit: the account stays open to everyone else. */
+    loginMaxFailures: variable("LOGIN_MAX_FAILURES", integer(1, 1000), {
+      meaning:
+        "failed sign-ins (or `changePassword` checks) for one account from one client address within `LOGIN_WINDOW` before that address is refused for that account",
+      default: "5",
+    }),
+    addressMaxFailures: variable("LOGIN_ADDRESS_MAX_FAILURES", integer(1, 100_000), {
+      meaning: "failed sign-ins from one client address, for any accounts, within `LOGIN_WINDOW`",
+      default: "50",
+    }),
+    loginWindowSeconds: variable("LOGIN_WINDOW", integer(1, 86400), { meaning: "the sign-in failure window, in seconds", default: "900" }),
+    /** The hard cap on guessing one account from many addresses (NIST SP 800-63B: at most 100 consecutive failures). */
+    accountMaxFailures: variable("LOGIN_ACCOUNT_MAX_FAILURES", integer(1, 100_000), {
+      meaning:
+        "failed sign-ins for one account from all addresses within `LOGIN_ACCOUNT_WINDOW` before even its right password is refused everywhere (the hard cap)",
+      default: "100",
+    }),
+    accountWindowSeconds: variable("LOGIN_ACCOUNT_WINDOW", integer(1, 30 * 86400), {
+      meaning: "the hard cap's window, in seconds",
+      default: "86400",
+      defaultDoc: "`86400` (a day)",
+    }),
+    registerPerAddressPerHour: variable("REGISTER_MAX_PER_ADDRESS", integer(1, 100_000), {
+      meaning: "registrations from one client address per hour",
+      default: "20",
+    }),
+    refreshPerAddressPerMinute: variable("REFRESH_MAX_PER_ADDRESS", integer(1, 100_000), {
+      meaning: "session refreshes from one client address per minute",
+      default: "120",
+    }),
+    /** src/write-limit.ts */
+    writesPerUserPerMinute: variable("WRITE_MAX_PER_USER", integer(1, 1_000_000), {
+      meaning: "mutations by one signed-in user per minute, each aliased one counted",
+      default: "300",
+    }),
+  },
+  /** Audit events older than this many days are deleted by the sweeper; 0 keeps them forever. */
+  auditRetentionDays: variable("AUDIT_RETENTION_DAYS", integer(0, 36_500), {
+    meaning: "audit events older than this are deleted (every 5 minutes, with expired throttle counters); `0` keeps them forever",
+    default: "365",
+  }),
+  /** Report each response's SQL statement count in the `x-sql-statements` header (tests, benchmarks). */
+  exposeStatementCount: variable("EXPOSE_STATEMENT_COUNT", boolean, {
+    meaning: "send each response's SQL statement count in `x-sql-statements`",
+    default: (get) => !get(PRODUCTION),
+    defaultDoc: "on outside production",
+  }),
+  /** What one request may ask for; everything over is refused before it executes. */
+  limits: {
+    maxDepth: variable("MAX_DEPTH", integer(2, 100), { meaning: "selection depth of one operation (fragments flattened)", default: "10" }),
+    maxAliases: variable("MAX_ALIASES", integer(0, 1000), { meaning: "aliases in one operation", default: "30" }),
+    maxDirectives: variable("MAX_DIRECTIVES", integer(0, 1000), { meaning: "directives in one operation", default: "10" }),
+    /** graphql-js stops parsing past it. */
+    maxTokens: variable("MAX_TOKENS", integer(100, 1_000_000), {
+      meaning: "lexical tokens in one document (the parser stops past it)",
+      default: "5000",
+    }),
+    /** See src/limits.ts. */
+    maxCost: variable("MAX_COST", integer(1, 10_000_000), {
+      meaning: "objects one operation may fetch, page sizes multiplied in (below)",
+      default: "5000",
+    }),
+    maxAnalysisNodes: variable("MAX_ANALYSIS_NODES", integer(100, 10_000_000), {
+      meaning: "selections the cost analysis may visit for one operation (each fragment once per page size it is spread under); more is refused",
+      default: "20000",
+    }),
+    bodyLimitBytes: variable("BODY_LIMIT", integer(1024, 100 * 1024 * 1024), {
+      meaning: "GraphQL request body, in bytes (a commit of 10,000 file changes is about 1 MiB)",
+      default: "2097152",
+      defaultDoc: "`2097152` (2 MiB)",
+    }),
+    /** A batch is one request. */
+    maxStatements: variable("MAX_STATEMENTS", integer(1, 100_000), {
+      meaning: "SQL statements one HTTP request may run (a batch is one request); the next is refused with `REQUEST_TOO_EXPENSIVE`",
+      default: "100",
+    }),
+    allowBatchedRequests: variable("ALLOW_BATCHED_REQUESTS", boolean, {
+      meaning: "accept a JSON array of operations in one request",
+      default: "off",
+    }),
+    maxBatchSize: variable("MAX_BATCH_SIZE", integer(1, 100), { meaning: "operations in one batch, when batching is on", default: "10" }),
+  },
+  /** `apq`: automatic persisted queries. `only`: trusted documents, only the manifest's operations. `off`: neither. */
+  persistedOperations: variable("PERSISTED_OPERATIONS", oneOf(["apq", "only", "off"]), {
+    meaning: "`apq`: automatic persisted queries; `only`: trusted documents, nothing else runs; `off`",
+    default: "apq",
+  }),
+  persistedOperationsManifest: variable("PERSISTED_OPERATIONS_MANIFEST", path.describe("a path, relative to the working directory"), {
+    meaning: "the trusted documents for `only`",
+    default: "client/generated/persisted-documents.json",
+  }),
+  /** Where file content goes and the limits on it. */
+  files: {
+    storageUrl: variable(
+      "STORAGE_URL",
+      z
+        .string()
+        .regex(/^(file:\/\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, {
+          error: "expected file:///absolute/path or s3://bucket/prefix",
+        })
+        .describe("`file:///absolute/path` or `s3://bucket/prefix`"),
+      {
+        meaning:
+          "where file content is kept, one object per SHA-256: `file:///absolute/path`, or `s3://bucket/prefix` for S3 or an S3-compatible service (docs/deploy.md)",
+        default: (get) => pathToFileURL(resolve(get(DATA_DIR), "files")).href,
+        defaultDoc: "`file://` + the absolute `DATA_DIR/files`",
+      },
+    ),
+    s3: {
+      endpoint: variable(
+        "S3_ENDPOINT",
+        z
+          .string()
+          .regex(/^https?:\/\/\S+$/, { error: "expected an http(s):// URL" })
+          .describe("an `http(s)://` URL"),
+        {
+          meaning: "an S3-compatible service's `http(s)://` URL (MinIO, Ceph, R2…); leave unset for AWS",
+        },
+      ),
+      region: variable("S3_REGION", text.describe("a region name"), {
+        meaning: "the bucket's region (on AWS set it, or `AWS_REGION`)",
+        defaultDoc: "unset: the AWS SDK's own (`AWS_REGION`, profile); `us-east-1` with `S3_ENDPOINT`",
+      }),
+      forcePathStyle: variable("S3_FORCE_PATH_STYLE", boolean, {
+        meaning: "`endpoint/bucket/key` URLs instead of `bucket.endpoint/key` (MinIO, Ceph)",
+        defaultDoc: "the SDK's default (off)",
+      }),
+      /** Used when both the key id and the secret are set; otherwise the SDK's default chain. */
+      credentials: combine(
+        {
+          accessKeyId: variable("AWS_ACCESS_KEY_ID", text, {
+            meaning: "S3 credentials, used when both this and `AWS_SECRET_ACCESS_KEY` are set",
+            defaultDoc: "unset: the SDK's default chain (shared files, instance or task role)",
+          }),
+          secretAccessKey: variable("AWS_SECRET_ACCESS_KEY", text, { meaning: "the secret of `AWS_ACCESS_KEY_ID`" }),
+          sessionToken: variable("AWS_SESSION_TOKEN", text, { meaning: "with temporary credentials, their session token" }),
+        },
+        ({ accessKeyId, secretAccessKey, sessionToken }) =>
+          accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+      ),
+    },
+    /** A volume every instance shares, when uploads must resume anywhere. */
+    uploadDir: variable("UPLOAD_DIR", path.transform((given) => resolve(given)).describe("a path"), {
+      meaning: "where tus keeps the bytes of unfinished uploads (a volume every instance shares, or sticky routing: docs/deploy.md)",
+      default: (get) => resolve(get(DATA_DIR), "uploads"),
+      defaultDoc: "`DATA_DIR/uploads`",
+    }),
+    maxFileSize: variable("MAX_FILE_SIZE", bytes, { meaning: "the largest file", default: "5GiB" }),
+    /** Bytes per user; each distinct content counted once. */
+    storageQuota: variable("STORAGE_QUOTA", bytes, {
+      meaning: "bytes per user; each distinct content counted once, plus unfinished uploads' declared lengths",
+      default: "10GiB",
+    }),
+    uploadExpirySeconds: variable("UPLOAD_EXPIRY", integer(60, 30 * 86400), {
+      meaning: "seconds an upload may stay unfinished or uncommitted before it and its bytes are removed",
+      default: "86400",
+      defaultDoc: "`86400` (24 h)",
+    }),
+    downloadUrlTtlSeconds: variable("DOWNLOAD_URL_TTL", integer(10, 86400), {
+      meaning: "seconds a `downloadUrl` works",
+      default: "300",
+    }),
+    sweepIntervalSeconds: variable("SWEEP_INTERVAL", integer(10, 86400), {
+      meaning: "seconds between sweeps of expired uploads and unreferenced content, besides one at start-up",
+      default: "600",
+    }),
+  },
+};
+
+export type Config = Resolved<typeof SETTINGS>;
+export type FilesConfig = Config["files"];
+export type LimitsConfig = Config["limits"];
+export type ConnectionsConfig = Config["connections"];
+export type ThrottleConfig = Config["throttle"];
+export type SigningKeyConfig = NonNullable<Config["signingKey"]>;
+
+/** The README's configuration table, a row a declaration, in declaration order. */
+export const CONFIGURATION_DOCS = docsOf(SETTINGS);
+
+/** Every variable the server reads (the tests check each one's validation). */
+export const ENVIRONMENT_VARIABLES = CONFIGURATION_DOCS.flatMap((doc) => doc.names);
+
+/**
+ * Builds the frozen configuration from an environment (default `process.env`). Throws
+ * `ConfigError` naming every problem, e.g. `PORT: expected a whole number from 0 to 65535;
+ * JWT_SECRET: expected at least 32 bytes`.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // An empty variable means "not set", as in most shells' `VAR= cmd`.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
-  const parsed = environment.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${issue.path.join(".")}: ${issue.message}`);
-  }
-  const values = parsed.data;
-  const production = values.NODE_ENV === "production";
-  const privateKeyPem = pemFrom(present, "JWT_PRIVATE_KEY", "PRIVATE KEY");
-  const previousPublicKeyPem = pemFrom(present, "JWT_PREVIOUS_PUBLIC_KEY", "PUBLIC KEY");
-  if (previousPublicKeyPem && !privateKeyPem) {
-    throw new ConfigError("JWT_PREVIOUS_PUBLIC_KEY: needs JWT_PRIVATE_KEY (the new key that signs)");
-  }
-
-  if (production) {
-    if (!values.DATABASE_URL) {
-      throw new ConfigError("DATABASE_URL: required in production (the embedded database is for development)");
-    }
-    if (!values.JWT_SECRET && !privateKeyPem) {
-      throw new ConfigError("JWT_SECRET: required in production, at least 32 bytes (or JWT_PRIVATE_KEY for Ed25519)");
-    }
-    if (values.BCRYPT_COST !== undefined && values.BCRYPT_COST < 10) {
-      throw new ConfigError("BCRYPT_COST: expected at least 10 in production");
-    }
-  }
-
-  // 5 s, or less than the query timeout when that is shorter.
-  const statementTimeout = values.DATABASE_STATEMENT_TIMEOUT ?? Math.min(5, values.DATABASE_QUERY_TIMEOUT - 1);
-  if (statementTimeout >= values.DATABASE_QUERY_TIMEOUT) {
-    throw new ConfigError(
-      `DATABASE_STATEMENT_TIMEOUT: expected less than DATABASE_QUERY_TIMEOUT (${values.DATABASE_QUERY_TIMEOUT} s), so that PostgreSQL stops a slow statement before its connection is given up`,
-    );
-  }
-
-  const corsOrigins = values.CORS_ORIGINS
-    ? values.CORS_ORIGINS.split(",")
-        .map((origin) => origin.trim())
-        .filter(Boolean)
-    : production
-      ? []
-      : DEV_CORS_ORIGINS;
-
-  return Object.freeze({
-    production,
-    host: values.HOST,
-    port: values.PORT,
-    databaseUrl: values.DATABASE_URL,
-    databaseConnectTimeoutSeconds: values.DATABASE_CONNECT_TIMEOUT,
-    databaseQueryTimeoutSeconds: values.DATABASE_QUERY_TIMEOUT,
-    databaseStatementTimeoutSeconds: statementTimeout,
-    databaseListenUrl: values.DATABASE_LISTEN_URL,
-    databasePreparedStatements: values.DATABASE_PREPARED_STATEMENTS,
-    viewerCacheSize: values.VIEWER_CACHE_SIZE,
-    dataDir: values.DATA_DIR,
-    jwtSecret: values.JWT_SECRET,
-    corsOrigins: Object.freeze(corsOrigins),
-    logLevel: values.LOG_LEVEL,
-    trustProxy: values.TRUST_PROXY,
-    bcryptCost: values.BCRYPT_COST ?? DEFAULT_BCRYPT_COST,
-    accessTokenTtlSeconds: values.ACCESS_TOKEN_TTL,
-    exposeStatementCount: values.EXPOSE_STATEMENT_COUNT ?? !production,
-    signingKey: privateKeyPem
-      ? Object.freeze({ privateKeyPem, previousPublicKeyPems: Object.freeze(previousPublicKeyPem ? [previousPublicKeyPem] : []) })
-      : undefined,
-    refreshTokenTtlSeconds: values.REFRESH_TOKEN_TTL,
-    refreshReuseIntervalSeconds: values.REFRESH_REUSE_INTERVAL,
-    hashWorkers: values.HASH_WORKERS,
-    throttle: Object.freeze({
-      loginMaxFailures: values.LOGIN_MAX_FAILURES,
-      addressMaxFailures: values.LOGIN_ADDRESS_MAX_FAILURES,
-      loginWindowSeconds: values.LOGIN_WINDOW,
-      accountMaxFailures: values.LOGIN_ACCOUNT_MAX_FAILURES,
-      accountWindowSeconds: values.LOGIN_ACCOUNT_WINDOW,
-      registerPerAddressPerHour: values.REGISTER_MAX_PER_ADDRESS,
-      refreshPerAddressPerMinute: values.REFRESH_MAX_PER_ADDRESS,
-      writesPerUserPerMinute: values.WRITE_MAX_PER_USER,
-    }),
-    persistedOperations: values.PERSISTED_OPERATIONS,
-    persistedOperationsManifest: values.PERSISTED_OPERATIONS_MANIFEST,
-    shutdownTimeoutSeconds: values.SHUTDOWN_TIMEOUT,
-    auditRetentionDays: values.AUDIT_RETENTION_DAYS,
-    files: Object.freeze({
-      storageUrl: values.STORAGE_URL ?? pathToFileURL(resolve(values.DATA_DIR, "files")).href,
-      s3: Object.freeze({
-        endpoint: values.S3_ENDPOINT,
-        region: values.S3_REGION,
-        forcePathStyle: values.S3_FORCE_PATH_STYLE,
-        credentials:
-          values.AWS_ACCESS_KEY_ID && values.AWS_SECRET_ACCESS_KEY
-            ? { accessKeyId: values.AWS_ACCESS_KEY_ID, secretAccessKey: values.AWS_SECRET_ACCESS_KEY, sessionToken: values.AWS_SESSION_TOKEN }
-            : undefined,
-      }),
-      uploadDir: resolve(values.UPLOAD_DIR ?? join(values.DATA_DIR, "uploads")),
-      maxFileSize: values.MAX_FILE_SIZE,
-      storageQuota: values.STORAGE_QUOTA,
-      uploadExpirySeconds: values.UPLOAD_EXPIRY,
-      downloadUrlTtlSeconds: values.DOWNLOAD_URL_TTL,
-      sweepIntervalSeconds: values.SWEEP_INTERVAL,
-    }),
-    metrics: Object.freeze({ token: values.METRICS_TOKEN, port: values.METRICS_PORT }),
-    connections: Object.freeze({
-      requestTimeoutSeconds: values.REQUEST_TIMEOUT,
-      idleTimeoutSeconds: values.IDLE_TIMEOUT,
-      keepAliveTimeoutSeconds: values.KEEP_ALIVE_TIMEOUT,
-      maxConnections: values.MAX_CONNECTIONS,
-      // Behind a proxy every connection comes from the proxy's address: no cap of its own.
-      maxConnectionsPerAddress: values.MAX_CONNECTIONS_PER_ADDRESS ?? (values.TRUST_PROXY === false ? 100 : values.MAX_CONNECTIONS),
-    }),
-    limits: Object.freeze({
-      maxDepth: values.MAX_DEPTH,
-      maxAliases: values.MAX_ALIASES,
-      maxDirectives: values.MAX_DIRECTIVES,
-      maxTokens: values.MAX_TOKENS,
-      maxCost: values.MAX_COST,
-      maxAnalysisNodes: values.MAX_ANALYSIS_NODES,
-      bodyLimitBytes: values.BODY_LIMIT,
-      maxStatements: values.MAX_STATEMENTS,
-      allowBatchedRequests: values.ALLOW_BATCHED_REQUESTS,
-      maxBatchSize: values.MAX_BATCH_SIZE,
-    }),
-  });
+  const { values, problems } = readSettings(SETTINGS, env, PRODUCTION);
+  if (!values) throw new ConfigError(problems.join("; "), problems);
+  return values;
 }

@@ -1,3 +1,4 @@
+import type { AuditLog } from "./audit/events.js";
 import type DataLoader from "dataloader";
 import type { FastifyBaseLogger } from "fastify";
 import type { Viewer } from "./auth/viewer.js";
@@ -11,6 +12,7 @@ import type { Config } from "./config.js";
 import type { CountingDatabase } from "./db/counting.js";
 import type { GarbageCollector } from "./files/garbage.js";
 import type { FileLoaders } from "./files/store.js";
+import type { SharingLoaders } from "./sharing/loaders.js";
 import type { BlobStore } from "./storage/blob-store.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 import type { UserRow } from "./users/rows.js";
@@ -23,6 +25,8 @@ export interface Services {
   /** HMAC key that derives a refresh token's successor (see sessions/refresh-tokens.ts). */
   successorKey: string;
   metrics: Metrics;
+  /** Every audit event is written through it (and counted in `metrics` once committed). */
+  audit: AuditLog;
   /** Live viewers by session, kept in step with the database by `viewerChanges`. */
   viewers: ViewerCache;
   /** Revocations go through it, so that every instance forgets before the next request. */
@@ -47,7 +51,7 @@ export interface Context {
   /** The database, counting this request's statements. */
   db: CountingDatabase;
   /** Per-request loaders: their caches never outlive the request. */
-  loaders: { users: DataLoader<string, UserRow | null>; files: FileLoaders };
+  loaders: { users: DataLoader<string, UserRow | null>; files: FileLoaders; sharing: SharingLoaders };
   /** The signed-in user, or null for an anonymous request. */
   viewer: Viewer | null;
   /**

@@ -1,3 +1,4 @@
+import { ApolloServerErrorCode } from "@apollo/server/errors";
 import { GraphQLError } from "graphql";
 
 /**
@@ -22,6 +23,47 @@ export const ErrorCode = {
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * GraphQL's request errors: the document does not parse or validate (limits included), the
+ * operation named is not in it, or the variables do not coerce. Apollo Server labels them
+ * (its `ApolloServerErrorCode`); nothing executed.
+ */
+export const GRAPHQL_REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
+  ApolloServerErrorCode.GRAPHQL_PARSE_FAILED,
+  ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED,
+  ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE,
+  ApolloServerErrorCode.BAD_USER_INPUT,
+]);
+
+/** Every code Apollo Server gives a request it refuses before execution: shown to the client as it is. */
+export const REFUSED_REQUEST_CODES: ReadonlySet<string> = new Set([
+  ...GRAPHQL_REQUEST_ERROR_CODES,
+  ApolloServerErrorCode.BAD_REQUEST,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_FOUND,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
+]);
+
+/** A malformed HTTP request (not JSON, too large, a batch too long): Apollo's code for it. */
+export const BAD_REQUEST = ApolloServerErrorCode.BAD_REQUEST;
+
+/** No trusted document has the hash a request names. */
+export const PERSISTED_QUERY_NOT_FOUND = ApolloServerErrorCode.PERSISTED_QUERY_NOT_FOUND;
+
+/** The GraphQL-over-HTTP error body, for requests refused before GraphQL runs. */
+export const errorResponseBody = (message: string, code: string, requestId: string) => ({
+  errors: [{ message, extensions: { code, requestId } }],
+});
+
+/**
+ * The refusal of a limit on what one operation may ask for (src/limits.ts), before it
+ * executes: a validation error whose `limit` names the setting (`MAX_ALIASES`).
+ */
+export function limitRefusal(message: string, limit: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED, limit, ...extensions, http: { status: 400 } },
+  });
+}
 
 /** An error made on purpose by this server, safe to show as it is. */
 export class ClientError extends GraphQLError {

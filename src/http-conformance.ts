@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance } from "fastify";
 import { preferredType } from "./accept.js";
+import { GRAPHQL_REQUEST_ERROR_CODES } from "./errors.js";
 
 /**
  * GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/) where Apollo Server
@@ -82,12 +83,6 @@ export function registerHttpConformance(app: FastifyInstance, endpoint = "/graph
 }
 
 /**
- * GraphQL's request errors: the document does not parse or validate (limits included), the
- * operation named is not in it, or the variables do not coerce. Nothing executed.
- */
-const GRAPHQL_REQUEST_ERRORS = new Set(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "OPERATION_RESOLUTION_FAILURE", "BAD_USER_INPUT"]);
-
-/**
  * The status of a well-formed request that GraphQL refused (a request error), per the
  * media type of the answer: `application/graphql-response+json` keeps Apollo's 4xx, and
  * `application/json` gets 200, as the spec says a server SHOULD (legacy clients read the
@@ -101,7 +96,7 @@ export function requestErrorStatusPlugin(): ApolloServerPlugin {
           if (response.http.status !== 400 || response.body.kind !== "single") return;
           const { data, errors } = response.body.singleResult;
           if (data !== undefined || !errors?.length) return;
-          if (!errors.every((error) => GRAPHQL_REQUEST_ERRORS.has(String(error.extensions?.code)))) return;
+          if (!errors.every((error) => GRAPHQL_REQUEST_ERROR_CODES.has(String(error.extensions?.code)))) return;
           if (negotiateResponseType(request.http?.headers.get("accept")) === JSON_TYPE) response.http.status = 200;
         },
       };

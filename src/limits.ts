@@ -8,7 +8,7 @@ import {
   getNamedType,
   getNullableType,
   getVariableValues,
-  GraphQLError,
+  type GraphQLError,
   type GraphQLField,
   type GraphQLObjectType,
   type GraphQLSchema,
@@ -23,6 +23,7 @@ import {
 } from "graphql";
 import type { LimitsConfig } from "./config.js";
 import type { Context } from "./context.js";
+import { limitRefusal } from "./errors.js";
 
 /**
  * Limits on what one operation may ask for, all checked before anything executes.
@@ -38,20 +39,13 @@ import type { Context } from "./context.js";
  * (a thousand unknown directives) are not worth sending back.
  */
 
-/** The refusal of a limit, `limit` being the setting that says it (`MAX_ALIASES`). */
-export function limitError(message: string, limit: string, extensions: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, {
-    extensions: { code: "GRAPHQL_VALIDATION_FAILED", limit, ...extensions, http: { status: 400 } },
-  });
-}
-
 /** Armor's options that make its refusal one of ours (Armor would call it a "Syntax Error" with code BAD_USER_INPUT). */
 function reportedAs(limit: string) {
   return {
     propagateOnRejection: false,
     onReject: [
       (context: ValidationContext | null, error: GraphQLError) =>
-        context?.reportError(limitError(error.message.replace(/^Syntax Error: /, ""), limit)),
+        context?.reportError(limitRefusal(error.message.replace(/^Syntax Error: /, ""), limit)),
     ],
   };
 }
@@ -222,7 +216,7 @@ class CostAnalysis {
 
 /** The refusal of a document whose analysis would visit more than `budget` selections. */
 const analysisBudgetExceeded = (budget: number) =>
-  limitError(`The query is too complex to analyse: it visits more than ${budget} selections`, "MAX_ANALYSIS_NODES", { maxAnalysisNodes: budget });
+  limitRefusal(`The query is too complex to analyse: it visits more than ${budget} selections`, "MAX_ANALYSIS_NODES", { maxAnalysisNodes: budget });
 
 /**
  * The cost of `operation` with coerced `variables`, in the unit of "objects that may be fetched".
@@ -270,7 +264,7 @@ export function limitsPlugin(schema: GraphQLSchema, limits: LimitsConfig): Apoll
           const cost = operationCost(schema, operation, fragments, variables.coerced, limits.maxAnalysisNodes);
           costs.set(contextValue, cost);
           if (cost > limits.maxCost) {
-            throw limitError(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, "MAX_COST", {
+            throw limitRefusal(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, "MAX_COST", {
               cost,
               maxCost: limits.maxCost,
             });

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { AuditType } from "./audit/events.js";
 import type { Config } from "./config.js";
 import { aroundStatements } from "./db/around-statements.js";
 import type { Database } from "./db/database.js";
@@ -17,7 +18,8 @@ export interface Metrics {
   /** One GraphQL request done: `outcome` is success, error (some errors) or refused (never ran). */
   requestDone(operation: string, outcome: "success" | "error" | "refused", seconds: number): void;
   errorSent(code: string): void;
-  auditEvent(type: string): void;
+  /** `count` audit events of `type` committed (src/audit/events.ts counts them). */
+  auditEvents(type: AuditType, count: number): void;
   statementDone(seconds: number): void;
   /** Bytes of uploads written into staging. */
   readonly bytesUploaded: Counter;
@@ -109,7 +111,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
       latency.observe({ operation, outcome }, seconds);
     },
     errorSent: (code) => errors.inc({ code }),
-    auditEvent: (type) => audit.inc({ type }),
+    auditEvents: (type, count) => audit.inc({ type }, count),
     statementDone: (seconds) => statements.observe(seconds),
     connectionClosed: (reason) => closed.inc({ reason }),
   };

@@ -4,7 +4,7 @@ import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ConfigError } from "./config.js";
 import type { Context } from "./context.js";
-import { ClientError, ErrorCode } from "./errors.js";
+import { BAD_REQUEST, ClientError, ErrorCode, errorResponseBody, PERSISTED_QUERY_NOT_FOUND } from "./errors.js";
 
 /**
  * Trusted documents (`PERSISTED_OPERATIONS=only`): the server runs only the operations
@@ -57,7 +57,7 @@ type Refusal = { code: string; message: string; status: number };
 /** What a request's document is: a listed text, the text as sent (no hash: the list decides later), or a refusal. */
 type Resolution = { kind: "listed"; query: string } | { kind: "text" } | { kind: "refused"; refusal: Refusal };
 
-const badRequest = (message: string): Resolution => ({ kind: "refused", refusal: { code: "BAD_REQUEST", status: 400, message } });
+const badRequest = (message: string): Resolution => ({ kind: "refused", refusal: { code: BAD_REQUEST, status: 400, message } });
 
 /** The hash an operation names: by `documentId` or the persisted-query extension; the two must agree. */
 function namedHash(parameters: OperationParameters): { hash?: string } | Resolution {
@@ -87,7 +87,7 @@ export function resolveDocument(manifest: Manifest, parameters: OperationParamet
   }
   const query = manifest.get(named.hash);
   if (query === undefined) {
-    return { kind: "refused", refusal: { code: "PERSISTED_QUERY_NOT_FOUND", status: 400, message: "No trusted operation has this hash" } };
+    return { kind: "refused", refusal: { code: PERSISTED_QUERY_NOT_FOUND, status: 400, message: "No trusted operation has this hash" } };
   }
   return { kind: "listed", query };
 }
@@ -163,7 +163,7 @@ export function registerDocumentIds(app: FastifyInstance, manifest: Manifest): v
       if (resolution.kind !== "refused") continue;
       const { code, status, message } = resolution.refusal;
       request.log.info({ code }, "request refused: not a trusted operation");
-      return reply.code(status).send({ errors: [{ message, extensions: { code, requestId: request.id } }] });
+      return reply.code(status).send(errorResponseBody(message, code, request.id));
     }
   });
 }
@@ -184,7 +184,7 @@ export function trustedDocumentsPlugin(manifest: Manifest): ApolloServerPlugin<C
       return {
         async didResolveOperation({ source, contextValue }) {
           if (listed(source)) return;
-          contextValue.log.info({ code: "FORBIDDEN" }, "request refused: not a trusted operation");
+          contextValue.log.info({ code: ErrorCode.FORBIDDEN }, "request refused: not a trusted operation");
           throw new ClientError(UNTRUSTED_MESSAGE, ErrorCode.FORBIDDEN, { http: { status: 403 } });
         },
         async willSendResponse({ source, response, contextValue }) {

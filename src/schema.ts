@@ -12,6 +12,7 @@ import type { Resolvers } from "./generated/graphql.js";
 import { applyPolicy } from "./policy/apply.js";
 import { policy } from "./policy/rules.js";
 import { sessionResolvers } from "./sessions/resolvers.js";
+import { sharingResolvers } from "./sharing/resolvers.js";
 import { userResolvers } from "./users/resolvers.js";
 import { applyWriteLimit } from "./write-limit.js";
 
@@ -43,6 +44,7 @@ const resolvers: Resolvers[] = [
   sessionResolvers,
   userResolvers,
   datasetResolvers,
+  sharingResolvers,
 ];
 
 /** The SDL with its resolvers, before the policy is applied. */

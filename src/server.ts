@@ -13,13 +13,14 @@ import { clientAddressOf } from "./client-address.js";
 import type { Context, Services } from "./context.js";
 import { countStatements } from "./db/counting.js";
 import { DatabaseUnavailableError, type Database } from "./db/database.js";
-import { ClientError, ErrorCode, serviceUnavailable } from "./errors.js";
+import { BAD_REQUEST, ClientError, ErrorCode, errorResponseBody, serviceUnavailable } from "./errors.js";
 import { registerHttpConformance } from "./http-conformance.js";
 import { type Metrics, registerMetricsEndpoint } from "./metrics.js";
 import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "./persisted-operations.js";
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
 import { registerDownloads } from "./files/download-route.js";
 import { FileLoaders } from "./files/store.js";
+import { SharingLoaders } from "./sharing/loaders.js";
 import { registerUploads } from "./uploads/routes.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
 import { createUserLoader } from "./users/loader.js";
@@ -44,11 +45,6 @@ const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < h
 const hasRouteRule = (url: string) =>
   Object.hasOwn(routePolicy, url) ||
   (!url.includes(":") && Object.keys(routePolicy).some((rule) => rule.endsWith("/*") && url.startsWith(rule.slice(0, -1))));
-
-/** The GraphQL-over-HTTP error body, used for requests refused before GraphQL runs. */
-const errorBody = (message: string, code: string, requestId: string) => ({
-  errors: [{ message, extensions: { code, requestId } }],
-});
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -78,7 +74,7 @@ function limitBodyTime(app: FastifyInstance, defaultSeconds: number, metrics: Me
       void reply
         .code(408)
         .header("connection", "close")
-        .send(errorBody(`The request did not arrive within ${seconds} seconds`, "BAD_REQUEST", request.id));
+        .send(errorResponseBody(`The request did not arrive within ${seconds} seconds`, BAD_REQUEST, request.id));
     }, seconds * 1000);
     timer.unref();
     reply.raw.once("close", () => clearTimeout(timer));
@@ -176,10 +172,10 @@ export async function buildServer({ services, database, schema, logger, staging 
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const status = error.statusCode ?? 500;
     if (status < 500) {
-      return reply.code(status).send(errorBody(error.message, "BAD_REQUEST", request.id));
+      return reply.code(status).send(errorResponseBody(error.message, BAD_REQUEST, request.id));
     }
     request.log.error({ err: error }, "request failed");
-    return reply.code(500).send(errorBody("Internal server error", ErrorCode.INTERNAL_SERVER_ERROR, request.id));
+    return reply.code(500).send(errorResponseBody("Internal server error", ErrorCode.INTERNAL_SERVER_ERROR, request.id));
   });
 
   await app.register(cors, {
@@ -217,7 +213,7 @@ export async function buildServer({ services, database, schema, logger, staging 
     // Apollo runs every operation of a batch; a batch of fifty logins is fifty logins.
     app.addHook("preHandler", async (request, reply) => {
       if (Array.isArray(request.body) && request.body.length > config.limits.maxBatchSize) {
-        return reply.code(400).send(errorBody(`A batch may hold at most ${config.limits.maxBatchSize} operations`, "BAD_REQUEST", request.id));
+        return reply.code(400).send(errorResponseBody(`A batch may hold at most ${config.limits.maxBatchSize} operations`, BAD_REQUEST, request.id));
       }
     });
   }
@@ -248,7 +244,7 @@ export async function buildServer({ services, database, schema, logger, staging 
         return {
           services,
           db,
-          loaders: { users, files },
+          loaders: { users, files, sharing: new SharingLoaders(db) },
           viewer,
           provenUserIds: new Set(),
           requestId: request.id,

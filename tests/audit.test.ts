@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAuditLog } from "../src/audit/events.js";
+import { createMetrics } from "../src/metrics.js";
 import { createAdmin, createDataset, createUser, type TestUser, unique } from "./support/factories.js";
 import { errorCode, startServer, type TestServer } from "./support/server.js";
 
@@ -118,6 +120,35 @@ describe("audit trail", () => {
     );
     const registered = (await events({ type: "user.registered" }, 100)).filter((event) => event.actor?.email === `${name}@example.com`);
     expect(registered).toHaveLength(1);
+  });
+
+  it("writes and counts an event with its change: after the commit, and not at all when the change rolls back", async () => {
+    // No request rolls back after its event is written (each event is its change's last
+    // statement), so the audit log is driven here directly, on the server's database.
+    const metrics = createMetrics(() => undefined);
+    const audit = createAuditLog(metrics);
+    const counted = async () =>
+      (await metrics.registry.getSingleMetric("audit_events_total")!.get()).values.find((value) => value.labels.type === "dataset.deleted")?.value ??
+      0;
+    const written = async (marker: string) => server.database.query(`select type from audit_events where details->>'marker' = $1`, [marker]);
+    const event = (marker: string) => ({ type: "dataset.deleted" as const, actorId: null, subjectId: null, details: { marker } });
+
+    const rolledBack = unique("rolled-back");
+    const failure = server.database.transaction(async (tx) => {
+      await audit.record(tx, event(rolledBack));
+      throw new Error("the change failed after its event was written");
+    });
+    await expect(failure).rejects.toThrow("the change failed after its event was written");
+    expect(await written(rolledBack)).toEqual([]);
+    expect(await counted()).toBe(0);
+
+    const committed = unique("committed");
+    await server.database.transaction(async (tx) => {
+      await audit.record(tx, event(committed));
+      expect(await counted(), "counted before the commit").toBe(0);
+    });
+    expect(await written(committed)).toEqual([{ type: "dataset.deleted" }]);
+    expect(await counted()).toBe(1);
   });
 
   it("filters by time and pages with no gap or repeat", async () => {

@@ -1,4 +1,7 @@
+import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { README, withConfigTable } from "../scripts/config-table.js";
 import { ConfigError, DEFAULT_BCRYPT_COST, ENVIRONMENT_VARIABLES, loadConfig } from "../src/config.js";
 
 /** Every variable is validated at start-up into one frozen object. */
@@ -36,6 +39,49 @@ describe("configuration", () => {
     expect(loadConfig({ TRUST_PROXY: "on" }).trustProxy).toBe(true);
     expect(loadConfig({ TRUST_PROXY: "2" }).trustProxy).toBe(2);
     expect(loadConfig({ TRUST_PROXY: "10.0.0.0/8, 127.0.0.1" }).trustProxy).toEqual(["10.0.0.0/8", "127.0.0.1"]);
+  });
+
+  it("names every problem at once, in one line", () => {
+    let thrown: unknown;
+    try {
+      loadConfig({ NODE_ENV: "production", PORT: "eighty", LOG_LEVEL: "loud" });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    const { problems, message } = thrown as ConfigError;
+    expect(problems).toEqual([
+      "PORT: expected a whole number from 0 to 65535",
+      "DATABASE_URL: required in production (the embedded database is for development)",
+      "JWT_SECRET: required in production (at least 32 bytes, or JWT_PRIVATE_KEY for Ed25519)",
+      "LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent",
+    ]);
+    expect(message).toBe(problems.join("; "));
+  });
+
+  it("reports a value that depends on a bad one through the bad one only", () => {
+    // DATABASE_STATEMENT_TIMEOUT is checked against DATABASE_QUERY_TIMEOUT, which is unreadable.
+    expect(() => loadConfig({ DATABASE_QUERY_TIMEOUT: "soon", DATABASE_STATEMENT_TIMEOUT: "3" })).toThrow(
+      new ConfigError("DATABASE_QUERY_TIMEOUT: expected a whole number from 1 to 3600"),
+    );
+  });
+
+  it("takes JWT_PRIVATE_KEY in place of JWT_SECRET in production", () => {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const config = loadConfig({
+      NODE_ENV: "production",
+      DATABASE_URL: "postgres://db/app",
+      JWT_PRIVATE_KEY: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    });
+    expect(config.jwtSecret).toBeUndefined();
+    expect(config.signingKey?.privateKeyPem).toContain("-----BEGIN PRIVATE KEY-----");
+    expect(config.signingKey?.previousPublicKeyPems).toEqual([]);
+  });
+
+  it("documents every variable in the README's table as declared (npm run config:table writes it)", () => {
+    const readme = readFileSync(README, "utf8");
+    // Line by line, so that a failure shows the rows that differ; the table names every declaration.
+    expect(readme.split("\n"), "README.md's configuration table is stale: run npm run config:table").toEqual(withConfigTable(readme).split("\n"));
   });
 
   it("treats an empty variable as unset", () => {

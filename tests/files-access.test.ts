@@ -3,7 +3,11 @@ import { createAdmin, createDataset, createUser, type TestUser } from "./support
 import { commit, commitFiles, download, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
 import { startServer, type TestServer } from "./support/server.js";
 
-/** Who may upload, commit and download: the owner; an admin downloads any but commits only their own; anyone else gets 404. */
+/**
+ * Who may upload, commit and download: the owner; an admin downloads any but commits only
+ * their own (403 / FORBIDDEN: they may read it); anyone else gets 404. Collaborators' roles:
+ * tests/sharing.test.ts.
+ */
 
 let server: TestServer;
 let owner: TestUser;
@@ -22,12 +26,12 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 describe("file access", () => {
-  it("refuses an anonymous upload with 401 and a creation for another's dataset with 404, storing nothing", async () => {
+  it("refuses an anonymous upload with 401, a creation for another's dataset with 404 (an admin's: 403), storing nothing", async () => {
     expect((await tusCreate(server, { length: 3, metadata: { datasetId } })).status).toBe(401);
     const foreign = await tusCreate(server, { token: stranger.token, length: bytes.length, metadata: { datasetId }, body: bytes });
     expect(foreign.status).toBe(404);
     const byAdmin = await tusCreate(server, { token: admin.token, length: bytes.length, metadata: { datasetId }, body: bytes });
-    expect(byAdmin.status).toBe(404);
+    expect(byAdmin.status).toBe(403);
     expect(await server.database.query("select id from uploads where user_id = any($1)", [[stranger.id, admin.id]])).toEqual([]);
   });
 
@@ -44,11 +48,14 @@ describe("file access", () => {
     expect((await tusHead(server, owner.token, id)).headers.get("upload-offset")).toBe("0");
   });
 
-  it("refuses a commit to another's dataset as NOT_FOUND, and an admin's too", async () => {
+  it("refuses a commit to another's dataset as NOT_FOUND, and an admin's as FORBIDDEN", async () => {
     const uploadId = await upload(server, owner.token, datasetId, Buffer.from("more"));
-    for (const user of [stranger, admin]) {
+    for (const [user, code] of [
+      [stranger, "NOT_FOUND"],
+      [admin, "FORBIDDEN"],
+    ] as const) {
       const response = await commit(server, user.token, { datasetId, changes: [{ path: "more.txt", uploadId }] });
-      expect(response.errors?.[0]?.extensions.code).toBe("NOT_FOUND");
+      expect(response.errors?.[0]?.extensions.code).toBe(code);
     }
     const mine = await commit(server, stranger.token, { datasetId: (await createDataset(server, stranger)).id, changes: [{ path: "x", uploadId }] });
     expect(mine.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.changes[0].uploadId" });

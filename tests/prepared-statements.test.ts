@@ -65,22 +65,22 @@ describe.runIf(ENGINE === "postgres")("named prepared statements", () => {
   });
 
   it("marks the list statements but a search, each written without an optional filter", () => {
-    const shape = { totalCount: true, owners: false, owner: true, search: false, after: true };
+    const shape = { totalCount: true, owners: false, scope: "owner" as const, search: false, after: true };
     const plain = datasetList("CREATED_AT_DESC", shape);
     expect(preparedName(plain.text)).toBeDefined();
     expect(plain.text).not.toMatch(/is null/);
-    expect(plain.params({ ownerId: "o", pattern: null, afterKey: "k", afterId: "i", limit: 21 })).toEqual(["o", "k", "i", 21]);
+    expect(plain.params({ subject: "o", pattern: null, afterKey: "k", afterId: "i", limit: 21 })).toEqual(["o", "k", "i", 21]);
     const search = datasetList("CREATED_AT_DESC", { ...shape, search: true });
     expect(preparedName(search.text)).toBeUndefined();
     // The default page's LIMIT is in the text, so that its generic plan is costed for 21 rows.
     const page = datasetList("CREATED_AT_DESC", shape, DEFAULT_LIST_LIMIT);
     expect(page.text).toMatch(/limit 21$/);
-    expect(page.params({ ownerId: "o", pattern: null, afterKey: "k", afterId: "i", limit: 21 })).toEqual(["o", "k", "i"]);
+    expect(page.params({ subject: "o", pattern: null, afterKey: "k", afterId: "i", limit: 21 })).toEqual(["o", "k", "i"]);
     expect(datasetList("CREATED_AT_DESC", shape, 51).text).toBe(plain.text);
   });
 
   it("gives the owner's page a generic plan on the owner's index", async () => {
-    const page = datasetList("CREATED_AT_DESC", { totalCount: false, owners: false, owner: true, search: false, after: false });
+    const page = datasetList("CREATED_AT_DESC", { totalCount: false, owners: false, scope: "owner" as const, search: false, after: false });
     const plan = await test.database.transaction(async (tx) => {
       await tx.query("set local plan_cache_mode = force_generic_plan");
       await tx.query("set local enable_seqscan = off");

@@ -46,12 +46,12 @@ describe("dataset search on many rows", () => {
     const statement = datasetList("CREATED_AT_DESC", {
       totalCount: true,
       owners: ownerId === null,
-      owner: ownerId !== null,
+      scope: ownerId === null ? "all" : "owner",
       search: pattern !== null,
       after: false,
     });
     const explain = `explain (costs off) ${statement.text}`;
-    const params = statement.params({ ownerId, pattern, afterKey: null, afterId: null, limit: 21 });
+    const params = statement.params({ subject: ownerId, pattern, afterKey: null, afterId: null, limit: 21 });
     const rows = await server.database.transaction(async (tx) => {
       if (ENGINE === "pglite") {
         await tx.query("set local enable_seqscan = off");

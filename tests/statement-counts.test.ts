@@ -56,6 +56,44 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
     expect(oneOwner.statements).toBe(viewerCheck + 1);
   });
 
+  it("runs a page of 20 datasets, owned and shared, with viewerAccess and collaborators in a fixed number of statements", async () => {
+    const viewer = await createUser(server);
+    const others: TestUser[] = [];
+    for (let index = 0; index < 12; index += 1) others.push(await createUser(server));
+    const share = (owner: TestUser, datasetId: string, username: string) =>
+      server.graphql(
+        `mutation($d: ID!, $u: String!) { shareDataset(datasetId: $d, username: $u, role: VIEWER) { role } }`,
+        { d: datasetId, u: username },
+        { token: owner.token },
+      );
+    // Ten of the viewer's own, each shared with two others; ten of ten other owners, shared with the viewer.
+    for (let index = 0; index < 10; index += 1) {
+      const own = await createDataset(server, viewer);
+      for (const other of [others[10]!, others[11]!]) expect((await share(viewer, own.id, other.username)).errors).toBeUndefined();
+      const theirs = await createDataset(server, others[index]!);
+      expect((await share(others[index]!, theirs.id, viewer.username)).errors).toBeUndefined();
+    }
+    await warm(viewer.token);
+    const PAGE = `query($first: Int) {
+      datasets(first: $first, filter: { access: ALL }) {
+        totalCount
+        nodes { id viewerAccess owner { username } collaborators { role addedAt user { username } addedBy { username } } }
+      }
+    }`;
+    const page = await server.graphql(PAGE, { first: 20 }, { token: viewer.token });
+    expect(page.errors).toBeUndefined();
+    expect(page.data.datasets.nodes).toHaveLength(20);
+    const accesses = page.data.datasets.nodes.map((node: { viewerAccess: string }) => node.viewerAccess).sort();
+    expect(accesses).toEqual([...Array(10).fill("OWNER"), ...Array(10).fill("VIEWER")]);
+    const collaborators = page.data.datasets.nodes.flatMap((node: { collaborators: unknown[] }) => node.collaborators);
+    expect(collaborators).toHaveLength(30);
+    // The page with its count and owners, the viewer's access to each, the collaborators with
+    // their users, and the users who shared (batched): four, whatever the page holds.
+    expect(page.statements).toBe(viewerCheck + 4);
+    const small = await server.graphql(PAGE, { first: 2 }, { token: viewer.token });
+    expect(small.statements).toBeLessThanOrEqual(viewerCheck + 4);
+  });
+
   it("spends the expected statements on each operation", async () => {
     const user = await createUser(server);
     const dataset = await createDataset(server, user);
@@ -82,6 +120,18 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
       ["datasets without totalCount", `{ datasets(first: 20) { nodes { id } } }`, {}, true, 1],
       ["datasets with owners", `{ datasets(first: 20) { nodes { id owner { id } } } }`, {}, true, 1],
       ["dataset", `query($id: ID!) { dataset(id: $id) { id owner { email } } }`, { id: dataset.id }, true, 1],
+      // The viewer's access comes with the row.
+      ["dataset with viewerAccess", `query($id: ID!) { dataset(id: $id) { id viewerAccess } }`, { id: dataset.id }, true, 1],
+      // write limit, the dataset locked with the access, the user, their role now, the share, audit, notify
+      [
+        "shareDataset",
+        `mutation($d: ID!, $u: String!) { shareDataset(datasetId: $d, username: $u, role: EDITOR) { role user { id } addedBy { id } } }`,
+        { d: dataset.id, u: admin.username },
+        true,
+        7,
+      ],
+      // write limit, the dataset locked with the access, the share removed, audit, notify
+      ["unshareDataset", `mutation($d: ID!, $u: ID!) { unshareDataset(datasetId: $d, userId: $u) }`, { d: dataset.id, u: admin.id }, true, 5],
       // Each mutation by a signed-in user: the write limit's count, then the change.
       ["createDataset", `mutation { createDataset(input: { name: "x" }) { id owner { id } } }`, {}, true, 2],
       ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, true, 2],

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAuditLog } from "../src/audit/events.js";
 import { TRUST_WINDOW_MS } from "../src/auth/viewer-changes.js";
 import { changeAccount } from "../src/users/store.js";
 import { createAdmin, createUser, type TestUser } from "./support/factories.js";
@@ -220,7 +221,7 @@ describe("the viewer cache", () => {
     const target = await createUser(server);
     await server.database.query(`update users set role = 'USER' where id = $1`, [demoted.id]);
     // As a request would that still carried the old role: straight to the store.
-    expect(await changeAccount(server.database, target.id, { role: "ADMIN" }, demoted.id)).toEqual({ kind: "actorNotAdmin" });
+    expect(await changeAccount(server.database, createAuditLog(), target.id, { role: "ADMIN" }, demoted.id)).toEqual({ kind: "actorNotAdmin" });
     expect(await server.database.query(`select role from users where id = $1`, [target.id])).toEqual([{ role: "USER" }]);
   });
 

@@ -1,4 +1,4 @@
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
+import type { AuditLog } from "../audit/events.js";
 import { parseEmail, parseUsername } from "../auth/input.js";
 import type { PasswordHasher } from "../auth/passwords.js";
 import { checkNewPassword } from "../auth/password-policy.js";
@@ -46,9 +46,14 @@ const promoteHint = (email: string) =>
  * other than by another admin. Input errors are thrown as the API's `ClientError`s (with
  * the field named), refusals as `AdminRefusal`.
  */
-export async function createOrPromoteAdmin(database: Database, passwords: PasswordHasher, request: AdminRequest): Promise<AdminResult> {
+export async function createOrPromoteAdmin(
+  database: Database,
+  passwords: PasswordHasher,
+  audit: AuditLog,
+  request: AdminRequest,
+): Promise<AdminResult> {
   const email = parseEmail("email", request.email);
-  if (request.promoteExisting) return promote(database, email, request);
+  if (request.promoteExisting) return promote(database, audit, email, request);
 
   const existing = await findUserByEmail(database, email);
   if (existing) {
@@ -73,7 +78,7 @@ export async function createOrPromoteAdmin(database: Database, passwords: Passwo
 }
 
 /** Promotes the account with `email`, recording who did it in the audit trail. */
-async function promote(database: Database, email: string, request: AdminRequest): Promise<AdminResult> {
+async function promote(database: Database, audit: AuditLog, email: string, request: AdminRequest): Promise<AdminResult> {
   if (request.password !== undefined) {
     throw new AdminRefusal("--promote-existing keeps the account's own password: leave out --password");
   }
@@ -91,7 +96,7 @@ async function promote(database: Database, email: string, request: AdminRequest)
     const row = await setRoleByEmail(tx, email, "ADMIN");
     if (row) {
       const details = { from: existing.role, to: "ADMIN", by: "create-admin" };
-      await tx.query(INSERT_AUDIT_EVENT, ["user.role_changed", null, row.id, JSON.stringify(details)]);
+      await audit.record(tx, { type: "user.role_changed", actorId: null, subjectId: row.id, details });
     }
     return row;
   });

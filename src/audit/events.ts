@@ -1,9 +1,11 @@
-import type { Context } from "../context.js";
-import type { Queryable } from "../db/database.js";
+import type { Queryable, Transaction } from "../db/database.js";
+import type { Metrics } from "../metrics.js";
 
 /**
  * The audit trail: one row per security-relevant event or change, written in the same
- * transaction (or the same statement) as the change, and counted in /metrics by type.
+ * transaction (or the same statement) as the change, and counted in /metrics by type once
+ * that change has committed. Every event is written through an `AuditLog`, with a type of
+ * this union: a misspelt type does not compile.
  */
 export type AuditType =
   | "user.registered"
@@ -19,24 +21,79 @@ export type AuditType =
   | "dataset.created"
   | "dataset.updated"
   | "dataset.deleted"
+  | "dataset.shared"
+  | "dataset.share_changed"
+  | "dataset.unshared"
   | "upload.created"
   | "upload.completed"
   | "version.committed";
 
-export interface AuditEventInput {
+export interface AuditEvent {
   type: AuditType;
   actorId: string | null;
   subjectId: string | null;
   details?: Record<string, unknown>;
 }
 
-/** $1 type, $2 actor, $3 subject, $4 details (JSON text). */
-export const INSERT_AUDIT_EVENT = `
+/**
+ * A change and its audit event in one statement (a data-modifying CTE), for changes that
+ * are one statement: one `type` event per row the statement returns.
+ */
+export interface AuditedStatement {
+  readonly text: string;
+  readonly type: AuditType;
+}
+
+/**
+ * Builds an `AuditedStatement`: `statement` is given the CTE that writes a `type` event for
+ * each row of `from` (`actor`, `subject` and `details` are SQL expressions over its columns)
+ * and places it in its WITH list.
+ */
+export function auditedStatement(
+  type: AuditType,
+  columns: { from: string; actor: string; subject: string; details?: string },
+  statement: (auditCte: string) => string,
+): AuditedStatement {
+  const cte = `audited as (
+    insert into audit_events (type, actor_id, subject_id, details)
+    select '${type}', ${columns.actor}, ${columns.subject}, ${columns.details ?? "'{}'::jsonb"} from ${columns.from}
+  )`;
+  return { text: statement(cte), type };
+}
+
+const INSERT_AUDIT_EVENT = `
   insert into audit_events (type, actor_id, subject_id, details)
   values ($1, $2, $3, $4::jsonb)`;
 
-/** Writes `event` on `db` (pass the transaction of the change it describes) and counts it. */
-export async function recordAudit(context: Pick<Context, "services">, db: Queryable, event: AuditEventInput): Promise<void> {
-  await db.query(INSERT_AUDIT_EVENT, [event.type, event.actorId, event.subjectId, JSON.stringify(event.details ?? {})]);
-  context.services.metrics.auditEvent(event.type);
+/**
+ * The one way events are written. `db` is the transaction of the change an event describes
+ * (a `Transaction`: counted once it commits, not at all if it rolls back), or the database
+ * for an event that is the only write (committed, and counted, as the statement returns).
+ */
+export interface AuditLog {
+  record(db: Queryable, event: AuditEvent): Promise<void>;
+  /** Runs an audited statement: the change and its events (one a returned row). */
+  query<Row>(db: Queryable, statement: AuditedStatement, params: readonly unknown[]): Promise<Row[]>;
+}
+
+/** The server's audit log, counting into `metrics`; without, events are counted nowhere (the command-line tools). */
+export function createAuditLog(metrics?: Pick<Metrics, "auditEvents">): AuditLog {
+  /** Counts once committed: at the end of the transaction, or now for a statement on its own (committed as it returned). */
+  const count = (db: Queryable | Transaction, type: AuditType, events: number) => {
+    if (!metrics || events === 0) return;
+    const add = () => metrics.auditEvents(type, events);
+    if ("afterCommit" in db) db.afterCommit(add);
+    else add();
+  };
+  return {
+    async record(db, event) {
+      await db.query(INSERT_AUDIT_EVENT, [event.type, event.actorId, event.subjectId, JSON.stringify(event.details ?? {})]);
+      count(db, event.type, 1);
+    },
+    async query<Row>(db: Queryable, statement: AuditedStatement, params: readonly unknown[]) {
+      const rows = await db.query<Row>(statement.text, params);
+      count(db, statement.type, rows.length);
+      return rows;
+    },
+  };
 }

@@ -1,6 +1,5 @@
 import { fromDatabaseError, unauthenticated } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { recordAudit } from "../audit/events.js";
 import { sessionPayload, startSession } from "../sessions/sign-in.js";
 import { findCredentialsByEmail, insertUser, rehashPassword } from "../users/store.js";
 import { parseEmail, parseUsername } from "./input.js";
@@ -39,7 +38,7 @@ export const authResolvers: Resolvers = {
       // An unknown email spends the same hash work as a wrong password: no timing oracle.
       const matches = await context.services.passwords.verify(input.password, user?.passwordHash ?? null);
       if (!user || !matches || !user.active) {
-        await recordAudit(context, context.db, { type: "login.failed", actorId: null, subjectId: user?.id ?? null, details: { email } });
+        await context.services.audit.record(context.db, { type: "login.failed", actorId: null, subjectId: user?.id ?? null, details: { email } });
         throw unauthenticated(WRONG_CREDENTIALS);
       }
       await throttle.loginSucceeded(email, context.clientAddress);

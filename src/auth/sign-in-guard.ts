@@ -1,4 +1,3 @@
-import { recordAudit } from "../audit/events.js";
 import type { Context } from "../context.js";
 import { createThrottle, type Throttle } from "./throttle.js";
 
@@ -13,7 +12,7 @@ export async function guardSignIn(context: Context, email: string, actorId: stri
   const refused = await throttle.loginAttempt(email, context.clientAddress);
   if (refused) {
     if (refused.firstInWindow) {
-      await recordAudit(context, context.db, {
+      await context.services.audit.record(context.db, {
         type: "login.throttled",
         actorId,
         subjectId: null,

@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { openDatabase } from "../app.js";
 import { createOrPromoteAdmin, describeAccount } from "../admin/create-admin.js";
+import { createAuditLog } from "../audit/events.js";
 import { createPasswordHasher } from "../auth/passwords.js";
 import { loadConfig } from "../config.js";
 import { migrate } from "../db/migrate.js";
@@ -37,7 +38,8 @@ async function run(): Promise<void> {
   const database = await openDatabase(config, logger);
   try {
     await migrate(database);
-    const { user, outcome } = await createOrPromoteAdmin(database, createPasswordHasher(config.bcryptCost), {
+    // A command-line run has no /metrics: its audit event is written, and counted nowhere.
+    const { user, outcome } = await createOrPromoteAdmin(database, createPasswordHasher(config.bcryptCost), createAuditLog(), {
       email: values.email,
       username: values.username,
       password: values.password,

@@ -4,7 +4,8 @@ import type { Context } from "../context.js";
 import { notFound } from "../errors.js";
 import type { DatasetOrder, Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
-import { datasetReadScope, datasetWriteScope, requireViewer } from "../policy/rules.js";
+import { refusalOf } from "../policy/dataset-access.js";
+import { datasetListScope, datasetScope, requireViewer } from "../policy/rules.js";
 import { parseSearch } from "../search.js";
 import { isSelected } from "../selection.js";
 import { checkId } from "../validation.js";
@@ -40,7 +41,7 @@ async function datasetPage(
   const after = args.after == null ? null : decodeDatasetCursor(order, args.after);
   const extras = {
     totalCount: isSelected(info, ["totalCount"]),
-    owners: filter.ownerId !== viewer.id && (isSelected(info, ["nodes", "owner"]) || isSelected(info, ["edges", "node", "owner"])),
+    owners: !onlyOwnedBy(filter.scope, viewer) && (isSelected(info, ["nodes", "owner"]) || isSelected(info, ["edges", "node", "owner"])),
   };
   const page = await store.listDatasets(context.db, filter, order, after, first + 1, extras);
   return toConnection(
@@ -52,48 +53,46 @@ async function datasetPage(
   );
 }
 
+/** True when every dataset the scope covers is the viewer's own. */
+const onlyOwnedBy = (scope: store.DatasetListFilter["scope"], viewer: Viewer) => scope.kind === "owner" && scope.ownerId === viewer.id;
+
 const DATASET = "Dataset";
 
 export const datasetResolvers: Resolvers = {
   Query: {
     datasets: (_parent, args, context, info) => {
       const viewer = requireViewer(context);
-      const filter = { ...datasetReadScope(viewer), search: parseSearch("filter.search", args.filter?.search) };
+      const filter = { scope: datasetListScope(viewer, args.filter?.access), search: parseSearch("filter.search", args.filter?.search) };
       return datasetPage(context, viewer, filter, args, info);
     },
     adminDatasets: (_parent, args, context, info) => {
       const ownerId = args.filter?.ownerId == null ? null : checkId("filter.ownerId", args.filter.ownerId);
-      const filter = { ownerId, search: parseSearch("filter.search", args.filter?.search) };
+      const filter = { scope: { kind: "owner" as const, ownerId }, search: parseSearch("filter.search", args.filter?.search) };
       return datasetPage(context, requireViewer(context), filter, args, info);
     },
     dataset: async (_parent, args, context) => {
-      const { ownerId } = datasetReadScope(requireViewer(context));
-      const dataset = await store.findDataset(context.db, checkId("id", args.id), ownerId);
+      const dataset = await store.findDataset(context.db, checkId("id", args.id), datasetScope(requireViewer(context), "read"));
       if (!dataset) throw notFound(DATASET);
       return dataset;
     },
   },
   Mutation: {
     createDataset: async (_parent, args, context) => {
-      const { ownerId } = datasetWriteScope(requireViewer(context));
-      const dataset = await store.insertDataset(context.db, ownerId, parseCreateInput(args.input));
-      context.services.metrics.auditEvent("dataset.created");
-      return dataset;
+      // Whoever creates a dataset owns it.
+      return store.insertDataset(context.db, context.services.audit, requireViewer(context).id, parseCreateInput(args.input));
     },
     updateDataset: async (_parent, args, context) => {
-      const { ownerId } = datasetWriteScope(requireViewer(context));
+      const viewer = requireViewer(context);
       const id = checkId("id", args.id);
-      const dataset = await store.updateDataset(context.db, id, ownerId, parseUpdateInput(args.input));
-      if (!dataset) throw notFound(DATASET);
-      context.services.metrics.auditEvent("dataset.updated");
+      const dataset = await store.updateDataset(context.db, context.services.audit, id, datasetScope(viewer, "write"), parseUpdateInput(args.input));
+      if (!dataset) throw await refusalOf(context.db, viewer, id, "write");
       return dataset;
     },
     deleteDataset: async (_parent, args, context) => {
-      const { ownerId } = datasetWriteScope(requireViewer(context));
+      const viewer = requireViewer(context);
       const id = checkId("id", args.id);
-      const deleted = await store.deleteDataset(context.db, id, ownerId);
-      if (!deleted) throw notFound(DATASET);
-      context.services.metrics.auditEvent("dataset.deleted");
+      const deleted = await store.deleteDataset(context.db, context.services.audit, id, datasetScope(viewer, "manage"));
+      if (!deleted) throw await refusalOf(context.db, viewer, id, "manage");
       // Content nothing else references, and bytes staged for it, go before the answer.
       await context.services.files.garbage.collect(deleted.content);
       await Promise.all(deleted.uploads.map((upload) => context.services.files.staging.remove(upload).catch(() => {})));

@@ -1,4 +1,5 @@
 import type { IsoTime } from "../db/timestamps.js";
+import type { DatasetAccess } from "../generated/graphql.js";
 import type { ConnectionModel, EdgeModel } from "../pagination.js";
 import type { UserRow } from "../users/rows.js";
 
@@ -13,6 +14,8 @@ export interface DatasetRow {
   updatedAt: IsoTime;
   /** The owner's row, when it was read in the same statement (admin lists). */
   owner?: UserRow;
+  /** The viewer's access to it, when the statement that read it worked it out (`dataset(id)`). */
+  access?: DatasetAccess;
 }
 
 /** A row of a list page: also the lower-cased name the name orders sort and page by. */

@@ -1,6 +1,9 @@
+import { auditedStatement } from "../audit/events.js";
 import { type ColumnMap, propertyList, selectList } from "../db/columns.js";
-import { preparable } from "../db/prepared.js";
 import type { DatasetOrder } from "../generated/graphql.js";
+import { preparable } from "../db/prepared.js";
+import { accessOf, allows, ownedOrSharedWith, sharedWith } from "../policy/access-sql.js";
+import type { DatasetListScope } from "../policy/rules.js";
 import { prefixedUserColumns } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
 import type { DatasetRow } from "./rows.js";
@@ -8,17 +11,18 @@ import type { DatasetRow } from "./rows.js";
 /**
  * All SQL about datasets. Columns are aliased to `DatasetRow` property names.
  *
- * Scope parameters of single-row statements follow one pattern: `$n::uuid is null or
- * user_id = $n`, where null means "every owner" (admins); on a primary key any plan is the
- * same. The lists are written out per case instead (one owner or all, a search or none, a
- * cursor or the first page), so that each text has one right plan: the server runs them as
- * prepared statements (src/db/prepared.ts), whose generic plan cannot fold such a test away.
+ * A single dataset's statements take the viewer's scope (`scopeParams`) and filter with
+ * `allows` (policy/access-sql.ts); on a primary key any plan is the same. The lists are
+ * written out per case instead (their scope: one owner, every owner, shared with a user, or
+ * owned by or shared with them; a search or none; a cursor or the first page), so that each
+ * text has one right plan: the server runs them as prepared statements (src/db/prepared.ts),
+ * whose generic plan cannot fold an optional test such as `$1 is null or user_id = $1` away.
  * Not a search: how many rows a pattern matches, and whether its trigrams narrow anything,
  * depends on the pattern, so each search is planned for its own.
  */
 
-/** The one list of the `DatasetRow` columns (its `owner` is another table's row). */
-const DATASET_ROW_COLUMNS: ColumnMap<Exclude<keyof DatasetRow, "owner">> = {
+/** The one list of the `DatasetRow` columns (its `owner` is another table's row, its `access` the viewer's). */
+const DATASET_ROW_COLUMNS: ColumnMap<Exclude<keyof DatasetRow, "owner" | "access">> = {
   id: "id",
   userId: "user_id",
   name: "name",
@@ -41,10 +45,15 @@ export interface ListExtras {
   owners: boolean;
 }
 
-/** Which list statement: the extras, and which of the filter and cursor apply. */
+/** A list's scope as its statement is written: `DatasetListScope`, with every owner (`all`) apart from one. */
+export type ListScope = "owner" | "all" | "shared" | "ownedOrShared";
+const LIST_SCOPES: readonly ListScope[] = ["owner", "all", "shared", "ownedOrShared"];
+
+export const listScope = (scope: DatasetListScope): ListScope => (scope.kind === "owner" && scope.ownerId === null ? "all" : scope.kind);
+
+/** Which list statement: the extras, the scope, and whether a search and a cursor apply. */
 export interface ListShape extends ListExtras {
-  /** One owner's datasets, or every owner's. */
-  owner: boolean;
+  scope: ListScope;
   /** A case-insensitive substring of name or description. */
   search: boolean;
   /** A page after a cursor, or the first. */
@@ -53,7 +62,8 @@ export interface ListShape extends ListExtras {
 
 /** The values a list statement may take; each statement takes those its shape uses. */
 export interface ListValues {
-  ownerId: string | null;
+  /** The owner, or the user the datasets are shared with (unused for `all`). */
+  subject: string | null;
   /** The ILIKE pattern (`containsPattern`). */
   pattern: string | null;
   afterKey: string | null;
@@ -81,12 +91,15 @@ function parameters() {
   };
 }
 
-/** The filter of `shape` (owner, search), each test only when it applies. */
-function filterOf(shape: Pick<ListShape, "owner" | "search">, ref: (name: keyof ListValues) => string): string[] {
-  return [
-    ...(shape.owner ? [`datasets.user_id = ${ref("ownerId")}::uuid`] : []),
-    ...(shape.search ? [`(datasets.name ilike ${ref("pattern")}::text or datasets.description ilike ${ref("pattern")}::text)`] : []),
-  ];
+/** The filter of a scope and search, each test only when it applies. */
+function filterOf(shape: Pick<ListShape, "scope" | "search">, ref: (name: keyof ListValues) => string): string[] {
+  const scope = {
+    owner: () => [`datasets.user_id = ${ref("subject")}::uuid`],
+    all: () => [],
+    shared: () => [sharedWith("datasets", ref("subject"))],
+    ownedOrShared: () => [ownedOrSharedWith("datasets", ref("subject"))],
+  }[shape.scope]();
+  return [...scope, ...(shape.search ? [`(datasets.name ilike ${ref("pattern")}::text or datasets.description ilike ${ref("pattern")}::text)`] : [])];
 }
 
 const whereOf = (tests: string[]) => (tests.length > 0 ? tests.join("\n      and ") : "true");
@@ -120,11 +133,11 @@ function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListS
 
 const SHAPES: ListShape[] = [false, true].flatMap((totalCount) =>
   [false, true].flatMap((owners) =>
-    [false, true].flatMap((owner) => [false, true].flatMap((search) => [false, true].map((after) => ({ totalCount, owners, owner, search, after })))),
+    LIST_SCOPES.flatMap((scope) => [false, true].flatMap((search) => [false, true].map((after) => ({ totalCount, owners, scope, search, after })))),
   ),
 );
 const shapeKey = (order: DatasetOrder, shape: ListShape, limit?: number) =>
-  `${order} ${shape.totalCount} ${shape.owners} ${shape.owner} ${shape.search} ${shape.after} ${limit ?? "$"}`;
+  `${order} ${shape.totalCount} ${shape.owners} ${shape.scope} ${shape.search} ${shape.after} ${limit ?? "$"}`;
 
 /**
  * The default page's LIMIT (`first` 20, and one more row) is written into the text. A
@@ -150,21 +163,21 @@ export const datasetList = (order: DatasetOrder, shape: ListShape, limit?: numbe
 
 /** The count of a filter alone (when a page came back empty, or `totalCount` was not foreseen). */
 const DATASET_COUNTS = new Map(
-  [false, true].flatMap((owner) =>
+  LIST_SCOPES.flatMap((scope) =>
     [false, true].map((search) => {
       const { ref, params } = parameters();
-      const text = `select count(*)::int as "count" from datasets where ${whereOf(filterOf({ owner, search }, ref))}`;
-      return [`${owner} ${search}`, { text: search ? text : preparable(text), params }] as const;
+      const text = `select count(*)::int as "count" from datasets where ${whereOf(filterOf({ scope, search }, ref))}`;
+      return [`${scope} ${search}`, { text: search ? text : preparable(text), params }] as const;
     }),
   ),
 );
 
-export const datasetCount = (shape: Pick<ListShape, "owner" | "search">): ListStatement => DATASET_COUNTS.get(`${shape.owner} ${shape.search}`)!;
+export const datasetCount = (shape: Pick<ListShape, "scope" | "search">): ListStatement => DATASET_COUNTS.get(`${shape.scope} ${shape.search}`)!;
 
-/** $1 id, $2 owner or null (admins read any). */
+/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed): the dataset with the viewer's access to it. */
 export const DATASET_BY_ID = preparable(`
-  select ${DATASET_COLUMNS} from datasets
-  where id = $1 and ($2::uuid is null or user_id = $2)`);
+  select ${DATASET_COLUMNS}, ${accessOf("datasets", "$2", "$3")} as "access" from datasets
+  where id = $1 and ${allows("datasets", "$2", "$3", "$4")}`);
 
 /** The columns of a `DatasetRow`, read back from a CTE that returned `DATASET_COLUMNS`. */
 const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
@@ -173,44 +186,50 @@ const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
  * Each change writes its audit event in the same statement (a data-modifying CTE), so the
  * two stand or fall together and cost one round trip.
  */
-export const INSERT_DATASET = preparable(`
+export const INSERT_DATASET = auditedStatement(
+  "dataset.created",
+  { from: "inserted", actor: '"userId"', subject: "id" },
+  (audited) => `
   with inserted as (
     insert into datasets (user_id, name, description, file_path)
     values ($1, $2, $3, $4)
     returning ${DATASET_COLUMNS}
-  ), audited as (
-    insert into audit_events (type, actor_id, subject_id)
-    select 'dataset.created', "userId", id from inserted
-  )
-  select ${ROW_FROM_CTE} from inserted`);
+  ), ${audited}
+  select ${ROW_FROM_CTE} from inserted`,
+);
+// One of the hot statements (createDataset): fit to run prepared.
+preparable(INSERT_DATASET.text);
 
 /**
- * $1 id, $2 owner; each column changes only when its flag ($3, $5, $7) is true, so a
- * field left out of the input keeps its value and a null clears it. $9: the audit
- * event's details (the fields changed).
+ * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed); each column changes
+ * only when its flag ($5, $7, $9) is true, so a field left out of the input keeps its
+ * value and a null clears it. $11: the audit event's details (the fields changed); its
+ * actor is the viewer (the owner or an editor).
  */
-export const UPDATE_DATASET = `
+export const UPDATE_DATASET = auditedStatement(
+  "dataset.updated",
+  { from: "updated", actor: "$2::uuid", subject: "id", details: "$11::jsonb" },
+  (audited) => `
   with updated as (
     update datasets set
-      name        = case when $3::boolean then $4::text else name end,
-      description = case when $5::boolean then $6::text else description end,
-      file_path   = case when $7::boolean then $8::text else file_path end,
+      name        = case when $5::boolean then $6::text else name end,
+      description = case when $7::boolean then $8::text else description end,
+      file_path   = case when $9::boolean then $10::text else file_path end,
       updated_at  = date_trunc('milliseconds', now())
-    where id = $1 and user_id = $2
+    where id = $1 and ${allows("datasets", "$2", "$3", "$4")}
     returning ${DATASET_COLUMNS}
-  ), audited as (
-    insert into audit_events (type, actor_id, subject_id, details)
-    select 'dataset.updated', "userId", id, $9::jsonb from updated
-  )
-  select ${ROW_FROM_CTE} from updated`;
+  ), ${audited}
+  select ${ROW_FROM_CTE} from updated`,
+);
 
-export const DELETE_DATASET = `
+/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed). */
+export const DELETE_DATASET = auditedStatement(
+  "dataset.deleted",
+  { from: "deleted", actor: "$2::uuid", subject: "id", details: "jsonb_build_object('name', name)" },
+  (audited) => `
   with deleted as (
-    delete from datasets where id = $1 and user_id = $2 returning id, user_id, name
-  ), audited as (
-    insert into audit_events (type, actor_id, subject_id, details)
-    select 'dataset.deleted', user_id, id, jsonb_build_object('name', name) from deleted
-  )
+    delete from datasets where id = $1 and ${allows("datasets", "$2", "$3", "$4")} returning id, user_id, name
+  ), ${audited}
   -- The content its versions and uploads held, as the statement's snapshot still sees it:
   -- the garbage collector's candidates once the cascade has removed those rows.
   select id, array(
@@ -220,4 +239,5 @@ export const DELETE_DATASET = `
   ) as content,
   -- Its unfinished uploads, whose staged bytes go with it.
   array(select id::text from uploads where dataset_id = $1 and state = 'receiving') as uploads
-  from deleted`;
+  from deleted`,
+);

@@ -1,15 +1,17 @@
+import type { AuditLog } from "../audit/events.js";
 import type { Queryable } from "../db/database.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { separateCount } from "../pagination.js";
+import { type DatasetListScope, type DatasetScope, scopeParams } from "../policy/rules.js";
 import { containsPattern } from "../search.js";
 import { type PrefixedUserRow, separateUser } from "../users/rows.js";
 import type { DatasetCursor } from "./ordering.js";
 import type { DatasetListRow, DatasetRow } from "./rows.js";
 import * as sql from "./sql.js";
 
-/** Which datasets a list covers: one owner's, or everyone's (null). */
+/** Which datasets a list covers: the policy's scope, and a search within it. */
 export interface DatasetListFilter {
-  ownerId: string | null;
+  scope: DatasetListScope;
   /** Case-insensitive substring of name or description, taken literally. */
   search: string | null;
 }
@@ -35,11 +37,11 @@ export async function listDatasets(
   extras: sql.ListExtras,
 ): Promise<DatasetPage> {
   const pattern = containsPattern(filter.search);
-  const shape = { ...extras, owner: filter.ownerId !== null, search: pattern !== null, after: after !== null };
+  const shape = { ...extras, scope: sql.listScope(filter.scope), search: pattern !== null, after: after !== null };
   const statement = sql.datasetList(order, shape, limit);
   const listed = await db.query<ListedRow>(
     statement.text,
-    statement.params({ ownerId: filter.ownerId, pattern, afterKey: after?.key ?? null, afterId: after?.id ?? null, limit }),
+    statement.params({ subject: scopeSubject(filter.scope), pattern, afterKey: after?.key ?? null, afterId: after?.id ?? null, limit }),
   );
   const { rows, totalCount } = extras.totalCount ? separateCount(listed, after === null) : { rows: listed, totalCount: null };
   if (!extras.owners) return { rows, totalCount };
@@ -53,19 +55,22 @@ export async function listDatasets(
   };
 }
 
+/** A list's first parameter: the owner (null: every owner), or the user the datasets are shared with. */
+const scopeSubject = (scope: DatasetListScope) => (scope.kind === "owner" ? scope.ownerId : scope.userId);
+
 export async function countDatasets(db: Queryable, filter: DatasetListFilter): Promise<number> {
   const pattern = containsPattern(filter.search);
-  const statement = sql.datasetCount({ owner: filter.ownerId !== null, search: pattern !== null });
+  const statement = sql.datasetCount({ scope: sql.listScope(filter.scope), search: pattern !== null });
   const [row] = await db.query<{ count: number }>(
     statement.text,
-    statement.params({ ownerId: filter.ownerId, pattern, afterKey: null, afterId: null, limit: 0 }),
+    statement.params({ subject: scopeSubject(filter.scope), pattern, afterKey: null, afterId: null, limit: 0 }),
   );
   return row!.count;
 }
 
-/** The dataset with `id`, if `ownerId` owns it (null: whoever owns it). */
-export async function findDataset(db: Queryable, id: string, ownerId: string | null): Promise<DatasetRow | null> {
-  const [row] = await db.query<DatasetRow>(sql.DATASET_BY_ID, [id, ownerId]);
+/** The dataset with `id`, with the viewer's access to it, if `scope` allows reading it. */
+export async function findDataset(db: Queryable, id: string, scope: DatasetScope): Promise<DatasetRow | null> {
+  const [row] = await db.query<DatasetRow>(sql.DATASET_BY_ID, [id, ...scopeParams(scope)]);
   return row ?? null;
 }
 
@@ -75,19 +80,25 @@ export interface NewDataset {
   filePath: string | null;
 }
 
-export async function insertDataset(db: Queryable, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
-  const [row] = await db.query<DatasetRow>(sql.INSERT_DATASET, [ownerId, dataset.name, dataset.description, dataset.filePath]);
+export async function insertDataset(db: Queryable, audit: AuditLog, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
+  const [row] = await audit.query<DatasetRow>(db, sql.INSERT_DATASET, [ownerId, dataset.name, dataset.description, dataset.filePath]);
   return row!;
 }
 
 /** Fields to change; `undefined` leaves a field as it is. */
 export type DatasetChanges = Partial<NewDataset>;
 
-/** Applies `changes` if `ownerId` owns the dataset; null when it does not (or it is gone). */
-export async function updateDataset(db: Queryable, id: string, ownerId: string, changes: DatasetChanges): Promise<DatasetRow | null> {
-  const [row] = await db.query<DatasetRow>(sql.UPDATE_DATASET, [
+/** Applies `changes` if `scope` allows it; null when it does not (or the dataset is gone). */
+export async function updateDataset(
+  db: Queryable,
+  audit: AuditLog,
+  id: string,
+  scope: DatasetScope,
+  changes: DatasetChanges,
+): Promise<DatasetRow | null> {
+  const [row] = await audit.query<DatasetRow>(db, sql.UPDATE_DATASET, [
     id,
-    ownerId,
+    ...scopeParams(scope),
     changes.name !== undefined,
     changes.name ?? null,
     changes.description !== undefined,
@@ -100,11 +111,16 @@ export async function updateDataset(db: Queryable, id: string, ownerId: string, 
 }
 
 /**
- * Deletes the dataset if `ownerId` owns it, with its versions and uploads; returns the
- * content addresses they used (for the garbage collector) and its unfinished uploads (whose
- * staged bytes go too), or null when `ownerId` does not own it (or it is gone).
+ * Deletes the dataset if `scope` allows it, with its versions, uploads and shares; returns
+ * the content addresses they used (for the garbage collector) and its unfinished uploads
+ * (whose staged bytes go too), or null when `scope` does not allow it (or it is gone).
  */
-export async function deleteDataset(db: Queryable, id: string, ownerId: string): Promise<{ content: string[]; uploads: string[] } | null> {
-  const [row] = await db.query<{ content: string[]; uploads: string[] }>(sql.DELETE_DATASET, [id, ownerId]);
+export async function deleteDataset(
+  db: Queryable,
+  audit: AuditLog,
+  id: string,
+  scope: DatasetScope,
+): Promise<{ content: string[]; uploads: string[] } | null> {
+  const [row] = await audit.query<{ content: string[]; uploads: string[] }>(db, sql.DELETE_DATASET, [id, ...scopeParams(scope)]);
   return row ?? null;
 }

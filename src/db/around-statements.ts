@@ -16,6 +16,7 @@ export function aroundStatements(database: Database, around: AroundStatement): D
         const wrapped: Transaction = {
           query: (text, params) => around(() => tx.query(text, params)),
           script: (sql) => around(() => tx.script(sql)),
+          afterCommit: (callback) => tx.afterCommit(callback),
         };
         return work(wrapped);
       }),

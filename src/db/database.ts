@@ -47,6 +47,22 @@ export interface Subscription {
  */
 export interface Transaction extends Queryable {
   script(sql: string): Promise<void>;
+  /**
+   * Runs `callback` once the transaction has committed, never if it rolls back: for what
+   * must only follow a change that stands (counting an audit event). It must not throw.
+   */
+  afterCommit(callback: () => void): void;
+}
+
+/**
+ * Runs `transaction` (BEGIN … COMMIT, given the `afterCommit` of its `Transaction`) and, once
+ * it has returned, the callbacks it was given: what both adapters share.
+ */
+export async function withAfterCommit<T>(transaction: (afterCommit: (callback: () => void) => void) => Promise<T>): Promise<T> {
+  const callbacks: Array<() => void> = [];
+  const value = await transaction((callback) => callbacks.push(callback));
+  for (const callback of callbacks) callback();
+  return value;
 }
 
 /**

@@ -2,11 +2,11 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { lockDataDir } from "./data-dir-lock.js";
+import { type Database, type NotificationListener, type Subscription, type Transaction, withAfterCommit } from "./database.js";
 import { isoTimestamp } from "./timestamps.js";
 
 /** PostgreSQL's type oid of timestamptz. */
 const TIMESTAMPTZ = 1184;
-import type { Database, NotificationListener, Subscription, Transaction } from "./database.js";
 
 /**
  * A `Database` on embedded PGlite: persisted in `dataDir/pglite`, or in memory when
@@ -36,16 +36,19 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
       return result.rows;
     },
     async transaction<T>(work: (tx: Transaction) => Promise<T>) {
-      return engine.transaction(async (inner) =>
-        work({
-          async query<Row>(text: string, params?: readonly unknown[]) {
-            const result = await inner.query<Row>(text, params as unknown[] | undefined);
-            return result.rows;
-          },
-          async script(sql: string) {
-            await inner.exec(sql);
-          },
-        }),
+      return withAfterCommit((afterCommit) =>
+        engine.transaction(async (inner) =>
+          work({
+            async query<Row>(text: string, params?: readonly unknown[]) {
+              const result = await inner.query<Row>(text, params as unknown[] | undefined);
+              return result.rows;
+            },
+            async script(sql: string) {
+              await inner.exec(sql);
+            },
+            afterCommit,
+          }),
+        ),
       );
     },
     async close() {

@@ -1,8 +1,15 @@
 import pg from "pg";
 import type { Logger } from "pino";
+import {
+  DatabaseUnavailableError,
+  type Database,
+  type NotificationListener,
+  type Subscription,
+  type Transaction,
+  withAfterCommit,
+} from "./database.js";
 import { preparedName } from "./prepared.js";
 import { isoTimestamp } from "./timestamps.js";
-import { DatabaseUnavailableError, type Database, type NotificationListener, type Subscription, type Transaction } from "./database.js";
 
 /** Options for the PostgreSQL adapter. */
 export interface PostgresOptions {
@@ -133,59 +140,63 @@ export function openPostgres(options: PostgresOptions): Database {
   return {
     engine: "postgres",
     query,
-    async transaction<T>(work: (tx: Transaction) => Promise<T>) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (error) {
-        throw new DatabaseUnavailableError(error);
-      }
-      // Set when the connection failed: it is then dropped, not returned to the pool.
-      let broken: Error | undefined;
-      // A checked-out client's connection error is emitted as 'error'; unheard, it would
-      // crash the process. The statement in flight (or the next one) fails with it anyway.
-      const onError = (error: Error) => {
-        broken ??= error;
-      };
-      client.on("error", onError);
-      const run = async (config: pg.QueryConfig & { query_timeout?: number }) => {
-        try {
-          return await client.query(config);
-        } catch (error) {
-          if (isConnectionError(error)) broken ??= error as Error;
-          throw unavailableOr(error);
-        }
-      };
-      try {
-        await run({ text: "BEGIN" });
-        const tx: Transaction = {
-          async query<Row>(text: string, params?: readonly unknown[]) {
-            const result = await run({ text, values: params as unknown[] | undefined });
-            return result.rows as Row[];
-          },
-          async script(sql: string) {
-            await run({ text: sql, query_timeout: NO_TIMEOUT_MS });
-          },
-        };
-        const value = await work(tx);
-        await run({ text: "COMMIT" });
-        return value;
-      } catch (error) {
-        // On a broken connection there is nothing to roll back: the server does it as the
-        // connection closes.
-        if (!broken) await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
-        throw unavailableOr(error);
-      } finally {
-        client.off("error", onError);
-        client.release(broken);
-      }
-    },
+    transaction: <T>(work: (tx: Transaction) => Promise<T>) => withAfterCommit((afterCommit) => transaction(work, afterCommit)),
     async close() {
       await pool.end();
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     listen: (channel, listener) => listenOn(channel, listener, options),
   };
+
+  /** BEGIN … COMMIT on one connection of the pool; `afterCommit` is `withAfterCommit`'s. */
+  async function transaction<T>(work: (tx: Transaction) => Promise<T>, afterCommit: Transaction["afterCommit"]): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw new DatabaseUnavailableError(error);
+    }
+    // Set when the connection failed: it is then dropped, not returned to the pool.
+    let broken: Error | undefined;
+    // A checked-out client's connection error is emitted as 'error'; unheard, it would
+    // crash the process. The statement in flight (or the next one) fails with it anyway.
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on("error", onError);
+    const run = async (config: pg.QueryConfig & { query_timeout?: number }) => {
+      try {
+        return await client.query(config);
+      } catch (error) {
+        if (isConnectionError(error)) broken ??= error as Error;
+        throw unavailableOr(error);
+      }
+    };
+    try {
+      await run({ text: "BEGIN" });
+      const tx: Transaction = {
+        async query<Row>(text: string, params?: readonly unknown[]) {
+          const result = await run({ text, values: params as unknown[] | undefined });
+          return result.rows as Row[];
+        },
+        async script(sql: string) {
+          await run({ text: sql, query_timeout: NO_TIMEOUT_MS });
+        },
+        afterCommit,
+      };
+      const value = await work(tx);
+      await run({ text: "COMMIT" });
+      return value;
+    } catch (error) {
+      // On a broken connection there is nothing to roll back: the server does it as the
+      // connection closes.
+      if (!broken) await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+      throw unavailableOr(error);
+    } finally {
+      client.off("error", onError);
+      client.release(broken);
+    }
+  }
 }
 
 /** The driver's type parsers, but timestamps as ISO text (timestamps.ts). */

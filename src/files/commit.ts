@@ -1,8 +1,10 @@
 import { lookup as contentTypeOf } from "mime-types";
-import type { AuditEventInput } from "../audit/events.js";
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
+import type { AuditLog } from "../audit/events.js";
+import type { Viewer } from "../auth/viewer.js";
 import type { Database, Transaction } from "../db/database.js";
-import { badUserInput, conflict, notFound } from "../errors.js";
+import { badUserInput, conflict } from "../errors.js";
+import type { DatasetAccess } from "../generated/graphql.js";
+import { datasetRefusal, datasetScope, mayDo, scopeParams } from "../policy/rules.js";
 import { checkId, checkText } from "../validation.js";
 import { fileFolderClash, filePathProblem } from "./paths.js";
 import type { FileRow, UploadRow, VersionRow } from "./rows.js";
@@ -64,22 +66,29 @@ interface CommitSummary {
 
 /**
  * Writes version N+1 of the dataset in one transaction: the parent's file list with the
- * changes applied, the uploads used up. `committerId` must be allowed to commit to the
- * dataset (the policy's write scope): the dataset is looked up as theirs, and otherwise
- * NOT_FOUND. When `parentVersion` is given and is not the latest, CONFLICT. Nothing is
- * written unless everything holds.
+ * changes applied, the uploads used up. The committer must be allowed to write to the
+ * dataset (the policy's `write` scope, in the statement that advances it): otherwise
+ * NOT_FOUND when they may not read it, FORBIDDEN when they may only read it. When
+ * `parentVersion` is given and is not the latest, CONFLICT. Nothing is written unless
+ * everything holds.
  */
-export async function commitVersion(
-  database: Database,
-  committerId: string,
-  request: CommitRequest,
-): Promise<{ version: VersionRow; audit: AuditEventInput }> {
+export async function commitVersion(database: Database, audit: AuditLog, committer: Viewer, request: CommitRequest): Promise<VersionRow> {
+  const scope = datasetScope(committer, "write");
+  const committerId = committer.id;
   return database.transaction(async (tx) => {
-    const [advanced] = await tx.query<{ number: number }>(sql.ADVANCE_LATEST_VERSION, [request.datasetId, committerId, request.parentVersion]);
+    const [advanced] = await tx.query<{ number: number }>(sql.ADVANCE_LATEST_VERSION, [
+      request.datasetId,
+      request.parentVersion,
+      ...scopeParams(scope),
+    ]);
     if (!advanced) {
-      const [current] = await tx.query<{ number: number }>(sql.LATEST_VERSION_NUMBER, [request.datasetId, committerId]);
-      if (!current) throw notFound("Dataset");
-      throw conflict("input.parentVersion", `The latest version is ${current.number}, not ${request.parentVersion}: read it and commit again`);
+      const [current] = await tx.query<{ number: number; access: DatasetAccess | null }>(sql.LATEST_VERSION_NUMBER, [
+        request.datasetId,
+        scope.userId,
+        scope.admin,
+      ]);
+      if (!mayDo(current?.access ?? null, "write")) throw datasetRefusal(current?.access ?? null, "write");
+      throw conflict("input.parentVersion", `The latest version is ${current!.number}, not ${request.parentVersion}: read it and commit again`);
     }
     const number = advanced.number;
     const uploads = await lockUploads(tx, committerId, request);
@@ -104,19 +113,14 @@ export async function commitVersion(
       files.map((file) => file.contentType),
     ]);
     if (uploads.size > 0) await tx.query(sql.DELETE_UPLOADS, [[...uploads.keys()]]);
-    const audit: AuditEventInput = {
+    await audit.record(tx, {
       type: "version.committed",
       actorId: committerId,
       subjectId: request.datasetId,
       details: { version: number, ...summary, fileCount: files.length, totalSize },
-    };
-    await recordInTransaction(tx, audit);
-    return { version: version!, audit };
+    });
+    return version!;
   });
-}
-
-async function recordInTransaction(tx: Transaction, event: AuditEventInput): Promise<void> {
-  await tx.query(INSERT_AUDIT_EVENT, [event.type, event.actorId, event.subjectId, JSON.stringify(event.details ?? {})]);
 }
 
 /** The finished uploads the changes name, locked; any other id is BAD_USER_INPUT on its change. */

@@ -6,7 +6,7 @@ import { authenticate, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../context.js";
 import type { Database } from "../db/database.js";
 import { ClientError } from "../errors.js";
-import { datasetReadScope } from "../policy/rules.js";
+import { datasetScope, scopeParams } from "../policy/rules.js";
 import { createUserLoader } from "../users/loader.js";
 import { findViewer } from "../users/store.js";
 import { fileName, filePathProblem } from "./paths.js";
@@ -78,9 +78,10 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
     if (problem) return refuse(reply, 400, `The file path is not valid: ${problem}`);
     const viewer = await whoAsks(request, reply, { datasetId, version: version ?? null, path });
     if (!viewer) return reply;
-    const { ownerId } = datasetReadScope(viewer);
+    // Access as the database has it now: a share taken away fails the very next request, links included.
+    const scope = scopeParams(datasetScope(viewer, "read"));
     const [file] =
-      version !== undefined && UUID.test(datasetId) ? await database.query<FileRow>(sql.FILE_FOR_READER, [datasetId, version, ownerId, path]) : [];
+      version !== undefined && UUID.test(datasetId) ? await database.query<FileRow>(sql.FILE_FOR_READER, [datasetId, version, ...scope, path]) : [];
     if (!file) return refuse(reply, 404, "File not found");
     return sendFile(request, reply, file);
   }

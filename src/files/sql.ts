@@ -1,3 +1,5 @@
+import { accessOf, allows } from "../policy/access-sql.js";
+
 /**
  * All SQL about uploads, blobs, versions and their files. Sizes are bigint in the tables
  * and read as float8, which holds every integer up to 2^53 exactly (SafeInt), so both
@@ -51,17 +53,22 @@ export const FILE_AT_PATH = `
   select ${FILE_COLUMNS} from version_files where dataset_id = $1 and version = $2 and path = $3`;
 
 /**
- * $1 dataset, $2 owner (the viewer), $3 expected latest or null: moves the dataset on to
- * its next version number. The row lock serialises racing commits; the second re-reads the
- * row once the first committed and no longer matches $3.
+ * $1 dataset, $2 expected latest or null, then the committer's scope ($3 viewer, $4 admin,
+ * $5 accesses allowed): moves the dataset on to its next version number. The row lock
+ * serialises racing commits; the second re-reads the row once the first committed and no
+ * longer matches $2.
  */
 export const ADVANCE_LATEST_VERSION = `
   update datasets set latest_version = latest_version + 1, updated_at = date_trunc('milliseconds', now())
-  where id = $1 and user_id = $2 and ($3::int is null or latest_version = $3)
+  where id = $1 and ($2::int is null or latest_version = $2) and ${allows("datasets", "$3", "$4", "$5")}
   returning latest_version as "number"`;
 
-/** $1 dataset, $2 owner: the latest version number, to tell CONFLICT from NOT_FOUND. */
-export const LATEST_VERSION_NUMBER = `select latest_version as "number" from datasets where id = $1 and user_id = $2`;
+/**
+ * $1 dataset, then the viewer ($2 id, $3 admin): the latest version number and the viewer's
+ * access, to tell CONFLICT from FORBIDDEN and NOT_FOUND.
+ */
+export const LATEST_VERSION_NUMBER = `
+  select latest_version as "number", ${accessOf("datasets", "$2", "$3")} as "access" from datasets where id = $1`;
 
 /** $1 upload ids, $2 dataset, $3 uploader: their finished uploads, locked until the commit ends. */
 export const LOCK_FINISHED_UPLOADS = `
@@ -145,23 +152,25 @@ export const DELETE_BLOB = `
     and not exists (select 1 from uploads u where u.sha256 = b.sha256)
   returning b.sha256`;
 
-/** $1 dataset, $2 writer scope (owner): the dataset, if the viewer may upload to and commit to it. */
-export const DATASET_FOR_WRITER = `select id from datasets where id = $1 and user_id = $2`;
-
-/** $1 upload, $2 its creator, $3 writer scope: the upload, while its creator may still write to its dataset. */
-export const UPLOAD_FOR_WRITER = `
-  select ${UPLOAD_COLUMNS} from uploads join datasets d on d.id = uploads.dataset_id
-  where uploads.id = $1 and uploads.user_id = $2 and d.user_id = $3`;
+/**
+ * $1 upload, then its creator's scope ($2 the viewer, $3 admin, $4 accesses allowed): the
+ * upload, if the viewer created it, with their access to its dataset now and whether the
+ * scope allows them to go on with it.
+ */
+export const UPLOAD_OF_CREATOR = `
+  select ${uploadColumns("u")}, ${accessOf("d", "$2", "$3")} as "access", ${allows("d", "$2", "$3", "$4")} as "allowed"
+  from uploads u join datasets d on d.id = u.dataset_id
+  where u.id = $1 and u.user_id = $2`;
 
 /**
- * $1 dataset, $2 version number or null for the latest, $3 reader scope (owner, or null:
- * any, for admins), $4 path: the file, if the reader may read the dataset.
+ * $1 dataset, $2 version number or null for the latest, then the reader's scope ($3 viewer,
+ * $4 admin, $5 accesses allowed), $6 path: the file, if the reader may read the dataset.
  */
 export const FILE_FOR_READER = `
   select f.dataset_id as "datasetId", f.version, f.path, f.sha256, f.size::float8 as "size", f.content_type as "contentType"
   from datasets d
   join version_files f on f.dataset_id = d.id and f.version = coalesce($2::int, d.latest_version)
-  where d.id = $1 and ($3::uuid is null or d.user_id = $3) and f.path = $4`;
+  where d.id = $1 and ${allows("d", "$3", "$4", "$5")} and f.path = $6`;
 
 /** $1 user, $2 sha256: a row when the user's datasets or finished uploads already hold this content (it costs no more quota). */
 export const CONTENT_HELD_BY_USER = `

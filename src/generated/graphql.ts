@@ -4,6 +4,7 @@ import type { UserRow, UserConnectionModel, UserEdgeModel } from '../users/rows.
 import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../datasets/rows.js';
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
 import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
+import type { CollaboratorRow } from '../sharing/rows.js';
 import type { Context } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -38,7 +39,9 @@ export type AdminDatasetFilter = {
  * password, role or active change, a dataset created, updated or deleted. Types:
  * user.registered, login.succeeded, login.failed, login.throttled,
  * session.refresh_token_reused, session.logout, session.logout_all, password.changed,
- * user.role_changed, user.active_changed, dataset.created, dataset.updated, dataset.deleted.
+ * user.role_changed, user.active_changed, dataset.created, dataset.updated, dataset.deleted,
+ * dataset.shared, dataset.share_changed, dataset.unshared, upload.created, upload.completed,
+ * version.committed.
  */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
@@ -115,9 +118,15 @@ export type CreateDatasetInput = {
   name: Scalars['String']['input'];
 };
 
-/** A dataset: a named pointer to a file, owned by one user. */
+/** A dataset: a named pointer to a file, owned by one user, and shared with others as it pleases the owner. */
 export type Dataset = {
   __typename?: 'Dataset';
+  /**
+   * The users the owner shared it with, first shared first. Not the owner (see `owner`), nor
+   * admins (whose access comes from their role). Visible to whoever may read the dataset:
+   * its owner, its collaborators and admins.
+   */
+  collaborators: Array<DatasetCollaborator>;
   createdAt: Scalars['DateTime']['output'];
   description?: Maybe<Scalars['String']['output']>;
   filePath?: Maybe<Scalars['String']['output']>;
@@ -127,26 +136,59 @@ export type Dataset = {
   /** The newest version; null until the first commit. */
   latestVersion?: Maybe<DatasetVersion>;
   name: Scalars['String']['output'];
-  /** Visible on your own datasets, and to admins on any. */
+  /** Whoever may read the dataset sees who owns it (their email: only they and admins). */
   owner: User;
   updatedAt: Scalars['DateTime']['output'];
   /** Version `number`; null when there is no such version. */
   version?: Maybe<DatasetVersion>;
   /** Every version, newest first. */
   versions: DatasetVersionConnection;
+  /** What you may do with this dataset, as of this request. */
+  viewerAccess: DatasetAccess;
 };
 
 
-/** A dataset: a named pointer to a file, owned by one user. */
+/** A dataset: a named pointer to a file, owned by one user, and shared with others as it pleases the owner. */
 export type DatasetVersionArgs = {
   number: Scalars['Int']['input'];
 };
 
 
-/** A dataset: a named pointer to a file, owned by one user. */
+/** A dataset: a named pointer to a file, owned by one user, and shared with others as it pleases the owner. */
 export type DatasetVersionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** The viewer's access to a dataset: the most it allows, in this order. */
+export type DatasetAccess =
+  /** An admin on a dataset not shared with them: read and download, like a VIEWER. */
+  | 'ADMIN'
+  /** Shared as EDITOR: read, update metadata, upload, commit. */
+  | 'EDITOR'
+  /** Everything: also delete, share and unshare. */
+  | 'OWNER'
+  /** Shared as VIEWER: read and download. */
+  | 'VIEWER';
+
+/** Which of the datasets you may read a `datasets` list covers. */
+export type DatasetAccessFilter =
+  /** Both (an admin: every dataset). */
+  | 'ALL'
+  /** Yours (an admin: every dataset, as before sharing existed). */
+  | 'OWNED'
+  /** Those shared with you (as VIEWER or EDITOR). */
+  | 'SHARED';
+
+/** A user a dataset is shared with. */
+export type DatasetCollaborator = {
+  __typename?: 'DatasetCollaborator';
+  /** When they were first given access (a role change keeps it). */
+  addedAt: Scalars['DateTime']['output'];
+  /** Who shared it with them; null once that account is gone. */
+  addedBy?: Maybe<User>;
+  role: DatasetRole;
+  user: User;
 };
 
 export type DatasetConnection = {
@@ -185,6 +227,8 @@ export type DatasetFile = {
 };
 
 export type DatasetFilter = {
+  /** Yours (the default), those shared with you, or both. */
+  access?: InputMaybe<DatasetAccessFilter>;
   /** Case-insensitive substring of name or description; `%` and `_` match themselves. */
   search?: InputMaybe<Scalars['String']['input']>;
 };
@@ -194,6 +238,13 @@ export type DatasetOrder =
   | 'CREATED_AT_DESC'
   | 'NAME_ASC'
   | 'NAME_DESC';
+
+/** What a collaborator may do with a dataset shared with them. */
+export type DatasetRole =
+  /** Also updates the metadata, uploads and commits versions. Deleting and sharing stay the owner's. */
+  | 'EDITOR'
+  /** Reads the metadata, versions and previews, and downloads the files. */
+  | 'VIEWER';
 
 /** An immutable snapshot of a dataset's files: version 1, 2, 3 … per dataset. */
 export type DatasetVersion = {
@@ -244,11 +295,12 @@ export type Mutation = {
   changePassword: AuthPayload;
   /**
    * Turn finished uploads into the dataset's next version, in one transaction: the parent's
-   * file list with `changes` applied. Only for datasets you may commit to (your own).
+   * file list with `changes` applied. Only for datasets you own or edit: one you may only
+   * read is FORBIDDEN, one you may not read NOT_FOUND.
    */
   commitDatasetVersion: DatasetVersion;
   createDataset: Dataset;
-  /** Delete one of your own datasets; returns its id. */
+  /** Delete one of your own datasets; returns its id. One you may only read or edit is FORBIDDEN. */
   deleteDataset: Scalars['ID']['output'];
   /** Sign in. Wrong e-mail and wrong password give the same UNAUTHENTICATED error. */
   login: AuthPayload;
@@ -274,7 +326,20 @@ export type Mutation = {
    * role they have changes nothing.
    */
   setUserRole: User;
-  /** Change one of your own datasets. */
+  /**
+   * The owner shares their dataset with the active user `username` (case-insensitive) as
+   * `role`, or changes the role they have; setting the role they have changes nothing.
+   * Takes effect on their next request. Anyone else who may read the dataset is FORBIDDEN;
+   * yourself, or a username no active user has, is BAD_USER_INPUT on `username`.
+   */
+  shareDataset: DatasetCollaborator;
+  /**
+   * The owner takes the user's access away, or a collaborator leaves (`userId`: their own
+   * id). Takes effect on their next request, signed download links and uploads included.
+   * False when the user had no access to take. Anyone else is FORBIDDEN.
+   */
+  unshareDataset: Scalars['Boolean']['output'];
+  /** Change a dataset you own or edit. One you may only read is FORBIDDEN; one you may not read, NOT_FOUND. */
   updateDataset: Dataset;
 };
 
@@ -332,6 +397,19 @@ export type MutationSetUserRoleArgs = {
 };
 
 
+export type MutationShareDatasetArgs = {
+  datasetId: Scalars['ID']['input'];
+  role: DatasetRole;
+  username: Scalars['String']['input'];
+};
+
+
+export type MutationUnshareDatasetArgs = {
+  datasetId: Scalars['ID']['input'];
+  userId: Scalars['ID']['input'];
+};
+
+
 export type MutationUpdateDatasetArgs = {
   id: Scalars['ID']['input'];
   input: UpdateDatasetInput;
@@ -352,9 +430,9 @@ export type Query = {
   adminDatasets: DatasetConnection;
   /** Admins: the audit trail, newest first. */
   auditEvents: AuditEventConnection;
-  /** One dataset: yours (an admin: any). Another user's is NOT_FOUND. */
+  /** One dataset: yours, one shared with you (an admin: any). Any other is NOT_FOUND. */
   dataset: Dataset;
-  /** Your datasets (an admin sees every dataset). */
+  /** Your datasets (an admin sees every dataset); with `filter.access`, those shared with you, or both. */
   datasets: DatasetConnection;
   /** The signed-in user. */
   me: User;
@@ -533,11 +611,15 @@ export type ResolversTypes = {
   CommitInput: CommitInput;
   CreateDatasetInput: CreateDatasetInput;
   Dataset: ResolverTypeWrapper<DatasetRow>;
+  DatasetAccess: DatasetAccess;
+  DatasetAccessFilter: DatasetAccessFilter;
+  DatasetCollaborator: ResolverTypeWrapper<CollaboratorRow>;
   DatasetConnection: ResolverTypeWrapper<DatasetConnectionModel>;
   DatasetEdge: ResolverTypeWrapper<DatasetEdgeModel>;
   DatasetFile: ResolverTypeWrapper<FileRow>;
   DatasetFilter: DatasetFilter;
   DatasetOrder: DatasetOrder;
+  DatasetRole: DatasetRole;
   DatasetVersion: ResolverTypeWrapper<VersionRow>;
   DatasetVersionConnection: ResolverTypeWrapper<VersionConnectionModel>;
   DatasetVersionEdge: ResolverTypeWrapper<VersionEdgeModel>;
@@ -573,6 +655,7 @@ export type ResolversParentTypes = {
   CommitInput: CommitInput;
   CreateDatasetInput: CreateDatasetInput;
   Dataset: DatasetRow;
+  DatasetCollaborator: CollaboratorRow;
   DatasetConnection: DatasetConnectionModel;
   DatasetEdge: DatasetEdgeModel;
   DatasetFile: FileRow;
@@ -629,6 +712,7 @@ export type AuthPayloadResolvers<ContextType = Context, ParentType extends Resol
 };
 
 export type DatasetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Dataset'] = ResolversParentTypes['Dataset']> = {
+  collaborators?: Resolver<Array<ResolversTypes['DatasetCollaborator']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   filePath?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -640,6 +724,14 @@ export type DatasetResolvers<ContextType = Context, ParentType extends Resolvers
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   version?: Resolver<Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType, RequireFields<DatasetVersionArgs, 'number'>>;
   versions?: Resolver<ResolversTypes['DatasetVersionConnection'], ParentType, ContextType, RequireFields<DatasetVersionsArgs, 'first'>>;
+  viewerAccess?: Resolver<ResolversTypes['DatasetAccess'], ParentType, ContextType>;
+};
+
+export type DatasetCollaboratorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetCollaborator'] = ResolversParentTypes['DatasetCollaborator']> = {
+  addedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  addedBy?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['DatasetRole'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
 export type DatasetConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetConnection'] = ResolversParentTypes['DatasetConnection']> = {
@@ -708,6 +800,8 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   register?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
   setUserActive?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationSetUserActiveArgs, 'active' | 'userId'>>;
   setUserRole?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationSetUserRoleArgs, 'role' | 'userId'>>;
+  shareDataset?: Resolver<ResolversTypes['DatasetCollaborator'], ParentType, ContextType, RequireFields<MutationShareDatasetArgs, 'datasetId' | 'role' | 'username'>>;
+  unshareDataset?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationUnshareDatasetArgs, 'datasetId' | 'userId'>>;
   updateDataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<MutationUpdateDatasetArgs, 'id' | 'input'>>;
 };
 
@@ -759,6 +853,7 @@ export type Resolvers<ContextType = Context> = {
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   Dataset?: DatasetResolvers<ContextType>;
+  DatasetCollaborator?: DatasetCollaboratorResolvers<ContextType>;
   DatasetConnection?: DatasetConnectionResolvers<ContextType>;
   DatasetEdge?: DatasetEdgeResolvers<ContextType>;
   DatasetFile?: DatasetFileResolvers<ContextType>;

@@ -6,7 +6,6 @@ import type { Resolvers } from "../generated/graphql.js";
 import { requireViewer } from "../policy/rules.js";
 import { bumpTokenVersion, findPasswordHash, setPassword } from "../users/store.js";
 import { isRefreshTokenShaped } from "./refresh-tokens.js";
-import { recordAudit } from "../audit/events.js";
 import { sessionPayload, startSession } from "./sign-in.js";
 import { revokeSessionByRefreshToken, revokeUserSessions, rotateRefreshToken } from "./store.js";
 
@@ -20,12 +19,11 @@ export const sessionResolvers: Resolvers = {
       const { config, successorKey } = context.services;
       await createThrottle(context.db, config.throttle).refresh(context.clientAddress);
       if (!isRefreshTokenShaped(refreshToken)) throw unauthenticated(SESSION_ENDED);
-      const outcome = await rotateRefreshToken(context.db, refreshToken, successorKey, config);
+      const outcome = await rotateRefreshToken(context.db, context.services.audit, refreshToken, successorKey, config);
       if (outcome.kind !== "rotated") {
         if (outcome.kind === "reused") {
           // The session just ended: its access tokens (the thief's too) with it, everywhere.
           await context.services.viewerChanges.revoked("session", outcome.sessionId);
-          context.services.metrics.auditEvent("session.refresh_token_reused");
           context.log.warn({ userId: outcome.userId, sessionId: outcome.sessionId }, "refresh token reused: session revoked");
         }
         throw unauthenticated(SESSION_ENDED);
@@ -39,7 +37,7 @@ export const sessionResolvers: Resolvers = {
       if (!isRefreshTokenShaped(refreshToken)) return false;
       const ended = await context.db.transaction(async (tx) => {
         const sessionId = await revokeSessionByRefreshToken(tx, refreshToken, viewer.id);
-        if (sessionId) await recordAudit(context, tx, { type: "session.logout", actorId: viewer.id, subjectId: sessionId });
+        if (sessionId) await context.services.audit.record(tx, { type: "session.logout", actorId: viewer.id, subjectId: sessionId });
         return sessionId;
       });
       if (ended) await context.services.viewerChanges.revoked("session", ended);
@@ -50,7 +48,7 @@ export const sessionResolvers: Resolvers = {
       await context.db.transaction(async (tx) => {
         await bumpTokenVersion(tx, viewer.id);
         await revokeUserSessions(tx, viewer.id, "logout_all");
-        await recordAudit(context, tx, { type: "session.logout_all", actorId: viewer.id, subjectId: viewer.id });
+        await context.services.audit.record(tx, { type: "session.logout_all", actorId: viewer.id, subjectId: viewer.id });
       });
       await context.services.viewerChanges.revoked("user", viewer.id);
       return true;

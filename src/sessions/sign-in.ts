@@ -1,8 +1,8 @@
 import type { Context } from "../context.js";
 import type { AuthPayload } from "../generated/graphql.js";
 import type { UserRow } from "../users/rows.js";
-import { type AuditType, recordAudit } from "../audit/events.js";
-import type { Queryable } from "../db/database.js";
+import type { AuditType } from "../audit/events.js";
+import type { Transaction } from "../db/database.js";
 import { createSession } from "./store.js";
 
 /** `AuthPayload` before field resolution: `user` is a row. */
@@ -32,11 +32,11 @@ export async function sessionPayload(
  */
 export async function startSession(
   context: Context,
-  tx: Queryable,
+  tx: Transaction,
   user: UserRow,
   event: AuditType,
 ): Promise<{ sessionId: string; refreshToken: string }> {
   const session = await createSession(tx, user.id, context.services.config);
-  await recordAudit(context, tx, { type: event, actorId: user.id, subjectId: session.sessionId });
+  await context.services.audit.record(tx, { type: event, actorId: user.id, subjectId: session.sessionId });
   return session;
 }

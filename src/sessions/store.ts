@@ -1,4 +1,4 @@
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
+import type { AuditLog } from "../audit/events.js";
 import type { Database, Queryable } from "../db/database.js";
 import { hashRefreshToken, newRefreshToken, successorOf } from "./refresh-tokens.js";
 import * as sql from "./sql.js";
@@ -40,7 +40,13 @@ export type RefreshOutcome =
  * reuse interval while that successor is still unused, it returns the same successor
  * (racing tabs); presented again after that, it revokes the whole session (theft).
  */
-export function rotateRefreshToken(database: Database, token: string, successorKey: string, lifetimes: Lifetimes): Promise<RefreshOutcome> {
+export function rotateRefreshToken(
+  database: Database,
+  audit: AuditLog,
+  token: string,
+  successorKey: string,
+  lifetimes: Lifetimes,
+): Promise<RefreshOutcome> {
   return database.transaction(async (tx): Promise<RefreshOutcome> => {
     const [presented] = await tx.query<PresentedToken>(sql.REFRESH_TOKEN_FOR_UPDATE, [
       hashRefreshToken(token),
@@ -60,7 +66,7 @@ export function rotateRefreshToken(database: Database, token: string, successorK
     }
     await tx.query(sql.REVOKE_SESSION, [sessionId, "refresh_token_reuse"]);
     // The actor is the account whose token came back, whoever held it.
-    await tx.query(INSERT_AUDIT_EVENT, ["session.refresh_token_reused", userId, sessionId, "{}"]);
+    await audit.record(tx, { type: "session.refresh_token_reused", actorId: userId, subjectId: sessionId });
     return { kind: "reused", userId, sessionId };
   });
 }

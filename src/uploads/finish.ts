@@ -1,5 +1,4 @@
 import type { Upload } from "@tus/utils";
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
 import type { Viewer } from "../auth/viewer.js";
 import type { Services } from "../context.js";
 import type { Database } from "../db/database.js";
@@ -83,7 +82,12 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
   const completed = await database.transaction(async (tx) => {
     const marked = await tx.query(sql.MARK_UPLOAD_COMPLETE, [upload.id]);
     if (marked.length === 0) return false;
-    await tx.query(INSERT_AUDIT_EVENT, ["upload.completed", viewer.id, row.datasetId, JSON.stringify({ uploadId: upload.id, sha256, size })]);
+    await services.audit.record(tx, {
+      type: "upload.completed",
+      actorId: viewer.id,
+      subjectId: row.datasetId,
+      details: { uploadId: upload.id, sha256, size },
+    });
     return true;
   });
   if (!completed) {
@@ -92,5 +96,4 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
     await services.files.garbage.collect([sha256]);
     throw { status_code: 404, body: "Upload not found\n" };
   }
-  services.metrics.auditEvent("upload.completed");
 }

@@ -3,12 +3,13 @@ import type { IncomingMessage } from "node:http";
 import { Server as TusServer } from "@tus/server";
 import type { Upload } from "@tus/utils";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
 import { authenticate, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../context.js";
 import type { Database } from "../db/database.js";
 import { ClientError } from "../errors.js";
-import { datasetWriteScope } from "../policy/rules.js";
+import type { DatasetAccess } from "../generated/graphql.js";
+import { datasetPermission } from "../policy/dataset-access.js";
+import { datasetScope, mayDo, scopeParams } from "../policy/rules.js";
 import { createUserLoader } from "../users/loader.js";
 import { finishUpload, UPLOADER_LOCK } from "./finish.js";
 import type { HashingFileStore } from "./hashing-file-store.js";
@@ -44,9 +45,11 @@ export const MAX_LIVE_UPLOADS = 1000;
 /**
  * tus 1.0.0 uploads at `/uploads/` (creation, creation-with-upload, creation-defer-length,
  * termination, expiration). Every request is checked by us first, through the policy's
- * write scope, before tus touches a byte: creation needs a dataset the viewer may commit to,
- * later requests the upload's own creator. A finished upload's bytes are hashed as they
- * arrived and moved into the blob store under their SHA-256 (see finish.ts).
+ * `write` scope as the database has it now, before tus touches a byte: creation needs a
+ * dataset the viewer may commit to, later requests the upload's own creator who still may
+ * (termination: the creator, whatever their access now). A dataset the viewer may not read
+ * is 404, one they may only read 403. A finished upload's bytes are hashed as they arrived
+ * and moved into the blob store under their SHA-256 (see finish.ts).
  */
 export async function registerUploads(app: FastifyInstance, services: Services, database: Database, staging: HashingFileStore): Promise<void> {
   const { config, metrics } = services;
@@ -108,14 +111,13 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
         upload.size ?? null,
         config.files.uploadExpirySeconds,
       ]);
-      await tx.query(INSERT_AUDIT_EVENT, [
-        "upload.created",
-        viewer.id,
-        metadata.datasetId,
-        JSON.stringify({ uploadId: upload.id, length: upload.size ?? null, filename: metadata.filename }),
-      ]);
+      await services.audit.record(tx, {
+        type: "upload.created",
+        actorId: viewer.id,
+        subjectId: metadata.datasetId,
+        details: { uploadId: upload.id, length: upload.size ?? null, filename: metadata.filename },
+      });
     });
-    metrics.auditEvent("upload.created");
   }
 
   /** Our checks; a refusal is answered here and tus never runs. */
@@ -134,7 +136,6 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       refuse(reply, 401, "Sign in first: uploads need Authorization: Bearer <access token>", { "www-authenticate": "Bearer" });
       return null;
     }
-    const { ownerId } = datasetWriteScope(viewer);
     // tus's URLs carry no query: one here could only be an attempt to make tus read another id.
     if (request.url.includes("?")) {
       refuse(reply, 400, "tus requests take no query string");
@@ -146,9 +147,9 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
         refuse(reply, 400, parsed.problem);
         return null;
       }
-      const [dataset] = await database.query(sql.DATASET_FOR_WRITER, [parsed.datasetId, ownerId]);
-      if (!dataset) {
-        refuse(reply, 404, "Dataset not found");
+      const permission = await datasetPermission(database, viewer, parsed.datasetId, "write");
+      if (!permission.allowed) {
+        refuseWriter(reply, permission.access);
         return null;
       }
       const [{ live }] = (await database.query<{ live: number }>(sql.LIVE_UPLOADS_OF_USER, [viewer.id])) as [{ live: number }];
@@ -177,11 +178,20 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       return { viewer, creation: { id: randomUUID(), metadata: parsed } };
     }
     const id = (request.params as { "*": string })["*"];
-    const [upload] = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)
-      ? await database.query<UploadRow>(sql.UPLOAD_FOR_WRITER, [id, viewer.id, ownerId])
+    const [found] = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)
+      ? await database.query<UploadRow & { access: DatasetAccess | null; allowed: boolean | null }>(sql.UPLOAD_OF_CREATOR, [
+          id,
+          ...scopeParams(datasetScope(viewer, "write")),
+        ])
       : [];
-    if (!upload) {
+    if (!found) {
       refuse(reply, 404, "Upload not found");
+      return null;
+    }
+    const { access, allowed, ...upload } = found;
+    // Giving up one's own upload takes nothing from anyone: the creator may, whatever their access now.
+    if (request.method !== "DELETE" && allowed !== true) {
+      refuseWriter(reply, access, "Upload not found");
       return null;
     }
     if (
@@ -193,6 +203,12 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       return null;
     }
     return { viewer, upload };
+  }
+
+  /** No `write` on the dataset: 404 when the viewer may not even read it (as for one that does not exist), else 403. */
+  function refuseWriter(reply: FastifyReply, access: DatasetAccess | null, notFound = "Dataset not found") {
+    if (!mayDo(access, "read")) return refuse(reply, 404, notFound);
+    return refuse(reply, 403, "You may read this dataset but not upload to it: its owner and editors may");
   }
 
   /** A finished upload's bytes are in the blob store, not in tus: we answer for it. */

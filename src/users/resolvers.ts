@@ -17,7 +17,7 @@ async function changeAccount(context: Context, userId: string, change: store.Acc
   const id = checkId("userId", userId);
   const viewer = requireViewer(context);
   checkOwnAccountChange(viewer, id, change);
-  const outcome = await store.changeAccount(context.db, id, change, viewer.id);
+  const outcome = await store.changeAccount(context.db, context.services.audit, id, change, viewer.id);
   switch (outcome.kind) {
     case "actorNotAdmin":
       throw forbidden("Only an active admin can change accounts");
@@ -26,7 +26,6 @@ async function changeAccount(context: Context, userId: string, change: store.Acc
     case "lastAdmin":
       throw conflict("userId", "This is the last active admin: make another user an admin first");
     case "changed":
-      context.services.metrics.auditEvent("role" in change ? "user.role_changed" : "user.active_changed");
       await context.services.viewerChanges.revoked("user", id);
       context.loaders.users.clear(id).prime(id, outcome.user);
       return outcome.user;

@@ -43,6 +43,9 @@ export const INSERT_USER = `
 
 export const USER_BY_EMAIL = `select ${USER_COLUMNS} from users where email = $1`;
 
+/** $1 a username in any case: the active user who has it (unique case-insensitively: users_username_lower_key). */
+export const ACTIVE_USER_BY_USERNAME = `select ${USER_COLUMNS} from users where lower(username) = lower($1) and active`;
+
 /** Sets the role by email, revoking earlier tokens; the row comes back only when the user exists. */
 export const SET_ROLE_BY_EMAIL = `
   update users

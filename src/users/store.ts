@@ -1,4 +1,4 @@
-import { INSERT_AUDIT_EVENT } from "../audit/events.js";
+import type { AuditLog, AuditType } from "../audit/events.js";
 import type { Database, Queryable } from "../db/database.js";
 import { separateCount } from "../pagination.js";
 import { containsPattern } from "../search.js";
@@ -20,6 +20,12 @@ export async function findCredentialsByEmail(db: Queryable, email: string): Prom
 /** The user with `email` (stored lower-case), without credentials; null if there is none. */
 export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | null> {
   const [row] = await db.query<UserRow>(sql.USER_BY_EMAIL, [email]);
+  return row ?? null;
+}
+
+/** The active user named `username` (any case); null when nobody active is. */
+export async function findActiveUserByUsername(db: Queryable, username: string): Promise<UserRow | null> {
+  const [row] = await db.query<UserRow>(sql.ACTIVE_USER_BY_USERNAME, [username]);
   return row ?? null;
 }
 
@@ -117,7 +123,13 @@ export type AccountChangeOutcome =
  * only it is left and is refused. A change bumps the token version (every token issued
  * before stops working); a deactivation also ends every session.
  */
-export function changeAccount(database: Database, userId: string, change: AccountChange, actorId: string): Promise<AccountChangeOutcome> {
+export function changeAccount(
+  database: Database,
+  audit: AuditLog,
+  userId: string,
+  change: AccountChange,
+  actorId: string,
+): Promise<AccountChangeOutcome> {
   return database.transaction(async (tx): Promise<AccountChangeOutcome> => {
     const admins = await tx.query<{ id: string }>(sql.LOCK_ACTIVE_ADMINS);
     // The request's viewer check may be a moment old; under the lock, this is the truth.
@@ -139,11 +151,11 @@ export function changeAccount(database: Database, userId: string, change: Accoun
         ? await tx.query<UserRow>(sql.SET_ROLE, [userId, change.role])
         : await tx.query<UserRow>(sql.SET_ACTIVE, [userId, change.active]);
     if ("active" in change && !change.active) await revokeUserSessions(tx, userId, "deactivated");
-    const [type, details] =
+    const [type, details]: [AuditType, Record<string, unknown>] =
       "role" in change
         ? ["user.role_changed", { from: user.role, to: change.role }]
         : ["user.active_changed", { from: user.active, to: change.active }];
-    await tx.query(INSERT_AUDIT_EVENT, [type, actorId, userId, JSON.stringify(details)]);
+    await audit.record(tx, { type, actorId, subjectId: userId, details });
     return { kind: "changed", user: changed! };
   });
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
 import { createOrPromoteAdmin } from "../../src/admin/create-admin.js";
+import { createAuditLog } from "../../src/audit/events.js";
 import { createPasswordHasher } from "../../src/auth/passwords.js";
 import type { TestServer } from "./server.js";
 
@@ -47,7 +48,7 @@ export async function createAdmin(server: TestServer): Promise<TestUser> {
   // closed again here, so that no pool outlives the call.
   const passwords = createPasswordHasher(4);
   try {
-    await createOrPromoteAdmin(server.database, passwords, { email: user.email, promoteExisting: true });
+    await createOrPromoteAdmin(server.database, passwords, createAuditLog(), { email: user.email, promoteExisting: true });
   } finally {
     await passwords.close();
   }
