@@ -33,6 +33,7 @@ import { type LoadResult, runLoad, startLoad } from "./load.js";
 import { type BenchOptions, readOptions } from "./options.js";
 import { fmt, fmtRate } from "./format.js";
 import { startApiServer, startBareServer, type ChildServer } from "./processes.js";
+import { primeSessions } from "./priming.js";
 import { mainThreadProfile, summariseProfile } from "./profile.js";
 import {
   type BenchResults,
@@ -46,6 +47,8 @@ import {
   writeResults,
 } from "./report.js";
 import { buildScenarios, loginRequests, MIX_DESCRIPTION, representatives, type Scenario } from "./scenarios.js";
+import { measureSideBySide } from "./side-by-side.js";
+import { sideBySideTargets } from "./side-by-side-report.js";
 import { runSqlFloor, type SqlFloorResult } from "./sql-floor.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -94,6 +97,7 @@ async function main(options: BenchOptions): Promise<void> {
     },
   };
 
+  const sideBySide = options.sideBySide ? await measureSideBySide(run, options.sideBySide) : undefined;
   const api = options.parts.includes("api") ? await measureServer(run) : undefined;
   const profile = api && options.profile ? await measureProfile(run, date) : undefined;
   if (!api && options.profile) log("note: --profile profiles the API part, which is not running");
@@ -108,21 +112,32 @@ async function main(options: BenchOptions): Promise<void> {
     parts: [...options.parts],
     source,
     machine,
-    settings: {
-      duration: `${options.scenario.warmupSeconds} s warm-up + ${options.scenario.seconds} s per scenario`,
-      connections: options.connections,
-      loginConnections: options.loginConnections,
-      bcryptCost: options.bcryptCost,
-      hashWorkers: "default (cores − 1)",
-      serverPool: "default (10)",
-      sqlFloorPool: options.sqlFloorPoolSize,
-      sqlFloorDuration: `${options.sqlFloor.warmupSeconds} s warm-up + ${options.sqlFloor.seconds} s`,
-      bareRouteDuration: `${options.bareRoute.warmupSeconds} s warm-up + ${options.bareRoute.seconds} s`,
-      mix: MIX_DESCRIPTION,
-      tokens: `${options.connections} users' tokens per scenario (the admin: ${options.connections} sessions)`,
-      environment: "NODE_ENV=production LOG_LEVEL=warn EXPOSE_STATEMENT_COUNT=true, throttle limits raised",
-      loadGenerator: "autocannon 8 in the benchmark's process, same machine",
-    },
+    settings: sideBySide
+      ? {
+          rounds: sideBySide.rounds,
+          duration: sideBySide.duration,
+          rateRounds: sideBySide.rateRounds,
+          connections: options.connections,
+          serverPool: "default (10); PostGraphile's: 10",
+          environment: "NODE_ENV=production LOG_LEVEL=warn EXPOSE_STATEMENT_COUNT=true, throttle limits raised",
+          loadGenerator: "autocannon 8 (closed loop) and bench/fixed-rate.ts (open loop) in the benchmark's process, same machine",
+        }
+      : {
+          duration: `${options.scenario.warmupSeconds} s warm-up + ${options.scenario.seconds} s per scenario`,
+          connections: options.connections,
+          loginConnections: options.loginConnections,
+          bcryptCost: options.bcryptCost,
+          hashWorkers: "default (cores − 1)",
+          serverPool: "default (10)",
+          sqlFloorPool: options.sqlFloorPoolSize,
+          sqlFloorDuration: `${options.sqlFloor.warmupSeconds} s warm-up + ${options.sqlFloor.seconds} s`,
+          bareRouteDuration: `${options.bareRoute.warmupSeconds} s warm-up + ${options.bareRoute.seconds} s`,
+          mix: MIX_DESCRIPTION,
+          tokens: `${options.connections} users' tokens per scenario (the admin: ${options.connections} sessions)`,
+          environment: "NODE_ENV=production LOG_LEVEL=warn EXPOSE_STATEMENT_COUNT=true, throttle limits raised",
+          loadGenerator: "autocannon 8 in the benchmark's process, same machine",
+        },
+    ...(sideBySide ? { sideBySide: { ...sideBySide, targets: sideBySide.b.version ? sideBySideTargets(sideBySide) : [] } } : {}),
     seed: { users: options.users, datasets, seconds: Math.round(seedMs / 100) / 10 },
     scenarios: run.results,
     ...api,
@@ -336,32 +351,6 @@ async function preflight(origin: string, scenarios: Scenario[]): Promise<void> {
     }
   }
   log(`preflight ok (SQL statements: ${[...new Set(checked)].join(", ")})`);
-}
-
-/**
- * Every fixture session used once, as a long-running server has seen its clients' sessions:
- * the viewer cache then holds them all, as it would in the steady state being measured. (A
- * warm-up alone does not reach every one of 2,000 sessions: each autocannon connection walks
- * the request list from its start.)
- */
-async function primeSessions(origin: string, fixtures: Fixtures): Promise<void> {
-  const actors = [...fixtures.admin, ...fixtures.readers, ...fixtures.writers];
-  const statements: number[] = [];
-  for (let start = 0; start < actors.length; start += 16) {
-    await Promise.all(
-      actors.slice(start, start + 16).map(async (actor) => {
-        const response = await fetch(`${origin}/graphql`, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${actor.token}` },
-          body: JSON.stringify({ query: "{ me { id } }" }),
-        });
-        if (response.status !== 200) throw new Error(`priming a session answered HTTP ${response.status}: ${await response.text()}`);
-        await response.arrayBuffer();
-        statements.push(Number(response.headers.get("x-sql-statements") ?? 0));
-      }),
-    );
-  }
-  log(`primed ${fmt(actors.length)} sessions (${fmt(statements.reduce((sum, count) => sum + count, 0))} viewer reads)`);
 }
 
 /**

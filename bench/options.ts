@@ -9,8 +9,13 @@ export interface Phase {
   seconds: number;
 }
 
-/** The benchmark's parts: the GraphQL API scenarios (issue 6), files (issue 11), previews (issue 14), live events (issue 15). */
-export type BenchPart = "api" | "files" | "previews" | "events";
+/**
+ * The benchmark's parts: the GraphQL API scenarios (issue 6), files (issue 11), previews
+ * (issue 14), live events (issue 15), and a side by side run (issue 13) against PostGraphile
+ * (`peer`) or another build or setting of this server (`versus`); a side by side run is a
+ * run of its own.
+ */
+export type BenchPart = "api" | "files" | "previews" | "events" | "peer" | "versus";
 export const BENCH_PARTS: readonly BenchPart[] = ["api", "files", "previews", "events"];
 
 /** The previews part's sizes (bench/previews.ts). */
@@ -21,6 +26,36 @@ export interface PreviewsOptions {
   memoryLimitBytes: number;
   meRate: number;
   meConnections: number;
+}
+
+/**
+ * How one side of a side by side run starts the project's server: more environment
+ * variables, node options, and another checkout to run it from (a before/after pair).
+ */
+export interface ServerVariant {
+  environment: Record<string, string>;
+  nodeOptions: string[];
+  checkout?: string;
+  /** Another node to run it with (`node=/path/to/node`); default the benchmark's own. */
+  node?: string;
+  /** As given on the command line ("" for the plain server). */
+  label: string;
+}
+
+/** `--peer postgraphile` or `--versus …`: two servers, alternating scenario by scenario. */
+export interface SideBySideOptions {
+  /** What B is: PostGraphile 5, or the project's server as `--versus` says. */
+  against: { kind: "postgraphile" } | ({ kind: "variant" } & ServerVariant);
+  /** A: the project's server, as `--ours` says (plain by default). */
+  ours: ServerVariant;
+  /** Closed-loop runs of each server per scenario, alternating A B A B. */
+  rounds: number;
+  phase: Phase;
+  /** Then runs of each at a fixed rate, half of B's measured capacity (0: none). */
+  rateRounds: number;
+  ratePhase: Phase;
+  /** `--scenarios a,b`: only these (by name); all when absent. */
+  scenarios?: string[];
 }
 
 /** The files part's sizes (bench/files.ts). */
@@ -68,41 +103,69 @@ export interface BenchOptions {
   files: FilesOptions;
   events: EventsOptions;
   previews: PreviewsOptions;
+  /** A side by side run instead of the parts (`parts` is then `peer` or `versus` alone). */
+  sideBySide?: SideBySideOptions;
 }
 
-const USAGE = "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events] [-- --preview-size 200MB]";
+const USAGE =
+  "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events] [-- --preview-size 200MB] " +
+  "| [-- --peer postgraphile | --versus 'NAME=value --node-option /other/checkout'] [--ours '…'] [--rounds N] [--seconds S] [--warmup S] [--rate-rounds N] [--scenarios a,b] [--profile]";
+
+/** A side by side run's defaults: the issue's 5 rounds of 10 s after 2 s of warm-up, 32 connections. */
+const SIDE_BY_SIDE_FULL = { rounds: 5, seconds: 10, warmup: 2, rateRounds: 3 };
+const SIDE_BY_SIDE_QUICK = { rounds: 3, seconds: 5, warmup: 1, rateRounds: 1 };
+
+/** `NAME=value` words are environment variables, `--words` node options, `node=path` the node to run, anything else the checkout to run from. */
+export function parseVariant(spec: string): ServerVariant {
+  const variant: ServerVariant = { environment: {}, nodeOptions: [], label: spec.trim() };
+  for (const word of spec.split(/\s+/).filter(Boolean)) {
+    const assignment = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(word);
+    if (word.startsWith("node=")) variant.node = word.slice("node=".length);
+    else if (assignment) variant.environment[assignment[1]!] = assignment[2]!;
+    else if (word.startsWith("-")) variant.nodeOptions.push(word);
+    else if (variant.checkout) fail(`bench: a variant has one checkout to run from, got ${variant.checkout} and ${word}`);
+    else variant.checkout = word;
+  }
+  return variant;
+}
 const MIB = 2 ** 20;
 
 /** Reads argv and the environment; prints one line and exits 1 when there is nothing to run against. */
 export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const flags = new Set<string>();
+  const values = new Map<string, string>();
   let only: BenchPart | undefined;
-  let previewSize: number | undefined;
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index]!;
-    const size = /^--preview-size(?:=(.*))?$/.exec(flag);
-    if (size) {
-      if (size[1] === undefined) index += 1;
-      const value = size[1] ?? argv[index];
-      const match = /^(\d+)\s*(MB|MiB|GB|GiB)?$/i.exec(value ?? "");
-      const unit = { MB: 1e6, MIB: 2 ** 20, GB: 1e9, GIB: 2 ** 30 }[(match?.[2] ?? "MB").toUpperCase() as "MB"];
-      if (!match) fail(`bench: --preview-size takes a size such as 200MB or 1GiB, got ${value ?? "nothing"} (${USAGE})`);
-      previewSize = Number(match[1]) * unit;
-      continue;
-    }
-    const inline = /^--only=(.*)$/.exec(flag);
-    if (flag === "--only" || inline) {
+    const inline = /^(--[a-z-]+)=(.*)$/s.exec(flag);
+    const name = inline ? inline[1]! : flag;
+    if (VALUE_OPTIONS.includes(name)) {
       if (!inline) index += 1;
-      const value = inline ? inline[1] : argv[index];
-      if (!BENCH_PARTS.includes(value as BenchPart)) fail(`bench: --only takes ${BENCH_PARTS.join(" or ")}, got ${value ?? "nothing"} (${USAGE})`);
-      only = value as BenchPart;
+      const value = inline ? inline[2] : argv[index];
+      if (value === undefined) fail(`bench: ${name} needs a value (${USAGE})`);
+      values.set(name, value);
     } else if (["--quick", "--profile"].includes(flag)) {
       flags.add(flag);
     } else {
       fail(`bench: unknown option ${flag} (${USAGE})`);
     }
   }
-  const parts = only ? [only] : BENCH_PARTS;
+  if (values.has("--only")) {
+    const value = values.get("--only")!;
+    if (!BENCH_PARTS.includes(value as BenchPart)) fail(`bench: --only takes ${BENCH_PARTS.join(" or ")}, got ${value} (${USAGE})`);
+    only = value as BenchPart;
+  }
+  let previewSize: number | undefined;
+  if (values.has("--preview-size")) {
+    const value = values.get("--preview-size")!;
+    const match = /^(\d+)\s*(MB|MiB|GB|GiB)?$/i.exec(value);
+    if (!match) fail(`bench: --preview-size takes a size such as 200MB or 1GiB, got ${value} (${USAGE})`);
+    const unit = { MB: 1e6, MIB: 2 ** 20, GB: 1e9, GIB: 2 ** 30 }[(match[2] ?? "MB").toUpperCase() as "MB"];
+    previewSize = Number(match[1]) * unit;
+  }
+  const sideBySide = readSideBySide(values, flags.has("--quick"));
+  if (sideBySide && only) fail("bench: --peer and --versus are runs of their own: no --only with them");
+  const parts: readonly BenchPart[] = sideBySide ? [sideBySide.against.kind === "postgraphile" ? "peer" : "versus"] : only ? [only] : BENCH_PARTS;
   const databaseUrl = env.DATABASE_URL?.trim();
   if (!databaseUrl) {
     fail(
@@ -113,14 +176,15 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
     fail(`bench: DATABASE_URL must be a postgres:// URL (PGlite is not benchmarked); got ${databaseUrl.split(":")[0]}:…`);
   }
-  const quick = flags.has("--quick");
+  // A side by side run shorter than the issue's (fewer rounds, shorter runs) is a quick one: not written into the docs.
+  const quick = flags.has("--quick") || (sideBySide !== undefined && !isFullSideBySide(sideBySide));
   return {
     mode: quick ? "quick" : "full",
     parts,
     profile: flags.has("--profile"),
     databaseUrl,
     // The files part needs only a few signed-in users: no large seed when it runs alone.
-    users: quick || !parts.includes("api") ? 100 : 1_000,
+    users: sideBySide || (!quick && parts.includes("api")) ? 1_000 : 100,
     datasetsPerUser: 100,
     connections: 32,
     loginConnections: 8,
@@ -140,15 +204,6 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       meRate: 200,
       meConnections: 16,
     },
-    files: {
-      bigFileBytes: (quick ? 128 : 1024) * MIB,
-      chunkBytes: (quick ? 16 : 64) * MIB,
-      parallelUploads: 8,
-      parallelFileBytes: (quick ? 16 : 100) * MIB,
-      meRate: 200,
-      meConnections: 16,
-      meAloneSeconds: quick ? 3 : 5,
-    },
     // 10 × 90 + 10 × 9 + 10 = 1,000 subscriptions.
     events: {
       writers: 10,
@@ -159,7 +214,80 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       commitsPerSecond: 50,
       seconds: quick ? 5 : 20,
     },
+    files: {
+      bigFileBytes: (quick ? 128 : 1024) * MIB,
+      chunkBytes: (quick ? 16 : 64) * MIB,
+      parallelUploads: 8,
+      parallelFileBytes: (quick ? 16 : 100) * MIB,
+      meRate: 200,
+      meConnections: 16,
+      meAloneSeconds: quick ? 3 : 5,
+    },
+    ...(sideBySide ? { sideBySide } : {}),
   };
+}
+
+const VALUE_OPTIONS = [
+  "--only",
+  "--preview-size",
+  "--peer",
+  "--versus",
+  "--ours",
+  "--rounds",
+  "--seconds",
+  "--warmup",
+  "--rate-rounds",
+  "--scenarios",
+];
+
+function readSideBySide(values: Map<string, string>, quick: boolean): SideBySideOptions | undefined {
+  const peer = values.get("--peer");
+  const versus = values.get("--versus");
+  const sizes = ["--ours", "--rounds", "--seconds", "--warmup", "--rate-rounds", "--scenarios"].filter((name) => values.has(name));
+  if (peer === undefined && versus === undefined) {
+    if (sizes.length > 0) fail(`bench: ${sizes.join(", ")} go with --peer or --versus (${USAGE})`);
+    return undefined;
+  }
+  if (peer !== undefined && versus !== undefined) fail("bench: one of --peer and --versus at a time");
+  if (peer !== undefined && peer !== "postgraphile") fail(`bench: --peer takes postgraphile, got ${peer}`);
+  const defaults = quick ? SIDE_BY_SIDE_QUICK : SIDE_BY_SIDE_FULL;
+  const number = (name: string, fallback: number, least: number) => {
+    const given = values.get(name);
+    if (given === undefined) return fallback;
+    const value = Number(given);
+    if (!Number.isFinite(value) || value < least) fail(`bench: ${name} takes a number ≥ ${least}, got ${given}`);
+    return value;
+  };
+  const rounds = Math.round(number("--rounds", defaults.rounds, 1));
+  const seconds = number("--seconds", defaults.seconds, 1);
+  const warmupSeconds = number("--warmup", defaults.warmup, 0);
+  return {
+    against: peer !== undefined ? { kind: "postgraphile" } : { kind: "variant", ...parseVariant(versus!) },
+    ours: parseVariant(values.get("--ours") ?? ""),
+    rounds,
+    phase: { warmupSeconds, seconds },
+    rateRounds: Math.round(number("--rate-rounds", defaults.rateRounds, 0)),
+    ratePhase: { warmupSeconds, seconds },
+    ...(values.has("--scenarios")
+      ? {
+          scenarios: values
+            .get("--scenarios")!
+            .split(",")
+            .map((name) => name.trim()),
+        }
+      : {}),
+  };
+}
+
+function isFullSideBySide(options: SideBySideOptions): boolean {
+  const full = SIDE_BY_SIDE_FULL;
+  return (
+    options.rounds >= full.rounds &&
+    options.phase.seconds >= full.seconds &&
+    options.phase.warmupSeconds >= full.warmup &&
+    options.rateRounds >= full.rateRounds &&
+    options.scenarios === undefined
+  );
 }
 
 function fail(line: string): never {

@@ -29,6 +29,12 @@ export interface ApiServerOptions {
   cpuProfileDir?: string;
   /** More variables, or other values (the files part: DATA_DIR, MAX_FILE_SIZE, STORAGE_QUOTA). */
   environment?: Record<string, string>;
+  /** Options for node before the script (`--max-semi-space-size=64`). */
+  nodeOptions?: readonly string[];
+  /** Another checkout of the project to run the server from (a before/after comparison); default this one. */
+  checkout?: string;
+  /** Another node binary; default the one running the benchmark. */
+  node?: string;
 }
 
 /** The environment of the server under test: production, with throttles out of the way. */
@@ -58,18 +64,38 @@ export function apiServerEnvironment(options: ApiServerOptions, port: number): R
 export async function startApiServer(options: ApiServerOptions): Promise<ChildServer> {
   const port = await freePort();
   const profiling = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-  return startChild("server", [...profiling, "--import", "tsx", "src/main.ts"], apiServerEnvironment(options, port), port);
+  return startChild({
+    label: "server",
+    args: [...(options.nodeOptions ?? []), ...profiling, "--import", "tsx", "src/main.ts"],
+    env: apiServerEnvironment(options, port),
+    port,
+    cwd: options.checkout,
+    ...(options.node ? { command: options.node } : {}),
+  });
 }
 
 /** The bare Fastify route that answers any body size (bench/bare-server.ts). */
 export async function startBareServer(): Promise<ChildServer> {
   const port = await freePort();
-  return startChild("bare route", ["--import", "tsx", "bench/bare-server.ts"], { PORT: String(port) }, port);
+  return startChild({ label: "bare route", args: ["--import", "tsx", "bench/bare-server.ts"], env: { PORT: String(port) }, port });
 }
 
-async function startChild(label: string, args: string[], env: Record<string, string>, port: number): Promise<ChildServer> {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+export interface ChildSpec {
+  label: string;
+  /** Default: the node running the benchmark. */
+  command?: string;
+  args: string[];
+  env: Record<string, string>;
+  port: number;
+  /** Default: the project's root. */
+  cwd?: string;
+  /** Whether the child answers yet (default: `GET /healthz` is 200). */
+  ready?: (origin: string) => Promise<boolean>;
+}
+
+export async function startChild({ label, command = process.execPath, args, env, port, cwd = ROOT, ready }: ChildSpec): Promise<ChildServer> {
+  const child = spawn(command, args, {
+    cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -89,7 +115,7 @@ async function startChild(label: string, args: string[], env: Record<string, str
       await stop();
       throw new Error(`${label} exited before listening (${child.exitCode ?? child.signalCode}):\n${output.trim()}`);
     }
-    if (await answers(`${origin}/healthz`)) break;
+    if (await (ready ? ready(origin) : answers(`${origin}/healthz`))) break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`${label} did not answer on ${origin} within 60 s:\n${output.trim()}`);
@@ -125,7 +151,7 @@ export function rssMiB(pid: number): number {
 }
 
 /** A port free on loopback now (the server is told it, since at LOG_LEVEL=warn it does not say where it listens). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

@@ -26,6 +26,16 @@ import { type EventsResult, eventsMarkdownLines, eventsSummaryLines } from "./ev
 import type { BenchOptions, BenchPart } from "./options.js";
 import type { ProfileSummary } from "./profile.js";
 import type { ScenarioName } from "./scenarios.js";
+import type { SideBySideResult } from "./side-by-side.js";
+import {
+  fixedRateTable,
+  profileTable,
+  SIDE_BY_SIDE_METHOD,
+  type SideBySideTarget,
+  sideBySideSetup,
+  targetsTable,
+  throughputTable,
+} from "./side-by-side-report.js";
 import type { SqlFloorResult } from "./sql-floor.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -86,6 +96,8 @@ export interface BenchResults {
   mode: BenchOptions["mode"];
   /** What ran (absent in runs before the files part: the API alone). */
   parts?: BenchPart[];
+  events?: EventsResult;
+  previews?: PreviewsResult;
   /** The code measured: commit, and whether src/, schema/ or migrations/ differed from it. */
   source: { commit: string; dirty: boolean };
   machine: Machine;
@@ -96,8 +108,8 @@ export interface BenchResults {
   loginStorm?: LoginStormResult;
   memory?: MemoryResult;
   files?: FilesReport;
-  events?: EventsResult;
-  previews?: PreviewsResult;
+  /** A side by side run (parts `peer` or `versus`), with issue 13's targets when B was PostGraphile. */
+  sideBySide?: SideBySideResult & { targets: SideBySideTarget[] };
   profile?: Omit<ProfileSummary, "file"> & { file: string; underProfiler: Array<{ label: string; rps: number; p99Ms: number }> };
   targets: Target[];
   seconds: number;
@@ -373,6 +385,24 @@ function memoryLines(memory: MemoryResult): string[] {
 /** What goes to the terminal at the end. */
 export function terminalReport(results: BenchResults): string {
   const parts: string[] = [];
+  if (results.sideBySide) {
+    const { sideBySide } = results;
+    parts.push(
+      `\n== Side by side (${results.mode} run)`,
+      ...sideBySideSetup(sideBySide),
+      "",
+      textTable(throughputTable(sideBySide)),
+      "",
+      textTable(fixedRateTable(sideBySide)),
+      ...(sideBySide.targets.length > 0 ? ["", textTable(targetsTable(sideBySide.targets))] : []),
+    );
+    for (const profile of sideBySide.profiles ?? []) {
+      parts.push(
+        `\n== Profile of A during ${profile.label} (${fmt(profile.rps)} req/s under the profiler, ${fmt(profile.summary.busyPercent)}% of samples busy; ${profile.summary.file})`,
+        textTable(profileTable(profile.summary)),
+      );
+    }
+  }
   if (results.loginStorm && results.memory) {
     parts.push(
       `\n== Server (${results.mode} run, ${results.settings.duration})`,
@@ -429,6 +459,8 @@ function eventsBusyNote(machine: Machine): string | undefined {
 export function markdownReport(
   api: BenchResults | undefined,
   files: BenchResults | undefined,
+  peer?: BenchResults,
+  versus?: BenchResults,
   previews?: BenchResults,
   events?: BenchResults,
 ): string {
@@ -436,21 +468,28 @@ export function markdownReport(
     "# Benchmarks",
     "",
     "`npm run bench` (needs `DATABASE_URL` on PostgreSQL; `-- --quick` for a short run, `-- --profile` to add a CPU profile,",
-    "`-- --only api`, `-- --only files` or `-- --only events` for one part) seeds a throw-away schema, starts the real server as a child process",
+    "`-- --only api`, `files`, `previews` or `events` for one part) seeds a throw-away schema, starts the real server as a child process",
     "in production mode, and drives it over loopback: the GraphQL scenarios with autocannon, beside their floors in the",
     "same run (the same SQL through a `pg` pool with no HTTP, a bare Fastify route answering a body of the same size, and",
     "the server's own `{ __typename }`); then files through tus and the download route, beside the same bytes piped",
-    "from file to file in Node; then live events, 1,000 graphql-ws subscriptions while versions are committed at 50/s.",
+    "from file to file in Node; then previews of a generated CSV and its Parquet beside DuckDB's own scan; then live events,",
+    "1,000 graphql-ws subscriptions while versions are committed at 50/s.",
     "The load generator runs on the same machine, so it takes CPU from the server, as wrk",
     "did for the figures in issue 6.",
     "This file is written by the latest full run of each part; their JSON is in `bench/results/`.",
+    "`-- --peer postgraphile` measures this server beside PostGraphile 5 in one run, and `-- --versus '…'` beside",
+    "another setting or build of itself (both below).",
     "",
+    ...(peer?.sideBySide ? sideBySideMarkdownLines(peer, "Side by side with PostGraphile 5", "--peer postgraphile") : []),
     ...(api ? apiMarkdownLines(api) : ["## API scenarios", "", "No full run yet.", ""]),
     ...(files?.files ? filesMarkdownLines(files, files.files) : ["## Files", "", "No full run yet.", ""]),
     ...(previews?.previews ? previewsMarkdownLines(previews, previews.previews) : ["## Previews", "", "No full run yet.", ""]),
     ...(events?.events
       ? [...eventsMarkdownLines(events.date, events.events, eventsBusyNote(events.machine)), ...codeAndMachineLines(events), ...EVENTS_METHOD]
       : ["## Live events", "", "No full run yet.", ""]),
+    ...(versus?.sideBySide
+      ? sideBySideMarkdownLines(versus, `This server against itself: ${versus.sideBySide.b.variant}`, `--versus '${versus.sideBySide.b.variant}'`)
+      : []),
   ];
   return lines.join("\n");
 }
@@ -484,6 +523,30 @@ function previewsMarkdownLines(results: BenchResults, previews: PreviewsResult):
     "1.5× of the floor, the reader within the memory limit, `me` p99 under 50 ms while a profile runs. On a machine shared",
     "with other work (see the load average) every figure is slower than the machine can do.",
     "",
+  ];
+}
+
+function sideBySideMarkdownLines(results: BenchResults, title: string, flag: string): string[] {
+  const sideBySide = results.sideBySide!;
+  return [
+    `## ${title}: latest full run, ${results.date}`,
+    "",
+    `\`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench -- ${flag}\` (add \`--rounds 3 --seconds 5\` for a short run).`,
+    "",
+    ...codeAndMachineLines(results),
+    ...sideBySideSetup(sideBySide),
+    "",
+    "### Requests per second, closed loop",
+    "",
+    markdownTable(throughputTable(sideBySide)),
+    "",
+    ...SIDE_BY_SIDE_METHOD,
+    "",
+    "### Latency at a fixed rate (half B's capacity)",
+    "",
+    markdownTable(fixedRateTable(sideBySide)),
+    "",
+    ...(sideBySide.targets.length > 0 ? ["### Targets (issue 13)", "", markdownTable(targetsTable(sideBySide.targets)), ""] : []),
   ];
 }
 
@@ -626,10 +689,30 @@ export async function writeResults(results: BenchResults, writeDocs: boolean): P
   if (writeDocs) {
     const of = (part: BenchPart) => (parts.includes(part) ? results : earlier[part]);
     await mkdir(`${ROOT}docs`, { recursive: true });
-    await writeFile(`${ROOT}docs/benchmarks.md`, markdownReport(of("api"), of("files"), of("previews"), of("events")));
+    await writeFile(`${ROOT}docs/benchmarks.md`, markdownReport(of("api"), of("files"), of("peer"), of("versus"), of("previews"), of("events")));
     written.push("docs/benchmarks.md");
   }
   return written;
+}
+
+/** The newest full run in bench/results/ of each part. */
+async function latestFullRuns(): Promise<Partial<Record<BenchPart, BenchResults>>> {
+  const names = (await readdir(`${ROOT}bench/results`))
+    .filter((name) => name.endsWith(".json") && !name.includes("-quick"))
+    .sort()
+    .reverse();
+  const found: Partial<Record<BenchPart, BenchResults>> = {};
+  for (const name of names) {
+    const results = JSON.parse(await readFile(`${ROOT}bench/results/${name}`, "utf8")) as BenchResults;
+    for (const part of results.parts ?? ["api"]) found[part] ??= results;
+    if (found.api && found.files && found.peer && found.versus && found.previews && found.events) break;
+  }
+  return found;
+}
+
+/** Keeps the JSON small and diff-friendly: at most 3 decimals. */
+function roundNumbers(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value;
 }
 
 /** How the live-events part measures (docs/benchmarks.md). */
@@ -646,23 +729,3 @@ const EVENTS_METHOD = [
   "grew for that work, which this run does not tell apart from memory kept.",
   "",
 ];
-
-/** The newest full run in bench/results/ of each part. */
-async function latestFullRuns(): Promise<Partial<Record<BenchPart, BenchResults>>> {
-  const names = (await readdir(`${ROOT}bench/results`))
-    .filter((name) => name.endsWith(".json") && !name.includes("-quick"))
-    .sort()
-    .reverse();
-  const found: Partial<Record<BenchPart, BenchResults>> = {};
-  for (const name of names) {
-    const results = JSON.parse(await readFile(`${ROOT}bench/results/${name}`, "utf8")) as BenchResults;
-    for (const part of results.parts ?? ["api"]) found[part] ??= results;
-    if (found.api && found.files && found.previews && found.events) break;
-  }
-  return found;
-}
-
-/** Keeps the JSON small and diff-friendly: at most 3 decimals. */
-function roundNumbers(_key: string, value: unknown): unknown {
-  return typeof value === "number" && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value;
-}

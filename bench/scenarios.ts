@@ -100,8 +100,10 @@ const pick = <T>(items: readonly T[], i: number): T => items[i % items.length]!;
  * selected and not the viewer, all in one statement: src/datasets/resolvers.ts.
  */
 async function datasetPage(db: Queryable, ownerId: string | null, search: string | null, extras: datasetSql.ListExtras) {
-  const list = datasetSql.datasetList("CREATED_AT_DESC", extras);
-  await db.query(list, [ownerId, containsPattern(search), null, null, PAGE_LIMIT]);
+  const pattern = containsPattern(search);
+  const scope = ownerId === null ? "all" : "owner";
+  const list = datasetSql.datasetList("CREATED_AT_DESC", { ...extras, scope, search: pattern !== null, after: false }, PAGE_LIMIT);
+  await db.query(list.text, list.params({ subject: ownerId, pattern, afterKey: null, afterId: null, limit: PAGE_LIMIT }));
 }
 
 function sqlOf(fixtures: Fixtures) {

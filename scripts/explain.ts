@@ -40,6 +40,26 @@ const VERBOSE = process.argv.includes("--verbose");
 
 type Param = string | number | boolean | null | readonly string[];
 
+/** A datasets list statement of `order` in the shape its values call for, and its parameters. */
+function listCase(
+  order: DatasetOrder,
+  extras: datasetSql.ListExtras,
+  values: { ownerId?: string | null; pattern?: string | null; afterKey?: string | null; afterId?: string | null; scope?: datasetSql.ListScope },
+): { sql: string; params: Param[] } {
+  const { ownerId = null, pattern = null, afterKey = null, afterId = null } = values;
+  const scope = values.scope ?? (ownerId === null ? "all" : "owner");
+  const statement = datasetSql.datasetList(order, { ...extras, scope, search: pattern !== null, after: afterKey !== null }, LIMIT);
+  return { sql: statement.text, params: statement.params({ subject: ownerId, pattern, afterKey, afterId, limit: LIMIT }) as Param[] };
+}
+
+/** The count statement for a filter, and its parameters. */
+function countCase(ownerId: string | null, pattern: string | null): { sql: string; params: Param[] } {
+  const statement = datasetSql.datasetCount({ scope: ownerId === null ? "all" : "owner", search: pattern !== null });
+  return { sql: statement.text, params: statement.params({ subject: ownerId, pattern, afterKey: null, afterId: null, limit: 0 }) as Param[] };
+}
+
+const PAGE_ONLY = { totalCount: false, owners: false };
+
 interface Case {
   label: string;
   sql: string;
@@ -331,17 +351,17 @@ async function cursorAt(ordering: Ordering, ownerId: string | null, offset: numb
 
 async function pageCases(order: DatasetOrder, owner: string): Promise<Case[]> {
   const ordering = ORDERINGS[order];
-  const sql = datasetSql.DATASET_PAGE[order];
   const [ownerKey, ownerId] = await cursorAt(ordering, owner, DATASETS_PER_USER / 2);
   const [deepKey, deepId] = await cursorAt(ordering, null, Math.floor(DATASETS * 0.9));
+  const page = (values: Parameters<typeof listCase>[2]) => listCase(order, PAGE_ONLY, values);
   return [
-    { label: `${order} a. one owner, first page`, sql, params: [owner, null, null, null, LIMIT] },
-    { label: `${order} b. one owner, after cursor (row 50)`, sql, params: [owner, null, ownerKey, ownerId, LIMIT] },
-    { label: `${order} c. all owners, first page`, sql, params: [null, null, null, null, LIMIT] },
-    { label: `${order} d. all owners, after cursor (row 90,000)`, sql, params: [null, null, deepKey, deepId, LIMIT] },
-    { label: `${order} e. one owner, search "${COMMON_WORD}"`, sql, params: [owner, contains(COMMON_WORD), null, null, LIMIT] },
-    { label: `${order} f. all owners, search "${COMMON_WORD}"`, sql, params: [null, contains(COMMON_WORD), null, null, LIMIT] },
-    { label: `${order} f'. all owners, search "${RARE_WORD}" (no match)`, sql, params: [null, contains(RARE_WORD), null, null, LIMIT] },
+    { label: `${order} a. one owner, first page`, ...page({ ownerId: owner }) },
+    { label: `${order} b. one owner, after cursor (row 50)`, ...page({ ownerId: owner, afterKey: ownerKey, afterId: ownerId }) },
+    { label: `${order} c. all owners, first page`, ...page({}) },
+    { label: `${order} d. all owners, after cursor (row 90,000)`, ...page({ afterKey: deepKey, afterId: deepId }) },
+    { label: `${order} e. one owner, search "${COMMON_WORD}"`, ...page({ ownerId: owner, pattern: contains(COMMON_WORD) }) },
+    { label: `${order} f. all owners, search "${COMMON_WORD}"`, ...page({ pattern: contains(COMMON_WORD) }) },
+    { label: `${order} f'. all owners, search "${RARE_WORD}" (no match)`, ...page({ pattern: contains(RARE_WORD) }) },
   ];
 }
 
@@ -376,18 +396,23 @@ async function baseline(f: Fixtures): Promise<void> {
     log(`\n== datasetList ${order}: the page with its count and owners`);
     const [ownerKey, ownerId] = await cursorAt(ORDERINGS[order], f.owner, DATASETS_PER_USER / 2);
     const [deepKey, deepId] = await cursorAt(ORDERINGS[order], null, Math.floor(DATASETS * 0.9));
-    const counted = datasetSql.datasetList(order, { totalCount: true, owners: false });
-    const both = datasetSql.datasetList(order, { totalCount: true, owners: true });
-    const owners = datasetSql.datasetList(order, { totalCount: false, owners: true });
-    await run({ label: `${order} +count a. one owner, first page`, sql: counted, params: [f.owner, null, null, null, LIMIT] });
-    await run({ label: `${order} +count b. one owner, after cursor (row 50)`, sql: counted, params: [f.owner, null, ownerKey, ownerId, LIMIT] });
-    await run({ label: `${order} +owners c. all owners, first page`, sql: owners, params: [null, null, null, null, LIMIT] });
-    await run({ label: `${order} +count+owners c. all owners, first page`, sql: both, params: [null, null, null, null, LIMIT] });
-    await run({ label: `${order} +count+owners d. all owners, after cursor (row 90,000)`, sql: both, params: [null, null, deepKey, deepId, LIMIT] });
+    const counted = { totalCount: true, owners: false };
+    const both = { totalCount: true, owners: true };
+    const owners = { totalCount: false, owners: true };
+    await run({ label: `${order} +count a. one owner, first page`, ...listCase(order, counted, { ownerId: f.owner }) });
+    await run({
+      label: `${order} +count b. one owner, after cursor (row 50)`,
+      ...listCase(order, counted, { ownerId: f.owner, afterKey: ownerKey, afterId: ownerId }),
+    });
+    await run({ label: `${order} +owners c. all owners, first page`, ...listCase(order, owners, {}) });
+    await run({ label: `${order} +count+owners c. all owners, first page`, ...listCase(order, both, {}) });
+    await run({
+      label: `${order} +count+owners d. all owners, after cursor (row 90,000)`,
+      ...listCase(order, both, { afterKey: deepKey, afterId: deepId }),
+    });
     await run({
       label: `${order} +count+owners e. one owner, search "${COMMON_WORD}"`,
-      sql: both,
-      params: [f.owner, contains(COMMON_WORD), null, null, LIMIT],
+      ...listCase(order, both, { ownerId: f.owner, pattern: contains(COMMON_WORD) }),
     });
   }
 
@@ -396,20 +421,18 @@ async function baseline(f: Fixtures): Promise<void> {
   await run({ label: "USER_PAGE_WITH_COUNT first page", sql: userSql.USER_PAGE_WITH_COUNT, params: [null, null, null, LIMIT] });
 
   log("\n== Other dataset statements");
-  const count = datasetSql.DATASET_COUNT;
-  await run({ label: "DATASET_COUNT one owner", sql: count, params: [f.owner, null] });
-  await run({ label: "DATASET_COUNT all owners", sql: count, params: [null, null] });
-  await run({ label: `DATASET_COUNT one owner, search "${COMMON_WORD}"`, sql: count, params: [f.owner, contains(COMMON_WORD)] });
-  await run({ label: `DATASET_COUNT all owners, search "${COMMON_WORD}"`, sql: count, params: [null, contains(COMMON_WORD)] });
-  await run({ label: `DATASET_COUNT all owners, search "${RARE_WORD}"`, sql: count, params: [null, contains(RARE_WORD)] });
+  await run({ label: "DATASET_COUNT one owner", ...countCase(f.owner, null) });
+  await run({ label: "DATASET_COUNT all owners", ...countCase(null, null) });
+  await run({ label: `DATASET_COUNT one owner, search "${COMMON_WORD}"`, ...countCase(f.owner, contains(COMMON_WORD)) });
+  await run({ label: `DATASET_COUNT all owners, search "${COMMON_WORD}"`, ...countCase(null, contains(COMMON_WORD)) });
+  await run({ label: `DATASET_COUNT all owners, search "${RARE_WORD}"`, ...countCase(null, contains(RARE_WORD)) });
   await run({ label: "DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, ...READ_AS(f.owner, false)] });
   await run({ label: "DATASET_BY_ID admin", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, ...READ_AS(f.owner, true)] });
   // Sharing: the lists of datasets shared with a user (none here: the plans, not the rows, are the point).
-  for (const kind of ["shared", "ownedOrShared"] as const) {
+  for (const scope of ["shared", "ownedOrShared"] as const) {
     await run({
-      label: `datasetList CREATED_AT_DESC ${kind}`,
-      sql: datasetSql.datasetList("CREATED_AT_DESC", { totalCount: true, owners: true }, kind),
-      params: [f.owner, null, null, null, LIMIT],
+      label: `datasetList CREATED_AT_DESC ${scope}`,
+      ...listCase("CREATED_AT_DESC", { totalCount: true, owners: true }, { ownerId: f.owner, scope }),
     });
   }
   await run({
@@ -434,33 +457,34 @@ const WRITE_AS = (userId: string) => scopeOf(userId, false, "write");
 const MANAGE_AS = (userId: string) => scopeOf(userId, false, "manage");
 
 /**
- * What a generic plan (one plan for all parameter values) would be: what the server would
- * get if it ever used named prepared statements (PostgreSQL may switch to the generic plan
- * from their 6th execution) or ran under plan_cache_mode = force_generic_plan. The
- * `$1 is null or user_id = $1` tests cannot fold away there.
+ * The generic plans (one plan for all parameter values) the server gets from the 6th
+ * execution of a named prepared statement (DATABASE_PREPARED_STATEMENTS), forced here with
+ * plan_cache_mode = force_generic_plan. The lists are written per case so that no
+ * `$1 is null or user_id = $1` test is left for a generic plan to be wrong about.
  */
 async function genericPlans(f: Fixtures): Promise<void> {
-  log("\n== Measurement only: generic plans (plan_cache_mode = force_generic_plan)");
+  log("\n== Generic plans (plan_cache_mode = force_generic_plan): what prepared statements get");
   await client.query("set plan_cache_mode = force_generic_plan");
   try {
     const [key, id] = await cursorAt(ORDERINGS.CREATED_AT_DESC, f.owner, DATASETS_PER_USER / 2);
-    const sql = datasetSql.DATASET_PAGE.CREATED_AT_DESC;
-    await run({ label: "generic: CREATED_AT_DESC a. one owner, first page", sql, params: [f.owner, null, null, null, LIMIT] });
-    await run({ label: "generic: CREATED_AT_DESC b. one owner, after cursor", sql, params: [f.owner, null, key, id, LIMIT] });
-    await run({ label: "generic: CREATED_AT_DESC c. all owners, first page", sql, params: [null, null, null, null, LIMIT] });
-    await run({ label: "generic: DATASET_COUNT one owner", sql: datasetSql.DATASET_COUNT, params: [f.owner, null] });
+    const page = (values: Parameters<typeof listCase>[2]) => listCase("CREATED_AT_DESC", PAGE_ONLY, values);
+    await run({ label: "generic: CREATED_AT_DESC a. one owner, first page", ...page({ ownerId: f.owner }) });
+    await run({ label: "generic: CREATED_AT_DESC b. one owner, after cursor", ...page({ ownerId: f.owner, afterKey: key, afterId: id }) });
+    await run({ label: "generic: CREATED_AT_DESC c. all owners, first page", ...page({}) });
+    await run({
+      label: "generic: CREATED_AT_DESC +count a. one owner, first page",
+      ...listCase("CREATED_AT_DESC", { totalCount: true, owners: false }, { ownerId: f.owner }),
+    });
+    await run({
+      label: "generic: CREATED_AT_DESC +owners c. all owners, first page",
+      ...listCase("CREATED_AT_DESC", { totalCount: false, owners: true }, {}),
+    });
+    await run({ label: "generic: NAME_ASC a. one owner, first page", ...listCase("NAME_ASC", PAGE_ONLY, { ownerId: f.owner }) });
+    await run({ label: "generic: DATASET_COUNT one owner", ...countCase(f.owner, null) });
     await run({ label: "generic: DATASET_BY_ID owner", sql: datasetSql.DATASET_BY_ID, params: [f.datasetId, ...READ_AS(f.owner, false)] });
   } finally {
     await client.query("reset plan_cache_mode");
   }
-  // Under the default plan_cache_mode (auto), a statement prepared once and run many times
-  // keeps custom plans while the generic one is estimated much dearer, as here.
-  await run({
-    label: "auto, 10th+ execution: CREATED_AT_DESC a. one owner",
-    sql: datasetSql.DATASET_PAGE.CREATED_AT_DESC,
-    params: [f.owner, null, null, null, LIMIT],
-    warmUps: 10,
-  });
 }
 
 /** `select count(*)` over every dataset: as loaded (visibility map unset), then after VACUUM. */

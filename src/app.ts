@@ -11,6 +11,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
 import { openPglite } from "./db/pglite.js";
+import { behindTransactionPooler } from "./db/pooler.js";
 import { openPostgres } from "./db/postgres.js";
 import { createMetrics, timeStatements } from "./metrics.js";
 import { buildSchema } from "./schema.js";
@@ -26,19 +27,32 @@ import { startPreviews } from "./previews/service.js";
  * Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`
  * (locked for this process until it is closed; `DataDirBusyError` while another holds it).
  */
-export function openDatabase(config: Config, logger: Logger): Promise<Database> {
-  return config.databaseUrl
-    ? Promise.resolve(
-        openPostgres({
-          connectionString: config.databaseUrl,
-          logger,
-          connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
-          queryTimeoutMs: config.databaseQueryTimeoutSeconds * 1000,
-          statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
-          listenConnectionString: config.databaseListenUrl,
-        }),
-      )
-    : openPglite(config.dataDir);
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  if (!config.databaseUrl) return openPglite(config.dataDir);
+  return openPostgres({
+    connectionString: config.databaseUrl,
+    logger,
+    connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
+    queryTimeoutMs: config.databaseQueryTimeoutSeconds * 1000,
+    statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
+    listenConnectionString: config.databaseListenUrl,
+    preparedStatements: await usePreparedStatements(config, config.databaseUrl, logger),
+  });
+}
+
+/** DATABASE_PREPARED_STATEMENTS, with `auto` decided by a probe for a transaction pooler. */
+async function usePreparedStatements(config: Config, url: string, logger: Logger): Promise<boolean> {
+  const setting = config.databasePreparedStatements;
+  if (setting !== "auto") return setting === "on";
+  try {
+    const pooled = await behindTransactionPooler(url, config.databaseConnectTimeoutSeconds * 1000);
+    if (pooled) logger.info("prepared statements off: DATABASE_URL goes through a transaction pooler (DATABASE_PREPARED_STATEMENTS=auto)");
+    return !pooled;
+  } catch (error) {
+    // Unnamed statements work everywhere: the safe answer when the probe cannot tell.
+    logger.warn({ err: error }, "prepared statements off: could not tell whether DATABASE_URL goes through a transaction pooler");
+    return false;
+  }
 }
 
 /**

@@ -221,6 +221,15 @@ const SETTINGS = {
       "where the `LISTEN` connections go (the viewer cache's, and live events'): PostgreSQL itself (set it when `DATABASE_URL` is pgbouncer in transaction mode; see docs/deploy.md)",
     defaultDoc: "`DATABASE_URL`",
   }),
+  /**
+   * PostgreSQL: run the hot statements as named prepared statements (src/db/prepared.ts):
+   * `auto` unless a probe at start finds a transaction pooler in between (src/db/pooler.ts).
+   */
+  databasePreparedStatements: variable("DATABASE_PREPARED_STATEMENTS", oneOf(["auto", "on", "off"]), {
+    meaning:
+      "PostgreSQL: run the hot statements (viewer check, dataset pages, look-ups by id) as named prepared statements, parsed and planned once per connection; `auto` turns them off when a probe at start finds a transaction pooler (pgbouncer `pool_mode = transaction`, which cannot carry them before 1.21) between the server and PostgreSQL",
+    default: "auto",
+  }),
   viewerCacheSize: variable("VIEWER_CACHE_SIZE", integer(0, 1_000_000), {
     meaning:
       "sessions whose viewer check is kept in memory (every change to a user or session is announced by the database and forgotten at once); `0` reads the viewer on every request",

@@ -1,3 +1,4 @@
+import type { IsoTime } from "./db/timestamps.js";
 import { badUserInput } from "./errors.js";
 
 /**
@@ -135,7 +136,7 @@ export interface TimeCursor {
 export function timeCursors(list: string) {
   const refuse = () => badUserInput("after", `after is not a cursor issued by this server for ${list}`);
   return {
-    encode: (at: Date, id: string) => encodeCursor([list, at.toISOString(), id]),
+    encode: (at: IsoTime, id: string) => encodeCursor([list, at, id]),
     decode(after: string): TimeCursor {
       const [tag, at, id, ...rest] = decodeCursor(after);
       if (tag !== list || rest.length > 0 || typeof at !== "string" || !isIssuedTime(at) || typeof id !== "string") throw refuse();

@@ -118,6 +118,7 @@ describe("configuration", () => {
     DATABASE_QUERY_TIMEOUT: ["-1", "DATABASE_QUERY_TIMEOUT: expected a whole number"],
     DATABASE_STATEMENT_TIMEOUT: ["10", "DATABASE_STATEMENT_TIMEOUT: expected less than DATABASE_QUERY_TIMEOUT (10 s)"],
     DATABASE_LISTEN_URL: ["mysql://db/app", "DATABASE_LISTEN_URL: expected a postgres:// or postgresql:// connection string"],
+    DATABASE_PREPARED_STATEMENTS: ["yes", "DATABASE_PREPARED_STATEMENTS: expected auto, on or off"],
     VIEWER_CACHE_SIZE: ["lots", "VIEWER_CACHE_SIZE: expected a whole number from 0 to 1000000"],
     DATA_DIR: ["", ""],
     JWT_SECRET: ["x".repeat(31), "JWT_SECRET: expected at least 32 bytes"],

@@ -186,6 +186,8 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
     expect(recorded.rows.map((row) => row.version)).toEqual(files);
     // Between them they applied every migration, none twice.
     expect([...appliedMigrations(a), ...appliedMigrations(b)].sort()).toEqual(files);
+    // DATABASE_PREPARED_STATEMENTS=auto found pgbouncer's transaction pooling: unnamed statements only.
+    for (const server of [a, b]) expect(server.startupOutput).toMatch(/prepared statements off: DATABASE_URL goes through a transaction pooler/);
     for (const server of [a, b]) {
       expect((await fetch(server.url.replace(/graphql$/, "readyz"))).status).toBe(200);
     }
@@ -232,7 +234,8 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
   });
 
   it("an instance whose LISTEN goes through pgbouncer turns its viewer cache off, and still honours revocation", async () => {
-    const c = await startServerProcess(env);
+    // Prepared statements forced on behind the pooler too: a statement it loses runs again unnamed.
+    const c = await startServerProcess({ ...env, DATABASE_PREPARED_STATEMENTS: "on" });
     try {
       expect(c.startupOutput).toMatch(/viewer cache off: a notification did not come back/);
       // Live events too: off, so a connection is told to come back later rather than hear nothing.

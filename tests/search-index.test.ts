@@ -42,8 +42,16 @@ describe("dataset search on many rows", () => {
   afterAll(() => server.close());
 
   async function plan(ownerId: string | null, search: string): Promise<string> {
-    const explain = `explain (costs off) ${datasetList("CREATED_AT_DESC", { totalCount: true, owners: ownerId === null })}`;
-    const params = [ownerId, containsPattern(search), null, null, 21];
+    const pattern = containsPattern(search);
+    const statement = datasetList("CREATED_AT_DESC", {
+      totalCount: true,
+      owners: ownerId === null,
+      scope: ownerId === null ? "all" : "owner",
+      search: pattern !== null,
+      after: false,
+    });
+    const explain = `explain (costs off) ${statement.text}`;
+    const params = statement.params({ subject: ownerId, pattern, afterKey: null, afterId: null, limit: 21 });
     const rows = await server.database.transaction(async (tx) => {
       if (ENGINE === "pglite") {
         await tx.query("set local enable_seqscan = off");

@@ -13,8 +13,8 @@ const USER: UserRow = {
   role: "USER",
   active: true,
   tokenVersion: 0,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
+  createdAt: "1970-01-01T00:00:00.000Z",
+  updatedAt: "1970-01-01T00:00:00.000Z",
 };
 
 function cacheAt(start = 1000) {

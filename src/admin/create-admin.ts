@@ -34,7 +34,7 @@ export class AdminRefusal extends Error {
 
 /** Who holds an account, as the operator needs to judge whether it is theirs. */
 export function describeAccount(user: UserRow): string {
-  return `"${user.username}" (id ${user.id}, registered ${user.createdAt.toISOString()})`;
+  return `"${user.username}" (id ${user.id}, registered ${user.createdAt})`;
 }
 
 const promoteHint = (email: string) =>

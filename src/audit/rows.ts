@@ -1,3 +1,4 @@
+import type { IsoTime } from "../db/timestamps.js";
 import type { ConnectionModel, EdgeModel } from "../pagination.js";
 
 /** An audit event as stored (the GraphQL `AuditEvent` mapper); `actor` is resolved from `actorId`. */
@@ -6,7 +7,7 @@ export interface AuditEventRow {
   type: string;
   actorId: string | null;
   subjectId: string | null;
-  at: Date;
+  at: IsoTime;
   details: Record<string, unknown>;
 }
 

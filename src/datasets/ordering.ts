@@ -25,7 +25,7 @@ const byCreatedAt = (direction: Ordering["direction"]): Ordering => ({
   sqlKey: "datasets.created_at",
   sqlKeyType: "timestamptz",
   direction,
-  keyOf: (row) => row.createdAt.toISOString(),
+  keyOf: (row) => row.createdAt,
 });
 
 const byName = (direction: Ordering["direction"]): Ordering => ({

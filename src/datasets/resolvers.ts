@@ -89,7 +89,7 @@ export const datasetResolvers: Resolvers = {
       const changes = parseUpdateInput(args.input);
       const dataset = await context.db.transaction(async (tx) => {
         const updated = await store.updateDataset(tx, context.services.audit, id, datasetScope(viewer, "write"), changes);
-        if (updated) await notifyDatasetEvent(tx, { type: "UPDATED", datasetId: updated.id, at: updated.updatedAt.toISOString() });
+        if (updated) await notifyDatasetEvent(tx, { type: "UPDATED", datasetId: updated.id, at: updated.updatedAt });
         return updated;
       });
       if (!dataset) throw await refusalOf(context.db, viewer, id, "write");

@@ -1,3 +1,4 @@
+import type { IsoTime } from "../db/timestamps.js";
 import type { DatasetAccess } from "../generated/graphql.js";
 import type { ConnectionModel, EdgeModel } from "../pagination.js";
 import type { UserRow } from "../users/rows.js";
@@ -9,8 +10,8 @@ export interface DatasetRow {
   name: string;
   description: string | null;
   filePath: string | null;
-  createdAt: Date;
-  updatedAt: Date;
+  createdAt: IsoTime;
+  updatedAt: IsoTime;
   /** The owner's row, when it was read in the same statement (admin lists). */
   owner?: UserRow;
   /** The viewer's access to it, when the statement that read it worked it out (`dataset(id)`). */

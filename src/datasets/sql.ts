@@ -1,6 +1,7 @@
 import { auditedStatement } from "../audit/events.js";
 import { type ColumnMap, propertyList, selectList } from "../db/columns.js";
 import type { DatasetOrder } from "../generated/graphql.js";
+import { preparable } from "../db/prepared.js";
 import { accessOf, allows, ownedOrSharedWith, sharedWith } from "../policy/access-sql.js";
 import type { DatasetListScope } from "../policy/rules.js";
 import { prefixedUserColumns } from "../users/sql.js";
@@ -10,11 +11,14 @@ import type { DatasetRow } from "./rows.js";
 /**
  * All SQL about datasets. Columns are aliased to `DatasetRow` property names.
  *
- * A list's scope is its first parameter, read as its kind says (`DatasetListScope`): the
- * owner (`$1::uuid is null or user_id = $1`, null meaning every owner: admins; PostgreSQL
- * plans each execution with its values, so the test folds away and the owner index is
- * used), or the user the datasets are shared with. A single dataset's statements take the
- * viewer's scope (`scopeParams`) and filter with `allows` (policy/access-sql.ts).
+ * A single dataset's statements take the viewer's scope (`scopeParams`) and filter with
+ * `allows` (policy/access-sql.ts); on a primary key any plan is the same. The lists are
+ * written out per case instead (their scope: one owner, every owner, shared with a user, or
+ * owned by or shared with them; a search or none; a cursor or the first page), so that each
+ * text has one right plan: the server runs them as prepared statements (src/db/prepared.ts),
+ * whose generic plan cannot fold an optional test such as `$1 is null or user_id = $1` away.
+ * Not a search: how many rows a pattern matches, and whether its trigrams narrow anything,
+ * depends on the pattern, so each search is planned for its own.
  */
 
 /** The one list of the `DatasetRow` columns (its `owner` is another table's row, its `access` the viewer's). */
@@ -33,98 +37,147 @@ const DATASET_COLUMNS = selectList(DATASET_ROW_COLUMNS);
 /** A list's columns, qualified: the owners' table, joined, has an `id` and times too. */
 const LIST_COLUMNS = `${selectList(DATASET_ROW_COLUMNS, { table: "datasets" })}, lower(datasets.name) as "sortName"`;
 
-type ScopeKind = DatasetListScope["kind"];
-const SCOPE_KINDS: readonly ScopeKind[] = ["owner", "shared", "ownedOrShared"];
-
-/** $1 as each kind of scope reads it. */
-const SCOPE_FILTERS: Record<ScopeKind, string> = {
-  owner: "($1::uuid is null or datasets.user_id = $1)",
-  shared: sharedWith("datasets", "$1"),
-  ownedOrShared: ownedOrSharedWith("datasets", "$1"),
-};
-
-/** $1 the scope; $2 ILIKE pattern or null. */
-const listFilter = (kind: ScopeKind) => `${SCOPE_FILTERS[kind]}
-  and ($2::text is null or datasets.name ilike $2 or datasets.description ilike $2)`;
-
-/**
- * One page in `ordering`: $3/$4 the cursor's key and id (null: first page), $5 the limit.
- * `extraColumns` adds to the select list (the count, the owner), `join` to the from list.
- */
-function pageQuery({ sqlKey, sqlKeyType, direction }: Ordering, kind: ScopeKind, extraColumns = "", join = ""): string {
-  const comparison = direction === "asc" ? ">" : "<";
-  return `
-    select ${LIST_COLUMNS}${extraColumns}
-    from datasets${join}
-    where ${listFilter(kind)}
-      and ($3::${sqlKeyType} is null or (${sqlKey}, datasets.id) ${comparison} ($3::${sqlKeyType}, $4::uuid))
-    order by ${sqlKey} ${direction}, datasets.id ${direction}
-    limit $5`;
-}
-
-/** The page query of each order (an owner's list, or every dataset), written out once at start-up from fixed fragments. */
-export const DATASET_PAGE = Object.fromEntries(Object.entries(ORDERINGS).map(([order, ordering]) => [order, pageQuery(ordering, "owner")])) as Record<
-  DatasetOrder,
-  string
->;
-
-const countQuery = (kind: ScopeKind) => `select count(*)::int as "count" from datasets where ${listFilter(kind)}`;
-
-/** The count of an owner's list, or of every dataset. */
-export const DATASET_COUNT = countQuery("owner");
-
-const DATASET_COUNTS = new Map(SCOPE_KINDS.map((kind) => [kind, countQuery(kind)]));
-
-/** The count of a list of `kind`; its parameters are `DATASET_COUNT`'s. */
-export const datasetCount = (kind: ScopeKind): string => DATASET_COUNTS.get(kind)!;
-
 /** What a list statement reads besides its page, each only when the client selected it. */
 export interface ListExtras {
-  /** `DATASET_COUNT`'s count, on every row as "totalCount". */
+  /** The filter's count, on every row as "totalCount". */
   totalCount: boolean;
   /** Each dataset's owner, as `UserRow` columns named `owner.id`, `owner.username`, … */
   owners: boolean;
 }
 
+/** A list's scope as its statement is written: `DatasetListScope`, with every owner (`all`) apart from one. */
+export type ListScope = "owner" | "all" | "shared" | "ownedOrShared";
+const LIST_SCOPES: readonly ListScope[] = ["owner", "all", "shared", "ownedOrShared"];
+
+export const listScope = (scope: DatasetListScope): ListScope => (scope.kind === "owner" && scope.ownerId === null ? "all" : scope.kind);
+
+/** Which list statement: the extras, the scope, and whether a search and a cursor apply. */
+export interface ListShape extends ListExtras {
+  scope: ListScope;
+  /** A case-insensitive substring of name or description. */
+  search: boolean;
+  /** A page after a cursor, or the first. */
+  after: boolean;
+}
+
+/** The values a list statement may take; each statement takes those its shape uses. */
+export interface ListValues {
+  /** The owner, or the user the datasets are shared with (unused for `all`). */
+  subject: string | null;
+  /** The ILIKE pattern (`containsPattern`). */
+  pattern: string | null;
+  afterKey: string | null;
+  afterId: string | null;
+  limit: number;
+}
+
+/** A statement and its parameters, in the order its text numbers them. */
+export interface ListStatement {
+  text: string;
+  params(values: ListValues): unknown[];
+}
+
+/** Numbers each value the first time a text uses it: `$1`, `$2`, … */
+function parameters() {
+  const used: Array<keyof ListValues> = [];
+  return {
+    ref(name: keyof ListValues): string {
+      const at = used.indexOf(name);
+      if (at >= 0) return `$${at + 1}`;
+      used.push(name);
+      return `$${used.length}`;
+    },
+    params: (values: ListValues) => used.map((name) => values[name]),
+  };
+}
+
+/** The filter of a scope and search, each test only when it applies. */
+function filterOf(shape: Pick<ListShape, "scope" | "search">, ref: (name: keyof ListValues) => string): string[] {
+  const scope = {
+    owner: () => [`datasets.user_id = ${ref("subject")}::uuid`],
+    all: () => [],
+    shared: () => [sharedWith("datasets", ref("subject"))],
+    ownedOrShared: () => [ownedOrSharedWith("datasets", ref("subject"))],
+  }[shape.scope]();
+  return [...scope, ...(shape.search ? [`(datasets.name ilike ${ref("pattern")}::text or datasets.description ilike ${ref("pattern")}::text)`] : [])];
+}
+
+const whereOf = (tests: string[]) => (tests.length > 0 ? tests.join("\n      and ") : "true");
+
 export const OWNER_PREFIX = "owner.";
 
 /**
- * The count as one more column of every page row: a scalar subquery, which PostgreSQL runs
- * once per statement (an InitPlan). Cheaper to plan than a join of the page with a counted
- * row (measured: 0.16 against 0.23 ms of PostgreSQL CPU per statement), at the price that an
- * empty page brings no count (see `separateCount`).
+ * One page in `ordering`, with its extras in the same round trip. The count is a scalar
+ * subquery, which PostgreSQL runs once per statement (an InitPlan): cheaper to plan than a
+ * join of the page with a counted row (measured: 0.16 against 0.23 ms of PostgreSQL CPU per
+ * statement), at the price that an empty page brings no count (see `separateCount`). The
+ * owners join the page on their primary key: with the LIMIT, PostgreSQL walks the datasets
+ * index in order and looks up one owner per row (a nested loop), so the page keeps its plan
+ * and its order.
  */
-const countColumn = (kind: ScopeKind) => `,\n      (select count(*)::int from datasets where ${listFilter(kind)}) as "totalCount"`;
-
-/**
- * A page and its extras in one round trip. The owners join the page on their primary key:
- * with the LIMIT, PostgreSQL walks the datasets index in order and looks up one owner per
- * row (a nested loop), so the page keeps its plan and its order.
- */
-function listQuery(ordering: Ordering, kind: ScopeKind, extras: ListExtras): string {
-  const count = extras.totalCount ? countColumn(kind) : "";
-  if (!extras.owners) return pageQuery(ordering, kind, count);
-  return pageQuery(ordering, kind, `,\n      ${prefixedUserColumns("u", OWNER_PREFIX)}${count}`, " join users u on u.id = datasets.user_id");
+function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListShape, limit: number | undefined): ListStatement {
+  const { ref, params } = parameters();
+  const comparison = direction === "asc" ? ">" : "<";
+  const filter = filterOf(shape, ref);
+  const count = shape.totalCount ? `,\n      (select count(*)::int from datasets where ${whereOf(filter)}) as "totalCount"` : "";
+  const owner = shape.owners ? `,\n      ${prefixedUserColumns("u", OWNER_PREFIX)}` : "";
+  const cursor = shape.after ? [`(${sqlKey}, datasets.id) ${comparison} (${ref("afterKey")}::${sqlKeyType}, ${ref("afterId")}::uuid)`] : [];
+  const text = `
+    select ${LIST_COLUMNS}${owner}${count}
+    from datasets${shape.owners ? " join users u on u.id = datasets.user_id" : ""}
+    where ${whereOf([...filter, ...cursor])}
+    order by ${sqlKey} ${direction}, datasets.id ${direction}
+    limit ${limit ?? `${ref("limit")}::int`}`;
+  return { text: shape.search ? text : preparable(text), params };
 }
 
-const EXTRAS: ListExtras[] = [false, true].flatMap((totalCount) => [false, true].map((owners) => ({ totalCount, owners })));
-const listKey = (order: DatasetOrder, kind: ScopeKind, extras: ListExtras) => `${order} ${kind} ${extras.totalCount} ${extras.owners}`;
+const SHAPES: ListShape[] = [false, true].flatMap((totalCount) =>
+  [false, true].flatMap((owners) =>
+    LIST_SCOPES.flatMap((scope) => [false, true].flatMap((search) => [false, true].map((after) => ({ totalCount, owners, scope, search, after })))),
+  ),
+);
+const shapeKey = (order: DatasetOrder, shape: ListShape, limit?: number) =>
+  `${order} ${shape.totalCount} ${shape.owners} ${shape.scope} ${shape.search} ${shape.after} ${limit ?? "$"}`;
 
-/** Every list statement (each order and kind of scope, with and without each extra), written out at start-up. */
+/**
+ * The default page's LIMIT (`first` 20, and one more row) is written into the text. A
+ * generic plan of `limit $n` is costed for a tenth of the rows, so PostgreSQL keeps planning
+ * the statement anew each time (measured: 0.2 ms of its 0.31 ms on the owners page); with
+ * the number, the generic plan is the custom one and is reused.
+ */
+export const DEFAULT_LIST_LIMIT = 21;
+
+/** Every list statement (each order in each shape, with the default LIMIT and with any), written out at start-up from fixed fragments. */
 const DATASET_LISTS = new Map(
   (Object.entries(ORDERINGS) as Array<[DatasetOrder, Ordering]>).flatMap(([order, ordering]) =>
-    SCOPE_KINDS.flatMap((kind) => EXTRAS.map((extras) => [listKey(order, kind, extras), listQuery(ordering, kind, extras)] as const)),
+    SHAPES.flatMap((shape) => [
+      [shapeKey(order, shape, DEFAULT_LIST_LIMIT), listStatement(ordering, shape, DEFAULT_LIST_LIMIT)] as const,
+      [shapeKey(order, shape), listStatement(ordering, shape, undefined)] as const,
+    ]),
   ),
 );
 
-/** The list statement of `order` with `extras`, for a scope of `kind`; its parameters are `DATASET_PAGE`'s. */
-export const datasetList = (order: DatasetOrder, extras: ListExtras, kind: ScopeKind = "owner"): string =>
-  DATASET_LISTS.get(listKey(order, kind, extras))!;
+/** The list statement of `order` in `shape` that reads `limit` rows (its params then take that limit). */
+export const datasetList = (order: DatasetOrder, shape: ListShape, limit?: number): ListStatement =>
+  DATASET_LISTS.get(shapeKey(order, shape, limit === DEFAULT_LIST_LIMIT ? limit : undefined))!;
+
+/** The count of a filter alone (when a page came back empty, or `totalCount` was not foreseen). */
+const DATASET_COUNTS = new Map(
+  LIST_SCOPES.flatMap((scope) =>
+    [false, true].map((search) => {
+      const { ref, params } = parameters();
+      const text = `select count(*)::int as "count" from datasets where ${whereOf(filterOf({ scope, search }, ref))}`;
+      return [`${scope} ${search}`, { text: search ? text : preparable(text), params }] as const;
+    }),
+  ),
+);
+
+export const datasetCount = (shape: Pick<ListShape, "scope" | "search">): ListStatement => DATASET_COUNTS.get(`${shape.scope} ${shape.search}`)!;
 
 /** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed): the dataset with the viewer's access to it. */
-export const DATASET_BY_ID = `
+export const DATASET_BY_ID = preparable(`
   select ${DATASET_COLUMNS}, ${accessOf("datasets", "$2", "$3")} as "access" from datasets
-  where id = $1 and ${allows("datasets", "$2", "$3", "$4")}`;
+  where id = $1 and ${allows("datasets", "$2", "$3", "$4")}`);
 
 /** The columns of a `DatasetRow`, read back from a CTE that returned `DATASET_COLUMNS`. */
 const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
@@ -144,6 +197,8 @@ export const INSERT_DATASET = auditedStatement(
   ), ${audited}
   select ${ROW_FROM_CTE} from inserted`,
 );
+// One of the hot statements (createDataset): fit to run prepared.
+preparable(INSERT_DATASET.text);
 
 /**
  * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed); each column changes

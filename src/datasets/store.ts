@@ -36,19 +36,20 @@ export async function listDatasets(
   limit: number,
   extras: sql.ListExtras,
 ): Promise<DatasetPage> {
-  const listed = await db.query<ListedRow>(sql.datasetList(order, extras, filter.scope.kind), [
-    scopeSubject(filter.scope),
-    containsPattern(filter.search),
-    after?.key ?? null,
-    after?.id ?? null,
-    limit,
-  ]);
+  const pattern = containsPattern(filter.search);
+  const shape = { ...extras, scope: sql.listScope(filter.scope), search: pattern !== null, after: after !== null };
+  const statement = sql.datasetList(order, shape, limit);
+  const listed = await db.query<ListedRow>(
+    statement.text,
+    statement.params({ subject: scopeSubject(filter.scope), pattern, afterKey: after?.key ?? null, afterId: after?.id ?? null, limit }),
+  );
   const { rows, totalCount } = extras.totalCount ? separateCount(listed, after === null) : { rows: listed, totalCount: null };
   if (!extras.owners) return { rows, totalCount };
   return {
     rows: rows.map((row) => {
       const { user, rest } = separateUser(row, sql.OWNER_PREFIX);
-      return { ...rest, owner: user };
+      rest.owner = user;
+      return rest;
     }),
     totalCount,
   };
@@ -58,7 +59,12 @@ export async function listDatasets(
 const scopeSubject = (scope: DatasetListScope) => (scope.kind === "owner" ? scope.ownerId : scope.userId);
 
 export async function countDatasets(db: Queryable, filter: DatasetListFilter): Promise<number> {
-  const [row] = await db.query<{ count: number }>(sql.datasetCount(filter.scope.kind), [scopeSubject(filter.scope), containsPattern(filter.search)]);
+  const pattern = containsPattern(filter.search);
+  const statement = sql.datasetCount({ scope: sql.listScope(filter.scope), search: pattern !== null });
+  const [row] = await db.query<{ count: number }>(
+    statement.text,
+    statement.params({ subject: scopeSubject(filter.scope), pattern, afterKey: null, afterId: null, limit: 0 }),
+  );
   return row!.count;
 }
 

@@ -3,6 +3,10 @@ import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { lockDataDir } from "./data-dir-lock.js";
 import { type Database, type NotificationListener, type Subscription, type Transaction, withAfterCommit } from "./database.js";
+import { isoTimestamp } from "./timestamps.js";
+
+/** PostgreSQL's type oid of timestamptz. */
+const TIMESTAMPTZ = 1184;
 
 /**
  * A `Database` on embedded PGlite: persisted in `dataDir/pglite`, or in memory when
@@ -16,7 +20,11 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
   let engine: PGlite;
   try {
     // pg_trgm: trigram indexes for the substring search (migrations/007).
-    engine = await PGlite.create(dataDir === undefined ? "memory://" : join(dataDir, "pglite"), { extensions: { pg_trgm } });
+    engine = await PGlite.create(dataDir === undefined ? "memory://" : join(dataDir, "pglite"), {
+      extensions: { pg_trgm },
+      // Timestamps as ISO text, as the PostgreSQL adapter reads them (timestamps.ts).
+      parsers: { [TIMESTAMPTZ]: isoTimestamp },
+    });
   } catch (error) {
     await unlock();
     throw error;

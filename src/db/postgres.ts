@@ -8,6 +8,8 @@ import {
   type Transaction,
   withAfterCommit,
 } from "./database.js";
+import { preparedName } from "./prepared.js";
+import { isoTimestamp } from "./timestamps.js";
 
 /** Options for the PostgreSQL adapter. */
 export interface PostgresOptions {
@@ -35,7 +37,21 @@ export interface PostgresOptions {
    * longer, and the connection stays usable. 0 or absent: the server's own setting.
    */
   statementTimeoutMs?: number;
+  /**
+   * Run the texts marked `preparable` (src/db/prepared.ts) as named prepared statements, outside
+   * transactions. Not through a transaction pooler (see pooler.ts); should one turn out to be
+   * in between anyway (PostgreSQL says a statement is missing, or already there), the adapter
+   * runs that statement again unnamed and stops naming any.
+   */
+  preparedStatements?: boolean;
 }
+
+/**
+ * SQLSTATEs of a named statement a pooler lost or doubled: 26000 (invalid_sql_statement_name:
+ * not prepared on this server connection), 42P05 (duplicate_prepared_statement). Both are
+ * raised before the statement runs, so running it again unnamed is safe.
+ */
+const LOST_STATEMENT = new Set(["26000", "42P05"]);
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
@@ -96,22 +112,34 @@ export function openPostgres(options: PostgresOptions): Database {
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     ...(options.schema ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
+    types: TYPES,
   });
   // An idle client's error (say, the server restarted) must not crash the process;
   // the pool drops that client and the next query gets a fresh one.
   pool.on("error", (error) => options.logger?.warn({ err: error }, "idle database connection failed"));
+  let prepared = options.preparedStatements ?? false;
+
+  const query = async <Row>(text: string, params?: readonly unknown[]): Promise<Row[]> => {
+    const name = prepared ? preparedName(text) : undefined;
+    const values = params as unknown[] | undefined;
+    try {
+      // pool.query releases the client with the error, so a broken connection leaves the pool.
+      const result = await pool.query(name ? { name, text, values } : { text, values });
+      return result.rows as Row[];
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (name && typeof code === "string" && LOST_STATEMENT.has(code)) {
+        if (prepared) options.logger?.warn({ code }, "prepared statements off: a server connection lost one (a transaction pooler in between?)");
+        prepared = false;
+        return query<Row>(text, params);
+      }
+      throw unavailableOr(error);
+    }
+  };
 
   return {
     engine: "postgres",
-    async query<Row>(text: string, params?: readonly unknown[]) {
-      try {
-        // pool.query releases the client with the error, so a broken connection leaves the pool.
-        const result = await pool.query(text, params as unknown[] | undefined);
-        return result.rows as Row[];
-      } catch (error) {
-        throw unavailableOr(error);
-      }
-    },
+    query,
     transaction: <T>(work: (tx: Transaction) => Promise<T>) => withAfterCommit((afterCommit) => transaction(work, afterCommit)),
     async close() {
       await pool.end();
@@ -170,6 +198,14 @@ export function openPostgres(options: PostgresOptions): Database {
     }
   }
 }
+
+/** The driver's type parsers, but timestamps as ISO text (timestamps.ts). */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.TIMESTAMPTZ && format !== "binary"
+      ? isoTimestamp
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
 
 /** Reconnection delays of the LISTEN connection: doubling from the first to the last. */
 const LISTEN_RETRY_FIRST_MS = 250;

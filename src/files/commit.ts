@@ -137,7 +137,7 @@ export async function commitVersion(
       subjectId: request.datasetId,
       details: { version: number, ...summary, fileCount: files.length, totalSize },
     });
-    await notifyDatasetEvent(tx, { type: "VERSION_COMMITTED", datasetId: request.datasetId, version: number, at: version!.createdAt.toISOString() });
+    await notifyDatasetEvent(tx, { type: "VERSION_COMMITTED", datasetId: request.datasetId, version: number, at: version!.createdAt });
     return version!;
   });
 }

@@ -1,3 +1,4 @@
+import type { IsoTime } from "../db/timestamps.js";
 import type { ConnectionModel, EdgeModel } from "../pagination.js";
 
 /** A committed version as stored (the GraphQL `DatasetVersion` mapper). */
@@ -8,7 +9,7 @@ export interface VersionRow {
   authorId: string | null;
   fileCount: number;
   totalSize: number;
-  createdAt: Date;
+  createdAt: IsoTime;
 }
 
 /** A file of a version (the GraphQL `DatasetFile` mapper): where its bytes are, and which. */
@@ -33,7 +34,7 @@ export interface UploadRow {
   state: "receiving" | "finalizing" | "complete";
   sha256: string | null;
   size: number | null;
-  expiresAt: Date;
+  expiresAt: IsoTime;
 }
 
 export type VersionEdgeModel = EdgeModel<VersionRow>;

@@ -1,3 +1,4 @@
+import type { IsoTime } from "../db/timestamps.js";
 import type { DatasetRole } from "../generated/graphql.js";
 import type { UserRow } from "../users/rows.js";
 
@@ -6,7 +7,7 @@ export interface CollaboratorRow {
   datasetId: string;
   userId: string;
   role: DatasetRole;
-  addedAt: Date;
+  addedAt: IsoTime;
   /** Who shared it; null once their account is gone. */
   addedById: string | null;
   /** The collaborator's row, when it was read in the same statement (lists). */

@@ -1,4 +1,5 @@
 import { type ColumnMap, selectList } from "../db/columns.js";
+import { preparable } from "../db/prepared.js";
 import type { UserRow } from "./rows.js";
 
 /** All SQL about users. Columns are aliased to the `UserRow` property names. */
@@ -29,7 +30,7 @@ const USER_COLUMNS = selectList(USER_ROW_COLUMNS);
  */
 export const prefixedUserColumns = (table: string, prefix: string) => selectList(USER_ROW_COLUMNS, { table, prefix });
 
-export const USERS_BY_IDS = `select ${USER_COLUMNS} from users where id = any($1::uuid[])`;
+export const USERS_BY_IDS = preparable(`select ${USER_COLUMNS} from users where id = any($1::uuid[])`);
 
 export const USER_CREDENTIALS_BY_EMAIL = `
   select ${USER_COLUMNS}, password_hash as "passwordHash"
@@ -49,10 +50,10 @@ export const ACTIVE_USER_BY_USERNAME = `select ${USER_COLUMNS} from users where 
  * The viewer check, one statement on two primary keys: the token's user as the database
  * has it now, and whether the token's session is still live. No row: no such session.
  */
-export const VIEWER_WITH_SESSION = `
+export const VIEWER_WITH_SESSION = preparable(`
   select ${selectList(USER_ROW_COLUMNS, { table: "u" })}, s.revoked_at is null as "sessionLive"
   from users u join sessions s on s.id = $2 and s.user_id = u.id
-  where u.id = $1`;
+  where u.id = $1`);
 
 /** Revokes every token issued before (their `ver` no longer matches). */
 export const BUMP_TOKEN_VERSION = `

@@ -32,7 +32,14 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
   }
   const schema = `test_${randomBytes(6).toString("hex")}`;
   await withAdminClient((client) => client.query(`create schema ${schema}`));
-  const database = openPostgres({ connectionString: TEST_DATABASE_URL, schema, max: 5, statementTimeoutMs: options.statementTimeoutMs });
+  // Named prepared statements, as the server uses them on a direct connection (DATABASE_PREPARED_STATEMENTS=auto).
+  const database = openPostgres({
+    connectionString: TEST_DATABASE_URL,
+    schema,
+    max: 5,
+    statementTimeoutMs: options.statementTimeoutMs,
+    preparedStatements: true,
+  });
   const url = new URL(TEST_DATABASE_URL);
   url.searchParams.set("options", `-c search_path=${schema}`);
   return {
