@@ -36,12 +36,12 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     queryTimeoutMs: config.databaseQueryTimeoutSeconds * 1000,
     statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
     listenConnectionString: config.databaseListenUrl,
-    preparedStatements: await usePreparedStatements(config, config.databaseUrl, logger),
+    preparedStatements: await choosePreparedStatements(config, config.databaseUrl, logger),
   });
 }
 
 /** DATABASE_PREPARED_STATEMENTS, with `auto` decided by a probe for a transaction pooler. */
-async function usePreparedStatements(config: Config, url: string, logger: Logger): Promise<boolean> {
+async function choosePreparedStatements(config: Config, url: string, logger: Logger): Promise<boolean> {
   const setting = config.databasePreparedStatements;
   if (setting !== "auto") return setting === "on";
   try {
