@@ -147,7 +147,17 @@ export async function startServer(
       };
     },
     async close() {
-      await app.close();
+      // As main.ts stops: connections that turn idle are closed as they do; one a client
+      // left mid-request (a test's unread body, an abandoned upload) is cut after a grace,
+      // where main.ts would exit at SHUTDOWN_TIMEOUT, so a test file never hangs in afterAll.
+      const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+      const cut = setTimeout(() => app.server.closeAllConnections(), 3000);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(idle);
+        clearTimeout(cut);
+      }
       await drop();
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     },
