@@ -68,6 +68,41 @@ export interface ProfileQueue {
   stop(): Promise<void>;
 }
 
+/** PostgreSQL's codes for "already there": a schema, table or index another instance made just now. */
+const ALREADY_MADE = new Set(["23505", "42P06", "42P07", "42710"]);
+
+/**
+ * A started pg-boss. Two instances starting at once on a new database both find its schema
+ * missing and both make it; the slower one fails on what the other made (seen behind
+ * pgbouncer in tests/multi-instance.test.ts). It then starts again: by now the schema is
+ * there and its migration has nothing to do.
+ */
+async function startBoss(database: Database, schema: string): Promise<PgBoss> {
+  for (let attempt = 1; ; attempt++) {
+    const boss = new PgBoss({
+      db: bossDb(database),
+      schema,
+      supervise: true,
+      schedule: false,
+      migrate: true,
+      maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
+      // Completed and failed jobs are kept a week, for operators to look at (README "Previews").
+      archiveCompletedAfterSeconds: 7 * 86400,
+    });
+    // Errors of its own timers (a maintenance round while the database is away): the next round tries again.
+    boss.on("error", () => {});
+    try {
+      await boss.start();
+      return boss;
+    } catch (error) {
+      await boss.stop({ graceful: false, wait: true, close: false }).catch(() => {});
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= 3 || typeof code !== "string" || !ALREADY_MADE.has(code)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+}
+
 /** Options for the queue: the lease is how long a taken job stays another worker's. */
 export interface QueueOptions {
   leaseSeconds: number;
@@ -79,19 +114,8 @@ export interface QueueOptions {
  * lease ran out while no instance was up are taken up again now.
  */
 export async function startProfileQueue(database: Database, options: QueueOptions): Promise<ProfileQueue> {
-  const boss = new PgBoss({
-    db: bossDb(database),
-    schema: await bossSchema(database),
-    supervise: true,
-    schedule: false,
-    migrate: true,
-    maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
-    // Completed and failed jobs are kept a week, for operators to look at (README "Previews").
-    archiveCompletedAfterSeconds: 7 * 86400,
-  });
-  // Errors of its own timers (a maintenance round while the database is away): the next round tries again.
-  boss.on("error", () => {});
-  await boss.start();
+  const schema = await bossSchema(database);
+  const boss = await startBoss(database, schema);
   await boss.createQueue(GIVE_UP_QUEUE, { name: GIVE_UP_QUEUE, retryLimit: RETRY_LIMIT, expireInSeconds: options.leaseSeconds });
   await boss.createQueue(PROFILE_QUEUE, {
     name: PROFILE_QUEUE,
