@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only api|files]`: the benchmarks of issue 6
- * (the API) and issue 11 (files). See docs/benchmarks.md.
+ * `npm run bench [-- --quick] [-- --profile] [-- --only api|files|events]`: the benchmarks of
+ * issue 6 (the API), issue 11 (files) and issue 15 (live events). See docs/benchmarks.md.
  *
  * 1. A throw-away schema on DATABASE_URL, seeded (1,000 users × 100 datasets; --quick, or
  *    files alone: 100 × 100).
@@ -12,7 +12,9 @@
  *    adminDatasets, and its top self-time functions.
  * 4. The files part (bench/files.ts): a fresh server, a large upload through tus, its commit
  *    and download beside a file-to-file floor, the server's RSS, parallel uploads beside `me`.
- * 5. The tables on stdout, JSON in bench/results/, and (full mode) docs/benchmarks.md.
+ * 5. The live-events part (bench/events.ts): a fresh server, 1,000 subscriptions over
+ *    graphql-ws, commits at 50/s; latency from commit to client, RSS per subscription.
+ * 6. The tables on stdout, JSON in bench/results/, and (full mode) docs/benchmarks.md.
  *
  * Everything started is stopped, and the schema dropped, at the end, on error and on Ctrl-C.
  */
@@ -23,7 +25,9 @@ import { fileURLToPath } from "node:url";
 import { quietWaiter, type Watched } from "./cpu.js";
 import { type BenchDatabase, createBenchDatabase, type Fixtures, seed, signIn } from "./database.js";
 import { installSignalHandlers, log, onCleanup, sleep, tearDown } from "./lifecycle.js";
+import { measureEvents } from "./events.js";
 import { measureFiles } from "./files.js";
+import { measurePreviews } from "./previews.js";
 import { evaluateFilesTargets } from "./files-report.js";
 import { type LoadResult, runLoad, startLoad } from "./load.js";
 import { type BenchOptions, readOptions } from "./options.js";
@@ -98,6 +102,8 @@ async function main(options: BenchOptions): Promise<void> {
   const profile = api && options.profile ? await measureProfile(run, date) : undefined;
   if (!api && options.profile) log("note: --profile profiles the API part, which is not running");
   const files = options.parts.includes("files") ? await measureFiles(run) : undefined;
+  const events = options.parts.includes("events") ? await measureEvents(run) : undefined;
+  const previews = options.parts.includes("previews") ? await measurePreviews(run) : undefined;
 
   machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100);
   const partial: Omit<BenchResults, "targets"> = {
@@ -137,6 +143,8 @@ async function main(options: BenchOptions): Promise<void> {
     ...api,
     ...(profile ? { profile } : {}),
     ...(files ? { files: { ...files, targets: evaluateFilesTargets(files) } } : {}),
+    ...(events ? { events } : {}),
+    ...(previews ? { previews } : {}),
     seconds: Math.round((performance.now() - started) / 1000),
   };
   const results: BenchResults = { ...partial, targets: evaluateTargets(partial) };

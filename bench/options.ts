@@ -1,3 +1,5 @@
+import type { EventsOptions } from "./events.js";
+
 /** What one `npm run bench` does: the mode, its sizes and durations, read from argv and DATABASE_URL. */
 
 export interface Phase {
@@ -8,12 +10,23 @@ export interface Phase {
 }
 
 /**
- * The benchmark's parts: the GraphQL API scenarios (issue 6), files (issue 11), and a side by
- * side run (issue 13) against PostGraphile (`peer`) or another build or setting of this
- * server (`versus`); a side by side run is a run of its own.
+ * The benchmark's parts: the GraphQL API scenarios (issue 6), files (issue 11), previews
+ * (issue 14), live events (issue 15), and a side by side run (issue 13) against PostGraphile
+ * (`peer`) or another build or setting of this server (`versus`); a side by side run is a
+ * run of its own.
  */
-export type BenchPart = "api" | "files" | "peer" | "versus";
-export const BENCH_PARTS: readonly BenchPart[] = ["api", "files"];
+export type BenchPart = "api" | "files" | "previews" | "events" | "peer" | "versus";
+export const BENCH_PARTS: readonly BenchPart[] = ["api", "files", "previews", "events"];
+
+/** The previews part's sizes (bench/previews.ts). */
+export interface PreviewsOptions {
+  /** The generated CSV (`--preview-size`, e.g. 200MB); its Parquet is what the same rows make. */
+  csvBytes: number;
+  threads: number;
+  memoryLimitBytes: number;
+  meRate: number;
+  meConnections: number;
+}
 
 /**
  * How one side of a side by side run starts the project's server: more environment
@@ -88,12 +101,14 @@ export interface BenchOptions {
   /** Waiting for other work on the machine to stop before each measurement: at most this long in all, and per measurement. */
   quiet: { totalSeconds: number; perPhaseSeconds: number };
   files: FilesOptions;
+  events: EventsOptions;
+  previews: PreviewsOptions;
   /** A side by side run instead of the parts (`parts` is then `peer` or `versus` alone). */
   sideBySide?: SideBySideOptions;
 }
 
 const USAGE =
-  "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files] " +
+  "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events] [-- --preview-size 200MB] " +
   "| [-- --peer postgraphile | --versus 'NAME=value --node-option /other/checkout'] [--ours '…'] [--rounds N] [--seconds S] [--warmup S] [--rate-rounds N] [--scenarios a,b] [--profile]";
 
 /** A side by side run's defaults: the issue's 5 rounds of 10 s after 2 s of warm-up, 32 connections. */
@@ -140,6 +155,14 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     if (!BENCH_PARTS.includes(value as BenchPart)) fail(`bench: --only takes ${BENCH_PARTS.join(" or ")}, got ${value} (${USAGE})`);
     only = value as BenchPart;
   }
+  let previewSize: number | undefined;
+  if (values.has("--preview-size")) {
+    const value = values.get("--preview-size")!;
+    const match = /^(\d+)\s*(MB|MiB|GB|GiB)?$/i.exec(value);
+    if (!match) fail(`bench: --preview-size takes a size such as 200MB or 1GiB, got ${value} (${USAGE})`);
+    const unit = { MB: 1e6, MIB: 2 ** 20, GB: 1e9, GIB: 2 ** 30 }[(match[2] ?? "MB").toUpperCase() as "MB"];
+    previewSize = Number(match[1]) * unit;
+  }
   const sideBySide = readSideBySide(values, flags.has("--quick"));
   if (sideBySide && only) fail("bench: --peer and --versus are runs of their own: no --only with them");
   const parts: readonly BenchPart[] = sideBySide ? [sideBySide.against.kind === "postgraphile" ? "peer" : "versus"] : only ? [only] : BENCH_PARTS;
@@ -174,6 +197,23 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     // The server's own pool size; 32 connections were measured slightly slower here.
     sqlFloorPoolSize: 10,
     quiet: quick ? { totalSeconds: 10, perPhaseSeconds: 3 } : { totalSeconds: 60, perPhaseSeconds: 10 },
+    previews: {
+      csvBytes: previewSize ?? (quick ? 128 : 1024) * MIB,
+      threads: 1,
+      memoryLimitBytes: 512 * MIB,
+      meRate: 200,
+      meConnections: 16,
+    },
+    // 10 × 90 + 10 × 9 + 10 = 1,000 subscriptions.
+    events: {
+      writers: 10,
+      datasetsPerWriter: 89,
+      strangers: 10,
+      datasetsPerStranger: 8,
+      adminSubscriptions: 10,
+      commitsPerSecond: 50,
+      seconds: quick ? 5 : 20,
+    },
     files: {
       bigFileBytes: (quick ? 128 : 1024) * MIB,
       chunkBytes: (quick ? 16 : 64) * MIB,
@@ -187,7 +227,18 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
   };
 }
 
-const VALUE_OPTIONS = ["--only", "--peer", "--versus", "--ours", "--rounds", "--seconds", "--warmup", "--rate-rounds", "--scenarios"];
+const VALUE_OPTIONS = [
+  "--only",
+  "--preview-size",
+  "--peer",
+  "--versus",
+  "--ours",
+  "--rounds",
+  "--seconds",
+  "--warmup",
+  "--rate-rounds",
+  "--scenarios",
+];
 
 function readSideBySide(values: Map<string, string>, quick: boolean): SideBySideOptions | undefined {
   const peer = values.get("--peer");

@@ -383,7 +383,7 @@ async function baseline(f: Fixtures): Promise<void> {
     params: ["new.user@example.com", "new_user", "$2b$12$hash", "USER"],
     write: true,
   });
-  await run({ label: "SET_ROLE_BY_EMAIL", sql: userSql.SET_ROLE_BY_EMAIL, params: [f.email, "ADMIN"], write: true });
+  await run({ label: "SET_ROLE", sql: userSql.SET_ROLE, params: [f.owner, "ADMIN"], write: true });
 
   for (const order of Object.keys(ORDERINGS) as DatasetOrder[]) {
     log(`\n== DATASET_PAGE ${order}`);

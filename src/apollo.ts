@@ -16,7 +16,7 @@ import { requestErrorStatusPlugin } from "./http-conformance.js";
 import { isLimitRefusal, limitsPlugin, limitValidationRules } from "./limits.js";
 
 /** Client errors go out as they are; every other error becomes the bare internal-error mask. */
-function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const classification = classify(error);
   if (classification.kind === "internal") {
     return { ...internalError(), ...(formatted.path ? { path: formatted.path } : {}) };

@@ -16,10 +16,12 @@ import { openPostgres } from "./db/postgres.js";
 import { createMetrics, timeStatements } from "./metrics.js";
 import { buildSchema } from "./schema.js";
 import { buildServer } from "./server.js";
+import { EventHub } from "./events/hub.js";
 import { createGarbageCollector } from "./files/garbage.js";
 import { openBlobStore } from "./storage/open.js";
 import { HashingFileStore } from "./uploads/hashing-file-store.js";
 import { startSweeper } from "./sweeper.js";
+import { startPreviews } from "./previews/service.js";
 
 /**
  * Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`
@@ -34,12 +36,12 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     queryTimeoutMs: config.databaseQueryTimeoutSeconds * 1000,
     statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
     listenConnectionString: config.databaseListenUrl,
-    preparedStatements: await usePreparedStatements(config, config.databaseUrl, logger),
+    preparedStatements: await choosePreparedStatements(config, config.databaseUrl, logger),
   });
 }
 
 /** DATABASE_PREPARED_STATEMENTS, with `auto` decided by a probe for a transaction pooler. */
-async function usePreparedStatements(config: Config, url: string, logger: Logger): Promise<boolean> {
+async function choosePreparedStatements(config: Config, url: string, logger: Logger): Promise<boolean> {
   const setting = config.databasePreparedStatements;
   if (setting !== "auto") return setting === "on";
   try {
@@ -74,6 +76,8 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     expirationPeriodInMilliseconds: config.files.uploadExpirySeconds * 1000,
   });
   const garbage = createGarbageCollector(database, blobStore, staging, logger);
+  // Through the unwrapped database: the queue's polling is nobody's request and no statement metric.
+  const previews = await startPreviews({ database: openedDatabase, store: blobStore, config: config.previews, metrics: metrics.previews, logger });
   const services = {
     config,
     tokens: await createAccessTokens({ secret, signingKey: config.signingKey, ttlSeconds: config.accessTokenTtlSeconds }),
@@ -91,6 +95,8 @@ export async function createApp(config: Config, openedDatabase: Database, logger
       garbage,
       staging,
     },
+    events: await EventHub.start(database, logger, { queueLimit: config.subscriptions.maxQueuedEvents }),
+    previews,
   };
   staging.onBytes = (count) => metrics.bytesUploaded.inc(count);
   logger.info({ storage: blobStore.description, staging: config.files.uploadDir }, "file storage");
@@ -103,11 +109,14 @@ export async function createApp(config: Config, openedDatabase: Database, logger
   const app = await buildServer({ services, database, schema: buildSchema(), logger, staging });
   const filesSweeper = garbage.start(config.files.sweepIntervalSeconds * 1000);
   app.addHook("onClose", async () => {
+    // Before the store closes: a profile in hand is stopped (its job is retried elsewhere).
+    await previews.close();
     stopSweeper();
     filesSweeper.stop();
     await blobStore.close();
   });
   app.addHook("onClose", () => services.passwords.close());
   app.addHook("onClose", () => services.viewerChanges.close());
+  app.addHook("onClose", () => services.events.close());
   return app;
 }

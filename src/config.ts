@@ -218,7 +218,7 @@ const SETTINGS = {
   /** Behind pgbouncer in transaction pooling, LISTEN needs a direct connection to PostgreSQL. */
   databaseListenUrl: variable("DATABASE_LISTEN_URL", postgresUrl, {
     meaning:
-      "where the one `LISTEN` connection of the viewer cache goes: PostgreSQL itself (set it when `DATABASE_URL` is pgbouncer in transaction mode; see docs/deploy.md)",
+      "where the `LISTEN` connections go (the viewer cache's, and live events'): PostgreSQL itself (set it when `DATABASE_URL` is pgbouncer in transaction mode; see docs/deploy.md)",
     defaultDoc: "`DATABASE_URL`",
   }),
   /**
@@ -504,13 +504,69 @@ const SETTINGS = {
       default: "600",
     }),
   },
+  /** Live events over WebSocket (src/events/websocket.ts): what one connection and one user may hold. */
+  subscriptions: {
+    maxPerConnection: variable("WS_MAX_SUBSCRIPTIONS_PER_CONNECTION", integer(1, 1000), {
+      meaning: "live events: subscriptions open at once on one WebSocket connection",
+      default: "20",
+    }),
+    /** Per instance: the count is kept in memory. */
+    maxPerUser: variable("WS_MAX_SUBSCRIPTIONS_PER_USER", integer(1, 1_000_000), {
+      meaning: "live events: subscriptions open at once by one user, on one instance",
+      default: "100",
+    }),
+    maxMessageBytes: variable("WS_MAX_MESSAGE_SIZE", bytes, {
+      meaning: "live events: the largest message a client may send (a larger one closes the connection, 1009)",
+      default: "64KiB",
+    }),
+    initTimeoutSeconds: variable("WS_INIT_TIMEOUT", integer(1, 300), {
+      meaning: "live events: seconds a new connection has to send `connection_init` (then 4408)",
+      default: "10",
+    }),
+    pingIntervalSeconds: variable("WS_PING_INTERVAL", integer(1, 3600), {
+      meaning: "live events: seconds between the server's pings; a connection that has not answered one by the next is dropped",
+      default: "30",
+    }),
+    idleTimeoutSeconds: variable("WS_IDLE_TIMEOUT", integer(1, 86_400), {
+      meaning: "live events: seconds a connection may hold no subscription before it is closed (1000)",
+      default: "300",
+    }),
+    maxQueuedEvents: variable("WS_MAX_QUEUED_EVENTS", integer(1, 100_000), {
+      meaning: "live events: events waiting to be sent on one subscription; a client that reads slower is disconnected (1013)",
+      default: "100",
+    }),
+  },
+  /** Profiling committed tables (src/previews): the limits of one profile, and how much of it this instance does. */
+  previews: {
+    /** DuckDB's memory_limit for one profile. */
+    memoryLimitBytes: variable("PREVIEW_MEMORY_LIMIT", bytes, {
+      meaning: 'DuckDB\'s `memory_limit` for one preview (the reader process itself adds about 100 MiB: README "Previews")',
+      default: "512MiB",
+    }),
+    threads: variable("PREVIEW_THREADS", integer(1, 64), { meaning: "DuckDB's threads for one preview", default: "1" }),
+    /** The temporary copy from S3 included; its reader is killed then. */
+    timeoutSeconds: variable("PREVIEW_TIMEOUT", integer(1, 86_400), {
+      meaning: "seconds one preview may take, the temporary copy from S3 included; then its reader is killed and the preview is `FAILED`",
+      default: "300",
+    }),
+    /** Files larger are not read: their preview is FAILED, saying so. */
+    maxBytes: variable("PREVIEW_MAX_BYTES", bytes, { meaning: "larger files are not read: their preview is `FAILED`, saying so", default: "5GiB" }),
+    /** Each profile in a child process of its own; 0: none here (this instance still queues them). */
+    workers: variable("PREVIEW_WORKERS", integer(0, 64), {
+      meaning:
+        "previews this instance makes at once, each in a reader process of its own; `0`: this instance makes none (it still queues them at commit)",
+      default: "1",
+    }),
+  },
 };
 
 export type Config = Resolved<typeof SETTINGS>;
 export type FilesConfig = Config["files"];
+export type PreviewsConfig = Config["previews"];
 export type LimitsConfig = Config["limits"];
 export type ConnectionsConfig = Config["connections"];
 export type ThrottleConfig = Config["throttle"];
+export type SubscriptionsConfig = Config["subscriptions"];
 export type SigningKeyConfig = NonNullable<Config["signingKey"]>;
 
 /** The README's configuration table, a row a declaration, in declaration order. */

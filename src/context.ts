@@ -1,5 +1,4 @@
 import type { AuditLog } from "./audit/events.js";
-import type DataLoader from "dataloader";
 import type { FastifyBaseLogger } from "fastify";
 import type { Viewer } from "./auth/viewer.js";
 import type { ViewerCache } from "./auth/viewer-cache.js";
@@ -10,12 +9,12 @@ import type { PasswordHasher } from "./auth/passwords.js";
 import type { AccessTokens } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { CountingDatabase } from "./db/counting.js";
+import type { EventHub, SubscriberGate } from "./events/hub.js";
 import type { GarbageCollector } from "./files/garbage.js";
-import type { FileLoaders } from "./files/store.js";
-import type { SharingLoaders } from "./sharing/loaders.js";
+import type { RequestLoaders } from "./loaders.js";
+import type { Previews } from "./previews/service.js";
 import type { BlobStore } from "./storage/blob-store.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
-import type { UserRow } from "./users/rows.js";
 
 /** Long-lived parts every request shares. */
 export interface Services {
@@ -32,6 +31,10 @@ export interface Services {
   /** Revocations go through it, so that every instance forgets before the next request. */
   viewerChanges: ViewerChanges;
   files: FileServices;
+  /** Live events: this instance's subscribers and the LISTEN that feeds them. */
+  events: EventHub;
+  /** Profiles of tabular files: queued at commit, made by workers. */
+  previews: Previews;
 }
 
 /** What the file routes and resolvers share: where content is, and how links are signed. */
@@ -51,7 +54,7 @@ export interface Context {
   /** The database, counting this request's statements. */
   db: CountingDatabase;
   /** Per-request loaders: their caches never outlive the request. */
-  loaders: { users: DataLoader<string, UserRow | null>; files: FileLoaders; sharing: SharingLoaders };
+  loaders: RequestLoaders;
   /** The signed-in user, or null for an anonymous request. */
   viewer: Viewer | null;
   /**
@@ -70,4 +73,6 @@ export interface Context {
    */
   clientAddress: string;
   log: FastifyBaseLogger;
+  /** A subscription's connection (WebSocket only): whether events may go out now. */
+  subscriber?: SubscriberGate;
 }

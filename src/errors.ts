@@ -12,6 +12,8 @@ export const ErrorCode = {
   BAD_USER_INPUT: "BAD_USER_INPUT",
   CONFLICT: "CONFLICT",
   RATE_LIMITED: "RATE_LIMITED",
+  /** The change would take the dataset owner's stored bytes past `STORAGE_QUOTA`. */
+  QUOTA_EXCEEDED: "QUOTA_EXCEEDED",
   /**
    * The request needs more of the database than one request may have (too many statements,
    * or a statement past the statement timeout). Not a field's fault (so not BAD_USER_INPUT,
@@ -43,6 +45,10 @@ export const REFUSED_REQUEST_CODES: ReadonlySet<string> = new Set([
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_FOUND,
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
 ]);
+
+/** A document that does not parse, and one that does not validate: Apollo's codes, used over WebSocket too. */
+export const GRAPHQL_PARSE_FAILED = ApolloServerErrorCode.GRAPHQL_PARSE_FAILED;
+export const GRAPHQL_VALIDATION_FAILED = ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED;
 
 /** A malformed HTTP request (not JSON, too large, a batch too long): Apollo's code for it. */
 export const BAD_REQUEST = ApolloServerErrorCode.BAD_REQUEST;
@@ -86,6 +92,8 @@ export const notFound = (what: string) => new ClientError(`${what} not found`, E
 
 /** Bad input; `field` names it as a dotted path from the argument (`input.name`). */
 export const badUserInput = (field: string, message: string) => new ClientError(message, ErrorCode.BAD_USER_INPUT, { field });
+
+export const quotaExceeded = (message: string) => new ClientError(message, ErrorCode.QUOTA_EXCEEDED);
 
 export const conflict = (field: string, message: string) => new ClientError(message, ErrorCode.CONFLICT, { field });
 

@@ -171,7 +171,8 @@ class CostAnalysis {
    * objects costs that once per item, the list's length being the page size of the field
    * that took `first` above it (a connection's `edges` and `nodes`); a search adds
    * SEARCH_COST; leaves are free but for `totalCount` (COUNT_COST, and SEARCH_COST more
-   * when it counts a search).
+   * when it counts a search) and a list of values that takes `first` (`rows(first:)`),
+   * which costs its page size.
    */
   selectionCost(selections: SelectionSetNode, parent: GraphQLObjectType, scope: Scope): number {
     let total = 0;
@@ -183,6 +184,10 @@ class CostAnalysis {
         const named = getNamedType(field.type);
         if (!selection.selectionSet || !isCompositeType(named)) {
           if (field.name === "totalCount") total += COUNT_COST + (scope.searched ? SEARCH_COST : 0);
+          // A list of values paged by `first` (a preview's `rows`): each value is an object's worth.
+          else if (isListType(getNullableType(field.type)) && field.args.some((arg) => arg.name === "first")) {
+            total += this.pageScope(this.argumentsOf(selection, field)).listLength;
+          }
           continue;
         }
         const takesPageSize = field.args.some((arg) => arg.name === "first");
@@ -229,7 +234,12 @@ export function operationCost(
   variables: Record<string, unknown>,
   budget = Number.POSITIVE_INFINITY,
 ): number {
-  const root = operation.operation === "mutation" ? schema.getMutationType() : schema.getQueryType();
+  const root =
+    operation.operation === "mutation"
+      ? schema.getMutationType()
+      : operation.operation === "subscription"
+        ? schema.getSubscriptionType()
+        : schema.getQueryType();
   if (!root) return 0;
   const analysis = new CostAnalysis(schema, new Map(Object.entries(fragments)), variables, budget);
   // A fragment spread 2^1000 times costs more than a double can say: it is over any limit.

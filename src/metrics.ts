@@ -29,6 +29,19 @@ export interface Metrics {
   readonly uploadsInFlight: Gauge;
   /** A connection closed by the server's own limits (src/server.ts). */
   connectionClosed(reason: ConnectionCloseReason): void;
+  readonly previews: PreviewMetrics;
+}
+
+/** The profiling jobs (src/previews). */
+export interface PreviewMetrics {
+  /** Profiles being made by this instance now. */
+  readonly running: Gauge;
+  /** One attempt done: `ready` and `failed` are the profile's status, `error` an attempt that failed for another reason (retried). */
+  attemptDone(outcome: "ready" | "failed" | "error", seconds: number): void;
+  /** The peak resident memory of one profile's reader process. */
+  readerPeakBytes(bytes: number): void;
+  /** Where the queued gauge reads its number (every instance's jobs waiting or running), set once the queue is up. */
+  countQueued(count: () => Promise<number>): void;
 }
 
 /** Why the server closed a connection itself. */
@@ -101,8 +114,49 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
   const bytesDownloaded = new Counter({ name: "file_bytes_downloaded_total", help: "Bytes of files sent to downloaders", registers: [registry] });
   const uploadsInFlight = new Gauge({ name: "file_uploads_in_flight", help: "tus upload requests being handled now", registers: [registry] });
 
+  let countQueued: (() => Promise<number>) | undefined;
+  new Gauge({
+    name: "preview_jobs_queued",
+    help: "Previews waiting to be made or being made, on every instance (read from the database when scraped)",
+    registers: [registry],
+    async collect() {
+      if (countQueued) this.set(await countQueued().catch(() => Number.NaN));
+    },
+  });
+  const previewsRunning = new Gauge({ name: "preview_jobs_running", help: "Previews this instance is making now", registers: [registry] });
+  const previewAttempts = new Counter({
+    name: "preview_jobs_total",
+    help: "Profiling attempts done by this instance: ready, failed (the file cannot be read as a table), error (an attempt that failed otherwise, retried)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  const previewDuration = new Histogram({
+    name: "preview_job_duration_seconds",
+    help: "Duration of one profiling attempt, by outcome",
+    labelNames: ["outcome"],
+    buckets: [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [registry],
+  });
+  const readerPeak = new Histogram({
+    name: "preview_reader_peak_memory_bytes",
+    help: "Peak resident memory (VmHWM) of one profile's reader process",
+    buckets: [64, 128, 256, 512, 1024, 2048, 4096].map((mib) => mib * 2 ** 20),
+    registers: [registry],
+  });
+
   return {
     registry,
+    previews: {
+      running: previewsRunning,
+      attemptDone(outcome, seconds) {
+        previewAttempts.inc({ outcome });
+        previewDuration.observe({ outcome }, seconds);
+      },
+      readerPeakBytes: (bytes) => readerPeak.observe(bytes),
+      countQueued(count) {
+        countQueued = count;
+      },
+    },
     bytesUploaded,
     bytesDownloaded,
     uploadsInFlight,

@@ -7,7 +7,9 @@ import { auditResolvers } from "./audit/resolvers.js";
 import { authResolvers } from "./auth/resolvers.js";
 import { datasetResolvers } from "./datasets/resolvers.js";
 import { ISO_TIME } from "./db/timestamps.js";
+import { eventResolvers } from "./events/resolvers.js";
 import { fileResolvers } from "./files/resolvers.js";
+import { previewResolvers } from "./previews/resolvers.js";
 import type { Resolvers } from "./generated/graphql.js";
 import { applyPolicy } from "./policy/apply.js";
 import { policy } from "./policy/rules.js";
@@ -39,12 +41,14 @@ export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", imp
 const resolvers: Resolvers[] = [
   { DateTime: IsoDateTime, EmailAddress: EmailAddressResolver, JSON: JSONResolver, SafeInt: SafeIntResolver },
   fileResolvers,
+  previewResolvers,
   auditResolvers,
   authResolvers,
   sessionResolvers,
   userResolvers,
   datasetResolvers,
   sharingResolvers,
+  eventResolvers,
 ];
 
 /** The SDL with its resolvers, before the policy is applied. */

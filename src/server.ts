@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import cors from "@fastify/cors";
-import fastifyApollo from "@as-integrations/fastify";
+import { fastifyApolloHandler } from "@as-integrations/fastify";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
@@ -18,12 +18,11 @@ import { registerHttpConformance } from "./http-conformance.js";
 import { type Metrics, registerMetricsEndpoint } from "./metrics.js";
 import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "./persisted-operations.js";
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
+import { refuseCrossOriginUpgrades, registerSubscriptions, subscriptionsOverHttpRefused } from "./events/websocket.js";
 import { registerDownloads } from "./files/download-route.js";
-import { FileLoaders } from "./files/store.js";
-import { SharingLoaders } from "./sharing/loaders.js";
+import { requestLoaders } from "./loaders.js";
 import { registerUploads } from "./uploads/routes.js";
 import type { HashingFileStore } from "./uploads/hashing-file-store.js";
-import { createUserLoader } from "./users/loader.js";
 import { PolicyError } from "./policy/apply.js";
 import { routePolicy } from "./policy/rules.js";
 
@@ -206,6 +205,11 @@ export async function buildServer({ services, database, schema, logger, staging 
     }
   });
 
+  // Before the routes: @fastify/websocket takes the upgrades of every route registered after it.
+  const manifest = config.persistedOperations === "only" ? loadManifest(config.persistedOperationsManifest) : undefined;
+  const liveEvents = await registerSubscriptions(app, { services, database, schema, manifest });
+  refuseCrossOriginUpgrades(app, config.corsOrigins);
+
   await registerUploads(app, services, database, staging);
   registerDownloads(app, services, database);
 
@@ -227,24 +231,25 @@ export async function buildServer({ services, database, schema, logger, staging 
   // GraphQL over HTTP where Fastify answers before Apollo: 405 with Allow, 415, the media type asked for.
   registerHttpConformance(app);
 
-  const manifest = config.persistedOperations === "only" ? loadManifest(config.persistedOperationsManifest) : undefined;
   if (manifest) registerDocumentIds(app, manifest);
 
-  const apollo = createApollo(app, schema, config, [...(manifest ? [trustedDocumentsPlugin(manifest)] : []), reportingPlugin(services.metrics)]);
+  const apollo = createApollo(app, schema, config, [
+    ...(manifest ? [trustedDocumentsPlugin(manifest)] : []),
+    reportingPlugin(services.metrics),
+    subscriptionsOverHttpRefused(),
+  ]);
   await apollo.start();
-  await app.register(fastifyApollo(apollo), {
-    path: "/graphql",
+  const graphqlOverHttp = fastifyApolloHandler(apollo, {
     context: async (request): Promise<Context> => {
       const db = countStatements(database, config.limits.maxStatements);
-      const users = createUserLoader(db);
-      const files = new FileLoaders(db);
+      const loaders = requestLoaders(db);
       const report = startReport(request);
       try {
-        const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, db, users);
+        const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, db, loaders.users);
         return {
           services,
           db,
-          loaders: { users, files, sharing: new SharingLoaders(db) },
+          loaders,
           viewer,
           provenUserIds: new Set(),
           requestId: request.id,
@@ -267,5 +272,8 @@ export async function buildServer({ services, database, schema, logger, staging 
       }
     },
   });
+  app.route({ method: ["POST", "OPTIONS"], url: "/graphql", handler: graphqlOverHttp });
+  // A GET is GraphQL over HTTP, or the upgrade to live events (graphql-ws) on the same path.
+  app.route({ method: "GET", url: "/graphql", handler: graphqlOverHttp, wsHandler: liveEvents });
   return app;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ENGINE } from "./support/database.js";
 import { createAdmin, createDataset, createUser, type TestUser } from "./support/factories.js";
-import { errorCode, startServer, type GraphQLResponse, type TestServer } from "./support/server.js";
+import { errorCode, startServer, type GraphQLResponse, type TestServer, type UntypedData } from "./support/server.js";
 
 /** Admin user management: the `users` list, `setUserRole`, `setUserActive`, through HTTP. */
 
@@ -133,7 +133,7 @@ describe("admin user management", () => {
       const totals = new Set<number>();
       let after: string | null = null;
       for (let guard = 0; guard < 1000; guard += 1) {
-        const connection: any = await list({ first, after, search });
+        const connection: UntypedData = await list({ first, after, search });
         const nodes: UserNode[] = connection.edges.map((edge: { node: UserNode }) => edge.node);
         expect(connection.nodes.map((node: { id: string }) => node.id)).toEqual(nodes.map((node) => node.id));
         expect(connection.pageInfo.hasPreviousPage).toBe(after !== null);
@@ -272,7 +272,7 @@ describe("admin user management", () => {
       expect(again.user).toEqual({ id: other.id, role: "USER", active: true });
       expectError(await server.graphql(USERS, {}, { token: again.accessToken }), "FORBIDDEN");
       // The list shows the new role.
-      expect((await list({ search: other.username })).edges.map((edge: any) => edge.node.role)).toEqual(["USER"]);
+      expect((await list({ search: other.username })).edges.map((edge: { node: { role: string } }) => edge.node.role)).toEqual(["USER"]);
     });
 
     it("changes nothing, and revokes nothing, when the user already has the role", async () => {
@@ -301,7 +301,7 @@ describe("admin user management", () => {
       expect(sessions.length).toBeGreaterThanOrEqual(2);
       expect(new Set(sessions.map((row) => row.reason))).toEqual(new Set(["deactivated"]));
       // Admins see it in the list; setting it again changes nothing.
-      expect((await list({ search: user.username })).edges.map((edge: any) => edge.node.active)).toEqual([false]);
+      expect((await list({ search: user.username })).edges.map((edge: { node: { active: boolean } }) => edge.node.active)).toEqual([false]);
       const again = expectOk(await s.setActive(admin, user.id, false)).setUserActive as UserNode;
       expect(again).toEqual(deactivated);
     });

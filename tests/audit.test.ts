@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditLog } from "../src/audit/events.js";
 import { createMetrics } from "../src/metrics.js";
 import { createAdmin, createDataset, createUser, type TestUser, unique } from "./support/factories.js";
-import { errorCode, startServer, type TestServer } from "./support/server.js";
+import { errorCode, startServer, type TestServer, type GraphQLResponse } from "./support/server.js";
 
 const AUDIT = `
   query($first: Int, $after: String, $filter: AuditEventFilter) {
@@ -162,7 +162,7 @@ describe("audit trail", () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 10; page += 1) {
-      const response: any = await server.graphql(AUDIT, { first: 2, after, filter: { actorId: user.id } }, { token: admin.token });
+      const response: GraphQLResponse = await server.graphql(AUDIT, { first: 2, after, filter: { actorId: user.id } }, { token: admin.token });
       seen.push(...response.data.auditEvents.nodes.map((event: Event) => event.id));
       if (!response.data.auditEvents.pageInfo.hasNextPage) break;
       after = response.data.auditEvents.pageInfo.endCursor;

@@ -3,16 +3,21 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ApolloClient, HttpLink, InMemoryCache } from "@apollo/client";
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from "@apollo/client";
+import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
-import { Client, fetchExchange } from "@urql/core";
+import { getMainDefinition } from "@apollo/client/utilities";
+import { Client, fetchExchange, subscriptionExchange } from "@urql/core";
 import type { DocumentNode } from "graphql";
+import { createClient as createWsClient } from "graphql-ws";
 import { decodeJwt, SignJWT } from "jose";
 import * as tus from "tus-js-client";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CommitDatasetVersionDocument,
   CreateDatasetDocument,
+  DatasetEventsDocument,
   DatasetLatestVersionDocument,
   DatasetsDocument,
   DatasetVersionDocument,
@@ -23,10 +28,12 @@ import {
 } from "../client/generated/graphql.js";
 import { uploadFile, UploadError } from "../client/upload.js";
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from "../src/auth/tokens.js";
+import { DATASET_EVENTS_CHANNEL } from "../src/events/bus.js";
 import { ClientSession } from "./support/client-session.js";
 import { createDataset, createUser, unique } from "./support/factories.js";
 import { download, sha256 as sha256Of, tusHead } from "./support/files.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { wsUrl } from "./support/live.js";
+import { startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /** The hash GraphQL Code Generator wrote into each typed document (and into the manifest). */
 const manifestHash = (document: DocumentNode) => (document as unknown as { __meta__: { hash: string } }).__meta__.hash.replace(/^sha256:/, "");
@@ -115,6 +122,108 @@ describe("typed clients against the live server", () => {
     const meBodies = session.sent.map((body) => JSON.parse(body)).filter((body) => body.operationName === "Me");
     // hash only (unknown) → hash and text → hash only (known now)
     expect(meBodies.map((body) => typeof body.query)).toEqual(["undefined", "string", "undefined"]);
+  });
+
+  /**
+   * Waits until a subscription is in place on the server (graphql-ws does not say when):
+   * announces an UPDATED of `datasetId` until `received` grows, then renames the dataset and
+   * waits for that change, the one event the test then looks at.
+   */
+  async function renameOnceSubscribed(received: Array<{ type: string; dataset?: { name: string } | null }>, owner: string, datasetId: string) {
+    const seen = received.length;
+    for (let attempt = 0; received.length === seen; attempt += 1) {
+      expect(attempt).toBeLessThan(100);
+      await server.database.query("select pg_notify($1, $2)", [
+        DATASET_EVENTS_CHANNEL,
+        JSON.stringify({ type: "UPDATED", datasetId, version: null, userId: null, sha256: null, at: new Date().toISOString() }),
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const name = unique("live");
+    const renamed = await server.graphql(
+      `mutation($id: ID!, $name: String!) { updateDataset(id: $id, input: { name: $name }) { id } }`,
+      { id: datasetId, name },
+      { token: owner },
+    );
+    expect(renamed.errors).toBeUndefined();
+    for (let attempt = 0; !received.some((event) => event.dataset?.name === name); attempt += 1) {
+      expect(attempt).toBeLessThan(150);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return name;
+  }
+
+  /** graphql-ws's client, the token in connection_init (asked for on every connect, so a refreshed one is used). */
+  const liveClient = (session: ClientSession) =>
+    createWsClient({
+      url: wsUrl(server.url),
+      webSocketImpl: WebSocket,
+      connectionParams: () => ({ authorization: `Bearer ${session.accessToken}` }),
+    });
+
+  it("Apollo Client: subscribes to a dataset's events over GraphQLWsLink, queries over HTTP", async () => {
+    const session = new ClientSession(server.url);
+    const ws = liveClient(session);
+    const isSubscription = ({ query }: { query: DocumentNode }) => {
+      const definition = getMainDefinition(query);
+      return definition.kind === "OperationDefinition" && definition.operation === "subscription";
+    };
+    const link = ApolloLink.split(isSubscription, new GraphQLWsLink(ws), new HttpLink({ uri: server.url, fetch: session.fetch }));
+    const client = new ApolloClient({ link, cache: new InMemoryCache() });
+    const registered = await client.mutate({ mutation: RegisterDocument, variables: { input: newAccount() } });
+    session.remember(registered.data!.register);
+    const created = await client.mutate({ mutation: CreateDatasetDocument, variables: { input: { name: "Watched" } } });
+    const datasetId = created.data!.createDataset.id;
+
+    const received: Array<{ type: string; dataset?: { name: string } | null }> = [];
+    const subscription = client.subscribe({ query: DatasetEventsDocument, variables: { datasetId } }).subscribe({
+      next: (result) => {
+        if (result.data) received.push(result.data.datasetEvents);
+      },
+    });
+    try {
+      const name = await renameOnceSubscribed(received, session.accessToken!, datasetId);
+      expect(received.at(-1)).toMatchObject({ type: "UPDATED", datasetId, dataset: { id: datasetId, name } });
+    } finally {
+      subscription.unsubscribe();
+      await ws.dispose();
+    }
+  });
+
+  it("urql: subscribes to every readable dataset's events through subscriptionExchange and graphql-ws", async () => {
+    const session = new ClientSession(server.url);
+    const ws = liveClient(session);
+    const client = new Client({
+      url: server.url,
+      fetch: session.fetch,
+      requestPolicy: "network-only",
+      preferGetMethod: false,
+      exchanges: [
+        fetchExchange,
+        subscriptionExchange({
+          forwardSubscription: (request) => ({
+            subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? "" }, sink) }),
+          }),
+        }),
+      ],
+    });
+    const account = newAccount();
+    const registered = await client.mutation(RegisterDocument, { input: account }).toPromise();
+    session.remember(registered.data!.register);
+    const created = await client.mutation(CreateDatasetDocument, { input: { name: "Also watched" } }).toPromise();
+    const datasetId = created.data!.createDataset.id;
+
+    const received: Array<{ type: string; dataset?: { name: string } | null }> = [];
+    const subscription = client.subscription(DatasetEventsDocument, {}).subscribe((result) => {
+      if (result.data) received.push(result.data.datasetEvents);
+    });
+    try {
+      const name = await renameOnceSubscribed(received, session.accessToken!, datasetId);
+      expect(received.at(-1)).toMatchObject({ type: "UPDATED", datasetId, dataset: { name } });
+    } finally {
+      subscription.unsubscribe();
+      await ws.dispose();
+    }
   });
 });
 
@@ -309,7 +418,7 @@ describe("trusted documents (PERSISTED_OPERATIONS=only)", () => {
       body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: "0".repeat(64) } } }),
     });
     expect(unknownHash.status).toBe(400);
-    expect(((await unknownHash.json()) as any).errors[0].extensions.code).toBe("PERSISTED_QUERY_NOT_FOUND");
+    expect(((await unknownHash.json()) as UntypedData).errors[0].extensions.code).toBe("PERSISTED_QUERY_NOT_FOUND");
   });
 
   it("accepts a listed document sent as text, and by documentId", async () => {
@@ -320,7 +429,7 @@ describe("trusted documents (PERSISTED_OPERATIONS=only)", () => {
       body: JSON.stringify({ documentId: `sha256:${hash}` }),
     });
     // Listed, so it runs: and `me` then wants a token.
-    expect(((await byId.json()) as any).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    expect(((await byId.json()) as UntypedData).errors[0].extensions.code).toBe("UNAUTHENTICATED");
     const manifest = JSON.parse(readFileSync("client/generated/persisted-documents.json", "utf8")) as Record<string, string>;
     const asText = await server.graphql(manifest[`sha256:${hash}`]!);
     expect(asText.status).toBe(200);

@@ -177,6 +177,18 @@ describe("configuration", () => {
     UPLOAD_EXPIRY: ["59", "UPLOAD_EXPIRY: expected a whole number from 60"],
     DOWNLOAD_URL_TTL: ["9", "DOWNLOAD_URL_TTL: expected a whole number from 10 to 86400"],
     SWEEP_INTERVAL: ["0", "SWEEP_INTERVAL: expected a whole number from 10 to 86400"],
+    WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: ["0", "WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: expected a whole number from 1 to 1000"],
+    WS_MAX_SUBSCRIPTIONS_PER_USER: ["all", "WS_MAX_SUBSCRIPTIONS_PER_USER: expected a whole number from 1"],
+    WS_MAX_MESSAGE_SIZE: ["big", "WS_MAX_MESSAGE_SIZE: expected a size in bytes"],
+    WS_INIT_TIMEOUT: ["0", "WS_INIT_TIMEOUT: expected a whole number from 1 to 300"],
+    WS_PING_INTERVAL: ["30s", "WS_PING_INTERVAL: expected a whole number from 1 to 3600"],
+    WS_IDLE_TIMEOUT: ["0", "WS_IDLE_TIMEOUT: expected a whole number from 1 to 86400"],
+    WS_MAX_QUEUED_EVENTS: ["0", "WS_MAX_QUEUED_EVENTS: expected a whole number from 1 to 100000"],
+    PREVIEW_MEMORY_LIMIT: ["half", "PREVIEW_MEMORY_LIMIT: expected a size in bytes"],
+    PREVIEW_THREADS: ["0", "PREVIEW_THREADS: expected a whole number from 1 to 64"],
+    PREVIEW_TIMEOUT: ["0", "PREVIEW_TIMEOUT: expected a whole number from 1 to 86400"],
+    PREVIEW_MAX_BYTES: ["big", "PREVIEW_MAX_BYTES: expected a size in bytes"],
+    PREVIEW_WORKERS: ["-1", "PREVIEW_WORKERS: expected a whole number from 0 to 64"],
   };
 
   it("has a bad-value case for every variable it reads", () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENGINE } from "./support/database.js";
 import { unique } from "./support/factories.js";
 import { post, type RunResult, runScript, startServerProcess } from "./support/process.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /**
  * `create-admin` as an operator runs it, on either engine: on PGlite against a data folder
@@ -110,12 +110,12 @@ describe("create-admin and an email someone else registered", () => {
     await deployment.withServer(async (url) => {
       const admin = await post(url, LOGIN, { input: { email, password: squatterPassword } });
       expect(admin.data.login.user.role).toBe("ADMIN");
-      const audit: any = await fetch(url, {
+      const audit: UntypedData = await fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${admin.data.login.accessToken}` },
         body: JSON.stringify({ query: `{ auditEvents(filter: { type: "user.role_changed" }) { nodes { subjectId details actor { id } } } }` }),
       }).then((response) => response.json());
-      expect(audit.data.auditEvents.nodes.filter((event: any) => event.subjectId === squatterId)).toEqual([
+      expect(audit.data.auditEvents.nodes.filter((event: { subjectId: string }) => event.subjectId === squatterId)).toEqual([
         { subjectId: squatterId, details: { from: "USER", to: "ADMIN", by: "create-admin" }, actor: null },
       ]);
     });

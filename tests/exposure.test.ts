@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser, type TestUser } from "./support/factories.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /** What the server shows of itself, and what it lets a client choose. */
 
@@ -134,7 +134,7 @@ describe("what a client may choose", () => {
       headers: { "content-type": "application/json; charset=utf-8", authorization: `Bearer ${user.token}` },
       body: `\ufeff${JSON.stringify({ query: `mutation { createDataset(input: { name: "Регенфалл 📊" }) { name } }` })}`,
     });
-    expect(((await response.json()) as any).data.createDataset.name).toBe("Регенфалл 📊");
+    expect(((await response.json()) as UntypedData).data.createDataset.name).toBe("Регенфалл 📊");
   });
 
   it("still refuses prototype poisoning in a JSON body", async () => {

@@ -2,7 +2,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser } from "./support/factories.js";
-import { commitFiles, sha256, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
+import { commit, commitFiles, sha256, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
 import { startServer, type TestServer } from "./support/server.js";
 
 /** Limits that hold before a byte is kept, one copy per content, and nothing left behind. */
@@ -48,6 +48,34 @@ describe("file limits", () => {
     const over = await tusCreate(server, { token: owner.token, length: 400, metadata: { datasetId: dataset.id } });
     expect(over.status).toBe(413);
     expect(await over.text()).toMatch(/quota/i);
+  });
+
+  it("counts an editor's commits against the owner's quota: past it, QUOTA_EXCEEDED and nothing is written", async () => {
+    const owner = await createUser(server);
+    const editor = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    await commitFiles(server, owner.token, dataset.id, { "mine.bin": Buffer.alloc(900, 3), "also-mine.bin": Buffer.alloc(900, 4) });
+    const shared = await server.graphql(
+      `mutation($d: ID!, $u: String!) { shareDataset(datasetId: $d, username: $u, role: EDITOR) { role } }`,
+      { d: dataset.id, u: editor.username },
+      { token: owner.token },
+    );
+    expect(shared.errors).toBeUndefined();
+    // 1,800 of the owner's 3,000 bytes are used: the editor's first 900 fit, the next 900 do not.
+    const first = await upload(server, editor.token, dataset.id, Buffer.alloc(900, 5));
+    expect((await commit(server, editor.token, { datasetId: dataset.id, changes: [{ path: "e1.bin", uploadId: first }] })).errors).toBeUndefined();
+    // The same content as the owner's own file again adds nothing, and fits.
+    const again = await upload(server, editor.token, dataset.id, Buffer.alloc(900, 3));
+    expect((await commit(server, editor.token, { datasetId: dataset.id, changes: [{ path: "copy.bin", uploadId: again }] })).errors).toBeUndefined();
+    const second = await upload(server, editor.token, dataset.id, Buffer.alloc(900, 6));
+    const over = await commit(server, editor.token, { datasetId: dataset.id, changes: [{ path: "e2.bin", uploadId: second }] });
+    expect(over.errors?.map((error) => error.extensions.code)).toEqual(["QUOTA_EXCEEDED"]);
+    const latest = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { latestVersion { number fileCount } } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
+    expect(latest.data.dataset.latestVersion).toEqual({ number: 3, fileCount: 4 });
   });
 
   it("gives a terminated upload's quota back at once, and keeps no row of it", async () => {

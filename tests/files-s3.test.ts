@@ -49,6 +49,19 @@ describe("files on S3 storage", () => {
     expect(ranged.status).toBe(206);
     expect(Buffer.from(await ranged.arrayBuffer())).toEqual(csv.subarray(5, 15));
 
+    // The preview's worker reads a temporary local copy of the object (bounded wait: 30 s).
+    let preview: { status: string; rowCount: number | null } | undefined;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline && (!preview || preview.status === "PENDING"); ) {
+      const answer = await server.graphql(
+        `query($id: ID!) { dataset(id: $id) { latestVersion { files { path preview { status rowCount } } } } }`,
+        { id: dataset.id },
+        { token: owner.token },
+      );
+      preview = answer.data.dataset.latestVersion.files.find((file: { path: string }) => file.path === "cities.csv").preview;
+      if (preview?.status === "PENDING") await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(preview).toEqual({ status: "READY", rowCount: 2 });
+
     const deleted = await server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, { token: owner.token });
     expect(deleted.errors).toBeUndefined();
     expect(await keysInBucket()).toEqual([]);

@@ -2,7 +2,7 @@ import { decodeJwt, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from "../src/auth/tokens.js";
 import { createUser, type TestUser } from "./support/factories.js";
-import { errorCode, LogCapture, startServer, type TestServer } from "./support/server.js";
+import { errorCode, LogCapture, startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /** The HTTP face: tokens, transport errors, GET, health. */
 describe("HTTP and access tokens", () => {
@@ -96,7 +96,7 @@ describe("HTTP and access tokens", () => {
       });
     const query = await get(`{ me { id } }`);
     expect(query.status).toBe(200);
-    expect(((await query.json()) as any).data.me.id).toBe(user.id);
+    expect(((await query.json()) as UntypedData).data.me.id).toBe(user.id);
 
     const mutation = await get(`mutation { createDataset(input: { name: "via GET" }) { id } }`);
     expect(mutation.status).toBe(405);
@@ -112,7 +112,7 @@ describe("HTTP and access tokens", () => {
   it("answers a body that is not JSON with 400 BAD_REQUEST in GraphQL's error shape", async () => {
     const response = await fetch(server.url, { method: "POST", headers: { "content-type": "application/json" }, body: "{ not json" });
     expect(response.status).toBe(400);
-    const body = (await response.json()) as any;
+    const body = (await response.json()) as UntypedData;
     expect(body.errors[0].extensions.code).toBe("BAD_REQUEST");
     expect(body.errors[0].extensions.requestId).toBe(response.headers.get("x-request-id"));
   });
@@ -175,7 +175,7 @@ describe("HTTP and access tokens", () => {
       });
       expect(response.status).toBeGreaterThanOrEqual(400);
       expect(response.status).toBeLessThan(500);
-      const body = (await response.json()) as any;
+      const body = (await response.json()) as UntypedData;
       expect(body.errors[0].extensions.code).not.toBe("INTERNAL_SERVER_ERROR");
       expect(body.errors[0].extensions.code).toBeTypeOf("string");
     },

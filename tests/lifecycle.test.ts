@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unique } from "./support/factories.js";
-import { startServerProcess } from "./support/process.js";
+import { DATASET_EVENTS, LiveClient } from "./support/live.js";
+import { post, startServerProcess } from "./support/process.js";
 
 /** SIGTERM: stop taking requests, finish the ones in flight, close the database, exit 0. */
 describe("graceful shutdown", () => {
@@ -14,8 +15,16 @@ describe("graceful shutdown", () => {
   });
   afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
-  it("finishes a request that was in flight when SIGTERM came, answer and all, then exits 0", async () => {
+  it("finishes a request that was in flight when SIGTERM came, answer and all, closes live-event sockets with 1001, then exits 0", async () => {
     const server = await startServerProcess({ DATA_DIR: dataDir, BCRYPT_COST: "4" });
+    // A subscriber, connected before the stop: its socket is closed with 1001 (Going Away), so its client reconnects.
+    const subscriberName = unique("live");
+    const registered = await post(server.url, `mutation($input: RegisterInput!) { register(input: $input) { accessToken } }`, {
+      input: { email: `${subscriberName}@example.com`, username: subscriberName, password: "a long enough secret" },
+    });
+    const live = LiveClient.as(server.url, registered.data.register.accessToken);
+    live.subscribe(DATASET_EVENTS);
+    await live.connected();
     const name = unique("drain");
     const body = JSON.stringify({
       query: `mutation($input: RegisterInput!) { register(input: $input) { user { username } } }`,
@@ -47,15 +56,20 @@ describe("graceful shutdown", () => {
     });
 
     expect(answer.status).toBe(200);
+    expect(await live.closed()).toMatchObject({ code: 1001 });
     expect(JSON.parse(answer.text).data).toEqual({ register: { user: { username: name } } });
     expect(await exited).toBe(0);
     // In the server's own words: shutdown began, then the request was answered, then it stopped.
     const log = server.output();
     const shuttingDown = log.indexOf('"msg":"shutting down');
-    const answered = log.search(/"operation":"mutation register".*"msg":"request"/);
+    // (The subscriber's own registration, before the stop, is logged earlier: looked for after the stop began.)
+    const answered = shuttingDown + log.slice(shuttingDown).search(/"operation":"mutation register".*"msg":"request"/);
     expect(shuttingDown).toBeGreaterThan(-1);
     expect(answered).toBeGreaterThan(shuttingDown);
     expect(log.indexOf('"msg":"stopped"')).toBeGreaterThan(answered);
+    const socketClosed = log.search(/"code":1001.*"msg":"websocket closed"/);
+    expect(socketClosed).toBeGreaterThan(shuttingDown);
+    expect(log.indexOf('"msg":"stopped"')).toBeGreaterThan(socketClosed);
     // Once stopped, nobody answers.
     await expect(fetch(server.url, { method: "POST" })).rejects.toThrow();
   }, 120_000);

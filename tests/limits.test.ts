@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser, type TestUser, unique } from "./support/factories.js";
-import { errorCode, type GraphQLResponse, startServer, type TestServer } from "./support/server.js";
+import { errorCode, type GraphQLResponse, startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /**
  * Refused with `code`, and no SQL ran: it never reached execution. Sent as application/json
@@ -108,7 +108,7 @@ describe("query limits", () => {
   it("refuses a 5 MB body with 413 before reading it as GraphQL", async () => {
     const response = await post(JSON.stringify({ query: `{ me { id } }`, variables: { padding: "x".repeat(5 * 1024 * 1024) } }));
     expect(response.status).toBe(413);
-    const body = (await response.json()) as any;
+    const body = (await response.json()) as UntypedData;
     expect(body.errors[0].extensions.code).toBe("BAD_REQUEST");
   });
 
@@ -254,7 +254,7 @@ describe("batching, when turned on", () => {
     expect(((await small.json()) as unknown[]).length).toBe(3);
     const large = await batch(4);
     expect(large.status).toBe(400);
-    expect(((await large.json()) as any).errors[0].extensions.code).toBe("BAD_REQUEST");
+    expect(((await large.json()) as UntypedData).errors[0].extensions.code).toBe("BAD_REQUEST");
   });
 });
 

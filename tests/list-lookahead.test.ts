@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdmin, createDataset, createUser, type TestUser, unique } from "./support/factories.js";
-import { type GraphQLResponse, startServer, type TestServer } from "./support/server.js";
+import { type GraphQLResponse, startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /**
  * A list reads what its selection asks for in the page's own statement: `totalCount` (page
@@ -25,7 +25,7 @@ function sortedLike(nodes: Node[], orderBy: string): Node[] {
   return [...nodes].sort((a, b) => direction * (byte(key(a), key(b)) || byte(a.id, b.id)));
 }
 
-function ok(response: GraphQLResponse): any {
+function ok(response: GraphQLResponse): UntypedData {
   expect(response.errors).toBeUndefined();
   return response.data;
 }
@@ -124,7 +124,7 @@ describe("lists read totalCount and owners with the page", () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let guard = 0; guard < 10; guard += 1) {
-      const page: any = ok(await server.graphql(OWN, { after, s: word }, { token: alice.token })).datasets;
+      const page: UntypedData = ok(await server.graphql(OWN, { after, s: word }, { token: alice.token })).datasets;
       expect(page.totalCount).toBe(5);
       for (const node of page.nodes) expect(node.name).toContain(word);
       seen.push(...page.nodes.map((node: { id: string }) => node.id));
@@ -188,7 +188,7 @@ describe("lists read totalCount and owners with the page", () => {
         const ids: string[] = [];
         let after: string | null = null;
         for (let guard = 0; guard < 10; guard += 1) {
-          const page: any = ok(await server.graphql(query, { after, orderBy, ownerId: owner.id }, { token }))[field];
+          const page: UntypedData = ok(await server.graphql(query, { after, orderBy, ownerId: owner.id }, { token }))[field];
           if ("totalCount" in page) expect(page.totalCount, label).toBe(made.length);
           for (const edge of page.edges ?? []) expect(edge.node.owner.id, label).toBe(owner.id);
           for (const node of page.nodes) if (node.owner) expect(node.owner.id, label).toBe(owner.id);
@@ -232,7 +232,7 @@ describe("lists read totalCount and owners with the page", () => {
       }
     }
     for (const edge of data.adminDatasets.edges) expect(edge.node.owner.id).toBe(ownerOf.get(edge.node.id)!.id);
-    expect(new Set(data.adminDatasets.nodes.map((node: any) => node.owner.id)).size).toBe(owners.length);
+    expect(new Set(data.adminDatasets.nodes.map((node: { owner: { id: string } }) => node.owner.id)).size).toBe(owners.length);
 
     // The owners and counts cost no statement beyond the pages themselves.
     const PAGES_ONLY = `query($s: String) { adminDatasets(first: 100, filter: { search: $s }) { nodes { id } } datasets(first: 100, filter: { search: $s }) { nodes { id } } }`;

@@ -57,7 +57,7 @@ const gql = (role: Role, query: string, variables: Record<string, unknown> = {})
 function outcome(response: GraphQLResponse): Outcome {
   if (!response.errors) return "ok";
   expect(response.errors, JSON.stringify(response.errors)).toHaveLength(1);
-  return response.errors[0]!.extensions.code;
+  return response.errors[0]!.extensions.code as Outcome;
 }
 
 const SHARE = `mutation($d: ID!, $u: String!, $r: DatasetRole!) { shareDataset(datasetId: $d, username: $u, role: $r) { role user { id } } }`;

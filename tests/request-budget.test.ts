@@ -44,7 +44,9 @@ describe("the statement budget of a request", () => {
     expect(written).toBeGreaterThan(0);
     expect(written).toBeLessThan(8);
     // Mutations run in order: the first ones, and nothing of the refused one or after it.
-    expect(listed.data.datasets.nodes.map((node: any) => node.name).sort()).toEqual(Array.from({ length: written }, (_, index) => `d${index}`));
+    expect(listed.data.datasets.nodes.map((node: { name: string }) => node.name).sort()).toEqual(
+      Array.from({ length: written }, (_, index) => `d${index}`),
+    );
   });
 
   it("gives each request its own budget", async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweep } from "../src/sweeper.js";
 import { createAdmin, createUser, type TestUser, unique } from "./support/factories.js";
-import { errorCode, startServer, type TestServer } from "./support/server.js";
+import { errorCode, startServer, type TestServer, type GraphQLResponse } from "./support/server.js";
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken } }`;
 const AUDIT = `
@@ -39,11 +39,11 @@ describe("retention", () => {
   const login = (email: string, password: string, address: string) => server.graphql(LOGIN, { input: { email, password } }, from(address));
 
   /** Every audit event of `type`, newest first. */
-  async function events(type: string): Promise<Array<{ type: string; at: string; details: Record<string, any> }>> {
+  async function events(type: string): Promise<Array<{ type: string; at: string; details: Record<string, unknown> }>> {
     const all = [];
     let after: string | null = null;
     for (;;) {
-      const response: any = await server.graphql(AUDIT, { filter: { type }, after }, { token: admin.token });
+      const response: GraphQLResponse = await server.graphql(AUDIT, { filter: { type }, after }, { token: admin.token });
       expect(response.errors).toBeUndefined();
       all.push(...response.data.auditEvents.nodes);
       if (!response.data.auditEvents.pageInfo.hasNextPage) return all;
@@ -73,7 +73,7 @@ describe("retention", () => {
     const codes = [];
     for (const email of emails) codes.push(errorCode(await login(email, "wrong password", "203.0.113.2")));
     expect(codes).toEqual([...Array(4).fill("UNAUTHENTICATED"), ...Array(10).fill("RATE_LIMITED")]);
-    const throttled = (await events("login.throttled")).filter((event) => emails.includes(event.details.email));
+    const throttled = (await events("login.throttled")).filter((event) => emails.includes(String(event.details.email)));
     expect(throttled.map((event) => event.details)).toEqual([{ email: emails[4], limits: ["address"] }]);
     // The address's counter, and for each of the 4 accounts tried before it was refused,
     // the account's and the account-at-this-address's: none for the 10 refused.

@@ -90,7 +90,7 @@ describe("dataset search on many rows", () => {
     const found = await server.graphql(query, { search: "zebra" }, { token: owner.token });
     expect(found.errors).toBeUndefined();
     expect(found.data.datasets.totalCount).toBe(2);
-    expect(found.data.datasets.nodes.map((node: any) => node.name).sort()).toEqual(["Zebra crossings", "traffic"]);
+    expect(found.data.datasets.nodes.map((node: { name: string }) => node.name).sort()).toEqual(["Zebra crossings", "traffic"]);
     const none = await server.graphql(query, { search: "zzzz" }, { token: owner.token });
     expect(none.data.datasets).toEqual({ totalCount: 0, nodes: [] });
     const admins = await server.graphql(`{ adminDatasets(first: 1, filter: { search: "ZEBRA" }) { totalCount } }`, {}, { token: admin.token });

@@ -58,7 +58,7 @@ describe("seed scenarios", () => {
       { token: admin.token },
     );
     expect(response.errors).toBeUndefined();
-    const seen = new Map(response.data.adminDatasets.nodes.map((node: any) => [node.id, node]));
+    const seen = new Map(response.data.adminDatasets.nodes.map((node: { id: string }) => [node.id, node]));
     for (const [index, dataset] of made.entries()) {
       expect(seen.get(dataset.id)).toEqual({ ...dataset, owner: { id: owners[index]!.id, email: owners[index]!.email } });
     }

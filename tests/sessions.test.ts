@@ -1,16 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  AdminDatasetsDocument,
+  ChangePasswordDocument,
+  LoginDocument,
+  LogoutAllDocument,
+  LogoutDocument,
+  MeDocument,
+  RefreshSessionDocument,
+  type SessionFieldsFragment,
+} from "../client/generated/graphql.js";
 import { createAdmin, createUser, type TestUser } from "./support/factories.js";
-import { errorCode, startServer, type TestServer } from "./support/server.js";
+import { errorCode, type GraphQLResponse, startServer, type TestServer } from "./support/server.js";
 
-const PAYLOAD = "accessToken refreshToken tokenType expiresIn user { id email role }";
-const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { ${PAYLOAD} } }`;
-const REFRESH = `mutation($token: String!) { refreshSession(refreshToken: $token) { ${PAYLOAD} } }`;
-const LOGOUT = `mutation($token: String!) { logout(refreshToken: $token) }`;
-const ME = `{ me { id role } }`;
+/** Through the client's own session operations (client/operations/auth.graphql). */
 
-interface Session {
-  accessToken: string;
-  refreshToken: string;
+type Session = Pick<SessionFieldsFragment, "accessToken" | "refreshToken">;
+
+/** The data of a request that must succeed. */
+function ok<Data>(response: GraphQLResponse<Data>): Data {
+  expect(response.errors).toBeUndefined();
+  return response.data!;
 }
 
 /** Sessions: rotation, reuse detection, logout, logoutAll, password change, revocation on the next request. */
@@ -21,13 +30,13 @@ function sessionTests(reuseInterval: string) {
   });
   afterAll(() => server.close());
 
-  async function login(user: TestUser, password = user.password): Promise<Session> {
-    const response = await server.graphql(LOGIN, { input: { email: user.email, password } });
-    expect(response.errors).toBeUndefined();
-    return response.data.login;
+  async function login(user: TestUser, password = user.password): Promise<SessionFieldsFragment> {
+    return ok(await server.graphql(LoginDocument, { input: { email: user.email, password } })).login;
   }
-  const refresh = (token: string) => server.graphql(REFRESH, { token });
-  const me = (token: string) => server.graphql(ME, {}, { token });
+  const refresh = (refreshToken: string) => server.graphql(RefreshSessionDocument, { refreshToken });
+  const me = (token: string) => server.graphql(MeDocument, {}, { token });
+  /** The id of the user `token` signs in (the request must succeed). */
+  const meId = async (token: string) => ok(await me(token)).me.id;
   /** The access token is refused on its next request, as a whole, with 401. */
   async function expectRevoked(accessToken: string) {
     const response = await me(accessToken);
@@ -39,7 +48,7 @@ function sessionTests(reuseInterval: string) {
     expect(errorCode(response)).toBe("UNAUTHENTICATED");
     expect(response.data).toBeNull();
   }
-  return { server: () => server, login, refresh, me, expectRevoked, expectRefused };
+  return { server: () => server, login, refresh, meId, expectRevoked, expectRefused };
 }
 
 describe("sessions", () => {
@@ -55,12 +64,13 @@ describe("sessions", () => {
   it("rotates: each refresh gives a new pair, and the new access token works", async () => {
     const user = await createUser(s.server());
     const first = await s.login(user);
-    const second = (await s.refresh(first.refreshToken)).data.refreshSession;
+    const second = ok(await s.refresh(first.refreshToken)).refreshSession;
     expect(second.refreshToken).not.toBe(first.refreshToken);
     expect(second.accessToken).not.toBe(first.accessToken);
-    expect(second.user).toEqual({ id: user.id, email: user.email, role: "USER" });
-    expect((await s.me(second.accessToken)).data.me.id).toBe(user.id);
-    const third = (await s.refresh(second.refreshToken)).data.refreshSession;
+    expect(second.user).toEqual(first.user);
+    expect(second.user).toMatchObject({ id: user.id, email: user.email, role: "USER" });
+    expect(await s.meId(second.accessToken)).toBe(user.id);
+    const third = ok(await s.refresh(second.refreshToken)).refreshSession;
     expect(third.refreshToken).not.toBe(second.refreshToken);
   });
 
@@ -69,7 +79,7 @@ describe("sessions", () => {
     const session = await s.login(user);
     const racers = await Promise.all([s.refresh(session.refreshToken), s.refresh(session.refreshToken), s.refresh(session.refreshToken)]);
     for (const racer of racers) expect(racer.errors).toBeUndefined();
-    const successors = new Set(racers.map((racer) => racer.data.refreshSession.refreshToken));
+    const successors = new Set(racers.map((racer) => ok(racer).refreshSession.refreshToken));
     expect(successors.size).toBe(1);
     // The successor is live: it rotates once more.
     const [successor] = successors;
@@ -93,49 +103,49 @@ describe("sessions", () => {
   it("logout ends one session: its refresh token and its access token; other sessions go on", async () => {
     const user = await createUser(s.server());
     const [ending, staying] = [await s.login(user), await s.login(user)];
-    const response = await s.server().graphql(LOGOUT, { token: ending.refreshToken }, { token: ending.accessToken });
-    expect(response.data.logout).toBe(true);
+    const logout = (refreshToken: string, token: string) => s.server().graphql(LogoutDocument, { refreshToken }, { token });
+    expect(ok(await logout(ending.refreshToken, ending.accessToken)).logout).toBe(true);
     await s.expectRevoked(ending.accessToken);
     await s.expectRefused(ending.refreshToken);
-    expect((await s.me(staying.accessToken)).data.me.id).toBe(user.id);
+    expect(await s.meId(staying.accessToken)).toBe(user.id);
     expect((await s.refresh(staying.refreshToken)).errors).toBeUndefined();
     // Again, or with someone else's token: nothing to end.
     const other = await createUser(s.server());
     const othersSession = await s.login(other);
-    expect((await s.server().graphql(LOGOUT, { token: ending.refreshToken }, { token: staying.accessToken })).data.logout).toBe(false);
-    expect((await s.server().graphql(LOGOUT, { token: othersSession.refreshToken }, { token: staying.accessToken })).data.logout).toBe(false);
-    expect((await s.me(othersSession.accessToken)).data.me.id).toBe(other.id);
+    expect(ok(await logout(ending.refreshToken, staying.accessToken)).logout).toBe(false);
+    expect(ok(await logout(othersSession.refreshToken, staying.accessToken)).logout).toBe(false);
+    expect(await s.meId(othersSession.accessToken)).toBe(other.id);
   });
 
   it("logoutAll ends every session and every access token issued so far", async () => {
     const user = await createUser(s.server());
-    const sessions = [await s.login(user), await s.login(user), { accessToken: user.token, refreshToken: "" }];
-    const response = await s.server().graphql(`mutation { logoutAll }`, {}, { token: sessions[0]!.accessToken });
-    expect(response.data.logoutAll).toBe(true);
+    const sessions: Session[] = [await s.login(user), await s.login(user), { accessToken: user.token, refreshToken: "" }];
+    expect(ok(await s.server().graphql(LogoutAllDocument, {}, { token: sessions[0]!.accessToken })).logoutAll).toBe(true);
     for (const session of sessions) {
       await s.expectRevoked(session.accessToken);
       if (session.refreshToken) await s.expectRefused(session.refreshToken);
     }
     // Signing in again works.
-    expect((await s.me((await s.login(user)).accessToken)).data.me.id).toBe(user.id);
+    expect(await s.meId((await s.login(user)).accessToken)).toBe(user.id);
   });
 
   describe("changePassword", () => {
-    const CHANGE = `mutation($current: String!, $next: String!) { changePassword(currentPassword: $current, newPassword: $next) { ${PAYLOAD} } }`;
+    const change = (user: TestUser, currentPassword: string, newPassword: string) =>
+      s.server().graphql(ChangePasswordDocument, { currentPassword, newPassword }, { token: user.token });
 
     it("needs the current password; a wrong one changes nothing", async () => {
       const user = await createUser(s.server());
-      const response = await s.server().graphql(CHANGE, { current: "not my password", next: "a brand new passphrase" }, { token: user.token });
+      const response = await change(user, "not my password", "a brand new passphrase");
       expect(errorCode(response)).toBe("BAD_USER_INPUT");
       expect(response.errors![0]!.extensions.field).toBe("currentPassword");
-      expect((await s.me(user.token)).data.me.id).toBe(user.id);
+      expect(await s.meId(user.token)).toBe(user.id);
       await s.login(user);
     });
 
     it("applies the password rules to the new password", async () => {
       const user = await createUser(s.server());
       for (const next of ["short", "password123", user.username]) {
-        const response = await s.server().graphql(CHANGE, { current: user.password, next }, { token: user.token });
+        const response = await change(user, user.password, next);
         expect(errorCode(response)).toBe("BAD_USER_INPUT");
         expect(response.errors![0]!.extensions.field).toBe("newPassword");
       }
@@ -146,15 +156,13 @@ describe("sessions", () => {
       const user = await createUser(s.server());
       const other = await s.login(user);
       const next = "a brand new passphrase";
-      const response = await s.server().graphql(CHANGE, { current: user.password, next }, { token: user.token });
-      expect(response.errors).toBeUndefined();
-      const fresh = response.data.changePassword;
-      expect((await s.me(fresh.accessToken)).data.me.id).toBe(user.id);
+      const fresh = ok(await change(user, user.password, next)).changePassword;
+      expect(await s.meId(fresh.accessToken)).toBe(user.id);
       expect((await s.refresh(fresh.refreshToken)).errors).toBeUndefined();
       await s.expectRevoked(user.token);
       await s.expectRevoked(other.accessToken);
       await s.expectRefused(other.refreshToken);
-      expect(errorCode(await s.server().graphql(LOGIN, { input: { email: user.email, password: user.password } }))).toBe("UNAUTHENTICATED");
+      expect(errorCode(await s.server().graphql(LoginDocument, { input: { email: user.email, password: user.password } }))).toBe("UNAUTHENTICATED");
       await s.login(user, next);
     });
   });
@@ -165,7 +173,7 @@ describe("sessions", () => {
     await s.server().database.query("update users set active = false where id = $1", [user.id]);
     await s.expectRevoked(session.accessToken);
     await s.expectRefused(session.refreshToken);
-    expect(errorCode(await s.server().graphql(LOGIN, { input: { email: user.email, password: user.password } }))).toBe("UNAUTHENTICATED");
+    expect(errorCode(await s.server().graphql(LoginDocument, { input: { email: user.email, password: user.password } }))).toBe("UNAUTHENTICATED");
   });
 
   it("rehashes a password made at another cost at the next sign-in, and keeps the session", async () => {
@@ -175,10 +183,9 @@ describe("sessions", () => {
     expect(await costOf()).toBe("04");
     const stronger = await startServer({ BCRYPT_COST: "5" }, undefined, s.server());
     try {
-      const response = await stronger.graphql(LOGIN, { input: { email: user.email, password: user.password } });
-      expect(response.errors).toBeUndefined();
+      ok(await stronger.graphql(LoginDocument, { input: { email: user.email, password: user.password } }));
       expect(await costOf()).toBe("05");
-      expect((await s.me(user.token)).data.me.id).toBe(user.id);
+      expect(await s.meId(user.token)).toBe(user.id);
       await s.login(user);
     } finally {
       await stronger.close();
@@ -187,10 +194,10 @@ describe("sessions", () => {
 
   it("takes the role from the database, not from the token", async () => {
     const admin = await createAdmin(s.server());
-    const query = `{ adminDatasets { totalCount } }`;
-    expect((await s.server().graphql(query, {}, { token: admin.token })).errors).toBeUndefined();
+    const adminList = () => s.server().graphql(AdminDatasetsDocument, {}, { token: admin.token });
+    ok(await adminList());
     await s.server().database.query("update users set role = 'USER' where id = $1", [admin.id]);
-    expect(errorCode(await s.server().graphql(query, {}, { token: admin.token }))).toBe("FORBIDDEN");
+    expect(errorCode(await adminList())).toBe("FORBIDDEN");
   });
 });
 
@@ -201,13 +208,13 @@ describe("refresh token reuse after the reuse interval", () => {
     const user = await createUser(s.server());
     const elsewhere = await s.login(user);
     const stolen = await s.login(user);
-    const rotated = (await s.refresh(stolen.refreshToken)).data.refreshSession;
+    const rotated = ok(await s.refresh(stolen.refreshToken)).refreshSession;
     // The old token comes back: theft. The session ends for thief and owner alike.
     await s.expectRefused(stolen.refreshToken);
     await s.expectRefused(rotated.refreshToken);
     await s.expectRevoked(rotated.accessToken);
     await s.expectRevoked(stolen.accessToken);
     // Another session of the same user is untouched.
-    expect((await s.me(elsewhere.accessToken)).data.me.id).toBe(user.id);
+    expect(await s.meId(elsewhere.accessToken)).toBe(user.id);
   });
 });

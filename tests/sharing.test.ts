@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Subscription } from "../src/db/database.js";
 import { createAdmin, createDataset, createUser, type TestUser } from "./support/factories.js";
 import { commit, commitFiles, download, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
-import { errorCode, startServer, type GraphQLResponse, type TestServer } from "./support/server.js";
+import { errorCode, startServer, type GraphQLResponse, type TestServer, type UntypedData } from "./support/server.js";
 
 /**
  * Sharing a dataset (docs/api.md "Sharing and live events"): what the roles see and do
@@ -64,7 +64,7 @@ describe("lists by access", () => {
     const counts = new Set<number>();
     let after: string | null = null;
     for (;;) {
-      const { datasets }: any = ok(await server.graphql(LIST, { access, first: 2, after, order }, as(viewer)));
+      const { datasets }: UntypedData = ok(await server.graphql(LIST, { access, first: 2, after, order }, as(viewer)));
       ids.push(...datasets.nodes.map((node: { id: string }) => node.id));
       counts.add(datasets.totalCount);
       if (!datasets.pageInfo.hasNextPage) return { ids, counts: [...counts] };
@@ -136,6 +136,9 @@ describe("dataset(id), collaborators and viewerAccess", () => {
     // Collaborators see each other's names, not their email (only themselves and admins do).
     const emails = await server.graphql(`query($id: ID!) { dataset(id: $id) { collaborators { user { email } } } }`, { id }, as(viewer));
     expect(emails.errors?.map((error) => error.extensions.code)).toEqual(["FORBIDDEN"]);
+    // Nor whether the owner or another collaborator is an admin.
+    const roles = await server.graphql(`query($id: ID!) { dataset(id: $id) { owner { role } collaborators { user { role } } } }`, { id }, as(viewer));
+    expect(roles.errors?.map((error) => error.extensions.code)).toContain("FORBIDDEN");
   });
 
   it("lets an admin who was made an editor commit (EDITOR before ADMIN), and one who was not, not", async () => {

@@ -45,11 +45,11 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
 
     const manyOwners = await server.graphql(ADMIN_PAGE, { first: 100 }, { token: admin.token });
     expect(manyOwners.errors).toBeUndefined();
-    const ownerIds = new Set(manyOwners.data.adminDatasets.nodes.map((node: any) => node.owner.id));
+    const ownerIds = new Set(manyOwners.data.adminDatasets.nodes.map((node: { owner: { id: string } }) => node.owner.id));
     expect(ownerIds.size).toBe(100);
 
     const oneOwner = await server.graphql(ADMIN_PAGE, { first: 100, ownerId: single.id }, { token: admin.token });
-    expect(new Set(oneOwner.data.adminDatasets.nodes.map((node: any) => node.owner.id))).toEqual(new Set([single.id]));
+    expect(new Set(oneOwner.data.adminDatasets.nodes.map((node: { owner: { id: string } }) => node.owner.id))).toEqual(new Set([single.id]));
 
     // One statement: the page, its owners and the count.
     expect(manyOwners.statements).toBe(viewerCheck + 1);
@@ -134,8 +134,9 @@ describe.each(SETUPS)("SQL statements per request, with %s", (_label, env, viewe
       ["unshareDataset", `mutation($d: ID!, $u: ID!) { unshareDataset(datasetId: $d, userId: $u) }`, { d: dataset.id, u: admin.id }, true, 5],
       // Each mutation by a signed-in user: the write limit's count, then the change.
       ["createDataset", `mutation { createDataset(input: { name: "x" }) { id owner { id } } }`, {}, true, 2],
-      ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, true, 2],
-      ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, true, 2],
+      // A change and its live event (NOTIFY, in the change's transaction).
+      ["updateDataset", `mutation($id: ID!) { updateDataset(id: $id, input: { name: "y" }) { id } }`, { id: dataset.id }, true, 3],
+      ["deleteDataset", `mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, true, 3],
     ];
     const session = (
       await server.graphql(`mutation($i: LoginInput!) { login(input: $i) { refreshToken } }`, {

@@ -17,7 +17,7 @@ import { startServer, type TestServer } from "./support/server.js";
 /** What the server sent before: the driver's `Date`, as JSON.stringify writes it. */
 const parseAsDate = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, "text") as (text: string) => Date;
 const asBefore = (text: string) => JSON.stringify(parseAsDate(text));
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe("timestamps through the API", () => {
   let server: TestServer;
@@ -49,7 +49,7 @@ describe("timestamps through the API", () => {
       body: JSON.stringify({ query: `query($id: ID!) { dataset(id: $id) { createdAt } }`, variables: { id: dataset.id } }),
     });
     // The body's start, byte for byte (after it: the extensions, which are not about time).
-    expect((await response.text()).slice(0, 100)).toMatch(new RegExp(`^${escape(`{"data":{"dataset":{"createdAt":${asBefore(row!.text)}}}`)}[,}]`));
+    expect((await response.text()).slice(0, 100)).toMatch(new RegExp(`^${escapeRegExp(`{"data":{"dataset":{"createdAt":${asBefore(row!.text)}}}`)}[,}]`));
   });
 
   it("reads timestamps as the same text in a list, an owner's row and a write's answer", async () => {

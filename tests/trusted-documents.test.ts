@@ -1,8 +1,11 @@
+import { readFileSync } from "node:fs";
 import type { DocumentNode } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MeDocument, RegisterDocument } from "../client/generated/graphql.js";
+import { CreateDatasetDocument, DatasetEventsDocument, MeDocument, RegisterDocument } from "../client/generated/graphql.js";
+import { DATASET_EVENTS_CHANNEL } from "../src/events/bus.js";
 import { unique } from "./support/factories.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { LiveClient } from "./support/live.js";
+import { startServer, type TestServer, type ResponseError, type UntypedData } from "./support/server.js";
 
 /**
  * Trusted documents (PERSISTED_OPERATIONS=only) through every way a request names its
@@ -16,7 +19,7 @@ const UNLISTED = `{ a: datasets(first: 100) { totalCount } }`;
 
 interface Answer {
   status: number;
-  body: { data?: any; errors?: Array<{ message: string; extensions: Record<string, any> }> };
+  body: { data?: UntypedData; errors?: ResponseError[] };
 }
 
 describe("trusted documents over GET and POST", () => {
@@ -112,5 +115,41 @@ describe("trusted documents over GET and POST", () => {
     const response = await get({ documentId: `sha256:${"0".repeat(64)}` });
     expect(response.status).toBe(400);
     expect(codeOf(response)).toBe("PERSISTED_QUERY_NOT_FOUND");
+  });
+
+  it("holds over WebSocket too: a listed subscription runs, by text or hash; an unlisted one is FORBIDDEN", async () => {
+    const live = LiveClient.as(server.url, token);
+    try {
+      const refusal = async (payload: string) => {
+        const outcome = (await live.subscribe(payload).finished) as { error: Array<{ message: string; extensions: Record<string, unknown> }> };
+        return outcome.error[0]!;
+      };
+      expect(await refusal(`subscription { datasetEvents { type } }`)).toMatchObject({ extensions: { code: "FORBIDDEN" } });
+      expect(await refusal(`subscription { datasetEvents { nope } }`)).toMatchObject({ message: expect.not.stringContaining("nope") });
+      // The listed document, by its text or by its hash alone, runs: both get an event.
+      const hash = hashOf(DatasetEventsDocument).replace("sha256:", "");
+      const text = (JSON.parse(readFileSync(server.config.persistedOperationsManifest, "utf8")) as Record<string, string>)[`sha256:${hash}`]!;
+      const byText = live.subscribe(text);
+      const outcomes: unknown[] = [];
+      const byHash = live.client.subscribe(
+        { query: "", extensions: { persistedQuery: { version: 1, sha256Hash: hash } } },
+        { next: (result) => outcomes.push(result), error: (error) => outcomes.push(error), complete: () => outcomes.push("complete") },
+      );
+      const created = await post({ documentId: hashOf(CreateDatasetDocument), variables: { input: { name: unique("watched") } } });
+      const datasetId = created.body.data.createDataset.id;
+      for (let attempt = 0; byText.results.length === 0 || outcomes.length === 0; attempt += 1) {
+        expect(attempt).toBeLessThan(100);
+        await server.database.query("select pg_notify($1, $2)", [
+          DATASET_EVENTS_CHANNEL,
+          JSON.stringify({ type: "UPDATED", datasetId, version: null, userId: null, sha256: null, at: new Date().toISOString() }),
+        ]);
+        await byText.arrivesWithin(100);
+      }
+      expect(byText.results[0]).toMatchObject({ data: { datasetEvents: { type: "UPDATED", datasetId } } });
+      expect(outcomes[0]).toMatchObject({ data: { datasetEvents: { type: "UPDATED", datasetId } } });
+      byHash();
+    } finally {
+      await live.dispose();
+    }
   });
 });

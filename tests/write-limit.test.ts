@@ -38,7 +38,7 @@ describe("the write limit per user", () => {
     const listed = await server.graphql(COUNT, {}, { token: user.token });
     expect(listed.errors).toBeUndefined();
     expect(listed.data.datasets.totalCount).toBe(3);
-    expect(listed.data.datasets.nodes.map((node: any) => node.name)).toContain("kept");
+    expect(listed.data.datasets.nodes.map((node: { name: string }) => node.name)).toContain("kept");
 
     const other = await createUser(server);
     await createDataset(server, other);
@@ -50,7 +50,7 @@ describe("the write limit per user", () => {
     const response = await server.graphql(`mutation { ${creates} }`, {}, { token: user.token });
     expect(response.errors!.map((error) => [error.path, error.extensions.code])).toEqual([[["c3"], "RATE_LIMITED"]]);
     const listed = await server.graphql(COUNT, {}, { token: user.token });
-    expect(listed.data.datasets.nodes.map((node: any) => node.name).sort()).toEqual(["d0", "d1", "d2"]);
+    expect(listed.data.datasets.nodes.map((node: { name: string }) => node.name).sort()).toEqual(["d0", "d1", "d2"]);
   });
 
   it("does not count a mutation the policy refuses, nor anyone's sign-in", async () => {

@@ -5,7 +5,7 @@ import { checkNewPassword } from "../auth/password-policy.js";
 import type { Database } from "../db/database.js";
 import { fromDatabaseError } from "../errors.js";
 import type { UserRow } from "../users/rows.js";
-import { findUserByEmail, insertUser, setRoleByEmail } from "../users/store.js";
+import { findUserByEmail, insertUser, setRole } from "../users/store.js";
 
 export interface AdminRequest {
   email: string;
@@ -93,7 +93,8 @@ async function promote(database: Database, audit: AuditLog, email: string, reque
   }
   if (existing.role === "ADMIN") return { user: existing, outcome: "unchanged" };
   const promoted = await database.transaction(async (tx) => {
-    const row = await setRoleByEmail(tx, email, "ADMIN");
+    // The account checked above, by id: deleted meanwhile, it is not there to promote.
+    const row = await setRole(tx, existing.id, "ADMIN");
     if (row) {
       const details = { from: existing.role, to: "ADMIN", by: "create-admin" };
       await audit.record(tx, { type: "user.role_changed", actorId: null, subjectId: row.id, details });

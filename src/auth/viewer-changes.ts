@@ -21,8 +21,23 @@ const PEER_SILENT_MS = 3 * PROBE_EVERY_MS;
 /** More instances than any deployment has: beyond it, newcomers are not waited for (the window still holds). */
 const MAX_PEERS = 1_000;
 
+/**
+ * What code that keeps something per user or session (open subscriptions) hears: the same
+ * announcements the cache acts on, as they arrive.
+ */
+export interface ViewerChangeObserver {
+  /** Something about this user changed: role, active, token version, or the row is gone. */
+  user(userId: string): void;
+  /** This session changed or ended. */
+  session(sessionId: string): void;
+  /** Anything may have changed: a TRUNCATE, an announcement not understood, or announcements may have been missed (the listening connection was lost, or is back). */
+  everything(): void;
+}
+
 /** What the watch offers the code that revokes. */
 export interface ViewerChanges extends Subscription {
+  /** Tells `observer` of every announced change from now on, until the returned function is called. */
+  observe(observer: ViewerChangeObserver): () => void;
   /**
    * After a revocation has committed: forgets the user or session here, then waits until
    * every other live instance confirms it has taken in everything announced before, or at
@@ -67,6 +82,10 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
   let epoch = 0;
   let warned = false;
   let proved: Promise<void> | undefined;
+  const observers = new Set<ViewerChangeObserver>();
+  const tell = (call: (observer: ViewerChangeObserver) => void) => {
+    for (const observer of observers) call(observer);
+  };
 
   const notify = (payload: string) => database.query("select pg_notify($1, $2)", [VIEWER_CHANGES_CHANNEL, payload]);
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -139,10 +158,17 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
   const subscription = await database.listen(VIEWER_CHANGES_CHANNEL, {
     notification(payload) {
       const [kind = "", first = "", second = ""] = payload.split(":");
-      if (kind === "user") cache.forgetUser(first);
-      else if (kind === "session") cache.forgetSession(first);
-      else if (kind === "probe" || kind === "sync" || kind === "ack" || kind === "bye") fromInstance(kind, first, second);
-      else cache.forgetAll(); // `*`, or anything not understood: the safe answer
+      if (kind === "user") {
+        cache.forgetUser(first);
+        tell((observer) => observer.user(first));
+      } else if (kind === "session") {
+        cache.forgetSession(first);
+        tell((observer) => observer.session(first));
+      } else if (kind === "probe" || kind === "sync" || kind === "ack" || kind === "bye") fromInstance(kind, first, second);
+      else {
+        cache.forgetAll(); // `*`, or anything not understood: the safe answer
+        tell((observer) => observer.everything());
+      }
     },
     listening() {
       epoch += 1;
@@ -151,12 +177,15 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
       // Whatever changed while nobody listened is unknown: start empty, trust after a proof.
       cache.distrust();
       proved = probe();
+      // After a loss, whatever was announced meanwhile is unknown.
+      if (epoch > 1) tell((observer) => observer.everything());
     },
     lost(error) {
       epoch += 1;
       listening = false;
       cache.distrust();
       warn("the listening connection was lost", error);
+      tell((observer) => observer.everything());
     },
   });
   // Start-up waits for the first proof, so the first requests already find the cache on.
@@ -193,6 +222,10 @@ export async function watchViewerChanges(database: Database, cache: ViewerCache,
   };
 
   return {
+    observe(observer) {
+      observers.add(observer);
+      return () => observers.delete(observer);
+    },
     async revoked(kind, id) {
       if (kind === "user") cache.forgetUser(id);
       else cache.forgetSession(id);

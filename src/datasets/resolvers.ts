@@ -2,6 +2,7 @@ import type { GraphQLResolveInfo } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../context.js";
 import { notFound } from "../errors.js";
+import { notifyDatasetEvent } from "../events/bus.js";
 import type { DatasetOrder, Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
 import { refusalOf } from "../policy/dataset-access.js";
@@ -11,6 +12,7 @@ import { isSelected } from "../selection.js";
 import { checkId } from "../validation.js";
 import { parseCreateInput, parseUpdateInput } from "./input.js";
 import { decodeDatasetCursor, encodeDatasetCursor } from "./ordering.js";
+import { findReadableDataset } from "./readable.js";
 import type { DatasetConnectionModel } from "./rows.js";
 import type { DatasetRow } from "./rows.js";
 import * as store from "./store.js";
@@ -71,7 +73,7 @@ export const datasetResolvers: Resolvers = {
       return datasetPage(context, requireViewer(context), filter, args, info);
     },
     dataset: async (_parent, args, context) => {
-      const dataset = await store.findDataset(context.db, checkId("id", args.id), datasetScope(requireViewer(context), "read"));
+      const dataset = await findReadableDataset(context.db, requireViewer(context), checkId("id", args.id));
       if (!dataset) throw notFound(DATASET);
       return dataset;
     },
@@ -84,14 +86,23 @@ export const datasetResolvers: Resolvers = {
     updateDataset: async (_parent, args, context) => {
       const viewer = requireViewer(context);
       const id = checkId("id", args.id);
-      const dataset = await store.updateDataset(context.db, context.services.audit, id, datasetScope(viewer, "write"), parseUpdateInput(args.input));
+      const changes = parseUpdateInput(args.input);
+      const dataset = await context.db.transaction(async (tx) => {
+        const updated = await store.updateDataset(tx, context.services.audit, id, datasetScope(viewer, "write"), changes);
+        if (updated) await notifyDatasetEvent(tx, { type: "UPDATED", datasetId: updated.id, at: updated.updatedAt });
+        return updated;
+      });
       if (!dataset) throw await refusalOf(context.db, viewer, id, "write");
       return dataset;
     },
     deleteDataset: async (_parent, args, context) => {
       const viewer = requireViewer(context);
       const id = checkId("id", args.id);
-      const deleted = await store.deleteDataset(context.db, context.services.audit, id, datasetScope(viewer, "manage"));
+      const deleted = await context.db.transaction(async (tx) => {
+        const removed = await store.deleteDataset(tx, context.services.audit, id, datasetScope(viewer, "manage"));
+        if (removed) await notifyDatasetEvent(tx, { type: "DELETED", datasetId: id });
+        return removed;
+      });
       if (!deleted) throw await refusalOf(context.db, viewer, id, "manage");
       // Content nothing else references, and bytes staged for it, go before the answer.
       await context.services.files.garbage.collect(deleted.content);

@@ -2,13 +2,16 @@ import { lookup as contentTypeOf } from "mime-types";
 import type { AuditLog } from "../audit/events.js";
 import type { Viewer } from "../auth/viewer.js";
 import type { Database, Transaction } from "../db/database.js";
-import { badUserInput, conflict } from "../errors.js";
+import { notifyDatasetEvent } from "../events/bus.js";
+import { badUserInput, conflict, quotaExceeded } from "../errors.js";
 import type { DatasetAccess } from "../generated/graphql.js";
 import { datasetRefusal, datasetScope, mayDo, scopeParams } from "../policy/rules.js";
+import type { Previews } from "../previews/service.js";
 import { checkId, checkText } from "../validation.js";
 import { fileFolderClash, filePathProblem } from "./paths.js";
 import type { FileRow, UploadRow, VersionRow } from "./rows.js";
 import * as sql from "./sql.js";
+import { storageUsed } from "./store.js";
 
 /** At most this many files in one version, and changes in one commit. */
 export const MAX_FILES_PER_VERSION = 10_000;
@@ -71,8 +74,17 @@ interface CommitSummary {
  * NOT_FOUND when they may not read it, FORBIDDEN when they may only read it. When
  * `parentVersion` is given and is not the latest, CONFLICT. Nothing is written unless
  * everything holds.
+ * The new content's profiles are queued in the same transaction (`previews`), so a commit
+ * that lands always has them coming.
  */
-export async function commitVersion(database: Database, audit: AuditLog, committer: Viewer, request: CommitRequest): Promise<VersionRow> {
+export async function commitVersion(
+  database: Database,
+  audit: AuditLog,
+  committer: Viewer,
+  request: CommitRequest,
+  storageQuota: number,
+  previews?: Pick<Previews, "enqueue">,
+): Promise<VersionRow> {
   const scope = datasetScope(committer, "write");
   const committerId = committer.id;
   return database.transaction(async (tx) => {
@@ -92,6 +104,7 @@ export async function commitVersion(database: Database, audit: AuditLog, committ
     }
     const number = advanced.number;
     const uploads = await lockUploads(tx, committerId, request);
+    await checkOwnersQuota(tx, committerId, request.datasetId, [...uploads.keys()], storageQuota);
     const parentFiles = number > 1 ? await tx.query<FileRow>(sql.FILES_OF_VERSIONS, [[request.datasetId], [number - 1], MAX_FILES_PER_VERSION]) : [];
     const { files, summary } = applyChanges(parentFiles, request.changes, uploads, number - 1);
 
@@ -113,14 +126,41 @@ export async function commitVersion(database: Database, audit: AuditLog, committ
       files.map((file) => file.contentType),
     ]);
     if (uploads.size > 0) await tx.query(sql.DELETE_UPLOADS, [[...uploads.keys()]]);
+    const added = new Set(request.changes.flatMap((change) => (change.uploadId ? [change.path] : [])));
+    await previews?.enqueue(
+      tx,
+      files.filter((file) => added.has(file.path)),
+    );
     await audit.record(tx, {
       type: "version.committed",
       actorId: committerId,
       subjectId: request.datasetId,
       details: { version: number, ...summary, fileCount: files.length, totalSize },
     });
+    await notifyDatasetEvent(tx, { type: "VERSION_COMMITTED", datasetId: request.datasetId, version: number, at: version!.createdAt });
     return version!;
   });
+}
+
+/**
+ * Committed content counts against the dataset owner's quota, an upload against its
+ * uploader's until then. An owner's own uploads were counted when they finished; an editor's
+ * move to the owner here, so what is new to the owner must fit in what the owner has left
+ * (under the owner's quota lock, like their own uploads), or QUOTA_EXCEEDED and nothing is
+ * written. Without this, editors could store without limit on the owner's account.
+ */
+async function checkOwnersQuota(tx: Transaction, committerId: string, datasetId: string, uploadIds: string[], storageQuota: number) {
+  if (uploadIds.length === 0) return;
+  const [dataset] = await tx.query<{ ownerId: string }>(sql.DATASET_OWNER, [datasetId]);
+  const ownerId = dataset!.ownerId;
+  if (ownerId === committerId) return;
+  await tx.query(sql.UPLOADER_LOCK, [ownerId]);
+  const [content] = await tx.query<{ added: number }>(sql.CONTENT_NEW_TO_USER, [ownerId, uploadIds]);
+  if (content!.added === 0) return;
+  const used = await storageUsed(tx, ownerId);
+  if (used + content!.added > storageQuota) {
+    throw quotaExceeded(`The dataset's owner has ${Math.max(0, storageQuota - used)} bytes of storage left; this commit adds ${content!.added}`);
+  }
 }
 
 /** The finished uploads the changes name, locked; any other id is BAD_USER_INPUT on its change. */

@@ -51,7 +51,7 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
           ? null
           : verifyDownload(files.downloadKey, query, { ...target, version: target.version }, Math.floor(Date.now() / 1000));
       const user = grant && UUID.test(grant.userId) && UUID.test(grant.sessionId) ? await findViewer(database, grant.userId, grant.sessionId) : null;
-      if (!grant || !user || !user.sessionLive || !user.active || user.tokenVersion !== grant.tokenVersion) {
+      if (!grant || !user?.sessionLive || !user.active || user.tokenVersion !== grant.tokenVersion) {
         refuse(reply, 401, "This download link is invalid or has expired: ask for a new one");
         return null;
       }

@@ -23,7 +23,16 @@ export const fileResolvers: Resolvers = {
   Mutation: {
     commitDatasetVersion: async (_parent, args, context) => {
       const request = parseCommitInput(args.input);
-      return commitVersion(context.db, context.services.audit, requireViewer(context), request);
+      const version = await commitVersion(
+        context.db,
+        context.services.audit,
+        requireViewer(context),
+        request,
+        context.services.config.files.storageQuota,
+        context.services.previews,
+      );
+      context.services.previews.committed();
+      return version;
     },
   },
   Dataset: {

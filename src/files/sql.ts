@@ -113,6 +113,22 @@ export const STORAGE_USED = `
         + coalesce((select sum(coalesce(length, received)) from uploads
                     where user_id = $1 and state = 'receiving' and ($2::uuid is null or id <> $2)), 0))::float8 as "used"`;
 
+/** The per-user lock under which stored bytes take their share of the quota (upload creation and finish, commits to another's dataset). */
+export const UPLOADER_LOCK = "select pg_advisory_xact_lock(hashtextextended($1, 7261534502))";
+
+/** $1 dataset: its owner, whose quota its committed content counts against. */
+export const DATASET_OWNER = `select user_id as "ownerId" from datasets where id = $1`;
+
+/**
+ * $1 owner, $2 upload ids: the bytes of the uploads' distinct content that the owner does
+ * not hold yet (in a version of their datasets, or an upload of theirs): what a commit of
+ * them to the owner's dataset adds to the owner's quota.
+ */
+export const CONTENT_NEW_TO_USER = `
+  select coalesce(sum(size), 0)::float8 as "added" from (select distinct sha256, size from uploads where id = any($2::uuid[])) u
+  where not exists (select 1 from version_files f join datasets d on d.id = f.dataset_id where d.user_id = $1 and f.sha256 = u.sha256)
+    and not exists (select 1 from uploads o where o.user_id = $1 and o.sha256 = u.sha256)`;
+
 /** $1 upload, $2 sha256, $3 size: the blob row (made or kept) and the upload pointing at it. */
 export const UPSERT_BLOB = `
   insert into blobs (sha256, size) values ($1, $2)

@@ -4,7 +4,9 @@ import type { UserRow, UserConnectionModel, UserEdgeModel } from '../users/rows.
 import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../datasets/rows.js';
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
 import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
+import type { PreviewModel } from '../previews/rows.js';
 import type { CollaboratorRow } from '../sharing/rows.js';
+import type { DatasetEventModel } from '../events/model.js';
 import type { Context } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -207,6 +209,34 @@ export type DatasetEdge = {
   node: Dataset;
 };
 
+/** One live event about a dataset the subscriber may read at the time of the event. */
+export type DatasetEvent = {
+  __typename?: 'DatasetEvent';
+  /** When the change was committed. */
+  at: Scalars['DateTime']['output'];
+  /** The dataset as it is when the event is delivered; null for DELETED. */
+  dataset?: Maybe<Dataset>;
+  datasetId: Scalars['ID']['output'];
+  type: DatasetEventType;
+  /** VERSION_COMMITTED: the new version; PREVIEW_READY: the latest version holding the file; otherwise null. */
+  version?: Maybe<DatasetVersion>;
+};
+
+/** What happened to a dataset (`datasetEvents`). */
+export type DatasetEventType =
+  /** It was deleted: `dataset` is null. A one-dataset subscription completes after it. */
+  | 'DELETED'
+  /** The preview of a file of `version` is ready. */
+  | 'PREVIEW_READY'
+  /** It was shared with a user, or a collaborator's role changed. */
+  | 'SHARED'
+  /** A collaborator was removed, or left. */
+  | 'UNSHARED'
+  /** Its name, description or filePath changed (`updateDataset`). */
+  | 'UPDATED'
+  /** A new version was committed: `version` is it. */
+  | 'VERSION_COMMITTED';
+
 /** A file of a version. Its bytes are at `downloadUrl`, or at `/datasets/{id}/versions/{number}/files/{path}` with a token. */
 export type DatasetFile = {
   __typename?: 'DatasetFile';
@@ -220,6 +250,13 @@ export type DatasetFile = {
   downloadUrl: Scalars['String']['output'];
   /** Relative and `/`-separated, e.g. `data/train.csv`. */
   path: Scalars['String']['output'];
+  /**
+   * What the file holds, when it is a table (CSV, TSV, Parquet, JSON Lines, a JSON array of
+   * objects, or any of these but Parquet gzip-compressed, by the file's extension): its columns,
+   * row count and first rows. PENDING until the profile is made, UNSUPPORTED for other files.
+   * The profile belongs to the content: the same bytes anywhere else share it.
+   */
+  preview: FilePreview;
   /** Lower-case hex SHA-256 of the bytes, computed by the server as they arrived. */
   sha256: Scalars['String']['output'];
   /** Bytes. */
@@ -282,6 +319,44 @@ export type FileChange = {
   path: Scalars['String']['input'];
   /** A finished upload of yours to this dataset (the last segment of its tus `Location`); null removes the file. */
   uploadId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** A column of a tabular file. */
+export type FileColumn = {
+  __typename?: 'FileColumn';
+  name: Scalars['String']['output'];
+  /** Rows where the value is missing (empty or null). */
+  nullCount?: Maybe<Scalars['SafeInt']['output']>;
+  /** DuckDB's type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, STRUCT(…), … */
+  type: Scalars['String']['output'];
+};
+
+/** A profile of a tabular file. */
+export type FilePreview = {
+  __typename?: 'FilePreview';
+  /** The columns in file order (READY only). */
+  columns?: Maybe<Array<FileColumn>>;
+  /** Whether the bytes are gzip-compressed (file.csv.gz); null when UNSUPPORTED. */
+  compressed?: Maybe<Scalars['Boolean']['output']>;
+  /** Why FAILED, in words for a person. */
+  error?: Maybe<Scalars['String']['output']>;
+  /** How the file is read: csv, tsv, parquet, jsonl or json (null when UNSUPPORTED). */
+  format?: Maybe<Scalars['String']['output']>;
+  /** The exact number of rows (READY only). */
+  rowCount?: Maybe<Scalars['SafeInt']['output']>;
+  /**
+   * The first rows (READY only), each a JSON array of values in column order. `first` is 0 to
+   * 100. A text value longer than 1,000 characters is cut there and ends with "…"; a very wide
+   * table keeps fewer rows (about 1 MB of them).
+   */
+  rows?: Maybe<Array<Scalars['JSON']['output']>>;
+  status: PreviewStatus;
+};
+
+
+/** A profile of a tabular file. */
+export type FilePreviewRowsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type LoginInput = {
@@ -424,6 +499,15 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+export type PreviewStatus =
+  /** The file could not be read as the table its name says; `error` says why. */
+  | 'FAILED'
+  /** Being made (queued, or in progress). */
+  | 'PENDING'
+  | 'READY'
+  /** Not a table format: no preview is made. */
+  | 'UNSUPPORTED';
+
 export type Query = {
   __typename?: 'Query';
   /** Admins: every dataset, with its owner. */
@@ -490,6 +574,30 @@ export type RegisterInput = {
 export type Role =
   | 'ADMIN'
   | 'USER';
+
+/**
+ * Live events over WebSocket (the `graphql-transport-ws` protocol on `/graphql`; the access
+ * token in `connection_init`'s payload as `{ "authorization": "Bearer <token>" }`).
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * Events of one dataset (NOT_FOUND unless you may read it), or with no `datasetId` of every
+   * dataset you may read. Each event is checked against your access when it happens; a
+   * one-dataset subscription ends with NOT_FOUND when you lose access, and completes after
+   * DELETED.
+   */
+  datasetEvents: DatasetEvent;
+};
+
+
+/**
+ * Live events over WebSocket (the `graphql-transport-ws` protocol on `/graphql`; the access
+ * token in `connection_init`'s payload as `{ "authorization": "Bearer <token>" }`).
+ */
+export type SubscriptionDatasetEventsArgs = {
+  datasetId?: InputMaybe<Scalars['ID']['input']>;
+};
 
 /** Fields left out stay as they are; `description` and `filePath` may be set to null. */
 export type UpdateDatasetInput = {
@@ -616,6 +724,8 @@ export type ResolversTypes = {
   DatasetCollaborator: ResolverTypeWrapper<CollaboratorRow>;
   DatasetConnection: ResolverTypeWrapper<DatasetConnectionModel>;
   DatasetEdge: ResolverTypeWrapper<DatasetEdgeModel>;
+  DatasetEvent: ResolverTypeWrapper<DatasetEventModel>;
+  DatasetEventType: DatasetEventType;
   DatasetFile: ResolverTypeWrapper<FileRow>;
   DatasetFilter: DatasetFilter;
   DatasetOrder: DatasetOrder;
@@ -626,17 +736,21 @@ export type ResolversTypes = {
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   EmailAddress: ResolverTypeWrapper<Scalars['EmailAddress']['output']>;
   FileChange: FileChange;
+  FileColumn: ResolverTypeWrapper<FileColumn>;
+  FilePreview: ResolverTypeWrapper<PreviewModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   LoginInput: LoginInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PreviewStatus: PreviewStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
   Role: Role;
   SafeInt: ResolverTypeWrapper<Scalars['SafeInt']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UpdateDatasetInput: UpdateDatasetInput;
   User: ResolverTypeWrapper<UserRow>;
   UserConnection: ResolverTypeWrapper<UserConnectionModel>;
@@ -658,6 +772,7 @@ export type ResolversParentTypes = {
   DatasetCollaborator: CollaboratorRow;
   DatasetConnection: DatasetConnectionModel;
   DatasetEdge: DatasetEdgeModel;
+  DatasetEvent: DatasetEventModel;
   DatasetFile: FileRow;
   DatasetFilter: DatasetFilter;
   DatasetVersion: VersionRow;
@@ -666,6 +781,8 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   EmailAddress: Scalars['EmailAddress']['output'];
   FileChange: FileChange;
+  FileColumn: FileColumn;
+  FilePreview: PreviewModel;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
@@ -676,6 +793,7 @@ export type ResolversParentTypes = {
   RegisterInput: RegisterInput;
   SafeInt: Scalars['SafeInt']['output'];
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   UpdateDatasetInput: UpdateDatasetInput;
   User: UserRow;
   UserConnection: UserConnectionModel;
@@ -746,10 +864,19 @@ export type DatasetEdgeResolvers<ContextType = Context, ParentType extends Resol
   node?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType>;
 };
 
+export type DatasetEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetEvent'] = ResolversParentTypes['DatasetEvent']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  dataset?: Resolver<Maybe<ResolversTypes['Dataset']>, ParentType, ContextType>;
+  datasetId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['DatasetEventType'], ParentType, ContextType>;
+  version?: Resolver<Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType>;
+};
+
 export type DatasetFileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetFile'] = ResolversParentTypes['DatasetFile']> = {
   contentType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   downloadUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   path?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  preview?: Resolver<ResolversTypes['FilePreview'], ParentType, ContextType>;
   sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   size?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
 };
@@ -783,6 +910,22 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export interface EmailAddressScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['EmailAddress'], any> {
   name: 'EmailAddress';
 }
+
+export type FileColumnResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FileColumn'] = ResolversParentTypes['FileColumn']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  nullCount?: Resolver<Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type FilePreviewResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FilePreview'] = ResolversParentTypes['FilePreview']> = {
+  columns?: Resolver<Maybe<Array<ResolversTypes['FileColumn']>>, ParentType, ContextType>;
+  compressed?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  format?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  rowCount?: Resolver<Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
+  rows?: Resolver<Maybe<Array<ResolversTypes['JSON']>>, ParentType, ContextType, RequireFields<FilePreviewRowsArgs, 'first'>>;
+  status?: Resolver<ResolversTypes['PreviewStatus'], ParentType, ContextType>;
+};
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
@@ -825,6 +968,10 @@ export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTy
   name: 'SafeInt';
 }
 
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  datasetEvents?: SubscriptionResolver<ResolversTypes['DatasetEvent'], "datasetEvents", ParentType, ContextType, Partial<SubscriptionDatasetEventsArgs>>;
+};
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -856,17 +1003,21 @@ export type Resolvers<ContextType = Context> = {
   DatasetCollaborator?: DatasetCollaboratorResolvers<ContextType>;
   DatasetConnection?: DatasetConnectionResolvers<ContextType>;
   DatasetEdge?: DatasetEdgeResolvers<ContextType>;
+  DatasetEvent?: DatasetEventResolvers<ContextType>;
   DatasetFile?: DatasetFileResolvers<ContextType>;
   DatasetVersion?: DatasetVersionResolvers<ContextType>;
   DatasetVersionConnection?: DatasetVersionConnectionResolvers<ContextType>;
   DatasetVersionEdge?: DatasetVersionEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   EmailAddress?: GraphQLScalarType;
+  FileColumn?: FileColumnResolvers<ContextType>;
+  FilePreview?: FilePreviewResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   SafeInt?: GraphQLScalarType;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;

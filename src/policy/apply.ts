@@ -44,7 +44,7 @@ export function findPolicyGaps(schema: GraphQLSchema, policy: PolicyEntries): st
 }
 
 /**
- * Returns `schema` with each ruled field's resolver running its rule first. Throws
+ * Returns `schema` with each ruled field's resolver (and a subscription field's `subscribe`) running its rule first. Throws
  * `PolicyError` when the table leaves anything undecided (deny by default).
  */
 export function applyPolicy(schema: GraphQLSchema, policy: PolicyEntries): GraphQLSchema {
@@ -57,12 +57,22 @@ export function applyPolicy(schema: GraphQLSchema, policy: PolicyEntries): Graph
       const rule = policy[typeName]?.[fieldName] as Rule | undefined;
       if (!rule) return field;
       const resolve = field.resolve ?? defaultFieldResolver;
+      const subscribe = field.subscribe;
       return {
         ...field,
         resolve(parent, args, context: Context, info) {
           rule(context, parent);
           return resolve(parent, args, context, info);
         },
+        // A subscription's rule is checked before it starts, and again at each event.
+        ...(subscribe
+          ? {
+              subscribe(parent: unknown, args: Record<string, unknown>, context: Context, info: Parameters<typeof subscribe>[3]) {
+                rule(context, parent);
+                return subscribe(parent, args, context, info);
+              },
+            }
+          : {}),
       };
     },
   });

@@ -9,7 +9,7 @@ import type { AccountChange } from "../users/store.js";
 /**
  * Who may see or do what: the one place that decides (docs/api.md "Who sees what").
  *
- * Every field of `Query` and `Mutation` needs a rule here, every object type an entry,
+ * Every field of `Query`, `Mutation` and `Subscription` needs a rule here, every object type an entry,
  * and every other field that takes arguments or has a resolver of its own a rule, or the
  * server refuses to start (`apply.ts`): access is denied by default. Plain fields of a
  * row are visible to whoever was allowed to reach the object. Which rows a user reaches
@@ -93,7 +93,14 @@ export const policy: PolicyTable = {
     shareDataset: signedIn,
     unshareDataset: signedIn,
   },
-  User: { email: selfOrAdmin, active: selfOrAdmin },
+  // Checked when the subscription starts; which events reach the viewer is the read scope
+  // below, checked for each event when it arrives (src/events/hub.ts).
+  Subscription: {
+    datasetEvents: signedIn,
+  },
+  // Collaborators meet each other's accounts: names, not how to reach them, whether they are
+  // admins, or whether they are active (self or admin only).
+  User: { email: selfOrAdmin, active: selfOrAdmin, role: selfOrAdmin },
   // A dataset is reached only within the viewer's read scope (owner, collaborators, admins):
   // all of them see its owner (whose email stays selfOrAdmin), versions, files and collaborators.
   Dataset: {
@@ -108,8 +115,13 @@ export const policy: PolicyTable = {
   // Reached through a readable dataset's collaborators, or by its owner sharing it.
   DatasetCollaborator: { user: withParent, addedBy: withParent },
   DatasetVersion: { author: withParent, files: withParent },
+  // An event reaches only a subscriber who may read its dataset at that moment (read scope).
+  DatasetEvent: { version: withParent },
   // A link signed for the viewer; the download route checks the access again when it is used.
-  DatasetFile: { downloadUrl: signedIn },
+  // The preview is the file's: whoever reached the file (through a dataset they may read) sees it.
+  DatasetFile: { downloadUrl: signedIn, preview: withParent },
+  FilePreview: { rows: withParent },
+  FileColumn: {},
   DatasetVersionConnection: { nodes: withParent, totalCount: withParent },
   DatasetVersionEdge: {},
   DatasetConnection: { nodes: withParent, totalCount: withParent },

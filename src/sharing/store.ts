@@ -6,7 +6,7 @@ import type { DatasetAccess, DatasetRole } from "../generated/graphql.js";
 import { type DatasetScope, datasetRefusal, datasetScope, scopeParams, unshareAction } from "../policy/rules.js";
 import type { UserRow } from "../users/rows.js";
 import { findActiveUserByUsername } from "../users/store.js";
-import { notifyShareChange } from "./notify.js";
+import { notifyDatasetEvent } from "../events/bus.js";
 import type { CollaboratorRow } from "./rows.js";
 import * as sql from "./sql.js";
 
@@ -48,7 +48,7 @@ export async function shareDataset(
       subjectId: request.datasetId,
       details: current ? { userId: user.id, from: current.role, to: request.role } : { userId: user.id, role: request.role },
     });
-    await notifyShareChange(tx, { type: "SHARED", datasetId: request.datasetId, userId: user.id, at: new Date() });
+    await notifyDatasetEvent(tx, { type: "SHARED", datasetId: request.datasetId, userId: user.id });
     return withUser(row!, user);
   });
 }
@@ -76,7 +76,7 @@ export async function unshareDataset(
       subjectId: request.datasetId,
       details: { userId: request.userId, role: removed.role, left: action === "leave" },
     });
-    await notifyShareChange(tx, { type: "UNSHARED", datasetId: request.datasetId, userId: request.userId, at: new Date() });
+    await notifyDatasetEvent(tx, { type: "UNSHARED", datasetId: request.datasetId, userId: request.userId });
     return true;
   });
 }

@@ -50,6 +50,11 @@ export interface BlobStore {
    * headers (Content-Disposition, Content-Type). Undefined on stores that cannot.
    */
   presignRead?(sha256: string, options: { expiresInSeconds: number; contentDisposition: string; contentType: string }): Promise<string>;
+  /**
+   * Filesystem stores only: the file that holds the content, for a reader that needs a file
+   * (previews: DuckDB reads it in place). Stores without one leave it undefined.
+   */
+  localPath?(sha256: string): string;
   close(): Promise<void>;
 }
 

@@ -171,6 +171,11 @@ export class FileBlobStore implements BlobStore {
     // Nothing held open between calls.
   }
 
+  localPath(sha256: string): string {
+    assertSha256(sha256);
+    return this.objectPath(sha256);
+  }
+
   private objectPath(sha256: string): string {
     return join(this.root, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }

@@ -7,9 +7,6 @@ import * as sql from "../files/sql.js";
 import { storageUsed } from "../files/store.js";
 import type { HashingFileStore } from "./hashing-file-store.js";
 
-/** The per-user lock under which uploads take their share of the quota (creation and finish). */
-export const UPLOADER_LOCK = "select pg_advisory_xact_lock(hashtextextended($1, 7261534502))";
-
 /** tus's answer to bytes that do not hash to the sha256 the client gave (the checksum extension's status). */
 export const CHECKSUM_MISMATCH = 460;
 
@@ -66,7 +63,7 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
   // Under the uploader's lock, with this upload counted at its final size: uploads that
   // streamed in side by side cannot each have taken the same free bytes.
   const outcome = await database.transaction(async (tx) => {
-    await tx.query(UPLOADER_LOCK, [viewer.id]);
+    await tx.query(sql.UPLOADER_LOCK, [viewer.id]);
     const used = await storageUsed(tx, viewer.id, upload.id);
     const alreadyHeld = (await tx.query(sql.CONTENT_HELD_BY_USER, [viewer.id, sha256])).length > 0;
     if (!alreadyHeld && used + size > config.files.storageQuota) return "over quota" as const;

@@ -11,7 +11,7 @@ import type { DatasetAccess } from "../generated/graphql.js";
 import { datasetPermission } from "../policy/dataset-access.js";
 import { datasetScope, mayDo, scopeParams } from "../policy/rules.js";
 import { createUserLoader } from "../users/loader.js";
-import { finishUpload, UPLOADER_LOCK } from "./finish.js";
+import { finishUpload } from "./finish.js";
 import type { HashingFileStore } from "./hashing-file-store.js";
 import * as sql from "../files/sql.js";
 import type { UploadRow } from "../files/rows.js";
@@ -96,7 +96,7 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
   /** The new upload's row, after the quota is checked under a per-user lock (so two creations cannot both take the last bytes). */
   async function createUploadRow(upload: Upload, viewer: Viewer, metadata: UploadMetadata): Promise<void> {
     await database.transaction(async (tx) => {
-      await tx.query(UPLOADER_LOCK, [viewer.id]);
+      await tx.query(sql.UPLOADER_LOCK, [viewer.id]);
       const used = await storageUsed(tx, viewer.id);
       if (upload.size !== undefined && used + upload.size > config.files.storageQuota) {
         throw tusError(413, `Storage quota exceeded: ${used} of ${config.files.storageQuota} bytes are used`);

@@ -46,13 +46,6 @@ export const USER_BY_EMAIL = `select ${USER_COLUMNS} from users where email = $1
 /** $1 a username in any case: the active user who has it (unique case-insensitively: users_username_lower_key). */
 export const ACTIVE_USER_BY_USERNAME = `select ${USER_COLUMNS} from users where lower(username) = lower($1) and active`;
 
-/** Sets the role by email, revoking earlier tokens; the row comes back only when the user exists. */
-export const SET_ROLE_BY_EMAIL = `
-  update users
-  set role = $2, token_version = token_version + 1, updated_at = date_trunc('milliseconds', now())
-  where email = $1
-  returning ${USER_COLUMNS}`;
-
 /**
  * The viewer check, one statement on two primary keys: the token's user as the database
  * has it now, and whether the token's session is still live. No row: no such session.

@@ -42,9 +42,9 @@ export async function insertUser(db: Queryable, user: NewUser): Promise<UserRow>
   return row!;
 }
 
-/** Sets the role of the user with `email` (revoking their tokens); null if there is none. */
-export async function setRoleByEmail(db: Queryable, email: string, role: UserRow["role"]): Promise<UserRow | null> {
-  const [row] = await db.query<UserRow>(sql.SET_ROLE_BY_EMAIL, [email, role]);
+/** Sets the role of user `userId` (revoking their tokens); null if there is no such user. */
+export async function setRole(db: Queryable, userId: string, role: UserRow["role"]): Promise<UserRow | null> {
+  const [row] = await db.query<UserRow>(sql.SET_ROLE, [userId, role]);
   return row ?? null;
 }
 

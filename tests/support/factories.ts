@@ -3,6 +3,7 @@ import { expect } from "vitest";
 import { createOrPromoteAdmin } from "../../src/admin/create-admin.js";
 import { createAuditLog } from "../../src/audit/events.js";
 import { createPasswordHasher } from "../../src/auth/passwords.js";
+import { CreateDatasetDocument, type DatasetFieldsFragment, type Role, LoginDocument, RegisterDocument } from "../../client/generated/graphql.js";
 import type { TestServer } from "./server.js";
 
 /** Factories with unique values, so no test depends on another's data. */
@@ -20,7 +21,7 @@ export interface TestUser {
   username: string;
   password: string;
   token: string;
-  role: "USER" | "ADMIN";
+  role: Role;
 }
 
 export const USER_FIELDS = "id username email role createdAt updatedAt";
@@ -33,11 +34,9 @@ export async function createUser(server: TestServer, overrides: Partial<Pick<Tes
     username,
     password: overrides.password ?? `pw-${randomUUID()}`,
   };
-  const response = await server.graphql(`mutation Register($input: RegisterInput!) { register(input: $input) { accessToken user { id role } } }`, {
-    input,
-  });
+  const response = await server.graphql(RegisterDocument, { input });
   expect(response.errors).toBeUndefined();
-  const payload = response.data.register;
+  const payload = response.data!.register;
   return { ...input, email: input.email.toLowerCase(), id: payload.user.id, token: payload.accessToken, role: payload.user.role };
 }
 
@@ -53,23 +52,16 @@ export async function createAdmin(server: TestServer): Promise<TestUser> {
     await passwords.close();
   }
   // A role change ends the tokens issued before it.
-  const login = await server.graphql(`mutation($input: LoginInput!) { login(input: $input) { accessToken } }`, {
-    input: { email: user.email, password: user.password },
-  });
+  const login = await server.graphql(LoginDocument, { input: { email: user.email, password: user.password } });
   expect(login.errors).toBeUndefined();
-  return { ...user, role: "ADMIN", token: login.data.login.accessToken };
+  return { ...user, role: "ADMIN", token: login.data!.login.accessToken };
 }
 
-export const DATASET_FIELDS = "id name description filePath createdAt updatedAt";
+/** A dataset's own fields for raw query strings, as the client's `DatasetFields` fragment selects them (`__typename` too). */
+export const DATASET_FIELDS = "__typename id name description filePath createdAt updatedAt";
 
-export interface TestDataset {
-  id: string;
-  name: string;
-  description: string | null;
-  filePath: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A dataset as the client's `DatasetFields` fragment reads it (`__typename` included, as the client asks for it). */
+export type TestDataset = DatasetFieldsFragment;
 
 /** Creates a dataset owned by `owner` through the API. */
 export async function createDataset(
@@ -78,10 +70,10 @@ export async function createDataset(
   input: { name?: string; description?: string | null; filePath?: string | null } = {},
 ): Promise<TestDataset> {
   const response = await server.graphql(
-    `mutation Create($input: CreateDatasetInput!) { createDataset(input: $input) { ${DATASET_FIELDS} } }`,
+    CreateDatasetDocument,
     { input: { name: unique("dataset"), description: "a test dataset", filePath: "/data/test.csv", ...input } },
     { token: owner.token },
   );
   expect(response.errors).toBeUndefined();
-  return response.data.createDataset;
+  return response.data!.createDataset;
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { UntypedData } from "./server.js";
 
 /** Runs the project's own entry points as separate processes, the way an operator does. */
 
@@ -98,7 +99,7 @@ export function startServerProcess(env: Record<string, string>, entry = "src/mai
 }
 
 /** POSTs one GraphQL operation to `url`. */
-export async function post(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<any> {
+export async function post(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<UntypedData> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },

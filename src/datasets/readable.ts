@@ -1,0 +1,34 @@
+import type { Viewer } from "../auth/viewer.js";
+import type { Queryable } from "../db/database.js";
+import { datasetListScope, datasetScope } from "../policy/rules.js";
+import type { DatasetRow } from "./rows.js";
+import { findDataset, listDatasets } from "./store.js";
+
+/**
+ * The dataset `id` if `viewer` may read it now, else null: the policy's read scope, in SQL.
+ * `dataset(id)` answers with it, and every live event is checked with it (src/events), so
+ * the two cannot disagree about who reads what.
+ */
+export function findReadableDataset(db: Queryable, viewer: Viewer, id: string): Promise<DatasetRow | null> {
+  return findDataset(db, id, datasetScope(viewer, "read"));
+}
+
+/**
+ * Viewers with the same key read the same datasets, so one look-up answers for all of them:
+ * every admin reads every dataset; anyone else reads their own and those shared with them.
+ */
+export function readScopeKey(viewer: Viewer): string {
+  return viewer.role === "ADMIN" ? "admin" : `user ${viewer.id}`;
+}
+
+/**
+ * The ids of the `limit` datasets `viewer` may read that were created last: owned and
+ * shared (`datasets(filter: { access: ALL })`; an admin: everyone's), newest first.
+ */
+export async function listReadableDatasetIds(db: Queryable, viewer: Viewer, limit: number): Promise<string[]> {
+  const page = await listDatasets(db, { scope: datasetListScope(viewer, "ALL"), search: null }, "CREATED_AT_DESC", null, limit, {
+    totalCount: false,
+    owners: false,
+  });
+  return page.rows.map((row) => row.id);
+}

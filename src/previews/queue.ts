@@ -1,0 +1,124 @@
+import PgBoss from "pg-boss";
+import type { Database, Queryable, Transaction } from "../db/database.js";
+import type { ReadAs } from "./formats.js";
+
+/**
+ * The durable queue of profiling jobs: pg-boss 10 (the last release for Node 20), in
+ * PostgreSQL beside our tables. Chosen over graphile-worker (0.16 wants a `pg.Pool` of its
+ * own, which PGlite has not; 0.17+ and pg-boss 11+ need Node 22) because it takes any
+ * `executeSql(text, values)`, so it runs over our `Database` on both engines, PGlite
+ * included, and inside our own transactions: the commit enqueues in its transaction, and a
+ * worker completes the job in the transaction that stores the profile.
+ *
+ * What pg-boss gives: a job is taken with SELECT … FOR UPDATE SKIP LOCKED by one worker of
+ * any instance; a taken job that is neither completed nor failed within its lease
+ * (`expireInSeconds`) is failed by the maintenance of any instance (a restart resumes it);
+ * failures retry with exponential backoff, and after the last one the job moves to the
+ * give-up queue, whose worker marks the preview FAILED.
+ *
+ * Its tables live in a schema of their own (pg-boss runs its own migrations there, under an
+ * advisory lock): `pgboss` when ours are in `public`, else `<our schema>_pgboss` (each test's
+ * fresh schema).
+ */
+
+export const PROFILE_QUEUE = "file-preview";
+/** Where jobs go once every attempt failed (pg-boss's dead letter). */
+export const GIVE_UP_QUEUE = "file-preview-gave-up";
+
+/** Attempts of one job: the first and this many retries. */
+export const RETRY_LIMIT = 2;
+/** Seconds before the first retry; pg-boss doubles it (with jitter) for each next one. */
+const RETRY_DELAY_SECONDS = 2;
+/** How often the maintenance of some instance fails jobs whose lease ran out. */
+const MAINTENANCE_INTERVAL_SECONDS = 30;
+
+/** The job's data: which profile to make. */
+export interface ProfileJob extends ReadAs {
+  sha256: string;
+}
+
+/** pg-boss's door to the database: a `Queryable`, or a transaction. */
+export function bossDb(database: Queryable | Database): PgBoss.Db {
+  return {
+    async executeSql(text, values) {
+      // pg-boss sends its migrations and maintenance as one text: BEGIN; …; COMMIT. PGlite's
+      // extended protocol takes one statement, so those run as a script in our transaction.
+      const script = /^\s*BEGIN;([\s\S]*)COMMIT;\s*$/.exec(text);
+      if (script && (!values || values.length === 0) && "transaction" in database) {
+        await database.transaction((tx: Transaction) => tx.script(script[1]!));
+        return { rows: [] };
+      }
+      return { rows: (await database.query(text, values)) ?? [] };
+    },
+  };
+}
+
+/** The schema pg-boss keeps its tables in, beside ours. */
+export async function bossSchema(database: Database): Promise<string> {
+  const [row] = await database.query<{ schema: string }>("select current_schema() as schema");
+  const ours = row?.schema ?? "public";
+  return ours === "public" ? "pgboss" : `${ours}_pgboss`;
+}
+
+/** The queue, started: enqueue from a transaction, take and settle jobs. */
+export interface ProfileQueue {
+  readonly boss: PgBoss;
+  /** Jobs for these profiles, in the caller's transaction. */
+  enqueue(tx: Transaction, jobs: readonly ProfileJob[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Options for the queue: the lease is how long a taken job stays another worker's. */
+export interface QueueOptions {
+  leaseSeconds: number;
+}
+
+/**
+ * Starts pg-boss on `database` (the unwrapped one: its polling is nobody's request), creating
+ * or migrating its schema, and makes a first maintenance round at once so that jobs whose
+ * lease ran out while no instance was up are taken up again now.
+ */
+export async function startProfileQueue(database: Database, options: QueueOptions): Promise<ProfileQueue> {
+  const boss = new PgBoss({
+    db: bossDb(database),
+    schema: await bossSchema(database),
+    supervise: true,
+    schedule: false,
+    migrate: true,
+    maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
+    // Completed and failed jobs are kept a week, for operators to look at (README "Previews").
+    archiveCompletedAfterSeconds: 7 * 86400,
+  });
+  // Errors of its own timers (a maintenance round while the database is away): the next round tries again.
+  boss.on("error", () => {});
+  await boss.start();
+  await boss.createQueue(GIVE_UP_QUEUE, { name: GIVE_UP_QUEUE, retryLimit: RETRY_LIMIT, expireInSeconds: options.leaseSeconds });
+  await boss.createQueue(PROFILE_QUEUE, {
+    name: PROFILE_QUEUE,
+    retryLimit: RETRY_LIMIT,
+    retryDelay: RETRY_DELAY_SECONDS,
+    retryBackoff: true,
+    expireInSeconds: options.leaseSeconds,
+    deadLetter: GIVE_UP_QUEUE,
+  });
+  await (boss as unknown as { maintain(): Promise<unknown> }).maintain();
+  return {
+    boss,
+    async enqueue(tx, jobs) {
+      if (jobs.length === 0) return;
+      await boss.insert(
+        jobs.map((data) => ({
+          name: PROFILE_QUEUE,
+          data,
+          retryLimit: RETRY_LIMIT,
+          retryDelay: RETRY_DELAY_SECONDS,
+          retryBackoff: true,
+          expireInSeconds: options.leaseSeconds,
+          deadLetter: GIVE_UP_QUEUE,
+        })),
+        { db: bossDb(tx) },
+      );
+    },
+    stop: () => boss.stop({ graceful: false, wait: true, close: false }),
+  };
+}
