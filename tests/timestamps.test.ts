@@ -49,7 +49,9 @@ describe("timestamps through the API", () => {
       body: JSON.stringify({ query: `query($id: ID!) { dataset(id: $id) { createdAt } }`, variables: { id: dataset.id } }),
     });
     // The body's start, byte for byte (after it: the extensions, which are not about time).
-    expect((await response.text()).slice(0, 100)).toMatch(new RegExp(`^${escapeRegExp(`{"data":{"dataset":{"createdAt":${asBefore(row!.text)}}}`)}[,}]`));
+    expect((await response.text()).slice(0, 100)).toMatch(
+      new RegExp(`^${escapeRegExp(`{"data":{"dataset":{"createdAt":${asBefore(row!.text)}}}`)}[,}]`),
+    );
   });
 
   it("reads timestamps as the same text in a list, an owner's row and a write's answer", async () => {
