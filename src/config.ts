@@ -188,6 +188,12 @@ const JWT_PRIVATE_KEY = pem("JWT_PRIVATE_KEY", "PRIVATE KEY", {
   defaultDoc: "unset: HS256 with `JWT_SECRET`",
 });
 
+const PREVIEW_WORKERS = variable("PREVIEW_WORKERS", integer(0, 64), {
+  meaning:
+    "previews this instance makes at once (of files large or small), each in a reader process of its own; `0`: this instance makes none (it still queues them at commit)",
+  default: "1",
+});
+
 /** The configuration: each entry one variable (or a value made of several), where it sits in `Config`. */
 const SETTINGS = {
   production: PRODUCTION,
@@ -551,11 +557,24 @@ const SETTINGS = {
     }),
     /** Files larger are not read: their preview is FAILED, saying so. */
     maxBytes: variable("PREVIEW_MAX_BYTES", bytes, { meaning: "larger files are not read: their preview is `FAILED`, saying so", default: "5GiB" }),
+    /** A gzip stream is expanded at most this far; a bomb stops there, FAILED. */
+    maxExpandedBytes: variable("PREVIEW_MAX_EXPANDED_BYTES", bytes, {
+      meaning: "a compressed file (`.csv.gz`, …) is read only this far once decompressed: beyond, its preview is `FAILED`, saying so",
+      default: "512MiB",
+    }),
     /** Each profile in a child process of its own; 0: none here (this instance still queues them). */
-    workers: variable("PREVIEW_WORKERS", integer(0, 64), {
+    workers: PREVIEW_WORKERS,
+    /** The small lane's own workers: small files never wait behind large ones. */
+    smallWorkers: variable("PREVIEW_SMALL_WORKERS", integer(0, 64), {
       meaning:
-        "previews this instance makes at once, each in a reader process of its own; `0`: this instance makes none (it still queues them at commit)",
-      default: "1",
+        "beside `PREVIEW_WORKERS`, workers that make only previews of small files (`PREVIEW_SMALL_FILE_BYTES`), so that those never wait behind large ones",
+      default: (get) => (get(PREVIEW_WORKERS) > 0 ? 1 : 0),
+      defaultDoc: "`1`; `0` when `PREVIEW_WORKERS` is `0`",
+    }),
+    /** Uncompressed CSV, TSV, JSON and JSON Lines up to this size go to the small lane. */
+    smallFileBytes: variable("PREVIEW_SMALL_FILE_BYTES", bytes, {
+      meaning: "uncompressed CSV, TSV, JSON and JSON Lines files up to this size are small: their previews have a lane of their own",
+      default: "4MiB",
     }),
   },
 };

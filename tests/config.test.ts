@@ -41,6 +41,12 @@ describe("configuration", () => {
     expect(loadConfig({ TRUST_PROXY: "10.0.0.0/8, 127.0.0.1" }).trustProxy).toEqual(["10.0.0.0/8", "127.0.0.1"]);
   });
 
+  it("gives the small files' lane a worker of its own where this instance makes previews at all", () => {
+    expect(loadConfig({}).previews).toMatchObject({ workers: 1, smallWorkers: 1, smallFileBytes: 4 * 2 ** 20, maxExpandedBytes: 512 * 2 ** 20 });
+    expect(loadConfig({ PREVIEW_WORKERS: "0" }).previews).toMatchObject({ workers: 0, smallWorkers: 0 });
+    expect(loadConfig({ PREVIEW_WORKERS: "0", PREVIEW_SMALL_WORKERS: "2" }).previews).toMatchObject({ workers: 0, smallWorkers: 2 });
+  });
+
   it("names every problem at once, in one line", () => {
     let thrown: unknown;
     try {
@@ -189,6 +195,9 @@ describe("configuration", () => {
     PREVIEW_TIMEOUT: ["0", "PREVIEW_TIMEOUT: expected a whole number from 1 to 86400"],
     PREVIEW_MAX_BYTES: ["big", "PREVIEW_MAX_BYTES: expected a size in bytes"],
     PREVIEW_WORKERS: ["-1", "PREVIEW_WORKERS: expected a whole number from 0 to 64"],
+    PREVIEW_MAX_EXPANDED_BYTES: ["0", "PREVIEW_MAX_EXPANDED_BYTES: expected a size in bytes"],
+    PREVIEW_SMALL_WORKERS: ["one", "PREVIEW_SMALL_WORKERS: expected a whole number from 0 to 64"],
+    PREVIEW_SMALL_FILE_BYTES: ["small", "PREVIEW_SMALL_FILE_BYTES: expected a size in bytes"],
   };
 
   it("has a bad-value case for every variable it reads", () => {

@@ -68,6 +68,21 @@ describe("live events (graphql-ws on /graphql)", () => {
     await notify({ type: "UPDATED", datasetId, at: last });
     await subscription.skipUntil((event) => event.at === last);
   };
+  /** Polls until no preview of the dataset's latest version is PENDING (at most 60 s: a loaded machine). */
+  const previewsSettled = async (user: TestUser, datasetId: string) => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const response = await server.graphql(
+        `query($id: ID!) { dataset(id: $id) { latestVersion { files { preview { status } } } } }`,
+        { id: datasetId },
+        { token: user.token },
+      );
+      const statuses: string[] = response.data.dataset.latestVersion.files.map((file: { preview: { status: string } }) => file.preview.status);
+      if (!statuses.includes("PENDING")) return;
+      if (Date.now() > deadline) throw new Error("previews still PENDING after 60 s");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
   /** A fence: `user`'s own dataset renamed, and the subscription's next event is exactly that. */
   const fence = async (subscription: LiveSubscription, user: TestUser, datasetId: string) => {
     const name = unique("fence");
@@ -238,7 +253,7 @@ describe("live events (graphql-ws on /graphql)", () => {
     expect(event).toMatchObject({ type: "UPDATED", datasetId: collaboratorsOwn.id, dataset: { name } });
   });
 
-  it("PREVIEW_READY (content, no dataset) reaches the subscribers of the readable datasets that hold it, with the version", async () => {
+  it("PREVIEW_READY (one dataset's profile) reaches that dataset's subscribers with the version, not another dataset holding the same bytes", async () => {
     const owner = await createUser(server);
     const stranger = await createUser(server);
     const dataset = await createDataset(server, owner);
@@ -246,11 +261,15 @@ describe("live events (graphql-ws on /graphql)", () => {
     const bytes = Buffer.from(`id,value\n1,${unique()}\n`);
     await commitFiles(server, owner.token, dataset.id, { "data.csv": bytes });
     await commitFiles(server, owner.token, dataset.id, { "other.txt": Buffer.from("2") });
+    await commitFiles(server, stranger.token, strangers.id, { "same.csv": bytes });
+    // The workers' own announcements of these two profiles go out before anyone subscribes.
+    await previewsSettled(owner, dataset.id);
+    await previewsSettled(stranger, strangers.id);
     const one = connect(owner).subscribe(DATASET_EVENTS, { datasetId: dataset.id });
     const all = connect(stranger).subscribe(DATASET_EVENTS);
     await inPlace(one, dataset.id);
     await inPlace(all, strangers.id);
-    await notify({ type: "PREVIEW_READY", sha256: sha256(bytes) });
+    await notify({ type: "PREVIEW_READY", datasetId: dataset.id, version: 2, sha256: sha256(bytes) });
     expect(await one.nextEvent()).toMatchObject({ type: "PREVIEW_READY", datasetId: dataset.id, version: { number: 2 } });
     await fence(all, stranger, strangers.id);
     expect(all.unread).toEqual([]);
@@ -264,6 +283,9 @@ describe("live events (graphql-ws on /graphql)", () => {
     await server.database.query("select pg_notify($1, $2)", [DATASET_EVENTS_CHANNEL, "not json"]);
     await notify({ type: "UPDATED", datasetId: "not-a-uuid" });
     await notify({ type: "VERSION_COMMITTED", datasetId: dataset.id });
+    // A preview's announcement names its dataset and version (the shape before previews were per dataset does not).
+    await notify({ type: "PREVIEW_READY", sha256: sha256("content") });
+    await notify({ type: "PREVIEW_READY", datasetId: dataset.id, sha256: sha256("content") });
     await fence(events, owner, dataset.id);
     expect(events.unread).toEqual([]);
   });

@@ -5,9 +5,10 @@ import { gzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import PgBoss from "pg-boss";
 import { beforeAll, describe, expect, it } from "vitest";
-import { bossDb, bossSchema, PROFILE_QUEUE } from "../src/previews/queue.js";
-import { createDataset, createUser, type TestUser } from "./support/factories.js";
+import { bossDb, bossSchema, PROFILE_QUEUE, SMALL_QUEUE } from "../src/previews/queue.js";
+import { createDataset, createUser, type TestUser, unique } from "./support/factories.js";
 import { commitFiles, sha256 } from "./support/files.js";
+import { previewsOf, settledPreviews, slowCsvGz } from "./support/previews.js";
 import { errorCode, startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /**
@@ -21,33 +22,6 @@ let workers: TestServer | undefined;
 let slow: TestServer;
 let owner: TestUser;
 const events: string[] = [];
-
-const PREVIEW = "status format compressed rowCount columns { name type nullCount } rows(first: $rows) error";
-
-/** The latest version's files with their previews, by path. */
-async function previewsOf(server: TestServer, token: string, datasetId: string, rows = 20) {
-  const response = await server.graphql(
-    `query($id: ID!, $rows: Int) { dataset(id: $id) { latestVersion { files { path sha256 preview { ${PREVIEW} } } } } }`,
-    { id: datasetId, rows },
-    { token },
-  );
-  expect(response.errors).toBeUndefined();
-  return Object.fromEntries(
-    response.data.dataset.latestVersion.files.map((file: UntypedData) => [file.path, { ...file.preview, sha256: file.sha256 }]),
-  );
-}
-
-/** Polls until no preview of the dataset is PENDING; at most 60 s (a loaded machine), then the test fails. */
-async function settledPreviews(server: TestServer, token: string, datasetId: string, rows = 20) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const previews = await previewsOf(server, token, datasetId, rows);
-    const pending = Object.entries(previews).filter(([, preview]: [string, UntypedData]) => preview.status === "PENDING");
-    if (pending.length === 0) return previews;
-    if (Date.now() > deadline) throw new Error(`still PENDING after 60 s: ${pending.map(([path]) => path).join(", ")}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** A small Parquet file, written by DuckDB itself. */
 async function parquetFixture(): Promise<Buffer> {
@@ -68,14 +42,8 @@ async function parquetFixture(): Promise<Buffer> {
   }
 }
 
-/**
- * A gzip stream that inflates to about 540 MB of CSV ("1,2" lines) from about 540 KB: far
- * more than a reader gets through in one second. Members of a gzip stream concatenate.
- */
-function slowCsvGz(): Buffer {
-  const member = gzipSync(Buffer.from("1,2\n".repeat(4 * 1024 * 1024)));
-  return Buffer.concat([gzipSync(Buffer.from("a,b\n")), ...Array.from({ length: 32 }, () => member)]);
-}
+/** An instance with workers on the same database and storage as `api`. */
+const startWorkers = () => startServer({ PREVIEW_WORKERS: "2", STORAGE_URL: api.config.files.storageUrl }, undefined, api);
 
 beforeAll(async () => {
   [api, slow] = await Promise.all([startServer({ PREVIEW_WORKERS: "0" }), startServer({ PREVIEW_TIMEOUT: "1" })]);
@@ -104,7 +72,8 @@ describe("previews of tabular files", () => {
     const vanished = new PgBoss({ db: bossDb(api.database), schema, supervise: false, migrate: false, schedule: false });
     vanished.on("error", () => {});
     await vanished.start();
-    const [taken] = await vanished.fetch<{ sha256: string }>(PROFILE_QUEUE);
+    // A three-line CSV: the small files' lane.
+    const [taken] = await vanished.fetch<{ sha256: string }>(SMALL_QUEUE);
     expect(taken?.data.sha256).toBe(sha256(csv));
     await vanished.stop({ graceful: false, wait: true, close: false });
     // Its lease ran out long ago (as after a crash and a slow restart).
@@ -112,7 +81,7 @@ describe("previews of tabular files", () => {
 
     // An instance with workers starts: it fails the expired job, which is retried and made.
     // Instances share the database and the storage.
-    workers = await startServer({ PREVIEW_WORKERS: "2", STORAGE_URL: api.config.files.storageUrl }, undefined, api);
+    workers = await startWorkers();
     const previews = await settledPreviews(api, owner.token, dataset.id);
     expect(previews["interrupted.csv"]).toMatchObject({
       status: "READY",
@@ -212,7 +181,7 @@ describe("previews of tabular files", () => {
       .map((payload) => JSON.parse(payload))
       .filter((event) => event.sha256 === sha256(files["data/people.csv"]));
     expect(announced).toEqual([
-      { type: "PREVIEW_READY", datasetId: null, version: null, userId: null, sha256: sha256(files["data/people.csv"]), at: expect.any(String) },
+      { type: "PREVIEW_READY", datasetId: dataset.id, version: 1, userId: null, sha256: sha256(files["data/people.csv"]), at: expect.any(String) },
     ]);
     expect(new Date(announced[0].at).toISOString()).toBe(announced[0].at);
 
@@ -271,22 +240,102 @@ describe("previews of tabular files", () => {
     expect(errorCode(tooMany)).toBe("BAD_USER_INPUT");
   }, 90_000);
 
-  it("profiles the same content once, wherever it is committed again", async () => {
-    const bytes = Buffer.from("k,v\nonce,1\n");
+  it("profiles content once per dataset; the same bytes in another dataset, anyone's, wait for a job of their own", async () => {
+    workers ??= await startWorkers();
+    const bytes = Buffer.from(`k,v\nonce,${unique()}\n`);
     const first = await createDataset(api, owner);
     await commitFiles(api, owner.token, first.id, { "a.csv": bytes, "copy/b.csv": bytes });
-    await settledPreviews(api, owner.token, first.id);
+    expect((await settledPreviews(api, owner.token, first.id))["a.csv"]).toMatchObject({ status: "READY", rowCount: 1 });
+    // Within one dataset the same bytes are read once: whoever can commit here reads it all anyway.
+    await commitFiles(api, owner.token, first.id, { "again.csv": bytes });
+    expect((await previewsOf(api, owner.token, first.id))["again.csv"]).toMatchObject({ status: "READY", rowCount: 1 });
+
+    // No worker anywhere now: whatever the next commits show comes from the commit alone.
+    await workers!.close();
+    workers = undefined;
     const other = await createUser(api);
-    const second = await createDataset(api, other);
-    await commitFiles(api, other.token, second.id, { "again.csv": bytes });
-    // READY at once: no new job, no new attempt.
-    expect((await previewsOf(api, other.token, second.id))["again.csv"]).toMatchObject({ status: "READY", rowCount: 1 });
-    const [row] = await api.database.query<{ attempts: number }>("select attempts from file_previews where sha256 = $1", [sha256(bytes)]);
-    expect(row?.attempts).toBe(1);
+    const theirs = await createDataset(api, other);
+    await commitFiles(api, other.token, theirs.id, { "same.csv": bytes });
+    // Another user's dataset, and the owner's own other one (an editor of that one must not
+    // learn what the owner holds elsewhere): PENDING, as for bytes nobody ever committed.
+    const ownersOther = await createDataset(api, owner);
+    await commitFiles(api, owner.token, ownersOther.id, { "same.csv": bytes });
+    for (const [token, id] of [
+      [other.token, theirs.id],
+      [owner.token, ownersOther.id],
+    ] as const) {
+      expect((await previewsOf(api, token, id))["same.csv"]).toMatchObject({
+        status: "PENDING",
+        rowCount: null,
+        columns: null,
+        rows: null,
+        error: null,
+      });
+    }
+
+    workers = await startWorkers();
+    expect((await settledPreviews(api, other.token, theirs.id))["same.csv"]).toMatchObject({
+      status: "READY",
+      rowCount: 1,
+      rows: [["once", expect.any(String)]],
+    });
+    expect((await settledPreviews(api, owner.token, ownersOther.id))["same.csv"]).toMatchObject({ status: "READY", rowCount: 1 });
+    // Each dataset's profile was made by a job and an attempt of its own.
+    const rows = await api.database.query<{ datasetId: string; attempts: number }>(
+      `select dataset_id as "datasetId", attempts from file_previews where sha256 = $1 order by created_at`,
+      [sha256(bytes)],
+    );
+    expect(rows).toEqual([
+      { datasetId: first.id, attempts: 1 },
+      { datasetId: theirs.id, attempts: 1 },
+      { datasetId: ownersOther.id, attempts: 1 },
+    ]);
     const schema = await bossSchema(api.database);
-    const jobs = await api.database.query(`select id from ${schema}.job where data->>'sha256' = $1`, [sha256(bytes)]);
-    expect(jobs).toHaveLength(1);
-  }, 90_000);
+    const jobs = await api.database.query<{ datasetId: string }>(
+      `select data->>'datasetId' as "datasetId" from ${schema}.job where data->>'sha256' = $1`,
+      [sha256(bytes)],
+    );
+    expect(jobs.map((job) => job.datasetId).sort()).toEqual([first.id, theirs.id, ownersOther.id].sort());
+  }, 120_000);
+
+  it("splits a job queued before previews were per dataset (naming the content alone) into one per dataset", async () => {
+    await workers?.close();
+    workers = undefined;
+    const bytes = Buffer.from(`k,v\nlegacy,${unique()}\n`);
+    const other = await createUser(api);
+    const [mine, theirs] = [await createDataset(api, owner), await createDataset(api, other)];
+    await commitFiles(api, owner.token, mine.id, { "old.csv": bytes });
+    await commitFiles(api, other.token, theirs.id, { "old.csv": bytes });
+    // As migration 012 leaves a profile queued before it: a PENDING copy per dataset, no
+    // requester, and the one job of before, which names the content alone.
+    const schema = await bossSchema(api.database);
+    await api.database.query(`delete from ${schema}.job where data->>'sha256' = $1`, [sha256(bytes)]);
+    await api.database.query("update file_previews set requested_by = null where sha256 = $1", [sha256(bytes)]);
+    const before = new PgBoss({ db: bossDb(api.database), schema, supervise: false, migrate: false, schedule: false });
+    before.on("error", () => {});
+    await before.start();
+    const legacyId = await before.send(PROFILE_QUEUE, { sha256: sha256(bytes), format: "csv", compression: "none" });
+    await before.stop({ graceful: false, wait: true, close: false });
+
+    workers = await startWorkers();
+    for (const [token, id] of [
+      [owner.token, mine.id],
+      [other.token, theirs.id],
+    ] as const) {
+      expect((await settledPreviews(api, token, id))["old.csv"]).toMatchObject({ status: "READY", rowCount: 1 });
+    }
+    const jobs = await api.database.query<{ id: string; datasetId: string | null; state: string; output: unknown }>(
+      `select id, data->>'datasetId' as "datasetId", state, output from ${schema}.job where data->>'sha256' = $1`,
+      [sha256(bytes)],
+    );
+    expect(jobs.find((job) => job.id === legacyId)).toMatchObject({ datasetId: null, state: "completed", output: { status: "SPLIT", datasets: 2 } });
+    expect(
+      jobs
+        .filter((job) => job.id !== legacyId)
+        .map((job) => job.datasetId)
+        .sort(),
+    ).toEqual([mine.id, theirs.id].sort());
+  }, 120_000);
 
   it("shows another user's preview to nobody else: NOT_FOUND", async () => {
     const dataset = await createDataset(api, owner);

@@ -16,8 +16,9 @@ export type DatasetEventType = (typeof DATASET_EVENT_TYPES)[number];
 /**
  * One event as it travels (pinned between the writers: sharing and previews write the same
  * shape). `version` for VERSION_COMMITTED; `userId` for SHARED and UNSHARED (the collaborator
- * whose access changed); `sha256` for PREVIEW_READY, whose `datasetId` is null (a preview
- * belongs to content, which any number of datasets may hold).
+ * whose access changed); for PREVIEW_READY, the dataset whose profile of the content `sha256`
+ * was stored, and its latest `version` holding it (a profile is one dataset's: another dataset
+ * holding the same bytes hears nothing of it).
  */
 export interface DatasetEventMessage {
   type: DatasetEventType;
@@ -90,8 +91,9 @@ export function parseDatasetEvent(payload: string): DatasetEventMessage | null {
     raw.sha256 === null || raw.sha256 === undefined ? null : typeof raw.sha256 === "string" && SHA256.test(raw.sha256) ? raw.sha256 : undefined;
   const at = typeof raw.at === "string" && !Number.isNaN(Date.parse(raw.at)) ? raw.at : undefined;
   if (datasetId === undefined || userId === undefined || version === undefined || sha256 === undefined || at === undefined) return null;
-  if (type === "PREVIEW_READY" ? sha256 === null : datasetId === null) return null;
-  if (type === "VERSION_COMMITTED" && version === null) return null;
+  if (datasetId === null) return null;
+  if ((type === "VERSION_COMMITTED" || type === "PREVIEW_READY") && version === null) return null;
+  if (type === "PREVIEW_READY" && sha256 === null) return null;
   if ((type === "SHARED" || type === "UNSHARED") && userId === null) return null;
   return { type, datasetId, version, userId, sha256, at };
 }

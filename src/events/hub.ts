@@ -9,7 +9,6 @@ import { VERSIONS_BY_NUMBER } from "../files/sql.js";
 import { notFound } from "../errors.js";
 import { DATASET_EVENTS_CHANNEL, type DatasetEventMessage, parseDatasetEvent } from "./bus.js";
 import type { DatasetEventModel } from "./model.js";
-import * as sql from "./sql.js";
 import { EventStream } from "./stream.js";
 
 /**
@@ -30,12 +29,6 @@ import { EventStream } from "./stream.js";
 export const KNOWN_AT_START = 1_000;
 /** Dataset ids remembered per read scope at most; the oldest learnt go first. */
 export const KNOWN_LIMIT = 10_000;
-/**
- * PREVIEW_READY names content, not a dataset: an all-datasets subscription hears of the
- * datasets it knows that hold the content, and of at most this many others.
- */
-export const PREVIEW_HOLDERS_LIMIT = 20;
-
 /** How often each instance proves that notifications reach it, and how long a proof may take. */
 export const PROBE_EVERY_MS = 10_000;
 export const PROBE_WITHIN_MS = 2_000;
@@ -324,12 +317,12 @@ export class EventHub {
   /** Decides, as the event arrives, what each subscriber it concerns gets; the deliveries are done later, in order. */
   async #prepare(message: DatasetEventMessage): Promise<Delivery[]> {
     if (message.type === "DELETED") return this.#deleted(message);
-    if (message.type === "PREVIEW_READY") return this.#previewReady(message);
     const datasetId = message.datasetId!;
     const targets = this.#targets(datasetId);
     if (targets.length === 0) return [];
     const check = this.#checker(message);
-    const versionNumber = message.type === "VERSION_COMMITTED" ? message.version : null;
+    // PREVIEW_READY: the latest version of the dataset holding the file, when its profile was stored.
+    const versionNumber = message.type === "VERSION_COMMITTED" || message.type === "PREVIEW_READY" ? message.version : null;
     // Read while the checks run; only those whose check passes see it.
     const version = versionNumber === null ? Promise.resolve(undefined) : this.#readVersion(datasetId, versionNumber);
     return Promise.all(
@@ -412,50 +405,5 @@ export class EventHub {
       if (!subscriber.known!.ids.delete(datasetId)) return;
       if (subscriber.gate.live()) subscriber.stream.push({ kind: "event", event });
     });
-  }
-
-  /**
-   * PREVIEW_READY: for each dataset holding the content that a subscription here concerns
-   * (its one dataset, or one an all-datasets subscription knows, or a few others), with the
-   * latest version holding it, checked like any event.
-   */
-  async #previewReady(message: DatasetEventMessage): Promise<Delivery[]> {
-    const sha256 = message.sha256!;
-    const everything = [...this.#everything].filter((subscriber) => subscriber.stream.open);
-    const ofInterest = new Set(this.#singles.keys());
-    for (const subscriber of everything) for (const id of subscriber.known!.ids) ofInterest.add(id);
-    if (ofInterest.size === 0 && everything.length === 0) return [];
-
-    type Holder = { datasetId: string; version: number };
-    const holders = new Map<string, number>();
-    const others = new Set<string>();
-    if (ofInterest.size > 0) {
-      for (const row of await this.database.query<Holder>(sql.HOLDERS_AMONG, [sha256, [...ofInterest]])) holders.set(row.datasetId, row.version);
-    }
-    if (everything.length > 0) {
-      for (const row of await this.database.query<Holder>(sql.SOME_HOLDERS, [sha256, PREVIEW_HOLDERS_LIMIT])) {
-        holders.set(row.datasetId, row.version);
-        others.add(row.datasetId);
-      }
-    }
-
-    const check = this.#checker(message);
-    const deliveries: Array<Promise<Delivery>> = [];
-    for (const [datasetId, version] of holders) {
-      const concerned = [
-        ...[...(this.#singles.get(datasetId) ?? [])].filter((subscriber) => subscriber.stream.open),
-        ...everything.filter((subscriber) => others.has(datasetId) || subscriber.known!.ids.has(datasetId)),
-      ];
-      if (concerned.length === 0) continue;
-      const row = this.#readVersion(datasetId, version);
-      for (const subscriber of concerned) {
-        deliveries.push(
-          Promise.all([check(datasetId, subscriber.viewer), row]).then(([dataset, read]) =>
-            this.#delivery(subscriber, message, datasetId, dataset, version, read),
-          ),
-        );
-      }
-    }
-    return Promise.all(deliveries);
   }
 }

@@ -129,6 +129,7 @@ export async function commitVersion(
     const added = new Set(request.changes.flatMap((change) => (change.uploadId ? [change.path] : [])));
     await previews?.enqueue(
       tx,
+      { datasetId: request.datasetId, userId: committerId },
       files.filter((file) => added.has(file.path)),
     );
     await audit.record(tx, {

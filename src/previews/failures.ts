@@ -1,4 +1,5 @@
 import type { ReadAs, TableFormat } from "./formats.js";
+import { MAX_JSON_DEPTH, type Refusal } from "./run-reader.js";
 
 /**
  * Why a profile is FAILED, in words for the person who uploaded the file. DuckDB's own text
@@ -73,6 +74,21 @@ export const timedOut = (seconds: number) => `Reading took longer than the ${sec
 /** The message for a file over PREVIEW_MAX_BYTES. */
 export const tooLarge = (size: number, max: number) =>
   `The file is ${formatBytes(size)}; previews are made of files up to ${formatBytes(max)} (PREVIEW_MAX_BYTES)`;
+
+/** The message for bytes the reader refused before DuckDB saw them (reader.mjs `scan`). */
+export function refused(refusal: Refusal, maxExpandedBytes: number): string {
+  switch (refusal) {
+    case "expanded":
+      return `The file expands to more than ${formatBytes(maxExpandedBytes)} once decompressed; previews read at most that much of a compressed file (PREVIEW_MAX_EXPANDED_BYTES)`;
+    case "nesting":
+      return `The JSON nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep; previews read at most ${MAX_JSON_DEPTH}`;
+    case "gzip":
+      return "The file is not a whole gzip stream, though its name ends in .gz";
+  }
+}
+
+/** The message for a reader that crashed on the file: the same bytes would crash it again. */
+export const crashedOnContent = "The reader crashed on this file's content; a file like this cannot be previewed";
 
 /** The message once every attempt failed for reasons that were not the file's (the reader crashed, storage or the database failed). */
 export const gaveUp = (attempts: number) =>

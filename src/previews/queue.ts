@@ -16,12 +16,21 @@ import type { ReadAs } from "./formats.js";
  * failures retry with exponential backoff, and after the last one the job moves to the
  * give-up queue, whose worker marks the preview FAILED.
  *
+ * Two lanes, so that a few large files never hold up everyone's small ones: small
+ * uncompressed text tables go to SMALL_QUEUE, which workers of their own serve
+ * (PREVIEW_SMALL_WORKERS); everything else to PROFILE_QUEUE. Within a lane, pg-boss takes the
+ * highest priority first: a job's priority is set at enqueue from how many previews its user
+ * has queued already (src/previews/store.ts), so each user's next job goes before anyone's
+ * second.
+ *
  * Its tables live in a schema of their own (pg-boss runs its own migrations there, under an
  * advisory lock): `pgboss` when ours are in `public`, else `<our schema>_pgboss` (each test's
  * fresh schema).
  */
 
 export const PROFILE_QUEUE = "file-preview";
+/** The lane of small files (see `isSmall`). */
+export const SMALL_QUEUE = "file-preview-small";
 /** Where jobs go once every attempt failed (pg-boss's dead letter). */
 export const GIVE_UP_QUEUE = "file-preview-gave-up";
 
@@ -32,9 +41,29 @@ const RETRY_DELAY_SECONDS = 2;
 /** How often the maintenance of some instance fails jobs whose lease ran out. */
 const MAINTENANCE_INTERVAL_SECONDS = 30;
 
-/** The job's data: which profile to make. */
+/**
+ * The job's data: which profile to make. Jobs queued before migration 012 name the content
+ * alone (no `datasetId`): the worker splits such a job into one per dataset.
+ */
 export interface ProfileJob extends ReadAs {
+  datasetId?: string;
   sha256: string;
+}
+
+/** A job to enqueue: its data, its lane and its place among the lane's jobs (higher first). */
+export interface QueuedJob {
+  data: ProfileJob & { datasetId: string };
+  small: boolean;
+  priority: number;
+}
+
+/**
+ * Whether content goes to the small lane: uncompressed text (CSV, TSV, JSON, JSON Lines) of
+ * at most `smallFileBytes`, whose read is bounded by its size. Compressed bytes (a .gz, and
+ * Parquet, which compresses inside) may expand far beyond their size: never small.
+ */
+export function isSmall(readAs: ReadAs, size: number, smallFileBytes: number): boolean {
+  return readAs.compression === "none" && readAs.format !== "parquet" && size <= smallFileBytes;
 }
 
 /** pg-boss's door to the database: a `Queryable`, or a transaction. */
@@ -64,7 +93,7 @@ export async function bossSchema(database: Database): Promise<string> {
 export interface ProfileQueue {
   readonly boss: PgBoss;
   /** Jobs for these profiles, in the caller's transaction. */
-  enqueue(tx: Transaction, jobs: readonly ProfileJob[]): Promise<void>;
+  enqueue(tx: Transaction, jobs: readonly QueuedJob[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -117,23 +146,27 @@ export async function startProfileQueue(database: Database, options: QueueOption
   const schema = await bossSchema(database);
   const boss = await startBoss(database, schema);
   await boss.createQueue(GIVE_UP_QUEUE, { name: GIVE_UP_QUEUE, retryLimit: RETRY_LIMIT, expireInSeconds: options.leaseSeconds });
-  await boss.createQueue(PROFILE_QUEUE, {
-    name: PROFILE_QUEUE,
-    retryLimit: RETRY_LIMIT,
-    retryDelay: RETRY_DELAY_SECONDS,
-    retryBackoff: true,
-    expireInSeconds: options.leaseSeconds,
-    deadLetter: GIVE_UP_QUEUE,
-  });
+  for (const name of [PROFILE_QUEUE, SMALL_QUEUE]) {
+    await boss.createQueue(name, {
+      name,
+      retryLimit: RETRY_LIMIT,
+      retryDelay: RETRY_DELAY_SECONDS,
+      retryBackoff: true,
+      expireInSeconds: options.leaseSeconds,
+      deadLetter: GIVE_UP_QUEUE,
+    });
+  }
   await (boss as unknown as { maintain(): Promise<unknown> }).maintain();
   return {
     boss,
     async enqueue(tx, jobs) {
       if (jobs.length === 0) return;
       await boss.insert(
-        jobs.map((data) => ({
-          name: PROFILE_QUEUE,
-          data,
+        jobs.map((job) => ({
+          name: job.small ? SMALL_QUEUE : PROFILE_QUEUE,
+          data: job.data,
+          // pg-boss keeps priorities in an integer column.
+          priority: Math.max(job.priority, -2_000_000_000),
           retryLimit: RETRY_LIMIT,
           retryDelay: RETRY_DELAY_SECONDS,
           retryBackoff: true,

@@ -4,9 +4,10 @@
 // Plain JavaScript: the child starts with plain Node, no TypeScript loader.
 //
 // In: one IPC message { path, format, compression, memoryLimitBytes, threads, temporaryDirectory,
-// maxRows, maxValueChars, maxRowsBytes }. Out: one message, then exit:
+// maxRows, maxValueChars, maxRowsBytes, maxExpandedBytes, maxJsonDepth }. Out: one message, then exit:
 //   { ok: true, rowCount, columns: [{ name, type, nullCount }], rows: [[…]], peakBytes }
 //   { ok: false, message, peakBytes }  (DuckDB's own text: the parent turns it into ours)
+//   { ok: false, refused: "expanded" | "nesting" | "gzip", peakBytes }  (DuckDB never saw the file: see `scan`)
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
@@ -62,6 +63,62 @@ function likelyDelimiter(line) {
     }
   }
   return best;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+
+/**
+ * Reads the bytes DuckDB would read, before it does, and refuses what it must not be given:
+ * a gzip stream that expands beyond `maxExpandedBytes` (a small upload that costs a worker
+ * minutes), and JSON nested deeper than `maxJsonDepth` (DuckDB's JSON reader recurses once
+ * per level and dies of a native stack overflow some thousands deep, after minutes).
+ * Returns "expanded", "nesting", "gzip" (not a whole gzip stream: DuckDB's own reader may be
+ * more lenient, and would then expand past where this stopped counting), or null: nothing to
+ * refuse. Plain CSV, TSV and Parquet are not read here.
+ */
+async function scan(job) {
+  const gzip = job.compression === "gzip";
+  const json = job.format === "json" || job.format === "jsonl";
+  if (!gzip && !json) return null;
+  const source = createReadStream(job.path, { highWaterMark: 2 ** 16 });
+  const stream = gzip ? source.pipe(createGunzip({ chunkSize: 2 ** 16 })) : source;
+  source.on("error", (error) => stream.destroy(error));
+  let expanded = 0;
+  // Depth of [ and { outside strings; a stray closer never makes room for more.
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  try {
+    for await (const chunk of stream) {
+      expanded += chunk.length;
+      if (gzip && expanded > job.maxExpandedBytes) return "expanded";
+      if (!json) continue;
+      for (let index = 0; index < chunk.length; index++) {
+        const byte = chunk[index];
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (byte === BACKSLASH) escaped = true;
+          else if (byte === QUOTE) inString = false;
+        } else if (byte === QUOTE) inString = true;
+        else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
+          depth += 1;
+          if (depth > job.maxJsonDepth) return "nesting";
+        } else if ((byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) && depth > 0) depth -= 1;
+      }
+    }
+  } catch (error) {
+    if (gzip) return "gzip";
+    throw error;
+  } finally {
+    stream.destroy();
+    source.destroy();
+  }
+  return null;
 }
 
 async function one(connection, sql) {
@@ -211,13 +268,17 @@ async function run(job) {
   }
 }
 
+async function answer(job) {
+  const refused = await scan(job);
+  if (refused) return { ok: false, refused, peakBytes: await peakBytes() };
+  return run(job).then(
+    async (result) => ({ ok: true, ...result, peakBytes: await peakBytes() }),
+    async (error) => ({ ok: false, message: String(error?.message ?? error), peakBytes: await peakBytes() }),
+  );
+}
+
 process.once("message", (job) => {
-  run(job)
-    .then(
-      async (result) => ({ ok: true, ...result, peakBytes: await peakBytes() }),
-      async (error) => ({ ok: false, message: String(error?.message ?? error), peakBytes: await peakBytes() }),
-    )
-    .then((answer) => {
-      process.send(answer, () => process.exit(0));
-    });
+  answer(job).then((message) => {
+    process.send(message, () => process.exit(0));
+  });
 });

@@ -1,8 +1,9 @@
 import type { Compression, TableFormat } from "./formats.js";
 import type { FileColumnProfile } from "./run-reader.js";
 
-/** A stored profile (migrations/009). */
+/** A stored profile (migrations/009, 012): one dataset's. */
 export interface PreviewRow {
+  datasetId: string;
   sha256: string;
   format: TableFormat;
   compression: Compression;

@@ -14,6 +14,15 @@ export const MAX_PREVIEW_ROWS = 100;
 export const MAX_VALUE_CHARS = 1000;
 /** The kept rows' JSON stays under about this many bytes: wide tables keep fewer rows. */
 export const MAX_ROWS_BYTES = 1024 * 1024;
+/**
+ * JSON nested deeper than this (arrays and objects, the outer array of a .json file counted)
+ * is refused before DuckDB sees it: its reader recurses per level, taking seconds at 1,000 and
+ * dying of a native stack overflow some thousands deep. Real tables nest a few levels.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/** What the reader refused to give DuckDB (reader.mjs `scan`). */
+export type Refusal = "expanded" | "nesting" | "gzip";
 
 /** What one profile may use. */
 export interface ReaderLimits {
@@ -23,6 +32,8 @@ export interface ReaderLimits {
   threads: number;
   /** The child is killed after this long. */
   timeoutMs: number;
+  /** A gzip stream is refused once it expands beyond this. */
+  maxExpandedBytes: number;
 }
 
 export interface FileColumnProfile {
@@ -35,15 +46,18 @@ export interface FileColumnProfile {
 export type ReaderOutcome =
   | { kind: "profile"; rowCount: number; columns: FileColumnProfile[]; rows: unknown[][]; peakBytes: number | null }
   | { kind: "unreadable"; engineMessage: string; peakBytes: number | null }
+  /** The bytes were refused before DuckDB read them. */
+  | { kind: "refused"; refusal: Refusal; peakBytes: number | null }
   | { kind: "timeout" }
   /** `signal` aborted it (the server is stopping). */
   | { kind: "stopped" }
-  /** The child ended without an answer: killed from outside (the kernel's OOM killer), or crashed. */
-  | { kind: "crashed"; detail: string };
+  /** The child ended without an answer: killed from outside (the kernel's OOM killer), or crashed; `signal` the one that ended it. */
+  | { kind: "crashed"; detail: string; signal: NodeJS.Signals | null };
 
 type ChildAnswer =
   | { ok: true; rowCount: number; columns: FileColumnProfile[]; rows: unknown[][]; peakBytes: number | null }
-  | { ok: false; message: string; peakBytes: number | null };
+  | { ok: false; message: string; peakBytes: number | null }
+  | { ok: false; refused: Refusal; peakBytes: number | null };
 
 /** Bytes of the child's stderr kept for the log. */
 const STDERR_KEPT = 4096;
@@ -92,11 +106,15 @@ export async function runReader(
         settle(
           answer.ok
             ? { kind: "profile", rowCount: answer.rowCount, columns: answer.columns, rows: answer.rows, peakBytes: answer.peakBytes }
-            : { kind: "unreadable", engineMessage: answer.message, peakBytes: answer.peakBytes },
+            : "refused" in answer
+              ? { kind: "refused", refusal: answer.refused, peakBytes: answer.peakBytes }
+              : { kind: "unreadable", engineMessage: answer.message, peakBytes: answer.peakBytes },
         );
       });
-      child.on("error", (error) => settle({ kind: "crashed", detail: error.message }));
-      child.on("exit", (code, signal) => settle({ kind: "crashed", detail: `exited ${signal ?? code}${stderr ? `: ${stderr.trim()}` : ""}` }));
+      child.on("error", (error) => settle({ kind: "crashed", detail: error.message, signal: null }));
+      child.on("exit", (code, signal) =>
+        settle({ kind: "crashed", detail: `exited ${signal ?? code}${stderr ? `: ${stderr.trim()}` : ""}`, signal }),
+      );
       if (child.pid !== undefined) onStarted?.(child.pid);
       child.send({
         path,
@@ -108,6 +126,8 @@ export async function runReader(
         maxRows: MAX_PREVIEW_ROWS,
         maxValueChars: MAX_VALUE_CHARS,
         maxRowsBytes: MAX_ROWS_BYTES,
+        maxExpandedBytes: limits.maxExpandedBytes,
+        maxJsonDepth: MAX_JSON_DEPTH,
       });
     });
   } finally {

@@ -5,13 +5,13 @@ import type { PreviewMetrics } from "../metrics.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { startProfileQueue } from "./queue.js";
 import * as sql from "./sql.js";
-import { insertPending, type PreviewedFile } from "./store.js";
+import { type CommitOrigin, type CommittedFile, insertPending } from "./store.js";
 import { type PreviewWorkers, startPreviewWorkers } from "./worker.js";
 
 /** What the rest of the server knows of previews. */
 export interface Previews {
-  /** In a commit's transaction: queue profiles of these newly committed files' content (each content once, ever). */
-  enqueue(tx: Transaction, files: readonly PreviewedFile[]): Promise<void>;
+  /** In a commit's transaction: queue profiles of these newly committed files' content (each content once per dataset). */
+  enqueue(tx: Transaction, origin: CommitOrigin, files: readonly CommittedFile[]): Promise<void>;
   /** After such a commit: this instance's idle workers look at once. */
   committed(): void;
   close(): Promise<void>;
@@ -39,16 +39,22 @@ export async function startPreviews(parts: PreviewParts): Promise<Previews> {
     return row?.count ?? 0;
   });
   const workers: PreviewWorkers | undefined =
-    config.workers > 0
+    config.workers + config.smallWorkers > 0
       ? startPreviewWorkers({ database, store: parts.store, queue, config, metrics, logger, onReaderStarted: parts.onReaderStarted })
       : undefined;
   logger.info(
-    { workers: config.workers, timeoutSeconds: config.timeoutSeconds, memoryLimitBytes: config.memoryLimitBytes },
+    {
+      workers: config.workers,
+      smallWorkers: config.smallWorkers,
+      timeoutSeconds: config.timeoutSeconds,
+      memoryLimitBytes: config.memoryLimitBytes,
+      maxExpandedBytes: config.maxExpandedBytes,
+    },
     "previews: job queue started",
   );
   return {
-    async enqueue(tx, files) {
-      const jobs = await insertPending(tx, files);
+    async enqueue(tx, origin, files) {
+      const jobs = await insertPending(tx, origin, files, config.smallFileBytes);
       await queue.enqueue(tx, jobs);
     },
     committed: () => workers?.wake(),

@@ -1,44 +1,61 @@
 /**
- * All SQL about previews (migrations/009). Row counts are bigint in the table and read as
+ * All SQL about previews (migrations/009, 012). A profile is one dataset's: its key is
+ * (dataset_id, sha256, format, compression). Row counts are bigint in the table and read as
  * float8, which holds every integer up to 2^53 exactly (SafeInt).
  */
 
-const PREVIEW_COLUMNS = `sha256, format, compression, status, row_count::float8 as "rowCount", columns, rows, error`;
+const PREVIEW_COLUMNS = `dataset_id as "datasetId", sha256, format, compression, status, row_count::float8 as "rowCount", columns, rows, error`;
+
+/** $1 user: how many of their previews are queued or being made (their place in the queue). */
+export const PENDING_OF_USER = `
+  select count(*)::int as "count" from file_previews where requested_by = $1 and status = 'PENDING'`;
 
 /**
- * $1 sha256s, $2 formats, $3 compressions (parallel): a PENDING row for each one that has
- * none; returns the rows made (those need a job). The primary key decides, so two commits
- * of the same content at once make one row and one job.
+ * $1 dataset, $2 user, $3 sha256s, $4 formats, $5 compressions (parallel): a PENDING row for
+ * each one the dataset has none of; returns the rows made (those need a job). The primary key
+ * decides, so two commits of the same content to one dataset at once make one row and one job.
  */
 export const INSERT_PENDING = `
-  insert into file_previews (sha256, format, compression)
-  select * from unnest($1::text[], $2::text[], $3::text[])
+  insert into file_previews (dataset_id, requested_by, sha256, format, compression)
+  select $1, $2, * from unnest($3::text[], $4::text[], $5::text[])
   on conflict do nothing
-  returning sha256, format, compression`;
+  returning dataset_id as "datasetId", sha256, format, compression`;
 
-/** $1 sha256s, $2 formats, $3 compressions (parallel): those previews. */
+/** $1 dataset ids, $2 sha256s, $3 formats, $4 compressions (parallel): those previews. */
 export const PREVIEWS = `
   select ${PREVIEW_COLUMNS} from file_previews
-  where (sha256, format, compression) in (select * from unnest($1::text[], $2::text[], $3::text[]))`;
+  where (dataset_id, sha256, format, compression) in (select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[]))`;
 
-/** $1 sha256, $2 format, $3 compression: a worker starts an attempt; with the blob's size (null: gone). */
+/** $1 dataset, $2 sha256, $3 format, $4 compression: a worker starts an attempt; with the blob's size (null: gone). */
 export const START_ATTEMPT = `
   update file_previews p set attempts = attempts + 1, started_at = now()
   from blobs b
-  where p.sha256 = $1 and p.format = $2 and p.compression = $3 and p.status = 'PENDING' and b.sha256 = p.sha256
+  where p.dataset_id = $1 and p.sha256 = $2 and p.format = $3 and p.compression = $4 and p.status = 'PENDING' and b.sha256 = p.sha256
   returning b.size::float8 as "size", p.attempts`;
 
-/** $1 sha256, $2 format, $3 compression, $4 row count, $5 columns, $6 rows: READY, once. */
-export const SET_READY = `
-  update file_previews set status = 'READY', row_count = $4, columns = $5, rows = $6, finished_at = now()
-  where sha256 = $1 and format = $2 and compression = $3 and status = 'PENDING'
-  returning sha256`;
+/** The latest version of the stored profile's dataset holding its content (for PREVIEW_READY). */
+const LATEST_HOLDING = `(select max(version) from version_files v where v.dataset_id = p.dataset_id and v.sha256 = p.sha256)::int as "version"`;
 
-/** $1 sha256, $2 format, $3 compression, $4 error: FAILED, once. */
+/** $1 dataset, $2 sha256, $3 format, $4 compression, $5 row count, $6 columns, $7 rows: READY, once. */
+export const SET_READY = `
+  update file_previews p set status = 'READY', row_count = $5, columns = $6, rows = $7, finished_at = now()
+  where dataset_id = $1 and sha256 = $2 and format = $3 and compression = $4 and status = 'PENDING'
+  returning ${LATEST_HOLDING}`;
+
+/** $1 dataset, $2 sha256, $3 format, $4 compression, $5 error: FAILED, once. */
 export const SET_FAILED = `
-  update file_previews set status = 'FAILED', error = $4, finished_at = now()
-  where sha256 = $1 and format = $2 and compression = $3 and status = 'PENDING'
-  returning sha256`;
+  update file_previews p set status = 'FAILED', error = $5, finished_at = now()
+  where dataset_id = $1 and sha256 = $2 and format = $3 and compression = $4 and status = 'PENDING'
+  returning ${LATEST_HOLDING}`;
+
+/**
+ * $1 sha256, $2 format, $3 compression: the PENDING copies migration 012 made of a profile
+ * queued before it (no `requested_by`), each with its dataset and the content's size.
+ */
+export const LEGACY_PENDING = `
+  select p.dataset_id as "datasetId", b.size::float8 as "size"
+  from file_previews p join blobs b on b.sha256 = p.sha256
+  where p.sha256 = $1 and p.format = $2 and p.compression = $3 and p.status = 'PENDING' and p.requested_by is null`;
 
 /** Previews waiting or being made, for the queued gauge. */
 export const PENDING_COUNT = `select count(*)::int as "count" from file_previews where status = 'PENDING'`;

@@ -1,20 +1,28 @@
 import DataLoader from "dataloader";
 import type { Queryable, Transaction } from "../db/database.js";
-import { tableFormatOf } from "./formats.js";
-import type { ProfileJob } from "./queue.js";
+import { type ReadAs, tableFormatOf } from "./formats.js";
+import { isSmall, type QueuedJob } from "./queue.js";
 import type { PreviewModel, PreviewRow } from "./rows.js";
 import * as sql from "./sql.js";
 
 const UNSUPPORTED: PreviewModel = { status: "UNSUPPORTED", format: null, compressed: null, rowCount: null, columns: null, rows: null, error: null };
 
-/** A file as the previews see it: its content and its name. */
+/** A file as the previews see it: its dataset, its content and its name. */
 export interface PreviewedFile {
+  datasetId: string;
   sha256: string;
   path: string;
   contentType: string;
 }
 
-const keyOf = (job: ProfileJob) => `${job.sha256} ${job.format} ${job.compression}`;
+/** A file being committed: its size decides its lane. */
+export interface CommittedFile extends Omit<PreviewedFile, "datasetId"> {
+  size: number;
+}
+
+/** A profile's key: it belongs to one dataset (migrations/012). */
+type ProfileKey = ReadAs & { datasetId: string; sha256: string };
+const keyOf = (key: ProfileKey) => `${key.datasetId} ${key.sha256} ${key.format} ${key.compression}`;
 
 /**
  * The previews of one request's files, read in one statement however many files it shows.
@@ -30,11 +38,14 @@ export class PreviewLoader {
     if (!readAs) return UNSUPPORTED;
     this.#loader ??= new DataLoader(async (keys) => {
       const parts = keys.map((key) => key.split(" "));
-      const rows = await this.db.query<PreviewRow>(sql.PREVIEWS, [parts.map((p) => p[0]), parts.map((p) => p[1]), parts.map((p) => p[2])]);
+      const rows = await this.db.query<PreviewRow>(
+        sql.PREVIEWS,
+        [0, 1, 2, 3].map((index) => parts.map((part) => part[index])),
+      );
       const byKey = new Map(rows.map((row) => [keyOf(row), row]));
       return keys.map((key) => byKey.get(key) ?? null);
     });
-    const row = await this.#loader.load(keyOf({ sha256: file.sha256, ...readAs }));
+    const row = await this.#loader.load(keyOf({ datasetId: file.datasetId, sha256: file.sha256, ...readAs }));
     return {
       status: row?.status ?? "PENDING",
       format: readAs.format,
@@ -47,18 +58,48 @@ export class PreviewLoader {
   }
 }
 
+/** Who commits the files, and where. */
+export interface CommitOrigin {
+  datasetId: string;
+  userId: string;
+}
+
 /**
- * In a commit's transaction: a PENDING profile for each table among `files` whose content has
- * none yet, as read that way. Returns the ones made, which need a job; content profiled (or
- * queued) before, anywhere, is not profiled again.
+ * In a commit's transaction: a PENDING profile for each table among `files` whose content the
+ * dataset has none of yet, as read that way. Returns the jobs to queue for the ones made. The
+ * same bytes in another dataset, anyone's, are not looked at: a profile made there would tell
+ * this committer that someone holds them.
+ *
+ * Each job's priority is its user's place: minus the previews they have queued already, so a
+ * user with many waiting goes after everyone else's first.
  */
-export async function insertPending(tx: Transaction, files: readonly PreviewedFile[]): Promise<ProfileJob[]> {
-  const wanted = new Map<string, ProfileJob>();
+export async function insertPending(
+  tx: Transaction,
+  origin: CommitOrigin,
+  files: readonly CommittedFile[],
+  smallFileBytes: number,
+): Promise<QueuedJob[]> {
+  // Within the one dataset: keyed by content and the way it is read.
+  const inDataset = (key: ReadAs & { sha256: string }) => `${key.sha256} ${key.format} ${key.compression}`;
+  const wanted = new Map<string, { readAs: ReadAs; sha256: string; size: number }>();
   for (const file of files) {
     const readAs = tableFormatOf(file.path, file.contentType);
-    if (readAs) wanted.set(keyOf({ sha256: file.sha256, ...readAs }), { sha256: file.sha256, ...readAs });
+    if (readAs) wanted.set(inDataset({ sha256: file.sha256, ...readAs }), { readAs, sha256: file.sha256, size: file.size });
   }
   if (wanted.size === 0) return [];
-  const jobs = [...wanted.values()];
-  return tx.query<ProfileJob>(sql.INSERT_PENDING, [jobs.map((job) => job.sha256), jobs.map((job) => job.format), jobs.map((job) => job.compression)]);
+  const [queued] = await tx.query<{ count: number }>(sql.PENDING_OF_USER, [origin.userId]);
+  const candidates = [...wanted.values()];
+  const made = await tx.query<ProfileKey>(sql.INSERT_PENDING, [
+    origin.datasetId,
+    origin.userId,
+    candidates.map((file) => file.sha256),
+    candidates.map((file) => file.readAs.format),
+    candidates.map((file) => file.readAs.compression),
+  ]);
+  const ahead = queued?.count ?? 0;
+  return made.map((row, index) => {
+    const { size } = wanted.get(inDataset(row))!;
+    const data = { datasetId: row.datasetId, sha256: row.sha256, format: row.format, compression: row.compression };
+    return { data, small: isSmall(row, size, smallFileBytes), priority: -(ahead + index) };
+  });
 }

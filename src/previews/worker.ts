@@ -10,15 +10,17 @@ import type { PreviewsConfig } from "../config.js";
 import type { Database, Transaction } from "../db/database.js";
 import type { PreviewMetrics } from "../metrics.js";
 import type { BlobStore } from "../storage/blob-store.js";
-import { describeEngineFailure, gaveUp, timedOut, tooLarge } from "./failures.js";
-import { bossDb, GIVE_UP_QUEUE, PROFILE_QUEUE, type ProfileJob, type ProfileQueue, RETRY_LIMIT } from "./queue.js";
+import { crashedOnContent, describeEngineFailure, gaveUp, refused, timedOut, tooLarge } from "./failures.js";
+import { bossDb, GIVE_UP_QUEUE, isSmall, PROFILE_QUEUE, type ProfileJob, type ProfileQueue, RETRY_LIMIT, SMALL_QUEUE } from "./queue.js";
 import { runReader, type FileColumnProfile, type ReaderLimits } from "./run-reader.js";
 import * as sql from "./sql.js";
 
 /**
  * The workers of one instance: PREVIEW_WORKERS loops, each taking one job at a time from the
- * queue (or from the give-up queue), profiling the content in a reader process of its own,
- * and storing the result, notifying, and completing the job in one transaction.
+ * queue of any file (else the small files' lane, else the give-up queue), and
+ * PREVIEW_SMALL_WORKERS loops that take only small files (else the give-up queue); each
+ * profiles one dataset's content in a reader process of its own, and stores the result,
+ * notifies, and completes the job in one transaction.
  */
 
 /** How long an idle loop waits before asking the queue again (a commit here wakes it at once). */
@@ -31,6 +33,16 @@ type Result = { status: "READY"; rowCount: number; columns: FileColumnProfile[];
 
 /** Attempts a job gets in all (pg-boss's retry limit counts the retries). */
 const ATTEMPTS_IN_ALL = RETRY_LIMIT + 1;
+
+/**
+ * A reader killed by one of these crashed on its own (a native stack overflow, an abort): the
+ * file's content did it, and would again. Killed from outside (SIGKILL: the kernel's OOM
+ * killer) or ended otherwise is not the file's fault: retried.
+ */
+const CONTENT_CRASH_SIGNALS: ReadonlySet<string> = new Set(["SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT", "SIGTRAP"]);
+
+/** A job's data once it names its dataset (every job queued since migration 012). */
+type DatasetJob = ProfileJob & { datasetId: string };
 
 /** An attempt that failed for a reason other than the file: the job is failed, and retried. */
 class AttemptError extends Error {
@@ -56,14 +68,22 @@ export interface WorkerParts {
 }
 
 /** Stores `result` unless the preview is no longer PENDING; announces it when stored. */
-async function storeResult(tx: Transaction, job: ProfileJob, result: Result): Promise<void> {
-  const key = [job.sha256, job.format, job.compression];
-  const stored =
+async function storeResult(tx: Transaction, job: DatasetJob, result: Result): Promise<void> {
+  const key = [job.datasetId, job.sha256, job.format, job.compression];
+  const [stored] =
     result.status === "READY"
-      ? await tx.query(sql.SET_READY, [...key, result.rowCount, JSON.stringify(result.columns), JSON.stringify(result.rows)])
-      : await tx.query(sql.SET_FAILED, [...key, result.error]);
-  // Announced to live events with the content, not a dataset: the hub finds who holds it.
-  if (stored.length > 0) await notifyDatasetEvent(tx, { type: "PREVIEW_READY", sha256: job.sha256 });
+      ? await tx.query<{ version: number | null }>(sql.SET_READY, [
+          ...key,
+          result.rowCount,
+          JSON.stringify(result.columns),
+          JSON.stringify(result.rows),
+        ])
+      : await tx.query<{ version: number | null }>(sql.SET_FAILED, [...key, result.error]);
+  // Announced to the one dataset's subscribers: another dataset holding the same bytes has a
+  // profile of its own, made by a job of its own, and hears nothing of this one.
+  if (stored?.version) {
+    await notifyDatasetEvent(tx, { type: "PREVIEW_READY", datasetId: job.datasetId, version: stored.version, sha256: job.sha256 });
+  }
 }
 
 export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
@@ -100,9 +120,14 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
     return { path: copy, remove: () => rm(directory, { recursive: true, force: true }) };
   }
 
-  /** Profiles one content; null when there is nothing to do (made already, or the content is gone). */
-  async function profile(job: ProfileJob, signal: AbortSignal, deadline: number): Promise<Result | null> {
-    const [attempt] = await database.query<{ size: number; attempts: number }>(sql.START_ATTEMPT, [job.sha256, job.format, job.compression]);
+  /** Profiles one dataset's content; null when there is nothing to do (made already, or the content is gone). */
+  async function profile(job: DatasetJob, signal: AbortSignal, deadline: number): Promise<Result | null> {
+    const [attempt] = await database.query<{ size: number; attempts: number }>(sql.START_ATTEMPT, [
+      job.datasetId,
+      job.sha256,
+      job.format,
+      job.compression,
+    ]);
     if (!attempt) return null;
     if (attempt.size > config.maxBytes) return { status: "FAILED", error: tooLarge(attempt.size, config.maxBytes) };
     let local: { path: string; remove(): Promise<void> };
@@ -117,6 +142,7 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
         memoryLimitBytes: config.memoryLimitBytes,
         threads: config.threads,
         timeoutMs: Math.max(1, deadline - Date.now()),
+        maxExpandedBytes: config.maxExpandedBytes,
       };
       const outcome = await runReader(local.path, job, limits, parts.onReaderStarted, signal);
       if ("peakBytes" in outcome && outcome.peakBytes !== null) metrics.readerPeakBytes(outcome.peakBytes);
@@ -130,11 +156,17 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
             "preview: the file cannot be read as a table",
           );
           return { status: "FAILED", error: describeEngineFailure(outcome.engineMessage, job) };
+        case "refused":
+          return { status: "FAILED", error: refused(outcome.refusal, config.maxExpandedBytes) };
         case "timeout":
           return { status: "FAILED", error: timedOut(config.timeoutSeconds) };
         case "stopped":
           throw new AttemptError("the server is stopping");
         case "crashed":
+          if (outcome.signal && CONTENT_CRASH_SIGNALS.has(outcome.signal)) {
+            logger.warn({ sha256: job.sha256, format: job.format, detail: outcome.detail }, "preview: the reader crashed on the file's content");
+            return { status: "FAILED", error: crashedOnContent };
+          }
           throw new AttemptError(`the reader process ended without an answer (${outcome.detail})`);
       }
     } finally {
@@ -142,7 +174,7 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
     }
   }
 
-  async function settle(job: PgBoss.Job<ProfileJob>, result: Result | null): Promise<void> {
+  async function settle(job: PgBoss.Job<DatasetJob>, result: Result | null): Promise<void> {
     await database.transaction(async (tx) => {
       if (result) await storeResult(tx, job.data, result);
       // pg-boss takes the connection as its fourth argument (its typings suggest a third: not so).
@@ -150,7 +182,29 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
     });
   }
 
-  async function runProfileJob(job: PgBoss.Job<ProfileJob>): Promise<void> {
+  /**
+   * A job queued before migration 012 names the content alone: it becomes one job for each
+   * dataset whose copy of that profile is still PENDING, queued in the transaction that
+   * completes it. Each dataset's profile is then made on its own, like any other.
+   */
+  async function splitLegacyJob(job: PgBoss.Job<ProfileJob>): Promise<void> {
+    const { sha256, format, compression } = job.data;
+    await database.transaction(async (tx) => {
+      const holders = await tx.query<{ datasetId: string; size: number }>(sql.LEGACY_PENDING, [sha256, format, compression]);
+      await queue.enqueue(
+        tx,
+        holders.map((holder) => ({
+          data: { datasetId: holder.datasetId, sha256, format, compression },
+          small: isSmall(job.data, holder.size, config.smallFileBytes),
+          priority: 0,
+        })),
+      );
+      await boss.complete(job.name, job.id, { status: "SPLIT", datasets: holders.length }, { db: bossDb(tx) });
+    });
+    logger.info({ sha256, jobId: job.id }, "preview: a job queued before previews were per dataset was split into one per dataset");
+  }
+
+  async function runProfileJob(job: PgBoss.Job<DatasetJob>): Promise<void> {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     const controller = new AbortController();
@@ -177,24 +231,28 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
   }
 
   /** Every attempt failed: the preview says so, for good. */
-  async function runGiveUpJob(job: PgBoss.Job<ProfileJob>): Promise<void> {
+  async function runGiveUpJob(job: PgBoss.Job<DatasetJob>): Promise<void> {
     await settle(job, { status: "FAILED", error: gaveUp(ATTEMPTS_IN_ALL) });
     logger.warn({ sha256: job.data.sha256, jobId: job.id }, "preview: every attempt failed; the preview is FAILED");
   }
 
-  async function loop(): Promise<void> {
+  /** Runs the first job found in `queues` (in that order); false when all were empty. */
+  async function runNext(queues: readonly string[]): Promise<boolean> {
+    for (const name of queues) {
+      const [job] = await boss.fetch<ProfileJob>(name);
+      if (!job) continue;
+      if (job.data.datasetId === undefined) await splitLegacyJob(job);
+      else if (name === GIVE_UP_QUEUE) await runGiveUpJob(job as PgBoss.Job<DatasetJob>);
+      else await runProfileJob(job as PgBoss.Job<DatasetJob>);
+      return true;
+    }
+    return false;
+  }
+
+  async function loop(queues: readonly string[]): Promise<void> {
     while (!stopping) {
       try {
-        const [job] = await boss.fetch<ProfileJob>(PROFILE_QUEUE);
-        if (job) {
-          await runProfileJob(job);
-          continue;
-        }
-        const [given] = await boss.fetch<ProfileJob>(GIVE_UP_QUEUE);
-        if (given) {
-          await runGiveUpJob(given);
-          continue;
-        }
+        if (await runNext(queues)) continue;
         await sleep(POLL_MS);
       } catch (error) {
         if (stopping) return;
@@ -204,7 +262,11 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
     }
   }
 
-  const loops = Array.from({ length: config.workers }, () => loop());
+  // A worker of any file takes large ones first: the small lane has workers of its own.
+  const loops = [
+    ...Array.from({ length: config.workers }, () => loop([PROFILE_QUEUE, SMALL_QUEUE, GIVE_UP_QUEUE])),
+    ...Array.from({ length: config.smallWorkers }, () => loop([SMALL_QUEUE, GIVE_UP_QUEUE])),
+  ];
   return {
     wake() {
       for (const wake of [...sleepers]) wake();
