@@ -65,6 +65,7 @@ function likelyDelimiter(line) {
   return best;
 }
 
+const NEWLINE = 0x0a;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_ARRAY = 0x5b;
@@ -89,7 +90,8 @@ async function scan(job) {
   const stream = gzip ? source.pipe(createGunzip({ chunkSize: 2 ** 16 })) : source;
   source.on("error", (error) => stream.destroy(error));
   let expanded = 0;
-  // Depth of [ and { outside strings; a stray closer never makes room for more.
+  // Depth of [ and { outside strings; a stray closer never makes room for more, and a stray
+  // quote hides nothing past its line (a JSON string holds no raw line break).
   let depth = 0;
   let inString = false;
   let escaped = false;
@@ -100,7 +102,10 @@ async function scan(job) {
       if (!json) continue;
       for (let index = 0; index < chunk.length; index++) {
         const byte = chunk[index];
-        if (inString) {
+        if (byte === NEWLINE) {
+          inString = false;
+          escaped = false;
+        } else if (inString) {
           if (escaped) escaped = false;
           else if (byte === BACKSLASH) escaped = true;
           else if (byte === QUOTE) inString = false;
