@@ -34,6 +34,13 @@ interface FinishParts {
 /** Uploads this process is finishing now: a second finish of the same one (an empty PATCH beside the last) waits its turn as 423. */
 const finishing = new Set<string>();
 
+/**
+ * Where a test holds a finish, to put a deleteDataset into a window that a real race hits only
+ * by chance: before the staged bytes are hashed, and between the blob row and the move of the
+ * bytes. Set only by tests, which run the server in their own process; nothing else reaches it.
+ */
+export const finishPauses: { beforeDigest?: (uploadId: string) => Promise<void>; beforeMove?: (uploadId: string) => Promise<void> } = {};
+
 const busy = () => ({ status_code: 423, body: "This upload's last bytes arrived and are being stored: ask again shortly\n" });
 
 export async function finishUpload(parts: FinishParts, upload: Upload, viewer: Viewer): Promise<void> {
@@ -49,6 +56,7 @@ export async function finishUpload(parts: FinishParts, upload: Upload, viewer: V
 async function finish({ database, services, staging }: FinishParts, upload: Upload, viewer: Viewer): Promise<void> {
   const size = upload.size!;
   const { config } = services;
+  await finishPauses.beforeDigest?.(upload.id);
   const sha256 = await staging.digest(upload.id, size);
   const [row] = await database.query<UploadRow>(sql.UPLOAD_BY_ID, [upload.id]);
   if (!row) throw { status_code: 404, body: "Upload not found\n" };
@@ -74,6 +82,7 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
   if (outcome === "over quota")
     throw await refuse(413, `Storage quota exceeded: this upload would pass the ${config.files.storageQuota} bytes allowed`);
   if (outcome === "gone") throw busy();
+  await finishPauses.beforeMove?.(upload.id);
   await services.files.store.putFile(sha256, staging.stagedPath(upload.id), size);
   staging.moved(upload);
   const completed = await database.transaction(async (tx) => {
