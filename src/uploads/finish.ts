@@ -29,7 +29,10 @@ interface FinishParts {
  * 4. the upload `complete`: only now can a commit use it.
  *
  * A crash between 2 and 4 leaves a `finalizing` upload that no commit accepts and that
- * expires like any other; never a version pointing at missing bytes.
+ * expires like any other; never a version pointing at missing bytes. An upload that goes
+ * meanwhile (its dataset deleted, terminated) answers 404: before 2 nothing was stored; after
+ * 3 the bytes are offered back to the collector (see `reclaim`), which the upload's deletion
+ * may already have run for before they arrived.
  */
 /** Uploads this process is finishing now: a second finish of the same one (an empty PATCH beside the last) waits its turn as 423. */
 const finishing = new Set<string>();
@@ -42,6 +45,7 @@ const finishing = new Set<string>();
 export const finishPauses: { beforeDigest?: (uploadId: string) => Promise<void>; beforeMove?: (uploadId: string) => Promise<void> } = {};
 
 const busy = () => ({ status_code: 423, body: "This upload's last bytes arrived and are being stored: ask again shortly\n" });
+const notFound = () => ({ status_code: 404, body: "Upload not found\n" });
 
 export async function finishUpload(parts: FinishParts, upload: Upload, viewer: Viewer): Promise<void> {
   if (finishing.has(upload.id)) throw busy();
@@ -57,9 +61,17 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
   const size = upload.size!;
   const { config } = services;
   await finishPauses.beforeDigest?.(upload.id);
-  const sha256 = await staging.digest(upload.id, size);
+  let sha256: string;
+  try {
+    sha256 = await staging.digest(upload.id, size);
+  } catch (error) {
+    // The staged bytes went since they were written (the upload terminated, its dataset
+    // deleted, or it expired): the upload is gone, which is the client's answer, not a fault.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw notFound();
+    throw error;
+  }
   const [row] = await database.query<UploadRow>(sql.UPLOAD_BY_ID, [upload.id]);
-  if (!row) throw { status_code: 404, body: "Upload not found\n" };
+  if (!row) throw notFound();
   const refuse = async (status_code: number, body: string) => {
     await staging.remove(upload.id);
     await database.query(sql.DELETE_UPLOAD, [upload.id]);
@@ -81,7 +93,8 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
   });
   if (outcome === "over quota")
     throw await refuse(413, `Storage quota exceeded: this upload would pass the ${config.files.storageQuota} bytes allowed`);
-  if (outcome === "gone") throw busy();
+  // Not receiving any more: another request finishes it (423, ask again), or it went (404).
+  if (outcome === "gone") throw (await database.query(sql.UPLOAD_BY_ID, [upload.id])).length > 0 ? busy() : notFound();
   await finishPauses.beforeMove?.(upload.id);
   await services.files.store.putFile(sha256, staging.stagedPath(upload.id), size);
   staging.moved(upload);
@@ -97,9 +110,10 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
     return true;
   });
   if (!completed) {
-    // The upload went while its bytes moved (terminated, its dataset deleted, expired): the
-    // content may now be referenced by nothing, so it is offered to the collector at once.
-    await services.files.garbage.collect([sha256]);
-    throw { status_code: 404, body: "Upload not found\n" };
+    // The upload went while its bytes moved (terminated, its dataset deleted, expired). Its
+    // deletion may have collected the blob row before the bytes arrived, finding nothing to
+    // delete: the row is made again and collected, so the bytes go unless something holds them.
+    await services.files.garbage.reclaim(sha256, size);
+    throw notFound();
   }
 }
