@@ -1,15 +1,17 @@
+import { randomBytes } from "node:crypto";
 import { request } from "node:http";
-import { stat } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser } from "./support/factories.js";
-import { eventually, tusCreate, tusPatch, uploadIdOf } from "./support/files.js";
+import { commit, commitFiles, eventually, sha256, tusCreate, tusPatch, upload, uploadIdOf } from "./support/files.js";
 import { STORAGE_KINDS, startServerOn, type ServerOnStorage } from "./support/storages.js";
 import type { TestServer } from "./support/server.js";
 
 /**
  * Every staged or stored byte counts against its user from the moment it is written, whatever
- * request wrote it; a user holds a bounded number of unfinished uploads.
+ * request wrote it; a user holds a bounded number of unfinished uploads; and no answer or quota
+ * figure tells a user whether someone else holds given bytes.
  */
 
 const ENV = { MAX_FILE_SIZE: "1000", STORAGE_QUOTA: "1000", MAX_UNFINISHED_UPLOADS: "3" };
@@ -125,5 +127,70 @@ describe.each(STORAGE_KINDS)("quota and unfinished uploads, content on %s", (kin
     expect((await tusPatch(server, owner.token, ids[0]!, 0, Buffer.alloc(10, 5))).status).toBe(204);
     expect((await create()).status).toBe(201);
     expect(await server.database.query("select id from uploads where user_id = $1", [owner.id])).toHaveLength(4);
+  });
+
+  it("stores a finished upload's bytes even when the same content is stored already (the same work whoever holds it)", async () => {
+    const [alice, bob] = [await createUser(server), await createUser(server)];
+    const [a, b] = [await createDataset(server, alice), await createDataset(server, bob)];
+    const content = randomBytes(500);
+    await commitFiles(server, alice.token, a.id, { "alice.bin": content });
+    // Behind the server's back, the stored object changes: only a finish that writes the bytes again restores it.
+    await on.overwriteObject(sha256(content), Buffer.from("not the content"));
+    await upload(server, bob.token, b.id, content);
+    expect(await on.objectBytes(sha256(content))).toEqual(content);
+  });
+});
+
+describe("answers that could tell what others hold, content on disk", () => {
+  let on: ServerOnStorage;
+  let server: TestServer;
+  beforeAll(async () => {
+    on = await startServerOn("disk", ENV);
+    server = on.server;
+  });
+  afterAll(() => on?.close());
+
+  it("gives the same answer whether or not the owner holds the bytes elsewhere, and names no figure of the owner's", async () => {
+    const [owner, editor] = [await createUser(server), await createUser(server)];
+    const secret = randomBytes(400);
+    // The owner's private dataset, which the editor cannot see, holds `secret`: 800 of 1,000 bytes are used.
+    const hidden = await createDataset(server, owner);
+    await commitFiles(server, owner.token, hidden.id, { "secret.bin": secret, "other.bin": randomBytes(400) });
+    const shared = await createDataset(server, owner);
+    const shareAnswer = await server.graphql(
+      `mutation($d: ID!, $u: String!) { shareDataset(datasetId: $d, username: $u, role: EDITOR) { role } }`,
+      { d: shared.id, u: editor.username },
+      { token: owner.token },
+    );
+    expect(shareAnswer.errors).toBeUndefined();
+    const tryCommit = async (bytes: Buffer) => {
+      const uploadId = await upload(server, editor.token, shared.id, bytes);
+      const answer = await commit(server, editor.token, { datasetId: shared.id, changes: [{ path: "probe.bin", uploadId }] });
+      await fetch(`${server.origin}/uploads/${uploadId}`, {
+        method: "DELETE",
+        headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${editor.token}` },
+      });
+      return answer.errors?.map((error) => ({ code: error.extensions.code, message: error.message }));
+    };
+    const held = await tryCommit(secret);
+    const fresh = await tryCommit(randomBytes(400));
+    expect(fresh?.map((error) => error.code)).toEqual(["QUOTA_EXCEEDED"]);
+    expect(held).toEqual(fresh);
+    expect(fresh![0]!.message).not.toMatch(/200|800/);
+  });
+
+  it("answers deleteDataset without waiting for its content to leave storage (how long that takes depends on who else holds it)", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const content = randomBytes(300);
+    await commitFiles(server, owner.token, dataset.id, { "c.bin": content });
+    // Storage that cannot remove the object: a directory stands where its file was.
+    const path = join(server.config.dataDir, "files", sha256(content).slice(0, 2), sha256(content).slice(2, 4), sha256(content));
+    await rm(path);
+    await mkdir(join(path, "stuck"), { recursive: true });
+    const answer = await server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, { token: owner.token });
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data.deleteDataset).toBe(dataset.id);
+    await rm(path, { recursive: true });
   });
 });

@@ -28,6 +28,12 @@ export interface GarbageCollector {
   /** Deletes each of these blobs (row and bytes) that nothing references; returns how many went. */
   collect(candidates: readonly string[]): Promise<number>;
   /**
+   * `collect`, after the caller's answer rather than before it: how long deleting a dataset
+   * takes must not tell whether other datasets hold the same content (whose bytes stay). A
+   * failure is logged; the next sweep finds whatever is left unreferenced.
+   */
+  collectSoon(candidates: readonly string[]): void;
+  /**
    * Bytes just stored under `sha256` for an upload that went meanwhile. Its deletion may have
    * collected the blob row while the bytes were on their way (deleting nothing), and nothing
    * would ever look at them again: the row is made again, then collected like any candidate,
@@ -61,6 +67,11 @@ export function createGarbageCollector(database: Database, store: BlobStore, sta
     let removed = 0;
     for (const sha256 of new Set(candidates)) if (await collectOne(sha256)) removed += 1;
     return removed;
+  }
+
+  function collectSoon(candidates: readonly string[]) {
+    if (candidates.length === 0) return;
+    collect(candidates).catch((error) => logger.warn({ err: error }, "collecting a deleted dataset's content failed; the next sweep does it"));
   }
 
   async function reclaim(sha256: string, size: number): Promise<void> {
@@ -113,6 +124,7 @@ export function createGarbageCollector(database: Database, store: BlobStore, sta
 
   return {
     collect,
+    collectSoon,
     reclaim,
     sweep,
     start(intervalMs) {

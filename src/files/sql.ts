@@ -123,16 +123,6 @@ export const UPLOADER_LOCK = "select pg_advisory_xact_lock(hashtextextended($1, 
 /** $1 dataset: its owner, whose quota its committed content counts against. */
 export const DATASET_OWNER = `select user_id as "ownerId" from datasets where id = $1`;
 
-/**
- * $1 owner, $2 upload ids: the bytes of the uploads' distinct content that the owner does
- * not hold yet (in a version of their datasets, or an upload of theirs): what a commit of
- * them to the owner's dataset adds to the owner's quota.
- */
-export const CONTENT_NEW_TO_USER = `
-  select coalesce(sum(size), 0)::float8 as "added" from (select distinct sha256, size from uploads where id = any($2::uuid[])) u
-  where not exists (select 1 from version_files f join datasets d on d.id = f.dataset_id where d.user_id = $1 and f.sha256 = u.sha256)
-    and not exists (select 1 from uploads o where o.user_id = $1 and o.sha256 = u.sha256)`;
-
 /** $1 sha256, $2 size: the blob row, made or kept (its lock waits for a collector deleting it). */
 export const UPSERT_BLOB = `
   insert into blobs (sha256, size) values ($1, $2)

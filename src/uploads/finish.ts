@@ -24,8 +24,9 @@ interface FinishParts {
  * 2. in one transaction, the blob row (made or kept) and the upload pointing at it
  *    (`finalizing`): from here on the garbage collector cannot remove that content,
  *    because a referenced blob row cannot be deleted (foreign key, RESTRICT);
- * 3. the staged file moved under its content address (atomically; dropped if the content
- *    is there already: one copy per content);
+ * 3. the staged file moved under its content address, atomically, also when that content is
+ *    stored already (an atomic replace by the same bytes): finishing does the same work, and
+ *    takes the same time, whether or not anyone else holds the content;
  * 4. the upload `complete`: only now can a commit use it.
  *
  * A crash between 2 and 4 leaves a `finalizing` upload that no commit accepts and that
