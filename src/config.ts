@@ -493,8 +493,14 @@ const SETTINGS = {
     maxFileSize: variable("MAX_FILE_SIZE", bytes, { meaning: "the largest file", default: "5GiB" }),
     /** Bytes per user; each distinct content counted once. */
     storageQuota: variable("STORAGE_QUOTA", bytes, {
-      meaning: "bytes per user; each distinct content counted once, plus unfinished uploads' declared lengths",
+      meaning:
+        "bytes per user; each distinct content counted once, plus unfinished uploads' declared lengths (a deferred length: the bytes staged, and those a request writing now may still add)",
       default: "10GiB",
+    }),
+    /** Each unfinished upload is a staged file and a row: their number is bounded, besides their bytes. */
+    maxUnfinishedUploads: variable("MAX_UNFINISHED_UPLOADS", integer(1, 1000), {
+      meaning: "unfinished uploads (bytes still arriving or being stored) one user may hold at once; past it a tus creation is refused with 429",
+      default: "100",
     }),
     uploadExpirySeconds: variable("UPLOAD_EXPIRY", integer(60, 30 * 86400), {
       meaning: "seconds an upload may stay unfinished or uncommitted before it and its bytes are removed",

@@ -193,7 +193,7 @@ function blobStoreSuite(makeHarness: () => Promise<StoreHarness>, localDirectory
     expect(await harness.everything()).toHaveLength(1);
   });
 
-  it("moves a local file into place with putFile, removing it, and dedupes the next one", async () => {
+  it("moves a local file into place with putFile, removing it, and writes the next one of the same content over it (one object)", async () => {
     const first = join(localDirectory(), `${randomUUID()}.part`);
     await writeFile(first, HELLO);
     await store.putFile(HELLO_SHA256, first, 11);

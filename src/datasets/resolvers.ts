@@ -104,9 +104,10 @@ export const datasetResolvers: Resolvers = {
         return removed;
       });
       if (!deleted) throw await refusalOf(context.db, viewer, id, "manage");
-      // Content nothing else references, and bytes staged for it, go before the answer.
-      await context.services.files.garbage.collect(deleted.content);
+      // The bytes staged for its unfinished uploads go before the answer; content nothing else
+      // references right after it (whether anything else does must not show in the answer's time).
       await Promise.all(deleted.uploads.map((upload) => context.services.files.staging.remove(upload).catch(() => {})));
+      context.services.files.garbage.collectSoon(deleted.content);
       return id;
     },
   },

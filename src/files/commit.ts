@@ -104,7 +104,7 @@ export async function commitVersion(
     }
     const number = advanced.number;
     const uploads = await lockUploads(tx, committerId, request);
-    await checkOwnersQuota(tx, committerId, request.datasetId, [...uploads.keys()], storageQuota);
+    await checkOwnersQuota(tx, committerId, request.datasetId, [...uploads.values()], storageQuota);
     const parentFiles = number > 1 ? await tx.query<FileRow>(sql.FILES_OF_VERSIONS, [[request.datasetId], [number - 1], MAX_FILES_PER_VERSION]) : [];
     const { files, summary } = applyChanges(parentFiles, request.changes, uploads, number - 1);
 
@@ -146,21 +146,26 @@ export async function commitVersion(
 /**
  * Committed content counts against the dataset owner's quota, an upload against its
  * uploader's until then. An owner's own uploads were counted when they finished; an editor's
- * move to the owner here, so what is new to the owner must fit in what the owner has left
- * (under the owner's quota lock, like their own uploads), or QUOTA_EXCEEDED and nothing is
- * written. Without this, editors could store without limit on the owner's account.
+ * move to the owner here, so they must fit in what the owner has left (under the owner's quota
+ * lock, like their own uploads), or QUOTA_EXCEEDED and nothing is written. Without this,
+ * editors could store without limit on the owner's account.
+ *
+ * The check counts the uploads' whole content, whether or not the owner holds the same bytes
+ * in a dataset the editor cannot see: succeeding or not, and the message, must not tell the
+ * editor what the owner holds. So the message names no figure of the owner's either.
  */
-async function checkOwnersQuota(tx: Transaction, committerId: string, datasetId: string, uploadIds: string[], storageQuota: number) {
-  if (uploadIds.length === 0) return;
+async function checkOwnersQuota(tx: Transaction, committerId: string, datasetId: string, uploads: UploadRow[], storageQuota: number) {
+  if (uploads.length === 0) return;
   const [dataset] = await tx.query<{ ownerId: string }>(sql.DATASET_OWNER, [datasetId]);
   const ownerId = dataset!.ownerId;
   if (ownerId === committerId) return;
+  // Each content of this commit once: which of them are the same is the editor's own knowledge.
+  const sizes = new Map(uploads.map((upload) => [upload.sha256!, upload.size!]));
+  const added = [...sizes.values()].reduce((sum, size) => sum + size, 0);
+  if (added === 0) return;
   await tx.query(sql.UPLOADER_LOCK, [ownerId]);
-  const [content] = await tx.query<{ added: number }>(sql.CONTENT_NEW_TO_USER, [ownerId, uploadIds]);
-  if (content!.added === 0) return;
-  const used = await storageUsed(tx, ownerId);
-  if (used + content!.added > storageQuota) {
-    throw quotaExceeded(`The dataset's owner has ${Math.max(0, storageQuota - used)} bytes of storage left; this commit adds ${content!.added}`);
+  if ((await storageUsed(tx, ownerId)) + added > storageQuota) {
+    throw quotaExceeded(`This commit's ${added} bytes of files do not fit in what is left of the dataset owner's storage quota`);
   }
 }
 

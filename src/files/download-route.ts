@@ -9,6 +9,7 @@ import { ClientError } from "../errors.js";
 import { datasetScope, scopeParams } from "../policy/rules.js";
 import { createUserLoader } from "../users/loader.js";
 import { findViewer } from "../users/store.js";
+import { sendableContentType } from "./content-types.js";
 import { fileName, filePathProblem } from "./paths.js";
 import type { FileRow } from "./rows.js";
 import { verifyDownload } from "./signed-urls.js";
@@ -93,7 +94,7 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
       "accept-ranges": "bytes",
       // Readers can lose access: a cache asks again each time (and gets a 304 when it may).
       "cache-control": "private, no-cache",
-      "content-type": file.contentType,
+      "content-type": sendableContentType(file.contentType),
       "content-disposition": contentDisposition(fileName(file.path)),
       "x-content-type-options": "nosniff",
       // Even opened in a tab, stored content runs no script of its own.

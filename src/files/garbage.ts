@@ -27,6 +27,19 @@ const TEMPORARY_AGE_MS = 6 * 60 * 60 * 1000;
 export interface GarbageCollector {
   /** Deletes each of these blobs (row and bytes) that nothing references; returns how many went. */
   collect(candidates: readonly string[]): Promise<number>;
+  /**
+   * `collect`, after the caller's answer rather than before it: how long deleting a dataset
+   * takes must not tell whether other datasets hold the same content (whose bytes stay). A
+   * failure is logged; the next sweep finds whatever is left unreferenced.
+   */
+  collectSoon(candidates: readonly string[]): void;
+  /**
+   * Bytes just stored under `sha256` for an upload that went meanwhile. Its deletion may have
+   * collected the blob row while the bytes were on their way (deleting nothing), and nothing
+   * would ever look at them again: the row is made again, then collected like any candidate,
+   * so the bytes go unless a version or an upload references the content by now.
+   */
+  reclaim(sha256: string, size: number): Promise<void>;
   /** One sweep: expired uploads (rows and staged bytes), then every unreferenced blob, then stale temporary writes. */
   sweep(): Promise<{ uploads: number; blobs: number; temporary: number }>;
   /** Sweeps now and every `intervalMs`; stop() ends it. */
@@ -54,6 +67,16 @@ export function createGarbageCollector(database: Database, store: BlobStore, sta
     let removed = 0;
     for (const sha256 of new Set(candidates)) if (await collectOne(sha256)) removed += 1;
     return removed;
+  }
+
+  function collectSoon(candidates: readonly string[]) {
+    if (candidates.length === 0) return;
+    collect(candidates).catch((error) => logger.warn({ err: error }, "collecting a deleted dataset's content failed; the next sweep does it"));
+  }
+
+  async function reclaim(sha256: string, size: number): Promise<void> {
+    await database.query(sql.UPSERT_BLOB, [sha256, size]);
+    await collectOne(sha256);
   }
 
   async function removeExpiredUploads(): Promise<number> {
@@ -101,6 +124,8 @@ export function createGarbageCollector(database: Database, store: BlobStore, sta
 
   return {
     collect,
+    collectSoon,
+    reclaim,
     sweep,
     start(intervalMs) {
       let running: Promise<unknown> | null = null;

@@ -96,7 +96,11 @@ export const INSERT_UPLOAD = `
 
 export const UPLOAD_BY_ID = `select ${UPLOAD_COLUMNS} from uploads where id = $1`;
 
+/** $1 upload, $2 bytes: what its staging holds, once no request writes into it. */
 export const SET_UPLOAD_RECEIVED = `update uploads set received = $2 where id = $1 and state = 'receiving'`;
+
+/** $1 upload, $2 bytes: what it may hold once a request writing into it ends (never less than reserved already). */
+export const RESERVE_UPLOAD_BYTES = `update uploads set received = greatest(received, $2) where id = $1 and state = 'receiving'`;
 
 /**
  * $1 user: bytes counted against their quota. Each distinct content in any version of
@@ -119,21 +123,12 @@ export const UPLOADER_LOCK = "select pg_advisory_xact_lock(hashtextextended($1, 
 /** $1 dataset: its owner, whose quota its committed content counts against. */
 export const DATASET_OWNER = `select user_id as "ownerId" from datasets where id = $1`;
 
-/**
- * $1 owner, $2 upload ids: the bytes of the uploads' distinct content that the owner does
- * not hold yet (in a version of their datasets, or an upload of theirs): what a commit of
- * them to the owner's dataset adds to the owner's quota.
- */
-export const CONTENT_NEW_TO_USER = `
-  select coalesce(sum(size), 0)::float8 as "added" from (select distinct sha256, size from uploads where id = any($2::uuid[])) u
-  where not exists (select 1 from version_files f join datasets d on d.id = f.dataset_id where d.user_id = $1 and f.sha256 = u.sha256)
-    and not exists (select 1 from uploads o where o.user_id = $1 and o.sha256 = u.sha256)`;
-
-/** $1 upload, $2 sha256, $3 size: the blob row (made or kept) and the upload pointing at it. */
+/** $1 sha256, $2 size: the blob row, made or kept (its lock waits for a collector deleting it). */
 export const UPSERT_BLOB = `
   insert into blobs (sha256, size) values ($1, $2)
   on conflict (sha256) do update set size = excluded.size`;
 
+/** $1 upload, $2 sha256, $3 size: the upload pointing at its blob row. */
 export const MARK_UPLOAD_FINALIZING = `
   update uploads set state = 'finalizing', sha256 = $2, size = $3, received = $3
   where id = $1 and state = 'receiving'
@@ -141,8 +136,10 @@ export const MARK_UPLOAD_FINALIZING = `
 
 export const MARK_UPLOAD_COMPLETE = `update uploads set state = 'complete' where id = $1 and state = 'finalizing' returning id`;
 
-/** $1 user: uploads not yet committed (each holds a row, and until finished a staged file). */
-export const LIVE_UPLOADS_OF_USER = `select count(*)::int as "live" from uploads where user_id = $1`;
+/** $1 user: uploads not yet committed (each holds a row), and of those the unfinished ones (each also a staged file). */
+export const LIVE_UPLOADS_OF_USER = `
+  select count(*)::int as "live", (count(*) filter (where state <> 'complete'))::int as "unfinished"
+  from uploads where user_id = $1`;
 
 export const DELETE_UPLOAD = `delete from uploads where id = $1`;
 

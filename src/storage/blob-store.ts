@@ -18,8 +18,9 @@ export interface BlobStore {
   /**
    * Moves a complete local file whose SHA-256 the caller computed into address `sha256`,
    * atomically: the address shows either nothing or all of it. When the address already holds
-   * content, the local file is removed and nothing is written (same content). The local file is
-   * gone afterwards either way. (When it rejects, the local file is left to the caller.)
+   * the content, it is written all the same (an atomic replace by the same bytes), so that the
+   * work and the time taken never tell whether anyone else holds this content. The local file
+   * is gone afterwards. (When it rejects, the local file is left to the caller.)
    */
   putFile(sha256: string, localPath: string, size: number): Promise<void>;
   /**

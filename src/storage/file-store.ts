@@ -50,10 +50,9 @@ export class FileBlobStore implements BlobStore {
     if (!local.isFile()) throw new Error(`putFile: ${localPath} is not a regular file`);
     if (local.size !== size) throw new Error(`putFile: ${localPath} holds ${local.size} bytes, not ${size}`);
     const target = this.objectPath(sha256);
-    if (await exists(target)) {
-      await rm(localPath, { force: true });
-      return;
-    }
+    // Also when the address holds the content already: the rename replaces it, atomically, by
+    // the same bytes (a reader keeps the file it opened). Skipping would make finishing an
+    // upload faster exactly when someone else holds its content, which would tell them so.
     // The bytes must be on disk before the name is: otherwise a crash right after the rename
     // can leave the address naming an empty or partial file.
     await syncFile(localPath);

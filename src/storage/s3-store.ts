@@ -84,18 +84,17 @@ export class S3BlobStore implements BlobStore {
     const local = await stat(localPath);
     if (!local.isFile()) throw new Error(`putFile: ${localPath} is not a regular file`);
     if (local.size !== size) throw new Error(`putFile: ${localPath} holds ${local.size} bytes, not ${size}`);
-    const key = this.blobKey(sha256);
-    if (!(await this.exists(key))) {
-      // Straight to the final key, with no temporary copy: S3 shows an object only once its
-      // PutObject or CompleteMultipartUpload has succeeded, never a part of it, so the address
-      // holds nothing or all of it. A crash part-way leaves an incomplete multipart upload,
-      // invisible to readers, which sweepTemporary (and the bucket's lifecycle rule) aborts.
-      const body = createReadStream(localPath);
-      try {
-        await this.upload(key, body, size);
-      } finally {
-        body.destroy();
-      }
+    // Straight to the final key, with no temporary copy: S3 shows an object only once its
+    // PutObject or CompleteMultipartUpload has succeeded, never a part of it, so the address
+    // holds nothing or all of it. A crash part-way leaves an incomplete multipart upload,
+    // invisible to readers, which sweepTemporary (and the bucket's lifecycle rule) aborts.
+    // Also when the key holds the content already (the same bytes replace it): skipping would
+    // make finishing an upload faster exactly when someone else holds its content.
+    const body = createReadStream(localPath);
+    try {
+      await this.upload(this.blobKey(sha256), body, size);
+    } finally {
+      body.destroy();
     }
     await rm(localPath, { force: true });
   }

@@ -24,17 +24,29 @@ interface FinishParts {
  * 2. in one transaction, the blob row (made or kept) and the upload pointing at it
  *    (`finalizing`): from here on the garbage collector cannot remove that content,
  *    because a referenced blob row cannot be deleted (foreign key, RESTRICT);
- * 3. the staged file moved under its content address (atomically; dropped if the content
- *    is there already: one copy per content);
+ * 3. the staged file moved under its content address, atomically, also when that content is
+ *    stored already (an atomic replace by the same bytes): finishing does the same work, and
+ *    takes the same time, whether or not anyone else holds the content;
  * 4. the upload `complete`: only now can a commit use it.
  *
  * A crash between 2 and 4 leaves a `finalizing` upload that no commit accepts and that
- * expires like any other; never a version pointing at missing bytes.
+ * expires like any other; never a version pointing at missing bytes. An upload that goes
+ * meanwhile (its dataset deleted, terminated) answers 404: before 2 nothing was stored; after
+ * 3 the bytes are offered back to the collector (see `reclaim`), which the upload's deletion
+ * may already have run for before they arrived.
  */
 /** Uploads this process is finishing now: a second finish of the same one (an empty PATCH beside the last) waits its turn as 423. */
 const finishing = new Set<string>();
 
+/**
+ * Where a test holds a finish, to put a deleteDataset into a window that a real race hits only
+ * by chance: before the staged bytes are hashed, and between the blob row and the move of the
+ * bytes. Set only by tests, which run the server in their own process; nothing else reaches it.
+ */
+export const finishPauses: { beforeDigest?: (uploadId: string) => Promise<void>; beforeMove?: (uploadId: string) => Promise<void> } = {};
+
 const busy = () => ({ status_code: 423, body: "This upload's last bytes arrived and are being stored: ask again shortly\n" });
+const notFound = () => ({ status_code: 404, body: "Upload not found\n" });
 
 export async function finishUpload(parts: FinishParts, upload: Upload, viewer: Viewer): Promise<void> {
   if (finishing.has(upload.id)) throw busy();
@@ -49,9 +61,18 @@ export async function finishUpload(parts: FinishParts, upload: Upload, viewer: V
 async function finish({ database, services, staging }: FinishParts, upload: Upload, viewer: Viewer): Promise<void> {
   const size = upload.size!;
   const { config } = services;
-  const sha256 = await staging.digest(upload.id, size);
+  await finishPauses.beforeDigest?.(upload.id);
+  let sha256: string;
+  try {
+    sha256 = await staging.digest(upload.id, size);
+  } catch (error) {
+    // The staged bytes went since they were written (the upload terminated, its dataset
+    // deleted, or it expired): the upload is gone, which is the client's answer, not a fault.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw notFound();
+    throw error;
+  }
   const [row] = await database.query<UploadRow>(sql.UPLOAD_BY_ID, [upload.id]);
-  if (!row) throw { status_code: 404, body: "Upload not found\n" };
+  if (!row) throw notFound();
   const refuse = async (status_code: number, body: string) => {
     await staging.remove(upload.id);
     await database.query(sql.DELETE_UPLOAD, [upload.id]);
@@ -73,7 +94,9 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
   });
   if (outcome === "over quota")
     throw await refuse(413, `Storage quota exceeded: this upload would pass the ${config.files.storageQuota} bytes allowed`);
-  if (outcome === "gone") throw busy();
+  // Not receiving any more: another request finishes it (423, ask again), or it went (404).
+  if (outcome === "gone") throw (await database.query(sql.UPLOAD_BY_ID, [upload.id])).length > 0 ? busy() : notFound();
+  await finishPauses.beforeMove?.(upload.id);
   await services.files.store.putFile(sha256, staging.stagedPath(upload.id), size);
   staging.moved(upload);
   const completed = await database.transaction(async (tx) => {
@@ -88,9 +111,10 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
     return true;
   });
   if (!completed) {
-    // The upload went while its bytes moved (terminated, its dataset deleted, expired): the
-    // content may now be referenced by nothing, so it is offered to the collector at once.
-    await services.files.garbage.collect([sha256]);
-    throw { status_code: 404, body: "Upload not found\n" };
+    // The upload went while its bytes moved (terminated, its dataset deleted, expired). Its
+    // deletion may have collected the blob row before the bytes arrived, finding nothing to
+    // delete: the row is made again and collected, so the bytes go unless something holds them.
+    await services.files.garbage.reclaim(sha256, size);
+    throw notFound();
   }
 }

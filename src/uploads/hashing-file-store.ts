@@ -6,6 +6,13 @@ import { pipeline } from "node:stream/promises";
 import { FileStore } from "@tus/file-store";
 import { Upload } from "@tus/utils";
 
+/** What tus answers (404) when an upload's staged file went, before or while its bytes were written. */
+class UploadGoneError extends Error {
+  override readonly name = "UploadGoneError";
+  readonly status_code = 404;
+  readonly body = "Upload not found\n";
+}
+
 /** How much of a body may wait in memory for the write in progress to return. */
 const WRITE_BATCH_BYTES = 2 ** 20;
 
@@ -27,13 +34,14 @@ interface HashState {
 export class HashingFileStore extends FileStore {
   readonly #hashes = new Map<string, HashState>();
   readonly #moved = new Map<string, Upload>();
+  /** The writes in progress into each upload: removing the upload stops them. */
+  readonly #writing = new Map<string, Set<Writable>>();
   /** Bytes written into staging, for the bytes-in counter. */
   onBytes: (count: number) => void = () => {};
 
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
-    const path = this.#path(id);
-    const state = await this.#stateAt(id, offset);
-    const file = await open(path, "r+");
+    let state: HashState | undefined;
+    let file: FileHandle | undefined;
     let position = offset;
     /** The write in progress, awaited before the file is closed, also when the stream failed. */
     let inFlight: Promise<void> = Promise.resolve();
@@ -44,24 +52,36 @@ export class HashingFileStore extends FileStore {
       highWaterMark: WRITE_BATCH_BYTES,
       writev: (entries, callback) => {
         const chunks = entries.map((entry) => entry.chunk as Buffer);
-        inFlight = writeFully(file, chunks, position).then(() => {
+        inFlight = writeFully(file!, chunks, position).then(() => {
           for (const chunk of chunks) {
-            state.hash.update(chunk);
+            state!.hash.update(chunk);
             position += chunk.length;
             this.onBytes(chunk.length);
           }
-          state.offset = position;
+          state!.offset = position;
         });
         inFlight.then(() => callback(), callback);
       },
     });
+    // Known before the file is opened, so that a removal from here on stops this write.
+    const writing = this.#writing.get(id) ?? new Set();
+    this.#writing.set(id, writing.add(sink));
     try {
+      try {
+        state = await this.#stateAt(id, offset);
+        file = await open(this.#path(id), "r+");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new UploadGoneError("the upload's staged file is gone");
+        throw error;
+      }
+      if (sink.destroyed) throw new UploadGoneError("the upload was removed while its file was opened");
       await pipeline(readable, sink);
     } finally {
+      if (writing.delete(sink) && writing.size === 0) this.#writing.delete(id);
       // Whether the body ended, the client went away or a limit cut the stream: what was
       // written stays, and the running hash covers exactly that much.
       await inFlight.catch(() => undefined);
-      await file.close();
+      await file?.close();
     }
     return position;
   }
@@ -109,8 +129,13 @@ export class HashingFileStore extends FileStore {
     return this.#moved.get(id) ?? super.getUpload(id);
   }
 
+  /**
+   * Removes the staged bytes, and stops any write into them in progress (answered 404): bytes
+   * written into a removed file would count against nobody's quota while they take space.
+   */
   override async remove(id: string): Promise<void> {
     this.#hashes.delete(id);
+    for (const sink of this.#writing.get(id) ?? []) sink.destroy(new UploadGoneError("the upload was removed while its bytes arrived"));
     await super.remove(id);
   }
 

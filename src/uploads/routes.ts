@@ -17,14 +17,24 @@ import * as sql from "../files/sql.js";
 import type { UploadRow } from "../files/rows.js";
 import { storageUsed } from "../files/store.js";
 import { parseUploadMetadata, type UploadMetadata } from "./metadata.js";
+import { createUploadQuota } from "./quota.js";
 
 /** What our checks learnt about a tus request before tus handles it. */
 interface Admitted {
   viewer: Viewer;
-  /** POST: the new upload's id and what its metadata said. */
-  creation?: { id: string; metadata: UploadMetadata };
+  /** POST: the new upload's id, what its metadata said, and the bytes its body may bring while its length is deferred. */
+  creation?: { id: string; metadata: UploadMetadata; reserve: number };
   /** Later requests: the upload they are about. */
   upload?: UploadRow;
+  /** POST and PATCH: the size this request may take the upload to (tus's maximum size). */
+  allowance?: number;
+  /** Whether this request writes into the upload's staged bytes. */
+  writes?: boolean;
+}
+
+/** A whole number header (Content-Length, Upload-Offset, Upload-Length), or null when absent or not one. */
+function wholeNumber(value: string | string[] | undefined): number | null {
+  return typeof value === "string" && /^\d{1,15}$/.test(value) ? Number(value) : null;
 }
 
 /** Answers a tus request ourselves, with the protocol's header, before tus sees it. */
@@ -55,11 +65,9 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
   const { config, metrics } = services;
   const admitted = new WeakMap<IncomingMessage, Admitted>();
   // tus hands hooks its own request object; the Node request under it is our key.
-  const admittedOf = (req: { runtime?: { node?: { req: unknown } } }) => admitted.get(req.runtime!.node!.req as IncomingMessage)!;
-
-  /** Bytes the viewer may still store in `uploadId` (or a new upload): the file size limit and what the quota leaves. */
-  const room = async (userId: string, uploadId: string | null) =>
-    Math.max(0, Math.min(config.files.maxFileSize, config.files.storageQuota - (await storageUsed(database, userId, uploadId))));
+  const admittedOf = (req: { runtime?: { node?: { req: unknown } } }) => admitted.get(req.runtime!.node!.req as IncomingMessage);
+  const quota = createUploadQuota(database, config.files, staging);
+  const { maxFileSize, storageQuota, maxUnfinishedUploads } = config.files;
 
   const tus = new TusServer({
     path: "/uploads",
@@ -68,7 +76,7 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
     respectForwardedHeaders: config.trustProxy !== false,
     allowedOrigins: [...config.corsOrigins],
     exposedHeaders: ["X-Request-Id"],
-    namingFunction: (req) => admittedOf(req).creation!.id,
+    namingFunction: (req) => admittedOf(req)!.creation!.id,
     // tus would read the id from the URL itself; it must be exactly the upload we admitted.
     getFileIdFromRequest: (req) => {
       const admission = admittedOf(req);
@@ -76,14 +84,15 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
     },
     // Never 0 (tus reads 0 as "no limit"): a full quota is refused in admit(), and finish.ts
     // checks the quota again under the per-user lock, so racing uploads cannot share it out twice.
-    maxSize: async (req, id) => Math.max(1, await room(admittedOf(req).viewer.id, id)),
+    // OPTIONS (no one's request) learns MAX_FILE_SIZE.
+    maxSize: async (req) => Math.max(1, admittedOf(req)?.allowance ?? maxFileSize),
     onUploadCreate: async (req, upload) => {
-      const { viewer, creation } = admittedOf(req);
-      await createUploadRow(upload, viewer, creation!.metadata);
+      const { viewer, creation } = admittedOf(req)!;
+      await createUploadRow(upload, viewer, creation!);
       return {};
     },
     onUploadFinish: async (req, upload) => {
-      await finishUpload({ database, services, staging }, upload, admittedOf(req).viewer);
+      await finishUpload({ database, services, staging }, upload, admittedOf(req)!.viewer);
       return {};
     },
     onResponseError: (_req, error) => {
@@ -93,13 +102,20 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
     },
   });
 
-  /** The new upload's row, after the quota is checked under a per-user lock (so two creations cannot both take the last bytes). */
-  async function createUploadRow(upload: Upload, viewer: Viewer, metadata: UploadMetadata): Promise<void> {
+  /**
+   * The new upload's row, after the limits are checked under a per-user lock (so two creations
+   * cannot both take the last bytes, or the last unfinished upload): its declared length, or
+   * with a deferred length the bytes its body may bring, counts from here on.
+   */
+  async function createUploadRow(upload: Upload, viewer: Viewer, creation: NonNullable<Admitted["creation"]>): Promise<void> {
+    const { metadata, reserve } = creation;
     await database.transaction(async (tx) => {
       await tx.query(sql.UPLOADER_LOCK, [viewer.id]);
+      const [{ unfinished }] = (await tx.query<{ unfinished: number }>(sql.LIVE_UPLOADS_OF_USER, [viewer.id])) as [{ unfinished: number }];
+      if (unfinished >= maxUnfinishedUploads) throw tusError(429, tooManyUnfinished());
       const used = await storageUsed(tx, viewer.id);
-      if (upload.size !== undefined && used + upload.size > config.files.storageQuota) {
-        throw tusError(413, `Storage quota exceeded: ${used} of ${config.files.storageQuota} bytes are used`);
+      if (used + (upload.size ?? reserve) > storageQuota) {
+        throw tusError(413, `Storage quota exceeded: ${used} of ${storageQuota} bytes are used`);
       }
       await tx.query(sql.INSERT_UPLOAD, [
         upload.id,
@@ -111,6 +127,7 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
         upload.size ?? null,
         config.files.uploadExpirySeconds,
       ]);
+      if (upload.size === undefined && reserve > 0) await tx.query(sql.RESERVE_UPLOAD_BYTES, [upload.id, reserve]);
       await services.audit.record(tx, {
         type: "upload.created",
         actorId: viewer.id,
@@ -152,30 +169,7 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
         refuseWriter(reply, permission.access);
         return null;
       }
-      const [{ live }] = (await database.query<{ live: number }>(sql.LIVE_UPLOADS_OF_USER, [viewer.id])) as [{ live: number }];
-      if (live >= MAX_LIVE_UPLOADS) {
-        refuse(reply, 429, `At most ${MAX_LIVE_UPLOADS} unfinished or uncommitted uploads at once: commit or terminate some first`, {
-          "retry-after": "60",
-        });
-        return null;
-      }
-      if ((await room(viewer.id, null)) <= 0) {
-        refuse(reply, 413, `Storage quota exceeded: all ${config.files.storageQuota} bytes are used`);
-        return null;
-      }
-      const length = request.headers["upload-length"];
-      if (typeof length === "string" && /^\d+$/.test(length)) {
-        if (Number(length) > config.files.maxFileSize) {
-          refuse(reply, 413, `The file is larger than the limit of ${config.files.maxFileSize} bytes (MAX_FILE_SIZE)`);
-          return null;
-        }
-        const used = await storageUsed(database, viewer.id);
-        if (used + Number(length) > config.files.storageQuota) {
-          refuse(reply, 413, `Storage quota exceeded: ${used} of ${config.files.storageQuota} bytes are used, and this file needs ${length}`);
-          return null;
-        }
-      }
-      return { viewer, creation: { id: randomUUID(), metadata: parsed } };
+      return admitCreation(request, reply, viewer, parsed);
     }
     const id = (request.params as { "*": string })["*"];
     const [found] = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)
@@ -194,15 +188,88 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
       refuseWriter(reply, access, "Upload not found");
       return null;
     }
-    if (
-      request.method === "PATCH" &&
-      upload.state === "receiving" &&
-      (await room(viewer.id, upload.id)) <= ((await staging.stagedSize(upload.id)) ?? 0)
-    ) {
-      refuse(reply, 413, `Storage quota exceeded: all ${config.files.storageQuota} bytes are used`);
+    if (request.method === "PATCH" && upload.state === "receiving") return admitWrite(request, reply, viewer, upload);
+    return { viewer, upload };
+  }
+
+  const tooManyUnfinished = () =>
+    `At most ${maxUnfinishedUploads} unfinished uploads at once (MAX_UNFINISHED_UPLOADS): finish or terminate some first`;
+
+  /** A creation: the limits on uploads held, the file size and the quota, before tus creates anything. */
+  async function admitCreation(request: FastifyRequest, reply: FastifyReply, viewer: Viewer, metadata: UploadMetadata): Promise<Admitted | null> {
+    const [{ live, unfinished }] = (await database.query<{ live: number; unfinished: number }>(sql.LIVE_UPLOADS_OF_USER, [viewer.id])) as [
+      { live: number; unfinished: number },
+    ];
+    if (live >= MAX_LIVE_UPLOADS) {
+      refuse(reply, 429, `At most ${MAX_LIVE_UPLOADS} unfinished or uncommitted uploads at once: commit or terminate some first`, {
+        "retry-after": "60",
+      });
       return null;
     }
-    return { viewer, upload };
+    if (unfinished >= maxUnfinishedUploads) {
+      refuse(reply, 429, tooManyUnfinished(), { "retry-after": "60" });
+      return null;
+    }
+    const room = await quota.room(viewer.id, null);
+    if (room <= 0) {
+      refuse(reply, 413, `Storage quota exceeded: all ${storageQuota} bytes are used`);
+      return null;
+    }
+    const length = request.headers["upload-length"];
+    const declared = typeof length === "string" && /^\d+$/.test(length) ? Number(length) : null;
+    // tus reads a creation's body only when it comes as application/offset+octet-stream; its
+    // length is unknown (null) when it comes chunked.
+    const writes = request.headers["content-type"] === "application/offset+octet-stream";
+    const bodyLength = writes ? wholeNumber(request.headers["content-length"]) : 0;
+    if ((declared ?? bodyLength ?? 0) > maxFileSize) {
+      refuse(reply, 413, `The file is larger than the limit of ${maxFileSize} bytes (MAX_FILE_SIZE)`);
+      return null;
+    }
+    if (declared !== null) {
+      const used = await storageUsed(database, viewer.id);
+      if (used + declared > storageQuota) {
+        refuse(reply, 413, `Storage quota exceeded: ${used} of ${storageQuota} bytes are used, and this file needs ${declared}`);
+        return null;
+      }
+      // tus would create the upload and only then refuse the body, leaving an upload no one knows the id of.
+      if (bodyLength !== null && bodyLength > declared) {
+        refuse(reply, 413, `The body is longer than the Upload-Length of ${declared} bytes`);
+        return null;
+      }
+    } else if (bodyLength !== null && bodyLength > room) {
+      refuse(reply, 413, `Storage quota exceeded: these ${bodyLength} bytes do not fit in the ${room} bytes left of ${storageQuota}`);
+      return null;
+    }
+    // With a deferred length, what the body may bring counts from the creation on (createUploadRow).
+    const reserve = declared === null && writes ? (bodyLength ?? room) : 0;
+    const creation = { id: randomUUID(), metadata, reserve };
+    if (writes) quota.enter(creation.id);
+    return { viewer, creation, allowance: room, writes };
+  }
+
+  /** A PATCH of an unfinished upload: the size it may reach; a deferred length reserves what this request may write. */
+  async function admitWrite(request: FastifyRequest, reply: FastifyReply, viewer: Viewer, upload: UploadRow): Promise<Admitted | null> {
+    quota.enter(upload.id);
+    let allowance: number | null;
+    try {
+      if (upload.length === null) {
+        const offset = wholeNumber(request.headers["upload-offset"]);
+        allowance = await quota.reserve(viewer.id, upload, offset, wholeNumber(request.headers["content-length"]));
+      } else {
+        // The declared length has counted since the creation.
+        allowance = await quota.room(viewer.id, upload.id);
+        if (allowance <= ((await staging.stagedSize(upload.id)) ?? 0)) allowance = null;
+      }
+    } catch (error) {
+      await quota.leave(upload.id, viewer.id);
+      throw error;
+    }
+    if (allowance === null) {
+      await quota.leave(upload.id, viewer.id);
+      refuse(reply, 413, `Storage quota exceeded: all ${storageQuota} bytes are used`);
+      return null;
+    }
+    return { viewer, upload, allowance, writes: true };
   }
 
   /** No `write` on the dataset: 404 when the viewer may not even read it (as for one that does not exist), else 403. */
@@ -254,8 +321,13 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
     } finally {
       metrics.uploadsInFlight.dec();
       if (id) await staging.release(id);
+      // What this request reserved and did not write is given back (by the last writer).
+      if (id && admission?.writes) {
+        await quota
+          .leave(id, admission.viewer.id)
+          .catch((error: unknown) => request.log.warn({ err: error }, "giving back an upload's reservation failed"));
+      }
     }
-    if (request.method === "PATCH" && id) await recordReceived(id);
   }
 
   /**
@@ -267,12 +339,6 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
     await database.query(sql.DELETE_UPLOAD, [upload.id]);
     await staging.remove(upload.id).catch(() => {});
     return reply.code(204).headers({ "tus-resumable": "1.0.0", "cache-control": "no-store" }).send();
-  }
-
-  /** While a length is deferred, the quota counts what arrived. */
-  async function recordReceived(id: string) {
-    const received = await staging.stagedSize(id);
-    if (received !== null) await database.query(sql.SET_UPLOAD_RECEIVED, [id, received]);
   }
 
   await app.register(async (uploads) => {

@@ -121,3 +121,12 @@ export function download(
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
   });
 }
+
+/** Polls (every 50 ms, for at most 20 s) until `check` holds; fails naming `what` otherwise. */
+export async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
