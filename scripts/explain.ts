@@ -22,6 +22,7 @@ import { createAuditLog } from "../src/audit/events.js";
 import type { Queryable } from "../src/db/database.js";
 import { migrate } from "../src/db/migrate.js";
 import { openPostgres } from "../src/db/postgres.js";
+import { isoTimestamp } from "../src/db/timestamps.js";
 import { ORDERINGS, type Ordering } from "../src/datasets/ordering.js";
 import type { DatasetListRow } from "../src/datasets/rows.js";
 import * as datasetSql from "../src/datasets/sql.js";
@@ -117,8 +118,21 @@ if (!databaseUrl) {
 const connectionString: string = databaseUrl;
 const schema = `explain_${randomBytes(6).toString("hex")}`;
 
-/** One connection for everything, its search_path on the throw-away schema. */
-const client = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
+/**
+ * One connection for everything, its search_path on the throw-away schema, reading
+ * timestamps as the server does (ISO text, src/db/timestamps.ts): a cursor's key is then
+ * the server's own, not a Date.
+ */
+const client = new pg.Client({
+  connectionString,
+  options: `-c search_path=${schema}`,
+  types: {
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+      oid === pg.types.builtins.TIMESTAMPTZ && format !== "binary"
+        ? isoTimestamp
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  },
+});
 let schemaCreated = false;
 let cleanedUp: Promise<void> | null = null;
 
