@@ -4,8 +4,10 @@
  * Checks that every statement the server sends is served by an index at a realistic size.
  * In a throw-away schema (explain_<random>, dropped at the end, also on failure or Ctrl-C)
  * it applies the project's migrations with the project's own `migrate()`, seeds 1,000 users
- * and 100,000 datasets, ANALYZEs, and then runs `EXPLAIN (ANALYZE, BUFFERS)` on each
- * statement exactly as imported from src/…/sql.ts, through a real parameterised execution:
+ * and 100,000 datasets (the benchmark's seed, bench/harness/seed.ts), ANALYZEs, and then
+ * runs `EXPLAIN (ANALYZE, BUFFERS)` on each statement: a read exactly as imported from
+ * src/…/sql.ts, a write as its store function (src/…/store.ts) sends it, with the values
+ * the store puts in place (`sentBy`); each through a real parameterised execution:
  * `PREPARE q AS <sql>` (no declared types: PostgreSQL infers them as it does for the `pg`
  * driver's unnamed statements) then `EXPLAIN … EXECUTE q(<values>)`. Each case gets a
  * fresh PREPARE, so its plan is a custom plan for its own values, as the server's unnamed
@@ -15,15 +17,20 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { seedDatasets, seedUsers } from "../bench/harness/seed.js";
+import { createAuditLog } from "../src/audit/events.js";
+import type { Queryable } from "../src/db/database.js";
 import { migrate } from "../src/db/migrate.js";
 import { openPostgres } from "../src/db/postgres.js";
+import { isoTimestamp } from "../src/db/timestamps.js";
 import { ORDERINGS, type Ordering } from "../src/datasets/ordering.js";
 import type { DatasetListRow } from "../src/datasets/rows.js";
 import * as datasetSql from "../src/datasets/sql.js";
+import { deleteDataset, insertDataset, updateDataset } from "../src/datasets/store.js";
 import type { DatasetOrder } from "../src/generated/graphql.js";
-import { DATASET_ACTIONS, type DatasetAction, scopeParams } from "../src/policy/rules.js";
+import { DATASET_ACTIONS, type DatasetAction, type DatasetScope, scopeParams } from "../src/policy/rules.js";
 import * as userSql from "../src/users/sql.js";
-import { SEED_DATASETS } from "./seed-sql.js";
+import { insertUser, setRole } from "../src/users/store.js";
 
 const USERS = 1_000;
 const DATASETS_PER_USER = 100;
@@ -111,8 +118,21 @@ if (!databaseUrl) {
 const connectionString: string = databaseUrl;
 const schema = `explain_${randomBytes(6).toString("hex")}`;
 
-/** One connection for everything, its search_path on the throw-away schema. */
-const client = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
+/**
+ * One connection for everything, its search_path on the throw-away schema, reading
+ * timestamps as the server does (ISO text, src/db/timestamps.ts): a cursor's key is then
+ * the server's own, not a Date.
+ */
+const client = new pg.Client({
+  connectionString,
+  options: `-c search_path=${schema}`,
+  types: {
+    getTypeParser: ((oid: number, format?: "text" | "binary") =>
+      oid === pg.types.builtins.TIMESTAMPTZ && format !== "binary"
+        ? isoTimestamp
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  },
+});
 let schemaCreated = false;
 let cleanedUp: Promise<void> | null = null;
 
@@ -164,23 +184,14 @@ async function createSchema(): Promise<void> {
 }
 
 /**
- * 1,000 users; 100,000 datasets, 100 each, owners interleaved in time (dataset n belongs
- * to user n mod 1000, one second apart), names from a few word lists in varied case,
- * a third of descriptions null.
+ * 1,000 users (the first an admin); 100,000 datasets, 100 each, owners interleaved in time
+ * (dataset n belongs to user n mod 1000, one second apart), names from a few word lists in
+ * varied case, a third of descriptions null: the benchmark's seed (bench/harness/seed.ts).
  */
 async function seed(): Promise<void> {
   const started = Date.now();
-  await client.query(
-    `insert into users (email, username, password_hash, role, created_at, updated_at)
-     select format('user%s@example.com', lpad(g::text, 4, '0')), format('user_%s', lpad(g::text, 4, '0')),
-            '$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012',
-            case when g = 1 then 'ADMIN' else 'USER' end,
-            timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute',
-            timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute'
-     from generate_series(1, $1::int) g`,
-    [USERS],
-  );
-  await client.query(SEED_DATASETS, [DATASETS, USERS]);
+  await seedUsers(client, { count: USERS, passwordHash: "$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012", admins: 1 });
+  await seedDatasets(client, { count: DATASETS, users: USERS });
   await client.query("analyze users");
   // The trigram indexes (migrations/007) took the seed into their pending lists; autovacuum
   // would merge them soon after such a load in production, so merge them before measuring.
@@ -379,11 +390,10 @@ async function baseline(f: Fixtures): Promise<void> {
   await run({ label: "USER_CREDENTIALS_BY_EMAIL", sql: userSql.USER_CREDENTIALS_BY_EMAIL, params: [f.email] });
   await run({
     label: "INSERT_USER",
-    sql: userSql.INSERT_USER,
-    params: ["new.user@example.com", "new_user", "$2b$12$hash", "USER"],
+    ...(await sentBy((db) => insertUser(db, { email: "new.user@example.com", username: "new_user", passwordHash: "$2b$12$hash", role: "USER" }))),
     write: true,
   });
-  await run({ label: "SET_ROLE", sql: userSql.SET_ROLE, params: [f.owner, "ADMIN"], write: true });
+  await run({ label: "SET_ROLE", ...(await sentBy((db) => setRole(db, f.owner, "ADMIN"))), write: true });
 
   for (const order of Object.keys(ORDERINGS) as DatasetOrder[]) {
     log(`\n== DATASET_PAGE ${order}`);
@@ -435,26 +445,43 @@ async function baseline(f: Fixtures): Promise<void> {
       ...listCase("CREATED_AT_DESC", { totalCount: true, owners: true }, { ownerId: f.owner, scope }),
     });
   }
-  await run({
-    label: "INSERT_DATASET",
-    sql: datasetSql.INSERT_DATASET.text,
-    params: [f.owner, "New dataset", "A description", "/data/new.csv"],
-    write: true,
-  });
+  const audit = createAuditLog();
+  const newDataset = { name: "New dataset", description: "A description", filePath: "/data/new.csv" };
+  await run({ label: "INSERT_DATASET", ...(await sentBy((db) => insertDataset(db, audit, f.owner, newDataset))), write: true });
   await run({
     label: "UPDATE_DATASET (name only)",
-    sql: datasetSql.UPDATE_DATASET.text,
-    params: [f.datasetId, ...WRITE_AS(f.owner), true, "Renamed", false, null, false, null, JSON.stringify({ fields: ["name"] })],
+    ...(await sentBy((db) => updateDataset(db, audit, f.datasetId, scopeOf(f.owner, false, "write"), { name: "Renamed" }))),
     write: true,
   });
-  await run({ label: "DELETE_DATASET", sql: datasetSql.DELETE_DATASET.text, params: [f.datasetId, ...MANAGE_AS(f.owner)], write: true });
+  await run({
+    label: "DELETE_DATASET",
+    ...(await sentBy((db) => deleteDataset(db, audit, f.datasetId, scopeOf(f.owner, false, "manage")))),
+    write: true,
+  });
 }
 
-/** A dataset statement's scope parameters (policy/rules.ts `scopeParams`) for a user, or an admin. */
-const scopeOf = (userId: string, admin: boolean, action: DatasetAction) => scopeParams({ userId, admin, allowed: DATASET_ACTIONS[action] });
-const READ_AS = (userId: string, admin: boolean) => scopeOf(userId, admin, "read");
-const WRITE_AS = (userId: string) => scopeOf(userId, false, "write");
-const MANAGE_AS = (userId: string) => scopeOf(userId, false, "manage");
+/** A dataset statement's scope (policy/rules.ts) for a user, or an admin. */
+const scopeOf = (userId: string, admin: boolean, action: DatasetAction): DatasetScope => ({ userId, admin, allowed: DATASET_ACTIONS[action] });
+/** Its parameters, for the statements run here by their text. */
+const READ_AS = (userId: string, admin: boolean) => scopeParams(scopeOf(userId, admin, "read"));
+
+/**
+ * The statement a store function sends and its parameters, without running it: the writes
+ * are explained as the server's own code builds them, so their values are named (in the
+ * store's arguments) and a new column changes nothing here.
+ */
+async function sentBy(call: (db: Queryable) => Promise<unknown>): Promise<{ sql: string; params: Param[] }> {
+  const sent: Array<{ sql: string; params: Param[] }> = [];
+  const recorder: Queryable = {
+    async query<Row>(text: string, params?: readonly unknown[]) {
+      sent.push({ sql: text, params: [...(params ?? [])] as Param[] });
+      return [{}] as Row[];
+    },
+  };
+  await call(recorder);
+  if (sent.length !== 1) throw new Error(`explain: a store call sent ${sent.length} statements, expected one`);
+  return sent[0]!;
+}
 
 /**
  * The generic plans (one plan for all parameter values) the server gets from the 6th

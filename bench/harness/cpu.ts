@@ -127,3 +127,15 @@ export function quietWaiter(totalSeconds: number, perPhaseSeconds: number): () =
     return waited > 1000 ? `waited ${(waited / 1000).toFixed(1)} s for other work to stop` : undefined;
   };
 }
+
+/** Waits until the server has used under 5% of a core for half a second (at most 30 s). */
+export async function waitUntilIdle(watch: Watched): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  let before = await snapshot(watch);
+  while (performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = await snapshot(watch);
+    if (cpuBetween(before, now).server < 5) return;
+    before = now;
+  }
+}

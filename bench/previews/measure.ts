@@ -11,23 +11,14 @@ import { createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import type { BenchDatabase, Fixtures } from "./database.js";
-import { fmt, fmtBytes } from "./format.js";
-import { log } from "./lifecycle.js";
-import { type LoadResult, runLoad, startLoad } from "./load.js";
-import { temporaryDirectory } from "./local-files.js";
-import type { BenchOptions } from "./options.js";
-import { startApiServer } from "./processes.js";
-import { meRequests } from "./scenarios.js";
-import { graphql, uploadFile } from "./tus-client.js";
-
-export interface PreviewRun {
-  options: BenchOptions;
-  database: BenchDatabase;
-  fixtures: Fixtures;
-  jwtSecret: string;
-  settle(): Promise<void>;
-}
+import { graphql, uploadFile } from "../harness/client.js";
+import { fmt, fmtBytes } from "../harness/format.js";
+import { log, temporaryDirectory } from "../harness/lifecycle.js";
+import { type LoadResult, runLoad, startLoad } from "../harness/load.js";
+import type { BenchOptions } from "../harness/options.js";
+import { startApiServer } from "../harness/processes.js";
+import { meRequests } from "../harness/requests.js";
+import type { BenchRun } from "../harness/run.js";
 
 export interface ProfileResult {
   format: "csv" | "parquet";
@@ -117,7 +108,7 @@ async function readerPeakSum(origin: string): Promise<number> {
 
 const PREVIEW = `query($id: ID!) { dataset(id: $id) { latestVersion { files { path preview { status rowCount error } } } } }`;
 
-export async function measurePreviews(run: PreviewRun): Promise<PreviewsResult> {
+export async function measurePreviews(run: BenchRun): Promise<PreviewsResult> {
   const { options } = run;
   const sizes = options.previews;
   const directory = await temporaryDirectory("bench-previews-");

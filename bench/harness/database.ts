@@ -1,16 +1,15 @@
 /**
  * The benchmark's throw-away schema (`bench_<random>`, dropped at the end) on the given
- * PostgreSQL: the project's migrations, 1,000 users and 100,000 datasets seeded set-based
- * (as scripts/explain.ts does), one admin, and signed-in users with live sessions.
+ * PostgreSQL: the project's migrations, 1,000 users (one admin) and 100,000 datasets seeded
+ * set-based (harness/seed.ts, as scripts/explain.ts does), and signed-in users with live
+ * sessions made by the server's own session store.
  */
 import { randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
 import pg from "pg";
-import { createAccessTokens } from "../src/auth/tokens.js";
-import { migrate } from "../src/db/migrate.js";
-import { openPostgres } from "../src/db/postgres.js";
-import { SEED_DATASETS } from "../scripts/seed-sql.js";
 import { log, onCleanup } from "./lifecycle.js";
+import { createAccessTokens, createSession, migrate, openPostgres, type Queryable } from "./product.js";
+import { seedDatasets, seededUsers, seedUsers } from "./seed.js";
 
 export interface BenchDatabase {
   schema: string;
@@ -103,22 +102,14 @@ export interface SeedSize {
 /** Every seeded user's password (one real bcrypt hash at the server's cost, shared by all). */
 export const PASSWORD = "bench passphrase 2024";
 
-/** Seeds users and datasets set-based; owners are interleaved in time. Returns the time it took. */
+/** Seeds users (the first an admin) and datasets set-based; owners are interleaved in time. Returns the time it took. */
 export async function seed(database: BenchDatabase, size: SeedSize): Promise<number> {
   const started = performance.now();
   const passwordHash = await bcrypt.hash(PASSWORD, size.bcryptCost);
   const pool = database.pool(1);
   try {
-    await pool.query(
-      `insert into users (email, username, password_hash, role, created_at, updated_at)
-       select format('user%s@example.com', lpad(g::text, 4, '0')), format('user_%s', lpad(g::text, 4, '0')),
-              $2, 'USER',
-              timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute',
-              timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute'
-       from generate_series(1, $1::int) g`,
-      [size.users, passwordHash],
-    );
-    await pool.query(SEED_DATASETS, [size.users * size.datasetsPerUser, size.users]);
+    await seedUsers(pool, { count: size.users, passwordHash, admins: 1 });
+    await seedDatasets(pool, { count: size.users * size.datasetsPerUser, users: size.users });
     // A live database is vacuumed: visibility maps set, statistics fresh.
     await pool.query("vacuum analyze users");
     await pool.query("vacuum analyze datasets");
@@ -137,7 +128,7 @@ export interface Actor {
 }
 
 export interface Fixtures {
-  /** One admin (promoted with SQL), signed in `connections` times: one token per session. */
+  /** The one admin (`user_0001`, seeded so), signed in `connections` times: one token per session. */
   admin: Actor[];
   /** Users whose datasets are read (100 each, never written to during the run). */
   readers: Actor[];
@@ -147,40 +138,32 @@ export interface Fixtures {
   loginEmails: string[];
 }
 
+/** A session's refresh token lifetime (the benchmark never refreshes). */
+const SESSION_LIFETIMES = { refreshTokenTtlSeconds: 86_400, refreshReuseIntervalSeconds: 60 };
+
 /**
- * Promotes `user_0001` to admin, and signs in the next `count` users as readers and the
- * `count` after as writers, through sessions inserted directly and tokens signed with the
- * server's own code and secret (a bcrypt login per user would take minutes at cost 12).
+ * Signs in the admin (`user_0001`) `count` times, the next `count` users as readers and the
+ * `count` after as writers: sessions started by the server's session store, tokens signed
+ * with the server's own code and secret (a bcrypt login per user would take minutes at cost 12).
  */
 export async function signIn(database: BenchDatabase, secret: string, count: number): Promise<Fixtures> {
   const tokens = await createAccessTokens({ secret, signingKey: undefined, ttlSeconds: 3600 });
   const pool = database.pool(1);
+  const db: Queryable = { query: async (text, params) => (await pool.query(text, params as unknown[] | undefined)).rows };
   try {
-    const { rows: users } = await pool.query<{ id: string; email: string; tokenVersion: number }>(
-      `select id, email, token_version as "tokenVersion" from users order by username`,
-    );
+    const users = await seededUsers(pool);
     if (users.length < 2 * count + 2) throw new Error(`need at least ${2 * count + 2} users, seeded ${users.length}`);
-    const adminUser = users[0]!;
-    await pool.query("update users set role = 'ADMIN' where id = $1", [adminUser.id]);
-
     const actors = async (group: typeof users): Promise<Actor[]> => {
-      const { rows } = await pool.query<{ id: string; userId: string }>(
-        `insert into sessions (user_id) select unnest($1::uuid[]) returning id, user_id as "userId"`,
-        [group.map((user) => user.id)],
-      );
-      // RETURNING promises no order: hand each user one of their own sessions.
-      const sessions = new Map<string, string[]>();
-      for (const row of rows) sessions.set(row.userId, [...(sessions.get(row.userId) ?? []), row.id]);
-      return Promise.all(
-        group.map(async (user) => {
-          const sessionId = sessions.get(user.id)!.pop()!;
-          const token = await tokens.sign({ userId: user.id, tokenVersion: user.tokenVersion, sessionId });
-          return { userId: user.id, sessionId, email: user.email, token };
-        }),
-      );
+      const signedIn: Actor[] = [];
+      for (const user of group) {
+        const { sessionId } = await createSession(db, user.id, SESSION_LIFETIMES);
+        const token = await tokens.sign({ userId: user.id, tokenVersion: user.tokenVersion, sessionId });
+        signedIn.push({ userId: user.id, sessionId, email: user.email, token });
+      }
+      return signedIn;
     };
     return {
-      admin: await actors(Array.from({ length: count }, () => adminUser)),
+      admin: await actors(Array.from({ length: count }, () => users[0]!)),
       readers: await actors(users.slice(1, 1 + count)),
       writers: await actors(users.slice(1 + count, 1 + 2 * count)),
       loginEmails: users.slice(1 + 2 * count).map((user) => user.email),

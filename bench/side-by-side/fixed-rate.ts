@@ -10,9 +10,9 @@
  * while all are busy waits for one, and that wait is in its latency.
  */
 import http from "node:http";
-import { cpuBetween, snapshot, type Watched } from "./cpu.js";
-import { onCleanup } from "./lifecycle.js";
-import type { HttpRequest, LoadResult } from "./load.js";
+import { cpuBetween, snapshot, type Watched } from "../harness/cpu.js";
+import { onCleanup } from "../harness/lifecycle.js";
+import type { HttpRequest, LoadResult } from "../harness/load.js";
 
 export interface FixedRateSpec {
   origin: string;

@@ -1,11 +1,12 @@
 /**
- * The scenarios measured side by side (bench/side-by-side.ts): each one's requests as the
+ * The scenarios measured side by side (side-by-side/measure.ts): each one's requests as the
  * project's server is asked, and as PostGraphile 5 is asked the same thing (its README's
  * queries: `rowId` for the table's id, `condition` and `orderBy` for the owner's newest).
  * Both get the same tokens, so each request carries the same bytes of authorization.
  */
-import type { Actor, Fixtures } from "./database.js";
-import type { HttpRequest } from "./load.js";
+import type { Actor, Fixtures } from "../harness/database.js";
+import type { HttpRequest } from "../harness/load.js";
+import { graphqlRequest } from "../harness/requests.js";
 
 export type SideBySideName = "typename" | "datasets" | "datasetsCount" | "adminDatasets" | "adminDatasetsCount" | "me" | "search" | "createDataset";
 
@@ -46,14 +47,8 @@ const CREATE = {
   variables: { input: { name: "Bench dataset", description: "Made by the benchmark", filePath: "/data/bench/upload.csv" } },
 };
 
-function post(kind: string, token: string, query: string, variables?: Record<string, unknown>): HttpRequest {
-  return {
-    kind,
-    path: "/graphql",
-    body: JSON.stringify(variables ? { query, variables } : { query }),
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-  };
-}
+const post = (kind: string, token: string, query: string, variables?: Record<string, unknown>): HttpRequest =>
+  graphqlRequest(kind, query, variables, token);
 
 const each = (actors: readonly Actor[], make: (actor: Actor) => HttpRequest) => actors.map(make);
 

@@ -1,15 +1,15 @@
 /**
  * The processes under test: the real server (`src/main.ts`, as `npm start` runs it, but as
- * `node --import tsx` so that its pid is the server's own, for RSS and --cpu-prof) and the
- * bare Fastify route (bench/bare-server.ts). Each is stopped at the end, also on Ctrl-C.
+ * `node --import tsx` so that its pid is the server's own, for RSS and --cpu-prof), and any
+ * other child a part starts (the API part's bare route, the PostGraphile peer). Each is
+ * stopped at the end, also on Ctrl-C.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
 import { onCleanup, sleep } from "./lifecycle.js";
-
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
+import { ROOT } from "./paths.js";
+import { SERVER_ENTRY } from "./product.js";
 
 export interface ChildServer {
   pid: number;
@@ -66,18 +66,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ChildSe
   const profiling = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
   return startChild({
     label: "server",
-    args: [...(options.nodeOptions ?? []), ...profiling, "--import", "tsx", "src/main.ts"],
+    args: [...(options.nodeOptions ?? []), ...profiling, "--import", "tsx", SERVER_ENTRY],
     env: apiServerEnvironment(options, port),
     port,
     cwd: options.checkout,
     ...(options.node ? { command: options.node } : {}),
   });
-}
-
-/** The bare Fastify route that answers any body size (bench/bare-server.ts). */
-export async function startBareServer(): Promise<ChildServer> {
-  const port = await freePort();
-  return startChild({ label: "bare route", args: ["--import", "tsx", "bench/bare-server.ts"], env: { PORT: String(port) }, port });
 }
 
 export interface ChildSpec {

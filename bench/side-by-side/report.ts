@@ -1,8 +1,9 @@
-/** The side by side run's tables (terminal and docs/benchmarks.md) and issue 13's targets. */
-import { fmt, fmtRate, type Table } from "./format.js";
-import type { LoadResult } from "./load.js";
-import type { ProfileSummary } from "./profile.js";
-import type { SideBySideResult, SideBySideScenarioResult } from "./side-by-side.js";
+/** The side by side run's section: issue 13's targets, its tables on the terminal, and its part of docs/benchmarks.md. */
+import { codeAndMachineLines, type RunFacts } from "../harness/facts.js";
+import { fmt, fmtRate, markdownTable, type Table, textTable } from "../harness/format.js";
+import type { LoadResult } from "../harness/load.js";
+import type { ProfileSummary } from "../harness/profile.js";
+import type { SideBySideResult, SideBySideScenarioResult } from "./measure.js";
 
 const errorsOf = (result: LoadResult) => result.non2xx + result.graphqlErrors + result.connectionErrors;
 
@@ -16,7 +17,7 @@ const msPerRequest = (results: LoadResult[]) =>
   `${fmt(median(results.map((result) => result.cpu.serverMsPerRequest)), 2)} + ${fmt(median(results.map((result) => result.cpu.postgresMsPerRequest)), 2)}`;
 
 /** Closed loop: each round's ratio, their median, and where each server's CPU went. */
-export function throughputTable(result: SideBySideResult): Table {
+function throughputTable(result: SideBySideResult): Table {
   return {
     headers: [
       "scenario",
@@ -45,7 +46,7 @@ export function throughputTable(result: SideBySideResult): Table {
 }
 
 /** Fixed rate: each server's median p50 and p99 over the rounds. */
-export function fixedRateTable(result: SideBySideResult): Table {
+function fixedRateTable(result: SideBySideResult): Table {
   const rows = result.scenarios
     .filter((scenario): scenario is SideBySideScenarioResult & { fixedRate: NonNullable<SideBySideScenarioResult["fixedRate"]> } =>
       Boolean(scenario.fixedRate),
@@ -71,6 +72,9 @@ export function fixedRateTable(result: SideBySideResult): Table {
     rows,
   };
 }
+
+/** A run's results as far as a side by side run goes (with issue 13's targets when B was PostGraphile). */
+export type SideBySideResults = RunFacts & { sideBySide?: SideBySideResult & { targets: SideBySideTarget[] } };
 
 export interface SideBySideTarget {
   target: string;
@@ -110,7 +114,7 @@ export function sideBySideTargets(result: SideBySideResult): SideBySideTarget[] 
   return targets;
 }
 
-export function targetsTable(targets: readonly SideBySideTarget[]): Table {
+function targetsTable(targets: readonly SideBySideTarget[]): Table {
   return {
     headers: ["target (issue 13)", "measured", ""],
     rightAligned: [false, false, false],
@@ -119,7 +123,7 @@ export function targetsTable(targets: readonly SideBySideTarget[]): Table {
 }
 
 /** What A and B were, and how they were measured. */
-export function sideBySideSetup(result: SideBySideResult): string[] {
+function sideBySideSetup(result: SideBySideResult): string[] {
   return [
     `A: ${result.a.name} on Node ${result.a.node}. B: ${result.b.name} on Node ${result.b.node}${result.b.variant ? ` (${result.b.variant})` : ""}.`,
     `${result.rounds} rounds per scenario, A then B, each ${result.duration} with autocannon, ${result.connections} connections, ` +
@@ -127,7 +131,7 @@ export function sideBySideSetup(result: SideBySideResult): string[] {
   ];
 }
 
-export const SIDE_BY_SIDE_METHOD = [
+const SIDE_BY_SIDE_METHOD = [
   "Both servers run the whole time on the same seeded schema (1,000 users, 100,000 datasets) and the same PostgreSQL,",
   "and get the same tokens (HS256, verified by each on every request). A ÷ B is each round's pair of adjacent runs;",
   "on this shared 2-core machine absolute req/s move by 15% or more from minute to minute, so quote the median ratio.",
@@ -136,7 +140,7 @@ export const SIDE_BY_SIDE_METHOD = [
 ];
 
 /** A profile's top functions and packages, side by side in one table. */
-export function profileTable(summary: ProfileSummary, rows = 15): Table {
+function profileTable(summary: ProfileSummary, rows = 15): Table {
   return {
     headers: ["self %", "function", "where", "", "self %", "package / module"],
     rightAligned: [true, false, false, false, true, false],
@@ -146,4 +150,59 @@ export function profileTable(summary: ProfileSummary, rows = 15): Table {
       return [entry ? fmt(entry.percent, 1) : "", entry?.function ?? "", entry?.where ?? "", "", pkg ? fmt(pkg.percent, 1) : "", pkg?.name ?? ""];
     }),
   };
+}
+
+/** A side by side run's lines on the terminal at the end (none when it was not one). */
+export function sideBySideTerminalSection(results: SideBySideResults): string[] {
+  const { sideBySide } = results;
+  if (!sideBySide) return [];
+  const parts = [
+    `\n== Side by side (${results.mode} run)`,
+    ...sideBySideSetup(sideBySide),
+    "",
+    textTable(throughputTable(sideBySide)),
+    "",
+    textTable(fixedRateTable(sideBySide)),
+    ...(sideBySide.targets.length > 0 ? ["", textTable(targetsTable(sideBySide.targets))] : []),
+  ];
+  for (const profile of sideBySide.profiles ?? []) {
+    parts.push(
+      `\n== Profile of A during ${profile.label} (${fmt(profile.rps)} req/s under the profiler, ${fmt(profile.summary.busyPercent)}% of samples busy; ${profile.summary.file})`,
+      textTable(profileTable(profile.summary)),
+    );
+  }
+  return parts;
+}
+
+/**
+ * A side by side run's section of docs/benchmarks.md (its latest full run): against
+ * PostGraphile (`--peer`), or against another setting or build of this server (`--versus`);
+ * none when there is no such run yet.
+ */
+export function sideBySideMarkdownSection(results: SideBySideResults | undefined): string[] {
+  const sideBySide = results?.sideBySide;
+  if (!results || !sideBySide) return [];
+  const peer = results.parts?.includes("peer") ?? false;
+  const title = peer ? "Side by side with PostGraphile 5" : `This server against itself: ${sideBySide.b.variant}`;
+  const flag = peer ? "--peer postgraphile" : `--versus '${sideBySide.b.variant}'`;
+  return [
+    `## ${title}: latest full run, ${results.date}`,
+    "",
+    `\`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench -- ${flag}\` (add \`--rounds 3 --seconds 5\` for a short run).`,
+    "",
+    ...codeAndMachineLines(results),
+    ...sideBySideSetup(sideBySide),
+    "",
+    "### Requests per second, closed loop",
+    "",
+    markdownTable(throughputTable(sideBySide)),
+    "",
+    ...SIDE_BY_SIDE_METHOD,
+    "",
+    "### Latency at a fixed rate (half B's capacity)",
+    "",
+    markdownTable(fixedRateTable(sideBySide)),
+    "",
+    ...(sideBySide.targets.length > 0 ? ["### Targets (issue 13)", "", markdownTable(targetsTable(sideBySide.targets)), ""] : []),
+  ];
 }

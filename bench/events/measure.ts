@@ -15,26 +15,14 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { type CpuUse, cpuBetween, snapshot, type Watched } from "./cpu.js";
-import type { Actor, BenchDatabase, Fixtures } from "./database.js";
-import { fmt } from "./format.js";
-import { log, sleep } from "./lifecycle.js";
-import type { BenchOptions } from "./options.js";
-import { startApiServer } from "./processes.js";
-import { graphql } from "./tus-client.js";
-import { temporaryDirectory } from "./local-files.js";
-
-export interface EventsOptions {
-  writers: number;
-  /** One-dataset subscriptions of each writer (plus one to everything). */
-  datasetsPerWriter: number;
-  strangers: number;
-  datasetsPerStranger: number;
-  /** The admin's all-datasets subscriptions. */
-  adminSubscriptions: number;
-  commitsPerSecond: number;
-  seconds: number;
-}
+import { graphql, uploadSmall } from "../harness/client.js";
+import { type CpuUse, cpuBetween, snapshot, type Watched, waitUntilIdle } from "../harness/cpu.js";
+import type { Actor } from "../harness/database.js";
+import { fmt } from "../harness/format.js";
+import { log, sleep, temporaryDirectory } from "../harness/lifecycle.js";
+import { startApiServer } from "../harness/processes.js";
+import type { BenchRun } from "../harness/run.js";
+import { newestDatasetIds } from "../harness/seed.js";
 
 export interface EventsResult {
   settings: Record<string, string | number>;
@@ -51,14 +39,6 @@ export interface EventsResult {
   rss: { beforeMiB: number; subscribedMiB: number; probedMiB: number; afterMiB: number; perSubscriptionKiB: number };
   cpu: CpuUse;
   targets: Array<{ target: string; measured: string; pass: boolean }>;
-}
-
-export interface EventsRun {
-  options: BenchOptions;
-  database: BenchDatabase;
-  fixtures: Fixtures;
-  jwtSecret: string;
-  settle(): Promise<void>;
 }
 
 const SUBSCRIPTION = `subscription Events($datasetId: ID) { datasetEvents(datasetId: $datasetId) { type datasetId at version { number } } }`;
@@ -82,7 +62,7 @@ interface Received {
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-export async function measureEvents(run: EventsRun): Promise<EventsResult> {
+export async function measureEvents(run: BenchRun): Promise<EventsResult> {
   const { options, database, fixtures } = run;
   const sizes = options.events;
   const writers = fixtures.writers.slice(0, sizes.writers);
@@ -111,10 +91,7 @@ export async function measureEvents(run: EventsRun): Promise<EventsResult> {
   const pool = database.pool(4);
   const clients: Client[] = [];
   try {
-    const datasetsOf = async (actor: Actor, count: number) =>
-      (
-        await pool.query<{ id: string }>("select id from datasets where user_id = $1 order by created_at desc, id limit $2", [actor.userId, count])
-      ).rows.map((row) => row.id);
+    const datasetsOf = (actor: Actor, count: number) => newestDatasetIds(pool, actor.userId, count);
     const writerDatasets = await Promise.all(writers.map((writer) => datasetsOf(writer, sizes.datasetsPerWriter)));
     const strangerDatasets = await Promise.all(strangers.map((stranger) => datasetsOf(stranger, sizes.datasetsPerStranger)));
 
@@ -234,7 +211,7 @@ export async function measureEvents(run: EventsRun): Promise<EventsResult> {
 
     // RSS with the subscriptions open and nothing else happening: once the server has taken
     // them all in (its CPU idle), before any event.
-    await serverIdle(watch);
+    await waitUntilIdle(watch);
     const subscribedMiB = server.rssMiB();
 
     // In place once each has seen a probe: an UPDATED of a dataset it may see, announced
@@ -382,68 +359,4 @@ export async function measureEvents(run: EventsRun): Promise<EventsResult> {
     await server.stop();
     await rm(directory, { recursive: true, force: true });
   }
-}
-
-/** Waits until the server has used under 5% of a core for half a second (at most 30 s). */
-async function serverIdle(watch: Watched): Promise<void> {
-  const deadline = performance.now() + 30_000;
-  let before = await snapshot(watch);
-  while (performance.now() < deadline) {
-    await sleep(500);
-    const now = await snapshot(watch);
-    if (cpuBetween(before, now).server < 5) return;
-    before = now;
-  }
-}
-
-/** tus creation-with-upload of a few bytes; the upload's id. */
-async function uploadSmall(origin: string, token: string, datasetId: string, text: string): Promise<string> {
-  const body = Buffer.from(text);
-  const response = await fetch(`${origin}/uploads`, {
-    method: "POST",
-    headers: {
-      "tus-resumable": "1.0.0",
-      authorization: `Bearer ${token}`,
-      "upload-length": String(body.length),
-      "upload-metadata": `datasetId ${Buffer.from(datasetId).toString("base64")}`,
-      "content-type": "application/offset+octet-stream",
-    },
-    body,
-  });
-  const location = response.headers.get("location");
-  await response.arrayBuffer();
-  if (response.status !== 201 || !location) throw new Error(`tus creation answered HTTP ${response.status}`);
-  return location.split("/").at(-1)!;
-}
-
-/** docs/benchmarks.md's lines for this part. */
-export function eventsMarkdownLines(date: string, results: EventsResult, busyNote: string | undefined): string[] {
-  return [
-    `## Live events: latest full run, ${date}`,
-    "",
-    ...(busyNote ? [busyNote, ""] : []),
-    "| setting | |",
-    "|---|---|",
-    ...Object.entries(results.settings).map(([name, value]) => `| ${name} | ${value} |`),
-    "",
-    ...eventsSummaryLines(results).map((line) => `- ${line}`),
-    "",
-    "| target (issue 15) | measured |  |",
-    "|---|---|---|",
-    ...results.targets.map((target) => `| ${target.target} | ${target.measured} | ${target.pass ? "PASS" : "MISS"} |`),
-    "",
-  ];
-}
-
-export function eventsSummaryLines(results: EventsResult): string[] {
-  const { commits, deliveries, latencyMs, rss, cpu } = results;
-  return [
-    `${fmt(results.subscriptions)} subscriptions on ${results.connections} connections (${results.users} users)`,
-    `${fmt(commits.committed)} of ${fmt(commits.planned)} commits in ${fmt(commits.seconds, 1)} s (${fmt(commits.perSecond, 1)}/s); commit round trip p50 ${fmt(commits.p50Ms, 1)} ms, p99 ${fmt(commits.p99Ms, 1)} ms`,
-    `delivery latency, commit to client: p50 ${fmt(latencyMs.p50, 1)} ms, p90 ${fmt(latencyMs.p90, 1)} ms, p99 ${fmt(latencyMs.p99, 1)} ms, max ${fmt(latencyMs.max, 1)} ms`,
-    `deliveries: ${fmt(deliveries.received)} of ${fmt(deliveries.expected)} expected; ${deliveries.missing} missing, ${deliveries.duplicates} duplicated, ${deliveries.withoutAccess} to a subscriber without access`,
-    `server RSS: ${fmt(rss.beforeMiB)} MiB before the subscriptions, ${fmt(rss.subscribedMiB)} MiB with them open and idle (${fmt(rss.perSubscriptionKiB, 1)} KiB per subscription, its connection's share included), ` +
-      `${fmt(rss.probedMiB)} MiB once a probe had reached each, ${fmt(rss.afterMiB)} MiB after the commits (the heap V8 grew for that work; whether any of it stays is not measured here: see the idle figure)`,
-    `CPU during the commits, % of one core: server ${fmt(cpu.server)}, PostgreSQL ${fmt(cpu.postgres)}, the benchmark (clients and commits) ${fmt(cpu.loadGenerator)}, other ${fmt(cpu.other)}`,
-  ];
 }

@@ -11,12 +11,10 @@ import { existsSync } from "node:fs";
 import { cp, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { log } from "./lifecycle.js";
-import { type ChildServer, freePort, startChild } from "./processes.js";
-
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
+import { log } from "../harness/lifecycle.js";
+import { ROOT } from "../harness/paths.js";
+import { type ChildServer, freePort, startChild } from "../harness/processes.js";
 const run = promisify(execFile);
 
 /** The files of the peer's folder that make an installation (a change to either is a new one). */

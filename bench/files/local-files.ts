@@ -1,28 +1,17 @@
 /**
  * The files part's bytes on this machine's disk: generated test files (never held whole in
- * memory, never committed: they live in a temporary directory removed at the end), their
- * hashes, and the floor, the same bytes piped from one local file to another in Node.
+ * memory, never committed: they live in a temporary directory removed at the end, see
+ * harness/lifecycle.ts), their hashes, and the floor, the same bytes piped from one local
+ * file to another in Node.
  */
 import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, open, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { log, onCleanup } from "./lifecycle.js";
 
 const MIB = 2 ** 20;
-
-/** A directory under the system's temporary directory, removed with everything in it at the end. */
-export async function temporaryDirectory(prefix: string): Promise<string> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
-  onCleanup(`remove ${path}`, async () => {
-    await rm(path, { recursive: true, force: true });
-    log(`removed ${path}`);
-  });
-  return path;
-}
 
 /**
  * Writes `size` bytes that look random (AES-CTR keystream under a fresh key: unique content,

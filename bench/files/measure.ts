@@ -9,16 +9,16 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type CpuUse, cpuBetween, snapshot, type Watched } from "./cpu.js";
-import type { Actor, BenchDatabase, Fixtures } from "./database.js";
-import { log } from "./lifecycle.js";
-import { type LoadResult, runLoad, startLoad } from "./load.js";
-import type { BenchOptions } from "./options.js";
-import { type FloorResult, generateFile, hashFile, mbPerSecond, measureFloor, temporaryDirectory } from "./local-files.js";
-import { type ChildServer, type RssSamples, sampleRss, startApiServer } from "./processes.js";
-import { fmt, fmtBytes } from "./format.js";
-import { meRequests } from "./scenarios.js";
-import { downloadToFile, graphql, type UploadTiming, uploadFile } from "./tus-client.js";
+import { downloadToFile, graphql, type UploadTiming, uploadFile } from "../harness/client.js";
+import { type CpuUse, cpuBetween, snapshot, type Watched } from "../harness/cpu.js";
+import type { Actor } from "../harness/database.js";
+import { fmt, fmtBytes } from "../harness/format.js";
+import { log, temporaryDirectory } from "../harness/lifecycle.js";
+import { type LoadResult, runLoad, startLoad } from "../harness/load.js";
+import { type ChildServer, type RssSamples, sampleRss, startApiServer } from "../harness/processes.js";
+import { meRequests } from "../harness/requests.js";
+import type { BenchRun } from "../harness/run.js";
+import { type FloorResult, generateFile, hashFile, mbPerSecond, measureFloor } from "./local-files.js";
 
 const WARM_UP_BYTES = 64 * 2 ** 20;
 
@@ -76,23 +76,13 @@ export interface FilesResult {
 const COMMIT = `mutation Commit($input: CommitInput!) { commitDatasetVersion(input: $input) { number files { path size sha256 } } }`;
 const CREATE_DATASET = `mutation Create($input: CreateDatasetInput!) { createDataset(input: $input) { id } }`;
 
-/** What the files part works with (bench/main.ts's run). */
-export interface FilesRun {
-  options: BenchOptions;
-  database: BenchDatabase;
-  fixtures: Fixtures;
-  jwtSecret: string;
-  /** Waits (a little) for other work on the machine to stop before a measurement. */
-  settle(): Promise<void>;
-}
-
 interface Generated {
   path: string;
   size: number;
   sha256: string;
 }
 
-export async function measureFiles(run: FilesRun): Promise<FilesResult> {
+export async function measureFiles(run: BenchRun): Promise<FilesResult> {
   const { options, database, fixtures } = run;
   const sizes = options.files;
   const directory = await temporaryDirectory("bench-files-");
@@ -239,7 +229,7 @@ export async function measureFiles(run: FilesRun): Promise<FilesResult> {
  * asked at a steady rate; `me` at that rate alone first, for comparison.
  */
 async function measureParallel(
-  run: FilesRun,
+  run: BenchRun,
   server: ChildServer,
   watch: Watched,
   sources: Generated[],

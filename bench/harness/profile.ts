@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { ROOT } from "./paths.js";
 
 interface CallFrame {
   functionName: string;
@@ -52,14 +53,11 @@ export interface ProfileSummary {
   byPackage: Array<{ name: string; selfMs: number; percent: number }>;
 }
 
-const ROOT_URL = new URL("../", import.meta.url).href;
-const ROOT_PATH = fileURLToPath(ROOT_URL);
-
 /** A script's place, short: `src/auth/tokens.ts`, `node_modules/jose/…`, `node:internal/…`. */
 function shorten(url: string): string {
   if (url === "") return "(native)";
   let path = url.startsWith("file://") ? fileURLToPath(url) : url;
-  if (path.startsWith(ROOT_PATH)) path = path.slice(ROOT_PATH.length);
+  if (path.startsWith(ROOT)) path = path.slice(ROOT.length);
   return path.replace(/^.*?node_modules\//, "node_modules/");
 }
 

@@ -1,7 +1,8 @@
 /**
- * The files part's client, over plain `node:http` as any tus client speaks it: creation,
- * PATCH bodies streamed from a file on disk (the load generator never holds a file in
- * memory), the download streamed into a file; and the two GraphQL calls around them.
+ * The server's client for the parts that move files (files, previews, events), over plain
+ * `node:http` as any tus client speaks it: creation, PATCH bodies streamed from a file on
+ * disk (the load generator never holds a file in memory), a small upload in its creation
+ * request, the download streamed into a file; and GraphQL calls around them.
  */
 import { createReadStream, createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -112,6 +113,26 @@ export function patchFromFile(target: UploadTarget, file: string, start: number,
     body.once("end", () => (sentAt = performance.now()));
     pipeline(body, outgoing).catch(reject);
   });
+}
+
+/** tus creation-with-upload of a few bytes; the upload's id. */
+export async function uploadSmall(origin: string, token: string, datasetId: string, text: string): Promise<string> {
+  const body = Buffer.from(text);
+  const response = await fetch(`${origin}/uploads`, {
+    method: "POST",
+    headers: {
+      ...TUS,
+      authorization: `Bearer ${token}`,
+      "upload-length": String(body.length),
+      "upload-metadata": `datasetId ${Buffer.from(datasetId).toString("base64")}`,
+      "content-type": "application/offset+octet-stream",
+    },
+    body,
+  });
+  const location = response.headers.get("location");
+  await response.arrayBuffer();
+  if (response.status !== 201 || !location) throw new Error(`tus creation answered HTTP ${response.status}`);
+  return location.split("/").at(-1)!;
 }
 
 export interface DownloadTiming {

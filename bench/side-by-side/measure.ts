@@ -7,24 +7,24 @@
  * moves much less, so that is what is reported, with the median of the pairs.
  *
  * After a scenario's closed-loop rounds, both are run at a fixed rate of half B's measured
- * capacity (bench/fixed-rate.ts), for the latency a user sees when the server is not
+ * capacity (side-by-side/fixed-rate.ts), for the latency a user sees when the server is not
  * saturated.
  */
 import { mkdir, readdir } from "node:fs/promises";
 import { loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
-import type { Watched } from "./cpu.js";
-import type { BenchDatabase, Fixtures } from "./database.js";
-import { fmt, fmtRate } from "./format.js";
+import type { Watched } from "../harness/cpu.js";
+import { fmt, fmtRate } from "../harness/format.js";
+import { log } from "../harness/lifecycle.js";
+import { type HttpRequest, type LoadResult, runLoad } from "../harness/load.js";
+import type { BenchOptions, ServerVariant, SideBySideOptions } from "../harness/options.js";
+import { fileStamp, ROOT } from "../harness/paths.js";
+import { primeSessions } from "../harness/priming.js";
+import { type ChildServer, startApiServer } from "../harness/processes.js";
+import { mainThreadProfile, type ProfileSummary, summariseProfile } from "../harness/profile.js";
+import type { BenchRun } from "../harness/run.js";
 import { runFixedRate } from "./fixed-rate.js";
-import { log } from "./lifecycle.js";
-import { type HttpRequest, type LoadResult, runLoad } from "./load.js";
-import type { BenchOptions, ServerVariant, SideBySideOptions } from "./options.js";
-import { installPeer, findPeerSource, peerNodeVersion, startPeerServer } from "./postgraphile.js";
-import { type ChildServer, startApiServer } from "./processes.js";
-import { mainThreadProfile, type ProfileSummary, summariseProfile } from "./profile.js";
-import { primeSessions } from "./priming.js";
-import { listedRows, type SideBySideName, sideBySideScenarios } from "./side-by-side-scenarios.js";
+import { findPeerSource, installPeer, peerNodeVersion, startPeerServer } from "./postgraphile.js";
+import { listedRows, type SideBySideName, sideBySideScenarios } from "./scenarios.js";
 
 export interface SideBySidePair {
   a: LoadResult;
@@ -77,16 +77,21 @@ const median = (values: readonly number[]) => {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
-export interface SideBySideRun {
-  options: BenchOptions;
-  database: BenchDatabase;
-  fixtures: Fixtures;
-  jwtSecret: string;
-  settle(): Promise<void>;
+/** A side by side run's settings, as the results record them. */
+export function sideBySideSettings(options: BenchOptions, result: SideBySideResult): Record<string, string | number> {
+  return {
+    rounds: result.rounds,
+    duration: result.duration,
+    rateRounds: result.rateRounds,
+    connections: options.connections,
+    serverPool: "default (10); PostGraphile's: 10",
+    environment: "NODE_ENV=production LOG_LEVEL=warn EXPOSE_STATEMENT_COUNT=true, throttle limits raised",
+    loadGenerator: "autocannon 8 (closed loop) and bench/side-by-side/fixed-rate.ts (open loop) in the benchmark's process, same machine",
+  };
 }
 
 /** A or B as the project's server with `variant`'s environment, node options and checkout. */
-function startOurs(run: SideBySideRun, variant: ServerVariant): Promise<ChildServer> {
+function startOurs(run: BenchRun, variant: ServerVariant): Promise<ChildServer> {
   return startApiServer({
     databaseUrl: run.database.url,
     jwtSecret: run.jwtSecret,
@@ -103,7 +108,7 @@ const nodeOf = (variant: ServerVariant) => [variant.node ?? process.version, ...
 
 const describeVariant = (name: string, variant: ServerVariant) => (variant.label ? `${name} (${variant.label})` : name);
 
-export async function measureSideBySide(run: SideBySideRun, sideBySide: SideBySideOptions): Promise<SideBySideResult> {
+export async function measureSideBySide(run: BenchRun, sideBySide: SideBySideOptions): Promise<SideBySideResult> {
   const { database, fixtures, options } = run;
   const againstPeer = sideBySide.against.kind === "postgraphile";
   const scenarios = sideBySideScenarios(fixtures, !againstPeer).filter(
@@ -280,22 +285,17 @@ async function preflight(
   log("preflight ok: every scenario answered by both, the lists with the same rows");
 }
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-
 /**
  * A (the project's server, as `--ours` says) under `node --cpu-prof`, each scenario but
  * `{ __typename }` in turn for one round, then the main thread's self time within each
  * scenario's measured window: where one request of that scenario spends its time.
  */
 async function profileScenarios(
-  run: SideBySideRun,
+  run: BenchRun,
   sideBySide: SideBySideOptions,
   scenarios: ReturnType<typeof sideBySideScenarios>,
 ): Promise<NonNullable<SideBySideResult["profiles"]>> {
-  const directory = `${ROOT}bench/profiles/${new Date()
-    .toISOString()
-    .replace(/\.\d+Z$/, "Z")
-    .replace(/:/g, "-")}-side-by-side`;
+  const directory = `${ROOT}bench/profiles/${fileStamp(new Date().toISOString())}-side-by-side`;
   await mkdir(directory, { recursive: true });
   log(`\n== Profile: A under node --cpu-prof (${directory.slice(ROOT.length)})`);
   const server = await startApiServer({

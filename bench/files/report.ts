@@ -1,7 +1,8 @@
-/** The files part's targets (issue 11) and its tables, for the terminal and docs/benchmarks.md. */
-import { DISTURBED_PERCENT } from "./cpu.js";
-import type { FilesResult, TransferResult } from "./files.js";
-import { fmt, fmtBytes, pct, type Table } from "./format.js";
+/** The files part's targets (issue 11) and its section: tables on the terminal, and its part of docs/benchmarks.md. */
+import { DISTURBED_PERCENT } from "../harness/cpu.js";
+import { busyMachineNote, codeAndMachineLines, type RunFacts } from "../harness/facts.js";
+import { fmt, fmtBytes, markdownTable, pct, type Table, textTable } from "../harness/format.js";
+import type { FilesResult, TransferResult } from "./measure.js";
 
 export interface FilesTarget {
   target: string;
@@ -11,6 +12,9 @@ export interface FilesTarget {
 
 /** The files part's results with its targets judged. */
 export type FilesReport = FilesResult & { targets: FilesTarget[] };
+
+/** A run's results as far as the files part goes. */
+export type FilesResults = RunFacts & { files?: FilesReport };
 
 /** Issue 11's figures. */
 export const FILES_TARGETS = { ratioToFloor: 0.5, rssGrowthMiB: 64, meP99Ms: 50 } as const;
@@ -58,7 +62,7 @@ const speedOf = (mbPerSecond: number, other: number | undefined) =>
   `${fmt(mbPerSecond)}${other !== undefined && other > DISTURBED_PERCENT ? "*" : ""}`;
 
 /** Whether any figure of the files part is starred. */
-export function filesDisturbed(files: FilesResult): boolean {
+function filesDisturbed(files: FilesResult): boolean {
   return [...files.uploads, files.download, files.parallel].some((transfer) => transfer.cpu.other > DISTURBED_PERCENT);
 }
 
@@ -67,7 +71,7 @@ const serverCpuSeconds = (transfer: { seconds: number; cpu: { server: number } }
 /** CPU seconds per 10^9 bytes: what a byte costs, which moves far less than MB/s on a busy machine. */
 const cpuPerGb = (cpuSeconds: number, bytes: number) => cpuSeconds / (bytes / 1e9);
 
-export function transfersTable(files: FilesResult): Table {
+function transfersTable(files: FilesResult): Table {
   const { before, after } = files.floors;
   const floorRow = (label: string, floor: typeof before) => [
     label,
@@ -128,7 +132,7 @@ export function transfersTable(files: FilesResult): Table {
   };
 }
 
-export function meLines(files: FilesResult): string[] {
+function meLines(files: FilesResult): string[] {
   const { parallel } = files;
   const line = (label: string, result: FilesResult["parallel"]["meAlone"]) =>
     `${label}: ${fmt(result.responses)} answers (${fmt(result.rps)} req/s), p50 ${fmt(result.p50Ms, 1)} ms, p99 ${fmt(result.p99Ms, 1)} ms, ` +
@@ -140,7 +144,7 @@ export function meLines(files: FilesResult): string[] {
   ];
 }
 
-export function filesTargetTable(targets: readonly FilesTarget[]): Table {
+function filesTargetTable(targets: readonly FilesTarget[]): Table {
   return {
     headers: ["target (issue 11)", "measured", ""],
     rows: targets.map((target) => [target.target, target.measured, target.verdict]),
@@ -148,12 +152,12 @@ export function filesTargetTable(targets: readonly FilesTarget[]): Table {
   };
 }
 
-export const FILES_DISTURBED_NOTE =
+const FILES_DISTURBED_NOTE =
   `* other work on the machine took more than ${DISTURBED_PERCENT}% of a core during that transfer (column "other CPU"): ` +
   "the figure is low by about that share of the machine.";
 
 /** What the files section of docs/benchmarks.md says about how it measures. */
-export const FILES_METHOD = [
+const FILES_METHOD = [
   "The server is its own process for this part (production, the filesystem store in a temporary `DATA_DIR`),",
   "warmed up by 64 MiB uploaded twice (in PATCHes, in one request), committed and downloaded. The floor is the same",
   "bytes piped from one local file to another by Node (`stream.pipeline(fs.createReadStream, fs.createWriteStream)`),",
@@ -167,12 +171,51 @@ export const FILES_METHOD = [
   "The parallel row's server CPU includes answering `me` meanwhile.",
 ];
 
-/** A warning for a run taken while the machine was busy with other work (load average above its cores). */
-export function busyMachineNote(machine: { cores: number; loadAverageAtStart: number[] }): string | undefined {
-  const load = machine.loadAverageAtStart[0] ?? 0;
-  if (load <= machine.cores) return undefined;
-  return (
-    `**Taken on a busy machine**: load average ${fmt(load, 1)} on ${machine.cores} cores at the start (other work ran throughout). ` +
-    "MB/s, the ratios and the latencies are far from what this machine does idle; CPU s/GB and RSS are the steadier figures."
+/** The files part's lines on the terminal at the end of a run (none when it did not run). */
+export function filesTerminalSection(results: FilesResults): string[] {
+  const { files } = results;
+  if (!files) return [];
+  return [
+    `\n== Files (${results.mode} run; ${files.settings.store})`,
+    textTable(transfersTable(files)),
+    ...(filesDisturbed(files) ? [FILES_DISTURBED_NOTE] : []),
+    ...meLines(files),
+    "",
+    textTable(filesTargetTable(files.targets)),
+  ];
+}
+
+/** The files part's section of docs/benchmarks.md (its latest full run). */
+export function filesMarkdownSection(results: FilesResults | undefined): string[] {
+  const files = results?.files;
+  if (!results || !files) return ["## Files", "", "No full run yet.", ""];
+  const busy = busyMachineNote(
+    results.machine,
+    "MB/s, the ratios and the latencies are far from what this machine does idle; CPU s/GB and RSS are the steadier figures.",
   );
+  return [
+    `## Files: latest full run, ${results.date}`,
+    "",
+    ...(busy ? [busy, ""] : []),
+    ...codeAndMachineLines(results),
+    "| setting | |",
+    "|---|---|",
+    ...Object.entries(files.settings).map(([name, value]) => `| ${name} | ${value} |`),
+    "",
+    "### Transfers",
+    "",
+    markdownTable(transfersTable(files)),
+    "",
+    ...FILES_METHOD,
+    ...(filesDisturbed(files) ? ["", FILES_DISTURBED_NOTE] : []),
+    "",
+    "### The API during uploads",
+    "",
+    ...meLines(files).map((line) => `- ${line}`),
+    "",
+    "### Targets (issue 11)",
+    "",
+    markdownTable(filesTargetTable(files.targets)),
+    "",
+  ];
 }

@@ -1,6 +1,7 @@
-import type { EventsOptions } from "./events.js";
-
-/** What one `npm run bench` does: the mode, its sizes and durations, read from argv and DATABASE_URL. */
+/**
+ * What one `npm run bench` does: the mode, the parts, their sizes and durations, read from
+ * argv and DATABASE_URL. Every part's sizes are here, so `--quick` reads as one list.
+ */
 
 export interface Phase {
   /** Seconds of load before measuring (discarded). */
@@ -18,7 +19,7 @@ export interface Phase {
 export type BenchPart = "api" | "files" | "previews" | "events" | "peer" | "versus";
 export const BENCH_PARTS: readonly BenchPart[] = ["api", "files", "previews", "events"];
 
-/** The previews part's sizes (bench/previews.ts). */
+/** The previews part's sizes (bench/previews/). */
 export interface PreviewsOptions {
   /** The generated CSV (`--preview-size`, e.g. 200MB); its Parquet is what the same rows make. */
   csvBytes: number;
@@ -42,7 +43,7 @@ export interface ServerVariant {
   label: string;
 }
 
-/** `--peer postgraphile` or `--versus …`: two servers, alternating scenario by scenario. */
+/** `--peer postgraphile` or `--versus …` (bench/side-by-side/): two servers, alternating scenario by scenario. */
 export interface SideBySideOptions {
   /** What B is: PostGraphile 5, or the project's server as `--versus` says. */
   against: { kind: "postgraphile" } | ({ kind: "variant" } & ServerVariant);
@@ -58,7 +59,20 @@ export interface SideBySideOptions {
   scenarios?: string[];
 }
 
-/** The files part's sizes (bench/files.ts). */
+/** The live-events part's sizes (bench/events/). */
+export interface EventsOptions {
+  writers: number;
+  /** One-dataset subscriptions of each writer (plus one to everything). */
+  datasetsPerWriter: number;
+  strangers: number;
+  datasetsPerStranger: number;
+  /** The admin's all-datasets subscriptions. */
+  adminSubscriptions: number;
+  commitsPerSecond: number;
+  seconds: number;
+}
+
+/** The files part's sizes (bench/files/). */
 export interface FilesOptions {
   /** The one large file uploaded (twice: in chunks, and in one request) and downloaded. */
   bigFileBytes: number;
@@ -76,7 +90,7 @@ export interface FilesOptions {
 
 export interface BenchOptions {
   mode: "full" | "quick";
-  /** Which parts run (`--only api` or `--only files`; both by default). */
+  /** Which parts run (`--only api|files|previews|events`, all four by default; `peer` or `versus` alone for a side by side run). */
   parts: readonly BenchPart[];
   /** Also run the server under `node --cpu-prof` for datasets and adminDatasets. */
   profile: boolean;

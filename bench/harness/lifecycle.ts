@@ -1,8 +1,11 @@
 /**
  * Everything the benchmark starts is registered here and torn down once, in reverse order:
  * at the end, on an error, and on Ctrl-C / SIGTERM (load generators first, then child
- * processes, then the throw-away schema).
+ * processes, then the throw-away schema and temporary directories).
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 type Cleanup = { label: string; run: () => Promise<void> | void };
 
@@ -51,3 +54,13 @@ export function log(line = ""): void {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A directory under the system's temporary directory, removed with everything in it at the end. */
+export async function temporaryDirectory(prefix: string): Promise<string> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  onCleanup(`remove ${path}`, async () => {
+    await rm(path, { recursive: true, force: true });
+    log(`removed ${path}`);
+  });
+  return path;
+}

@@ -1,0 +1,26 @@
+/**
+ * Everything the benchmark takes from the product's code (src/), in one place: when src/ is
+ * reorganised, this is the file to follow it. No SQL text comes through here, only the
+ * functions the server itself calls (its stores, throttle, audit log, tokens, migrations),
+ * so a changed statement or a new column is the product's business and a changed signature
+ * fails `tsc`, not a run.
+ *
+ * The server itself runs as a child process from SERVER_ENTRY (harness/processes.ts).
+ */
+import { createThrottle } from "../../src/auth/throttle.js";
+
+export { createAuditLog } from "../../src/audit/events.js";
+export { createThrottle };
+export { createAccessTokens } from "../../src/auth/tokens.js";
+export { insertDataset, listDatasets } from "../../src/datasets/store.js";
+export type { Queryable } from "../../src/db/database.js";
+export { migrate } from "../../src/db/migrate.js";
+export { openPostgres } from "../../src/db/postgres.js";
+export { createSession } from "../../src/sessions/store.js";
+export { findCredentialsByEmail } from "../../src/users/store.js";
+
+/** The server's entry point, relative to a checkout (run as `node --import tsx <entry>`). */
+export const SERVER_ENTRY = "src/main.ts";
+
+/** The throttle's settings, as the server reads them from its configuration. */
+export type ThrottleSettings = Parameters<typeof createThrottle>[1];
