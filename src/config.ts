@@ -10,8 +10,8 @@ import { combine, docsOf, type Get, type Resolved, readSettings, Setting, variab
  * only module that reads `process.env`; everything else takes a `Config`.
  *
  * Each variable is declared once, below, where its value sits in the configuration: its
- * parser, its default and its README row (`npm run config:table` writes the README's table
- * from these; tests/config.test.ts fails when the two differ). A new variable is one entry
+ * parser, its default and its row of docs/configuration.md (`npm run config:table` writes that
+ * table from these; tests/config.test.ts fails when the two differ). A new variable is one entry
  * (and a bad-value case in tests/config.test.ts).
  */
 
@@ -26,7 +26,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** Chosen from measurement on the 2-core reference machine; see README "Configuration". */
+/** Chosen from measurement on the 2-core reference machine; see docs/configuration.md. */
 export const DEFAULT_BCRYPT_COST = 12;
 
 const DEV_CORS_ORIGINS = Object.freeze([
@@ -112,7 +112,7 @@ const origins = z
   .describe("comma-separated `http(s)://host[:port]`, no path");
 
 /**
- * A PEM given inline (`NAME`) or as a file (`NAME_FILE`): one declaration, one README row.
+ * A PEM given inline (`NAME`) or as a file (`NAME_FILE`): one declaration, one row of the table.
  * Both at once is a mistake.
  */
 function pem(
@@ -173,7 +173,7 @@ const DATABASE_QUERY_TIMEOUT = variable("DATABASE_QUERY_TIMEOUT", integer(1, 360
 
 const TRUST_PROXY = variable("TRUST_PROXY", trustProxy, {
   meaning:
-    'whose `X-Forwarded-For` to believe for the client address (throttling, logs): `false`; a number of proxy hops (recommended: `1` behind one load balancer); the proxies\' addresses/CIDRs, comma-separated; or `true` (the left-most entry: only behind a proxy that overwrites the header; warned about at start-up). See "Client addresses"',
+    'whose `X-Forwarded-For` to believe for the client address (throttling, logs): `false`; a number of proxy hops (recommended: `1` behind one load balancer); the proxies\' addresses/CIDRs, comma-separated; or `true` (the left-most entry: only behind a proxy that overwrites the header; warned about at start-up). See docs/limits.md, "Client addresses"',
   default: "false",
 });
 
@@ -284,7 +284,7 @@ const SETTINGS = {
     /** A route may allow its body more (`config: { requestTimeout }` in its route options, 0 for no limit). */
     requestTimeoutSeconds: variable("REQUEST_TIMEOUT", integer(1, 3600), {
       meaning:
-        "seconds a request's headers may take to arrive, and then its body; slower is answered 408 and the connection closed (a route may allow its body more: below)",
+        "seconds a request's headers may take to arrive, and then its body; slower is answered 408 and the connection closed (a route may allow its body more: docs/limits.md)",
       default: "30",
     }),
     idleTimeoutSeconds: variable("IDLE_TIMEOUT", integer(1, 3600), {
@@ -402,7 +402,7 @@ const SETTINGS = {
     }),
     /** See src/limits.ts. */
     maxCost: variable("MAX_COST", integer(1, 10_000_000), {
-      meaning: "objects one operation may fetch, page sizes multiplied in (below)",
+      meaning: "objects one operation may fetch, page sizes multiplied in (docs/limits.md)",
       default: "5000",
     }),
     maxAnalysisNodes: variable("MAX_ANALYSIS_NODES", integer(100, 10_000_000), {
@@ -552,7 +552,7 @@ const SETTINGS = {
   previews: {
     /** DuckDB's memory_limit for one profile. */
     memoryLimitBytes: variable("PREVIEW_MEMORY_LIMIT", bytes, {
-      meaning: 'DuckDB\'s `memory_limit` for one preview (the reader process itself adds about 100 MiB: README "Previews")',
+      meaning: "DuckDB's `memory_limit` for one preview (the reader process itself adds about 100 MiB: docs/previews.md)",
       default: "512MiB",
     }),
     threads: variable("PREVIEW_THREADS", integer(1, 64), { meaning: "DuckDB's threads for one preview", default: "1" }),
@@ -594,7 +594,7 @@ export type ThrottleConfig = Config["throttle"];
 export type SubscriptionsConfig = Config["subscriptions"];
 export type SigningKeyConfig = NonNullable<Config["signingKey"]>;
 
-/** The README's configuration table, a row a declaration, in declaration order. */
+/** docs/configuration.md's table, a row a declaration, in declaration order. */
 export const CONFIGURATION_DOCS = docsOf(SETTINGS);
 
 /** Every variable the server reads (the tests check each one's validation). */

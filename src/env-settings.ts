@@ -2,11 +2,11 @@ import type { z } from "zod";
 
 /**
  * The machinery behind `config.ts`: an environment variable declared once (its parser, its
- * default, its README row), and a reading of the whole environment that reports every
+ * default, its row of docs/configuration.md), and a reading of the whole environment that reports every
  * problem, not the first only. `config.ts` holds the declarations.
  */
 
-/** What the README's configuration table says of one declaration: one row. */
+/** What docs/configuration.md's table says of one declaration: one row. */
 export interface VariableDoc {
   /** The variables the row is about: one, or a value and its `_FILE` form. */
   readonly names: readonly string[];
@@ -33,7 +33,7 @@ export interface Reading {
   problem(name: string, message: string): never;
 }
 
-/** One declaration: the variables it reads, its README rows, and how it turns them into a value. */
+/** One declaration: the variables it reads, its rows of the table, and how it turns them into a value. */
 export class Setting<T> {
   constructor(
     readonly docs: readonly VariableDoc[],
@@ -46,9 +46,9 @@ export class Setting<T> {
 }
 
 interface VariableOptions<T> {
-  /** The README's "meaning" column (Markdown). */
+  /** The table's "meaning" column (Markdown). */
   meaning: string;
-  /** The README's "default" column, where it is not just the `default` text. */
+  /** The table's "default" column, where it is not just the `default` text. */
   defaultDoc?: string;
   /** A problem with the value (given or default) as a message, or `undefined`; may read other declarations. */
   check?: (value: T, get: Get) => string | undefined;
@@ -59,9 +59,9 @@ interface VariableOptions<T> {
 type Default<T> = string | ((get: Get) => T);
 
 /**
- * An environment variable. `parser` says in its `description` what it accepts (the README's
+ * An environment variable. `parser` says in its `description` what it accepts (the table's
  * "accepted" column). `default` is either the text one would set (parsed like a set value,
- * and shown as is in the README), or computed from other declarations (then `defaultDoc`
+ * and shown as is in the table), or computed from other declarations (then `defaultDoc`
  * says what it is). Without a default, unset is `undefined`.
  */
 export function variable<T>(name: string, parser: z.ZodType<T>, options: VariableOptions<T> & { default: string }): Setting<T>;
@@ -115,7 +115,7 @@ function defaultDoc(
   return `${text}; production: required${required.unless ? ` (or \`${required.unless.names[0]}\`)` : ""}`;
 }
 
-/** A value made of several declarations (each keeps its own README row). */
+/** A value made of several declarations (each keeps its own row of the table). */
 export function combine<const Parts extends Record<string, Setting<unknown>>, T>(
   parts: Parts,
   build: (values: { [K in keyof Parts]: ValueOf<Parts[K]> }) => T,
@@ -135,7 +135,7 @@ export type Settings = { readonly [key: string]: Setting<unknown> | Settings };
 /** The configuration a tree of declarations reads to (readonly all the way down). */
 export type Resolved<S> = S extends Setting<infer T> ? T : { readonly [K in keyof S]: Resolved<S[K]> };
 
-/** Every README row of a tree, in declaration order. */
+/** Every row of the table of a tree, in declaration order. */
 export function docsOf(settings: Settings): VariableDoc[] {
   return Object.values(settings).flatMap((entry) => (entry instanceof Setting ? entry.docs : docsOf(entry)));
 }

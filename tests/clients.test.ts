@@ -86,7 +86,7 @@ describe("typed clients against the live server", () => {
     await server.graphql(`mutation($input: RegisterInput!) { register(input: $input) { accessToken } }`, { input: account });
     const session = new ClientSession(server.url);
     // urql sends short queries as GET by default; Apollo's CSRF prevention wants POST (or a
-    // preflight header) from browsers' simple requests: a frontend sets this too (README).
+    // preflight header) from browsers' simple requests: a frontend sets this too (docs/clients.md).
     const client = new Client({
       url: server.url,
       exchanges: [fetchExchange],

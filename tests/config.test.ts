@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { README, withConfigTable } from "../scripts/config-table.js";
+import { CONFIG_PAGE, withConfigTable } from "../scripts/config-table.js";
 import { ConfigError, DEFAULT_BCRYPT_COST, ENVIRONMENT_VARIABLES, loadConfig } from "../src/config.js";
 
 /** Every variable is validated at start-up into one frozen object. */
@@ -84,10 +84,12 @@ describe("configuration", () => {
     expect(config.signingKey?.previousPublicKeyPems).toEqual([]);
   });
 
-  it("documents every variable in the README's table as declared (npm run config:table writes it)", () => {
-    const readme = readFileSync(README, "utf8");
+  it("documents every variable in docs/configuration.md's table as declared (npm run config:table writes it)", () => {
+    const page = readFileSync(CONFIG_PAGE, "utf8");
     // Line by line, so that a failure shows the rows that differ; the table names every declaration.
-    expect(readme.split("\n"), "README.md's configuration table is stale: run npm run config:table").toEqual(withConfigTable(readme).split("\n"));
+    expect(page.split("\n"), "docs/configuration.md's configuration table is stale: run npm run config:table").toEqual(
+      withConfigTable(page).split("\n"),
+    );
   });
 
   it("treats an empty variable as unset", () => {

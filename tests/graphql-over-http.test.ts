@@ -17,7 +17,7 @@ const KNOWN_FAILURES: Record<string, string> = {};
  * Audits that send a GET with no header but Accept. Apollo's CSRF prevention (kept on)
  * refuses such a GET with 400, since a browser could send it cross-site without a
  * preflight. Every audit GET therefore carries `apollo-require-preflight: true`, as our
- * clients' GETs do (README); these are checked to fail without it, which is CSRF
+ * clients' GETs do (docs/clients.md); these are checked to fail without it, which is CSRF
  * prevention still at work.
  */
 const NEED_PREFLIGHT: Record<string, string> = {

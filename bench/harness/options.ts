@@ -103,7 +103,7 @@ export interface BenchOptions {
   loginConnections: number;
   /** Logins kept in flight during the event-loop health run. */
   stormLogins: number;
-  /** The bcrypt cost the server runs with (README: 12 on the reference machine). */
+  /** The bcrypt cost the server runs with (docs/configuration.md: 12 on the reference machine). */
   bcryptCost: number;
   scenario: Phase;
   sqlFloor: Phase;

@@ -115,7 +115,7 @@ async function startBoss(database: Database, schema: string): Promise<PgBoss> {
       schedule: false,
       migrate: true,
       maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
-      // Completed and failed jobs are kept a week, for operators to look at (README "Previews").
+      // Completed and failed jobs are kept a week, for operators to look at (docs/previews.md).
       archiveCompletedAfterSeconds: 7 * 86400,
     });
     // Errors of its own timers (a maintenance round while the database is away): the next round tries again.

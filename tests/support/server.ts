@@ -69,7 +69,7 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
   return {
     NODE_ENV: "test",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-    // The minimum cost keeps the suite fast; the real default is measured (README).
+    // The minimum cost keeps the suite fast; the real default is measured (docs/configuration.md).
     BCRYPT_COST: "4",
     JWT_SECRET: randomBytes(32).toString("hex"),
     // Every test comes from 127.0.0.1: throttling is tested with its own low limits.
