@@ -490,6 +490,12 @@ const SETTINGS = {
       meaning: "bytes per user; each distinct content counted once, plus unfinished uploads' declared lengths",
       default: "10GiB",
     }),
+    /** What a user's datasets' versions and file lists take of the database (src/files/metering.ts). */
+    metadataQuota: variable("METADATA_QUOTA", bytes, {
+      meaning:
+        "bytes of the database per user for their datasets' versions and file lists (128 a version plus its message, 256 a file row written plus 6 × its path plus its content type; a commit writes rows only for the files it changes); past it a commit is `QUOTA_EXCEEDED`",
+      default: "1GiB",
+    }),
     uploadExpirySeconds: variable("UPLOAD_EXPIRY", integer(60, 30 * 86400), {
       meaning: "seconds an upload may stay unfinished or uncommitted before it and its bytes are removed",
       default: "86400",

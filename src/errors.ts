@@ -93,7 +93,9 @@ export const notFound = (what: string) => new ClientError(`${what} not found`, E
 /** Bad input; `field` names it as a dotted path from the argument (`input.name`). */
 export const badUserInput = (field: string, message: string) => new ClientError(message, ErrorCode.BAD_USER_INPUT, { field });
 
-export const quotaExceeded = (message: string) => new ClientError(message, ErrorCode.QUOTA_EXCEEDED);
+/** `extensions` may say which quota (`quota: "METADATA_QUOTA"`) and its figures. */
+export const quotaExceeded = (message: string, extensions: Record<string, unknown> = {}) =>
+  new ClientError(message, ErrorCode.QUOTA_EXCEEDED, extensions);
 
 export const conflict = (field: string, message: string) => new ClientError(message, ErrorCode.CONFLICT, { field });
 

@@ -2,7 +2,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser } from "./support/factories.js";
-import { commit, commitFiles, sha256, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
+import { commit, commitFiles, seedVersion, sha256, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
 import { startServer, type TestServer } from "./support/server.js";
 
 /** Limits that hold before a byte is kept, one copy per content, and nothing left behind. */
@@ -171,9 +171,29 @@ describe("termination and immutability", () => {
   it("refuses any change to a committed version, even in SQL", async () => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);
-    await commitFiles(server, owner.token, dataset.id, { "f.txt": Buffer.from("f") });
-    await expect(server.database.query("update version_files set size = 0 where dataset_id = $1", [dataset.id])).rejects.toThrow(/immutable/);
-    await expect(server.database.query("update dataset_versions set message = 'x' where dataset_id = $1", [dataset.id])).rejects.toThrow(/immutable/);
+    await commitFiles(server, owner.token, dataset.id, { "f.txt": Buffer.from("f"), "g.txt": Buffer.from("g") });
+    await commitFiles(server, owner.token, dataset.id, { "f.txt": null });
+    const [row] = await server.database.query<{ sha256: string }>("select sha256 from version_files where dataset_id = $1 limit 1", [dataset.id]);
+    const refused = (statement: string) => expect(server.database.query(statement, [dataset.id])).rejects.toThrow(/immutable/);
+    await refused("update version_files set size = 0 where dataset_id = $1");
+    await refused("update version_files set path = 'h.txt' where dataset_id = $1 and path = 'g.txt'");
+    // Reopening f.txt's closed row (adding it back to version 2), or closing g.txt's (taking it from version 2).
+    await refused("update version_files set last_version = null where dataset_id = $1 and path = 'f.txt'");
+    await refused("update version_files set last_version = 1 where dataset_id = $1 and path = 'g.txt'");
+    await refused(
+      `insert into version_files (dataset_id, first_version, path, sha256, size, content_type) values ($1, 2, 'new.txt', '${row!.sha256}', 1, 'text/plain')`,
+    );
+    await refused(
+      `insert into version_files (dataset_id, first_version, path, sha256, size, content_type) values ($1, 1, 'old.txt', '${row!.sha256}', 1, 'text/plain')`,
+    );
+    await refused("delete from version_files where dataset_id = $1 and path = 'g.txt'");
+    await refused("update dataset_versions set message = 'x' where dataset_id = $1");
+    const listed = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { v1: version(number: 1) { files { path } } v2: version(number: 2) { files { path } } } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
+    expect(listed.data.dataset).toEqual({ v1: { files: [{ path: "f.txt" }, { path: "g.txt" }] }, v2: { files: [{ path: "g.txt" }] } });
   });
 });
 
@@ -195,18 +215,9 @@ describe("file counts", () => {
     const dataset = await createDataset(server, owner);
     await commitFiles(server, owner.token, dataset.id, { "seed.txt": Buffer.from("seed") });
     const [seeded] = await server.database.query<{ sha256: string }>("select sha256 from version_files where dataset_id = $1", [dataset.id]);
-    const blob = seeded!.sha256;
     // Two large versions made in SQL (as 10,000 uploads would make them).
-    for (const number of [2, 3]) {
-      await server.database.query("insert into dataset_versions (dataset_id, number, file_count, total_size) values ($1, $2, 10000, 40000)", [
-        dataset.id,
-        number,
-      ]);
-      await server.database.query(
-        "insert into version_files (dataset_id, version, path, sha256, size, content_type) select $1, $2, 'f' || n, $3, 4, 'text/plain' from generate_series(1, 10000) n",
-        [dataset.id, number, blob],
-      );
-    }
+    await seedVersion(server, dataset.id, seeded!.sha256, 10_000, { replaceAll: true });
+    await seedVersion(server, dataset.id, seeded!.sha256, 10_000, { prefix: "g", replaceAll: true });
     const one = await server.graphql(
       `query($id: ID!) { dataset(id: $id) { version(number: 2) { files { path } } } }`,
       { id: dataset.id },

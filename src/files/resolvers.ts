@@ -28,7 +28,7 @@ export const fileResolvers: Resolvers = {
         context.services.audit,
         requireViewer(context),
         request,
-        context.services.config.files.storageQuota,
+        { storage: context.services.config.files.storageQuota, metadata: context.services.config.files.metadataQuota },
         context.services.previews,
       );
       context.services.previews.committed();
