@@ -141,6 +141,17 @@ export const tooManyStatements = (maxStatements: number) =>
     { limit: "statements", maxStatements },
   );
 
+/**
+ * A list whose length only execution knows (a version's `files`) would take the request's
+ * cost to `cost`, past what it may spend (`maxCost`): refused before any of it is read.
+ */
+export const listTooExpensive = (field: string, length: number, cost: number, maxCost: number) =>
+  new ClientError(
+    `This request would cost ${cost} with ${field} of ${length} items, past its limit of ${maxCost}: ask for fewer versions' or datasets' ${field} at once`,
+    ErrorCode.REQUEST_TOO_EXPENSIVE,
+    { limit: "MAX_COST", cost, maxCost },
+  );
+
 /** PostgreSQL's SQLSTATE for a statement cancelled, here by `statement_timeout`. */
 const QUERY_CANCELED = "57014";
 
