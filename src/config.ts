@@ -502,6 +502,12 @@ const SETTINGS = {
       meaning: "unfinished uploads (bytes still arriving or being stored) one user may hold at once; past it a tus creation is refused with 429",
       default: "100",
     }),
+    /** What a user's datasets' versions and file lists take of the database (src/files/metering.ts). */
+    metadataQuota: variable("METADATA_QUOTA", bytes, {
+      meaning:
+        "bytes of the database per user for their datasets' versions and file lists (128 a version plus its message, 256 a file row written plus 6 × its path plus its content type; a commit writes rows only for the files it changes); past it a commit is `QUOTA_EXCEEDED`",
+      default: "1GiB",
+    }),
     uploadExpirySeconds: variable("UPLOAD_EXPIRY", integer(60, 30 * 86400), {
       meaning: "seconds an upload may stay unfinished or uncommitted before it and its bytes are removed",
       default: "86400",

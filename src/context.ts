@@ -8,6 +8,7 @@ import type { RequestReport } from "./request-log.js";
 import type { PasswordHasher } from "./auth/passwords.js";
 import type { AccessTokens } from "./auth/tokens.js";
 import type { Config } from "./config.js";
+import type { CostBudget } from "./cost-budget.js";
 import type { CountingDatabase } from "./db/counting.js";
 import type { EventHub, SubscriberGate } from "./events/hub.js";
 import type { GarbageCollector } from "./files/garbage.js";
@@ -73,6 +74,8 @@ export interface Context {
    */
   clientAddress: string;
   log: FastifyBaseLogger;
+  /** The operation's cost: static, and what lists charge as they resolve (set once the operation is analysed). */
+  cost?: CostBudget;
   /** A subscription's connection (WebSocket only): whether events may go out now. */
   subscriber?: SubscriberGate;
 }

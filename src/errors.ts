@@ -93,7 +93,9 @@ export const notFound = (what: string) => new ClientError(`${what} not found`, E
 /** Bad input; `field` names it as a dotted path from the argument (`input.name`). */
 export const badUserInput = (field: string, message: string) => new ClientError(message, ErrorCode.BAD_USER_INPUT, { field });
 
-export const quotaExceeded = (message: string) => new ClientError(message, ErrorCode.QUOTA_EXCEEDED);
+/** `extensions` may say which quota (`quota: "METADATA_QUOTA"`) and its figures. */
+export const quotaExceeded = (message: string, extensions: Record<string, unknown> = {}) =>
+  new ClientError(message, ErrorCode.QUOTA_EXCEEDED, extensions);
 
 export const conflict = (field: string, message: string) => new ClientError(message, ErrorCode.CONFLICT, { field });
 
@@ -137,6 +139,17 @@ export const tooManyStatements = (maxStatements: number) =>
     `This request needs more than ${maxStatements} database statements: split it into smaller requests`,
     ErrorCode.REQUEST_TOO_EXPENSIVE,
     { limit: "statements", maxStatements },
+  );
+
+/**
+ * A list whose length only execution knows (a version's `files`) would take the request's
+ * cost to `cost`, past what it may spend (`maxCost`): refused before any of it is read.
+ */
+export const listTooExpensive = (field: string, length: number, cost: number, maxCost: number) =>
+  new ClientError(
+    `This request would cost ${cost} with ${field} of ${length} items, past its limit of ${maxCost}: ask for fewer versions' or datasets' ${field} at once`,
+    ErrorCode.REQUEST_TOO_EXPENSIVE,
+    { limit: "MAX_COST", cost, maxCost },
   );
 
 /** PostgreSQL's SQLSTATE for a statement cancelled, here by `statement_timeout`. */

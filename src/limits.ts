@@ -23,6 +23,7 @@ import {
 } from "graphql";
 import type { LimitsConfig } from "./config.js";
 import type { Context } from "./context.js";
+import { ASSUMED_LIST_LENGTH, CostBudget } from "./cost-budget.js";
 import { limitRefusal } from "./errors.js";
 
 /**
@@ -101,7 +102,7 @@ export const COUNT_COST = 10;
  */
 export const SEARCH_COST = 100;
 /** The page size a list field gets when `first` is not given: the schema's default. */
-const DEFAULT_PAGE_SIZE = 20;
+const DEFAULT_PAGE_SIZE = ASSUMED_LIST_LENGTH;
 
 /** What a selection inherits from the field above it. */
 interface Scope {
@@ -139,6 +140,8 @@ class CostAnalysis {
     private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
     private readonly variables: Record<string, unknown>,
     private readonly budget: number,
+    /** What one item of each list without `first` costs, for execution to charge its real length (cost-budget.ts). */
+    private readonly itemCosts?: Map<FieldNode, number>,
   ) {}
 
   /**
@@ -194,7 +197,9 @@ class CostAnalysis {
         const inner = takesPageSize ? this.pageScope(this.argumentsOf(selection, field)) : TOP;
         const below = isObjectType(named) ? this.selectionCost(selection.selectionSet, named, inner) : 0;
         const own = 1 + (inner.searched ? SEARCH_COST : 0);
-        total += (isListType(getNullableType(field.type)) ? scope.listLength : 1) * (own + below);
+        const isList = isListType(getNullableType(field.type));
+        if (isList && !takesPageSize) this.itemCosts?.set(selection, own + below);
+        total += (isList ? scope.listLength : 1) * (own + below);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const on = selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : parent;
         if (isObjectType(on)) total += this.selectionCost(selection.selectionSet, on, scope);
@@ -233,6 +238,7 @@ export function operationCost(
   fragments: Record<string, FragmentDefinitionNode>,
   variables: Record<string, unknown>,
   budget = Number.POSITIVE_INFINITY,
+  itemCosts?: Map<FieldNode, number>,
 ): number {
   const root =
     operation.operation === "mutation"
@@ -241,7 +247,7 @@ export function operationCost(
         ? schema.getSubscriptionType()
         : schema.getQueryType();
   if (!root) return 0;
-  const analysis = new CostAnalysis(schema, new Map(Object.entries(fragments)), variables, budget);
+  const analysis = new CostAnalysis(schema, new Map(Object.entries(fragments)), variables, budget, itemCosts);
   // A fragment spread 2^1000 times costs more than a double can say: it is over any limit.
   return Math.min(analysis.selectionCost(operation.selectionSet, root, TOP), Number.MAX_SAFE_INTEGER);
 }
@@ -249,12 +255,11 @@ export function operationCost(
 /** Whether an error (as raised, or as formatted for the response) is a limit's refusal. */
 export const isLimitRefusal = (error: { extensions?: Record<string, unknown> }) => typeof error.extensions?.limit === "string";
 
-const costs = new WeakMap<object, number>();
-
 /**
  * Computes each operation's cost once it is resolved, refuses it before execution when
- * over `maxCost`, and reports it in the response's `extensions.cost`. A response with a
- * limit's refusal carries that one error only.
+ * over `maxCost`, and reports it in the response's `extensions.cost` (with what lists
+ * charged as they resolved: cost-budget.ts). A response with a limit's refusal carries that
+ * one error only.
  */
 export function limitsPlugin(schema: GraphQLSchema, limits: LimitsConfig): ApolloServerPlugin<Context> {
   return {
@@ -271,8 +276,9 @@ export function limitsPlugin(schema: GraphQLSchema, limits: LimitsConfig): Apoll
           const variables = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {}, { maxErrors: 1 });
           // Variables that do not coerce fail execution before any resolver runs: nothing to cost.
           if (variables.errors) return;
-          const cost = operationCost(schema, operation, fragments, variables.coerced, limits.maxAnalysisNodes);
-          costs.set(contextValue, cost);
+          const itemCosts = new Map<FieldNode, number>();
+          const cost = operationCost(schema, operation, fragments, variables.coerced, limits.maxAnalysisNodes, itemCosts);
+          contextValue.cost = new CostBudget(cost, limits.maxCost, itemCosts);
           if (cost > limits.maxCost) {
             throw limitRefusal(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, "MAX_COST", {
               cost,
@@ -285,7 +291,7 @@ export function limitsPlugin(schema: GraphQLSchema, limits: LimitsConfig): Apoll
           const result = response.body.singleResult;
           const refusal = result.errors?.find(isLimitRefusal);
           if (refusal) result.errors = [refusal];
-          const cost = costs.get(contextValue);
+          const cost = contextValue.cost?.total;
           if (cost !== undefined) result.extensions = { ...result.extensions, cost };
         },
       };

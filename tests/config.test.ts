@@ -183,6 +183,7 @@ describe("configuration", () => {
     MAX_FILE_SIZE: ["5 gigs", "MAX_FILE_SIZE: expected a size in bytes such as 1048576, 500MB or 5GiB"],
     STORAGE_QUOTA: ["0", "STORAGE_QUOTA: expected a size in bytes"],
     MAX_UNFINISHED_UPLOADS: ["0", "MAX_UNFINISHED_UPLOADS: expected a whole number from 1 to 1000"],
+    METADATA_QUOTA: ["1 GB of rows", "METADATA_QUOTA: expected a size in bytes"],
     UPLOAD_EXPIRY: ["59", "UPLOAD_EXPIRY: expected a whole number from 60"],
     DOWNLOAD_URL_TTL: ["9", "DOWNLOAD_URL_TTL: expected a whole number from 10 to 86400"],
     SWEEP_INTERVAL: ["0", "SWEEP_INTERVAL: expected a whole number from 10 to 86400"],

@@ -2,8 +2,8 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser } from "./support/factories.js";
-import { commit, commitFiles, eventually, sha256, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { commit, commitFiles, eventually, seedVersion, sha256, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
+import { startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /** Limits that hold before a byte is kept, one copy per content, and nothing left behind. */
 
@@ -175,9 +175,29 @@ describe("termination and immutability", () => {
   it("refuses any change to a committed version, even in SQL", async () => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);
-    await commitFiles(server, owner.token, dataset.id, { "f.txt": Buffer.from("f") });
-    await expect(server.database.query("update version_files set size = 0 where dataset_id = $1", [dataset.id])).rejects.toThrow(/immutable/);
-    await expect(server.database.query("update dataset_versions set message = 'x' where dataset_id = $1", [dataset.id])).rejects.toThrow(/immutable/);
+    await commitFiles(server, owner.token, dataset.id, { "f.txt": Buffer.from("f"), "g.txt": Buffer.from("g") });
+    await commitFiles(server, owner.token, dataset.id, { "f.txt": null });
+    const [row] = await server.database.query<{ sha256: string }>("select sha256 from version_files where dataset_id = $1 limit 1", [dataset.id]);
+    const refused = (statement: string) => expect(server.database.query(statement, [dataset.id])).rejects.toThrow(/immutable/);
+    await refused("update version_files set size = 0 where dataset_id = $1");
+    await refused("update version_files set path = 'h.txt' where dataset_id = $1 and path = 'g.txt'");
+    // Reopening f.txt's closed row (adding it back to version 2), or closing g.txt's (taking it from version 2).
+    await refused("update version_files set last_version = null where dataset_id = $1 and path = 'f.txt'");
+    await refused("update version_files set last_version = 1 where dataset_id = $1 and path = 'g.txt'");
+    await refused(
+      `insert into version_files (dataset_id, first_version, path, sha256, size, content_type) values ($1, 2, 'new.txt', '${row!.sha256}', 1, 'text/plain')`,
+    );
+    await refused(
+      `insert into version_files (dataset_id, first_version, path, sha256, size, content_type) values ($1, 1, 'old.txt', '${row!.sha256}', 1, 'text/plain')`,
+    );
+    await refused("delete from version_files where dataset_id = $1 and path = 'g.txt'");
+    await refused("update dataset_versions set message = 'x' where dataset_id = $1");
+    const listed = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { v1: version(number: 1) { files { path } } v2: version(number: 2) { files { path } } } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
+    expect(listed.data.dataset).toEqual({ v1: { files: [{ path: "f.txt" }, { path: "g.txt" }] }, v2: { files: [{ path: "g.txt" }] } });
   });
 });
 
@@ -194,35 +214,72 @@ describe("file counts", () => {
     expect(response.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.changes" });
   });
 
-  it("refuses a request that would read more than 20,000 files, rather than building them", async () => {
+  it("charges files by their count: one 10,000-file version is read, a second in the same request is REQUEST_TOO_EXPENSIVE unread", async () => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);
     await commitFiles(server, owner.token, dataset.id, { "seed.txt": Buffer.from("seed") });
     const [seeded] = await server.database.query<{ sha256: string }>("select sha256 from version_files where dataset_id = $1", [dataset.id]);
-    const blob = seeded!.sha256;
-    // Two large versions made in SQL (as 10,000 uploads would make them).
-    for (const number of [2, 3]) {
-      await server.database.query("insert into dataset_versions (dataset_id, number, file_count, total_size) values ($1, $2, 10000, 40000)", [
-        dataset.id,
-        number,
-      ]);
-      await server.database.query(
-        "insert into version_files (dataset_id, version, path, sha256, size, content_type) select $1, $2, 'f' || n, $3, 4, 'text/plain' from generate_series(1, 10000) n",
-        [dataset.id, number, blob],
-      );
-    }
+    // Two versions of 10,000 files each (as 10,000 uploads would make them).
+    await seedVersion(server, dataset.id, seeded!.sha256, 10_000, { replaceAll: true });
+    await seedVersion(server, dataset.id, seeded!.sha256, 10_000, { prefix: "g", replaceAll: true });
     const one = await server.graphql(
-      `query($id: ID!) { dataset(id: $id) { version(number: 2) { files { path } } } }`,
+      `query($id: ID!) { dataset(id: $id) { version(number: 2) { files { path downloadUrl } } } }`,
       { id: dataset.id },
       { token: owner.token },
     );
     expect(one.errors).toBeUndefined();
     expect(one.data.dataset.version.files).toHaveLength(10_000);
-    const many = await server.graphql(
+    // Its cost counts each file: 1 + 1 + 20 assumed by the static analysis, and the 9,980 past them.
+    expect(one.extensions?.cost).toBe(22 + 9_980);
+
+    const two = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { a: version(number: 2) { files { path downloadUrl } } b: version(number: 3) { files { path downloadUrl } } } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
+    expect(two.errors?.map((error) => error.extensions)).toEqual([
+      expect.objectContaining({ code: "REQUEST_TOO_EXPENSIVE", limit: "MAX_COST", cost: 43 + 2 * 9_980 }),
+    ]);
+    const lists = [two.data.dataset.a, two.data.dataset.b];
+    expect(lists.filter((version) => version === null)).toHaveLength(1);
+    expect(lists.find((version) => version !== null).files).toHaveLength(10_000);
+    // The whole history in one request is refused the same way.
+    const all = await server.graphql(
       `query($id: ID!) { dataset(id: $id) { versions(first: 3) { nodes { files { path } } } } }`,
       { id: dataset.id },
       { token: owner.token },
     );
-    expect(many.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "files" });
+    expect(all.errors?.[0]?.extensions).toMatchObject({ code: "REQUEST_TOO_EXPENSIVE", limit: "MAX_COST" });
+  });
+
+  it("keeps an ordinary page of datasets with their files within the cost, and weighs what each file selects", async () => {
+    const owner = await createUser(server);
+    const datasets = [];
+    for (let index = 0; index < 5; index += 1) {
+      const dataset = await createDataset(server, owner);
+      if (index === 0) await commitFiles(server, owner.token, dataset.id, { "seed.txt": Buffer.from("seed") });
+      datasets.push(dataset);
+    }
+    const [seeded] = await server.database.query<{ sha256: string }>("select sha256 from version_files where dataset_id = $1", [datasets[0]!.id]);
+    for (const dataset of datasets.slice(1)) await seedVersion(server, dataset.id, seeded!.sha256, 300);
+    await seedVersion(server, datasets[0]!.id, seeded!.sha256, 299);
+    const page = await server.graphql(
+      `{ datasets(first: 20) { nodes { latestVersion { files { path downloadUrl } } } } }`,
+      {},
+      { token: owner.token },
+    );
+    expect(page.errors).toBeUndefined();
+    expect(page.data.datasets.nodes.map((node: UntypedData) => node.latestVersion.files.length)).toEqual([300, 300, 300, 300, 300]);
+    // 1 + 20 × (1 + 1 + 20 × 1) statically, and 280 more files for each of the five versions.
+    expect(page.extensions?.cost).toBe(441 + 5 * 280);
+
+    // Previews of 100 rows for each of 300 files: 280 × 102 past the static cost, refused unread.
+    const previews = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { latestVersion { files { path preview { rows(first: 100) } } } } }`,
+      { id: datasets[1]!.id },
+      { token: owner.token },
+    );
+    expect(previews.errors?.[0]?.extensions).toMatchObject({ code: "REQUEST_TOO_EXPENSIVE", limit: "MAX_COST" });
+    expect(previews.data.dataset.latestVersion).toBeNull();
   });
 });

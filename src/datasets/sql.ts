@@ -233,7 +233,7 @@ export const DELETE_DATASET = auditedStatement(
   -- The content its versions and uploads held, as the statement's snapshot still sees it:
   -- the garbage collector's candidates once the cascade has removed those rows.
   select id, array(
-    select sha256 from version_files where dataset_id = $1
+    select sha256 from dataset_content where dataset_id = $1
     union
     select sha256 from uploads where dataset_id = $1 and sha256 is not null
   ) as content,

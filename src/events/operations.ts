@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
   type DocumentNode,
+  type FieldNode,
   GraphQLError,
   type GraphQLSchema,
   getOperationAST,
@@ -12,6 +13,7 @@ import {
 } from "graphql";
 import type { SubscribePayload } from "graphql-ws";
 import type { Config } from "../config.js";
+import { CostBudget } from "../cost-budget.js";
 import { BAD_REQUEST, ClientError, ErrorCode, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, limitRefusal } from "../errors.js";
 import { explainRequestErrors } from "../error-origins.js";
 import { isLimitRefusal, limitValidationRules, operationCost } from "../limits.js";
@@ -29,6 +31,8 @@ export interface CheckedOperation {
   document: DocumentNode;
   operationName: string | undefined;
   variables: Record<string, unknown> | undefined;
+  /** Its cost: what each event's execution starts from (lists without `first` charge more as they resolve). */
+  cost: CostBudget;
 }
 
 const refusal = (message: string, code: string, extensions: Record<string, unknown> = {}) => [
@@ -95,8 +99,10 @@ export function checkOperation(
   const fragments = Object.fromEntries(
     document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
   );
+  const itemCosts = new Map<FieldNode, number>();
+  let cost: number;
   try {
-    const cost = operationCost(schema, operation, fragments, coerced.coerced, config.limits.maxAnalysisNodes);
+    cost = operationCost(schema, operation, fragments, coerced.coerced, config.limits.maxAnalysisNodes, itemCosts);
     if (cost > config.limits.maxCost) {
       return [
         limitRefusal(`Query cost ${cost} exceeds the limit of ${config.limits.maxCost}: ask for fewer fields`, "MAX_COST", {
@@ -109,7 +115,7 @@ export function checkOperation(
     if (error instanceof GraphQLError && isLimitRefusal(error)) return [error];
     throw error;
   }
-  return { document, operationName, variables };
+  return { document, operationName, variables, cost: new CostBudget(cost, config.limits.maxCost, itemCosts) };
 }
 
 /**

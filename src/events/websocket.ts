@@ -115,7 +115,7 @@ export async function registerSubscriptions(app: FastifyInstance, parts: Subscri
   /** A context of its own for one event of a subscription: fresh loaders, a fresh statement budget. */
   const eventContext = (base: Context, event: number): Context => {
     const db = countStatements(database, config.limits.maxStatements);
-    return { ...base, db, loaders: requestLoaders(db), requestId: `${base.requestId}.${event}` };
+    return { ...base, db, loaders: requestLoaders(db), cost: base.cost?.fresh(), requestId: `${base.requestId}.${event}` };
   };
 
   const server = makeServer<Record<string, unknown>, Extra>({
@@ -176,7 +176,7 @@ export async function registerSubscriptions(app: FastifyInstance, parts: Subscri
         request.log.info({ code: checked[0]?.extensions?.code, subscription: id }, "subscription refused");
         return checked;
       }
-      const { document, operationName, variables } = checked as Exclude<typeof checked, readonly GraphQLError[]>;
+      const { document, operationName, variables, cost } = checked as Exclude<typeof checked, readonly GraphQLError[]>;
       connections.subscriptionStarted(connection, id);
       const db = countStatements(database, config.limits.maxStatements);
       const contextValue: Context = {
@@ -191,6 +191,7 @@ export async function registerSubscriptions(app: FastifyInstance, parts: Subscri
         clientAddress: clientAddressOf(request),
         log: request.log,
         subscriber: connection,
+        cost,
       };
       return { schema, document, operationName, variableValues: variables, contextValue };
     },

@@ -8,6 +8,8 @@ import type { DatasetAccess } from "../generated/graphql.js";
 import { datasetRefusal, datasetScope, mayDo, scopeParams } from "../policy/rules.js";
 import type { Previews } from "../previews/service.js";
 import { checkId, checkText } from "../validation.js";
+import { manifestChanges } from "./manifest.js";
+import { meterCommit, metadataBytes } from "./metering.js";
 import { fileFolderClash, filePathProblem } from "./paths.js";
 import type { FileRow, UploadRow, VersionRow } from "./rows.js";
 import * as sql from "./sql.js";
@@ -69,7 +71,9 @@ interface CommitSummary {
 
 /**
  * Writes version N+1 of the dataset in one transaction: the parent's file list with the
- * changes applied, the uploads used up. The committer must be allowed to write to the
+ * changes applied (as rows for what changed only: manifest.ts), the uploads used up, what
+ * it costs the database counted against the owner's METADATA_QUOTA (metering.ts). The
+ * committer must be allowed to write to the
  * dataset (the policy's `write` scope, in the statement that advances it): otherwise
  * NOT_FOUND when they may not read it, FORBIDDEN when they may only read it. When
  * `parentVersion` is given and is not the latest, CONFLICT. Nothing is written unless
@@ -82,13 +86,13 @@ export async function commitVersion(
   audit: AuditLog,
   committer: Viewer,
   request: CommitRequest,
-  storageQuota: number,
+  quotas: { storage: number; metadata: number },
   previews?: Pick<Previews, "enqueue">,
 ): Promise<VersionRow> {
   const scope = datasetScope(committer, "write");
   const committerId = committer.id;
   return database.transaction(async (tx) => {
-    const [advanced] = await tx.query<{ number: number }>(sql.ADVANCE_LATEST_VERSION, [
+    const [advanced] = await tx.query<{ number: number; ownerId: string }>(sql.ADVANCE_LATEST_VERSION, [
       request.datasetId,
       request.parentVersion,
       ...scopeParams(scope),
@@ -104,11 +108,27 @@ export async function commitVersion(
     }
     const number = advanced.number;
     const uploads = await lockUploads(tx, committerId, request);
-    await checkOwnersQuota(tx, committerId, request.datasetId, [...uploads.values()], storageQuota);
-    const parentFiles = number > 1 ? await tx.query<FileRow>(sql.FILES_OF_VERSIONS, [[request.datasetId], [number - 1], MAX_FILES_PER_VERSION]) : [];
+    await checkOwnersQuota(tx, committerId, request.datasetId, [...uploads.values()], quotas.storage);
+    // The open rows are the parent's files (the latest committed version's).
+    const parentFiles = number > 1 ? await tx.query<FileRow>(sql.LATEST_FILES, [request.datasetId, number - 1]) : [];
     const { files, summary } = applyChanges(parentFiles, request.changes, uploads, number - 1);
 
+    // Rows only for what changed: the new version shares every other row with its parent.
+    const { closed, opened } = manifestChanges(parentFiles, files, request.changes);
+    await meterCommit(tx, advanced.ownerId, request.datasetId, metadataBytes(request.message, opened), quotas.metadata);
+    if (closed.length > 0) await tx.query(sql.CLOSE_VERSION_FILES, [request.datasetId, number, closed]);
+    if (opened.length > 0) {
+      await tx.query(sql.INSERT_VERSION_FILES, [
+        request.datasetId,
+        number,
+        opened.map((file) => file.path),
+        opened.map((file) => file.sha256),
+        opened.map((file) => file.size),
+        opened.map((file) => file.contentType),
+      ]);
+    }
     const totalSize = files.reduce((sum, file) => sum + file.size, 0);
+    // Last: once its row exists, the version's file list can no longer change (migrations/011).
     const [version] = await tx.query<VersionRow>(sql.INSERT_VERSION, [
       request.datasetId,
       number,
@@ -116,14 +136,6 @@ export async function commitVersion(
       committerId,
       files.length,
       totalSize,
-    ]);
-    await tx.query(sql.INSERT_VERSION_FILES, [
-      request.datasetId,
-      number,
-      files.map((file) => file.path),
-      files.map((file) => file.sha256),
-      files.map((file) => file.size),
-      files.map((file) => file.contentType),
     ]);
     if (uploads.size > 0) await tx.query(sql.DELETE_UPLOADS, [[...uploads.keys()]]);
     const added = new Set(request.changes.flatMap((change) => (change.uploadId ? [change.path] : [])));

@@ -1,13 +1,18 @@
 import type { Context } from "../context.js";
+import { chargeListLength } from "../cost-budget.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
 import { requireViewer } from "../policy/rules.js";
-import { commitVersion, parseCommitInput } from "./commit.js";
+import { commitVersion, MAX_FILES_PER_VERSION, parseCommitInput } from "./commit.js";
 import type { FileRow, VersionRow } from "./rows.js";
 import { downloadPath, signDownload } from "./signed-urls.js";
 import * as store from "./store.js";
 
-/** Access to these resolvers is decided in src/policy/rules.ts; a version is reached only through a dataset the viewer may read. */
+/**
+ * Access to these resolvers is decided in src/policy/rules.ts; a version is reached only through a dataset the viewer may read.
+ * A list of files costs what it holds: its length (the version's `fileCount`) is charged to the
+ * request's cost before a row is read, and one version's whole list always fits (cost-budget.ts).
+ */
 
 /** The viewer's signed link to `file`, valid for the configured lifetime. */
 function downloadUrl(context: Context, file: FileRow): string {
@@ -28,7 +33,7 @@ export const fileResolvers: Resolvers = {
         context.services.audit,
         requireViewer(context),
         request,
-        context.services.config.files.storageQuota,
+        { storage: context.services.config.files.storageQuota, metadata: context.services.config.files.metadataQuota },
         context.services.previews,
       );
       context.services.previews.committed();
@@ -50,14 +55,19 @@ export const fileResolvers: Resolvers = {
         totalCountFrom(page.totalCount, () => store.countVersions(context.db, dataset.id)),
       );
     },
-    files: async (dataset, _args, context) => {
+    files: async (dataset, _args, context, info) => {
       const latest = await context.loaders.files.latestVersion(dataset.id);
-      return latest ? context.loaders.files.files(dataset.id, latest.number, latest.fileCount) : [];
+      if (!latest) return [];
+      chargeListLength(context, info, latest.fileCount, MAX_FILES_PER_VERSION);
+      return context.loaders.files.files(dataset.id, latest.number, latest.fileCount);
     },
   },
   DatasetVersion: {
     author: (version, _args, context) => (version.authorId ? context.loaders.users.load(version.authorId) : null),
-    files: (version, _args, context) => context.loaders.files.files(version.datasetId, version.number, version.fileCount),
+    files: (version, _args, context, info) => {
+      chargeListLength(context, info, version.fileCount, MAX_FILES_PER_VERSION);
+      return context.loaders.files.files(version.datasetId, version.number, version.fileCount);
+    },
   },
   DatasetFile: {
     downloadUrl: (file, _args, context) => downloadUrl(context, file),

@@ -12,7 +12,14 @@ const versionColumns = (table = "dataset_versions") => `${table}.dataset_id as "
   ${table}.total_size::float8 as "totalSize", ${table}.created_at as "createdAt"`;
 const VERSION_COLUMNS = versionColumns();
 
-const FILE_COLUMNS = `dataset_id as "datasetId", version, path, sha256, size::float8 as "size", content_type as "contentType"`;
+/**
+ * A `FileRow`'s columns from version_files `f`, as a file of version `version` (an SQL
+ * expression). A row spans the versions first_version to last_version (null: to the
+ * latest); `holds` says whether it is in version `version`.
+ */
+const fileColumns = (version: string) =>
+  `f.dataset_id as "datasetId", ${version} as version, f.path, f.sha256, f.size::float8 as "size", f.content_type as "contentType"`;
+const holds = (version: string) => `f.first_version <= ${version} and (f.last_version is null or f.last_version >= ${version})`;
 
 const uploadColumns = (t = "uploads") => `${t}.id, ${t}.dataset_id as "datasetId", ${t}.user_id as "userId",
   ${t}.filename, ${t}.content_type as "contentType", ${t}.declared_sha256 as "declaredSha256",
@@ -41,16 +48,41 @@ export const VERSION_PAGE = `
 
 export const VERSION_COUNT = `select count(*)::int as "count" from dataset_versions where dataset_id = $1`;
 
-/** $1 dataset ids, $2 version numbers (pairwise): their files, in path (byte) order. */
+/**
+ * $1 dataset ids, $2 version numbers (pairwise), $3 limit: their files, in path (byte) order.
+ * A latest version's are the open rows (one partial index range); an older one's, the rows
+ * of its dataset spanning it.
+ */
 export const FILES_OF_VERSIONS = `
-  select ${FILE_COLUMNS} from version_files
-  where (dataset_id, version) in (select * from unnest($1::uuid[], $2::int[]))
-  order by dataset_id, version, path
+  with wanted as (
+    select k.dataset_id, k.version, k.version = d.latest_version as latest
+    from unnest($1::uuid[], $2::int[]) as k (dataset_id, version)
+    join datasets d on d.id = k.dataset_id and k.version between 1 and d.latest_version
+  )
+  select ${fileColumns("w.version")}
+  from wanted w join version_files f on f.dataset_id = w.dataset_id and f.last_version is null
+  where w.latest
+  union all
+  select ${fileColumns("w.version")}
+  from wanted w join version_files f on f.dataset_id = w.dataset_id and ${holds("w.version")}
+  where not w.latest
+  order by "datasetId", version, path
   limit $3`;
+
+/**
+ * $1 dataset, $2 its latest committed version's number: that version's files (the open rows),
+ * in path order. In a commit, the parent's.
+ */
+export const LATEST_FILES = `
+  select ${fileColumns("$2::int")} from version_files f
+  where f.dataset_id = $1 and f.last_version is null
+  order by f.path`;
 
 /** $1 dataset, $2 version, $3 path. */
 export const FILE_AT_PATH = `
-  select ${FILE_COLUMNS} from version_files where dataset_id = $1 and version = $2 and path = $3`;
+  select ${fileColumns("$2::int")}
+  from datasets d join version_files f on f.dataset_id = d.id and f.path = $3 and ${holds("$2::int")}
+  where d.id = $1 and $2::int between 1 and d.latest_version`;
 
 /**
  * $1 dataset, $2 expected latest or null, then the committer's scope ($3 viewer, $4 admin,
@@ -61,7 +93,7 @@ export const FILE_AT_PATH = `
 export const ADVANCE_LATEST_VERSION = `
   update datasets set latest_version = latest_version + 1, updated_at = date_trunc('milliseconds', now())
   where id = $1 and ($2::int is null or latest_version = $2) and ${allows("datasets", "$3", "$4", "$5")}
-  returning latest_version as "number"`;
+  returning latest_version as "number", user_id as "ownerId"`;
 
 /**
  * $1 dataset, then the viewer ($2 id, $3 admin): the latest version number and the viewer's
@@ -81,11 +113,30 @@ export const INSERT_VERSION = `
   values ($1, $2, $3, $4, $5, $6)
   returning ${VERSION_COLUMNS}`;
 
-/** $1 dataset, $2 version, then the files as parallel arrays: paths, sha256s, sizes, content types. */
+/**
+ * $1 dataset, $2 the version being committed, then the files it adds or replaces as parallel
+ * arrays: paths, sha256s, sizes, content types. Each row is open (in the latest version) until
+ * a later commit closes it.
+ */
 export const INSERT_VERSION_FILES = `
-  insert into version_files (dataset_id, version, path, sha256, size, content_type)
+  insert into version_files (dataset_id, first_version, path, sha256, size, content_type)
   select $1, $2, file.path, file.sha256, file.size, file.content_type
   from unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) as file (path, sha256, size, content_type)`;
+
+/**
+ * $1 dataset, $2 the version being committed, $3 paths: closes their open rows (the parent's
+ * files it replaces or removes), which then end at the parent. The only change the table
+ * allows (migrations/011).
+ */
+export const CLOSE_VERSION_FILES = `
+  update version_files set last_version = $2::int - 1
+  where dataset_id = $1 and last_version is null and path = any($3::text[])`;
+
+/** $1 owner: what their datasets' versions cost the database, in bytes (src/files/metering.ts). */
+export const METADATA_USED = `select coalesce(sum(metadata_bytes), 0)::float8 as "used" from datasets where user_id = $1`;
+
+/** $1 dataset, $2 bytes its new version costs the database. */
+export const ADD_METADATA_BYTES = `update datasets set metadata_bytes = metadata_bytes + $2 where id = $1`;
 
 export const DELETE_UPLOADS = `delete from uploads where id = any($1::uuid[])`;
 
@@ -104,12 +155,13 @@ export const RESERVE_UPLOAD_BYTES = `update uploads set received = greatest(rece
 
 /**
  * $1 user: bytes counted against their quota. Each distinct content in any version of
- * their datasets or any finished upload of theirs once, plus what unfinished uploads
+ * their datasets (dataset_content: one row per content, however long the history) or any
+ * finished upload of theirs once, plus what unfinished uploads
  * declared (or received, while their length is deferred). $2: an upload to leave out.
  */
 export const STORAGE_USED = `
   with content as (
-    select f.sha256, f.size from version_files f join datasets d on d.id = f.dataset_id where d.user_id = $1
+    select c.sha256, c.size from dataset_content c join datasets d on d.id = c.dataset_id where d.user_id = $1
     union
     select sha256, size from uploads where user_id = $1 and sha256 is not null
   )
@@ -180,14 +232,15 @@ export const UPLOAD_OF_CREATOR = `
  * $4 admin, $5 accesses allowed), $6 path: the file, if the reader may read the dataset.
  */
 export const FILE_FOR_READER = `
-  select f.dataset_id as "datasetId", f.version, f.path, f.sha256, f.size::float8 as "size", f.content_type as "contentType"
+  select ${fileColumns("v.number")}
   from datasets d
-  join version_files f on f.dataset_id = d.id and f.version = coalesce($2::int, d.latest_version)
-  where d.id = $1 and ${allows("d", "$3", "$4", "$5")} and f.path = $6`;
+  cross join lateral (select coalesce($2::int, d.latest_version) as number) v
+  join version_files f on f.dataset_id = d.id and f.path = $6 and ${holds("v.number")}
+  where d.id = $1 and v.number between 1 and d.latest_version and ${allows("d", "$3", "$4", "$5")}`;
 
 /** $1 user, $2 sha256: a row when the user's datasets or finished uploads already hold this content (it costs no more quota). */
 export const CONTENT_HELD_BY_USER = `
-  select 1 from version_files f join datasets d on d.id = f.dataset_id where d.user_id = $1 and f.sha256 = $2
+  select 1 from dataset_content c join datasets d on d.id = c.dataset_id where d.user_id = $1 and c.sha256 = $2
   union all
   select 1 from uploads where user_id = $1 and sha256 = $2
   limit 1`;

@@ -5,9 +5,6 @@ import { decodeCursor, encodeCursor, separateCount } from "../pagination.js";
 import type { FileRow, VersionRow } from "./rows.js";
 import * as sql from "./sql.js";
 
-/** File rows one request may read: two versions of the largest size. */
-export const MAX_FILES_PER_REQUEST = 20_000;
-
 /** A version named by its dataset and number: the loaders' key. */
 const versionKey = (datasetId: string, number: number) => `${datasetId} ${number}`;
 const splitKeys = (keys: readonly string[]) => {
@@ -24,7 +21,8 @@ export class FileLoaders {
   #latest?: DataLoader<string, VersionRow | null>;
   #versions?: DataLoader<string, VersionRow | null>;
   #files?: DataLoader<string, FileRow[]>;
-  #filesRead = 0;
+  /** Each version's file count, as its resolver knew it (and charged it to the request's cost). */
+  readonly #fileCounts = new Map<string, number>();
   constructor(private readonly db: Queryable) {}
 
   latestVersion(datasetId: string): Promise<VersionRow | null> {
@@ -46,21 +44,16 @@ export class FileLoaders {
   }
 
   /**
-   * The files of a version that holds `fileCount` of them. A version holds up to 10,000:
-   * the request's budget is taken from the count before anything is read, so many versions'
-   * lists in one request are refused rather than built in memory (the cost model counts a
-   * list as one page).
+   * The files of a version that holds `fileCount` of them (up to 10,000). Its resolver has
+   * charged the count to the request's cost already (cost-budget.ts), so many versions'
+   * lists in one request are refused before they are read rather than built in memory.
    */
   files(datasetId: string, number: number, fileCount: number): Promise<FileRow[]> {
-    this.#filesRead += fileCount;
-    if (this.#filesRead > MAX_FILES_PER_REQUEST) {
-      return Promise.reject(
-        badUserInput("files", `One request may read at most ${MAX_FILES_PER_REQUEST} files; ask for fewer versions or datasets at once`),
-      );
-    }
+    this.#fileCounts.set(versionKey(datasetId, number), fileCount);
     this.#files ??= new DataLoader(async (keys) => {
-      // The limit is a backstop: the counts above already keep the rows within it.
-      const rows = await this.db.query<FileRow>(sql.FILES_OF_VERSIONS, [...splitKeys(keys), MAX_FILES_PER_REQUEST + 1]);
+      // A backstop: the versions' counts are what was charged, and all there is to read.
+      const limit = keys.reduce((sum, key) => sum + (this.#fileCounts.get(key) ?? 0), 0);
+      const rows = await this.db.query<FileRow>(sql.FILES_OF_VERSIONS, [...splitKeys(keys), limit]);
       const byKey = new Map<string, FileRow[]>(keys.map((key) => [key, []]));
       for (const row of rows) byKey.get(versionKey(row.datasetId, row.version))!.push(row);
       return keys.map((key) => byKey.get(key)!);

@@ -130,3 +130,37 @@ export async function eventually(check: () => Promise<boolean>, what: string): P
   }
   throw new Error(`timed out waiting until ${what}`);
 }
+
+/**
+ * Makes the dataset's next version in SQL, by the manifest's rules (migrations/011), as a
+ * commit of `count` uploads would: files `${prefix}1` … `${prefix}${count}` added, all holding
+ * the committed content `sha256` (4 bytes each, text/plain); with `replaceAll`, every file
+ * of the parent removed first. For versions of thousands of files without thousands of
+ * uploads; returns the version's number.
+ */
+export async function seedVersion(
+  server: TestServer,
+  datasetId: string,
+  sha256: string,
+  count: number,
+  { prefix = "f", replaceAll = false }: { prefix?: string; replaceAll?: boolean } = {},
+): Promise<number> {
+  return server.database.transaction(async (tx) => {
+    const [{ number }] = (await tx.query<{ number: number }>(
+      "update datasets set latest_version = latest_version + 1 where id = $1 returning latest_version as number",
+      [datasetId],
+    )) as [{ number: number }];
+    if (replaceAll)
+      await tx.query("update version_files set last_version = $2::int - 1 where dataset_id = $1 and last_version is null", [datasetId, number]);
+    await tx.query(
+      "insert into version_files (dataset_id, first_version, path, sha256, size, content_type) select $1, $2, $3 || n, $4, 4, 'text/plain' from generate_series(1, $5::int) n",
+      [datasetId, number, prefix, sha256, count],
+    );
+    await tx.query(
+      `insert into dataset_versions (dataset_id, number, file_count, total_size)
+       select $1, $2, count(*), coalesce(sum(size), 0) from version_files where dataset_id = $1 and last_version is null`,
+      [datasetId, number],
+    );
+    return number;
+  });
+}
