@@ -34,7 +34,8 @@ export const START_ATTEMPT = `
   returning b.size::float8 as "size", p.attempts`;
 
 /** The latest version of the stored profile's dataset holding its content (for PREVIEW_READY). */
-const LATEST_HOLDING = `(select max(version) from version_files v where v.dataset_id = p.dataset_id and v.sha256 = p.sha256)::int as "version"`;
+const LATEST_HOLDING = `(select max(coalesce(v.last_version, d.latest_version)) from version_files v join datasets d on d.id = v.dataset_id
+  where v.dataset_id = p.dataset_id and v.sha256 = p.sha256)::int as "version"`;
 
 /** $1 dataset, $2 sha256, $3 format, $4 compression, $5 row count, $6 columns, $7 rows: READY, once. */
 export const SET_READY = `
