@@ -48,6 +48,10 @@ export const FILES_OF_VERSIONS = `
   order by dataset_id, version, path
   limit $3`;
 
+/** $1 dataset, $2 version: the UTF-8 bytes of all its paths, counted without reading them out. */
+export const VERSION_PATH_BYTES = `
+  select coalesce(sum(octet_length(path)), 0)::float8 as "bytes" from version_files where dataset_id = $1 and version = $2`;
+
 /** $1 dataset, $2 version, $3 path. */
 export const FILE_AT_PATH = `
   select ${FILE_COLUMNS} from version_files where dataset_id = $1 and version = $2 and path = $3`;
