@@ -25,3 +25,31 @@ export function eventLoopTurns(sliceMs = 2): EventLoopTurns {
     },
   };
 }
+
+/**
+ * `items` sorted by `compare` (a new array, stable), taking turns as it goes: runs of 256
+ * sorted natively, then merged pairwise. For a sort whose comparisons are long (keys of a
+ * kilobyte sharing most of it), where one native sort of thousands would hold the loop.
+ */
+export async function sortTakingTurns<T>(items: readonly T[], compare: (a: T, b: T) => number, turns: EventLoopTurns): Promise<T[]> {
+  let runs: T[][] = [];
+  for (let start = 0; start < items.length; start += 256) {
+    runs.push(items.slice(start, start + 256).sort(compare));
+    if (turns.due()) await turns.take();
+  }
+  while (runs.length > 1) {
+    const merged: T[][] = [];
+    for (let index = 0; index < runs.length; index += 2) {
+      const [left, right = []] = [runs[index]!, runs[index + 1]];
+      const run: T[] = [];
+      let [l, r] = [0, 0];
+      while (l < left.length || r < right.length) {
+        run.push(r >= right.length || (l < left.length && compare(left[l]!, right[r]!) <= 0) ? left[l++]! : right[r++]!);
+        if (turns.due()) await turns.take();
+      }
+      merged.push(run);
+    }
+    runs = merged;
+  }
+  return runs[0] ?? [];
+}

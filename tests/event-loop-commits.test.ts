@@ -19,8 +19,8 @@ import { startServer, type TestServer } from "./support/server.js";
 
 const COMMIT = `mutation($input: CommitInput!) { commitDatasetVersion(input: $input) { number fileCount } }`;
 const LATEST = `query($id: ID!) { dataset(id: $id) { latestVersion { number fileCount } } }`;
-/** Well above what a slice of work and a collection take on a busy machine; the old check blocked for seconds. */
-const MAX_DELAY_MS = 100;
+/** Far above a slice of work or a garbage collection; the old check held the loop for seconds. */
+const MAX_HELD_MS = 100;
 
 /** A path of 1,024 bytes in 508 segments: `a/a/…/a/` then `{tag}{n}.csv`. */
 const deepPath = (tag: string, n: number) => `${"a/".repeat(507)}${tag}${String(n).padStart(5, "0")}.csv`;
@@ -58,10 +58,26 @@ async function finishedUploads(datasetId: string, count: number): Promise<string
   return [first, ...rows.map((row) => row.id)];
 }
 
-/** Runs `work` while /healthz is polled; the longest event-loop delay meanwhile, in ms. */
-async function longestDelayDuring(work: () => Promise<void>): Promise<number> {
+/**
+ * The longest stall of the event loop while `work` runs and /healthz is polled. A stall is a
+ * gap between ticks of a 5 ms timer; `heldMs` is the most CPU time this process spent in one
+ * (at most the gap): what the server's own work held the loop for. `monitorEventLoopDelay`'s
+ * max (printed) also counts time in which the machine ran no code of this process at all: on a
+ * busy machine (other test runs on two cores) that alone reaches hundreds of milliseconds.
+ */
+async function stallsDuring(work: () => Promise<void>): Promise<{ heldMs: number }> {
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
+  let heldMs = 0;
+  let lastTick = performance.now();
+  let lastCpu = process.cpuUsage();
+  const ticks = setInterval(() => {
+    const now = performance.now();
+    const cpu = process.cpuUsage(lastCpu);
+    heldMs = Math.max(heldMs, Math.min(now - lastTick, (cpu.user + cpu.system) / 1000));
+    lastTick = now;
+    lastCpu = process.cpuUsage();
+  }, 5);
   // The histogram's first tick starts it: a block before that would go unseen.
   await sleep(50);
   let polling = true;
@@ -77,15 +93,18 @@ async function longestDelayDuring(work: () => Promise<void>): Promise<number> {
   } finally {
     polling = false;
     await poll;
-    // A block is recorded when the timer fires after it: let it.
+    // A block is recorded when the timers fire after it: let them.
     await sleep(50);
     delay.disable();
+    clearInterval(ticks);
   }
   expect(statuses.length).toBeGreaterThan(0);
   expect(statuses.every((status) => status === 200)).toBe(true);
-  const maxMs = delay.max / 1e6;
-  console.info(`${ENGINE}: longest event-loop delay ${maxMs.toFixed(0)} ms over ${statuses.length} /healthz polls`);
-  return maxMs;
+  const delayMs = delay.max / 1e6;
+  console.info(
+    `${ENGINE}: longest stall ${heldMs.toFixed(0)} ms of CPU (monitorEventLoopDelay max ${delayMs.toFixed(0)} ms) over ${statuses.length} /healthz polls`,
+  );
+  return { heldMs };
 }
 
 describe("the event loop under commits of very deep paths", () => {
@@ -105,10 +124,10 @@ describe("the event loop under commits of very deep paths", () => {
     );
 
     const outcomes: unknown[] = [];
-    const maxMs = await longestDelayDuring(async () => {
+    const { heldMs } = await stallsDuring(async () => {
       for (let n = 0; n < 3; n += 1) outcomes.push((await commit(dataset.id, [{ path: deepPath("z", n) }])).errors?.[0]);
     });
-    if (ENGINE === "postgres") expect(maxMs).toBeLessThan(MAX_DELAY_MS);
+    if (ENGINE === "postgres") expect(heldMs).toBeLessThan(MAX_HELD_MS);
     for (const error of outcomes) {
       expect(error).toMatchObject({ extensions: { code: "BAD_USER_INPUT", field: "input.changes" } });
       expect(error).toMatchObject({ message: expect.stringMatching(/at most 2097152 UTF-8 bytes in all/) });
@@ -120,7 +139,7 @@ describe("the event loop under commits of very deep paths", () => {
     const dataset = await createDataset(server, owner);
     const errors: unknown[] = [];
     let over: unknown;
-    const maxMs = await longestDelayDuring(async () => {
+    const { heldMs } = await stallsDuring(async () => {
       // In commits of 500, as the body limit allows (and the 1,000 live uploads a user may hold).
       for (const tag of ["w", "x", "y", "z"]) {
         const uploads = await finishedUploads(dataset.id, 500);
@@ -142,7 +161,7 @@ describe("the event loop under commits of very deep paths", () => {
         )
       ).errors?.[0];
     });
-    if (ENGINE === "postgres") expect(maxMs).toBeLessThan(MAX_DELAY_MS);
+    if (ENGINE === "postgres") expect(heldMs).toBeLessThan(MAX_HELD_MS);
     expect(errors).toEqual([]);
     expect(over).toMatchObject({ extensions: { code: "BAD_USER_INPUT", field: "input.changes" } });
     expect(await latest(dataset.id)).toEqual({ number: 8, fileCount: 1998 });

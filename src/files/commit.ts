@@ -315,6 +315,6 @@ function collisionError(collision: PathCollision, changes: FileChange[]) {
   const index = Math.max(
     ...[collision.path, collision.other].map((path) => changes.findIndex((change) => change.uploadId !== null && change.path === path)),
   );
-  const field = `input.changes[${index}].path`;
+  const field = index < 0 ? "input.changes" : `input.changes[${index}].path`;
   return badUserInput(field, `${field}: ${collisionProblem(collision)}`);
 }

@@ -1,4 +1,4 @@
-import type { EventLoopTurns } from "../event-loop-turns.js";
+import { type EventLoopTurns, sortTakingTurns } from "../event-loop-turns.js";
 import { normalizePath } from "./paths.js";
 
 /**
@@ -43,17 +43,17 @@ const byKey = (a: Entry, b: Entry) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 
  * One pass over the paths sorted by folded key, keeping the chain of files that are folders
  * of the current path (a stack): each key is pushed and popped once, and each comparison
  * costs at most the shorter key. Work: folding and the pass are linear in the bytes of the
- * paths (a set of every folder prefix would cost a prefix per `/`), the sort's comparisons
- * are few on the parent's paths, which arrive in order; `turns` paces the loops.
+ * paths (a set of every folder prefix would cost a prefix per `/`), the sort n log n
+ * comparisons of at most a key each; all of it taking turns with other requests.
  */
 export async function addedPathCollision(paths: Iterable<string>, added: ReadonlySet<string>, turns: EventLoopTurns): Promise<PathCollision | null> {
   if (added.size === 0) return null; // removals and replacements add no path to collide
-  const entries: Entry[] = [];
+  const unsorted: Entry[] = [];
   for (const path of paths) {
-    entries.push({ path, key: foldedKey(path), added: added.has(path) });
+    unsorted.push({ path, key: foldedKey(path), added: added.has(path) });
     if (turns.due()) await turns.take();
   }
-  entries.sort(byKey);
+  const entries = await sortTakingTurns(unsorted, byKey, turns);
   const folders: Entry[] = [];
   let addedFolders = 0;
   let previous: Entry | undefined;
