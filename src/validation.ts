@@ -6,11 +6,11 @@ import { badUserInput } from "./errors.js";
  */
 
 // Unicode control characters (Cc): C0, DEL and C1.
-const CONTROL = /\p{Cc}/u;
+export const CONTROL = /\p{Cc}/u;
 const CONTROL_EXCEPT_TAB_NEWLINE = /(?![\t\n])\p{Cc}/u;
 // Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they
 // reorder how the text around them reads ("\u202Egnp.exe" reads as "exe.png").
-const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/u;
+export const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/u;
 
 /** Length in characters (code points), as PostgreSQL's char_length counts them. */
 export const characterCount = (value: string) => [...value].length;

@@ -10,7 +10,7 @@ import { datasetScope, scopeParams } from "../policy/rules.js";
 import { createUserLoader } from "../users/loader.js";
 import { findViewer } from "../users/store.js";
 import { sendableContentType } from "./content-types.js";
-import { fileName, filePathProblem } from "./paths.js";
+import { fileName, normalizePath, storedPathProblem } from "./paths.js";
 import type { FileRow } from "./rows.js";
 import { verifyDownload } from "./signed-urls.js";
 import * as sql from "./sql.js";
@@ -75,14 +75,20 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
   async function download(request: FastifyRequest<{ Params: DownloadParams }>, reply: FastifyReply) {
     const { datasetId, version: versionParam, "*": path } = request.params;
     const version = versionParam === "latest" ? null : /^[1-9]\d{0,8}$/.test(versionParam) ? Number(versionParam) : undefined;
-    const problem = filePathProblem(path);
+    const problem = storedPathProblem(path);
     if (problem) return refuse(reply, 400, `The file path is not valid: ${problem}`);
     const viewer = await whoAsks(request, reply, { datasetId, version: version ?? null, path });
     if (!viewer) return reply;
     // Access as the database has it now: a share taken away fails the very next request, links included.
     const scope = scopeParams(datasetScope(viewer, "read"));
-    const [file] =
-      version !== undefined && UUID.test(datasetId) ? await database.query<FileRow>(sql.FILE_FOR_READER, [datasetId, version, ...scope, path]) : [];
+    const find = async (at: string) =>
+      version !== undefined && UUID.test(datasetId)
+        ? (await database.query<FileRow>(sql.FILE_FOR_READER, [datasetId, version, ...scope, at]))[0]
+        : undefined;
+    // Paths are stored in NFC: a URL in another form (NFD, from macOS) finds the file too. The
+    // path as sent is looked for first: a file committed before paths were stored in NFC has it.
+    const normalized = normalizePath(path);
+    const file = (await find(path)) ?? (normalized === path ? undefined : await find(normalized));
     if (!file) return refuse(reply, 404, "File not found");
     return sendFile(request, reply, file);
   }

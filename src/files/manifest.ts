@@ -15,13 +15,17 @@ const sameFile = (a: ListedFile, b: ListedFile) => a.sha256 === b.sha256 && a.si
 export function manifestChanges(
   parentFiles: readonly ListedFile[],
   files: readonly ListedFile[],
-  changes: ReadonlyArray<{ path: string }>,
+  changes: ReadonlyArray<{ path: string; sentPath?: string }>,
 ): { closed: string[]; opened: ListedFile[] } {
   const before = new Map(parentFiles.map((file) => [file.path, file]));
   const after = new Map(files.map((file) => [file.path, file]));
   const closed: string[] = [];
   const opened: ListedFile[] = [];
-  for (const { path } of changes) {
+  // A change names its path in NFC; the parent may list the very path it was sent as (stored
+  // before paths were normalised), which the change removes or replaces: both are looked at.
+  const looked = new Set<string>();
+  for (const change of changes) looked.add(change.path).add(change.sentPath ?? change.path);
+  for (const path of looked) {
     const old = before.get(path);
     const now = after.get(path);
     if (old && now && sameFile(old, now)) continue;

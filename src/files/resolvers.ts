@@ -27,7 +27,7 @@ function downloadUrl(context: Context, file: FileRow): string {
 export const fileResolvers: Resolvers = {
   Mutation: {
     commitDatasetVersion: async (_parent, args, context) => {
-      const request = parseCommitInput(args.input);
+      const request = await parseCommitInput(args.input);
       const version = await commitVersion(
         context.db,
         context.services.audit,

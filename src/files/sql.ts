@@ -78,6 +78,10 @@ export const LATEST_FILES = `
   where f.dataset_id = $1 and f.last_version is null
   order by f.path`;
 
+/** $1 dataset: the UTF-8 bytes of all its latest version's paths (the open rows), counted without reading them out. */
+export const VERSION_PATH_BYTES = `
+  select coalesce(sum(octet_length(path)), 0)::float8 as "bytes" from version_files where dataset_id = $1 and last_version is null`;
+
 /** $1 dataset, $2 version, $3 path. */
 export const FILE_AT_PATH = `
   select ${fileColumns("$2::int")}
