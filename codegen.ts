@@ -33,7 +33,7 @@ const config: CodegenConfig = {
           JSON: "unknown",
           SafeInt: "number",
         },
-        contextType: "../context.js#Context",
+        contextType: "../graphql/context.js#Context",
         mappers: {
           User: "../users/rows.js#UserRow",
           Dataset: "../datasets/rows.js#DatasetRow",

@@ -1,10 +1,10 @@
 // `npm run config:table`: writes the configuration table of docs/configuration.md from the
-// declarations in src/config.ts, between the two marker comments. tests/config.test.ts fails
+// declarations in src/config/config.ts, between the two marker comments. tests/config.test.ts fails
 // when the page's table is not what this writes, so a new variable is documented where it is declared.
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { CONFIGURATION_DOCS } from "../src/config.js";
-import type { VariableDoc } from "../src/env-settings.js";
+import { CONFIGURATION_DOCS } from "../src/config/config.js";
+import type { VariableDoc } from "../src/config/parsers.js";
 
 /** The page that holds the table. */
 export const CONFIG_PAGE = fileURLToPath(new URL("../docs/configuration.md", import.meta.url));

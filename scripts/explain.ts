@@ -325,7 +325,7 @@ async function run(test: Case): Promise<Explained> {
 // ---------------------------------------------------------------------------------------
 // The cases
 
-/** As src/search.ts's containsPattern: the search as an ILIKE substring, `%` `_` `\` escaped. */
+/** As src/common/search.ts's containsPattern: the search as an ILIKE substring, `%` `_` `\` escaped. */
 const contains = (search: string) => `%${search.replace(/[\\%_]/g, "\\$&")}%`;
 
 interface Fixtures {

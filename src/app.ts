@@ -7,20 +7,20 @@ import { resolveSigningSecret } from "./auth/signing-secret.js";
 import { createAccessTokens } from "./auth/tokens.js";
 import { ViewerCache } from "./auth/viewer-cache.js";
 import { watchViewerChanges } from "./auth/viewer-changes.js";
-import type { Config } from "./config.js";
+import type { Config } from "./config/config.js";
 import type { Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
 import { openPglite } from "./db/pglite.js";
 import { behindTransactionPooler } from "./db/pooler.js";
 import { openPostgres } from "./db/postgres.js";
-import { createMetrics, timeStatements } from "./metrics.js";
-import { buildSchema } from "./schema.js";
-import { buildServer } from "./server.js";
+import { createMetrics, timeStatements } from "./observability/metrics.js";
+import { buildSchema } from "./graphql/schema.js";
+import { buildServer } from "./http/server.js";
 import { EventHub } from "./events/hub.js";
 import { createGarbageCollector } from "./files/garbage.js";
 import { openBlobStore } from "./storage/open.js";
 import { HashingFileStore } from "./uploads/hashing-file-store.js";
-import { startSweeper } from "./sweeper.js";
+import { startSweeper } from "./jobs/sweeper.js";
 import { startPreviews } from "./previews/service.js";
 
 /**

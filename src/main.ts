@@ -1,7 +1,7 @@
 import { createApp, openDatabase } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig } from "./config/config.js";
 import { DataDirBusyError } from "./db/data-dir-lock.js";
-import { createLogger } from "./logger.js";
+import { createLogger } from "./observability/logger.js";
 
 /** `npm start`: the API on HOST:PORT, until SIGTERM or SIGINT. */
 async function main(): Promise<void> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditLog } from "../src/audit/events.js";
-import { createMetrics } from "../src/metrics.js";
+import { createMetrics } from "../src/observability/metrics.js";
 import { createAdmin, createDataset, createUser, type TestUser, unique } from "./support/factories.js";
 import { errorCode, startServer, type TestServer, type GraphQLResponse } from "./support/server.js";
 

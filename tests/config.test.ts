@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CONFIG_PAGE, withConfigTable } from "../scripts/config-table.js";
-import { ConfigError, DEFAULT_BCRYPT_COST, ENVIRONMENT_VARIABLES, loadConfig } from "../src/config.js";
+import { ConfigError, DEFAULT_BCRYPT_COST, ENVIRONMENT_VARIABLES, loadConfig } from "../src/config/config.js";
 
 /** Every variable is validated at start-up into one frozen object. */
 describe("configuration", () => {

@@ -1,6 +1,6 @@
 import { serverAudits, type AuditResult } from "graphql-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { negotiateResponseType } from "../src/http-conformance.js";
+import { negotiateResponseType } from "../src/http/conformance.js";
 import { startServer, type TestServer } from "./support/server.js";
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PLAYGROUND_CSP } from "../src/playground.js";
+import { PLAYGROUND_CSP } from "../src/http/playground.js";
 import { createUser, type TestUser } from "./support/factories.js";
 import { startServer, type TestServer } from "./support/server.js";
 

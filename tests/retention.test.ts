@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sweep } from "../src/sweeper.js";
+import { sweep } from "../src/jobs/sweeper.js";
 import { createAdmin, createUser, type TestUser, unique } from "./support/factories.js";
 import { errorCode, startServer, type TestServer, type GraphQLResponse } from "./support/server.js";
 

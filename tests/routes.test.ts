@@ -1,6 +1,6 @@
 import { createApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/logger.js";
+import { loadConfig } from "../src/config/config.js";
+import { createLogger } from "../src/observability/logger.js";
 import { createTestDatabase } from "./support/database.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routePolicy } from "../src/policy/rules.js";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containsPattern } from "../src/search.js";
+import { containsPattern } from "../src/common/search.js";
 import { datasetList } from "../src/datasets/sql.js";
 import { ENGINE } from "./support/database.js";
 import { createAdmin, createDataset, createUser, type TestUser } from "./support/factories.js";

@@ -1,6 +1,6 @@
 import { type FieldNode, type FragmentDefinitionNode, Kind, type OperationDefinitionNode, parse } from "graphql";
 import { describe, expect, it } from "vitest";
-import { isSelected } from "../src/selection.js";
+import { isSelected } from "../src/graphql/selection.js";
 
 /** What a resolver of the operation's first root field would see: its field nodes and the fragments. */
 function lookAhead(query: string) {

@@ -3,7 +3,7 @@ import { parseEmail, parseUsername } from "../auth/input.js";
 import type { PasswordHasher } from "../auth/passwords.js";
 import { checkNewPassword } from "../auth/password-policy.js";
 import type { Database } from "../db/database.js";
-import { fromDatabaseError } from "../errors.js";
+import { fromDatabaseError } from "../common/errors.js";
 import type { UserRow } from "../users/rows.js";
 import { findUserByEmail, insertUser, setRole } from "../users/store.js";
 

@@ -1,5 +1,5 @@
 import type { Queryable, Transaction } from "../db/database.js";
-import type { Metrics } from "../metrics.js";
+import type { Metrics } from "../observability/metrics.js";
 
 /**
  * The audit trail: one row per security-relevant event or change, written in the same

@@ -1,6 +1,6 @@
 import type { Resolvers } from "../generated/graphql.js";
-import { checkFirst, connectionResolvers, timeCursors, toConnection } from "../pagination.js";
-import { checkId, checkText } from "../validation.js";
+import { checkFirst, connectionResolvers, timeCursors, toConnection } from "../graphql/pagination.js";
+import { checkId, checkText } from "../common/validation.js";
 import type { AuditEventRow } from "./rows.js";
 import { countAuditEvents, listAuditEvents, type AuditEventFilter } from "./store.js";
 

@@ -1,5 +1,5 @@
 import type { IsoTime } from "../db/timestamps.js";
-import type { ConnectionModel, EdgeModel } from "../pagination.js";
+import type { ConnectionModel, EdgeModel } from "../graphql/pagination.js";
 
 /** An audit event as stored (the GraphQL `AuditEvent` mapper); `actor` is resolved from `actorId`. */
 export interface AuditEventRow {

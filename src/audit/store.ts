@@ -1,5 +1,5 @@
 import type { Queryable } from "../db/database.js";
-import type { TimeCursor } from "../pagination.js";
+import type { TimeCursor } from "../graphql/pagination.js";
 import type { AuditEventRow } from "./rows.js";
 import * as sql from "./sql.js";
 

@@ -1,6 +1,6 @@
 import { EmailAddressResolver } from "graphql-scalars";
-import { badUserInput } from "../errors.js";
-import { checkText } from "../validation.js";
+import { badUserInput } from "../common/errors.js";
+import { checkText } from "../common/validation.js";
 
 /** Account input rules (docs/api.md "Input rules"). */
 

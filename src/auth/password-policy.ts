@@ -1,6 +1,6 @@
 import { dictionary } from "@zxcvbn-ts/language-common";
-import { badUserInput } from "../errors.js";
-import { checkText } from "../validation.js";
+import { badUserInput } from "../common/errors.js";
+import { checkText } from "../common/validation.js";
 
 /**
  * The password rules of NIST SP 800-63B: a length range, no composition rules, and no

@@ -1,4 +1,4 @@
-import { fromDatabaseError, unauthenticated } from "../errors.js";
+import { fromDatabaseError, unauthenticated } from "../common/errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { sessionPayload, startSession } from "../sessions/sign-in.js";
 import { findCredentialsByEmail, insertUser, rehashPassword } from "../users/store.js";

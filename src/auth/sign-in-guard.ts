@@ -1,4 +1,4 @@
-import type { Context } from "../context.js";
+import type { Context } from "../graphql/context.js";
 import { createThrottle, type Throttle } from "./throttle.js";
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { ConfigError, type Config } from "../config.js";
+import { ConfigError, type Config } from "../config/config.js";
 
 /**
  * The HS256 secret: `JWT_SECRET` when set (always in production); otherwise a development

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
-import { throttlingGroup } from "../client-address.js";
-import type { ThrottleConfig } from "../config.js";
+import { throttlingGroup } from "../http/client-address.js";
+import type { ThrottleConfig } from "../config/config.js";
 import type { Queryable } from "../db/database.js";
-import { type ClientError, rateLimited } from "../errors.js";
+import { type ClientError, rateLimited } from "../common/errors.js";
 
 /**
  * Throttling of sign-in, registration, session refresh and writes, on rate-limiter-flexible's
@@ -65,7 +65,7 @@ function storeClient(db: Queryable) {
 }
 
 /**
- * A limiter on the shared table. The library's own sweep is off: `src/sweeper.ts` deletes
+ * A limiter on the shared table. The library's own sweep is off: `src/jobs/sweeper.ts` deletes
  * expired counters of every kind, on one timer per process.
  */
 function limiter(db: Queryable, keyPrefix: string, points: number, durationSeconds: number) {

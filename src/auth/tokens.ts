@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, createLocalJWKSet, errors as joseErrors, exportJWK, type JSONWebKeySet, type JWK, jwtVerify, SignJWT } from "jose";
-import { ConfigError, type SigningKeyConfig } from "../config.js";
+import { ConfigError, type SigningKeyConfig } from "../config/config.js";
 import { createVerifiedTokens } from "./verified-tokens.js";
 
 /** Who a verified access token speaks for. */

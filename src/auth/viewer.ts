@@ -1,6 +1,6 @@
 import type DataLoader from "dataloader";
 import type { Queryable } from "../db/database.js";
-import { invalidToken } from "../errors.js";
+import { invalidToken } from "../common/errors.js";
 import type { UserRow } from "../users/rows.js";
 import { findViewer } from "../users/store.js";
 import type { AccessClaims, AccessTokens } from "./tokens.js";

@@ -11,10 +11,10 @@ import { openDatabase } from "../app.js";
 import { createOrPromoteAdmin, describeAccount } from "../admin/create-admin.js";
 import { createAuditLog } from "../audit/events.js";
 import { createPasswordHasher } from "../auth/passwords.js";
-import { loadConfig } from "../config.js";
+import { loadConfig } from "../config/config.js";
 import { migrate } from "../db/migrate.js";
-import { ClientError } from "../errors.js";
-import { createLogger } from "../logger.js";
+import { ClientError } from "../common/errors.js";
+import { createLogger } from "../observability/logger.js";
 
 const USAGE = [
   "usage: npm run create-admin -- --email E --username U --password P   (a new admin)",

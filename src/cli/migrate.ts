@@ -1,8 +1,8 @@
 /** `npm run migrate`: applies pending migrations to the configured database, then exits. */
 import { openDatabase } from "../app.js";
-import { loadConfig } from "../config.js";
+import { loadConfig } from "../config/config.js";
 import { migrate } from "../db/migrate.js";
-import { createLogger } from "../logger.js";
+import { createLogger } from "../observability/logger.js";
 
 async function run(): Promise<void> {
   const config = loadConfig();

@@ -1,6 +1,6 @@
-import { badUserInput } from "../errors.js";
+import { badUserInput } from "../common/errors.js";
 import type { CreateDatasetInput, UpdateDatasetInput } from "../generated/graphql.js";
-import { checkText } from "../validation.js";
+import { checkText } from "../common/validation.js";
 import type { DatasetChanges, NewDataset } from "./store.js";
 
 /** Dataset input rules (docs/api.md "Input rules"), turning GraphQL input into what is stored. */

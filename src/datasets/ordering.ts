@@ -1,7 +1,7 @@
 import type { DatasetOrder } from "../generated/graphql.js";
-import { badUserInput } from "../errors.js";
-import { decodeCursor, encodeCursor, isIssuedTime } from "../pagination.js";
-import { checkId } from "../validation.js";
+import { badUserInput } from "../common/errors.js";
+import { decodeCursor, encodeCursor, isIssuedTime } from "../graphql/pagination.js";
+import { checkId } from "../common/validation.js";
 import type { DatasetListRow } from "./rows.js";
 
 /**

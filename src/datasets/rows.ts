@@ -1,6 +1,6 @@
 import type { IsoTime } from "../db/timestamps.js";
 import type { DatasetAccess } from "../generated/graphql.js";
-import type { ConnectionModel, EdgeModel } from "../pagination.js";
+import type { ConnectionModel, EdgeModel } from "../graphql/pagination.js";
 import type { UserRow } from "../users/rows.js";
 
 /** A dataset as stored (the GraphQL `Dataset` mapper); `owner` is resolved from `userId`. */

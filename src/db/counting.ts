@@ -1,4 +1,4 @@
-import { fromCancelledStatement, tooManyStatements } from "../errors.js";
+import { fromCancelledStatement, tooManyStatements } from "../common/errors.js";
 import { aroundStatements } from "./around-statements.js";
 import type { Database } from "./database.js";
 

@@ -6,7 +6,7 @@ import { findReadableDataset, listReadableDatasetIds, readScopeKey } from "../da
 import type { DatasetRow } from "../datasets/rows.js";
 import type { VersionRow } from "../files/rows.js";
 import { VERSIONS_BY_NUMBER } from "../files/sql.js";
-import { notFound } from "../errors.js";
+import { notFound } from "../common/errors.js";
 import { DATASET_EVENTS_CHANNEL, type DatasetEventMessage, parseDatasetEvent } from "./bus.js";
 import type { DatasetEventModel } from "./model.js";
 import { EventStream } from "./stream.js";

@@ -12,12 +12,12 @@ import {
   validate,
 } from "graphql";
 import type { SubscribePayload } from "graphql-ws";
-import type { Config } from "../config.js";
-import { CostBudget } from "../cost-budget.js";
-import { BAD_REQUEST, ClientError, ErrorCode, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, limitRefusal } from "../errors.js";
-import { explainRequestErrors } from "../error-origins.js";
-import { isLimitRefusal, limitValidationRules, operationCost } from "../limits.js";
-import { type Manifest, resolveDocument } from "../persisted-operations.js";
+import type { Config } from "../config/config.js";
+import { CostBudget } from "../graphql/cost-budget.js";
+import { BAD_REQUEST, ClientError, ErrorCode, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, limitRefusal } from "../common/errors.js";
+import { explainRequestErrors } from "../graphql/error-origins.js";
+import { isLimitRefusal, limitValidationRules, operationCost } from "../graphql/limits.js";
+import { type Manifest, resolveDocument } from "../graphql/persisted-operations.js";
 
 /**
  * A subscribe message's operation, checked as an HTTP request's is before it executes: the
@@ -146,7 +146,7 @@ function parsedDocument(schema: GraphQLSchema, config: Config, query: string): D
   // No "Did you mean …?" in production (graphql-js leaves the suggestions out), as over HTTP.
   const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules(config.limits)], { hideSuggestions: config.production });
   if (errors.length > 0) {
-    // A limit's refusal is the one error sent (src/limits.ts).
+    // A limit's refusal is the one error sent (src/graphql/limits.ts).
     const limit = errors.find(isLimitRefusal);
     return (limit ? [limit] : errors).map((error) => withCode(error, GRAPHQL_VALIDATION_FAILED));
   }

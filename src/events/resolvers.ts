@@ -1,7 +1,7 @@
-import { notFound } from "../errors.js";
+import { notFound } from "../common/errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { requireViewer } from "../policy/rules.js";
-import { checkId } from "../validation.js";
+import { checkId } from "../common/validation.js";
 import type { StreamItem } from "./stream.js";
 
 /** Access to these resolvers is decided in src/policy/rules.ts; which events reach whom, in the hub (hub.ts). */

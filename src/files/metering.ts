@@ -1,5 +1,5 @@
 import type { Transaction } from "../db/database.js";
-import { quotaExceeded } from "../errors.js";
+import { quotaExceeded } from "../common/errors.js";
 import * as sql from "./sql.js";
 
 /**

@@ -1,4 +1,4 @@
-import { type EventLoopTurns, sortTakingTurns } from "../event-loop-turns.js";
+import { type EventLoopTurns, sortTakingTurns } from "../common/event-loop-turns.js";
 import { normalizePath } from "./paths.js";
 
 /**

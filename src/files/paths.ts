@@ -1,4 +1,4 @@
-import { BIDI_CONTROL, CONTROL } from "../validation.js";
+import { BIDI_CONTROL, CONTROL } from "../common/validation.js";
 
 /**
  * The rules for a file's path inside a version: 1 to 1024 UTF-8 bytes of segments joined

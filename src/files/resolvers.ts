@@ -1,7 +1,7 @@
-import type { Context } from "../context.js";
-import { chargeListLength } from "../cost-budget.js";
+import type { Context } from "../graphql/context.js";
+import { chargeListLength } from "../graphql/cost-budget.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
+import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
 import { requireViewer } from "../policy/rules.js";
 import { commitVersion, MAX_FILES_PER_VERSION, parseCommitInput } from "./commit.js";
 import type { FileRow, VersionRow } from "./rows.js";

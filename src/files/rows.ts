@@ -1,5 +1,5 @@
 import type { IsoTime } from "../db/timestamps.js";
-import type { ConnectionModel, EdgeModel } from "../pagination.js";
+import type { ConnectionModel, EdgeModel } from "../graphql/pagination.js";
 
 /** A committed version as stored (the GraphQL `DatasetVersion` mapper). */
 export interface VersionRow {

@@ -1,7 +1,7 @@
 import DataLoader from "dataloader";
 import type { Queryable } from "../db/database.js";
-import { badUserInput } from "../errors.js";
-import { decodeCursor, encodeCursor, separateCount } from "../pagination.js";
+import { badUserInput } from "../common/errors.js";
+import { decodeCursor, encodeCursor, separateCount } from "../graphql/pagination.js";
 import type { FileRow, VersionRow } from "./rows.js";
 import * as sql from "./sql.js";
 

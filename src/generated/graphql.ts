@@ -7,7 +7,7 @@ import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } fr
 import type { PreviewModel } from '../previews/rows.js';
 import type { CollaboratorRow } from '../sharing/rows.js';
 import type { DatasetEventModel } from '../events/model.js';
-import type { Context } from '../context.js';
+import type { Context } from '../graphql/context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;

@@ -1,6 +1,6 @@
 import { MapperKind, mapSchema } from "@graphql-tools/utils";
 import { defaultFieldResolver, type GraphQLSchema, isObjectType } from "graphql";
-import type { Context } from "../context.js";
+import type { Context } from "../graphql/context.js";
 import type { Rule } from "./rules.js";
 
 const ROOT_TYPES = new Set(["Query", "Mutation", "Subscription"]);

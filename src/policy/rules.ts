@@ -1,7 +1,7 @@
 import type { GraphQLScalarType } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
-import type { Context } from "../context.js";
-import { badUserInput, type ClientError, forbidden, notFound, unauthenticated } from "../errors.js";
+import type { Context } from "../graphql/context.js";
+import { badUserInput, type ClientError, forbidden, notFound, unauthenticated } from "../common/errors.js";
 import type { DatasetAccess, DatasetAccessFilter, Resolvers, ResolversParentTypes } from "../generated/graphql.js";
 import type { UserRow } from "../users/rows.js";
 import type { AccountChange } from "../users/store.js";

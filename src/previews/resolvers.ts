@@ -1,4 +1,4 @@
-import { badUserInput } from "../errors.js";
+import { badUserInput } from "../common/errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { MAX_PREVIEW_ROWS } from "./run-reader.js";
 

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
-import type { PreviewsConfig } from "../config.js";
+import type { PreviewsConfig } from "../config/config.js";
 import type { Database, Transaction } from "../db/database.js";
-import type { PreviewMetrics } from "../metrics.js";
+import type { PreviewMetrics } from "../observability/metrics.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { startProfileQueue } from "./queue.js";
 import * as sql from "./sql.js";

@@ -1,4 +1,4 @@
-import type { Context } from "../context.js";
+import type { Context } from "../graphql/context.js";
 import type { AuthPayload } from "../generated/graphql.js";
 import type { UserRow } from "../users/rows.js";
 import type { AuditType } from "../audit/events.js";

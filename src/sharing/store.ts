@@ -1,7 +1,7 @@
 import type { Viewer } from "../auth/viewer.js";
-import type { Context } from "../context.js";
+import type { Context } from "../graphql/context.js";
 import type { Database, Queryable } from "../db/database.js";
-import { badUserInput, conflict } from "../errors.js";
+import { badUserInput, conflict } from "../common/errors.js";
 import type { DatasetAccess, DatasetRole } from "../generated/graphql.js";
 import { type DatasetScope, datasetRefusal, datasetScope, scopeParams, unshareAction } from "../policy/rules.js";
 import type { UserRow } from "../users/rows.js";

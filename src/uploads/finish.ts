@@ -1,6 +1,6 @@
 import type { Upload } from "@tus/utils";
 import type { Viewer } from "../auth/viewer.js";
-import type { Services } from "../context.js";
+import type { Services } from "../graphql/context.js";
 import type { Database } from "../db/database.js";
 import type { UploadRow } from "../files/rows.js";
 import * as sql from "../files/sql.js";

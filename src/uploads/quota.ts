@@ -1,4 +1,4 @@
-import type { FilesConfig } from "../config.js";
+import type { FilesConfig } from "../config/config.js";
 import type { Database } from "../db/database.js";
 import type { UploadRow } from "../files/rows.js";
 import * as sql from "../files/sql.js";

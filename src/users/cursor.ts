@@ -1,4 +1,4 @@
-import { timeCursors } from "../pagination.js";
+import { timeCursors } from "../graphql/pagination.js";
 import type { UserRow } from "./rows.js";
 
 /** Cursors of the admin list of users (newest first): created_at and id of the last user seen. */

@@ -1,11 +1,11 @@
-import type { Context } from "../context.js";
-import { conflict, forbidden, notFound, unauthenticated } from "../errors.js";
+import type { Context } from "../graphql/context.js";
+import { conflict, forbidden, notFound, unauthenticated } from "../common/errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../pagination.js";
+import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
 import { checkOwnAccountChange, requireViewer } from "../policy/rules.js";
-import { parseSearch } from "../search.js";
-import { isSelected } from "../selection.js";
-import { checkId } from "../validation.js";
+import { parseSearch } from "../common/search.js";
+import { isSelected } from "../graphql/selection.js";
+import { checkId } from "../common/validation.js";
 import { decodeUserCursor, encodeUserCursor } from "./cursor.js";
 import type { UserRow } from "./rows.js";
 import * as store from "./store.js";

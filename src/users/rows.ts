@@ -1,5 +1,5 @@
 import type { IsoTime } from "../db/timestamps.js";
-import type { ConnectionModel, EdgeModel } from "../pagination.js";
+import type { ConnectionModel, EdgeModel } from "../graphql/pagination.js";
 
 /** A user as the API may show it (the GraphQL `User` mapper). No secrets here. */
 export interface UserRow {

@@ -1,7 +1,7 @@
 import type { AuditLog, AuditType } from "../audit/events.js";
 import type { Database, Queryable } from "../db/database.js";
-import { separateCount } from "../pagination.js";
-import { containsPattern } from "../search.js";
+import { separateCount } from "../graphql/pagination.js";
+import { containsPattern } from "../common/search.js";
 import { revokeUserSessions } from "../sessions/store.js";
 import type { UserCursor } from "./cursor.js";
 import type { UserCredentials, UserRow } from "./rows.js";

@@ -6,9 +6,9 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import type { FastifyInstance } from "fastify";
 import { print } from "graphql";
 import { createApp } from "../../src/app.js";
-import { loadConfig, type Config } from "../../src/config.js";
+import { loadConfig, type Config } from "../../src/config/config.js";
 import type { Database } from "../../src/db/database.js";
-import { createLogger } from "../../src/logger.js";
+import { createLogger } from "../../src/observability/logger.js";
 import { createTestDatabase } from "./database.js";
 
 /**

@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import { combine, docsOf, type Get, type Resolved, readSettings, Setting, variable } from "./env-settings.js";
+import { combine, docsOf, type Get, type Resolved, readSettings, Setting, variable } from "./parsers.js";
 
 /**
  * Everything the server reads from its environment, validated once at start-up. This is the
@@ -373,7 +373,7 @@ const SETTINGS = {
       meaning: "session refreshes from one client address per minute",
       default: "120",
     }),
-    /** src/write-limit.ts */
+    /** src/graphql/write-limit.ts */
     writesPerUserPerMinute: variable("WRITE_MAX_PER_USER", integer(1, 1_000_000), {
       meaning: "mutations by one signed-in user per minute, each aliased one counted",
       default: "300",
@@ -400,7 +400,7 @@ const SETTINGS = {
       meaning: "lexical tokens in one document (the parser stops past it)",
       default: "5000",
     }),
-    /** See src/limits.ts. */
+    /** See src/graphql/limits.ts. */
     maxCost: variable("MAX_COST", integer(1, 10_000_000), {
       meaning: "objects one operation may fetch, page sizes multiplied in (docs/limits.md)",
       default: "5000",

@@ -62,7 +62,7 @@ export const errorResponseBody = (message: string, code: string, requestId: stri
 });
 
 /**
- * The refusal of a limit on what one operation may ask for (src/limits.ts), before it
+ * The refusal of a limit on what one operation may ask for (src/graphql/limits.ts), before it
  * executes: a validation error whose `limit` names the setting (`MAX_ALIASES`).
  */
 export function limitRefusal(message: string, limit: string, extensions: Record<string, unknown> = {}): GraphQLError {

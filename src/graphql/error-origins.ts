@@ -16,8 +16,8 @@ import {
   visit,
   type DocumentNode,
 } from "graphql";
-import { DatabaseUnavailableError } from "./db/database.js";
-import { BAD_REQUEST, ClientError, ErrorCode, REFUSED_REQUEST_CODES } from "./errors.js";
+import { DatabaseUnavailableError } from "../db/database.js";
+import { BAD_REQUEST, ClientError, ErrorCode, REFUSED_REQUEST_CODES } from "../common/errors.js";
 
 /**
  * What an error that reaches a response is, told by where it came from, never by graphql-js's

@@ -1,8 +1,8 @@
-import type { Queryable } from "./db/database.js";
-import { FileLoaders } from "./files/store.js";
-import { PreviewLoader } from "./previews/store.js";
-import { SharingLoaders } from "./sharing/loaders.js";
-import { createUserLoader } from "./users/loader.js";
+import type { Queryable } from "../db/database.js";
+import { FileLoaders } from "../files/store.js";
+import { PreviewLoader } from "../previews/store.js";
+import { SharingLoaders } from "../sharing/loaders.js";
+import { createUserLoader } from "../users/loader.js";
 
 /**
  * The batching loaders of one request (an HTTP request, or one event of a subscription):

@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ConfigError } from "./config.js";
+import { ConfigError } from "../config/config.js";
 import type { Context } from "./context.js";
-import { BAD_REQUEST, ClientError, ErrorCode, errorResponseBody, PERSISTED_QUERY_NOT_FOUND } from "./errors.js";
+import { BAD_REQUEST, ClientError, ErrorCode, errorResponseBody, PERSISTED_QUERY_NOT_FOUND } from "../common/errors.js";
 
 /**
  * Trusted documents (`PERSISTED_OPERATIONS=only`): the server runs only the operations

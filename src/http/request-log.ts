@@ -1,8 +1,8 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Kind, type OperationDefinitionNode } from "graphql";
-import type { Context } from "./context.js";
-import type { Metrics } from "./metrics.js";
+import type { Context } from "../graphql/context.js";
+import type { Metrics } from "../observability/metrics.js";
 
 /**
  * One log line per request, and the request metrics. Apollo fills in what GraphQL knows

@@ -1,21 +1,21 @@
-import type { AuditLog } from "./audit/events.js";
+import type { AuditLog } from "../audit/events.js";
 import type { FastifyBaseLogger } from "fastify";
-import type { Viewer } from "./auth/viewer.js";
-import type { ViewerCache } from "./auth/viewer-cache.js";
-import type { ViewerChanges } from "./auth/viewer-changes.js";
-import type { Metrics } from "./metrics.js";
-import type { RequestReport } from "./request-log.js";
-import type { PasswordHasher } from "./auth/passwords.js";
-import type { AccessTokens } from "./auth/tokens.js";
-import type { Config } from "./config.js";
+import type { Viewer } from "../auth/viewer.js";
+import type { ViewerCache } from "../auth/viewer-cache.js";
+import type { ViewerChanges } from "../auth/viewer-changes.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { RequestReport } from "../http/request-log.js";
+import type { PasswordHasher } from "../auth/passwords.js";
+import type { AccessTokens } from "../auth/tokens.js";
+import type { Config } from "../config/config.js";
 import type { CostBudget } from "./cost-budget.js";
-import type { CountingDatabase } from "./db/counting.js";
-import type { EventHub, SubscriberGate } from "./events/hub.js";
-import type { GarbageCollector } from "./files/garbage.js";
+import type { CountingDatabase } from "../db/counting.js";
+import type { EventHub, SubscriberGate } from "../events/hub.js";
+import type { GarbageCollector } from "../files/garbage.js";
 import type { RequestLoaders } from "./loaders.js";
-import type { Previews } from "./previews/service.js";
-import type { BlobStore } from "./storage/blob-store.js";
-import type { HashingFileStore } from "./uploads/hashing-file-store.js";
+import type { Previews } from "../previews/service.js";
+import type { BlobStore } from "../storage/blob-store.js";
+import type { HashingFileStore } from "../uploads/hashing-file-store.js";
 
 /** Long-lived parts every request shares. */
 export interface Services {

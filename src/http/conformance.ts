@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { FastifyInstance } from "fastify";
 import { preferredType } from "./accept.js";
-import { GRAPHQL_REQUEST_ERROR_CODES } from "./errors.js";
+import { GRAPHQL_REQUEST_ERROR_CODES } from "../common/errors.js";
 
 /**
  * GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/) where Apollo Server

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import { deleteAuditEventsBefore } from "./audit/store.js";
-import { deleteExpiredCounters } from "./auth/throttle.js";
-import type { Config } from "./config.js";
-import type { Queryable } from "./db/database.js";
+import { deleteAuditEventsBefore } from "../audit/store.js";
+import { deleteExpiredCounters } from "../auth/throttle.js";
+import type { Config } from "../config/config.js";
+import type { Queryable } from "../db/database.js";
 
 /**
  * What would otherwise grow without bound deleted on one timer: throttle counters whose

@@ -1,6 +1,6 @@
 import type { FieldNode, GraphQLResolveInfo } from "graphql";
 import type { Context } from "./context.js";
-import { listTooExpensive } from "./errors.js";
+import { listTooExpensive } from "../common/errors.js";
 
 /**
  * The part of an operation's cost that only execution knows: the length of a list that the

@@ -21,10 +21,10 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from "graphql";
-import type { LimitsConfig } from "./config.js";
+import type { LimitsConfig } from "../config/config.js";
 import type { Context } from "./context.js";
 import { ASSUMED_LIST_LENGTH, CostBudget } from "./cost-budget.js";
-import { limitRefusal } from "./errors.js";
+import { limitRefusal } from "../common/errors.js";
 
 /**
  * Limits on what one operation may ask for, all checked before anything executes.

@@ -3,10 +3,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { AuditType } from "./audit/events.js";
-import type { Config } from "./config.js";
-import { aroundStatements } from "./db/around-statements.js";
-import type { Database } from "./db/database.js";
+import type { AuditType } from "../audit/events.js";
+import type { Config } from "../config/config.js";
+import { aroundStatements } from "../db/around-statements.js";
+import type { Database } from "../db/database.js";
 
 /**
  * Prometheus metrics (prom-client), one registry per server so several servers in one
@@ -27,7 +27,7 @@ export interface Metrics {
   readonly bytesDownloaded: Counter;
   /** tus requests being handled now (each one an upload receiving or being finished). */
   readonly uploadsInFlight: Gauge;
-  /** A connection closed by the server's own limits (src/server.ts). */
+  /** A connection closed by the server's own limits (src/http/server.ts). */
   connectionClosed(reason: ConnectionCloseReason): void;
   readonly previews: PreviewMetrics;
 }

@@ -8,11 +8,11 @@ import {
 import { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import type { FastifyInstance } from "fastify";
 import type { GraphQLFormattedError, GraphQLSchema } from "graphql";
-import type { Config } from "./config.js";
+import type { Config } from "../config/config.js";
 import type { Context } from "./context.js";
 import { classify, explainRequestErrors } from "./error-origins.js";
-import { ErrorCode, internalError, serviceUnavailable } from "./errors.js";
-import { requestErrorStatusPlugin } from "./http-conformance.js";
+import { ErrorCode, internalError, serviceUnavailable } from "../common/errors.js";
+import { requestErrorStatusPlugin } from "../http/conformance.js";
 import { isLimitRefusal, limitsPlugin, limitValidationRules } from "./limits.js";
 
 /** Client errors go out as they are; every other error becomes the bare internal-error mask. */
@@ -40,7 +40,7 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
           const { errors, contextValue, operationName } = requestContext;
           // First, so that the classification below and formatError know what each input error is about.
           explainRequestErrors(requestContext);
-          // A limit's refusal is the one error the client gets (src/limits.ts), and the one logged.
+          // A limit's refusal is the one error the client gets (src/graphql/limits.ts), and the one logged.
           const refusal = errors.find(isLimitRefusal);
           for (const error of refusal ? [refusal] : errors) {
             if (classify(error).kind === "client") {
@@ -69,7 +69,7 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
               (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
             }
             // The database did not answer a resolver: the whole response is 503, as when it
-            // does not answer the request's authentication (src/server.ts).
+            // does not answer the request's authentication (src/http/server.ts).
             if (errors.some((error) => error.extensions?.code === ErrorCode.SERVICE_UNAVAILABLE)) {
               response.http.status = 503;
             }
@@ -92,7 +92,7 @@ export function createApollo(
     formatError,
     logger: app.log,
     // Limits are checked before execution: tokens while parsing, depth/aliases/directives
-    // while validating, cost once the operation is known (src/limits.ts).
+    // while validating, cost once the operation is known (src/graphql/limits.ts).
     parseOptions: { maxTokens: config.limits.maxTokens },
     validationRules: limitValidationRules(config.limits),
     allowBatchedHttpRequests: config.limits.allowBatchedRequests,

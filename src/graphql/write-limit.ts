@@ -1,6 +1,6 @@
 import { MapperKind, mapSchema } from "@graphql-tools/utils";
 import { defaultFieldResolver, type GraphQLSchema } from "graphql";
-import { createThrottle } from "./auth/throttle.js";
+import { createThrottle } from "../auth/throttle.js";
 import type { Context } from "./context.js";
 
 /**

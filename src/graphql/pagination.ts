@@ -1,5 +1,5 @@
-import type { IsoTime } from "./db/timestamps.js";
-import { badUserInput } from "./errors.js";
+import type { IsoTime } from "../db/timestamps.js";
+import { badUserInput } from "../common/errors.js";
 
 /**
  * Relay connections over keyset pages, shared by every list. A page is read with one

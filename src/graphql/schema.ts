@@ -3,19 +3,19 @@ import { fileURLToPath } from "node:url";
 import { makeExecutableSchema } from "@graphql-tools/schema";
 import { GraphQLScalarType, type GraphQLSchema } from "graphql";
 import { DateTimeResolver, EmailAddressResolver, JSONResolver, SafeIntResolver } from "graphql-scalars";
-import { auditResolvers } from "./audit/resolvers.js";
-import { authResolvers } from "./auth/resolvers.js";
-import { datasetResolvers } from "./datasets/resolvers.js";
-import { ISO_TIME } from "./db/timestamps.js";
-import { eventResolvers } from "./events/resolvers.js";
-import { fileResolvers } from "./files/resolvers.js";
-import { previewResolvers } from "./previews/resolvers.js";
-import type { Resolvers } from "./generated/graphql.js";
-import { applyPolicy } from "./policy/apply.js";
-import { policy } from "./policy/rules.js";
-import { sessionResolvers } from "./sessions/resolvers.js";
-import { sharingResolvers } from "./sharing/resolvers.js";
-import { userResolvers } from "./users/resolvers.js";
+import { auditResolvers } from "../audit/resolvers.js";
+import { authResolvers } from "../auth/resolvers.js";
+import { datasetResolvers } from "../datasets/resolvers.js";
+import { ISO_TIME } from "../db/timestamps.js";
+import { eventResolvers } from "../events/resolvers.js";
+import { fileResolvers } from "../files/resolvers.js";
+import { previewResolvers } from "../previews/resolvers.js";
+import type { Resolvers } from "../generated/graphql.js";
+import { applyPolicy } from "../policy/apply.js";
+import { policy } from "../policy/rules.js";
+import { sessionResolvers } from "../sessions/resolvers.js";
+import { sharingResolvers } from "../sharing/resolvers.js";
+import { userResolvers } from "../users/resolvers.js";
 import { applyWriteLimit } from "./write-limit.js";
 
 /**
@@ -36,7 +36,7 @@ const IsoDateTime = new GraphQLScalarType({
 });
 
 /** The SDL: the source of truth for the API and for codegen. */
-export const SCHEMA_FILE = fileURLToPath(new URL("../schema/schema.graphql", import.meta.url));
+export const SCHEMA_FILE = fileURLToPath(new URL("../../schema/schema.graphql", import.meta.url));
 
 const resolvers: Resolvers[] = [
   { DateTime: IsoDateTime, EmailAddress: EmailAddressResolver, JSON: JSONResolver, SafeInt: SafeIntResolver },
