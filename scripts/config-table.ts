@@ -1,9 +1,9 @@
 // `npm run config:table`: writes the configuration table of docs/configuration.md from the
-// declarations in src/config/config.ts, between the two marker comments. tests/config.test.ts fails
+// declarations in src/config/settings.ts, between the two marker comments. tests/config.test.ts fails
 // when the page's table is not what this writes, so a new variable is documented where it is declared.
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { CONFIGURATION_DOCS } from "../src/config/config.js";
+import { CONFIGURATION_DOCS } from "../src/config/settings.js";
 import type { VariableDoc } from "../src/config/parsers.js";
 
 /** The page that holds the table. */

@@ -10,7 +10,7 @@ import { ConfigError, type Config } from "../config/config.js";
  */
 export async function resolveSigningSecret(config: Config, logger: Logger): Promise<string> {
   if (config.jwtSecret) return config.jwtSecret;
-  // Production never makes up a secret: config.ts refuses to start without one.
+  // Production never makes up a secret: loadConfig refuses to start without one.
   if (config.production) throw new ConfigError("JWT_SECRET: required in production");
   const file = join(config.dataDir, "jwt-secret");
   try {

@@ -1,9 +1,10 @@
 import type { z } from "zod";
 
 /**
- * The machinery behind `config.ts`: an environment variable declared once (its parser, its
+ * The machinery behind `settings.ts`: an environment variable declared once (its parser, its
  * default, its row of docs/configuration.md), and a reading of the whole environment that reports every
- * problem, not the first only. `config.ts` holds the declarations.
+ * problem, not the first only. `settings.ts` holds the declarations (their value parsers are in
+ * `values.ts`).
  */
 
 /** What docs/configuration.md's table says of one declaration: one row. */

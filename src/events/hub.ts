@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Viewer } from "../auth/viewer.js";
 import type { Database, Queryable, Subscription as Listening } from "../db/database.js";
@@ -8,13 +7,14 @@ import type { VersionRow } from "../files/rows.js";
 import { VERSIONS_BY_NUMBER } from "../files/sql.js";
 import { notFound } from "../common/errors.js";
 import { DATASET_EVENTS_CHANNEL, type DatasetEventMessage, parseDatasetEvent } from "./bus.js";
+import { ListenProof } from "./listen-proof.js";
 import type { DatasetEventModel } from "./model.js";
 import { EventStream } from "./stream.js";
 
 /**
- * This instance's subscribers, and the one LISTEN that feeds them. Every event that arrives
- * is checked, for each subscriber it could concern, against what that subscriber may read
- * now: the dataset is read through the policy's read scope (`findReadableDataset`, what
+ * This instance's subscribers, and the one LISTEN that feeds them (listen-proof.ts proves
+ * that its notifications arrive). Every event that arrives is checked, for each subscriber it
+ * could concern, against what that subscriber may read now: the dataset is read through the policy's read scope (`findReadableDataset`, what
  * `dataset(id)` answers), once per event for all subscribers with the same scope. Events are
  * handed to subscribers in the order they were committed, though their checks run at once.
  *
@@ -29,11 +29,6 @@ import { EventStream } from "./stream.js";
 export const KNOWN_AT_START = 1_000;
 /** Dataset ids remembered per read scope at most; the oldest learnt go first. */
 export const KNOWN_LIMIT = 10_000;
-/** How often each instance proves that notifications reach it, and how long a proof may take. */
-export const PROBE_EVERY_MS = 10_000;
-export const PROBE_WITHIN_MS = 2_000;
-/** A probe's payload starts so (an event's is JSON). */
-const PROBE_PREFIX = "probe:";
 
 /** What the connection tells the hub about the subscriptions it carries. */
 export interface SubscriberGate {
@@ -84,13 +79,10 @@ export class EventHub {
   readonly #everything = new Set<Subscriber>();
   readonly #known = new Map<string, KnownDatasets>();
   readonly #interrupted = new Set<(error: Error) => void>();
-  #listening = false;
   #closing = false;
-  #warned = false;
   #listener: Listening | undefined;
-  #prover: NodeJS.Timeout | undefined;
-  /** Probes in flight, by payload. */
-  readonly #probes = new Map<string, () => void>();
+  /** Whether notifications arrive: proven by probes (listen-proof.ts). */
+  readonly #proof: ListenProof;
   /** The deliveries of the last event received: the next one's wait for them. */
   #tail: Promise<void> = Promise.resolve();
 
@@ -98,7 +90,9 @@ export class EventHub {
     private readonly database: Database,
     private readonly logger: Logger,
     private readonly options: EventHubOptions,
-  ) {}
+  ) {
+    this.#proof = new ListenProof(database, logger);
+  }
 
   /** LISTENs on the events channel (every instance does, so events cross instances). */
   static async start(database: Database, logger: Logger, options: EventHubOptions): Promise<EventHub> {
@@ -108,71 +102,20 @@ export class EventHub {
       notification: (payload) => hub.#receive(payload),
       listening: () => {
         // The embedded database notifies in-process, as the statement returns: nothing to prove.
-        if (database.engine === "pglite") hub.#listening = true;
-        else proved = hub.#prove();
+        if (database.engine === "pglite") hub.#proof.on();
+        else proved = hub.#proof.prove();
       },
       lost: (error) => hub.#interrupt(error, "the listening connection was lost"),
     });
     if (database.engine === "pglite") return hub;
     // Start-up waits for the first proof, so that the first connections already find events on.
     await proved;
-    hub.#scheduleProbe();
+    hub.#proof.schedule();
     return hub;
   }
 
-  /** The next probe: soon while events are off (so they come back on soon), else every PROBE_EVERY_MS. */
-  #scheduleProbe(): void {
-    if (this.#closing) return;
-    this.#prover = setTimeout(
-      () => {
-        void this.#prove().then(() => this.#scheduleProbe());
-      },
-      this.#listening ? PROBE_EVERY_MS : PROBE_WITHIN_MS,
-    );
-    this.#prover.unref();
-  }
-
-  /**
-   * Sends a probe on the channel and waits for it to come back: LISTEN in force is not proof
-   * that notifications arrive (through a transaction pooler they do not). Live events are on
-   * only while probes come back.
-   */
-  async #prove(): Promise<void> {
-    if (this.#closing) return;
-    const nonce = `${PROBE_PREFIX}${randomUUID()}`;
-    const arrived = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#probes.delete(nonce);
-        resolve(false);
-      }, PROBE_WITHIN_MS);
-      this.#probes.set(nonce, () => {
-        clearTimeout(timer);
-        this.#probes.delete(nonce);
-        resolve(true);
-      });
-    });
-    this.database.query("select pg_notify($1, $2)", [DATASET_EVENTS_CHANNEL, nonce]).catch(() => undefined);
-    if (await arrived) {
-      if (!this.#listening && !this.#closing) this.logger.info("live events on: notifications arrive");
-      this.#listening = !this.#closing;
-      this.#warned = false;
-      return;
-    }
-    if (this.#warned || this.#closing) return;
-    this.#warned = true;
-    // Never proven (since the connection came up): off, and new connections are refused.
-    // Proven before: a slow probe on a busy machine is likelier than a broken LISTEN that
-    // nobody reported (a lost connection is reported), so events stay on, with a warning.
-    this.logger.warn(
-      `live events: a notification did not come back within ${PROBE_WITHIN_MS} ms` +
-        (this.#listening
-          ? "; events may be late"
-          : " (is the LISTEN connection going through a transaction pooler? see DATABASE_LISTEN_URL): live events stay off until one does"),
-    );
-  }
-
   #interrupt(error: Error, why: string): void {
-    this.#listening = false;
+    this.#proof.lost();
     if (this.#closing) return;
     this.logger.warn({ err: error }, `live events off: ${why}; events are missed until notifications arrive again`);
     for (const callback of this.#interrupted) callback(error);
@@ -180,7 +123,7 @@ export class EventHub {
 
   /** Whether events arrive now (a subscription begun otherwise could miss some). */
   get listening(): boolean {
-    return this.#listening && !this.#closing;
+    return this.#proof.listening && !this.#closing;
   }
 
   /** Tells `callback` each time the listening connection is lost: events committed meanwhile are not delivered. */
@@ -243,7 +186,7 @@ export class EventHub {
   async drain(): Promise<void> {
     if (this.#closing) return this.#tail;
     this.#closing = true;
-    clearTimeout(this.#prover);
+    this.#proof.stop();
     await this.#listener?.close();
     await this.#tail;
   }
@@ -296,10 +239,7 @@ export class EventHub {
   #receive(payload: string): void {
     if (this.#closing) return;
     // Probes: ours come back to us; another instance's are nothing to anyone here.
-    if (payload.startsWith(PROBE_PREFIX)) {
-      this.#probes.get(payload)?.();
-      return;
-    }
+    if (this.#proof.received(payload)) return;
     const message = parseDatasetEvent(payload);
     if (!message) {
       this.logger.warn({ payload: payload.slice(0, 200) }, "live events: ignored a notification that is not a well-formed event");

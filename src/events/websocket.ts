@@ -14,13 +14,11 @@ import { type Context as ProtocolContext, handleProtocols, makeServer } from "gr
 import type { WebSocket } from "ws";
 import { formatError } from "../graphql/apollo.js";
 import { authenticate } from "../auth/viewer.js";
-import { clientAddressOf } from "../http/client-address.js";
 import type { Context, Services } from "../graphql/context.js";
-import { countStatements } from "../db/counting.js";
+import { createContext, eventContext } from "../graphql/create-context.js";
 import { classify, explainRequestErrors } from "../graphql/error-origins.js";
 import { DatabaseUnavailableError, type Database } from "../db/database.js";
 import { BAD_REQUEST, ClientError, ErrorCode, errorResponseBody } from "../common/errors.js";
-import { requestLoaders } from "../graphql/loaders.js";
 import type { Manifest } from "../graphql/persisted-operations.js";
 import { createUserLoader } from "../users/loader.js";
 import { Close, closeReason, LiveConnection, LiveConnections } from "./connections.js";
@@ -112,12 +110,6 @@ export async function registerSubscriptions(app: FastifyInstance, parts: Subscri
     return { ...formatted, extensions: { ...extensions, requestId } };
   };
 
-  /** A context of its own for one event of a subscription: fresh loaders, a fresh statement budget. */
-  const eventContext = (base: Context, event: number): Context => {
-    const db = countStatements(database, config.limits.maxStatements);
-    return { ...base, db, loaders: requestLoaders(db), cost: base.cost?.fresh(), requestId: `${base.requestId}.${event}` };
-  };
-
   const server = makeServer<Record<string, unknown>, Extra>({
     schema,
     connectionInitWaitTimeout: limits.initTimeoutSeconds * 1000,
@@ -178,21 +170,16 @@ export async function registerSubscriptions(app: FastifyInstance, parts: Subscri
       }
       const { document, operationName, variables, cost } = checked as Exclude<typeof checked, readonly GraphQLError[]>;
       connections.subscriptionStarted(connection, id);
-      const db = countStatements(database, config.limits.maxStatements);
-      const contextValue: Context = {
+      const contextValue = await createContext({
         services,
-        db,
-        loaders: requestLoaders(db),
-        viewer,
-        provenUserIds: new Set(),
+        database,
+        request,
         requestId,
-        origin: `${request.protocol}://${request.host}`,
         report: { errorCodes: [], executed: true },
-        clientAddress: clientAddressOf(request),
-        log: request.log,
+        viewer,
         subscriber: connection,
         cost,
-      };
+      });
       return { schema, document, operationName, variableValues: variables, contextValue };
     },
 
@@ -204,7 +191,7 @@ export async function registerSubscriptions(app: FastifyInstance, parts: Subscri
       let count = 0;
       return mapEvents(
         source[Symbol.asyncIterator](),
-        (payload) => execute({ ...args, rootValue: payload, contextValue: eventContext(base, ++count) }) as Promise<ExecutionResult>,
+        (payload) => execute({ ...args, rootValue: payload, contextValue: eventContext(base, database, ++count) }) as Promise<ExecutionResult>,
       );
     },
 

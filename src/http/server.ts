@@ -9,9 +9,8 @@ import type { Logger } from "pino";
 import { createApollo } from "../graphql/apollo.js";
 import { authenticate } from "../auth/viewer.js";
 import type { ConnectionsConfig } from "../config/config.js";
-import { clientAddressOf } from "./client-address.js";
 import type { Context, Services } from "../graphql/context.js";
-import { countStatements } from "../db/counting.js";
+import { createContext } from "../graphql/create-context.js";
 import { DatabaseUnavailableError, type Database } from "../db/database.js";
 import { BAD_REQUEST, ClientError, ErrorCode, errorResponseBody, serviceUnavailable } from "../common/errors.js";
 import { registerHttpConformance } from "./conformance.js";
@@ -20,7 +19,6 @@ import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "../gr
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
 import { refuseCrossOriginUpgrades, registerSubscriptions, subscriptionsOverHttpRefused } from "../events/websocket.js";
 import { registerDownloads } from "../files/download-route.js";
-import { requestLoaders } from "../graphql/loaders.js";
 import { registerUploads } from "../uploads/routes.js";
 import type { HashingFileStore } from "../uploads/hashing-file-store.js";
 import { PolicyError } from "../policy/apply.js";
@@ -241,23 +239,16 @@ export async function buildServer({ services, database, schema, logger, staging 
   await apollo.start();
   const graphqlOverHttp = fastifyApolloHandler(apollo, {
     context: async (request): Promise<Context> => {
-      const db = countStatements(database, config.limits.maxStatements);
-      const loaders = requestLoaders(db);
       const report = startReport(request);
       try {
-        const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, db, loaders.users);
-        return {
+        return await createContext({
           services,
-          db,
-          loaders,
-          viewer,
-          provenUserIds: new Set(),
+          database,
+          request,
           requestId: request.id,
-          origin: `${request.protocol}://${request.host}`,
           report,
-          clientAddress: clientAddressOf(request),
-          log: request.log,
-        };
+          viewer: (db, loaders) => authenticate(request.headers.authorization, services.tokens, services.viewers, db, loaders.users),
+        });
       } catch (error) {
         if (error instanceof ClientError) throw error;
         if (error instanceof DatabaseUnavailableError) {
