@@ -17,8 +17,9 @@ describe("graceful shutdown", () => {
 
   it("finishes a request that was in flight when SIGTERM came, answer and all, closes live-event sockets with 1001, then exits 0", async () => {
     // The stop's bound is generous: on a busy 2-core machine this server took 45 s just to start
-    // (PGlite's migrations), and a stop cut off by the default 15 s hangs the in-flight request up
-    // (CI once failed so), which is the bound working, not the drain failing.
+    // (PGlite's migrations), and a drain cut off by the default 15 s would be the bound working,
+    // not the drain failing. (The "socket hang up" CI once saw was the tsx command killing the
+    // server with SIGKILL: tests/support/process.ts now runs it in one Node process.)
     const server = await startServerProcess({ DATA_DIR: dataDir, BCRYPT_COST: "4", SHUTDOWN_TIMEOUT: "90" });
     // A subscriber, connected before the stop: its socket is closed with 1001 (Going Away), so its client reconnects.
     const subscriberName = unique("live");

@@ -5,7 +5,6 @@ import type { UntypedData } from "./server.js";
 /** Runs the project's own entry points as separate processes, the way an operator does. */
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const TSX = `${ROOT}node_modules/.bin/tsx`;
 
 /** The environment of a child: only what the test gives, plus PATH (no DATABASE_URL leaking in). */
 function childEnvironment(env: Record<string, string>): NodeJS.ProcessEnv {
@@ -18,15 +17,21 @@ export interface RunResult {
   stderr: string;
 }
 
-/** A TypeScript file runs through tsx (as in development); a built `.js` file through this Node, as production runs it. */
-function command(script: string): string {
-  return script.endsWith(".js") ? process.execPath : TSX;
+/**
+ * How Node runs `script`: a built `.js` file as production runs it; a TypeScript file with tsx's
+ * loader inside the same Node process (`node --import tsx`). Not through the `tsx` command: that
+ * is a second process which relays a signal to the script's and, when the script does not report
+ * it within 30 ms (a busy machine), kills it with SIGKILL, so a SIGTERM test saw no graceful stop.
+ */
+function command(script: string): { file: string; args: string[] } {
+  return { file: process.execPath, args: script.endsWith(".js") ? [script] : ["--import", "tsx", script] };
 }
 
 /** Runs `script` (relative to the project: `src/cli/migrate.ts`, or `dist/cli/migrate.js`) to completion. */
 export function runScript(script: string, args: string[], env: Record<string, string>): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command(script), [script, ...args], { cwd: ROOT, env: childEnvironment(env) });
+    const { file, args: scriptArgs } = command(script);
+    const child = spawn(file, [...scriptArgs, ...args], { cwd: ROOT, env: childEnvironment(env) });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -55,7 +60,8 @@ export interface RunningServer {
  */
 export function startServerProcess(env: Record<string, string>, entry = "src/main.ts"): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command(entry), [entry], { cwd: ROOT, env: childEnvironment({ PORT: "0", LOG_LEVEL: "info", ...env }) });
+    const { file, args } = command(entry);
+    const child = spawn(file, args, { cwd: ROOT, env: childEnvironment({ PORT: "0", LOG_LEVEL: "info", ...env }) });
     let output = "";
     let listening = false;
     const exited = new Promise<number | null>((done) => child.on("close", done));
