@@ -28,7 +28,7 @@ import type { DatasetListRow } from "../src/datasets/rows.js";
 import * as datasetSql from "../src/datasets/sql.js";
 import { deleteDataset, insertDataset, updateDataset } from "../src/datasets/store.js";
 import type { DatasetOrder } from "../src/generated/graphql.js";
-import { DATASET_ACTIONS, type DatasetAction, type DatasetScope, scopeParams } from "../src/policy/rules.js";
+import { DATASET_ACTIONS, type DatasetAction, type DatasetScope, scopeParams } from "../src/policy/dataset-access.js";
 import * as userSql from "../src/users/sql.js";
 import { insertUser, setRole } from "../src/users/store.js";
 
@@ -460,7 +460,7 @@ async function baseline(f: Fixtures): Promise<void> {
   });
 }
 
-/** A dataset statement's scope (policy/rules.ts) for a user, or an admin. */
+/** A dataset statement's scope (policy/dataset-access.ts) for a user, or an admin. */
 const scopeOf = (userId: string, admin: boolean, action: DatasetAction): DatasetScope => ({ userId, admin, allowed: DATASET_ACTIONS[action] });
 /** Its parameters, for the statements run here by their text. */
 const READ_AS = (userId: string, admin: boolean) => scopeParams(scopeOf(userId, admin, "read"));

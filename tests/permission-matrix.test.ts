@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { isObjectType } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { routePolicy } from "../src/policy/rules.js";
+import { routePolicy } from "../src/policy/route-rules.js";
 import { buildUnguardedSchema } from "../src/graphql/schema.js";
 import { createAdmin, createDataset, createUser, unique, type TestUser } from "./support/factories.js";
 import { commit, download, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";

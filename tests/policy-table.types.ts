@@ -5,7 +5,7 @@
  * `@ts-expect-error` would be unused, and that is an error of its own.
  */
 import type { DatasetRow } from "../src/datasets/rows.js";
-import { type PolicyTable, policy, type Rule, withParent } from "../src/policy/rules.js";
+import { type PolicyTable, policy, type Rule, withParent } from "../src/policy/field-rules.js";
 
 const datasetOwnerOnly: Rule<DatasetRow> = () => {};
 

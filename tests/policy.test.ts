@@ -1,7 +1,7 @@
 import { buildSchema as parseSDL, isObjectType } from "graphql";
 import { describe, expect, it } from "vitest";
 import { applyPolicy, findPolicyGaps, PolicyError, type PolicyEntries } from "../src/policy/apply.js";
-import { policy } from "../src/policy/rules.js";
+import { policy } from "../src/policy/field-rules.js";
 import { buildUnguardedSchema } from "../src/graphql/schema.js";
 
 /** Deny by default: the schema and the policy table must agree, field by field. */

@@ -3,7 +3,7 @@ import { loadConfig } from "../src/config/config.js";
 import { createLogger } from "../src/observability/logger.js";
 import { createTestDatabase } from "./support/database.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { routePolicy } from "../src/policy/rules.js";
+import { routePolicy } from "../src/policy/route-rules.js";
 import { startServer, testEnvironment, type TestServer } from "./support/server.js";
 
 /** Every HTTP route has a rule in the policy's route table, and the table names no route that is gone. */

@@ -1,33 +1,13 @@
 import type { Queryable, Transaction } from "../db/database.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { AuditType } from "./types.js";
 
 /**
  * The audit trail: one row per security-relevant event or change, written in the same
  * transaction (or the same statement) as the change, and counted in /metrics by type once
  * that change has committed. Every event is written through an `AuditLog`, with a type of
- * this union: a misspelt type does not compile.
+ * the union in types.ts: a misspelt type does not compile.
  */
-export type AuditType =
-  | "user.registered"
-  | "login.succeeded"
-  | "login.failed"
-  | "login.throttled"
-  | "session.refresh_token_reused"
-  | "session.logout"
-  | "session.logout_all"
-  | "password.changed"
-  | "user.role_changed"
-  | "user.active_changed"
-  | "dataset.created"
-  | "dataset.updated"
-  | "dataset.deleted"
-  | "dataset.shared"
-  | "dataset.share_changed"
-  | "dataset.unshared"
-  | "upload.created"
-  | "upload.completed"
-  | "version.committed";
-
 export interface AuditEvent {
   type: AuditType;
   actorId: string | null;

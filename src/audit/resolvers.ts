@@ -4,7 +4,7 @@ import { checkId, checkText } from "../common/validation.js";
 import type { AuditEventRow } from "./rows.js";
 import { countAuditEvents, listAuditEvents, type AuditEventFilter } from "./store.js";
 
-/** Access to these resolvers is decided in src/policy/rules.ts (admins only). */
+/** Access to these resolvers is decided in src/policy/field-rules.ts (admins only). */
 
 const cursors = timeCursors("auditEvents");
 

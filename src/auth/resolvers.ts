@@ -7,7 +7,7 @@ import { checkNewPassword, checkPasswordShape } from "./password-policy.js";
 import { guardSignIn } from "./sign-in-guard.js";
 import { createThrottle } from "./throttle.js";
 
-/** Access to these resolvers is decided in src/policy/rules.ts. */
+/** Access to these resolvers is decided in src/policy/field-rules.ts. */
 
 const WRONG_CREDENTIALS = "Wrong email or password";
 

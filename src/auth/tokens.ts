@@ -1,16 +1,8 @@
 import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, createLocalJWKSet, errors as joseErrors, exportJWK, type JSONWebKeySet, type JWK, jwtVerify, SignJWT } from "jose";
 import { ConfigError, type SigningKeyConfig } from "../config/config.js";
+import type { AccessClaims } from "./claims.js";
 import { createVerifiedTokens } from "./verified-tokens.js";
-
-/** Who a verified access token speaks for. */
-export interface AccessClaims {
-  userId: string;
-  /** The user's token version when the token was issued; an older one is revoked. */
-  tokenVersion: number;
-  /** The session (refresh-token family) the token belongs to; a revoked session ends it. */
-  sessionId: string;
-}
 
 export interface AccessTokens {
   readonly ttlSeconds: number;

@@ -1,4 +1,4 @@
-import type { AccessClaims } from "./tokens.js";
+import type { AccessClaims } from "./claims.js";
 
 /**
  * A bounded cache of access tokens already verified, until their expiry. Verifying a JWT

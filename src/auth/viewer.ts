@@ -3,7 +3,8 @@ import type { Queryable } from "../db/database.js";
 import { invalidToken } from "../common/errors.js";
 import type { UserRow } from "../users/rows.js";
 import { findViewer } from "../users/store.js";
-import type { AccessClaims, AccessTokens } from "./tokens.js";
+import type { AccessClaims } from "./claims.js";
+import type { AccessTokens } from "./tokens.js";
 import type { ViewerCache } from "./viewer-cache.js";
 
 /** The signed-in user making a request, as the database says now (not as the token says). */

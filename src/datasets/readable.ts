@@ -1,6 +1,6 @@
 import type { Viewer } from "../auth/viewer.js";
 import type { Queryable } from "../db/database.js";
-import { datasetListScope, datasetScope } from "../policy/rules.js";
+import { datasetListScope, datasetScope } from "../policy/dataset-access.js";
 import type { DatasetRow } from "./rows.js";
 import { findDataset, listDatasets } from "./store.js";
 

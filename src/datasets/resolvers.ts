@@ -6,7 +6,8 @@ import { notifyDatasetEvent } from "../events/bus.js";
 import type { DatasetOrder, Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
 import { refusalOf } from "../policy/dataset-access.js";
-import { datasetListScope, datasetScope, requireViewer } from "../policy/rules.js";
+import { datasetListScope, datasetScope } from "../policy/dataset-access.js";
+import { requireViewer } from "../policy/field-rules.js";
 import { parseSearch } from "../common/search.js";
 import { isSelected } from "../graphql/selection.js";
 import { checkId } from "../common/validation.js";
@@ -17,7 +18,7 @@ import type { DatasetConnectionModel } from "./rows.js";
 import type { DatasetRow } from "./rows.js";
 import * as store from "./store.js";
 
-/** Access to these resolvers is decided in src/policy/rules.ts; scopes come from there too. */
+/** Access to these resolvers is decided in src/policy/field-rules.ts; scopes come from src/policy/dataset-access.ts. */
 
 interface ListArgs {
   first?: number | null;

@@ -3,7 +3,7 @@ import { type ColumnMap, propertyList, selectList } from "../db/columns.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { preparable } from "../db/prepared.js";
 import { accessOf, allows, ownedOrSharedWith, sharedWith } from "../policy/access-sql.js";
-import type { DatasetListScope } from "../policy/rules.js";
+import type { DatasetListScope } from "../policy/dataset-access.js";
 import { prefixedUserColumns } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
 import type { DatasetRow } from "./rows.js";

@@ -2,7 +2,7 @@ import type { AuditLog } from "../audit/events.js";
 import type { Queryable } from "../db/database.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { separateCount } from "../graphql/pagination.js";
-import { type DatasetListScope, type DatasetScope, scopeParams } from "../policy/rules.js";
+import { type DatasetListScope, type DatasetScope, scopeParams } from "../policy/dataset-access.js";
 import { containsPattern } from "../common/search.js";
 import { type PrefixedUserRow, separateUser } from "../users/rows.js";
 import type { DatasetCursor } from "./ordering.js";

@@ -1,10 +1,10 @@
 import { notFound } from "../common/errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { requireViewer } from "../policy/rules.js";
+import { requireViewer } from "../policy/field-rules.js";
 import { checkId } from "../common/validation.js";
 import type { StreamItem } from "./stream.js";
 
-/** Access to these resolvers is decided in src/policy/rules.ts; which events reach whom, in the hub (hub.ts). */
+/** Access to these resolvers is decided in src/policy/field-rules.ts; which events reach whom, in the hub (hub.ts). */
 export const eventResolvers: Resolvers = {
   Subscription: {
     datasetEvents: {

@@ -5,7 +5,7 @@ import type { Database, Transaction } from "../db/database.js";
 import { notifyDatasetEvent } from "../events/bus.js";
 import { badUserInput, conflict, quotaExceeded } from "../common/errors.js";
 import type { DatasetAccess } from "../generated/graphql.js";
-import { datasetRefusal, datasetScope, mayDo, scopeParams } from "../policy/rules.js";
+import { datasetRefusal, datasetScope, mayDo, scopeParams } from "../policy/dataset-access.js";
 import type { Previews } from "../previews/service.js";
 import { checkId, checkText } from "../common/validation.js";
 import { eventLoopTurns } from "../common/event-loop-turns.js";

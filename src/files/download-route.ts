@@ -6,7 +6,7 @@ import { authenticate, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../graphql/context.js";
 import type { Database } from "../db/database.js";
 import { ClientError } from "../common/errors.js";
-import { datasetScope, scopeParams } from "../policy/rules.js";
+import { datasetScope, scopeParams } from "../policy/dataset-access.js";
 import { createUserLoader } from "../users/loader.js";
 import { findViewer } from "../users/store.js";
 import { sendableContentType } from "./content-types.js";

@@ -2,14 +2,14 @@ import type { Context } from "../graphql/context.js";
 import { chargeListLength } from "../graphql/cost-budget.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
-import { requireViewer } from "../policy/rules.js";
+import { requireViewer } from "../policy/field-rules.js";
 import { commitVersion, MAX_FILES_PER_VERSION, parseCommitInput } from "./commit.js";
 import type { FileRow, VersionRow } from "./rows.js";
 import { downloadPath, signDownload } from "./signed-urls.js";
 import * as store from "./store.js";
 
 /**
- * Access to these resolvers is decided in src/policy/rules.ts; a version is reached only through a dataset the viewer may read.
+ * Access to these resolvers is decided in src/policy/field-rules.ts; a version is reached only through a dataset the viewer may read.
  * A list of files costs what it holds: its length (the version's `fileCount`) is charged to the
  * request's cost before a row is read, and one version's whole list always fits (cost-budget.ts).
  */

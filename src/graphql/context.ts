@@ -4,7 +4,7 @@ import type { Viewer } from "../auth/viewer.js";
 import type { ViewerCache } from "../auth/viewer-cache.js";
 import type { ViewerChanges } from "../auth/viewer-changes.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { RequestReport } from "../http/request-log.js";
+import type { RequestReport } from "../http/request-report.js";
 import type { PasswordHasher } from "../auth/passwords.js";
 import type { AccessTokens } from "../auth/tokens.js";
 import type { Config } from "../config/config.js";

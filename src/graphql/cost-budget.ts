@@ -1,5 +1,4 @@
 import type { FieldNode, GraphQLResolveInfo } from "graphql";
-import type { Context } from "./context.js";
 import { listTooExpensive } from "../common/errors.js";
 
 /**
@@ -54,8 +53,14 @@ export class CostBudget {
   }
 }
 
+/** The part of the request's context a charge reads and writes (the GraphQL `Context` is one). */
+export interface BudgetHolder {
+  cost?: CostBudget;
+  services: { config: { limits: { maxCost: number } } };
+}
+
 /** Charges the list `info` resolves, of `length` items, to the request's budget (see CostBudget.chargeList). */
-export function chargeListLength(context: Context, info: GraphQLResolveInfo, length: number, floor: number): void {
+export function chargeListLength(context: BudgetHolder, info: GraphQLResolveInfo, length: number, floor: number): void {
   context.cost ??= new CostBudget(0, context.services.config.limits.maxCost);
   context.cost.chargeList(info.fieldNodes, info.fieldName, length, floor);
 }

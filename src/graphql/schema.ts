@@ -12,7 +12,7 @@ import { fileResolvers } from "../files/resolvers.js";
 import { previewResolvers } from "../previews/resolvers.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { applyPolicy } from "../policy/apply.js";
-import { policy } from "../policy/rules.js";
+import { policy } from "../policy/field-rules.js";
 import { sessionResolvers } from "../sessions/resolvers.js";
 import { sharingResolvers } from "../sharing/resolvers.js";
 import { userResolvers } from "../users/resolvers.js";

@@ -3,23 +3,13 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Kind, type OperationDefinitionNode } from "graphql";
 import type { Context } from "../graphql/context.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { RequestReport } from "./request-report.js";
 
 /**
  * One log line per request, and the request metrics. Apollo fills in what GraphQL knows
  * (operation, viewer, error codes); Fastify's onResponse hook writes the line when the
  * response is sent, whatever answered it.
  */
-export interface RequestReport {
-  /** Bounded label: the operation type and its first root field, e.g. `query datasets`. */
-  operation?: string;
-  /** The client's operation name, for the log only (never a metric label). */
-  operationName?: string;
-  viewerId?: string;
-  errorCodes: string[];
-  /** Whether the operation began to execute (a request error never does, whatever its status). */
-  executed: boolean;
-}
-
 const reports = new WeakMap<FastifyRequest, RequestReport>();
 
 /** A fresh report, tied to `request` (called while building the GraphQL context). */

@@ -22,7 +22,7 @@ import { registerDownloads } from "../files/download-route.js";
 import { registerUploads } from "../uploads/routes.js";
 import type { HashingFileStore } from "../uploads/hashing-file-store.js";
 import { PolicyError } from "../policy/apply.js";
-import { routePolicy } from "../policy/rules.js";
+import { routePolicy } from "../policy/route-rules.js";
 
 /** What the HTTP server is built from. */
 export interface ServerParts {
@@ -152,7 +152,7 @@ export async function buildServer({ services, database, schema, logger, staging 
   app.addHook("onRoute", (route) => {
     if (route.method === "OPTIONS" && route.url === "*") return; // CORS preflights: no one's data
     if (!hasRouteRule(route.url)) {
-      throw new PolicyError(`Authorization policy (src/policy/rules.ts) has no rule for the route ${route.url}: add it to routePolicy`);
+      throw new PolicyError(`Authorization policy (src/policy/route-rules.ts) has no rule for the route ${route.url}: add it to routePolicy`);
     }
   });
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { AuditType } from "../audit/events.js";
+import type { AuditType } from "../audit/types.js";
 import type { Config } from "../config/config.js";
 import { aroundStatements } from "../db/around-statements.js";
 import type { Database } from "../db/database.js";

@@ -1,12 +1,12 @@
 /**
- * The dataset scopes of `rules.ts` in SQL: every statement that reads or changes a dataset,
+ * The dataset scopes of `dataset-access.ts` in SQL: every statement that reads or changes a dataset,
  * its versions, files or uploads on behalf of a viewer filters by these fragments, so a row
  * the viewer may not reach never leaves the database. Nothing here is cached: each
  * statement reads `dataset_collaborators` as it is, so access taken away counts from the
  * very next statement.
  *
  * Fragments take the placeholders (`$n`) of their parameters, so each statement keeps its
- * own numbering; `scopeParams` (rules.ts) gives the values in this order: the viewer's id,
+ * own numbering; `scopeParams` (dataset-access.ts) gives the values in this order: the viewer's id,
  * whether they are an admin, the accesses that allow the action.
  */
 

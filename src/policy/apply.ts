@@ -1,7 +1,7 @@
 import { MapperKind, mapSchema } from "@graphql-tools/utils";
 import { defaultFieldResolver, type GraphQLSchema, isObjectType } from "graphql";
 import type { Context } from "../graphql/context.js";
-import type { Rule } from "./rules.js";
+import type { Rule } from "./field-rules.js";
 
 const ROOT_TYPES = new Set(["Query", "Mutation", "Subscription"]);
 
@@ -50,7 +50,7 @@ export function findPolicyGaps(schema: GraphQLSchema, policy: PolicyEntries): st
 export function applyPolicy(schema: GraphQLSchema, policy: PolicyEntries): GraphQLSchema {
   const gaps = findPolicyGaps(schema, policy);
   if (gaps.length > 0) {
-    throw new PolicyError(`Authorization policy (src/policy/rules.ts) is incomplete: ${gaps.join("; ")}`);
+    throw new PolicyError(`Authorization policy (src/policy/field-rules.ts) is incomplete: ${gaps.join("; ")}`);
   }
   return mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (field, fieldName, typeName) => {

@@ -1,8 +1,88 @@
 import type { Viewer } from "../auth/viewer.js";
+import { badUserInput, type ClientError, forbidden, notFound } from "../common/errors.js";
 import type { Queryable } from "../db/database.js";
-import type { DatasetAccess } from "../generated/graphql.js";
+import type { DatasetAccess, DatasetAccessFilter } from "../generated/graphql.js";
 import { DATASET_ACCESS } from "./access-sql.js";
-import { type DatasetAction, datasetRefusal, datasetScope, scopeParams } from "./rules.js";
+
+const isAdmin = (viewer: Viewer) => viewer.role === "ADMIN";
+
+/**
+ * What can be done with a dataset, each allowed by some of the viewer's accesses to it
+ * (docs/api.md "Who sees what"). The access is computed in SQL (`access-sql.ts`): OWNER,
+ * else the role the dataset is shared with them as (EDITOR, VIEWER), else ADMIN for admins.
+ *
+ * - `read`: the dataset, its versions, files, previews and collaborators; downloads.
+ * - `write`: updateDataset, uploads, commitDatasetVersion.
+ * - `manage`: deleteDataset, shareDataset, and unshareDataset of someone else.
+ * - `leave`: unshareDataset of oneself: a collaborator giving their access up.
+ */
+export type DatasetAction = "read" | "write" | "manage" | "leave";
+
+export const DATASET_ACTIONS: Readonly<Record<DatasetAction, readonly DatasetAccess[]>> = {
+  read: ["OWNER", "EDITOR", "VIEWER", "ADMIN"],
+  // An admin reads everything but writes only where they own or edit.
+  write: ["OWNER", "EDITOR"],
+  manage: ["OWNER"],
+  leave: ["EDITOR", "VIEWER"],
+};
+
+/** True when `access` (null: none) allows `action`. */
+export const mayDo = (access: DatasetAccess | null, action: DatasetAction): boolean => access !== null && DATASET_ACTIONS[action].includes(access);
+
+/**
+ * A statement's dataset scope: who asks, whether their admin role counts, and which accesses
+ * allow the action. Statements take it as three parameters (`scopeParams`) and filter rows
+ * with `allows(...)` from access-sql.ts.
+ */
+export interface DatasetScope {
+  userId: string;
+  admin: boolean;
+  allowed: readonly DatasetAccess[];
+}
+
+export function datasetScope(viewer: Viewer, action: DatasetAction): DatasetScope {
+  return { userId: viewer.id, admin: isAdmin(viewer), allowed: DATASET_ACTIONS[action] };
+}
+
+/** The scope's values in the order the statements' placeholders take them. */
+export const scopeParams = (scope: DatasetScope) => [scope.userId, scope.admin, scope.allowed] as const;
+
+/**
+ * The refusal of `action` to a viewer whose access is `access`: a dataset they may not read
+ * is NOT_FOUND, exactly as one that does not exist (ids cannot be probed); one they may read
+ * is FORBIDDEN (they know it exists, and learn that they may not do this).
+ */
+export function datasetRefusal(access: DatasetAccess | null, action: DatasetAction): ClientError {
+  if (!mayDo(access, "read")) return notFound("Dataset");
+  if (action === "leave" && access === "OWNER") {
+    return badUserInput("userId", "You own this dataset: there is no access of yours to take away (delete the dataset instead)");
+  }
+  const what: Record<DatasetAction, string> = {
+    read: "read this dataset",
+    write: "change this dataset: its owner and editors may",
+    manage: "do this: only the dataset's owner may",
+    leave: "leave this dataset: it is not shared with you",
+  };
+  return forbidden(`You may not ${what[action]}`);
+}
+
+/** unshareDataset: taking another user's access away is `manage`; giving up one's own, `leave`. */
+export const unshareAction = (viewer: Viewer, userId: string): DatasetAction => (userId === viewer.id ? "leave" : "manage");
+
+/**
+ * Which datasets a `datasets` list covers, by `filter.access`. OWNED is a user's own
+ * datasets and, for an admin, every dataset (as `datasets` always listed for admins);
+ * SHARED those shared with the viewer; ALL both (an admin: every dataset).
+ */
+export type DatasetListScope =
+  /** One owner's datasets, or (null) every dataset. */
+  { kind: "owner"; ownerId: string | null } | { kind: "shared"; userId: string } | { kind: "ownedOrShared"; userId: string };
+
+export function datasetListScope(viewer: Viewer, access: DatasetAccessFilter | null | undefined): DatasetListScope {
+  if (access === "SHARED") return { kind: "shared", userId: viewer.id };
+  if (isAdmin(viewer)) return { kind: "owner", ownerId: null };
+  return access === "ALL" ? { kind: "ownedOrShared", userId: viewer.id } : { kind: "owner", ownerId: viewer.id };
+}
 
 /**
  * The one question every door asks about a dataset, answered by the database as it is now:

@@ -2,7 +2,7 @@ import { badUserInput } from "../common/errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { MAX_PREVIEW_ROWS } from "./run-reader.js";
 
-/** Access: a file's preview is the file's (src/policy/rules.ts); a file is reached only through a dataset the viewer may read. */
+/** Access: a file's preview is the file's (src/policy/field-rules.ts); a file is reached only through a dataset the viewer may read. */
 export const previewResolvers: Resolvers = {
   DatasetFile: {
     preview: (file, _args, context) => context.loaders.previews.load(file),

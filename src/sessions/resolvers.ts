@@ -3,13 +3,13 @@ import { guardSignIn } from "../auth/sign-in-guard.js";
 import { createThrottle } from "../auth/throttle.js";
 import { badUserInput, unauthenticated } from "../common/errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { requireViewer } from "../policy/rules.js";
+import { requireViewer } from "../policy/field-rules.js";
 import { bumpTokenVersion, findPasswordHash, setPassword } from "../users/store.js";
 import { isRefreshTokenShaped } from "./refresh-tokens.js";
 import { sessionPayload, startSession } from "./sign-in.js";
 import { revokeSessionByRefreshToken, revokeUserSessions, rotateRefreshToken } from "./store.js";
 
-/** Access to these resolvers is decided in src/policy/rules.ts. */
+/** Access to these resolvers is decided in src/policy/field-rules.ts. */
 
 const SESSION_ENDED = "This session has ended; sign in again";
 

@@ -1,7 +1,7 @@
 import type { Context } from "../graphql/context.js";
 import type { AuthPayload } from "../generated/graphql.js";
 import type { UserRow } from "../users/rows.js";
-import type { AuditType } from "../audit/events.js";
+import type { AuditType } from "../audit/types.js";
 import type { Transaction } from "../db/database.js";
 import { createSession } from "./store.js";
 

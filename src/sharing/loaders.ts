@@ -2,7 +2,7 @@ import DataLoader from "dataloader";
 import type { Viewer } from "../auth/viewer.js";
 import type { Queryable } from "../db/database.js";
 import type { DatasetAccess } from "../generated/graphql.js";
-import { datasetScope } from "../policy/rules.js";
+import { datasetScope } from "../policy/dataset-access.js";
 import { type PrefixedUserRow, separateUser } from "../users/rows.js";
 import type { CollaboratorRow } from "./rows.js";
 import * as sql from "./sql.js";

@@ -2,12 +2,12 @@ import type DataLoader from "dataloader";
 import { parseUsername } from "../auth/input.js";
 import { notFound } from "../common/errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { requireViewer } from "../policy/rules.js";
+import { requireViewer } from "../policy/field-rules.js";
 import type { UserRow } from "../users/rows.js";
 import { checkId } from "../common/validation.js";
 import { shareDataset, unshareDataset } from "./store.js";
 
-/** Access to these resolvers is decided in src/policy/rules.ts; who may share what, by the dataset scopes there, in SQL. */
+/** Access to these resolvers is decided in src/policy/field-rules.ts; who may share what, by the dataset scopes of src/policy/dataset-access.ts, in SQL. */
 
 export const sharingResolvers: Resolvers = {
   Mutation: {

@@ -3,7 +3,7 @@ import type { Context } from "../graphql/context.js";
 import type { Database, Queryable } from "../db/database.js";
 import { badUserInput, conflict } from "../common/errors.js";
 import type { DatasetAccess, DatasetRole } from "../generated/graphql.js";
-import { type DatasetScope, datasetRefusal, datasetScope, scopeParams, unshareAction } from "../policy/rules.js";
+import { type DatasetScope, datasetRefusal, datasetScope, scopeParams, unshareAction } from "../policy/dataset-access.js";
 import type { UserRow } from "../users/rows.js";
 import { findActiveUserByUsername } from "../users/store.js";
 import { notifyDatasetEvent } from "../events/bus.js";

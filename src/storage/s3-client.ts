@@ -1,5 +1,5 @@
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import type { StorageOptions } from "./open.js";
+import type { StorageOptions } from "./options.js";
 
 /** The S3 client `openBlobStore` uses, for these settings. */
 export function createS3Client(s3: StorageOptions["s3"] = {}): S3Client {

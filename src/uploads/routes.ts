@@ -9,7 +9,7 @@ import type { Database } from "../db/database.js";
 import { ClientError } from "../common/errors.js";
 import type { DatasetAccess } from "../generated/graphql.js";
 import { datasetPermission } from "../policy/dataset-access.js";
-import { datasetScope, mayDo, scopeParams } from "../policy/rules.js";
+import { datasetScope, mayDo, scopeParams } from "../policy/dataset-access.js";
 import { createUserLoader } from "../users/loader.js";
 import { finishUpload } from "./finish.js";
 import type { HashingFileStore } from "./hashing-file-store.js";

@@ -2,7 +2,7 @@ import type { Context } from "../graphql/context.js";
 import { conflict, forbidden, notFound, unauthenticated } from "../common/errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
-import { checkOwnAccountChange, requireViewer } from "../policy/rules.js";
+import { checkOwnAccountChange, requireViewer } from "../policy/field-rules.js";
 import { parseSearch } from "../common/search.js";
 import { isSelected } from "../graphql/selection.js";
 import { checkId } from "../common/validation.js";
@@ -10,7 +10,7 @@ import { decodeUserCursor, encodeUserCursor } from "./cursor.js";
 import type { UserRow } from "./rows.js";
 import * as store from "./store.js";
 
-/** Access to these resolvers is decided in src/policy/rules.ts. */
+/** Access to these resolvers is decided in src/policy/field-rules.ts. */
 
 /** Applies an admin's change to user `userId` and returns the user as it now is. */
 async function changeAccount(context: Context, userId: string, change: store.AccountChange): Promise<UserRow> {

@@ -1,4 +1,5 @@
-import type { AuditLog, AuditType } from "../audit/events.js";
+import type { AuditLog } from "../audit/events.js";
+import type { AuditType } from "../audit/types.js";
 import type { Database, Queryable } from "../db/database.js";
 import { separateCount } from "../graphql/pagination.js";
 import { containsPattern } from "../common/search.js";

@@ -1,8 +1,8 @@
 import type { GraphQLScalarType } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../graphql/context.js";
-import { badUserInput, type ClientError, forbidden, notFound, unauthenticated } from "../common/errors.js";
-import type { DatasetAccess, DatasetAccessFilter, Resolvers, ResolversParentTypes } from "../generated/graphql.js";
+import { forbidden, unauthenticated } from "../common/errors.js";
+import type { Resolvers, ResolversParentTypes } from "../generated/graphql.js";
 import type { UserRow } from "../users/rows.js";
 import type { AccountChange } from "../users/store.js";
 
@@ -13,7 +13,7 @@ import type { AccountChange } from "../users/store.js";
  * and every other field that takes arguments or has a resolver of its own a rule, or the
  * server refuses to start (`apply.ts`): access is denied by default. Plain fields of a
  * row are visible to whoever was allowed to reach the object. Which rows a user reaches
- * is decided by the scopes below and enforced in SQL.
+ * is decided by the dataset scopes (dataset-access.ts) and enforced in SQL.
  */
 
 /** A check that throws the contract's error when the request may not go on. */
@@ -88,13 +88,13 @@ export const policy: PolicyTable = {
     deleteDataset: signedIn,
     setUserRole: adminOnly,
     setUserActive: adminOnly,
-    // Who may change, delete, commit to and share which dataset: the dataset scopes below, in SQL.
+    // Who may change, delete, commit to and share which dataset: the dataset scopes (dataset-access.ts), in SQL.
     commitDatasetVersion: signedIn,
     shareDataset: signedIn,
     unshareDataset: signedIn,
   },
   // Checked when the subscription starts; which events reach the viewer is the read scope
-  // below, checked for each event when it arrives (src/events/hub.ts).
+  // (dataset-access.ts), checked for each event when it arrives (src/events/hub.ts).
   Subscription: {
     datasetEvents: signedIn,
   },
@@ -135,109 +135,6 @@ export const policy: PolicyTable = {
   PageInfo: {},
   AuthPayload: {},
 };
-
-/**
- * What can be done with a dataset, each allowed by some of the viewer's accesses to it
- * (docs/api.md "Who sees what"). The access is computed in SQL (`access-sql.ts`): OWNER,
- * else the role the dataset is shared with them as (EDITOR, VIEWER), else ADMIN for admins.
- *
- * - `read`: the dataset, its versions, files, previews and collaborators; downloads.
- * - `write`: updateDataset, uploads, commitDatasetVersion.
- * - `manage`: deleteDataset, shareDataset, and unshareDataset of someone else.
- * - `leave`: unshareDataset of oneself: a collaborator giving their access up.
- */
-export type DatasetAction = "read" | "write" | "manage" | "leave";
-
-export const DATASET_ACTIONS: Readonly<Record<DatasetAction, readonly DatasetAccess[]>> = {
-  read: ["OWNER", "EDITOR", "VIEWER", "ADMIN"],
-  // An admin reads everything but writes only where they own or edit.
-  write: ["OWNER", "EDITOR"],
-  manage: ["OWNER"],
-  leave: ["EDITOR", "VIEWER"],
-};
-
-/** True when `access` (null: none) allows `action`. */
-export const mayDo = (access: DatasetAccess | null, action: DatasetAction): boolean => access !== null && DATASET_ACTIONS[action].includes(access);
-
-/**
- * A statement's dataset scope: who asks, whether their admin role counts, and which accesses
- * allow the action. Statements take it as three parameters (`scopeParams`) and filter rows
- * with `allows(...)` from access-sql.ts.
- */
-export interface DatasetScope {
-  userId: string;
-  admin: boolean;
-  allowed: readonly DatasetAccess[];
-}
-
-export function datasetScope(viewer: Viewer, action: DatasetAction): DatasetScope {
-  return { userId: viewer.id, admin: isAdmin(viewer), allowed: DATASET_ACTIONS[action] };
-}
-
-/** The scope's values in the order the statements' placeholders take them. */
-export const scopeParams = (scope: DatasetScope) => [scope.userId, scope.admin, scope.allowed] as const;
-
-/**
- * The refusal of `action` to a viewer whose access is `access`: a dataset they may not read
- * is NOT_FOUND, exactly as one that does not exist (ids cannot be probed); one they may read
- * is FORBIDDEN (they know it exists, and learn that they may not do this).
- */
-export function datasetRefusal(access: DatasetAccess | null, action: DatasetAction): ClientError {
-  if (!mayDo(access, "read")) return notFound("Dataset");
-  if (action === "leave" && access === "OWNER") {
-    return badUserInput("userId", "You own this dataset: there is no access of yours to take away (delete the dataset instead)");
-  }
-  const what: Record<DatasetAction, string> = {
-    read: "read this dataset",
-    write: "change this dataset: its owner and editors may",
-    manage: "do this: only the dataset's owner may",
-    leave: "leave this dataset: it is not shared with you",
-  };
-  return forbidden(`You may not ${what[action]}`);
-}
-
-/** unshareDataset: taking another user's access away is `manage`; giving up one's own, `leave`. */
-export const unshareAction = (viewer: Viewer, userId: string): DatasetAction => (userId === viewer.id ? "leave" : "manage");
-
-/**
- * Which datasets a `datasets` list covers, by `filter.access`. OWNED is a user's own
- * datasets and, for an admin, every dataset (as `datasets` always listed for admins);
- * SHARED those shared with the viewer; ALL both (an admin: every dataset).
- */
-export type DatasetListScope =
-  /** One owner's datasets, or (null) every dataset. */
-  { kind: "owner"; ownerId: string | null } | { kind: "shared"; userId: string } | { kind: "ownedOrShared"; userId: string };
-
-export function datasetListScope(viewer: Viewer, access: DatasetAccessFilter | null | undefined): DatasetListScope {
-  if (access === "SHARED") return { kind: "shared", userId: viewer.id };
-  if (isAdmin(viewer)) return { kind: "owner", ownerId: null };
-  return access === "ALL" ? { kind: "ownedOrShared", userId: viewer.id } : { kind: "owner", ownerId: viewer.id };
-}
-
-/**
- * The HTTP routes beside /graphql and who may use each: the same scopes as the GraphQL
- * fields. `tests/routes.test.ts` fails for a registered route missing here.
- *
- * - `public`: anyone (health, metrics as configured, keys).
- * - `upload`: a signed-in viewer; creation needs `write` on the dataset; a later tus request
- *   the upload's own creator, still with `write` on its dataset (`HEAD`, `PATCH`); `DELETE`
- *   the creator whatever their access now (giving up one's own upload takes nothing from
- *   anyone, and frees their quota).
- * - `download`: a signed-in viewer (token or signed link) with `read` on the dataset,
- *   checked again on every request.
- */
-export const routePolicy = {
-  "/healthz": "public",
-  "/readyz": "public",
-  "/metrics": "public",
-  "/.well-known/jwks.json": "public",
-  "/graphql": "graphql",
-  // Development only: GraphiQL's static files.
-  "/playground/*": "public",
-  "/uploads": "upload",
-  "/uploads/*": "upload",
-  "/datasets/:datasetId/versions/:version/files/*": "download",
-} as const satisfies Record<string, "public" | "graphql" | "upload" | "download">;
 
 /**
  * An admin may not demote or deactivate themself (`setUserRole`, `setUserActive`): another

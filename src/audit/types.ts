@@ -1,0 +1,21 @@
+/** The audit trail's event types (events.ts): a misspelt type does not compile. */
+export type AuditType =
+  | "user.registered"
+  | "login.succeeded"
+  | "login.failed"
+  | "login.throttled"
+  | "session.refresh_token_reused"
+  | "session.logout"
+  | "session.logout_all"
+  | "password.changed"
+  | "user.role_changed"
+  | "user.active_changed"
+  | "dataset.created"
+  | "dataset.updated"
+  | "dataset.deleted"
+  | "dataset.shared"
+  | "dataset.share_changed"
+  | "dataset.unshared"
+  | "upload.created"
+  | "upload.completed"
+  | "version.committed";
