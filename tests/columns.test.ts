@@ -31,7 +31,9 @@ describe("column declarations", () => {
     expect(insert.columns).toBe("owner_id, title, pinned_at");
     expect(insert.values).toBe("$1, $2, $3");
     expect(insert.next).toBe(4);
-    expect(insert.params({ pinnedAt: null, title: "t", ownerId: "o" })).toEqual(["o", "t", null]);
+    expect(insert.params({ pinnedAt: "p", title: "t", ownerId: "o" })).toEqual(["o", "t", "p"]);
+    // A nullable field left out is inserted as null.
+    expect(insert.params({ title: "t", ownerId: "o" })).toEqual(["o", "t", null]);
   });
 
   it("updates each writable column under a flag: left out keeps it, null clears it", () => {

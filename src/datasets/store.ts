@@ -1,5 +1,5 @@
 import type { AuditLog } from "../audit/events.js";
-import type { WritableRow } from "../db/columns.js";
+import type { NullsOptional, WritableRow } from "../db/columns.js";
 import type { Queryable } from "../db/database.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { separateCount } from "../graphql/pagination.js";
@@ -76,16 +76,16 @@ export async function findDataset(db: Queryable, id: string, scope: DatasetScope
   return row ?? null;
 }
 
-/** A new dataset's fields: every column the declaration lets the client write (columns.ts). */
-export type NewDataset = WritableRow<typeof DATASET_COLUMNS>;
+/** A new dataset's fields: every column the declaration lets the client write (columns.ts); one left out that may be null is null. */
+export type NewDataset = NullsOptional<WritableRow<typeof DATASET_COLUMNS>>;
+
+/** Fields to change; `undefined` leaves a field as it is. */
+export type DatasetChanges = Partial<WritableRow<typeof DATASET_COLUMNS>>;
 
 export async function insertDataset(db: Queryable, audit: AuditLog, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
   const [row] = await audit.query<DatasetRow>(db, sql.INSERT_DATASET, sql.INSERT_DATASET.params({ ...dataset, userId: ownerId }));
   return row!;
 }
-
-/** Fields to change; `undefined` leaves a field as it is. */
-export type DatasetChanges = Partial<NewDataset>;
 
 /** Applies `changes` if `scope` allows it; null when it does not (or the dataset is gone). */
 export async function updateDataset(

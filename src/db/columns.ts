@@ -67,8 +67,16 @@ export type RowOf<C extends Columns> = { -readonly [K in keyof C]: C[K] extends 
 
 type FieldsWritten<C extends Columns, W extends Written> = { [K in keyof C]: C[K] extends Column<unknown, W> ? K : never }[keyof C];
 
-/** The values an insert takes: each field written on insert. */
-export type InsertedRow<C extends Columns> = Pick<RowOf<C>, FieldsWritten<C, "onInsert" | "always">>;
+type NullableFields<Row> = { [K in keyof Row]: null extends Row[K] ? K : never }[keyof Row];
+
+/**
+ * `Row` with its nullable fields optional: one left out is inserted as null (so a caller
+ * written before a nullable column was added still compiles and inserts it empty).
+ */
+export type NullsOptional<Row> = Omit<Row, NullableFields<Row>> & Partial<Pick<Row, NullableFields<Row>>>;
+
+/** The values an insert takes: each field written on insert (a nullable one may be left out: null). */
+export type InsertedRow<C extends Columns> = NullsOptional<Pick<RowOf<C>, FieldsWritten<C, "onInsert" | "always">>>;
 
 /** The fields an update may change. */
 export type WritableRow<C extends Columns> = Pick<RowOf<C>, FieldsWritten<C, "always">>;
@@ -102,7 +110,7 @@ export function insertParts<C extends Columns>(declaration: C, first = 1): State
     columns: fields.map((field) => declaration[field]!.column).join(", "),
     values: fields.map((_, at) => `$${first + at}`).join(", "),
     next: first + fields.length,
-    params: (values) => fields.map((field) => values[field as keyof InsertedRow<C>]),
+    params: (values) => fields.map((field) => (values as Partial<Record<string, unknown>>)[field] ?? null),
   };
 }
 
