@@ -1,6 +1,8 @@
 import { badUserInput } from "../common/errors.js";
 import type { CreateDatasetInput, UpdateDatasetInput } from "../generated/graphql.js";
 import { checkText } from "../common/validation.js";
+import { writableFields } from "../db/columns.js";
+import { DATASET_COLUMNS } from "./columns.js";
 import type { DatasetChanges, NewDataset } from "./store.js";
 
 /** Dataset input rules (docs/api.md "Input rules"), turning GraphQL input into what is stored. */
@@ -40,7 +42,7 @@ export function parseUpdateInput(input: UpdateDatasetInput): DatasetChanges {
     changes.filePath = input.filePath === null ? null : checkFilePath("input.filePath", input.filePath);
   }
   if (Object.keys(changes).length === 0) {
-    throw badUserInput("input", "input must change at least one of name, description, filePath");
+    throw badUserInput("input", `input must change at least one of ${writableFields(DATASET_COLUMNS).join(", ")}`);
   }
   return changes;
 }

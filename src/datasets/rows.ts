@@ -1,17 +1,13 @@
-import type { IsoTime } from "../db/timestamps.js";
 import type { DatasetAccess } from "../generated/graphql.js";
 import type { ConnectionModel, EdgeModel } from "../graphql/pagination.js";
 import type { UserRow } from "../users/rows.js";
+import type { DatasetColumnsRow } from "./columns.js";
 
-/** A dataset as stored (the GraphQL `Dataset` mapper); `owner` is resolved from `userId`. */
-export interface DatasetRow {
-  id: string;
-  userId: string;
-  name: string;
-  description: string | null;
-  filePath: string | null;
-  createdAt: IsoTime;
-  updatedAt: IsoTime;
+/**
+ * A dataset as stored (the GraphQL `Dataset` mapper): its columns, as declared in
+ * `columns.ts`; `owner` is resolved from `userId`.
+ */
+export interface DatasetRow extends DatasetColumnsRow {
   /** The owner's row, when it was read in the same statement (admin lists). */
   owner?: UserRow;
   /** The viewer's access to it, when the statement that read it worked it out (`dataset(id)`). */

@@ -1,12 +1,12 @@
 import { auditedStatement } from "../audit/events.js";
-import { type ColumnMap, propertyList, selectList } from "../db/columns.js";
+import { columnMap, insertParts, propertyList, selectList, setList, updateParts, type WritableRow } from "../db/columns.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { preparable } from "../db/prepared.js";
 import { accessOf, allows, ownedOrSharedWith, sharedWith } from "../policy/access-sql.js";
 import type { DatasetListScope } from "../policy/dataset-access.js";
 import { prefixedUserColumns } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
-import type { DatasetRow } from "./rows.js";
+import { DATASET_COLUMNS as DECLARED } from "./columns.js";
 
 /**
  * All SQL about datasets. Columns are aliased to `DatasetRow` property names.
@@ -21,16 +21,8 @@ import type { DatasetRow } from "./rows.js";
  * depends on the pattern, so each search is planned for its own.
  */
 
-/** The one list of the `DatasetRow` columns (its `owner` is another table's row, its `access` the viewer's). */
-const DATASET_ROW_COLUMNS: ColumnMap<Exclude<keyof DatasetRow, "owner" | "access">> = {
-  id: "id",
-  userId: "user_id",
-  name: "name",
-  description: "description",
-  filePath: "file_path",
-  createdAt: "created_at",
-  updatedAt: "updated_at",
-};
+/** The `DatasetRow` columns, from their declaration (its `owner` is another table's row, its `access` the viewer's). */
+const DATASET_ROW_COLUMNS = columnMap(DECLARED);
 
 const DATASET_COLUMNS = selectList(DATASET_ROW_COLUMNS);
 
@@ -182,45 +174,68 @@ export const DATASET_BY_ID = preparable(`
 /** The columns of a `DatasetRow`, read back from a CTE that returned `DATASET_COLUMNS`. */
 const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
 
+/** The insert's columns and values, from the declaration: $1, $2, … each column written on insert. */
+const INSERT = insertParts(DECLARED);
+
 /**
  * Each change writes its audit event in the same statement (a data-modifying CTE), so the
- * two stand or fall together and cost one round trip.
+ * two stand or fall together and cost one round trip. `params` takes the values by name.
  */
-export const INSERT_DATASET = auditedStatement(
-  "dataset.created",
-  { from: "inserted", actor: '"userId"', subject: "id" },
-  (audited) => `
+export const INSERT_DATASET = {
+  ...auditedStatement(
+    "dataset.created",
+    { from: "inserted", actor: '"userId"', subject: "id" },
+    (audited) => `
   with inserted as (
-    insert into datasets (user_id, name, description, file_path)
-    values ($1, $2, $3, $4)
+    insert into datasets (${INSERT.columns})
+    values (${INSERT.values})
     returning ${DATASET_COLUMNS}
   ), ${audited}
   select ${ROW_FROM_CTE} from inserted`,
-);
+  ),
+  params: INSERT.params,
+};
 // One of the hot statements (createDataset): fit to run prepared.
 preparable(INSERT_DATASET.text);
 
+/** The update's assignments, from the declaration: after the id and the scope, a flag and a value for each writable column. */
+const UPDATE = updateParts(DECLARED, 5);
+
+/** What an update takes, by name. */
+export interface DatasetUpdateValues {
+  id: string;
+  /** The viewer's scope, as `scopeParams` gives it: viewer, admin, accesses allowed. */
+  scope: readonly unknown[];
+  /** The fields to change; one left out (undefined) keeps its value, a null clears it. */
+  changes: Partial<WritableRow<typeof DECLARED>>;
+}
+
 /**
- * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed); each column changes
- * only when its flag ($5, $7, $9) is true, so a field left out of the input keeps its
- * value and a null clears it. $11: the audit event's details (the fields changed); its
- * actor is the viewer (the owner or an editor).
+ * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed); each writable column
+ * changes only when its flag is true (`updateParts`), so a field left out of the input keeps
+ * its value and a null clears it. The last parameter: the audit event's details (the fields
+ * changed); its actor is the viewer (the owner or an editor).
  */
-export const UPDATE_DATASET = auditedStatement(
-  "dataset.updated",
-  { from: "updated", actor: "$2::uuid", subject: "id", details: "$11::jsonb" },
-  (audited) => `
+export const UPDATE_DATASET = {
+  ...auditedStatement(
+    "dataset.updated",
+    { from: "updated", actor: "$2::uuid", subject: "id", details: `$${UPDATE.next}::jsonb` },
+    (audited) => `
   with updated as (
     update datasets set
-      name        = case when $5::boolean then $6::text else name end,
-      description = case when $7::boolean then $8::text else description end,
-      file_path   = case when $9::boolean then $10::text else file_path end,
-      updated_at  = date_trunc('milliseconds', now())
+${setList([...UPDATE.assignments, ["updated_at", "date_trunc('milliseconds', now())"]])}
     where id = $1 and ${allows("datasets", "$2", "$3", "$4")}
     returning ${DATASET_COLUMNS}
   ), ${audited}
   select ${ROW_FROM_CTE} from updated`,
-);
+  ),
+  params: ({ id, scope, changes }: DatasetUpdateValues): unknown[] => [
+    id,
+    ...scope,
+    ...UPDATE.params(changes),
+    JSON.stringify({ fields: Object.keys(changes).sort() }),
+  ],
+};
 
 /** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed). */
 export const DELETE_DATASET = auditedStatement(

@@ -1,10 +1,12 @@
 import type { AuditLog } from "../audit/events.js";
+import type { NullsOptional, WritableRow } from "../db/columns.js";
 import type { Queryable } from "../db/database.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { separateCount } from "../graphql/pagination.js";
 import { type DatasetListScope, type DatasetScope, scopeParams } from "../policy/dataset-access.js";
 import { containsPattern } from "../common/search.js";
 import { type PrefixedUserRow, separateUser } from "../users/rows.js";
+import type { DATASET_COLUMNS } from "./columns.js";
 import type { DatasetCursor } from "./ordering.js";
 import type { DatasetListRow, DatasetRow } from "./rows.js";
 import * as sql from "./sql.js";
@@ -74,19 +76,16 @@ export async function findDataset(db: Queryable, id: string, scope: DatasetScope
   return row ?? null;
 }
 
-export interface NewDataset {
-  name: string;
-  description: string | null;
-  filePath: string | null;
-}
-
-export async function insertDataset(db: Queryable, audit: AuditLog, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
-  const [row] = await audit.query<DatasetRow>(db, sql.INSERT_DATASET, [ownerId, dataset.name, dataset.description, dataset.filePath]);
-  return row!;
-}
+/** A new dataset's fields: every column the declaration lets the client write (columns.ts); one left out that may be null is null. */
+export type NewDataset = NullsOptional<WritableRow<typeof DATASET_COLUMNS>>;
 
 /** Fields to change; `undefined` leaves a field as it is. */
-export type DatasetChanges = Partial<NewDataset>;
+export type DatasetChanges = Partial<WritableRow<typeof DATASET_COLUMNS>>;
+
+export async function insertDataset(db: Queryable, audit: AuditLog, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
+  const [row] = await audit.query<DatasetRow>(db, sql.INSERT_DATASET, sql.INSERT_DATASET.params({ ...dataset, userId: ownerId }));
+  return row!;
+}
 
 /** Applies `changes` if `scope` allows it; null when it does not (or the dataset is gone). */
 export async function updateDataset(
@@ -96,17 +95,7 @@ export async function updateDataset(
   scope: DatasetScope,
   changes: DatasetChanges,
 ): Promise<DatasetRow | null> {
-  const [row] = await audit.query<DatasetRow>(db, sql.UPDATE_DATASET, [
-    id,
-    ...scopeParams(scope),
-    changes.name !== undefined,
-    changes.name ?? null,
-    changes.description !== undefined,
-    changes.description ?? null,
-    changes.filePath !== undefined,
-    changes.filePath ?? null,
-    JSON.stringify({ fields: Object.keys(changes).sort() }),
-  ]);
+  const [row] = await audit.query<DatasetRow>(db, sql.UPDATE_DATASET, sql.UPDATE_DATASET.params({ id, scope: scopeParams(scope), changes }));
   return row ?? null;
 }
 
