@@ -17,11 +17,12 @@ import { createMetrics, timeStatements } from "./observability/metrics.js";
 import { buildSchema } from "./graphql/schema.js";
 import { buildServer } from "./http/server.js";
 import { EventHub } from "./events/hub.js";
-import { createGarbageCollector } from "./files/garbage.js";
+import { createGarbageCollector, garbageSweepTask } from "./files/garbage.js";
 import { openBlobStore } from "./storage/open.js";
 import { HashingFileStore } from "./uploads/hashing-file-store.js";
-import { startSweeper } from "./jobs/sweeper.js";
-import { startPreviews } from "./previews/service.js";
+import { startBackground } from "./jobs/runner.js";
+import { sweeperTask } from "./jobs/sweeper.js";
+import { previewJob } from "./previews/job.js";
 
 /**
  * Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`
@@ -76,8 +77,20 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     expirationPeriodInMilliseconds: config.files.uploadExpirySeconds * 1000,
   });
   const garbage = createGarbageCollector(database, blobStore, staging, logger);
-  // Through the unwrapped database: the queue's polling is nobody's request and no statement metric.
-  const previews = await startPreviews({ database: openedDatabase, store: blobStore, config: config.previews, metrics: metrics.previews, logger });
+  const previewsJob = previewJob({ database: openedDatabase, store: blobStore, config: config.previews, metrics: metrics.previews, logger });
+  // Every queue, listener and timer, started in order here and stopped in the reverse order on close.
+  const background = await startBackground({
+    // Through the unwrapped database: the queue's polling is nobody's request and no statement metric.
+    database: openedDatabase,
+    logger,
+    jobs: [previewsJob],
+    listeners: {
+      // Through the unwrapped database: its probes are nobody's request and no statement metric.
+      viewerChanges: () => watchViewerChanges(openedDatabase, viewers, logger),
+      events: () => EventHub.start(database, logger, { queueLimit: config.subscriptions.maxQueuedEvents }),
+    },
+    periodic: [sweeperTask(database, config, logger), garbageSweepTask(garbage, config.files.sweepIntervalSeconds * 1000, logger)],
+  });
   const services = {
     config,
     tokens: await createAccessTokens({ secret, signingKey: config.signingKey, ttlSeconds: config.accessTokenTtlSeconds }),
@@ -86,8 +99,7 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     metrics,
     audit: createAuditLog(metrics),
     viewers,
-    // Through the unwrapped database: its probes are nobody's request and no statement metric.
-    viewerChanges: await watchViewerChanges(openedDatabase, viewers, logger),
+    viewerChanges: background.listeners.viewerChanges,
     files: {
       store: blobStore,
       downloadKey: createHash("sha256").update(`download-url-key:${successorSeed}`).digest("base64url"),
@@ -95,8 +107,8 @@ export async function createApp(config: Config, openedDatabase: Database, logger
       garbage,
       staging,
     },
-    events: await EventHub.start(database, logger, { queueLimit: config.subscriptions.maxQueuedEvents }),
-    previews,
+    events: background.listeners.events,
+    previews: previewsJob.previews,
   };
   staging.onBytes = (count) => metrics.bytesUploaded.inc(count);
   logger.info({ storage: blobStore.description, staging: config.files.uploadDir }, "file storage");
@@ -105,18 +117,13 @@ export async function createApp(config: Config, openedDatabase: Database, logger
       "TRUST_PROXY=true takes the client address from the left-most X-Forwarded-For entry, which clients write themselves behind a proxy that appends to it; set TRUST_PROXY to the number of proxies instead",
     );
   }
-  const stopSweeper = startSweeper(database, config, logger);
   const app = await buildServer({ services, database, schema: buildSchema(), logger, staging });
-  const filesSweeper = garbage.start(config.files.sweepIntervalSeconds * 1000);
+  // Fastify runs the onClose hooks last-added first: the background work stops, then the store closes, then the hashing threads.
+  app.addHook("onClose", () => services.passwords.close());
   app.addHook("onClose", async () => {
     // Before the store closes: a profile in hand is stopped (its job is retried elsewhere).
-    await previews.close();
-    stopSweeper();
-    filesSweeper.stop();
+    await background.stop();
     await blobStore.close();
   });
-  app.addHook("onClose", () => services.passwords.close());
-  app.addHook("onClose", () => services.viewerChanges.close());
-  app.addHook("onClose", () => services.events.close());
   return app;
 }

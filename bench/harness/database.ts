@@ -49,7 +49,7 @@ export async function createBenchDatabase(baseUrl: string): Promise<BenchDatabas
       await client.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and pid <> pg_backend_pid()", [
         applicationName,
       ]);
-      // The previews' job queue keeps its tables in a schema of its own beside ours (src/previews/queue.ts).
+      // The previews' job queue keeps its tables in a schema of its own beside ours (src/jobs/queue.ts).
       await client.query(`drop schema if exists ${schema}_pgboss cascade`);
       await client.query(`drop schema if exists ${schema} cascade`);
       log(`dropped schema ${schema}`);

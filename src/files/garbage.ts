@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Database } from "../db/database.js";
+import type { PeriodicTask } from "../jobs/runner.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { HashingFileStore } from "../uploads/hashing-file-store.js";
 import * as sql from "./sql.js";
@@ -42,8 +43,6 @@ export interface GarbageCollector {
   reclaim(sha256: string, size: number): Promise<void>;
   /** One sweep: expired uploads (rows and staged bytes), then every unreferenced blob, then stale temporary writes. */
   sweep(): Promise<{ uploads: number; blobs: number; temporary: number }>;
-  /** Sweeps now and every `intervalMs`; stop() ends it. */
-  start(intervalMs: number): { stop(): void };
 }
 
 export function createGarbageCollector(database: Database, store: BlobStore, staging: HashingFileStore, logger: Logger): GarbageCollector {
@@ -127,23 +126,19 @@ export function createGarbageCollector(database: Database, store: BlobStore, sta
     collectSoon,
     reclaim,
     sweep,
-    start(intervalMs) {
-      let running: Promise<unknown> | null = null;
-      const run = () => {
-        if (running) return;
-        running = sweep()
-          .then((swept) => {
-            if (swept.uploads + swept.blobs + swept.temporary > 0) logger.info({ swept }, "swept expired uploads and unreferenced content");
-          })
-          .catch((error) => logger.warn({ err: error }, "sweep of uploads and content failed; it runs again on the next round"))
-          .finally(() => {
-            running = null;
-          });
-      };
-      run();
-      const timer = setInterval(run, intervalMs);
-      timer.unref();
-      return { stop: () => clearInterval(timer) };
+  };
+}
+
+/** The sweep as a periodic task of `src/jobs/runner.ts`: now, and every `intervalMs`. */
+export function garbageSweepTask(garbage: GarbageCollector, intervalMs: number, logger: Logger): PeriodicTask {
+  return {
+    name: "files sweep",
+    everyMs: intervalMs,
+    atStart: true,
+    async run() {
+      const swept = await garbage.sweep();
+      if (swept.uploads + swept.blobs + swept.temporary > 0) logger.info({ swept }, "swept expired uploads and unreferenced content");
     },
+    failed: "sweep of uploads and content failed; it runs again on the next round",
   };
 }

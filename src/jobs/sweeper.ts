@@ -3,6 +3,7 @@ import { deleteAuditEventsBefore } from "../audit/store.js";
 import { deleteExpiredCounters } from "../auth/throttle.js";
 import type { Config } from "../config/config.js";
 import type { Queryable } from "../db/database.js";
+import type { PeriodicTask } from "./runner.js";
 
 /**
  * What would otherwise grow without bound deleted on one timer: throttle counters whose
@@ -30,23 +31,16 @@ export async function sweep(db: Queryable, auditRetentionDays: number, now = new
 }
 
 /**
- * Sweeps every `SWEEP_INTERVAL_MS` (one sweep at a time, on an unref'd timer) until the
- * returned function is called. A failed sweep is logged and tried again next time.
+ * The sweep as a periodic task of `runner.ts`: every `SWEEP_INTERVAL_MS`, one at a time. A
+ * failed sweep is logged and tried again next time.
  */
-export function startSweeper(db: Queryable, config: Pick<Config, "auditRetentionDays">, logger: Logger): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    sweep(db, config.auditRetentionDays)
-      .then(
-        (result) => logger.debug(result, "swept expired throttle counters and audit events"),
-        (error: unknown) => logger.warn({ err: error }, "sweeping expired rows failed; trying again later"),
-      )
-      .finally(() => {
-        running = false;
-      });
-  }, SWEEP_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+export function sweeperTask(db: Queryable, config: Pick<Config, "auditRetentionDays">, logger: Logger): PeriodicTask {
+  return {
+    name: "sweeper",
+    everyMs: SWEEP_INTERVAL_MS,
+    async run() {
+      logger.debug(await sweep(db, config.auditRetentionDays), "swept expired throttle counters and audit events");
+    },
+    failed: "sweeping expired rows failed; trying again later",
+  };
 }

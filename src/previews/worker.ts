@@ -8,10 +8,11 @@ import type PgBoss from "pg-boss";
 import type { Logger } from "pino";
 import type { PreviewsConfig } from "../config/config.js";
 import type { Database, Transaction } from "../db/database.js";
+import { bossDb, type JobQueue } from "../jobs/queue.js";
 import type { PreviewMetrics } from "../observability/metrics.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { crashedOnContent, describeEngineFailure, gaveUp, refused, timedOut, tooLarge } from "./failures.js";
-import { bossDb, GIVE_UP_QUEUE, isSmall, PROFILE_QUEUE, type ProfileJob, type ProfileQueue, RETRY_LIMIT, SMALL_QUEUE } from "./queue.js";
+import { enqueueProfiles, GIVE_UP_QUEUE, isSmall, PROFILE_QUEUE, type ProfileJob, RETRY_LIMIT, SMALL_QUEUE } from "./queue.js";
 import { runReader, type FileColumnProfile, type ReaderLimits } from "./run-reader.js";
 import * as sql from "./sql.js";
 
@@ -59,7 +60,7 @@ export interface PreviewWorkers {
 export interface WorkerParts {
   database: Database;
   store: BlobStore;
-  queue: ProfileQueue;
+  queue: JobQueue;
   config: PreviewsConfig;
   metrics: PreviewMetrics;
   logger: Logger;
@@ -191,7 +192,8 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
     const { sha256, format, compression } = job.data;
     await database.transaction(async (tx) => {
       const holders = await tx.query<{ datasetId: string; size: number }>(sql.LEGACY_PENDING, [sha256, format, compression]);
-      await queue.enqueue(
+      await enqueueProfiles(
+        queue,
         tx,
         holders.map((holder) => ({
           data: { datasetId: holder.datasetId, sha256, format, compression },

@@ -49,7 +49,7 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
     async drop() {
       // A test may have closed it already, to see the server without its database.
       await database.close().catch(() => undefined);
-      // The job queue's tables live beside ours, in a schema of their own (src/previews/queue.ts).
+      // The job queue's tables live beside ours, in a schema of their own (src/jobs/queue.ts).
       await withAdminClient((client) => client.query(`drop schema if exists ${schema}_pgboss cascade; drop schema ${schema} cascade`));
     },
   };
