@@ -142,11 +142,15 @@ describe("file limits", () => {
     // A second instance on the same database and directories sweeps when it starts.
     const second = await startServer({ DATA_DIR: server.config.dataDir }, undefined, server);
     try {
-      for (let attempt = 0; attempt < 50; attempt += 1) {
-        const left = await server.database.query("select id from uploads where id = any($1)", [[unfinished, finished]]);
-        if (left.length === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      // The rows go first, the bytes a moment after (staged files and unreferenced content are
+      // removed after the rows' transaction): wait for all of it, not only the rows.
+      await eventually(
+        async () =>
+          (await server.database.query("select id from uploads where id = any($1)", [[unfinished, finished]])).length === 0 &&
+          !(await readdir(join(server.config.dataDir, "uploads"))).includes(unfinished) &&
+          !(await storedObjects(server.config.dataDir)).includes(sha256(finishedBytes)),
+        "the expired uploads' rows, staged bytes and content are gone",
+      );
       expect(await server.database.query("select id from uploads where id = any($1)", [[unfinished, finished]])).toEqual([]);
       expect(await readdir(join(server.config.dataDir, "uploads"))).not.toContain(unfinished);
       expect(await storedObjects(server.config.dataDir)).not.toContain(sha256(finishedBytes));
