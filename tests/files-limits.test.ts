@@ -126,8 +126,13 @@ describe("file limits", () => {
     await eventually(async () => !(await storedObjects(server.config.dataDir)).includes(sha256(own)), "alice's own content is removed");
     expect(await storedObjects(server.config.dataDir)).toContain(sha256(shared)); // bob's version still holds it
     await server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id: b.id }, { token: bob.token });
-    await eventually(async () => !(await storedObjects(server.config.dataDir)).includes(sha256(shared)), "the shared content is removed");
-    expect(await server.database.query("select sha256 from blobs where sha256 = any($1)", [[sha256(shared), sha256(own)]])).toEqual([]);
+    // Its bytes and its row go in two steps of the collector: wait for both.
+    await eventually(
+      async () =>
+        !(await storedObjects(server.config.dataDir)).includes(sha256(shared)) &&
+        (await server.database.query("select sha256 from blobs where sha256 = any($1)", [[sha256(shared), sha256(own)]])).length === 0,
+      "the shared content and its row are removed",
+    );
   });
 
   it("sweeps expired uploads: rows, staged bytes and finished content go", async () => {
