@@ -47,41 +47,40 @@ describe.each(STORAGE_KINDS)("a dataset deleted while its upload finishes, conte
     expect(answer.errors).toBeUndefined();
   };
 
-  it("answers the last PATCH 404 when the dataset went before its bytes were hashed, logging no error", async () => {
+  /**
+   * An upload's only PATCH, held by the finisher at `stage` while its dataset is deleted, then
+   * let go: its answer, its bytes and id, and the error lines logged meanwhile.
+   */
+  const deleteWhileFinishing = async (stage: Parameters<typeof holdFinish>[0], size: number) => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);
-    const bytes = randomBytes(2000);
+    const bytes = randomBytes(size);
     const id = uploadIdOf(await tusCreate(server, { token: owner.token, length: bytes.length, metadata: { datasetId: dataset.id } }));
-    const hold = holdFinish("beforeDigest", id);
+    const hold = holdFinish(stage, id);
     const before = errorLines().length;
     const patch = tusPatch(server, owner.token, id, 0, bytes);
     await hold.reached;
     await deleteDataset(owner, dataset.id);
     hold.release();
     const answer = await patch;
+    return { answer, bytes, id, errorsLogged: () => errorLines().slice(before) };
+  };
+
+  it("answers the last PATCH 404 when the dataset went before its bytes were hashed, logging no error", async () => {
+    const { answer, bytes, id, errorsLogged } = await deleteWhileFinishing("beforeDigest", 2000);
     expect(answer.status).toBe(404);
     expect(await answer.text()).toMatch(/not found/i);
-    expect(errorLines().slice(before)).toEqual([]);
+    expect(errorsLogged()).toEqual([]);
     expect(await readdir(server.config.files.uploadDir)).not.toContain(id);
     expect(await on.objectBytes(sha256(bytes))).toBeNull();
   });
 
   it("leaves no bytes in storage when the dataset went between the blob row and the move of the bytes", async () => {
-    const owner = await createUser(server);
-    const dataset = await createDataset(server, owner);
-    const bytes = randomBytes(3000);
-    const id = uploadIdOf(await tusCreate(server, { token: owner.token, length: bytes.length, metadata: { datasetId: dataset.id } }));
-    const hold = holdFinish("beforeMove", id);
-    const before = errorLines().length;
-    const patch = tusPatch(server, owner.token, id, 0, bytes);
-    await hold.reached;
-    // The upload is finalizing, its blob row made: the delete cascades the upload and collects the row.
-    await deleteDataset(owner, dataset.id);
-    hold.release();
-    const answer = await patch;
+    // Held while finalizing, its blob row made: the delete cascades the upload and collects the row.
+    const { answer, bytes, errorsLogged } = await deleteWhileFinishing("beforeMove", 3000);
     expect(answer.status).toBe(404);
     expect(await on.objectBytes(sha256(bytes))).toBeNull();
     expect(await server.database.query("select sha256 from blobs where sha256 = $1", [sha256(bytes)])).toEqual([]);
-    expect(errorLines().slice(before)).toEqual([]);
+    expect(errorsLogged()).toEqual([]);
   });
 });
