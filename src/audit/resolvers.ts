@@ -1,4 +1,4 @@
-import type { Resolvers } from "../generated/graphql.js";
+import type { Resolvers } from "../generated/resolvers.js";
 import { checkFirst, connectionResolvers, timeCursors, toConnection } from "../graphql/pagination.js";
 import { checkId, checkText } from "../common/validation.js";
 import type { AuditEventRow } from "./rows.js";

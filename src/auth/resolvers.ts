@@ -1,5 +1,5 @@
 import { fromDatabaseError, unauthenticated } from "../common/errors.js";
-import type { Resolvers } from "../generated/graphql.js";
+import type { Resolvers } from "../generated/resolvers.js";
 import { sessionPayload, startSession } from "../sessions/sign-in.js";
 import { findCredentialsByEmail, insertUser, rehashPassword } from "../users/store.js";
 import { parseEmail, parseUsername } from "./input.js";

@@ -1,5 +1,5 @@
 import { notFound } from "../common/errors.js";
-import type { Resolvers } from "../generated/graphql.js";
+import type { Resolvers } from "../generated/resolvers.js";
 import { requireViewer } from "../policy/field-rules.js";
 import { checkId } from "../common/validation.js";
 import type { StreamItem } from "./stream.js";

@@ -1,6 +1,6 @@
 import type { Context } from "../graphql/context.js";
 import { chargeListLength } from "../graphql/cost-budget.js";
-import type { Resolvers } from "../generated/graphql.js";
+import type { Resolvers } from "../generated/resolvers.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
 import { requireViewer } from "../policy/field-rules.js";
 import { commitVersion, MAX_FILES_PER_VERSION, parseCommitInput } from "./commit.js";

@@ -10,7 +10,7 @@ import { ISO_TIME } from "../db/timestamps.js";
 import { eventResolvers } from "../events/resolvers.js";
 import { fileResolvers } from "../files/resolvers.js";
 import { previewResolvers } from "../previews/resolvers.js";
-import type { Resolvers } from "../generated/graphql.js";
+import type { Resolvers } from "../generated/resolvers.js";
 import { applyPolicy } from "../policy/apply.js";
 import { policy } from "../policy/field-rules.js";
 import { sessionResolvers } from "../sessions/resolvers.js";

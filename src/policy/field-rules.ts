@@ -2,7 +2,7 @@ import type { GraphQLScalarType } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../graphql/context.js";
 import { forbidden, unauthenticated } from "../common/errors.js";
-import type { Resolvers, ResolversParentTypes } from "../generated/graphql.js";
+import type { Resolvers, ResolversParentTypes } from "../generated/resolvers.js";
 import type { UserRow } from "../users/rows.js";
 import type { AccountChange } from "../users/store.js";
 

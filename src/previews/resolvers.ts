@@ -1,5 +1,5 @@
 import { badUserInput } from "../common/errors.js";
-import type { Resolvers } from "../generated/graphql.js";
+import type { Resolvers } from "../generated/resolvers.js";
 import { MAX_PREVIEW_ROWS } from "./run-reader.js";
 
 /** Access: a file's preview is the file's (src/policy/field-rules.ts); a file is reached only through a dataset the viewer may read. */

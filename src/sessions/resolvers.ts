@@ -2,7 +2,7 @@ import { checkPasswordShape, checkNewPassword } from "../auth/password-policy.js
 import { guardSignIn } from "../auth/sign-in-guard.js";
 import { createThrottle } from "../auth/throttle.js";
 import { badUserInput, unauthenticated } from "../common/errors.js";
-import type { Resolvers } from "../generated/graphql.js";
+import type { Resolvers } from "../generated/resolvers.js";
 import { requireViewer } from "../policy/field-rules.js";
 import { bumpTokenVersion, findPasswordHash, setPassword } from "../users/store.js";
 import { isRefreshTokenShaped } from "./refresh-tokens.js";

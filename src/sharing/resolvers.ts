@@ -1,7 +1,7 @@
 import type DataLoader from "dataloader";
 import { parseUsername } from "../auth/input.js";
 import { notFound } from "../common/errors.js";
-import type { Resolvers } from "../generated/graphql.js";
+import type { Resolvers } from "../generated/resolvers.js";
 import { requireViewer } from "../policy/field-rules.js";
 import type { UserRow } from "../users/rows.js";
 import { checkId } from "../common/validation.js";

@@ -1,6 +1,6 @@
 import type { Context } from "../graphql/context.js";
 import { conflict, forbidden, notFound, unauthenticated } from "../common/errors.js";
-import type { Resolvers } from "../generated/graphql.js";
+import type { Resolvers } from "../generated/resolvers.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
 import { checkOwnAccountChange, requireViewer } from "../policy/field-rules.js";
 import { parseSearch } from "../common/search.js";
