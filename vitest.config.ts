@@ -13,6 +13,9 @@ export default defineConfig({
     // PostgreSQL schema with TEST_DATABASE_URL); files run in parallel on separate forks.
     pool: "forks",
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Hooks start a server on a fresh database (PGlite compiles its WebAssembly, migrations
+    // run): on a busy 2-core machine (two CI runs side by side) that alone passed 60 s.
+    // Slow set-up is not what any test checks, so it gets room; tests keep their 30 s.
+    hookTimeout: 180_000,
   },
 });
