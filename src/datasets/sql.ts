@@ -27,7 +27,7 @@ const DATASET_ROW_COLUMNS = columnMap(DECLARED);
 const DATASET_COLUMNS = selectList(DATASET_ROW_COLUMNS);
 
 /** A list's columns, qualified: the owners' table, joined, has an `id` and times too. */
-const LIST_COLUMNS = `${selectList(DATASET_ROW_COLUMNS, { table: "datasets" })}, lower(datasets.name) as "sortName"`;
+export const LIST_COLUMNS = `${selectList(DATASET_ROW_COLUMNS, { table: "datasets" })}, lower(datasets.name) as "sortName"`;
 
 /** What a list statement reads besides its page, each only when the client selected it. */
 export interface ListExtras {
@@ -236,6 +236,14 @@ ${setList([...UPDATE.assignments, ["updated_at", "date_trunc('milliseconds', now
     JSON.stringify({ fields: Object.keys(changes).sort() }),
   ],
 };
+
+/**
+ * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit): the
+ * dataset's visibility before an update changes it, its row locked until the transaction ends
+ * (so the audit event's "before" is what the update replaced).
+ */
+export const LOCK_VISIBILITY = `
+  select visibility from datasets where id = $1 and ${allows("datasets", scopeAt(2))} for no key update`;
 
 /** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit). */
 export const DELETE_DATASET = auditedStatement(

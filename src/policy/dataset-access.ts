@@ -32,6 +32,22 @@ export const DATASET_ACTIONS: Readonly<Record<DatasetAction, readonly DatasetAcc
 export const mayDo = (access: DatasetAccess | null, action: DatasetAction): boolean => access !== null && DATASET_ACTIONS[action].includes(access);
 
 /**
+ * Whether a reader reaches a dataset as one of its own: its owner, a collaborator or an admin,
+ * not only because it is public or unlisted (PUBLIC). They alone see who it is shared with
+ * (`collaborators` is an empty list for the others, so publishing a dataset never publishes
+ * its members), and hear its events through a subscription to every dataset (as the
+ * `datasets` lists hold only these: a public dataset's events reach whoever subscribes to it
+ * by its id).
+ */
+export const readsAsMember = (access: DatasetAccess | null): boolean => mayDo(access, "read") && access !== "PUBLIC";
+
+/**
+ * The action a dataset update needs: changing its visibility is the owner's alone (like
+ * sharing, it decides who reads it), the rest is `write` (owners and editors).
+ */
+export const updateAction = (changes: { visibility?: unknown }): DatasetAction => (changes.visibility === undefined ? "write" : "manage");
+
+/**
  * A statement's dataset scope: who asks (null: anonymous, no credential), whether their
  * admin role counts, which accesses allow the action, and which datasets the credential may
  * reach at all (null: no limit; a personal access token may be limited to some). A dataset
@@ -67,7 +83,7 @@ export function datasetRefusal(access: DatasetAccess | null, action: DatasetActi
   const what: Record<DatasetAction, string> = {
     read: "read this dataset",
     write: "change this dataset: its owner and editors may",
-    manage: "do this: only the dataset's owner may",
+    manage: "do this: only the dataset's owner may (deleting, sharing, changing its visibility)",
     leave: "leave this dataset: it is not shared with you",
   };
   return forbidden(`You may not ${what[action]}`);
