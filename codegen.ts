@@ -66,6 +66,8 @@ const config: CodegenConfig = {
           Dataset: "../datasets/rows.js#DatasetRow",
           DatasetConnection: "../datasets/rows.js#DatasetConnectionModel",
           DatasetEdge: "../datasets/rows.js#DatasetEdgeModel",
+          ExploreConnection: "../datasets/catalog.js#ExploreConnectionModel",
+          ExploreFacets: "../datasets/catalog.js#ExploreFacetsModel",
           UserConnection: "../users/rows.js#UserConnectionModel",
           UserEdge: "../users/rows.js#UserEdgeModel",
           AuditEvent: "../audit/rows.js#AuditEventRow",

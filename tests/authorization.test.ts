@@ -75,7 +75,6 @@ describe("authorization (docs/api.md: Who sees what)", () => {
     const DENIED: Array<{ operation: string; attempt: Attempt }> = [
       { operation: "me", attempt: (token) => server.graphql(MeDocument, {}, { token }) },
       { operation: "datasets", attempt: (token) => server.graphql(DatasetsDocument, {}, { token }) },
-      { operation: "dataset", attempt: readAttempt },
       { operation: "adminDatasets", attempt: (token) => adminList(token) },
       { operation: "createDataset", attempt: (token, _id, name) => server.graphql(CreateDatasetDocument, { input: { name } }, { token }) },
       ...FOREIGN_WRITES,
@@ -88,6 +87,12 @@ describe("authorization (docs/api.md: Who sees what)", () => {
       expectError(await attempt(undefined, dataset.id, name), "UNAUTHENTICATED");
       expect(await readDataset(owner, dataset.id)).toEqual(dataset);
       expect(expectOk(await adminList(admin.token, { search: name })).adminDatasets.totalCount).toBe(0);
+    });
+
+    it("is NOT_FOUND on a private dataset, exactly as on one that does not exist", async () => {
+      const dataset = await createDataset(server, await createUser(server));
+      expectError(await readAttempt(undefined, dataset.id, ""), "NOT_FOUND");
+      expectError(await readAttempt(undefined, randomUUID(), ""), "NOT_FOUND");
     });
 
     it.each(["no token", "a user's token", "an admin's token"])("may register and log in with %s", async (holder) => {

@@ -51,22 +51,35 @@ describe("column declarations", () => {
   });
 
   it("gives the datasets statements their parameters by name", () => {
-    expect(INSERT_DATASET.params({ filePath: "f", description: null, name: "n", userId: "u" })).toEqual(["u", "n", null, "f"]);
-    expect(INSERT_DATASET.text).toContain("insert into datasets (user_id, name, description, file_path)\n    values ($1, $2, $3, $4)");
-    expect(UPDATE_DATASET.params({ id: "i", scope: ["v", false, ["OWNER"]], changes: { name: "x", filePath: null } })).toEqual([
+    const row = { filePath: "f", description: null, name: "n", userId: "u", visibility: "PUBLIC" as const, tags: ["a"], license: "MIT" };
+    expect(INSERT_DATASET.params(row)).toEqual(["u", "n", null, "f", "PUBLIC", "MIT", ["a"], null]);
+    expect(INSERT_DATASET.text).toContain(
+      "insert into datasets (user_id, name, description, file_path, visibility, license, tags, readme)\n    values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    );
+    expect(UPDATE_DATASET.params({ id: "i", scope: ["v", false, ["OWNER"], null], changes: { name: "x", filePath: null, tags: [] } })).toEqual([
       "i",
       "v",
       false,
       ["OWNER"],
+      null,
       true,
       "x",
       false,
       null,
       true,
       null,
-      '{"fields":["filePath","name"]}',
+      false,
+      null,
+      false,
+      null,
+      true,
+      [],
+      false,
+      null,
+      '{"fields":["filePath","name","tags"]}',
     ]);
-    expect(UPDATE_DATASET.text).toContain("file_path   = case when $9::boolean then $10::text else file_path end");
-    expect(UPDATE_DATASET.text).toContain("$11::jsonb");
+    expect(UPDATE_DATASET.text).toContain("file_path   = case when $10::boolean then $11::text else file_path end");
+    expect(UPDATE_DATASET.text).toContain("tags        = case when $16::boolean then $17::text[] else tags end");
+    expect(UPDATE_DATASET.text).toContain("$20::jsonb");
   });
 });

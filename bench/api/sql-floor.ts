@@ -46,6 +46,7 @@ const THROTTLE: ThrottleSettings = {
   registerPerAddressPerHour: 100_000,
   refreshPerAddressPerMinute: 100_000,
   writesPerUserPerMinute: 1_000_000,
+  anonymousPerAddressPerMinute: 1_000_000,
 };
 
 const pick = <T>(items: readonly T[], i: number): T => items[i % items.length]!;

@@ -58,6 +58,7 @@ export function apiServerEnvironment(options: ApiServerOptions, port: number): R
     ...options.environment,
     // The writers' scenario creates datasets as fast as it can, as a few users.
     WRITE_MAX_PER_USER: "1000000",
+    ANONYMOUS_MAX_PER_ADDRESS: "1000000",
   };
 }
 

@@ -13,6 +13,7 @@ export type AuditType =
   | "dataset.created"
   | "dataset.updated"
   | "dataset.deleted"
+  | "dataset.visibility_changed"
   | "dataset.shared"
   | "dataset.share_changed"
   | "dataset.unshared"

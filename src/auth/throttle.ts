@@ -31,6 +31,12 @@ export interface Throttle {
   refresh(address: string): Promise<void>;
   /** Counts one mutation by a signed-in user; RATE_LIMITED over `writesPerUserPerMinute`. */
   write(userId: string): Promise<void>;
+  /**
+   * Counts one request with no credential (GraphQL or a download) from a client address;
+   * RATE_LIMITED over `anonymousPerAddressPerMinute`, so anonymous traffic (published
+   * datasets, the catalog) cannot starve signed-in users.
+   */
+  anonymous(address: string): Promise<void>;
 }
 
 /** Which sign-in limit refused an attempt. */
@@ -151,6 +157,11 @@ export function createThrottle(db: Queryable, config: ThrottleConfig): Throttle 
       consumeOrRefuse(
         () => limiter(db, "write-user", config.writesPerUserPerMinute, 60).consume(userId),
         "Too many changes in a minute; try again shortly",
+      ),
+    anonymous: (clientAddress) =>
+      consumeOrRefuse(
+        () => limiter(db, "anonymous-address", config.anonymousPerAddressPerMinute, 60).consume(throttlingGroup(clientAddress)),
+        "Too many requests without signing in from your address; try again shortly, or sign in",
       ),
   };
 }

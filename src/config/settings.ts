@@ -244,6 +244,12 @@ export const SETTINGS = {
       meaning: "mutations by one signed-in user per minute, each aliased one counted",
       default: "300",
     }),
+    /** src/http/server.ts (GraphQL) and src/files/download-route.ts: requests with no credential at all. */
+    anonymousPerAddressPerMinute: variable("ANONYMOUS_MAX_PER_ADDRESS", integer(1, 1_000_000), {
+      meaning:
+        "requests with no credential (anonymous GraphQL requests, the public catalog included, and anonymous downloads) from one client address per minute; past it, `RATE_LIMITED` (HTTP 429) with `Retry-After`. A person browsing makes a few a minute; a script looping meets it within seconds",
+      default: "300",
+    }),
   },
   /** Audit events older than this many days are deleted by the sweeper; 0 keeps them forever. */
   auditRetentionDays: variable("AUDIT_RETENTION_DAYS", integer(0, 36_500), {

@@ -1,5 +1,6 @@
 import { type Columns, insertedColumn, readColumn, type RowOf, writableColumn } from "../db/columns.js";
 import type { IsoTime } from "../db/timestamps.js";
+import type { DatasetVisibility } from "../generated/graphql.js";
 
 /**
  * The datasets table's columns, declared once: each `DatasetRow` property, its column, and
@@ -14,6 +15,11 @@ export const DATASET_COLUMNS = {
   name: writableColumn<string>("name", "text"),
   description: writableColumn<string | null>("description", "text"),
   filePath: writableColumn<string | null>("file_path", "text"),
+  // Publishing (migrations/013): who reads it, and its card.
+  visibility: writableColumn<DatasetVisibility>("visibility", "text"),
+  license: writableColumn<string | null>("license", "text"),
+  tags: writableColumn<string[]>("tags", "text[]"),
+  readme: writableColumn<string | null>("readme", "text"),
   createdAt: readColumn<IsoTime>("created_at"),
   updatedAt: readColumn<IsoTime>("updated_at"),
 } as const satisfies Columns;

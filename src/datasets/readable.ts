@@ -9,7 +9,7 @@ import { findDataset, listDatasets } from "./store.js";
  * `dataset(id)` answers with it, and every live event is checked with it (src/events), so
  * the two cannot disagree about who reads what.
  */
-export function findReadableDataset(db: Queryable, viewer: Viewer, id: string): Promise<DatasetRow | null> {
+export function findReadableDataset(db: Queryable, viewer: Viewer | null, id: string): Promise<DatasetRow | null> {
   return findDataset(db, id, datasetScope(viewer, "read"));
 }
 

@@ -7,11 +7,12 @@ import type { DatasetOrder } from "../generated/graphql.js";
 import type { Resolvers } from "../generated/resolvers.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
 import { refusalOf } from "../policy/dataset-access.js";
-import { datasetListScope, datasetScope } from "../policy/dataset-access.js";
+import { datasetListScope, datasetScope, updateAction } from "../policy/dataset-access.js";
 import { requireViewer } from "../policy/field-rules.js";
 import { parseSearch } from "../common/search.js";
 import { isSelected } from "../graphql/selection.js";
 import { checkId } from "../common/validation.js";
+import { explorePage } from "./catalog.js";
 import { parseCreateInput, parseUpdateInput } from "./input.js";
 import { decodeDatasetCursor, encodeDatasetCursor } from "./ordering.js";
 import { findReadableDataset } from "./readable.js";
@@ -74,8 +75,9 @@ export const datasetResolvers: Resolvers = {
       const filter = { scope: { kind: "owner" as const, ownerId }, search: parseSearch("filter.search", args.filter?.search) };
       return datasetPage(context, requireViewer(context), filter, args, info);
     },
+    exploreDatasets: (_parent, args, context, info) => explorePage(context.db, args, info),
     dataset: async (_parent, args, context) => {
-      const dataset = await findReadableDataset(context.db, requireViewer(context), checkId("id", args.id));
+      const dataset = await findReadableDataset(context.db, context.viewer, checkId("id", args.id));
       if (!dataset) throw notFound(DATASET);
       return dataset;
     },
@@ -89,12 +91,13 @@ export const datasetResolvers: Resolvers = {
       const viewer = requireViewer(context);
       const id = checkId("id", args.id);
       const changes = parseUpdateInput(args.input);
+      const action = updateAction(changes);
       const dataset = await context.db.transaction(async (tx) => {
-        const updated = await store.updateDataset(tx, context.services.audit, id, datasetScope(viewer, "write"), changes);
+        const updated = await store.updateDataset(tx, context.services.audit, id, datasetScope(viewer, action), changes);
         if (updated) await notifyDatasetEvent(tx, { type: "UPDATED", datasetId: updated.id, at: updated.updatedAt });
         return updated;
       });
-      if (!dataset) throw await refusalOf(context.db, viewer, id, "write");
+      if (!dataset) throw await refusalOf(context.db, viewer, id, action);
       return dataset;
     },
     deleteDataset: async (_parent, args, context) => {
@@ -118,6 +121,7 @@ export const datasetResolvers: Resolvers = {
     owner: (dataset, _args, context) => dataset.owner ?? loadOwner(context, dataset),
   },
   DatasetConnection: connectionResolvers<DatasetRow>(),
+  ExploreConnection: { ...connectionResolvers<DatasetRow>(), facets: (connection) => connection.facets() },
 };
 
 async function loadOwner(context: Context, dataset: DatasetRow) {

@@ -2,7 +2,7 @@ import { auditedStatement } from "../audit/events.js";
 import { columnMap, insertParts, propertyList, selectList, setList, updateParts, type WritableRow } from "../db/columns.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { preparable } from "../db/prepared.js";
-import { accessOf, allows, ownedOrSharedWith, sharedWith } from "../policy/access-sql.js";
+import { accessOf, allows, ownedOrSharedWith, scopeAt, sharedWith } from "../policy/access-sql.js";
 import type { DatasetListScope } from "../policy/dataset-access.js";
 import { prefixedUserColumns } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
@@ -27,7 +27,7 @@ const DATASET_ROW_COLUMNS = columnMap(DECLARED);
 const DATASET_COLUMNS = selectList(DATASET_ROW_COLUMNS);
 
 /** A list's columns, qualified: the owners' table, joined, has an `id` and times too. */
-const LIST_COLUMNS = `${selectList(DATASET_ROW_COLUMNS, { table: "datasets" })}, lower(datasets.name) as "sortName"`;
+export const LIST_COLUMNS = `${selectList(DATASET_ROW_COLUMNS, { table: "datasets" })}, lower(datasets.name) as "sortName"`;
 
 /** What a list statement reads besides its page, each only when the client selected it. */
 export interface ListExtras {
@@ -166,10 +166,10 @@ const DATASET_COUNTS = new Map(
 
 export const datasetCount = (shape: Pick<ListShape, "scope" | "search">): ListStatement => DATASET_COUNTS.get(`${shape.scope} ${shape.search}`)!;
 
-/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed): the dataset with the viewer's access to it. */
+/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit): the dataset with the viewer's access to it. */
 export const DATASET_BY_ID = preparable(`
-  select ${DATASET_COLUMNS}, ${accessOf("datasets", "$2", "$3")} as "access" from datasets
-  where id = $1 and ${allows("datasets", "$2", "$3", "$4")}`);
+  select ${DATASET_COLUMNS}, ${accessOf("datasets", scopeAt(2))} as "access" from datasets
+  where id = $1 and ${allows("datasets", scopeAt(2))}`);
 
 /** The columns of a `DatasetRow`, read back from a CTE that returned `DATASET_COLUMNS`. */
 const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
@@ -199,19 +199,19 @@ export const INSERT_DATASET = {
 preparable(INSERT_DATASET.text);
 
 /** The update's assignments, from the declaration: after the id and the scope, a flag and a value for each writable column. */
-const UPDATE = updateParts(DECLARED, 5);
+const UPDATE = updateParts(DECLARED, 6);
 
 /** What an update takes, by name. */
 export interface DatasetUpdateValues {
   id: string;
-  /** The viewer's scope, as `scopeParams` gives it: viewer, admin, accesses allowed. */
+  /** The viewer's scope, as `scopeParams` gives it: viewer, admin, accesses allowed, dataset limit. */
   scope: readonly unknown[];
   /** The fields to change; one left out (undefined) keeps its value, a null clears it. */
   changes: Partial<WritableRow<typeof DECLARED>>;
 }
 
 /**
- * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed); each writable column
+ * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit); each writable column
  * changes only when its flag is true (`updateParts`), so a field left out of the input keeps
  * its value and a null clears it. The last parameter: the audit event's details (the fields
  * changed); its actor is the viewer (the owner or an editor).
@@ -224,7 +224,7 @@ export const UPDATE_DATASET = {
   with updated as (
     update datasets set
 ${setList([...UPDATE.assignments, ["updated_at", "date_trunc('milliseconds', now())"]])}
-    where id = $1 and ${allows("datasets", "$2", "$3", "$4")}
+    where id = $1 and ${allows("datasets", scopeAt(2))}
     returning ${DATASET_COLUMNS}
   ), ${audited}
   select ${ROW_FROM_CTE} from updated`,
@@ -237,13 +237,21 @@ ${setList([...UPDATE.assignments, ["updated_at", "date_trunc('milliseconds', now
   ],
 };
 
-/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed). */
+/**
+ * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit): the
+ * dataset's visibility before an update changes it, its row locked until the transaction ends
+ * (so the audit event's "before" is what the update replaced).
+ */
+export const LOCK_VISIBILITY = `
+  select visibility from datasets where id = $1 and ${allows("datasets", scopeAt(2))} for no key update`;
+
+/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit). */
 export const DELETE_DATASET = auditedStatement(
   "dataset.deleted",
   { from: "deleted", actor: "$2::uuid", subject: "id", details: "jsonb_build_object('name', name)" },
   (audited) => `
   with deleted as (
-    delete from datasets where id = $1 and ${allows("datasets", "$2", "$3", "$4")} returning id, user_id, name
+    delete from datasets where id = $1 and ${allows("datasets", scopeAt(2))} returning id, user_id, name
   ), ${audited}
   -- The content its versions and uploads held, as the statement's snapshot still sees it:
   -- the garbage collector's candidates once the cascade has removed those rows.

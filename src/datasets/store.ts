@@ -1,7 +1,7 @@
 import type { AuditLog } from "../audit/events.js";
 import type { NullsOptional, WritableRow } from "../db/columns.js";
 import type { Queryable } from "../db/database.js";
-import type { DatasetOrder } from "../generated/graphql.js";
+import type { DatasetOrder, DatasetVisibility } from "../generated/graphql.js";
 import { separateCount } from "../graphql/pagination.js";
 import { type DatasetListScope, type DatasetScope, scopeParams } from "../policy/dataset-access.js";
 import { containsPattern } from "../common/search.js";
@@ -76,14 +76,19 @@ export async function findDataset(db: Queryable, id: string, scope: DatasetScope
   return row ?? null;
 }
 
-/** A new dataset's fields: every column the declaration lets the client write (columns.ts); one left out that may be null is null. */
-export type NewDataset = NullsOptional<WritableRow<typeof DATASET_COLUMNS>>;
+/**
+ * A new dataset's fields: every column the declaration lets the client write (columns.ts); one
+ * left out that may be null is null, and a visibility or tags left out are PRIVATE and none.
+ */
+export type NewDataset = Omit<NullsOptional<WritableRow<typeof DATASET_COLUMNS>>, "visibility" | "tags"> &
+  Partial<Pick<WritableRow<typeof DATASET_COLUMNS>, "visibility" | "tags">>;
 
 /** Fields to change; `undefined` leaves a field as it is. */
 export type DatasetChanges = Partial<WritableRow<typeof DATASET_COLUMNS>>;
 
 export async function insertDataset(db: Queryable, audit: AuditLog, ownerId: string, dataset: NewDataset): Promise<DatasetRow> {
-  const [row] = await audit.query<DatasetRow>(db, sql.INSERT_DATASET, sql.INSERT_DATASET.params({ ...dataset, userId: ownerId }));
+  const values = { ...dataset, visibility: dataset.visibility ?? "PRIVATE", tags: dataset.tags ?? [], userId: ownerId };
+  const [row] = await audit.query<DatasetRow>(db, sql.INSERT_DATASET, sql.INSERT_DATASET.params(values));
   return row!;
 }
 
@@ -95,7 +100,20 @@ export async function updateDataset(
   scope: DatasetScope,
   changes: DatasetChanges,
 ): Promise<DatasetRow | null> {
+  // A change of visibility is audited with what it was: read under the row's lock, within the same scope.
+  const before =
+    changes.visibility === undefined
+      ? undefined
+      : (await db.query<{ visibility: DatasetVisibility }>(sql.LOCK_VISIBILITY, [id, ...scopeParams(scope)]))[0]?.visibility;
   const [row] = await audit.query<DatasetRow>(db, sql.UPDATE_DATASET, sql.UPDATE_DATASET.params({ id, scope: scopeParams(scope), changes }));
+  if (row && before !== undefined && before !== row.visibility) {
+    await audit.record(db, {
+      type: "dataset.visibility_changed",
+      actorId: scope.userId,
+      subjectId: id,
+      details: { before, after: row.visibility },
+    });
+  }
   return row ?? null;
 }
 

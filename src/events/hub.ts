@@ -6,6 +6,7 @@ import type { DatasetRow } from "../datasets/rows.js";
 import type { VersionRow } from "../files/rows.js";
 import { VERSIONS_BY_NUMBER } from "../files/sql.js";
 import { notFound } from "../common/errors.js";
+import { readsAsMember } from "../policy/dataset-access.js";
 import { DATASET_EVENTS_CHANNEL, type DatasetEventMessage, parseDatasetEvent } from "./bus.js";
 import { ListenProof } from "./listen-proof.js";
 import type { DatasetEventModel } from "./model.js";
@@ -318,7 +319,8 @@ export class EventHub {
     const event: DatasetEventModel = { type: message.type, datasetId, dataset: row ?? null, versionNumber, version, at: new Date(message.at) };
     return () => {
       if (row === undefined) return;
-      if (row === null) {
+      // A subscription to every dataset hears those the viewer reaches as one of their own (policy's `readsAsMember`).
+      if (row === null || (!subscriber.datasetId && !readsAsMember(row.access ?? null))) {
         // No longer readable: a one-dataset subscription ends; an all-datasets one forgets it.
         if (subscriber.datasetId) {
           subscriber.readable = false;

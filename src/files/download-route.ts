@@ -5,7 +5,9 @@ import parseRange from "range-parser";
 import { authenticate, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../graphql/context.js";
 import type { Database } from "../db/database.js";
-import { ClientError } from "../common/errors.js";
+import { createThrottle } from "../auth/throttle.js";
+import { ClientError, ErrorCode } from "../common/errors.js";
+import { clientAddressOf } from "../http/client-address.js";
 import { datasetScope, scopeParams } from "../policy/dataset-access.js";
 import { createUserLoader } from "../users/loader.js";
 import { findViewer } from "../users/store.js";
@@ -34,17 +36,22 @@ const refuse = (reply: FastifyReply, status: number, message: string, headers: R
 /**
  * `GET` and `HEAD /datasets/{id}/versions/{number|latest}/files/{path}`: the bytes of one
  * file, streamed from the blob store, for a viewer within the dataset's read scope (the
- * same rule as `dataset(id)`), signed in with a token or holding a signed link.
+ * same rule as `dataset(id)`), signed in with a token or holding a signed link, or for
+ * anyone with no credential at all when the dataset is PUBLIC or UNLISTED (the read scope
+ * of an anonymous viewer, counted against their address's anonymous limit).
  */
 export function registerDownloads(app: FastifyInstance, services: Services, database: Database): void {
   const { files, metrics } = services;
 
-  /** Who asks: a valid signed link's user (still live, same token version), or the bearer of a token. */
+  /**
+   * Who asks: a valid signed link's user (still live, same token version), the bearer of a
+   * token, or (null) nobody: no credential at all. Undefined: refused here (the reply is sent).
+   */
   async function whoAsks(
     request: FastifyRequest,
     reply: FastifyReply,
     target: { datasetId: string; version: number | null; path: string },
-  ): Promise<Viewer | null> {
+  ): Promise<Viewer | null | undefined> {
     const query = request.query as Record<string, unknown>;
     if (query.signature !== undefined) {
       const grant =
@@ -54,21 +61,21 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
       const user = grant && UUID.test(grant.userId) && UUID.test(grant.sessionId) ? await findViewer(database, grant.userId, grant.sessionId) : null;
       if (!grant || !user?.sessionLive || !user.active || user.tokenVersion !== grant.tokenVersion) {
         refuse(reply, 401, "This download link is invalid or has expired: ask for a new one");
-        return null;
+        return undefined;
       }
       return { id: user.id, role: user.role, sessionId: grant.sessionId, tokenVersion: grant.tokenVersion };
     }
     try {
       const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, database, createUserLoader(database));
-      if (!viewer)
-        refuse(reply, 401, "Sign in first: downloads need Authorization: Bearer <access token>, or a signed downloadUrl", {
-          "www-authenticate": "Bearer",
-        });
+      if (!viewer) await createThrottle(database, services.config.throttle).anonymous(clientAddressOf(request));
       return viewer;
     } catch (error) {
       if (!(error instanceof ClientError)) throw error;
-      refuse(reply, 401, error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
-      return null;
+      const retryAfter = error.extensions.retryAfter;
+      if (error.extensions.code === ErrorCode.RATE_LIMITED && typeof retryAfter === "number") {
+        refuse(reply, 429, error.message, { "retry-after": String(retryAfter) });
+      } else refuse(reply, 401, error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
+      return undefined;
     }
   }
 
@@ -78,7 +85,7 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
     const problem = storedPathProblem(path);
     if (problem) return refuse(reply, 400, `The file path is not valid: ${problem}`);
     const viewer = await whoAsks(request, reply, { datasetId, version: version ?? null, path });
-    if (!viewer) return reply;
+    if (viewer === undefined) return reply;
     // Access as the database has it now: a share taken away fails the very next request, links included.
     const scope = scopeParams(datasetScope(viewer, "read"));
     const find = async (at: string) =>
@@ -89,8 +96,14 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
     // path as sent is looked for first: a file committed before paths were stored in NFC has it.
     const normalized = normalizePath(path);
     const file = (await find(path)) ?? (normalized === path ? undefined : await find(normalized));
-    if (!file) return refuse(reply, 404, "File not found");
-    return sendFile(request, reply, file);
+    if (file) return sendFile(request, reply, file);
+    // With no credential, only PUBLIC and UNLISTED datasets are readable: the rest may be readable once signed in.
+    if (!viewer) {
+      return refuse(reply, 401, "File not found, or not public: sign in (Authorization: Bearer <access token>) or use a signed downloadUrl", {
+        "www-authenticate": "Bearer",
+      });
+    }
+    return refuse(reply, 404, "File not found");
   }
 
   async function sendFile(request: FastifyRequest, reply: FastifyReply, file: FileRow) {

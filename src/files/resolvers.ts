@@ -14,12 +14,17 @@ import * as store from "./store.js";
  * request's cost before a row is read, and one version's whole list always fits (cost-budget.ts).
  */
 
-/** The viewer's signed link to `file`, valid for the configured lifetime. */
+/**
+ * The viewer's signed link to `file`, valid for the configured lifetime. An anonymous reader
+ * (who reached the file through a PUBLIC or UNLISTED dataset) gets the plain URL: the route
+ * serves it to anyone for as long as the dataset stays so, and not a request longer.
+ */
 function downloadUrl(context: Context, file: FileRow): string {
-  const viewer = requireViewer(context);
+  const target = { datasetId: file.datasetId, version: file.version, path: file.path };
+  const viewer = context.viewer;
+  if (!viewer) return `${context.origin}${downloadPath(target)}`;
   const { downloadKey, downloadUrlTtlSeconds } = context.services.files;
   const expires = Math.floor(Date.now() / 1000) + downloadUrlTtlSeconds;
-  const target = { datasetId: file.datasetId, version: file.version, path: file.path };
   const query = signDownload(downloadKey, { userId: viewer.id, sessionId: viewer.sessionId, tokenVersion: viewer.tokenVersion, expires }, target);
   return `${context.origin}${downloadPath(target)}?${query}`;
 }

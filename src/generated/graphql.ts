@@ -105,8 +105,16 @@ export type CreateDatasetInput = {
   description?: InputMaybe<Scalars['String']['input']>;
   /** At most 500 characters. */
   filePath?: InputMaybe<Scalars['String']['input']>;
+  /** An SPDX licence id; null: none. */
+  license?: InputMaybe<Scalars['String']['input']>;
   /** 1 to 255 characters after trimming. */
   name: Scalars['String']['input'];
+  /** Markdown, at most 100,000 characters. */
+  readme?: InputMaybe<Scalars['String']['input']>;
+  /** At most 20, each 1 to 32 of `a-z`, `0-9`, `-` (upper case is lowered), no duplicates. */
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** PRIVATE when left out. */
+  visibility?: InputMaybe<DatasetVisibility>;
 };
 
 /** A dataset: a named pointer to a file, owned by one user, and shared with others as it pleases the owner. */
@@ -126,9 +134,15 @@ export type Dataset = {
   id: Scalars['ID']['output'];
   /** The newest version; null until the first commit. */
   latestVersion?: Maybe<DatasetVersion>;
+  /** An SPDX licence id (`CC-BY-4.0`, `MIT`, `ODbL-1.0`, ...), or null. */
+  license?: Maybe<Scalars['String']['output']>;
   name: Scalars['String']['output'];
   /** Whoever may read the dataset sees who owns it (their email: only they and admins). */
   owner: User;
+  /** The dataset card: Markdown, at most 100,000 characters. Data, never HTML: a frontend renders it with a sanitizing Markdown renderer. */
+  readme?: Maybe<Scalars['String']['output']>;
+  /** At most 20, each 1 to 32 of `a-z`, `0-9`, `-`; stored lower-case, no duplicates. */
+  tags: Array<Scalars['String']['output']>;
   updatedAt: Scalars['DateTime']['output'];
   /** Version `number`; null when there is no such version. */
   version?: Maybe<DatasetVersion>;
@@ -136,6 +150,8 @@ export type Dataset = {
   versions: DatasetVersionConnection;
   /** What you may do with this dataset, as of this request. */
   viewerAccess: DatasetAccess;
+  /** Who may read it: PRIVATE (the owner, collaborators, admins), UNLISTED (also anyone with its id or a link), PUBLIC (also listed in `exploreDatasets`). Changed by the owner only. */
+  visibility: DatasetVisibility;
 };
 
 
@@ -159,6 +175,8 @@ export type DatasetAccess =
   | 'EDITOR'
   /** Everything: also delete, share and unshare. */
   | 'OWNER'
+  /** Reads only because the dataset is PUBLIC or UNLISTED (anyone may, anonymous included): read and download, like a VIEWER. */
+  | 'PUBLIC'
   /** Shared as VIEWER: read and download. */
   | 'VIEWER';
 
@@ -300,6 +318,57 @@ export type DatasetVersionEdge = {
   __typename?: 'DatasetVersionEdge';
   cursor: Scalars['String']['output'];
   node: DatasetVersion;
+};
+
+/** Who may read a dataset besides its owner, collaborators and admins. */
+export type DatasetVisibility =
+  /** Nobody else (the default). */
+  | 'PRIVATE'
+  /** Anyone, anonymous included; listed in `exploreDatasets`. */
+  | 'PUBLIC'
+  /** Anyone who has its id or a link, anonymous included; listed nowhere. */
+  | 'UNLISTED';
+
+/** A page of the public catalog, with counts over the whole filtered result. */
+export type ExploreConnection = {
+  __typename?: 'ExploreConnection';
+  edges: Array<DatasetEdge>;
+  /** Counts over the whole filtered result, not the page. */
+  facets: ExploreFacets;
+  nodes: Array<Dataset>;
+  pageInfo: PageInfo;
+  /** How many public datasets match the filter, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** The values found in the filtered result, most frequent first (then by value), at most 20 each. */
+export type ExploreFacets = {
+  __typename?: 'ExploreFacets';
+  /** Preview formats of latest-version files: csv, tsv, parquet, jsonl, json. */
+  formats: Array<FacetValue>;
+  licenses: Array<FacetValue>;
+  tags: Array<FacetValue>;
+};
+
+/** The catalog's filter: every condition given must hold. */
+export type ExploreFilter = {
+  /** A latest-version file of this preview format: csv, tsv, parquet, jsonl or json. */
+  format?: InputMaybe<Scalars['String']['input']>;
+  /** An SPDX licence id. */
+  license?: InputMaybe<Scalars['String']['input']>;
+  /** The owner's username. */
+  owner?: InputMaybe<Scalars['String']['input']>;
+  /** Case-insensitive substring of name or description; `%` and `_` match themselves. */
+  search?: InputMaybe<Scalars['String']['input']>;
+  /** Datasets holding every tag given (at most 20). */
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
+};
+
+/** One value and how many datasets of the filtered result hold it. */
+export type FacetValue = {
+  __typename?: 'FacetValue';
+  count: Scalars['Int']['output'];
+  value: Scalars['String']['output'];
 };
 
 /** One change of a commit: the finished upload `uploadId` becomes the file at `path`, or (no `uploadId`) the file at `path` is removed. */
@@ -503,10 +572,12 @@ export type Query = {
   adminDatasets: DatasetConnection;
   /** Admins: the audit trail, newest first. */
   auditEvents: AuditEventConnection;
-  /** One dataset: yours, one shared with you (an admin: any). Any other is NOT_FOUND. */
+  /** One dataset: yours, one shared with you (an admin: any), or a PUBLIC or UNLISTED one (anyone, anonymous included). Any other is NOT_FOUND. */
   dataset: Dataset;
   /** Your datasets (an admin sees every dataset); with `filter.access`, those shared with you, or both. */
   datasets: DatasetConnection;
+  /** The public catalog: PUBLIC datasets only, for anyone (anonymous included; admins see the same). */
+  exploreDatasets: ExploreConnection;
   /** The signed-in user. */
   me: User;
   /**
@@ -540,6 +611,14 @@ export type QueryDatasetArgs = {
 export type QueryDatasetsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<DatasetFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<DatasetOrder>;
+};
+
+
+export type QueryExploreDatasetsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ExploreFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<DatasetOrder>;
 };
@@ -592,7 +671,15 @@ export type SubscriptionDatasetEventsArgs = {
 export type UpdateDatasetInput = {
   description?: InputMaybe<Scalars['String']['input']>;
   filePath?: InputMaybe<Scalars['String']['input']>;
+  /** null clears it. */
+  license?: InputMaybe<Scalars['String']['input']>;
   name?: InputMaybe<Scalars['String']['input']>;
+  /** null clears it. */
+  readme?: InputMaybe<Scalars['String']['input']>;
+  /** Replaces the list; null or [] clears it. */
+  tags?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** The owner's alone: an editor who sends it is FORBIDDEN. */
+  visibility?: InputMaybe<DatasetVisibility>;
 };
 
 /** A person with an account. */

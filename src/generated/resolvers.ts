@@ -3,6 +3,7 @@ import type * as Types from "./graphql.js";
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { UserRow, UserConnectionModel, UserEdgeModel } from '../users/rows.js';
 import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../datasets/rows.js';
+import type { ExploreConnectionModel, ExploreFacetsModel } from '../datasets/catalog.js';
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
 import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
 import type { PreviewModel } from '../previews/rows.js';
@@ -108,8 +109,13 @@ export type ResolversTypes = {
   DatasetVersion: ResolverTypeWrapper<VersionRow>;
   DatasetVersionConnection: ResolverTypeWrapper<VersionConnectionModel>;
   DatasetVersionEdge: ResolverTypeWrapper<VersionEdgeModel>;
+  DatasetVisibility: Types.DatasetVisibility;
   DateTime: ResolverTypeWrapper<Types.Scalars['DateTime']['output']>;
   EmailAddress: ResolverTypeWrapper<Types.Scalars['EmailAddress']['output']>;
+  ExploreConnection: ResolverTypeWrapper<ExploreConnectionModel>;
+  ExploreFacets: ResolverTypeWrapper<ExploreFacetsModel>;
+  ExploreFilter: Types.ExploreFilter;
+  FacetValue: ResolverTypeWrapper<Types.FacetValue>;
   FileChange: Types.FileChange;
   FileColumn: ResolverTypeWrapper<Types.FileColumn>;
   FilePreview: ResolverTypeWrapper<PreviewModel>;
@@ -155,6 +161,10 @@ export type ResolversParentTypes = {
   DatasetVersionEdge: VersionEdgeModel;
   DateTime: Types.Scalars['DateTime']['output'];
   EmailAddress: Types.Scalars['EmailAddress']['output'];
+  ExploreConnection: ExploreConnectionModel;
+  ExploreFacets: ExploreFacetsModel;
+  ExploreFilter: Types.ExploreFilter;
+  FacetValue: Types.FacetValue;
   FileChange: Types.FileChange;
   FileColumn: Types.FileColumn;
   FilePreview: PreviewModel;
@@ -212,12 +222,16 @@ export type DatasetResolvers<ContextType = Context, ParentType extends Resolvers
   files?: Resolver<Array<ResolversTypes['DatasetFile']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   latestVersion?: Resolver<Types.Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType>;
+  license?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   owner?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  readme?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   version?: Resolver<Types.Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType, RequireFields<Types.DatasetVersionArgs, 'number'>>;
   versions?: Resolver<ResolversTypes['DatasetVersionConnection'], ParentType, ContextType, RequireFields<Types.DatasetVersionsArgs, 'first'>>;
   viewerAccess?: Resolver<ResolversTypes['DatasetAccess'], ParentType, ContextType>;
+  visibility?: Resolver<ResolversTypes['DatasetVisibility'], ParentType, ContextType>;
 };
 
 export type DatasetCollaboratorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetCollaborator'] = ResolversParentTypes['DatasetCollaborator']> = {
@@ -286,6 +300,25 @@ export interface EmailAddressScalarConfig extends GraphQLScalarTypeConfig<Resolv
   name: 'EmailAddress';
 }
 
+export type ExploreConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ExploreConnection'] = ResolversParentTypes['ExploreConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['DatasetEdge']>, ParentType, ContextType>;
+  facets?: Resolver<ResolversTypes['ExploreFacets'], ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Dataset']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ExploreFacetsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ExploreFacets'] = ResolversParentTypes['ExploreFacets']> = {
+  formats?: Resolver<Array<ResolversTypes['FacetValue']>, ParentType, ContextType>;
+  licenses?: Resolver<Array<ResolversTypes['FacetValue']>, ParentType, ContextType>;
+  tags?: Resolver<Array<ResolversTypes['FacetValue']>, ParentType, ContextType>;
+};
+
+export type FacetValueResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FacetValue'] = ResolversParentTypes['FacetValue']> = {
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  value?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type FileColumnResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FileColumn'] = ResolversParentTypes['FileColumn']> = {
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   nullCount?: Resolver<Types.Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
@@ -335,6 +368,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   auditEvents?: Resolver<ResolversTypes['AuditEventConnection'], ParentType, ContextType, RequireFields<Types.QueryAuditEventsArgs, 'first'>>;
   dataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<Types.QueryDatasetArgs, 'id'>>;
   datasets?: Resolver<ResolversTypes['DatasetConnection'], ParentType, ContextType, RequireFields<Types.QueryDatasetsArgs, 'first' | 'orderBy'>>;
+  exploreDatasets?: Resolver<ResolversTypes['ExploreConnection'], ParentType, ContextType, RequireFields<Types.QueryExploreDatasetsArgs, 'first' | 'orderBy'>>;
   me?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, RequireFields<Types.QueryUsersArgs, 'first'>>;
 };
@@ -385,6 +419,9 @@ export type Resolvers<ContextType = Context> = {
   DatasetVersionEdge?: DatasetVersionEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   EmailAddress?: GraphQLScalarType;
+  ExploreConnection?: ExploreConnectionResolvers<ContextType>;
+  ExploreFacets?: ExploreFacetsResolvers<ContextType>;
+  FacetValue?: FacetValueResolvers<ContextType>;
   FileColumn?: FileColumnResolvers<ContextType>;
   FilePreview?: FilePreviewResolvers<ContextType>;
   JSON?: GraphQLScalarType;

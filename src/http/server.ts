@@ -7,12 +7,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { createApollo } from "../graphql/apollo.js";
+import { createThrottle } from "../auth/throttle.js";
 import { authenticate } from "../auth/viewer.js";
 import type { ConnectionsConfig } from "../config/config.js";
 import type { Context, Services } from "../graphql/context.js";
 import { createContext } from "../graphql/create-context.js";
 import { DatabaseUnavailableError, type Database } from "../db/database.js";
 import { BAD_REQUEST, ClientError, ErrorCode, errorResponseBody, serviceUnavailable } from "../common/errors.js";
+import { clientAddressOf } from "./client-address.js";
 import { registerHttpConformance } from "./conformance.js";
 import { type Metrics, registerMetricsEndpoint } from "../observability/metrics.js";
 import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "../graphql/persisted-operations.js";
@@ -247,7 +249,12 @@ export async function buildServer({ services, database, schema, logger, staging 
           request,
           requestId: request.id,
           report,
-          viewer: (db, loaders) => authenticate(request.headers.authorization, services.tokens, services.viewers, db, loaders.users),
+          viewer: async (db, loaders) => {
+            const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, db, loaders.users);
+            // A request with no credential counts against its address's anonymous limit (RATE_LIMITED, 429).
+            if (!viewer) await createThrottle(db, config.throttle).anonymous(clientAddressOf(request));
+            return viewer;
+          },
         });
       } catch (error) {
         if (error instanceof ClientError) throw error;

@@ -4,12 +4,14 @@ import type { Queryable } from "../db/database.js";
 import type { DatasetAccess, DatasetAccessFilter } from "../generated/graphql.js";
 import { DATASET_ACCESS } from "./access-sql.js";
 
-const isAdmin = (viewer: Viewer) => viewer.role === "ADMIN";
+const isAdmin = (viewer: Viewer | null) => viewer?.role === "ADMIN";
 
 /**
  * What can be done with a dataset, each allowed by some of the viewer's accesses to it
  * (docs/api.md "Who sees what"). The access is computed in SQL (`access-sql.ts`): OWNER,
- * else the role the dataset is shared with them as (EDITOR, VIEWER), else ADMIN for admins.
+ * else the role the dataset is shared with them as (EDITOR, VIEWER), else ADMIN for admins,
+ * else PUBLIC when the dataset's visibility is PUBLIC or UNLISTED (anyone, anonymous
+ * included, reads it; writing never comes from visibility).
  *
  * - `read`: the dataset, its versions, files, previews and collaborators; downloads.
  * - `write`: updateDataset, uploads, commitDatasetVersion.
@@ -19,7 +21,7 @@ const isAdmin = (viewer: Viewer) => viewer.role === "ADMIN";
 export type DatasetAction = "read" | "write" | "manage" | "leave";
 
 export const DATASET_ACTIONS: Readonly<Record<DatasetAction, readonly DatasetAccess[]>> = {
-  read: ["OWNER", "EDITOR", "VIEWER", "ADMIN"],
+  read: ["OWNER", "EDITOR", "VIEWER", "ADMIN", "PUBLIC"],
   // An admin reads everything but writes only where they own or edit.
   write: ["OWNER", "EDITOR"],
   manage: ["OWNER"],
@@ -30,22 +32,43 @@ export const DATASET_ACTIONS: Readonly<Record<DatasetAction, readonly DatasetAcc
 export const mayDo = (access: DatasetAccess | null, action: DatasetAction): boolean => access !== null && DATASET_ACTIONS[action].includes(access);
 
 /**
- * A statement's dataset scope: who asks, whether their admin role counts, and which accesses
- * allow the action. Statements take it as three parameters (`scopeParams`) and filter rows
- * with `allows(...)` from access-sql.ts.
+ * Whether a reader reaches a dataset as one of its own: its owner, a collaborator or an admin,
+ * not only because it is public or unlisted (PUBLIC). They alone see who it is shared with
+ * (`collaborators` is an empty list for the others, so publishing a dataset never publishes
+ * its members), and hear its events through a subscription to every dataset (as the
+ * `datasets` lists hold only these: a public dataset's events reach whoever subscribes to it
+ * by its id).
+ */
+export const readsAsMember = (access: DatasetAccess | null): boolean => mayDo(access, "read") && access !== "PUBLIC";
+
+/**
+ * The action a dataset update needs: changing its visibility is the owner's alone (like
+ * sharing, it decides who reads it), the rest is `write` (owners and editors).
+ */
+export const updateAction = (changes: { visibility?: unknown }): DatasetAction => (changes.visibility === undefined ? "write" : "manage");
+
+/**
+ * A statement's dataset scope: who asks (null: anonymous, no credential), whether their
+ * admin role counts, which accesses allow the action, and which datasets the credential may
+ * reach at all (null: no limit; a personal access token may be limited to some). A dataset
+ * outside `datasets` has no access, so it is NOT_FOUND exactly as an absent one. Statements
+ * take it as four parameters (`scopeParams`) and filter rows with `allows(...)` from
+ * access-sql.ts.
  */
 export interface DatasetScope {
-  userId: string;
+  userId: string | null;
   admin: boolean;
   allowed: readonly DatasetAccess[];
+  datasets: readonly string[] | null;
 }
 
-export function datasetScope(viewer: Viewer, action: DatasetAction): DatasetScope {
-  return { userId: viewer.id, admin: isAdmin(viewer), allowed: DATASET_ACTIONS[action] };
+/** The scope of `viewer` (null: anonymous) for `action`: the one every door builds (GraphQL, downloads, uploads, events). */
+export function datasetScope(viewer: Viewer | null, action: DatasetAction): DatasetScope {
+  return { userId: viewer?.id ?? null, admin: isAdmin(viewer), allowed: DATASET_ACTIONS[action], datasets: null };
 }
 
-/** The scope's values in the order the statements' placeholders take them. */
-export const scopeParams = (scope: DatasetScope) => [scope.userId, scope.admin, scope.allowed] as const;
+/** The scope's values in the order the statements' placeholders take them (`scopeAt` in access-sql.ts). */
+export const scopeParams = (scope: DatasetScope) => [scope.userId, scope.admin, scope.allowed, scope.datasets] as const;
 
 /**
  * The refusal of `action` to a viewer whose access is `access`: a dataset they may not read
@@ -60,7 +83,7 @@ export function datasetRefusal(access: DatasetAccess | null, action: DatasetActi
   const what: Record<DatasetAction, string> = {
     read: "read this dataset",
     write: "change this dataset: its owner and editors may",
-    manage: "do this: only the dataset's owner may",
+    manage: "do this: only the dataset's owner may (deleting, sharing, changing its visibility)",
     leave: "leave this dataset: it is not shared with you",
   };
   return forbidden(`You may not ${what[action]}`);
@@ -99,7 +122,7 @@ export interface DatasetPermission {
 }
 
 /** May `viewer` do `action` with dataset `datasetId` (an id checked as a UUID), as of now? */
-export async function datasetPermission(db: Queryable, viewer: Viewer, datasetId: string, action: DatasetAction): Promise<DatasetPermission> {
+export async function datasetPermission(db: Queryable, viewer: Viewer | null, datasetId: string, action: DatasetAction): Promise<DatasetPermission> {
   const [row] = await db.query<{ access: DatasetAccess | null; allowed: boolean | null }>(DATASET_ACCESS, [
     datasetId,
     ...scopeParams(datasetScope(viewer, action)),
@@ -108,7 +131,7 @@ export async function datasetPermission(db: Queryable, viewer: Viewer, datasetId
 }
 
 /** The viewer's access to dataset `datasetId`, or null when they may not read it or it does not exist. */
-export async function findDatasetAccess(db: Queryable, viewer: Viewer, datasetId: string): Promise<DatasetAccess | null> {
+export async function findDatasetAccess(db: Queryable, viewer: Viewer | null, datasetId: string): Promise<DatasetAccess | null> {
   return (await datasetPermission(db, viewer, datasetId, "read")).access;
 }
 
@@ -117,6 +140,6 @@ export async function findDatasetAccess(db: Queryable, viewer: Viewer, datasetId
  * NOT_FOUND when the viewer may not read the dataset (or it is gone), FORBIDDEN when they
  * may read it but not do this.
  */
-export async function refusalOf(db: Queryable, viewer: Viewer, datasetId: string, action: DatasetAction) {
+export async function refusalOf(db: Queryable, viewer: Viewer | null, datasetId: string, action: DatasetAction) {
   return datasetRefusal(await findDatasetAccess(db, viewer, datasetId), action);
 }

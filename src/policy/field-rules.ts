@@ -71,7 +71,10 @@ export const policy: PolicyTable = {
   Query: {
     me: signedIn,
     datasets: signedIn,
-    dataset: signedIn,
+    // Anyone: anonymous readers reach PUBLIC and UNLISTED datasets (the read scope, in SQL).
+    dataset: anyone,
+    // The public catalog: PUBLIC datasets only, the same for everyone.
+    exploreDatasets: anyone,
     adminDatasets: adminOnly,
     users: adminOnly,
     auditEvents: adminOnly,
@@ -101,8 +104,10 @@ export const policy: PolicyTable = {
   // Collaborators meet each other's accounts: names, not how to reach them, whether they are
   // admins, or whether they are active (self or admin only).
   User: { email: selfOrAdmin, active: selfOrAdmin, role: selfOrAdmin },
-  // A dataset is reached only within the viewer's read scope (owner, collaborators, admins):
-  // all of them see its owner (whose email stays selfOrAdmin), versions, files and collaborators.
+  // A dataset is reached only within the viewer's read scope (owner, collaborators, admins,
+  // and anyone for a PUBLIC or UNLISTED one): all of them see its owner (whose email stays
+  // selfOrAdmin), versions and files; `collaborators` is empty for a reader whose access is
+  // PUBLIC (`seesMembers`, dataset-access.ts).
   Dataset: {
     owner: withParent,
     latestVersion: withParent,
@@ -117,14 +122,18 @@ export const policy: PolicyTable = {
   DatasetVersion: { author: withParent, files: withParent },
   // An event reaches only a subscriber who may read its dataset at that moment (read scope).
   DatasetEvent: { version: withParent },
-  // A link signed for the viewer; the download route checks the access again when it is used.
+  // A link signed for the viewer (for an anonymous reader of a public dataset, its plain URL);
+  // the download route checks the access again when it is used.
   // The preview is the file's: whoever reached the file (through a dataset they may read) sees it.
-  DatasetFile: { downloadUrl: signedIn, preview: withParent },
+  DatasetFile: { downloadUrl: withParent, preview: withParent },
   FilePreview: { rows: withParent },
   FileColumn: {},
   DatasetVersionConnection: { nodes: withParent, totalCount: withParent },
   DatasetVersionEdge: {},
   DatasetConnection: { nodes: withParent, totalCount: withParent },
+  ExploreConnection: { nodes: withParent, totalCount: withParent, facets: withParent },
+  ExploreFacets: {},
+  FacetValue: {},
   DatasetEdge: {},
   UserConnection: { nodes: withParent, totalCount: withParent },
   UserEdge: {},

@@ -7,8 +7,9 @@
  *   the upload's own creator, still with `write` on its dataset (`HEAD`, `PATCH`); `DELETE`
  *   the creator whatever their access now (giving up one's own upload takes nothing from
  *   anyone, and frees their quota).
- * - `download`: a signed-in viewer (token or signed link) with `read` on the dataset,
- *   checked again on every request.
+ * - `download`: a viewer (token or signed link) with `read` on the dataset, checked again on
+ *   every request; with no credential at all, anyone for a PUBLIC or UNLISTED dataset (the
+ *   anonymous read scope), counted against the address's anonymous limit.
  */
 export const routePolicy = {
   "/healthz": "public",

@@ -2,6 +2,7 @@ import type DataLoader from "dataloader";
 import { parseUsername } from "../auth/input.js";
 import { notFound } from "../common/errors.js";
 import type { Resolvers } from "../generated/resolvers.js";
+import { readsAsMember } from "../policy/dataset-access.js";
 import { requireViewer } from "../policy/field-rules.js";
 import type { UserRow } from "../users/rows.js";
 import { checkId } from "../common/validation.js";
@@ -23,9 +24,12 @@ export const sharingResolvers: Resolvers = {
     },
   },
   Dataset: {
-    collaborators: (dataset, _args, context) => context.loaders.sharing.collaborators(dataset.id),
+    collaborators: async (dataset, _args, context) => {
+      const access = dataset.access ?? (await context.loaders.sharing.access(context.viewer, dataset.id));
+      return readsAsMember(access) ? context.loaders.sharing.collaborators(dataset.id) : [];
+    },
     viewerAccess: async (dataset, _args, context) => {
-      const access = dataset.access ?? (await context.loaders.sharing.access(requireViewer(context), dataset.id));
+      const access = dataset.access ?? (await context.loaders.sharing.access(context.viewer, dataset.id));
       // The dataset was readable a moment ago in this request; if its access went since (or the dataset), say so.
       if (!access) throw notFound("Dataset");
       return access;

@@ -58,7 +58,7 @@ export async function createAdmin(server: TestServer): Promise<TestUser> {
 }
 
 /** A dataset's own fields for raw query strings, as the client's `DatasetFields` fragment selects them (`__typename` too). */
-export const DATASET_FIELDS = "__typename id name description filePath createdAt updatedAt";
+export const DATASET_FIELDS = "__typename id name description filePath visibility license tags readme createdAt updatedAt";
 
 /** A dataset as the client's `DatasetFields` fragment reads it (`__typename` included, as the client asks for it). */
 export type TestDataset = DatasetFieldsFragment;

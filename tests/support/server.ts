@@ -81,6 +81,7 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
     MAX_CONNECTIONS_PER_ADDRESS: "100000",
     // Tests write quickly as one user; the write limit is tested with its own low limit.
     WRITE_MAX_PER_USER: "1000000",
+    ANONYMOUS_MAX_PER_ADDRESS: "1000000",
     ...env,
   };
 }
