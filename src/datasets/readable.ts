@@ -1,6 +1,6 @@
 import type { Viewer } from "../auth/viewer.js";
 import type { Queryable } from "../db/database.js";
-import { datasetListScope, datasetScope } from "../policy/dataset-access.js";
+import { actsAsAdmin, datasetListScope, datasetScope } from "../policy/dataset-access.js";
 import type { DatasetRow } from "./rows.js";
 import { findDataset, listDatasets } from "./store.js";
 
@@ -15,10 +15,13 @@ export function findReadableDataset(db: Queryable, viewer: Viewer, id: string): 
 
 /**
  * Viewers with the same key read the same datasets, so one look-up answers for all of them:
- * every admin reads every dataset; anyone else reads their own and those shared with them.
+ * every admin (in person) reads every dataset; anyone else reads their own and those shared
+ * with them, and a token limited to some datasets only those.
  */
 export function readScopeKey(viewer: Viewer): string {
-  return viewer.role === "ADMIN" ? "admin" : `user ${viewer.id}`;
+  // A token limited to some datasets reads fewer than its user: a scope of its own.
+  if (viewer.credential.kind === "token" && viewer.credential.datasetIds !== null) return `token ${viewer.credential.tokenId}`;
+  return actsAsAdmin(viewer) ? "admin" : `user ${viewer.id}`;
 }
 
 /**

@@ -256,3 +256,12 @@ export const DELETE_DATASET = auditedStatement(
   array(select id::text from uploads where dataset_id = $1 and state = 'receiving') as uploads
   from deleted`,
 );
+
+/**
+ * $1 ids, then the scope ($2 viewer, $3 admin, $4 accesses allowed): those of the datasets
+ * the scope allows, oldest first (a token's dataset list, checked and shown).
+ */
+export const DATASETS_BY_IDS = `
+  select ${DATASET_COLUMNS}, ${accessOf("datasets", "$2", "$3")} as "access" from datasets
+  where id = any($1::uuid[]) and ${allows("datasets", "$2", "$3", "$4")}
+  order by created_at, id`;

@@ -113,3 +113,8 @@ export async function deleteDataset(
   const [row] = await audit.query<{ content: string[]; uploads: string[] }>(db, sql.DELETE_DATASET, [id, ...scopeParams(scope)]);
   return row ?? null;
 }
+
+/** The datasets among `ids` that `scope` allows (any order of `ids`; the others left out). */
+export function findDatasets(db: Queryable, ids: readonly string[], scope: DatasetScope): Promise<DatasetRow[]> {
+  return db.query<DatasetRow>(sql.DATASETS_BY_IDS, [ids, ...scopeParams(scope)]);
+}

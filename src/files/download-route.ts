@@ -1,14 +1,15 @@
+import { clientAddressOf } from "../http/client-address.js";
 import { pipeline, Transform } from "node:stream";
 import contentDisposition from "content-disposition";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import parseRange from "range-parser";
+import { viewerOfCredential } from "../auth/credentials.js";
 import { authenticate, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../graphql/context.js";
 import type { Database } from "../db/database.js";
-import { ClientError } from "../common/errors.js";
+import { ClientError, credentialRefusal } from "../common/errors.js";
 import { datasetScope, scopeParams } from "../policy/dataset-access.js";
 import { createUserLoader } from "../users/loader.js";
-import { findViewer } from "../users/store.js";
 import { sendableContentType } from "./content-types.js";
 import { fileName, normalizePath, storedPathProblem } from "./paths.js";
 import type { FileRow } from "./rows.js";
@@ -51,15 +52,18 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
         target.version === null
           ? null
           : verifyDownload(files.downloadKey, query, { ...target, version: target.version }, Math.floor(Date.now() / 1000));
-      const user = grant && UUID.test(grant.userId) && UUID.test(grant.sessionId) ? await findViewer(database, grant.userId, grant.sessionId) : null;
-      if (!grant || !user?.sessionLive || !user.active || user.tokenVersion !== grant.tokenVersion) {
+      const viewer =
+        grant && UUID.test(grant.userId) && UUID.test(grant.sessionId)
+          ? await viewerOfCredential(database, grant.userId, grant.sessionId, grant.tokenVersion)
+          : null;
+      if (!grant || !viewer) {
         refuse(reply, 401, "This download link is invalid or has expired: ask for a new one");
         return null;
       }
-      return { id: user.id, role: user.role, sessionId: grant.sessionId, tokenVersion: grant.tokenVersion };
+      return viewer;
     }
     try {
-      const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, database, createUserLoader(database));
+      const viewer = await authenticate(request.headers.authorization, clientAddressOf(request), services, database, createUserLoader(database));
       if (!viewer)
         refuse(reply, 401, "Sign in first: downloads need Authorization: Bearer <access token>, or a signed downloadUrl", {
           "www-authenticate": "Bearer",
@@ -67,7 +71,8 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
       return viewer;
     } catch (error) {
       if (!(error instanceof ClientError)) throw error;
-      refuse(reply, 401, error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
+      const { status, headers } = credentialRefusal(error);
+      refuse(reply, status, error.message, headers);
       return null;
     }
   }

@@ -1,3 +1,4 @@
+import { clientAddressOf } from "./client-address.js";
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { Socket } from "node:net";
@@ -247,7 +248,7 @@ export async function buildServer({ services, database, schema, logger, staging 
           request,
           requestId: request.id,
           report,
-          viewer: (db, loaders) => authenticate(request.headers.authorization, services.tokens, services.viewers, db, loaders.users),
+          viewer: (db, loaders) => authenticate(request.headers.authorization, clientAddressOf(request), services, db, loaders.users),
         });
       } catch (error) {
         if (error instanceof ClientError) throw error;

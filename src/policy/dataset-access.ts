@@ -4,7 +4,16 @@ import type { Queryable } from "../db/database.js";
 import type { DatasetAccess, DatasetAccessFilter } from "../generated/graphql.js";
 import { DATASET_ACCESS } from "./access-sql.js";
 
-const isAdmin = (viewer: Viewer) => viewer.role === "ADMIN";
+/**
+ * Whether the viewer's admin role counts: an admin signed in in person. A personal access
+ * token never carries admin powers (an admin's token reaches what a plain user's would).
+ */
+export const actsAsAdmin = (viewer: Viewer | null): boolean => viewer?.role === "ADMIN" && viewer.credential.kind === "session";
+
+/** Whether the viewer may change anything: a person, or a token of scope WRITE. */
+export const mayWrite = (viewer: Viewer): boolean => viewer.credential.kind === "session" || viewer.credential.scope === "WRITE";
+
+const isAdmin = actsAsAdmin;
 
 /**
  * What can be done with a dataset, each allowed by some of the viewer's accesses to it
@@ -41,7 +50,9 @@ export interface DatasetScope {
 }
 
 export function datasetScope(viewer: Viewer, action: DatasetAction): DatasetScope {
-  return { userId: viewer.id, admin: isAdmin(viewer), allowed: DATASET_ACTIONS[action] };
+  // A READ token reads: every other action is allowed by no access at all.
+  const allowed = action === "read" || mayWrite(viewer) ? DATASET_ACTIONS[action] : [];
+  return { userId: viewer.id, admin: isAdmin(viewer), allowed };
 }
 
 /** The scope's values in the order the statements' placeholders take them. */
@@ -52,7 +63,7 @@ export const scopeParams = (scope: DatasetScope) => [scope.userId, scope.admin, 
  * is NOT_FOUND, exactly as one that does not exist (ids cannot be probed); one they may read
  * is FORBIDDEN (they know it exists, and learn that they may not do this).
  */
-export function datasetRefusal(access: DatasetAccess | null, action: DatasetAction): ClientError {
+export function datasetRefusal(viewer: Viewer, access: DatasetAccess | null, action: DatasetAction): ClientError {
   if (!mayDo(access, "read")) return notFound("Dataset");
   if (action === "leave" && access === "OWNER") {
     return badUserInput("userId", "You own this dataset: there is no access of yours to take away (delete the dataset instead)");
@@ -63,6 +74,7 @@ export function datasetRefusal(access: DatasetAccess | null, action: DatasetActi
     manage: "do this: only the dataset's owner may",
     leave: "leave this dataset: it is not shared with you",
   };
+  if (!mayWrite(viewer)) return forbidden("This access token may only read (scope READ)");
   return forbidden(`You may not ${what[action]}`);
 }
 
@@ -118,5 +130,5 @@ export async function findDatasetAccess(db: Queryable, viewer: Viewer, datasetId
  * may read it but not do this.
  */
 export async function refusalOf(db: Queryable, viewer: Viewer, datasetId: string, action: DatasetAction) {
-  return datasetRefusal(await findDatasetAccess(db, viewer, datasetId), action);
+  return datasetRefusal(viewer, await findDatasetAccess(db, viewer, datasetId), action);
 }
