@@ -461,7 +461,12 @@ async function baseline(f: Fixtures): Promise<void> {
 }
 
 /** A dataset statement's scope (policy/dataset-access.ts) for a user, or an admin. */
-const scopeOf = (userId: string, admin: boolean, action: DatasetAction): DatasetScope => ({ userId, admin, allowed: DATASET_ACTIONS[action] });
+const scopeOf = (userId: string, admin: boolean, action: DatasetAction): DatasetScope => ({
+  userId,
+  admin,
+  allowed: DATASET_ACTIONS[action],
+  datasets: null,
+});
 /** Its parameters, for the statements run here by their text. */
 const READ_AS = (userId: string, admin: boolean) => scopeParams(scopeOf(userId, admin, "read"));
 

@@ -57,6 +57,8 @@ export type DatasetAccess =
   | 'EDITOR'
   /** Everything: also delete, share and unshare. */
   | 'OWNER'
+  /** Reads only because the dataset is PUBLIC or UNLISTED (anyone may, anonymous included): read and download, like a VIEWER. */
+  | 'PUBLIC'
   /** Shared as VIEWER: read and download. */
   | 'VIEWER';
 

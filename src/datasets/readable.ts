@@ -1,6 +1,6 @@
 import type { Viewer } from "../auth/viewer.js";
 import type { Queryable } from "../db/database.js";
-import { actsAsAdmin, datasetListScope, datasetScope } from "../policy/dataset-access.js";
+import { actsAsAdmin, datasetLimit, datasetListScope, datasetScope } from "../policy/dataset-access.js";
 import type { DatasetRow } from "./rows.js";
 import { findDataset, listDatasets } from "./store.js";
 
@@ -29,9 +29,16 @@ export function readScopeKey(viewer: Viewer): string {
  * shared (`datasets(filter: { access: ALL })`; an admin: everyone's), newest first.
  */
 export async function listReadableDatasetIds(db: Queryable, viewer: Viewer, limit: number): Promise<string[]> {
-  const page = await listDatasets(db, { scope: datasetListScope(viewer, "ALL"), search: null }, "CREATED_AT_DESC", null, limit, {
-    totalCount: false,
-    owners: false,
-  });
+  const page = await listDatasets(
+    db,
+    { scope: datasetListScope(viewer, "ALL"), search: null, only: datasetLimit(viewer) },
+    "CREATED_AT_DESC",
+    null,
+    limit,
+    {
+      totalCount: false,
+      owners: false,
+    },
+  );
   return page.rows.map((row) => row.id);
 }

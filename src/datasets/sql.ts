@@ -2,7 +2,7 @@ import { auditedStatement } from "../audit/events.js";
 import { columnMap, insertParts, propertyList, selectList, setList, updateParts, type WritableRow } from "../db/columns.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { preparable } from "../db/prepared.js";
-import { accessOf, allows, ownedOrSharedWith, sharedWith } from "../policy/access-sql.js";
+import { accessOf, allows, ownedOrSharedWith, scopeAt, sharedWith } from "../policy/access-sql.js";
 import type { DatasetListScope } from "../policy/dataset-access.js";
 import { prefixedUserColumns } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
@@ -48,6 +48,8 @@ export interface ListShape extends ListExtras {
   scope: ListScope;
   /** A case-insensitive substring of name or description. */
   search: boolean;
+  /** Only the datasets of a personal access token's list (absent: false). */
+  limited?: boolean;
   /** A page after a cursor, or the first. */
   after: boolean;
 }
@@ -58,6 +60,8 @@ export interface ListValues {
   subject: string | null;
   /** The ILIKE pattern (`containsPattern`). */
   pattern: string | null;
+  /** The datasets a limited list keeps (a token's list). */
+  only?: readonly string[] | null;
   afterKey: string | null;
   afterId: string | null;
   limit: number;
@@ -84,14 +88,19 @@ function parameters() {
 }
 
 /** The filter of a scope and search, each test only when it applies. */
-function filterOf(shape: Pick<ListShape, "scope" | "search">, ref: (name: keyof ListValues) => string): string[] {
+function filterOf(shape: Pick<ListShape, "scope" | "search" | "limited">, ref: (name: keyof ListValues) => string): string[] {
   const scope = {
     owner: () => [`datasets.user_id = ${ref("subject")}::uuid`],
     all: () => [],
     shared: () => [sharedWith("datasets", ref("subject"))],
     ownedOrShared: () => [ownedOrSharedWith("datasets", ref("subject"))],
   }[shape.scope]();
-  return [...scope, ...(shape.search ? [`(datasets.name ilike ${ref("pattern")}::text or datasets.description ilike ${ref("pattern")}::text)`] : [])];
+  const limited = shape.limited ? [`datasets.id = any(${ref("only")}::uuid[])`] : [];
+  return [
+    ...scope,
+    ...limited,
+    ...(shape.search ? [`(datasets.name ilike ${ref("pattern")}::text or datasets.description ilike ${ref("pattern")}::text)`] : []),
+  ];
 }
 
 const whereOf = (tests: string[]) => (tests.length > 0 ? tests.join("\n      and ") : "true");
@@ -125,11 +134,15 @@ function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListS
 
 const SHAPES: ListShape[] = [false, true].flatMap((totalCount) =>
   [false, true].flatMap((owners) =>
-    LIST_SCOPES.flatMap((scope) => [false, true].flatMap((search) => [false, true].map((after) => ({ totalCount, owners, scope, search, after })))),
+    LIST_SCOPES.flatMap((scope) =>
+      [false, true].flatMap((search) =>
+        [false, true].flatMap((limited) => [false, true].map((after) => ({ totalCount, owners, scope, search, limited, after }))),
+      ),
+    ),
   ),
 );
 const shapeKey = (order: DatasetOrder, shape: ListShape, limit?: number) =>
-  `${order} ${shape.totalCount} ${shape.owners} ${shape.scope} ${shape.search} ${shape.after} ${limit ?? "$"}`;
+  `${order} ${shape.totalCount} ${shape.owners} ${shape.scope} ${shape.search} ${shape.limited ?? false} ${shape.after} ${limit ?? "$"}`;
 
 /**
  * The default page's LIMIT (`first` 20, and one more row) is written into the text. A
@@ -156,20 +169,23 @@ export const datasetList = (order: DatasetOrder, shape: ListShape, limit?: numbe
 /** The count of a filter alone (when a page came back empty, or `totalCount` was not foreseen). */
 const DATASET_COUNTS = new Map(
   LIST_SCOPES.flatMap((scope) =>
-    [false, true].map((search) => {
-      const { ref, params } = parameters();
-      const text = `select count(*)::int as "count" from datasets where ${whereOf(filterOf({ scope, search }, ref))}`;
-      return [`${scope} ${search}`, { text: search ? text : preparable(text), params }] as const;
-    }),
+    [false, true].flatMap((search) =>
+      [false, true].map((limited) => {
+        const { ref, params } = parameters();
+        const text = `select count(*)::int as "count" from datasets where ${whereOf(filterOf({ scope, search, limited }, ref))}`;
+        return [`${scope} ${search} ${limited}`, { text: search ? text : preparable(text), params }] as const;
+      }),
+    ),
   ),
 );
 
-export const datasetCount = (shape: Pick<ListShape, "scope" | "search">): ListStatement => DATASET_COUNTS.get(`${shape.scope} ${shape.search}`)!;
+export const datasetCount = (shape: Pick<ListShape, "scope" | "search" | "limited">): ListStatement =>
+  DATASET_COUNTS.get(`${shape.scope} ${shape.search} ${shape.limited ?? false}`)!;
 
-/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed): the dataset with the viewer's access to it. */
+/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit): the dataset with the viewer's access to it. */
 export const DATASET_BY_ID = preparable(`
-  select ${DATASET_COLUMNS}, ${accessOf("datasets", "$2", "$3")} as "access" from datasets
-  where id = $1 and ${allows("datasets", "$2", "$3", "$4")}`);
+  select ${DATASET_COLUMNS}, ${accessOf("datasets", scopeAt(2))} as "access" from datasets
+  where id = $1 and ${allows("datasets", scopeAt(2))}`);
 
 /** The columns of a `DatasetRow`, read back from a CTE that returned `DATASET_COLUMNS`. */
 const ROW_FROM_CTE = propertyList(DATASET_ROW_COLUMNS);
@@ -199,19 +215,19 @@ export const INSERT_DATASET = {
 preparable(INSERT_DATASET.text);
 
 /** The update's assignments, from the declaration: after the id and the scope, a flag and a value for each writable column. */
-const UPDATE = updateParts(DECLARED, 5);
+const UPDATE = updateParts(DECLARED, 6);
 
 /** What an update takes, by name. */
 export interface DatasetUpdateValues {
   id: string;
-  /** The viewer's scope, as `scopeParams` gives it: viewer, admin, accesses allowed. */
+  /** The viewer's scope, as `scopeParams` gives it: viewer, admin, accesses allowed, dataset limit. */
   scope: readonly unknown[];
   /** The fields to change; one left out (undefined) keeps its value, a null clears it. */
   changes: Partial<WritableRow<typeof DECLARED>>;
 }
 
 /**
- * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed); each writable column
+ * $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit); each writable column
  * changes only when its flag is true (`updateParts`), so a field left out of the input keeps
  * its value and a null clears it. The last parameter: the audit event's details (the fields
  * changed); its actor is the viewer (the owner or an editor).
@@ -224,7 +240,7 @@ export const UPDATE_DATASET = {
   with updated as (
     update datasets set
 ${setList([...UPDATE.assignments, ["updated_at", "date_trunc('milliseconds', now())"]])}
-    where id = $1 and ${allows("datasets", "$2", "$3", "$4")}
+    where id = $1 and ${allows("datasets", scopeAt(2))}
     returning ${DATASET_COLUMNS}
   ), ${audited}
   select ${ROW_FROM_CTE} from updated`,
@@ -237,13 +253,13 @@ ${setList([...UPDATE.assignments, ["updated_at", "date_trunc('milliseconds', now
   ],
 };
 
-/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed). */
+/** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit). */
 export const DELETE_DATASET = auditedStatement(
   "dataset.deleted",
   { from: "deleted", actor: "$2::uuid", subject: "id", details: "jsonb_build_object('name', name)" },
   (audited) => `
   with deleted as (
-    delete from datasets where id = $1 and ${allows("datasets", "$2", "$3", "$4")} returning id, user_id, name
+    delete from datasets where id = $1 and ${allows("datasets", scopeAt(2))} returning id, user_id, name
   ), ${audited}
   -- The content its versions and uploads held, as the statement's snapshot still sees it:
   -- the garbage collector's candidates once the cascade has removed those rows.
@@ -258,10 +274,10 @@ export const DELETE_DATASET = auditedStatement(
 );
 
 /**
- * $1 ids, then the scope ($2 viewer, $3 admin, $4 accesses allowed): those of the datasets
- * the scope allows, oldest first (a token's dataset list, checked and shown).
+ * $1 ids, then the scope ($2 to $5, `scopeParams`): those of the datasets the scope allows,
+ * oldest first (a token's dataset list, checked and shown).
  */
 export const DATASETS_BY_IDS = `
-  select ${DATASET_COLUMNS}, ${accessOf("datasets", "$2", "$3")} as "access" from datasets
-  where id = any($1::uuid[]) and ${allows("datasets", "$2", "$3", "$4")}
+  select ${DATASET_COLUMNS}, ${accessOf("datasets", scopeAt(2))} as "access" from datasets
+  where id = any($1::uuid[]) and ${allows("datasets", scopeAt(2))}
   order by created_at, id`;

@@ -118,8 +118,7 @@ export async function commitVersion(
     if (!advanced) {
       const [current] = await tx.query<{ number: number; access: DatasetAccess | null }>(sql.LATEST_VERSION_NUMBER, [
         request.datasetId,
-        scope.userId,
-        scope.admin,
+        ...scopeParams(scope),
       ]);
       if (!mayDo(current?.access ?? null, "write") || !mayWrite(committer)) throw datasetRefusal(committer, current?.access ?? null, "write");
       throw conflict("input.parentVersion", `The latest version is ${current!.number}, not ${request.parentVersion}: read it and commit again`);

@@ -1,4 +1,4 @@
-import { accessOf, allows } from "../policy/access-sql.js";
+import { accessOf, allows, scopeAt } from "../policy/access-sql.js";
 
 /**
  * All SQL about uploads, blobs, versions and their files. Sizes are bigint in the tables
@@ -90,21 +90,23 @@ export const FILE_AT_PATH = `
 
 /**
  * $1 dataset, $2 expected latest or null, then the committer's scope ($3 viewer, $4 admin,
- * $5 accesses allowed): moves the dataset on to its next version number. The row lock
+ * $5 accesses allowed, $6 dataset limit): moves the dataset on to its next version number. The row lock
  * serialises racing commits; the second re-reads the row once the first committed and no
  * longer matches $2.
  */
 export const ADVANCE_LATEST_VERSION = `
   update datasets set latest_version = latest_version + 1, updated_at = date_trunc('milliseconds', now())
-  where id = $1 and ($2::int is null or latest_version = $2) and ${allows("datasets", "$3", "$4", "$5")}
+  where id = $1 and ($2::int is null or latest_version = $2) and ${allows("datasets", scopeAt(3))}
   returning latest_version as "number", user_id as "ownerId"`;
 
 /**
- * $1 dataset, then the viewer ($2 id, $3 admin): the latest version number and the viewer's
- * access, to tell CONFLICT from FORBIDDEN and NOT_FOUND.
+ * $1 dataset, then the committer's scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset
+ * limit): the latest version number and the viewer's access, to tell CONFLICT from FORBIDDEN
+ * and NOT_FOUND (and whether the scope allows, so that every scope parameter is used).
  */
 export const LATEST_VERSION_NUMBER = `
-  select latest_version as "number", ${accessOf("datasets", "$2", "$3")} as "access" from datasets where id = $1`;
+  select latest_version as "number", ${accessOf("datasets", scopeAt(2))} as "access", ${allows("datasets", scopeAt(2))} as "allowed"
+  from datasets where id = $1`;
 
 /** $1 upload ids, $2 dataset, $3 uploader: their finished uploads, locked until the commit ends. */
 export const LOCK_FINISHED_UPLOADS = `
@@ -222,25 +224,25 @@ export const DELETE_BLOB = `
   returning b.sha256`;
 
 /**
- * $1 upload, then its creator's scope ($2 the viewer, $3 admin, $4 accesses allowed): the
+ * $1 upload, then its creator's scope ($2 the viewer, $3 admin, $4 accesses allowed, $5 dataset limit): the
  * upload, if the viewer created it, with their access to its dataset now and whether the
  * scope allows them to go on with it.
  */
 export const UPLOAD_OF_CREATOR = `
-  select ${uploadColumns("u")}, ${accessOf("d", "$2", "$3")} as "access", ${allows("d", "$2", "$3", "$4")} as "allowed"
+  select ${uploadColumns("u")}, ${accessOf("d", scopeAt(2))} as "access", ${allows("d", scopeAt(2))} as "allowed"
   from uploads u join datasets d on d.id = u.dataset_id
   where u.id = $1 and u.user_id = $2`;
 
 /**
  * $1 dataset, $2 version number or null for the latest, then the reader's scope ($3 viewer,
- * $4 admin, $5 accesses allowed), $6 path: the file, if the reader may read the dataset.
+ * $4 admin, $5 accesses allowed, $6 dataset limit), $7 path: the file, if the reader may read the dataset.
  */
 export const FILE_FOR_READER = `
   select ${fileColumns("v.number")}
   from datasets d
   cross join lateral (select coalesce($2::int, d.latest_version) as number) v
-  join version_files f on f.dataset_id = d.id and f.path = $6 and ${holds("v.number")}
-  where d.id = $1 and v.number between 1 and d.latest_version and ${allows("d", "$3", "$4", "$5")}`;
+  join version_files f on f.dataset_id = d.id and f.path = $7 and ${holds("v.number")}
+  where d.id = $1 and v.number between 1 and d.latest_version and ${allows("d", scopeAt(3))}`;
 
 /** $1 user, $2 sha256: a row when the user's datasets or finished uploads already hold this content (it costs no more quota). */
 export const CONTENT_HELD_BY_USER = `

@@ -18,7 +18,9 @@ const isAdmin = actsAsAdmin;
 /**
  * What can be done with a dataset, each allowed by some of the viewer's accesses to it
  * (docs/api.md "Who sees what"). The access is computed in SQL (`access-sql.ts`): OWNER,
- * else the role the dataset is shared with them as (EDITOR, VIEWER), else ADMIN for admins.
+ * else the role the dataset is shared with them as (EDITOR, VIEWER), else ADMIN for admins,
+ * else PUBLIC when the dataset's visibility is PUBLIC or UNLISTED (anyone, anonymous
+ * included, reads it; writing never comes from visibility).
  *
  * - `read`: the dataset, its versions, files, previews and collaborators; downloads.
  * - `write`: updateDataset, uploads, commitDatasetVersion.
@@ -28,7 +30,7 @@ const isAdmin = actsAsAdmin;
 export type DatasetAction = "read" | "write" | "manage" | "leave";
 
 export const DATASET_ACTIONS: Readonly<Record<DatasetAction, readonly DatasetAccess[]>> = {
-  read: ["OWNER", "EDITOR", "VIEWER", "ADMIN"],
+  read: ["OWNER", "EDITOR", "VIEWER", "ADMIN", "PUBLIC"],
   // An admin reads everything but writes only where they own or edit.
   write: ["OWNER", "EDITOR"],
   manage: ["OWNER"],
@@ -39,31 +41,40 @@ export const DATASET_ACTIONS: Readonly<Record<DatasetAction, readonly DatasetAcc
 export const mayDo = (access: DatasetAccess | null, action: DatasetAction): boolean => access !== null && DATASET_ACTIONS[action].includes(access);
 
 /**
- * A statement's dataset scope: who asks, whether their admin role counts, and which accesses
- * allow the action. Statements take it as three parameters (`scopeParams`) and filter rows
- * with `allows(...)` from access-sql.ts.
+ * A statement's dataset scope: who asks (null: anonymous, no credential), whether their
+ * admin role counts, which accesses allow the action, and which datasets the credential may
+ * reach at all (null: no limit; a personal access token may be limited to some). A dataset
+ * outside `datasets` has no access, so it is NOT_FOUND exactly as an absent one. Statements
+ * take it as four parameters (`scopeParams`) and filter rows with `allows(...)` from
+ * access-sql.ts.
  */
 export interface DatasetScope {
-  userId: string;
+  userId: string | null;
   admin: boolean;
   allowed: readonly DatasetAccess[];
+  datasets: readonly string[] | null;
 }
 
-export function datasetScope(viewer: Viewer, action: DatasetAction): DatasetScope {
-  // A READ token reads: every other action is allowed by no access at all.
-  const allowed = action === "read" || mayWrite(viewer) ? DATASET_ACTIONS[action] : [];
-  return { userId: viewer.id, admin: isAdmin(viewer), allowed };
+/**
+ * The scope of `viewer` (null: anonymous) for `action`: the one every door builds (GraphQL,
+ * downloads, uploads, events). A personal access token brings its limits: READ allows
+ * nothing but reading, and a dataset list limits every action to those datasets.
+ */
+export function datasetScope(viewer: Viewer | null, action: DatasetAction): DatasetScope {
+  const allowed = action === "read" || viewer === null || mayWrite(viewer) ? DATASET_ACTIONS[action] : [];
+  const datasets = viewer ? datasetLimit(viewer) : null;
+  return { userId: viewer?.id ?? null, admin: isAdmin(viewer), allowed, datasets };
 }
 
-/** The scope's values in the order the statements' placeholders take them. */
-export const scopeParams = (scope: DatasetScope) => [scope.userId, scope.admin, scope.allowed] as const;
+/** The scope's values in the order the statements' placeholders take them (`scopeAt` in access-sql.ts). */
+export const scopeParams = (scope: DatasetScope) => [scope.userId, scope.admin, scope.allowed, scope.datasets] as const;
 
 /**
  * The refusal of `action` to a viewer whose access is `access`: a dataset they may not read
  * is NOT_FOUND, exactly as one that does not exist (ids cannot be probed); one they may read
  * is FORBIDDEN (they know it exists, and learn that they may not do this).
  */
-export function datasetRefusal(viewer: Viewer, access: DatasetAccess | null, action: DatasetAction): ClientError {
+export function datasetRefusal(viewer: Viewer | null, access: DatasetAccess | null, action: DatasetAction): ClientError {
   if (!mayDo(access, "read")) return notFound("Dataset");
   if (action === "leave" && access === "OWNER") {
     return badUserInput("userId", "You own this dataset: there is no access of yours to take away (delete the dataset instead)");
@@ -74,7 +85,7 @@ export function datasetRefusal(viewer: Viewer, access: DatasetAccess | null, act
     manage: "do this: only the dataset's owner may",
     leave: "leave this dataset: it is not shared with you",
   };
-  if (!mayWrite(viewer)) return forbidden("This access token may only read (scope READ)");
+  if (viewer && !mayWrite(viewer)) return forbidden("This access token may only read (scope READ)");
   return forbidden(`You may not ${what[action]}`);
 }
 
@@ -89,6 +100,9 @@ export const unshareAction = (viewer: Viewer, userId: string): DatasetAction => 
 export type DatasetListScope =
   /** One owner's datasets, or (null) every dataset. */
   { kind: "owner"; ownerId: string | null } | { kind: "shared"; userId: string } | { kind: "ownedOrShared"; userId: string };
+
+/** The datasets a viewer's credential is limited to (a personal access token's list); null: no limit. Lists keep only these. */
+export const datasetLimit = (viewer: Viewer): readonly string[] | null => (viewer.credential.kind === "token" ? viewer.credential.datasetIds : null);
 
 export function datasetListScope(viewer: Viewer, access: DatasetAccessFilter | null | undefined): DatasetListScope {
   if (access === "SHARED") return { kind: "shared", userId: viewer.id };
@@ -111,7 +125,7 @@ export interface DatasetPermission {
 }
 
 /** May `viewer` do `action` with dataset `datasetId` (an id checked as a UUID), as of now? */
-export async function datasetPermission(db: Queryable, viewer: Viewer, datasetId: string, action: DatasetAction): Promise<DatasetPermission> {
+export async function datasetPermission(db: Queryable, viewer: Viewer | null, datasetId: string, action: DatasetAction): Promise<DatasetPermission> {
   const [row] = await db.query<{ access: DatasetAccess | null; allowed: boolean | null }>(DATASET_ACCESS, [
     datasetId,
     ...scopeParams(datasetScope(viewer, action)),
@@ -120,7 +134,7 @@ export async function datasetPermission(db: Queryable, viewer: Viewer, datasetId
 }
 
 /** The viewer's access to dataset `datasetId`, or null when they may not read it or it does not exist. */
-export async function findDatasetAccess(db: Queryable, viewer: Viewer, datasetId: string): Promise<DatasetAccess | null> {
+export async function findDatasetAccess(db: Queryable, viewer: Viewer | null, datasetId: string): Promise<DatasetAccess | null> {
   return (await datasetPermission(db, viewer, datasetId, "read")).access;
 }
 
@@ -129,6 +143,6 @@ export async function findDatasetAccess(db: Queryable, viewer: Viewer, datasetId
  * NOT_FOUND when the viewer may not read the dataset (or it is gone), FORBIDDEN when they
  * may read it but not do this.
  */
-export async function refusalOf(db: Queryable, viewer: Viewer, datasetId: string, action: DatasetAction) {
+export async function refusalOf(db: Queryable, viewer: Viewer | null, datasetId: string, action: DatasetAction) {
   return datasetRefusal(viewer, await findDatasetAccess(db, viewer, datasetId), action);
 }

@@ -2,7 +2,7 @@ import DataLoader from "dataloader";
 import type { Viewer } from "../auth/viewer.js";
 import type { Queryable } from "../db/database.js";
 import type { DatasetAccess } from "../generated/graphql.js";
-import { datasetScope } from "../policy/dataset-access.js";
+import { datasetScope, scopeParams } from "../policy/dataset-access.js";
 import { type PrefixedUserRow, separateUser } from "../users/rows.js";
 import type { CollaboratorRow } from "./rows.js";
 import * as sql from "./sql.js";
@@ -18,11 +18,13 @@ export class SharingLoaders {
   #collaborators?: DataLoader<string, CollaboratorRow[]>;
   constructor(private readonly db: Queryable) {}
 
-  /** The viewer's access to each dataset (null: none, or it is gone). */
-  access(viewer: Viewer, datasetId: string): Promise<DatasetAccess | null> {
+  /** The viewer's access (null: anonymous) to each dataset (null: none, or it is gone). */
+  access(viewer: Viewer | null, datasetId: string): Promise<DatasetAccess | null> {
     this.#access ??= new DataLoader(async (ids) => {
-      const { userId, admin } = datasetScope(viewer, "read");
-      const rows = await this.db.query<{ id: string; access: DatasetAccess | null }>(sql.ACCESS_TO_DATASETS, [ids, userId, admin]);
+      const rows = await this.db.query<{ id: string; access: DatasetAccess | null }>(sql.ACCESS_TO_DATASETS, [
+        ids,
+        ...scopeParams(datasetScope(viewer, "read")),
+      ]);
       const byId = new Map(rows.map((row) => [row.id, row.access]));
       return ids.map((id) => byId.get(id) ?? null);
     });
