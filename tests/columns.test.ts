@@ -53,11 +53,12 @@ describe("column declarations", () => {
   it("gives the datasets statements their parameters by name", () => {
     expect(INSERT_DATASET.params({ filePath: "f", description: null, name: "n", userId: "u" })).toEqual(["u", "n", null, "f"]);
     expect(INSERT_DATASET.text).toContain("insert into datasets (user_id, name, description, file_path)\n    values ($1, $2, $3, $4)");
-    expect(UPDATE_DATASET.params({ id: "i", scope: ["v", false, ["OWNER"]], changes: { name: "x", filePath: null } })).toEqual([
+    expect(UPDATE_DATASET.params({ id: "i", scope: ["v", false, ["OWNER"], null], changes: { name: "x", filePath: null } })).toEqual([
       "i",
       "v",
       false,
       ["OWNER"],
+      null,
       true,
       "x",
       false,
@@ -66,7 +67,10 @@ describe("column declarations", () => {
       null,
       '{"fields":["filePath","name"]}',
     ]);
-    expect(UPDATE_DATASET.text).toContain("file_path   = case when $9::boolean then $10::text else file_path end");
-    expect(UPDATE_DATASET.text).toContain("$11::jsonb");
+    expect(UPDATE_DATASET.text).toContain("file_path   = case when $10::boolean then $11::text else file_path end");
+    expect(UPDATE_DATASET.text).toContain("$12::jsonb");
+    // The audit event's token id (AuditLog.query adds it) comes after the statement's own.
+    expect(UPDATE_DATASET.text).toContain("jsonb_build_object('tokenId', $13::text)");
+    expect(INSERT_DATASET.text).toContain("jsonb_build_object('tokenId', $5::text)");
   });
 });

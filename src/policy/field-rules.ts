@@ -5,7 +5,7 @@ import { forbidden, unauthenticated } from "../common/errors.js";
 import type { Resolvers, ResolversParentTypes } from "../generated/resolvers.js";
 import type { UserRow } from "../users/rows.js";
 import type { AccountChange } from "../users/store.js";
-import { actsAsAdmin, mayWrite } from "./dataset-access.js";
+import { actsAsAdmin, datasetLimit, mayWrite } from "./dataset-access.js";
 
 /**
  * Who may see or do what: the one place that decides (docs/api.md "Who sees what").
@@ -75,6 +75,12 @@ export const writer: Rule = (context) => {
   if (!mayWrite(requireViewer(context))) throw forbidden("This access token may only read (scope READ)");
 };
 
+/** A change outside any one dataset (making one): a writer whose token, if any, is not limited to some datasets. */
+export const unlimitedWriter: Rule = (context, parent) => {
+  writer(context, parent);
+  if (datasetLimit(requireViewer(context)) !== null) throw forbidden("This access token is limited to some datasets: it cannot make another");
+};
+
 /** A user's private fields: for themself (also right after they signed in) and admins. */
 const selfOrAdmin: Rule<UserRow> = (context, user) => {
   const self = context.viewer?.id === user.id || context.provenUserIds.has(user.id);
@@ -100,7 +106,7 @@ export const policy: PolicyTable = {
     logout: personOnly,
     logoutAll: personOnly,
     changePassword: personOnly,
-    createDataset: writer,
+    createDataset: unlimitedWriter,
     updateDataset: writer,
     // Deleting loses every version: a person's decision, never a script's (not in WRITE).
     deleteDataset: personOnly,
