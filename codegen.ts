@@ -80,6 +80,8 @@ const config: CodegenConfig = {
           DatasetVersionEdge: "../files/rows.js#VersionEdgeModel",
           DatasetCollaborator: "../sharing/rows.js#CollaboratorRow",
           DatasetEvent: "../events/model.js#DatasetEventModel",
+          AccessToken: "../tokens/rows.js#AccessTokenRow",
+          CreatedAccessToken: "../tokens/rows.js#CreatedAccessTokenModel",
         },
       },
     },

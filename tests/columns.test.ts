@@ -81,5 +81,8 @@ describe("column declarations", () => {
     expect(UPDATE_DATASET.text).toContain("file_path   = case when $10::boolean then $11::text else file_path end");
     expect(UPDATE_DATASET.text).toContain("tags        = case when $16::boolean then $17::text[] else tags end");
     expect(UPDATE_DATASET.text).toContain("$20::jsonb");
+    // The audit event's token id (AuditLog.query adds it) comes after the statement's own.
+    expect(UPDATE_DATASET.text).toContain("jsonb_build_object('tokenId', $21::text)");
+    expect(INSERT_DATASET.text).toContain("jsonb_build_object('tokenId', $9::text)");
   });
 });

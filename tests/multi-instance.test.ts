@@ -233,6 +233,38 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
     expect((await me(a.url, first)).status).toBe(401);
   });
 
+  it("a personal access token revoked through one instance is refused by the other on its next request", async () => {
+    const name = unique("pat");
+    const registered = await post(a.url, `mutation($input: RegisterInput!) { register(input: $input) { accessToken } }`, {
+      input: { email: `${name}@example.com`, username: name, password: PASSWORD },
+    });
+    const session = registered.data.register.accessToken as string;
+    const made = await post(a.url, `mutation { createAccessToken(input: { name: "pipeline", scope: READ }) { secret token { id } } }`, {}, session);
+    expect(made.errors).toBeUndefined();
+    const { secret, token } = made.data.createAccessToken as { secret: string; token: { id: string } };
+    const status = async (url: string) =>
+      (
+        await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+          body: JSON.stringify({ query: "{ me { id } }" }),
+        })
+      ).status;
+    // Both instances have it in their viewer cache now.
+    for (let round = 0; round < 2; round += 1) for (const url of [a.url, b.url]) expect(await status(url)).toBe(200);
+    // logoutAll through B ends the session, not the token, on either instance.
+    expect((await post(b.url, `mutation { logoutAll }`, {}, session)).data).toEqual({ logoutAll: true });
+    for (const url of [a.url, b.url]) expect(await status(url)).toBe(200);
+    // Revoked through A (with a new session): B refuses it at once, as it would a session.
+    const login = await post(a.url, `mutation($input: LoginInput!) { login(input: $input) { accessToken } }`, {
+      input: { email: `${name}@example.com`, password: PASSWORD },
+    });
+    const revoked = await post(a.url, `mutation($id: ID!) { revokeAccessToken(id: $id) }`, { id: token.id }, login.data.login.accessToken);
+    expect(revoked.data).toEqual({ revokeAccessToken: true });
+    expect(await status(b.url)).toBe(401);
+    expect(await status(a.url)).toBe(401);
+  });
+
   it("an instance whose LISTEN goes through pgbouncer turns its viewer cache off, and still honours revocation", async () => {
     // Prepared statements forced on behind the pooler too: a statement it loses runs again unnamed.
     const c = await startServerProcess({ ...env, DATABASE_PREPARED_STATEMENTS: "on" });

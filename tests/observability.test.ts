@@ -61,7 +61,18 @@ describe("logs and metrics", () => {
     await server.graphql(`mutation($input: LoginInput!) { login(input: $input) { accessToken } }`, {
       input: { email: other.email, password: secret, extra: 1 },
     });
+    // A personal access token: made (its secret in the answer), used, and a wrong one tried.
+    const made = await server.graphql(
+      `mutation { createAccessToken(input: { name: "logged?", scope: WRITE }) { secret } }`,
+      {},
+      { token: user.token },
+    );
+    const personal = made.data.createAccessToken.secret as string;
+    await server.graphql(`{ me { id } }`, {}, { token: personal });
+    await server.graphql(`{ me { id } }`, {}, { token: `${personal.slice(0, -1)}x` });
+    await fetch(`${server.origin}/uploads`, { method: "POST", headers: { "tus-resumable": "1.0.0", authorization: `Bearer ${personal}` } });
     const everything = JSON.stringify(logs.lines);
+    expect(everything).not.toContain(personal.slice(12));
     expect(everything).not.toContain(secret);
     expect(everything).not.toContain(accessToken);
     expect(everything).not.toContain(refreshToken);

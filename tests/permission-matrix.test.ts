@@ -1,11 +1,13 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { isObjectType } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routePolicy } from "../src/policy/route-rules.js";
 import { buildUnguardedSchema } from "../src/graphql/schema.js";
+import { signDownload } from "../src/files/signed-urls.js";
 import { createAdmin, createDataset, createUser, unique, type TestUser } from "./support/factories.js";
 import { commit, download, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
 import { startServer, type GraphQLResponse, type TestServer } from "./support/server.js";
+import { createToken, type TestToken } from "./support/tokens.js";
 
 /**
  * Every role on every operation and file route (docs/api.md "Who sees what"), one row per
@@ -17,10 +19,18 @@ import { startServer, type GraphQLResponse, type TestServer } from "./support/se
  * stranger it is not shared with, an admin, and anonymous. A refused write must leave D as
  * it was. Rows whose allowed outcome changes what others rely on (deleting, ending one's
  * sessions) run on something of their own made for the cell.
+ *
+ * The token column: personal access tokens of the owner's (READ; WRITE; WRITE limited to
+ * another of the owner's datasets, so D is NOT_FOUND to it) and an admin's WRITE token, which
+ * has no admin powers (D is NOT_FOUND to it, as to a stranger).
  */
 
-const ROLES = ["anonymous", "owner", "editor", "viewer", "stranger", "admin"] as const;
+const PEOPLE = ["anonymous", "owner", "editor", "viewer", "stranger", "admin"] as const;
+const TOKENS = ["readToken", "writeToken", "limitedToken", "adminToken"] as const;
+const ROLES = [...PEOPLE, ...TOKENS] as const;
 type Role = (typeof ROLES)[number];
+type Person = (typeof PEOPLE)[number];
+type TokenRole = (typeof TOKENS)[number];
 type Outcome = string | number;
 
 interface Row {
@@ -36,21 +46,32 @@ interface Row {
 }
 
 /** anonymous, owner, editor, viewer, stranger, admin. */
-const by = (...outcomes: Outcome[]): Record<Role, Outcome> =>
-  Object.fromEntries(ROLES.map((role, index) => [role, outcomes[index]!])) as Record<Role, Outcome>;
-const SIGNED_IN = by("UNAUTHENTICATED", "ok", "ok", "ok", "ok", "ok");
-const ADMINS = by("UNAUTHENTICATED", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "ok");
-const ANYONE = by("ok", "ok", "ok", "ok", "ok", "ok");
+const by = (...outcomes: Outcome[]): Record<Person, Outcome> =>
+  Object.fromEntries(PEOPLE.map((role, index) => [role, outcomes[index]!])) as Record<Person, Outcome>;
+/** The owner's READ token, WRITE token, WRITE token limited to another dataset; the admin's WRITE token. */
+const tokens = (...outcomes: Outcome[]): Record<TokenRole, Outcome> =>
+  Object.fromEntries(TOKENS.map((role, index) => [role, outcomes[index]!])) as Record<TokenRole, Outcome>;
+/** What only a person may do: every token is FORBIDDEN. */
+const NO_TOKEN = tokens("FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN");
+const ALL_TOKENS = tokens("ok", "ok", "ok", "ok");
+const SIGNED_IN = { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "ok", "ok"), ...ALL_TOKENS };
+const PERSON_SIGNED_IN = { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "ok", "ok"), ...NO_TOKEN };
+const ADMINS = { ...by("UNAUTHENTICATED", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "ok"), ...NO_TOKEN };
+const ANYONE = { ...by("ok", "ok", "ok", "ok", "ok", "ok"), ...ALL_TOKENS };
 
 let server: TestServer;
-const actors = {} as Record<Exclude<Role, "anonymous">, TestUser>;
+const actors = {} as Record<Exclude<Person, "anonymous">, TestUser>;
+const secrets = {} as Record<TokenRole, TestToken>;
+const isToken = (role: Role): role is TokenRole => (TOKENS as readonly string[]).includes(role);
+/** The person behind a role: a token's user. */
+const personOf = (role: Role): Person => (isToken(role) ? (role === "adminToken" ? "admin" : "owner") : role);
 /** D, with version 1 holding table.csv. */
 let datasetId: string;
 /** Each role's own signed link to D's table.csv (the stranger's made while D was shared with them, then unshared). */
 const links = {} as Record<Role, string>;
 const bytes = Buffer.from("a,b\n1,2\n");
 
-const tokenOf = (role: Role) => (role === "anonymous" ? undefined : actors[role].token);
+const tokenOf = (role: Role) => (isToken(role) ? secrets[role].secret : role === "anonymous" ? undefined : actors[role].token);
 const gql = (role: Role, query: string, variables: Record<string, unknown> = {}) => server.graphql(query, variables, { token: tokenOf(role) });
 
 /** "ok", or the one error's code. */
@@ -88,6 +109,12 @@ async function datasetLikeD(): Promise<string> {
  * sessions: the owner of a dataset like D, an editor or viewer of D, a stranger, an admin.
  */
 async function disposable(role: Role): Promise<TestUser | undefined> {
+  if (isToken(role)) {
+    // A fresh user of the token's kind, acting through a token of theirs of the same scope.
+    const user = (await disposable(personOf(role)))!;
+    const made = await createToken(server, user, { scope: role === "readToken" ? "READ" : "WRITE" });
+    return { ...user, token: made.secret };
+  }
   if (role === "anonymous") return undefined;
   if (role === "admin") return createAdmin(server);
   const user = await createUser(server);
@@ -116,7 +143,7 @@ const ROWS: Row[] = [
   {
     name: "Query.datasets",
     // With access ALL: is D listed?
-    expect: by("UNAUTHENTICATED", "listed", "listed", "listed", "absent", "listed"),
+    expect: { ...by("UNAUTHENTICATED", "listed", "listed", "listed", "absent", "listed"), ...tokens("listed", "listed", "absent", "absent") },
     run: async (role) => {
       const response = await gql(role, `{ datasets(first: 100, filter: { access: ALL }) { nodes { id } } }`);
       if (response.errors) return outcome(response);
@@ -125,7 +152,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Query.dataset",
-    expect: by("UNAUTHENTICATED", "ok", "ok", "ok", "NOT_FOUND", "ok"),
+    expect: { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "NOT_FOUND", "ok"), ...tokens("ok", "ok", "NOT_FOUND", "NOT_FOUND") },
     run: async (role) =>
       outcome(
         await gql(
@@ -140,6 +167,27 @@ const ROWS: Row[] = [
   { name: "Query.adminDatasets", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ adminDatasets(first: 1) { totalCount } }`)) },
   { name: "Query.users", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ users(first: 1) { totalCount } }`)) },
   { name: "Query.auditEvents", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ auditEvents(first: 1) { totalCount } }`)) },
+  { name: "Query.accessTokens", expect: PERSON_SIGNED_IN, run: async (role) => outcome(await gql(role, `{ accessTokens { id prefix } }`)) },
+  {
+    name: "Mutation.createAccessToken",
+    expect: PERSON_SIGNED_IN,
+    run: async (role) => outcome(await gql(role, `mutation { createAccessToken(input: { name: "matrix", scope: READ }) { secret } }`)),
+  },
+  {
+    name: "Mutation.revokeAccessToken",
+    expect: PERSON_SIGNED_IN,
+    // A token of the role's own person (the stranger's for anonymous), made for the cell.
+    prepare: async (role) =>
+      (await createToken(server, actors[role === "anonymous" ? "stranger" : (personOf(role) as Exclude<Person, "anonymous">)])).id,
+    run: async (role, id) => {
+      const response = await gql(role, `mutation($id: ID!) { revokeAccessToken(id: $id) }`, { id });
+      const [row] = await server.database.query<{ revoked: boolean }>("select revoked_at is not null as revoked from access_tokens where id = $1", [
+        id,
+      ]);
+      expect(row!.revoked, "revoked exactly when allowed").toBe(!response.errors);
+      return outcome(response);
+    },
+  },
   {
     name: "Mutation.register",
     expect: ANYONE,
@@ -167,21 +215,22 @@ const ROWS: Row[] = [
   },
   {
     name: "Mutation.logout",
-    expect: SIGNED_IN,
+    expect: PERSON_SIGNED_IN,
     // A second session of the role's own, ended: their token stays good.
     run: async (role) => {
-      const { refreshToken } = await login(role === "anonymous" ? actors.stranger : actors[role]);
+      const person = personOf(role);
+      const { refreshToken } = await login(person === "anonymous" ? actors.stranger : actors[person]);
       return outcome(await gql(role, `mutation($t: String!) { logout(refreshToken: $t) }`, { t: refreshToken }));
     },
   },
   {
     name: "Mutation.logoutAll",
-    expect: SIGNED_IN,
+    expect: PERSON_SIGNED_IN,
     run: async (role) => outcome(await server.graphql(`mutation { logoutAll }`, {}, { token: (await disposable(role))?.token })),
   },
   {
     name: "Mutation.changePassword",
-    expect: SIGNED_IN,
+    expect: PERSON_SIGNED_IN,
     run: async (role) => {
       const user = await disposable(role);
       const query = `mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { accessToken } }`;
@@ -190,19 +239,21 @@ const ROWS: Row[] = [
   },
   {
     name: "Mutation.createDataset",
-    expect: SIGNED_IN,
+    // A token limited to some datasets makes no other.
+    expect: { ...SIGNED_IN, ...tokens("FORBIDDEN", "ok", "FORBIDDEN", "ok") },
     run: async (role) => outcome(await gql(role, `mutation { createDataset(input: { name: "made in the matrix" }) { id } }`)),
   },
   {
     name: "Mutation.updateDataset",
-    expect: by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    expect: { ...by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"), ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND") },
     writesDataset: true,
     run: async (role) =>
       outcome(await gql(role, `mutation($id: ID!) { updateDataset(id: $id, input: { description: "changed" }) { id } }`, { id: datasetId })),
   },
   {
     name: "Mutation.deleteDataset",
-    expect: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    // Deleting is a person's decision, never a script's.
+    expect: { ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"), ...NO_TOKEN },
     run: async (role) => {
       const id = await datasetLikeD();
       const response = await gql(role, `mutation($id: ID!) { deleteDataset(id: $id) }`, { id });
@@ -225,10 +276,11 @@ const ROWS: Row[] = [
   },
   {
     name: "Mutation.commitDatasetVersion",
-    expect: by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    expect: { ...by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"), ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND") },
     writesDataset: true,
     // An upload of their own where they may make one; otherwise any id (the dataset is refused first).
-    prepare: async (role) => (role === "owner" || role === "editor" ? upload(server, tokenOf(role)!, datasetId, Buffer.from(role)) : randomUUID()),
+    prepare: async (role) =>
+      role === "owner" || role === "editor" || role === "writeToken" ? upload(server, tokenOf(role)!, datasetId, Buffer.from(role)) : randomUUID(),
     run: async (role, created) => {
       const response = await server.graphql(
         `mutation($input: CommitInput!) { commitDatasetVersion(input: $input) { number } }`,
@@ -240,13 +292,19 @@ const ROWS: Row[] = [
   },
   {
     name: "Mutation.shareDataset",
-    expect: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    expect: {
+      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND"),
+    },
     writesDataset: true,
     run: async (role) => outcome(await gql(role, SHARE, { d: datasetId, u: (await createUser(server)).username, r: "VIEWER" })),
   },
   {
     name: "Mutation.unshareDataset",
-    expect: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    expect: {
+      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND"),
+    },
     writesDataset: true,
     // Someone else's access (a collaborator made for the cell); leaving is tests/sharing.test.ts.
     prepare: async () => {
@@ -262,22 +320,22 @@ const ROWS: Row[] = [
   },
   {
     name: "POST /uploads",
-    expect: by(401, 201, 201, 403, 404, 403),
+    expect: { ...by(401, 201, 201, 403, 404, 403), ...tokens(403, 201, 404, 404) },
     run: async (role) => (await tusCreate(server, { token: tokenOf(role), length: bytes.length, metadata: { datasetId }, body: bytes })).status,
   },
   {
     name: "HEAD /uploads/* (the editor's upload)",
-    expect: by(401, 404, 200, 404, 404, 404),
+    expect: { ...by(401, 404, 200, 404, 404, 404), ...tokens(403, 404, 404, 404) },
     run: async (role) => (await tusHead(server, tokenOf(role), await editorsUpload())).status,
   },
   {
     name: "PATCH /uploads/* (the editor's upload)",
-    expect: by(401, 404, 204, 404, 404, 404),
+    expect: { ...by(401, 404, 204, 404, 404, 404), ...tokens(403, 404, 404, 404) },
     run: async (role) => (await tusPatch(server, tokenOf(role), await editorsUpload(), 0, Buffer.from("01234"))).status,
   },
   {
     name: "DELETE /uploads/* (the editor's upload)",
-    expect: by(401, 404, 204, 404, 404, 404),
+    expect: { ...by(401, 404, 204, 404, 404, 404), ...tokens(403, 404, 404, 404) },
     run: async (role) => {
       const id = await editorsUpload();
       const status = (await tusDelete(role, id)).status;
@@ -288,22 +346,22 @@ const ROWS: Row[] = [
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/files/* (bearer)",
-    expect: by(401, 200, 200, 200, 404, 200),
+    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
     run: async (role) => (await download(server, tokenOf(role), datasetId, 1, "table.csv")).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/files/* (bearer)",
-    expect: by(401, 200, 200, 200, 404, 200),
+    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
     run: async (role) => (await download(server, tokenOf(role), datasetId, "latest", "table.csv", {}, "HEAD")).status,
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/files/* (signed link)",
-    expect: by(401, 200, 200, 200, 404, 200),
+    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
     run: async (role) => (await fetch(links[role])).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/files/* (signed link)",
-    expect: by(401, 200, 200, 200, 404, 200),
+    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
     run: async (role) => (await fetch(links[role], { method: "HEAD" })).status,
   },
 ];
@@ -330,23 +388,49 @@ beforeAll(async () => {
     links[role] = (await server.graphql(FILES, { id: datasetId }, { token: actors[role].token })).data.dataset.files[0].downloadUrl;
   }
   links.anonymous = spoilt(links.owner);
+  const elsewhere = (await createDataset(server, owner)).id;
+  Object.assign(secrets, {
+    readToken: await createToken(server, owner, { scope: "READ" }),
+    writeToken: await createToken(server, owner, { scope: "WRITE" }),
+    limitedToken: await createToken(server, owner, { scope: "WRITE", datasetIds: [elsewhere] }),
+    adminToken: await createToken(server, actors.admin, { scope: "WRITE" }),
+  });
+  for (const role of ["readToken", "writeToken"] as const) {
+    links[role] = (await server.graphql(FILES, { id: datasetId }, { token: secrets[role].secret })).data.dataset.files[0].downloadUrl;
+  }
+  // D is NOT_FOUND to these two, so no link to it is made through them: one is signed here
+  // with the server's key, for their credential, as a link to another dataset of theirs would be.
+  const downloadKey = createHash("sha256").update(`download-url-key:${server.secret}`).digest("base64url");
+  for (const role of ["limitedToken", "adminToken"] as const) {
+    const user = actors[personOf(role) as "owner" | "admin"];
+    const query = signDownload(
+      downloadKey,
+      { userId: user.id, sessionId: secrets[role].id, tokenVersion: 0, expires: Math.floor(Date.now() / 1000) + 600 },
+      { datasetId, version: 1, path: "table.csv" },
+    );
+    links[role] = `${server.origin}/datasets/${datasetId}/versions/1/files/table.csv?${query}`;
+  }
   // The stranger holds a link of their own, from when D was shared with them.
   expect((await server.graphql(UNSHARE, { d: datasetId, u: stranger.id }, { token: owner.token })).data.unshareDataset).toBe(true);
-});
+}, 180_000); // ten roles, each with its token or session: generous under load
 afterAll(() => server.close());
 
 describe("the permission matrix: every role on every operation and file route", () => {
-  it.each(ROWS.map((row) => [row.name, row] as const))("%s", async (_name, row) => {
-    const seen = {} as Record<Role, Outcome>;
-    for (const role of ROLES) {
-      const allowed = row.expect[role] === "ok";
-      const prepared = (await row.prepare?.(role)) ?? "";
-      const before = row.writesDataset && !allowed ? await snapshotOfD() : undefined;
-      seen[role] = await row.run(role, prepared);
-      if (before) expect(await snapshotOfD(), `${row.name} as ${role} changed D`).toEqual(before);
-    }
-    expect(seen).toEqual(row.expect);
-  });
+  it.each(ROWS.map((row) => [row.name, row] as const))(
+    "%s",
+    async (_name, row) => {
+      const seen = {} as Record<Role, Outcome>;
+      for (const role of ROLES) {
+        const allowed = row.expect[role] === "ok";
+        const prepared = (await row.prepare?.(role)) ?? "";
+        const before = row.writesDataset && !allowed ? await snapshotOfD() : undefined;
+        seen[role] = await row.run(role, prepared);
+        if (before) expect(await snapshotOfD(), `${row.name} as ${role} changed D`).toEqual(before);
+      }
+      expect(seen).toEqual(row.expect);
+    },
+    120_000,
+  );
 
   it("has a row for every Query and Mutation field of the schema", () => {
     const schema = buildUnguardedSchema();

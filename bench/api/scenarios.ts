@@ -9,7 +9,7 @@ import type { HttpRequest } from "../harness/load.js";
 import { graphqlRequest, ME_QUERY, meRequest } from "../harness/requests.js";
 import { NEW_DATASET, SEARCH_WORD, type SqlWork, scenarioSql } from "./sql-floor.js";
 
-export type ScenarioName = "typename" | "me" | "datasets" | "search" | "adminDatasets" | "createDataset" | "login" | "mix";
+export type ScenarioName = "typename" | "me" | "meToken" | "datasets" | "search" | "adminDatasets" | "createDataset" | "login" | "mix";
 
 export interface Scenario {
   name: ScenarioName;
@@ -34,6 +34,8 @@ export const DOCUMENTS = {
 const requestOf = {
   typename: () => graphqlRequest("typename", DOCUMENTS.typename),
   me: meRequest,
+  // The same request with the user's personal access token: what checking one costs beside a session's JWT.
+  meToken: (actor: Actor) => graphqlRequest("meToken", ME_QUERY, undefined, actor.personalToken),
   datasets: (actor: Actor) => graphqlRequest("datasets", DOCUMENTS.datasets, undefined, actor.token),
   search: (actor: Actor) => graphqlRequest("search", DOCUMENTS.search, { search: SEARCH_WORD }, actor.token),
   adminDatasets: (actor: Actor) => graphqlRequest("adminDatasets", DOCUMENTS.adminDatasets, undefined, actor.token),
@@ -97,6 +99,7 @@ export function buildScenarios(fixtures: Fixtures, settings: ScenarioSettings): 
   return [
     { name: "typename", label: "{ __typename }", connections, requests: [requestOf.typename()] },
     { name: "me", label: "me", connections, requests: readers.map(requestOf.me) },
+    { name: "meToken", label: "me (personal access token)", connections, requests: readers.map(requestOf.meToken) },
     { name: "datasets", label: "datasets(first: 20)", connections, requests: readers.map(requestOf.datasets), sql: sql.datasets },
     { name: "search", label: `datasets(first: 20, search)`, connections, requests: readers.map(requestOf.search), sql: sql.search },
     {

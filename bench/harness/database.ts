@@ -8,7 +8,17 @@ import { randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
 import pg from "pg";
 import { log, onCleanup } from "./lifecycle.js";
-import { createAccessTokens, createSession, migrate, openPostgres, type Queryable } from "./product.js";
+import {
+  createAccessTokens,
+  createSession,
+  insertAccessToken,
+  migrate,
+  newSecret,
+  openPostgres,
+  type Queryable,
+  secretHash,
+  secretPrefix,
+} from "./product.js";
 import { seedDatasets, seededUsers, seedUsers } from "./seed.js";
 
 export interface BenchDatabase {
@@ -125,6 +135,8 @@ export interface Actor {
   sessionId: string;
   email: string;
   token: string;
+  /** A personal access token (`dpat_…`) of the same user, READ, for every dataset: `me` through it is measured against the session's. */
+  personalToken: string;
 }
 
 export interface Fixtures {
@@ -158,7 +170,17 @@ export async function signIn(database: BenchDatabase, secret: string, count: num
       for (const user of group) {
         const { sessionId } = await createSession(db, user.id, SESSION_LIFETIMES);
         const token = await tokens.sign({ userId: user.id, tokenVersion: user.tokenVersion, sessionId });
-        signedIn.push({ userId: user.id, sessionId, email: user.email, token });
+        const personalToken = newSecret();
+        await insertAccessToken(db, {
+          userId: user.id,
+          name: "bench",
+          scope: "READ",
+          datasetIds: null,
+          prefix: secretPrefix(personalToken),
+          secretHash: secretHash(personalToken),
+          expiresInDays: null,
+        });
+        signedIn.push({ userId: user.id, sessionId, email: user.email, token, personalToken });
       }
       return signedIn;
     };

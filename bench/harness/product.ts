@@ -12,6 +12,8 @@ import { createThrottle } from "../../src/auth/throttle.js";
 export { createAuditLog } from "../../src/audit/events.js";
 export { createThrottle };
 export { createAccessTokens } from "../../src/auth/tokens.js";
+export { newSecret, secretHash, secretPrefix } from "../../src/auth/personal-secrets.js";
+export { insertAccessToken } from "../../src/tokens/store.js";
 export { insertDataset, listDatasets } from "../../src/datasets/store.js";
 export type { Queryable } from "../../src/db/database.js";
 export { migrate } from "../../src/db/migrate.js";

@@ -17,28 +17,39 @@ export interface AuditEvent {
 
 /**
  * A change and its audit event in one statement (a data-modifying CTE), for changes that
- * are one statement: one `type` event per row the statement returns.
+ * are one statement: one `type` event per row the statement returns. Its last parameter
+ * (`$n`, after the statement's own) is the personal access token the change is made
+ * through, or null: `AuditLog.query` adds it.
  */
 export interface AuditedStatement {
   readonly text: string;
   readonly type: AuditType;
 }
 
+/** Where the CTE takes the token id, until the statement's own placeholders are known. */
+const TOKEN_PARAMETER = "$token";
+
 /**
  * Builds an `AuditedStatement`: `statement` is given the CTE that writes a `type` event for
  * each row of `from` (`actor`, `subject` and `details` are SQL expressions over its columns)
- * and places it in its WITH list.
+ * and places it in its WITH list. The token id goes into the event's details as `tokenId`,
+ * from the parameter after the highest the statement uses.
  */
 export function auditedStatement(
   type: AuditType,
   columns: { from: string; actor: string; subject: string; details?: string },
   statement: (auditCte: string) => string,
 ): AuditedStatement {
+  const details = columns.details ?? "'{}'::jsonb";
   const cte = `audited as (
     insert into audit_events (type, actor_id, subject_id, details)
-    select '${type}', ${columns.actor}, ${columns.subject}, ${columns.details ?? "'{}'::jsonb"} from ${columns.from}
+    select '${type}', ${columns.actor}, ${columns.subject},
+      (${details}) || case when ${TOKEN_PARAMETER}::text is null then '{}'::jsonb else jsonb_build_object('tokenId', ${TOKEN_PARAMETER}::text) end
+    from ${columns.from}
   )`;
-  return { text: statement(cte), type };
+  const text = statement(cte);
+  const highest = Math.max(0, ...[...text.matchAll(/\$(\d+)/g)].map((match) => Number(match[1])));
+  return { text: text.replaceAll(TOKEN_PARAMETER, `$${highest + 1}`), type };
 }
 
 const INSERT_AUDIT_EVENT = `
@@ -54,6 +65,11 @@ export interface AuditLog {
   record(db: Queryable, event: AuditEvent): Promise<void>;
   /** Runs an audited statement: the change and its events (one a returned row). */
   query<Row>(db: Queryable, statement: AuditedStatement, params: readonly unknown[]): Promise<Row[]>;
+  /**
+   * The same log for what is done through personal access token `tokenId` (null: a
+   * session): each event's details carry `tokenId`, so the trail says which script did it.
+   */
+  through(tokenId: string | null): AuditLog;
 }
 
 /** The server's audit log, counting into `metrics`; without, events are counted nowhere (the command-line tools). */
@@ -65,15 +81,18 @@ export function createAuditLog(metrics?: Pick<Metrics, "auditEvents">): AuditLog
     if ("afterCommit" in db) db.afterCommit(add);
     else add();
   };
-  return {
+  const logThrough = (tokenId: string | null): AuditLog => ({
     async record(db, event) {
-      await db.query(INSERT_AUDIT_EVENT, [event.type, event.actorId, event.subjectId, JSON.stringify(event.details ?? {})]);
+      const details = tokenId === null ? (event.details ?? {}) : { ...event.details, tokenId };
+      await db.query(INSERT_AUDIT_EVENT, [event.type, event.actorId, event.subjectId, JSON.stringify(details)]);
       count(db, event.type, 1);
     },
     async query<Row>(db: Queryable, statement: AuditedStatement, params: readonly unknown[]) {
-      const rows = await db.query<Row>(statement.text, params);
+      const rows = await db.query<Row>(statement.text, [...params, tokenId]);
       count(db, statement.type, rows.length);
       return rows;
     },
-  };
+    through: logThrough,
+  });
+  return logThrough(null);
 }

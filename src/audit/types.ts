@@ -19,4 +19,6 @@ export type AuditType =
   | "dataset.unshared"
   | "upload.created"
   | "upload.completed"
-  | "version.committed";
+  | "version.committed"
+  | "token.created"
+  | "token.revoked";

@@ -37,6 +37,13 @@ export interface Throttle {
    * datasets, the catalog) cannot starve signed-in users.
    */
   anonymous(address: string): Promise<void>;
+  /**
+   * Personal access tokens: RATE_LIMITED when the address is over its sign-in failures
+   * (`LOGIN_ADDRESS_MAX_FAILURES`), before a presented secret is looked up.
+   */
+  refuseGuessing(address: string): Promise<void>;
+  /** A secret that matched no token: one failure against the address, as a wrong password is. */
+  secretGuessed(address: string): Promise<void>;
 }
 
 /** Which sign-in limit refused an attempt. */
@@ -153,6 +160,15 @@ export function createThrottle(db: Queryable, config: ThrottleConfig): Throttle 
       consumeOrRefuse(() => limiter(db, "register-address", config.registerPerAddressPerHour, 3600).consume(throttlingGroup(clientAddress))),
     refresh: (clientAddress) =>
       consumeOrRefuse(() => limiter(db, "refresh-address", config.refreshPerAddressPerMinute, 60).consume(throttlingGroup(clientAddress))),
+    async refuseGuessing(clientAddress) {
+      const limit = address();
+      const counted = await limit.get(throttlingGroup(clientAddress));
+      if (counted && counted.consumedPoints >= limit.points)
+        throw rateLimited(counted.msBeforeNext / 1000, "Too many failed sign-ins; try again later");
+    },
+    async secretGuessed(clientAddress) {
+      await consumeFor("address", address(), throttlingGroup(clientAddress));
+    },
     write: (userId) =>
       consumeOrRefuse(
         () => limiter(db, "write-user", config.writesPerUserPerMinute, 60).consume(userId),

@@ -4,23 +4,19 @@ import { invalidToken } from "../common/errors.js";
 import type { UserRow } from "../users/rows.js";
 import { findViewer } from "../users/store.js";
 import type { AccessClaims } from "./claims.js";
-import type { AccessTokens } from "./tokens.js";
+import { isPersonalSecret } from "./personal-secrets.js";
+import { authenticateSecret } from "./token-viewer.js";
 import type { ViewerCache } from "./viewer-cache.js";
+import type { AuthServices, Viewer } from "./viewer-model.js";
 
-/** The signed-in user making a request, as the database says now (not as the token says). */
-export interface Viewer {
-  id: string;
-  role: UserRow["role"];
-  /** The session the access token belongs to, and the token version it was issued at: signed download links are bound to both. */
-  sessionId: string;
-  tokenVersion: number;
-}
+export { type AuthServices, type Credential, tokenIdOf, type Viewer } from "./viewer-model.js";
 
 /**
  * Reads `Authorization: Bearer <token>`. No header: anonymous (null). A header that is
  * malformed, a token that is invalid or expired, or one whose user is gone or inactive,
  * whose session has ended, or which was issued before the user's token version moved on
- * (logoutAll, password change, role change) fails the whole request with 401.
+ * (logoutAll, password change, role change) fails the whole request with 401. A personal
+ * access token (`dpat_…`) goes to `authenticateSecret` (token-viewer.ts).
  *
  * One statement on two primary keys, or none when `viewers` holds the session (it forgets
  * a session or user the moment either changes: see viewer-cache.ts). The row then primes
@@ -28,14 +24,16 @@ export interface Viewer {
  */
 export async function authenticate(
   authorization: string | undefined,
-  tokens: AccessTokens,
-  viewers: ViewerCache,
+  clientAddress: string,
+  services: AuthServices,
   db: Queryable,
   users: DataLoader<string, UserRow | null>,
 ): Promise<Viewer | null> {
   if (authorization === undefined) return null;
   const match = /^Bearer +(\S+) *$/i.exec(authorization);
   if (!match) throw invalidToken("The Authorization header must be `Bearer <access token>`");
+  if (isPersonalSecret(match[1]!)) return authenticateSecret(match[1]!, clientAddress, services, db, users);
+  const { tokens, viewers } = services;
   const claims = await tokens.verify(match[1]!);
   if (!claims) throw invalidToken();
 
@@ -48,7 +46,7 @@ export async function authenticate(
           readViewer(db, viewers, claims, snapshot),
         );
   users.prime(user.id, user);
-  return { id: user.id, role: user.role, sessionId: claims.sessionId, tokenVersion: claims.tokenVersion };
+  return { id: user.id, role: user.role, sessionId: claims.sessionId, tokenVersion: claims.tokenVersion, credential: { kind: "session" } };
 }
 
 async function readViewer(db: Queryable, viewers: ViewerCache, claims: AccessClaims, snapshot: number): Promise<UserRow> {

@@ -179,3 +179,14 @@ export const serviceUnavailable = (extensions: Record<string, unknown> = {}) =>
     ...extensions,
     http: { status: 503 },
   });
+
+/**
+ * A refused credential on a plain HTTP route (uploads, downloads): the status and headers
+ * its error carries (401 with `WWW-Authenticate`, or 429 with `Retry-After` for an address
+ * guessing secrets), as `/graphql` answers it.
+ */
+export function credentialRefusal(error: ClientError): { status: number; headers: Record<string, string> } {
+  const http = error.extensions.http as { status?: number; headers?: Map<string, string> } | undefined;
+  const headers = Object.fromEntries(http?.headers ?? [["www-authenticate", 'Bearer error="invalid_token"']]);
+  return { status: http?.status ?? 401, headers };
+}

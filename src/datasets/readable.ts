@@ -1,6 +1,6 @@
 import type { Viewer } from "../auth/viewer.js";
 import type { Queryable } from "../db/database.js";
-import { datasetListScope, datasetScope } from "../policy/dataset-access.js";
+import { actsAsAdmin, datasetLimit, datasetListScope, datasetScope } from "../policy/dataset-access.js";
 import type { DatasetRow } from "./rows.js";
 import { findDataset, listDatasets } from "./store.js";
 
@@ -15,10 +15,13 @@ export function findReadableDataset(db: Queryable, viewer: Viewer | null, id: st
 
 /**
  * Viewers with the same key read the same datasets, so one look-up answers for all of them:
- * every admin reads every dataset; anyone else reads their own and those shared with them.
+ * every admin (in person) reads every dataset; anyone else reads their own and those shared
+ * with them, and a token limited to some datasets only those.
  */
 export function readScopeKey(viewer: Viewer): string {
-  return viewer.role === "ADMIN" ? "admin" : `user ${viewer.id}`;
+  // A token limited to some datasets reads fewer than its user: a scope of its own.
+  if (viewer.credential.kind === "token" && viewer.credential.datasetIds !== null) return `token ${viewer.credential.tokenId}`;
+  return actsAsAdmin(viewer) ? "admin" : `user ${viewer.id}`;
 }
 
 /**
@@ -26,9 +29,16 @@ export function readScopeKey(viewer: Viewer): string {
  * shared (`datasets(filter: { access: ALL })`; an admin: everyone's), newest first.
  */
 export async function listReadableDatasetIds(db: Queryable, viewer: Viewer, limit: number): Promise<string[]> {
-  const page = await listDatasets(db, { scope: datasetListScope(viewer, "ALL"), search: null }, "CREATED_AT_DESC", null, limit, {
-    totalCount: false,
-    owners: false,
-  });
+  const page = await listDatasets(
+    db,
+    { scope: datasetListScope(viewer, "ALL"), search: null, only: datasetLimit(viewer) },
+    "CREATED_AT_DESC",
+    null,
+    limit,
+    {
+      totalCount: false,
+      owners: false,
+    },
+  );
   return page.rows.map((row) => row.id);
 }

@@ -7,7 +7,7 @@ import type { DatasetOrder } from "../generated/graphql.js";
 import type { Resolvers } from "../generated/resolvers.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
 import { refusalOf } from "../policy/dataset-access.js";
-import { datasetListScope, datasetScope, updateAction } from "../policy/dataset-access.js";
+import { datasetLimit, datasetListScope, datasetScope, updateAction } from "../policy/dataset-access.js";
 import { requireViewer } from "../policy/field-rules.js";
 import { parseSearch } from "../common/search.js";
 import { isSelected } from "../graphql/selection.js";
@@ -67,7 +67,11 @@ export const datasetResolvers: Resolvers = {
   Query: {
     datasets: (_parent, args, context, info) => {
       const viewer = requireViewer(context);
-      const filter = { scope: datasetListScope(viewer, args.filter?.access), search: parseSearch("filter.search", args.filter?.search) };
+      const filter = {
+        scope: datasetListScope(viewer, args.filter?.access),
+        search: parseSearch("filter.search", args.filter?.search),
+        only: datasetLimit(viewer),
+      };
       return datasetPage(context, viewer, filter, args, info);
     },
     adminDatasets: (_parent, args, context, info) => {

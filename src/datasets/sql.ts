@@ -48,6 +48,8 @@ export interface ListShape extends ListExtras {
   scope: ListScope;
   /** A case-insensitive substring of name or description. */
   search: boolean;
+  /** Only the datasets of a personal access token's list (absent: false). */
+  limited?: boolean;
   /** A page after a cursor, or the first. */
   after: boolean;
 }
@@ -58,6 +60,8 @@ export interface ListValues {
   subject: string | null;
   /** The ILIKE pattern (`containsPattern`). */
   pattern: string | null;
+  /** The datasets a limited list keeps (a token's list). */
+  only?: readonly string[] | null;
   afterKey: string | null;
   afterId: string | null;
   limit: number;
@@ -84,14 +88,19 @@ function parameters() {
 }
 
 /** The filter of a scope and search, each test only when it applies. */
-function filterOf(shape: Pick<ListShape, "scope" | "search">, ref: (name: keyof ListValues) => string): string[] {
+function filterOf(shape: Pick<ListShape, "scope" | "search" | "limited">, ref: (name: keyof ListValues) => string): string[] {
   const scope = {
     owner: () => [`datasets.user_id = ${ref("subject")}::uuid`],
     all: () => [],
     shared: () => [sharedWith("datasets", ref("subject"))],
     ownedOrShared: () => [ownedOrSharedWith("datasets", ref("subject"))],
   }[shape.scope]();
-  return [...scope, ...(shape.search ? [`(datasets.name ilike ${ref("pattern")}::text or datasets.description ilike ${ref("pattern")}::text)`] : [])];
+  const limited = shape.limited ? [`datasets.id = any(${ref("only")}::uuid[])`] : [];
+  return [
+    ...scope,
+    ...limited,
+    ...(shape.search ? [`(datasets.name ilike ${ref("pattern")}::text or datasets.description ilike ${ref("pattern")}::text)`] : []),
+  ];
 }
 
 const whereOf = (tests: string[]) => (tests.length > 0 ? tests.join("\n      and ") : "true");
@@ -125,11 +134,15 @@ function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListS
 
 const SHAPES: ListShape[] = [false, true].flatMap((totalCount) =>
   [false, true].flatMap((owners) =>
-    LIST_SCOPES.flatMap((scope) => [false, true].flatMap((search) => [false, true].map((after) => ({ totalCount, owners, scope, search, after })))),
+    LIST_SCOPES.flatMap((scope) =>
+      [false, true].flatMap((search) =>
+        [false, true].flatMap((limited) => [false, true].map((after) => ({ totalCount, owners, scope, search, limited, after }))),
+      ),
+    ),
   ),
 );
 const shapeKey = (order: DatasetOrder, shape: ListShape, limit?: number) =>
-  `${order} ${shape.totalCount} ${shape.owners} ${shape.scope} ${shape.search} ${shape.after} ${limit ?? "$"}`;
+  `${order} ${shape.totalCount} ${shape.owners} ${shape.scope} ${shape.search} ${shape.limited ?? false} ${shape.after} ${limit ?? "$"}`;
 
 /**
  * The default page's LIMIT (`first` 20, and one more row) is written into the text. A
@@ -156,15 +169,18 @@ export const datasetList = (order: DatasetOrder, shape: ListShape, limit?: numbe
 /** The count of a filter alone (when a page came back empty, or `totalCount` was not foreseen). */
 const DATASET_COUNTS = new Map(
   LIST_SCOPES.flatMap((scope) =>
-    [false, true].map((search) => {
-      const { ref, params } = parameters();
-      const text = `select count(*)::int as "count" from datasets where ${whereOf(filterOf({ scope, search }, ref))}`;
-      return [`${scope} ${search}`, { text: search ? text : preparable(text), params }] as const;
-    }),
+    [false, true].flatMap((search) =>
+      [false, true].map((limited) => {
+        const { ref, params } = parameters();
+        const text = `select count(*)::int as "count" from datasets where ${whereOf(filterOf({ scope, search, limited }, ref))}`;
+        return [`${scope} ${search} ${limited}`, { text: search ? text : preparable(text), params }] as const;
+      }),
+    ),
   ),
 );
 
-export const datasetCount = (shape: Pick<ListShape, "scope" | "search">): ListStatement => DATASET_COUNTS.get(`${shape.scope} ${shape.search}`)!;
+export const datasetCount = (shape: Pick<ListShape, "scope" | "search" | "limited">): ListStatement =>
+  DATASET_COUNTS.get(`${shape.scope} ${shape.search} ${shape.limited ?? false}`)!;
 
 /** $1 id, then the scope ($2 viewer, $3 admin, $4 accesses allowed, $5 dataset limit): the dataset with the viewer's access to it. */
 export const DATASET_BY_ID = preparable(`
@@ -264,3 +280,12 @@ export const DELETE_DATASET = auditedStatement(
   array(select id::text from uploads where dataset_id = $1 and state = 'receiving') as uploads
   from deleted`,
 );
+
+/**
+ * $1 ids, then the scope ($2 to $5, `scopeParams`): those of the datasets the scope allows,
+ * oldest first (a token's dataset list, checked and shown).
+ */
+export const DATASETS_BY_IDS = `
+  select ${DATASET_COLUMNS}, ${accessOf("datasets", scopeAt(2))} as "access" from datasets
+  where id = any($1::uuid[]) and ${allows("datasets", scopeAt(2))}
+  order by created_at, id`;

@@ -16,6 +16,8 @@ export interface DatasetListFilter {
   scope: DatasetListScope;
   /** Case-insensitive substring of name or description, taken literally. */
   search: string | null;
+  /** Only these datasets (a personal access token's list, `datasetLimit`); null or absent: no limit. */
+  only?: readonly string[] | null;
 }
 
 /** A page of datasets and what was read with it. */
@@ -39,11 +41,12 @@ export async function listDatasets(
   extras: sql.ListExtras,
 ): Promise<DatasetPage> {
   const pattern = containsPattern(filter.search);
-  const shape = { ...extras, scope: sql.listScope(filter.scope), search: pattern !== null, after: after !== null };
+  const only = filter.only ?? null;
+  const shape = { ...extras, scope: sql.listScope(filter.scope), search: pattern !== null, limited: only !== null, after: after !== null };
   const statement = sql.datasetList(order, shape, limit);
   const listed = await db.query<ListedRow>(
     statement.text,
-    statement.params({ subject: scopeSubject(filter.scope), pattern, afterKey: after?.key ?? null, afterId: after?.id ?? null, limit }),
+    statement.params({ subject: scopeSubject(filter.scope), pattern, only, afterKey: after?.key ?? null, afterId: after?.id ?? null, limit }),
   );
   const { rows, totalCount } = extras.totalCount ? separateCount(listed, after === null) : { rows: listed, totalCount: null };
   if (!extras.owners) return { rows, totalCount };
@@ -62,10 +65,11 @@ const scopeSubject = (scope: DatasetListScope) => (scope.kind === "owner" ? scop
 
 export async function countDatasets(db: Queryable, filter: DatasetListFilter): Promise<number> {
   const pattern = containsPattern(filter.search);
-  const statement = sql.datasetCount({ scope: sql.listScope(filter.scope), search: pattern !== null });
+  const only = filter.only ?? null;
+  const statement = sql.datasetCount({ scope: sql.listScope(filter.scope), search: pattern !== null, limited: only !== null });
   const [row] = await db.query<{ count: number }>(
     statement.text,
-    statement.params({ subject: scopeSubject(filter.scope), pattern, afterKey: null, afterId: null, limit: 0 }),
+    statement.params({ subject: scopeSubject(filter.scope), pattern, only, afterKey: null, afterId: null, limit: 0 }),
   );
   return row!.count;
 }
@@ -130,4 +134,9 @@ export async function deleteDataset(
 ): Promise<{ content: string[]; uploads: string[] } | null> {
   const [row] = await audit.query<{ content: string[]; uploads: string[] }>(db, sql.DELETE_DATASET, [id, ...scopeParams(scope)]);
   return row ?? null;
+}
+
+/** The datasets among `ids` that `scope` allows (any order of `ids`; the others left out). */
+export function findDatasets(db: Queryable, ids: readonly string[], scope: DatasetScope): Promise<DatasetRow[]> {
+  return db.query<DatasetRow>(sql.DATASETS_BY_IDS, [ids, ...scopeParams(scope)]);
 }

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import type { WebSocket } from "ws";
+import { credentialStillWorks, stillStandsFor } from "../auth/credentials.js";
 import type { Viewer } from "../auth/viewer.js";
 import type { ViewerCache } from "../auth/viewer-cache.js";
 import type { ViewerChanges } from "../auth/viewer-changes.js";
 import type { Queryable } from "../db/database.js";
-import { findViewer } from "../users/store.js";
 import type { SubscriberGate } from "./hub.js";
 
 /**
@@ -186,7 +186,7 @@ export class LiveConnections {
     for (const connection of [...(connections ?? [])]) {
       const resume = suspend ? connection.suspend() : () => {};
       const viewer = connection.viewer!;
-      const key = `${viewer.sessionId} ${viewer.id} ${viewer.tokenVersion} ${viewer.role}`;
+      const key = `${viewer.sessionId} ${viewer.id} ${viewer.tokenVersion} ${viewer.role} ${viewer.credential.kind}`;
       let check = checks.get(key);
       if (!check) {
         check = this.#sessionValid(viewer);
@@ -197,7 +197,10 @@ export class LiveConnections {
           resume();
           if (valid) return;
           connection.log.info({ connection: connection.id, viewerId: viewer.id }, "websocket closed: its session ended");
-          connection.close(Close.forbidden, "The session has ended (signed out, password or role changed, or deactivated): sign in again");
+          connection.close(
+            Close.forbidden,
+            "The session or access token has ended (signed out, password or role changed, token revoked or expired, or deactivated)",
+          );
         },
         (error: unknown) => {
           resume();
@@ -209,12 +212,9 @@ export class LiveConnections {
   }
 
   async #sessionValid(viewer: Viewer): Promise<boolean> {
-    const matches = (user: { id: string; active: boolean; tokenVersion: number; role: string }) =>
-      user.id === viewer.id && user.active && user.tokenVersion === viewer.tokenVersion && user.role === viewer.role;
     const cached = this.viewers.get(viewer.sessionId);
-    if (cached && matches(cached)) return true;
-    const found = await findViewer(this.database, viewer.id, viewer.sessionId);
-    return Boolean(found?.sessionLive && matches(found));
+    if (cached && stillStandsFor(viewer, cached)) return true;
+    return credentialStillWorks(this.database, viewer);
   }
 }
 

@@ -1,3 +1,4 @@
+import { clientAddressOf } from "../http/client-address.js";
 import type { ApolloServerPlugin } from "@apollo/server";
 import fastifyWebsocket, { type WebsocketHandler } from "@fastify/websocket";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -129,7 +130,7 @@ export async function registerSubscriptions(app: FastifyInstance, parts: Subscri
         return refuse(Close.forbidden, 'Sign in first: connection_init needs { "authorization": "Bearer <access token>" }');
       }
       try {
-        connection.viewer = await authenticate(authorization, services.tokens, services.viewers, database, createUserLoader(database));
+        connection.viewer = await authenticate(authorization, clientAddressOf(request), services, database, createUserLoader(database));
       } catch (error) {
         if (error instanceof ClientError) return refuse(Close.forbidden, error.message);
         if (error instanceof DatabaseUnavailableError)

@@ -5,7 +5,7 @@ import type { Database, Transaction } from "../db/database.js";
 import { notifyDatasetEvent } from "../events/bus.js";
 import { badUserInput, conflict, quotaExceeded } from "../common/errors.js";
 import type { DatasetAccess } from "../generated/graphql.js";
-import { datasetRefusal, datasetScope, mayDo, scopeParams } from "../policy/dataset-access.js";
+import { datasetRefusal, datasetScope, mayDo, mayWrite, scopeParams } from "../policy/dataset-access.js";
 import type { Previews } from "../previews/service.js";
 import { checkId, checkText } from "../common/validation.js";
 import { eventLoopTurns } from "../common/event-loop-turns.js";
@@ -120,7 +120,7 @@ export async function commitVersion(
         request.datasetId,
         ...scopeParams(scope),
       ]);
-      if (!mayDo(current?.access ?? null, "write")) throw datasetRefusal(current?.access ?? null, "write");
+      if (!mayDo(current?.access ?? null, "write") || !mayWrite(committer)) throw datasetRefusal(committer, current?.access ?? null, "write");
       throw conflict("input.parentVersion", `The latest version is ${current!.number}, not ${request.parentVersion}: read it and commit again`);
     }
     const number = advanced.number;

@@ -2,15 +2,15 @@ import { pipeline, Transform } from "node:stream";
 import contentDisposition from "content-disposition";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import parseRange from "range-parser";
+import { viewerOfCredential } from "../auth/credentials.js";
 import { authenticate, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../graphql/context.js";
 import type { Database } from "../db/database.js";
 import { createThrottle } from "../auth/throttle.js";
-import { ClientError, ErrorCode } from "../common/errors.js";
+import { ClientError, credentialRefusal } from "../common/errors.js";
 import { clientAddressOf } from "../http/client-address.js";
 import { datasetScope, scopeParams } from "../policy/dataset-access.js";
 import { createUserLoader } from "../users/loader.js";
-import { findViewer } from "../users/store.js";
 import { sendableContentType } from "./content-types.js";
 import { fileName, normalizePath, storedPathProblem } from "./paths.js";
 import type { FileRow } from "./rows.js";
@@ -58,23 +58,26 @@ export function registerDownloads(app: FastifyInstance, services: Services, data
         target.version === null
           ? null
           : verifyDownload(files.downloadKey, query, { ...target, version: target.version }, Math.floor(Date.now() / 1000));
-      const user = grant && UUID.test(grant.userId) && UUID.test(grant.sessionId) ? await findViewer(database, grant.userId, grant.sessionId) : null;
-      if (!grant || !user?.sessionLive || !user.active || user.tokenVersion !== grant.tokenVersion) {
+      const viewer =
+        grant && UUID.test(grant.userId) && UUID.test(grant.sessionId)
+          ? await viewerOfCredential(database, grant.userId, grant.sessionId, grant.tokenVersion)
+          : null;
+      if (!grant || !viewer) {
         refuse(reply, 401, "This download link is invalid or has expired: ask for a new one");
         return undefined;
       }
-      return { id: user.id, role: user.role, sessionId: grant.sessionId, tokenVersion: grant.tokenVersion };
+      return viewer;
     }
     try {
-      const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, database, createUserLoader(database));
+      const viewer = await authenticate(request.headers.authorization, clientAddressOf(request), services, database, createUserLoader(database));
+      // A request with no credential counts against its address's anonymous limit (RATE_LIMITED, 429);
+      // what an anonymous reader may download is the dataset's visibility's to say (the scope).
       if (!viewer) await createThrottle(database, services.config.throttle).anonymous(clientAddressOf(request));
       return viewer;
     } catch (error) {
       if (!(error instanceof ClientError)) throw error;
-      const retryAfter = error.extensions.retryAfter;
-      if (error.extensions.code === ErrorCode.RATE_LIMITED && typeof retryAfter === "number") {
-        refuse(reply, 429, error.message, { "retry-after": String(retryAfter) });
-      } else refuse(reply, 401, error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
+      const { status, headers } = credentialRefusal(error);
+      refuse(reply, status, error.message, headers);
       return undefined;
     }
   }

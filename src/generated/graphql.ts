@@ -18,6 +18,23 @@ export type Scalars = {
   SafeInt: { input: number; output: number; }
 };
 
+/** A personal access token (never its secret). */
+export type AccessToken = {
+  __typename?: 'AccessToken';
+  createdAt: Scalars['DateTime']['output'];
+  /** null: every dataset its user may reach; else only these (those its user can no longer read are left out). */
+  datasets?: Maybe<Array<Dataset>>;
+  /** null: it never expires. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  /** When it was last used, to the minute; null: never. */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  name: Scalars['String']['output'];
+  /** The secret's first 12 characters, to recognise it in a list. */
+  prefix: Scalars['String']['output'];
+  scope: TokenScope;
+};
+
 export type AdminDatasetFilter = {
   /** Only datasets of this user. */
   ownerId?: InputMaybe<Scalars['ID']['input']>;
@@ -100,6 +117,16 @@ export type CommitInput = {
   parentVersion?: InputMaybe<Scalars['Int']['input']>;
 };
 
+export type CreateAccessTokenInput = {
+  /** Only these datasets (1 to 100, each one you may read); null or left out: every dataset you may reach. */
+  datasetIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** 1 to 365; null or left out: it never expires. */
+  expiresInDays?: InputMaybe<Scalars['Int']['input']>;
+  /** 1 to 100 characters. */
+  name: Scalars['String']['input'];
+  scope: TokenScope;
+};
+
 export type CreateDatasetInput = {
   /** At most 10,000 characters. */
   description?: InputMaybe<Scalars['String']['input']>;
@@ -115,6 +142,14 @@ export type CreateDatasetInput = {
   tags?: InputMaybe<Array<Scalars['String']['input']>>;
   /** PRIVATE when left out. */
   visibility?: InputMaybe<DatasetVisibility>;
+};
+
+/** A new token and its secret, shown this once. */
+export type CreatedAccessToken = {
+  __typename?: 'CreatedAccessToken';
+  /** `dpat_` and 43 characters: send it as `Authorization: Bearer <secret>`. */
+  secret: Scalars['String']['output'];
+  token: AccessToken;
 };
 
 /** A dataset: a named pointer to a file, owned by one user, and shared with others as it pleases the owner. */
@@ -432,6 +467,12 @@ export type Mutation = {
    * read is FORBIDDEN, one you may not read NOT_FOUND.
    */
   commitDatasetVersion: DatasetVersion;
+  /**
+   * Make a personal access token for a script: its secret (`dpat_…`) is in the answer this
+   * once, and only its hash is kept. Signed in with a session, not a token. Dataset ids you
+   * cannot read are BAD_USER_INPUT on `input.datasetIds`.
+   */
+  createAccessToken: CreatedAccessToken;
   createDataset: Dataset;
   /** Delete one of your own datasets; returns its id. One you may only read or edit is FORBIDDEN. */
   deleteDataset: Scalars['ID']['output'];
@@ -445,6 +486,11 @@ export type Mutation = {
   refreshSession: AuthPayload;
   /** Create an account (always role USER) and sign in. */
   register: AuthPayload;
+  /**
+   * Revoke a personal access token: its owner, or an admin. It stops on its next request,
+   * on every instance. False when it was already revoked. Signed in with a session, not a token.
+   */
+  revokeAccessToken: Scalars['Boolean']['output'];
   /**
    * Admins: deactivate a user (they cannot sign in, and every token and session of theirs
    * ends at once) or reactivate them (they sign in again; old sessions stay ended). You
@@ -488,6 +534,11 @@ export type MutationCommitDatasetVersionArgs = {
 };
 
 
+export type MutationCreateAccessTokenArgs = {
+  input: CreateAccessTokenInput;
+};
+
+
 export type MutationCreateDatasetArgs = {
   input: CreateDatasetInput;
 };
@@ -515,6 +566,11 @@ export type MutationRefreshSessionArgs = {
 
 export type MutationRegisterArgs = {
   input: RegisterInput;
+};
+
+
+export type MutationRevokeAccessTokenArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -568,6 +624,8 @@ export type PreviewStatus =
 
 export type Query = {
   __typename?: 'Query';
+  /** Your personal access tokens, newest first (never their secrets). Signed in with a session, not a token. */
+  accessTokens: Array<AccessToken>;
   /** Admins: every dataset, with its owner. */
   adminDatasets: DatasetConnection;
   /** Admins: the audit trail, newest first. */
@@ -666,6 +724,11 @@ export type Subscription = {
 export type SubscriptionDatasetEventsArgs = {
   datasetId?: InputMaybe<Scalars['ID']['input']>;
 };
+
+/** What a personal access token may do: READ what its user may read; WRITE also create and update datasets, upload, commit and share. */
+export type TokenScope =
+  | 'READ'
+  | 'WRITE';
 
 /** Fields left out stay as they are; `description` and `filePath` may be set to null. */
 export type UpdateDatasetInput = {

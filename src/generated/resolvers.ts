@@ -9,6 +9,7 @@ import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } fr
 import type { PreviewModel } from '../previews/rows.js';
 import type { CollaboratorRow } from '../sharing/rows.js';
 import type { DatasetEventModel } from '../events/model.js';
+import type { AccessTokenRow, CreatedAccessTokenModel } from '../tokens/rows.js';
 import type { Context } from '../graphql/context.js';
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
@@ -85,6 +86,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  AccessToken: ResolverTypeWrapper<AccessTokenRow>;
   AdminDatasetFilter: Types.AdminDatasetFilter;
   AuditEvent: ResolverTypeWrapper<AuditEventRow>;
   AuditEventConnection: ResolverTypeWrapper<AuditEventConnectionModel>;
@@ -93,7 +95,9 @@ export type ResolversTypes = {
   AuthPayload: ResolverTypeWrapper<Omit<Types.AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   Boolean: ResolverTypeWrapper<Types.Scalars['Boolean']['output']>;
   CommitInput: Types.CommitInput;
+  CreateAccessTokenInput: Types.CreateAccessTokenInput;
   CreateDatasetInput: Types.CreateDatasetInput;
+  CreatedAccessToken: ResolverTypeWrapper<CreatedAccessTokenModel>;
   Dataset: ResolverTypeWrapper<DatasetRow>;
   DatasetAccess: Types.DatasetAccess;
   DatasetAccessFilter: Types.DatasetAccessFilter;
@@ -132,6 +136,7 @@ export type ResolversTypes = {
   SafeInt: ResolverTypeWrapper<Types.Scalars['SafeInt']['output']>;
   String: ResolverTypeWrapper<Types.Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  TokenScope: Types.TokenScope;
   UpdateDatasetInput: Types.UpdateDatasetInput;
   User: ResolverTypeWrapper<UserRow>;
   UserConnection: ResolverTypeWrapper<UserConnectionModel>;
@@ -140,6 +145,7 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  AccessToken: AccessTokenRow;
   AdminDatasetFilter: Types.AdminDatasetFilter;
   AuditEvent: AuditEventRow;
   AuditEventConnection: AuditEventConnectionModel;
@@ -148,7 +154,9 @@ export type ResolversParentTypes = {
   AuthPayload: Omit<Types.AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   Boolean: Types.Scalars['Boolean']['output'];
   CommitInput: Types.CommitInput;
+  CreateAccessTokenInput: Types.CreateAccessTokenInput;
   CreateDatasetInput: Types.CreateDatasetInput;
+  CreatedAccessToken: CreatedAccessTokenModel;
   Dataset: DatasetRow;
   DatasetCollaborator: CollaboratorRow;
   DatasetConnection: DatasetConnectionModel;
@@ -185,6 +193,17 @@ export type ResolversParentTypes = {
   UserEdge: UserEdgeModel;
 };
 
+export type AccessTokenResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AccessToken'] = ResolversParentTypes['AccessToken']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  datasets?: Resolver<Types.Maybe<Array<ResolversTypes['Dataset']>>, ParentType, ContextType>;
+  expiresAt?: Resolver<Types.Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastUsedAt?: Resolver<Types.Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  prefix?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  scope?: Resolver<ResolversTypes['TokenScope'], ParentType, ContextType>;
+};
+
 export type AuditEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
   actor?: Resolver<Types.Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -212,6 +231,11 @@ export type AuthPayloadResolvers<ContextType = Context, ParentType extends Resol
   refreshToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   tokenType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+};
+
+export type CreatedAccessTokenResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreatedAccessToken'] = ResolversParentTypes['CreatedAccessToken']> = {
+  secret?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  token?: Resolver<ResolversTypes['AccessToken'], ParentType, ContextType>;
 };
 
 export type DatasetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Dataset'] = ResolversParentTypes['Dataset']> = {
@@ -342,6 +366,7 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<Types.MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
   commitDatasetVersion?: Resolver<ResolversTypes['DatasetVersion'], ParentType, ContextType, RequireFields<Types.MutationCommitDatasetVersionArgs, 'input'>>;
+  createAccessToken?: Resolver<ResolversTypes['CreatedAccessToken'], ParentType, ContextType, RequireFields<Types.MutationCreateAccessTokenArgs, 'input'>>;
   createDataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<Types.MutationCreateDatasetArgs, 'input'>>;
   deleteDataset?: Resolver<ResolversTypes['ID'], ParentType, ContextType, RequireFields<Types.MutationDeleteDatasetArgs, 'id'>>;
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<Types.MutationLoginArgs, 'input'>>;
@@ -349,6 +374,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   logoutAll?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<Types.MutationRefreshSessionArgs, 'refreshToken'>>;
   register?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<Types.MutationRegisterArgs, 'input'>>;
+  revokeAccessToken?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<Types.MutationRevokeAccessTokenArgs, 'id'>>;
   setUserActive?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<Types.MutationSetUserActiveArgs, 'active' | 'userId'>>;
   setUserRole?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<Types.MutationSetUserRoleArgs, 'role' | 'userId'>>;
   shareDataset?: Resolver<ResolversTypes['DatasetCollaborator'], ParentType, ContextType, RequireFields<Types.MutationShareDatasetArgs, 'datasetId' | 'role' | 'username'>>;
@@ -364,6 +390,7 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  accessTokens?: Resolver<Array<ResolversTypes['AccessToken']>, ParentType, ContextType>;
   adminDatasets?: Resolver<ResolversTypes['DatasetConnection'], ParentType, ContextType, RequireFields<Types.QueryAdminDatasetsArgs, 'first' | 'orderBy'>>;
   auditEvents?: Resolver<ResolversTypes['AuditEventConnection'], ParentType, ContextType, RequireFields<Types.QueryAuditEventsArgs, 'first'>>;
   dataset?: Resolver<ResolversTypes['Dataset'], ParentType, ContextType, RequireFields<Types.QueryDatasetArgs, 'id'>>;
@@ -404,10 +431,12 @@ export type UserEdgeResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type Resolvers<ContextType = Context> = {
+  AccessToken?: AccessTokenResolvers<ContextType>;
   AuditEvent?: AuditEventResolvers<ContextType>;
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
+  CreatedAccessToken?: CreatedAccessTokenResolvers<ContextType>;
   Dataset?: DatasetResolvers<ContextType>;
   DatasetCollaborator?: DatasetCollaboratorResolvers<ContextType>;
   DatasetConnection?: DatasetConnectionResolvers<ContextType>;

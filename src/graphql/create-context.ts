@@ -1,4 +1,5 @@
 import type { FastifyRequest } from "fastify";
+import { tokenIdOf } from "../auth/viewer-model.js";
 import { clientAddressOf } from "../http/client-address.js";
 import { countStatements } from "../db/counting.js";
 import type { Database } from "../db/database.js";
@@ -30,10 +31,13 @@ export interface ContextParts {
  * links need from the request. Errors finding the viewer are the caller's to answer.
  */
 export async function createContext(parts: ContextParts): Promise<Context> {
-  const { services, request } = parts;
-  const db = countStatements(parts.database, services.config.limits.maxStatements);
+  const { request } = parts;
+  const db = countStatements(parts.database, parts.services.config.limits.maxStatements);
   const loaders = requestLoaders(db);
   const viewer = typeof parts.viewer === "function" ? await parts.viewer(db, loaders) : parts.viewer;
+  // What is done through a personal access token is recorded with its id.
+  const tokenId = viewer && tokenIdOf(viewer);
+  const services = tokenId ? { ...parts.services, audit: parts.services.audit.through(tokenId) } : parts.services;
   return {
     services,
     db,

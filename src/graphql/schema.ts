@@ -15,6 +15,7 @@ import { applyPolicy } from "../policy/apply.js";
 import { policy } from "../policy/field-rules.js";
 import { sessionResolvers } from "../sessions/resolvers.js";
 import { sharingResolvers } from "../sharing/resolvers.js";
+import { tokenResolvers } from "../tokens/resolvers.js";
 import { userResolvers } from "../users/resolvers.js";
 import { applyWriteLimit } from "./write-limit.js";
 
@@ -48,6 +49,7 @@ const resolvers: Resolvers[] = [
   userResolvers,
   datasetResolvers,
   sharingResolvers,
+  tokenResolvers,
   eventResolvers,
 ];
 

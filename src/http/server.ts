@@ -250,7 +250,7 @@ export async function buildServer({ services, database, schema, logger, staging 
           requestId: request.id,
           report,
           viewer: async (db, loaders) => {
-            const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, db, loaders.users);
+            const viewer = await authenticate(request.headers.authorization, clientAddressOf(request), services, db, loaders.users);
             // A request with no credential counts against its address's anonymous limit (RATE_LIMITED, 429).
             if (!viewer) await createThrottle(db, config.throttle).anonymous(clientAddressOf(request));
             return viewer;

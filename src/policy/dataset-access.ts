@@ -4,7 +4,16 @@ import type { Queryable } from "../db/database.js";
 import type { DatasetAccess, DatasetAccessFilter } from "../generated/graphql.js";
 import { DATASET_ACCESS } from "./access-sql.js";
 
-const isAdmin = (viewer: Viewer | null) => viewer?.role === "ADMIN";
+/**
+ * Whether the viewer's admin role counts: an admin signed in in person. A personal access
+ * token never carries admin powers (an admin's token reaches what a plain user's would).
+ */
+export const actsAsAdmin = (viewer: Viewer | null): boolean => viewer?.role === "ADMIN" && viewer.credential.kind === "session";
+
+/** Whether the viewer may change anything: a person, or a token of scope WRITE. */
+export const mayWrite = (viewer: Viewer): boolean => viewer.credential.kind === "session" || viewer.credential.scope === "WRITE";
+
+const isAdmin = actsAsAdmin;
 
 /**
  * What can be done with a dataset, each allowed by some of the viewer's accesses to it
@@ -62,9 +71,15 @@ export interface DatasetScope {
   datasets: readonly string[] | null;
 }
 
-/** The scope of `viewer` (null: anonymous) for `action`: the one every door builds (GraphQL, downloads, uploads, events). */
+/**
+ * The scope of `viewer` (null: anonymous) for `action`: the one every door builds (GraphQL,
+ * downloads, uploads, events). A personal access token brings its limits: READ allows
+ * nothing but reading, and a dataset list limits every action to those datasets.
+ */
 export function datasetScope(viewer: Viewer | null, action: DatasetAction): DatasetScope {
-  return { userId: viewer?.id ?? null, admin: isAdmin(viewer), allowed: DATASET_ACTIONS[action], datasets: null };
+  const allowed = action === "read" || viewer === null || mayWrite(viewer) ? DATASET_ACTIONS[action] : [];
+  const datasets = viewer ? datasetLimit(viewer) : null;
+  return { userId: viewer?.id ?? null, admin: isAdmin(viewer), allowed, datasets };
 }
 
 /** The scope's values in the order the statements' placeholders take them (`scopeAt` in access-sql.ts). */
@@ -75,7 +90,7 @@ export const scopeParams = (scope: DatasetScope) => [scope.userId, scope.admin, 
  * is NOT_FOUND, exactly as one that does not exist (ids cannot be probed); one they may read
  * is FORBIDDEN (they know it exists, and learn that they may not do this).
  */
-export function datasetRefusal(access: DatasetAccess | null, action: DatasetAction): ClientError {
+export function datasetRefusal(viewer: Viewer | null, access: DatasetAccess | null, action: DatasetAction): ClientError {
   if (!mayDo(access, "read")) return notFound("Dataset");
   if (action === "leave" && access === "OWNER") {
     return badUserInput("userId", "You own this dataset: there is no access of yours to take away (delete the dataset instead)");
@@ -86,6 +101,7 @@ export function datasetRefusal(access: DatasetAccess | null, action: DatasetActi
     manage: "do this: only the dataset's owner may (deleting, sharing, changing its visibility)",
     leave: "leave this dataset: it is not shared with you",
   };
+  if (viewer && !mayWrite(viewer)) return forbidden("This access token may only read (scope READ)");
   return forbidden(`You may not ${what[action]}`);
 }
 
@@ -100,6 +116,9 @@ export const unshareAction = (viewer: Viewer, userId: string): DatasetAction => 
 export type DatasetListScope =
   /** One owner's datasets, or (null) every dataset. */
   { kind: "owner"; ownerId: string | null } | { kind: "shared"; userId: string } | { kind: "ownedOrShared"; userId: string };
+
+/** The datasets a viewer's credential is limited to (a personal access token's list); null: no limit. Lists keep only these. */
+export const datasetLimit = (viewer: Viewer): readonly string[] | null => (viewer.credential.kind === "token" ? viewer.credential.datasetIds : null);
 
 export function datasetListScope(viewer: Viewer, access: DatasetAccessFilter | null | undefined): DatasetListScope {
   if (access === "SHARED") return { kind: "shared", userId: viewer.id };
@@ -141,5 +160,5 @@ export async function findDatasetAccess(db: Queryable, viewer: Viewer | null, da
  * may read it but not do this.
  */
 export async function refusalOf(db: Queryable, viewer: Viewer | null, datasetId: string, action: DatasetAction) {
-  return datasetRefusal(await findDatasetAccess(db, viewer, datasetId), action);
+  return datasetRefusal(viewer, await findDatasetAccess(db, viewer, datasetId), action);
 }

@@ -5,6 +5,7 @@ import { forbidden, unauthenticated } from "../common/errors.js";
 import type { Resolvers, ResolversParentTypes } from "../generated/resolvers.js";
 import type { UserRow } from "../users/rows.js";
 import type { AccountChange } from "../users/store.js";
+import { actsAsAdmin, datasetLimit, mayWrite } from "./dataset-access.js";
 
 /**
  * Who may see or do what: the one place that decides (docs/api.md "Who sees what").
@@ -45,7 +46,7 @@ export function requireViewer(context: Context): Viewer {
   return context.viewer;
 }
 
-const isAdmin = (viewer: Viewer | null) => viewer?.role === "ADMIN";
+const isAdmin = actsAsAdmin;
 
 export const anyone: Rule = () => {};
 
@@ -56,8 +57,28 @@ export const signedIn: Rule = (context) => {
   requireViewer(context);
 };
 
+/** An admin signed in in person: a personal access token of an admin is FORBIDDEN here too. */
 export const adminOnly: Rule = (context) => {
   if (!isAdmin(requireViewer(context))) throw forbidden("Only admins may do this");
+};
+
+/**
+ * What only a person at the keyboard should do (passwords, sessions, tokens themselves):
+ * FORBIDDEN through a personal access token, so a leaked token cannot entrench itself.
+ */
+export const personOnly: Rule = (context) => {
+  if (requireViewer(context).credential.kind !== "session") throw forbidden("Sign in with your password for this: an access token may not do it");
+};
+
+/** Any change: a person, or a personal access token of scope WRITE (READ tokens only read). */
+export const writer: Rule = (context) => {
+  if (!mayWrite(requireViewer(context))) throw forbidden("This access token may only read (scope READ)");
+};
+
+/** A change outside any one dataset (making one): a writer whose token, if any, is not limited to some datasets. */
+export const unlimitedWriter: Rule = (context, parent) => {
+  writer(context, parent);
+  if (datasetLimit(requireViewer(context)) !== null) throw forbidden("This access token is limited to some datasets: it cannot make another");
 };
 
 /** A user's private fields: for themself (also right after they signed in) and admins. */
@@ -78,23 +99,30 @@ export const policy: PolicyTable = {
     adminDatasets: adminOnly,
     users: adminOnly,
     auditEvents: adminOnly,
+    accessTokens: personOnly,
   },
   Mutation: {
     register: anyone,
     login: anyone,
     refreshSession: anyone,
-    logout: signedIn,
-    logoutAll: signedIn,
-    changePassword: signedIn,
-    createDataset: signedIn,
-    updateDataset: signedIn,
-    deleteDataset: signedIn,
+    // Sessions and passwords are a person's: a token ends none and changes none.
+    logout: personOnly,
+    logoutAll: personOnly,
+    changePassword: personOnly,
+    createDataset: unlimitedWriter,
+    updateDataset: writer,
+    // Deleting loses every version: a person's decision, never a script's (not in WRITE).
+    deleteDataset: personOnly,
     setUserRole: adminOnly,
     setUserActive: adminOnly,
     // Who may change, delete, commit to and share which dataset: the dataset scopes (dataset-access.ts), in SQL.
-    commitDatasetVersion: signedIn,
-    shareDataset: signedIn,
-    unshareDataset: signedIn,
+    commitDatasetVersion: writer,
+    shareDataset: writer,
+    unshareDataset: writer,
+    // A token never makes or revokes tokens (a leaked one could not hide or multiply);
+    // revoking: the token's owner or an admin, checked by the resolver.
+    createAccessToken: personOnly,
+    revokeAccessToken: personOnly,
   },
   // Checked when the subscription starts; which events reach the viewer is the read scope
   // (dataset-access.ts), checked for each event when it arrives (src/events/hub.ts).
@@ -143,6 +171,10 @@ export const policy: PolicyTable = {
   AuditEventEdge: {},
   PageInfo: {},
   AuthPayload: {},
+  // Reached only by the token's owner (accessTokens, createAccessToken): its datasets are
+  // read within the owner's read scope by the resolver.
+  AccessToken: { datasets: withParent },
+  CreatedAccessToken: {},
 };
 
 /**

@@ -31,7 +31,7 @@ export async function shareDataset(
   const scope = datasetScope(viewer, "manage");
   return database.transaction(async (tx) => {
     const dataset = await lockDataset(tx, request.datasetId, scope);
-    if (!dataset.allowed) throw datasetRefusal(dataset.access, "manage");
+    if (!dataset.allowed) throw datasetRefusal(viewer, dataset.access, "manage");
     const user = await findActiveUserByUsername(tx, request.username);
     if (!user) throw badUserInput("username", NO_SUCH_USER);
     // Only the owner gets this far, so this is sharing with oneself.
@@ -67,7 +67,7 @@ export async function unshareDataset(
   const scope = datasetScope(viewer, "manage");
   return database.transaction(async (tx) => {
     const dataset = await lockDataset(tx, request.datasetId, datasetScope(viewer, action));
-    if (!dataset.allowed) throw datasetRefusal(dataset.access, action);
+    if (!dataset.allowed) throw datasetRefusal(viewer, dataset.access, action);
     const [removed] = await tx.query<{ role: DatasetRole }>(sql.DELETE_COLLABORATOR, [request.datasetId, request.userId, ...scopeParams(scope)]);
     if (!removed) return false;
     await context.services.audit.record(tx, {

@@ -1,5 +1,5 @@
 import type { Upload } from "@tus/utils";
-import type { Viewer } from "../auth/viewer.js";
+import { tokenIdOf, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../graphql/context.js";
 import type { Database } from "../db/database.js";
 import type { UploadRow } from "../files/rows.js";
@@ -102,7 +102,7 @@ async function finish({ database, services, staging }: FinishParts, upload: Uplo
   const completed = await database.transaction(async (tx) => {
     const marked = await tx.query(sql.MARK_UPLOAD_COMPLETE, [upload.id]);
     if (marked.length === 0) return false;
-    await services.audit.record(tx, {
+    await services.audit.through(tokenIdOf(viewer)).record(tx, {
       type: "upload.completed",
       actorId: viewer.id,
       subjectId: row.datasetId,

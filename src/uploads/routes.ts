@@ -1,15 +1,16 @@
+import { clientAddressOf } from "../http/client-address.js";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Server as TusServer } from "@tus/server";
 import type { Upload } from "@tus/utils";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { authenticate, type Viewer } from "../auth/viewer.js";
+import { authenticate, tokenIdOf, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../graphql/context.js";
 import type { Database } from "../db/database.js";
-import { ClientError } from "../common/errors.js";
+import { ClientError, credentialRefusal } from "../common/errors.js";
 import type { DatasetAccess } from "../generated/graphql.js";
 import { datasetPermission } from "../policy/dataset-access.js";
-import { datasetScope, mayDo, scopeParams } from "../policy/dataset-access.js";
+import { datasetScope, mayDo, mayWrite, scopeParams } from "../policy/dataset-access.js";
 import { createUserLoader } from "../users/loader.js";
 import { finishUpload } from "./finish.js";
 import type { HashingFileStore } from "./hashing-file-store.js";
@@ -128,7 +129,7 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
         config.files.uploadExpirySeconds,
       ]);
       if (upload.size === undefined && reserve > 0) await tx.query(sql.RESERVE_UPLOAD_BYTES, [upload.id, reserve]);
-      await services.audit.record(tx, {
+      await services.audit.through(tokenIdOf(viewer)).record(tx, {
         type: "upload.created",
         actorId: viewer.id,
         subjectId: metadata.datasetId,
@@ -141,16 +142,22 @@ export async function registerUploads(app: FastifyInstance, services: Services, 
   async function admit(request: FastifyRequest, reply: FastifyReply): Promise<Admitted | null> {
     let viewer: Viewer | null;
     try {
-      viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, database, createUserLoader(database));
+      viewer = await authenticate(request.headers.authorization, clientAddressOf(request), services, database, createUserLoader(database));
     } catch (error) {
       if (error instanceof ClientError) {
-        refuse(reply, 401, error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
+        const { status, headers } = credentialRefusal(error);
+        refuse(reply, status, error.message, headers);
         return null;
       }
       throw error;
     }
     if (!viewer) {
       refuse(reply, 401, "Sign in first: uploads need Authorization: Bearer <access token>", { "www-authenticate": "Bearer" });
+      return null;
+    }
+    if (!mayWrite(viewer)) {
+      // Every tus request serves an upload, a write: a READ token has none to make or resume.
+      refuse(reply, 403, "This access token may only read (scope READ): uploads need a WRITE token");
       return null;
     }
     // tus's URLs carry no query: one here could only be an attempt to make tus read another id.

@@ -1,0 +1,94 @@
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUser, type TestUser } from "./support/factories.js";
+import { startServer, type TestServer } from "./support/server.js";
+
+/**
+ * docs/tokens.md's script flow runs as printed: the playground's mutation (with a session),
+ * then every `sh` block in order in one bash, with the `js` block saved under the name its
+ * first line gives, against a real server. The README points there.
+ */
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+interface Block {
+  lang: string;
+  code: string;
+}
+
+function fencedBlocks(markdown: string): Block[] {
+  return [...markdown.matchAll(/^```(\w+)\n([\s\S]*?)^```$/gm)].map((match) => ({ lang: match[1]!, code: match[2]! }));
+}
+
+function run(script: string, cwd: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", ["-euo", "pipefail", "-c", script], { cwd, env: { PATH: process.env.PATH ?? "", HOME: cwd, ...env } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    child.stderr.on("data", (chunk) => (err += chunk));
+    child.on("close", (code) => resolve({ code, out, err }));
+  });
+}
+
+let server: TestServer;
+let user: TestUser;
+let dir: string;
+
+beforeAll(async () => {
+  server = await startServer();
+  user = await createUser(server);
+  // Inside the repository (under the ignored .data/), so `import "tus-js-client"` resolves.
+  await mkdir(join(ROOT, ".data"), { recursive: true });
+  dir = await mkdtemp(join(ROOT, ".data", "docs-tokens-"));
+}, 180_000);
+afterAll(async () => {
+  await server.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("docs/tokens.md", () => {
+  it("the script's whole flow runs as printed: token, curl upload, commit, download, tus client", async () => {
+    const blocks = fencedBlocks(await readFile(join(ROOT, "docs/tokens.md"), "utf8"));
+    const playground = blocks.filter((block) => block.lang === "graphql");
+    const scripts = blocks.filter((block) => block.lang === "sh");
+    const files = blocks.filter((block) => block.lang === "js");
+    expect(playground).toHaveLength(1);
+    expect(scripts.length).toBeGreaterThanOrEqual(3);
+    expect(files).toHaveLength(1);
+
+    const made = await server.graphql(playground[0]!.code, {}, { token: user.token });
+    expect(made.errors).toBeUndefined();
+    const secret = made.data.createAccessToken.secret as string;
+    for (const file of files) {
+      const name = /^\/\/ ([\w.-]+):/.exec(file.code)?.[1];
+      expect(name, "a js block names its file on its first line").toBeTruthy();
+      await writeFile(join(dir, name!), file.code);
+    }
+    const result = await run(scripts.map((block) => block.code).join("\n"), dir, {
+      API: server.origin,
+      DPAT: secret,
+      NODE_PATH: join(ROOT, "node_modules"),
+    });
+    expect(result.code, `${result.out}\n${result.err}`).toBe(0);
+    expect(result.out).toContain("version 1");
+    expect(result.out).toContain("downloaded the same bytes");
+    expect(result.out).toMatch(/"number":2/);
+
+    // What the script did, as the database has it: two versions, made through the token.
+    const [dataset] = await server.database.query<{ id: string; latest: number }>(
+      "select id, latest_version as latest from datasets where user_id = $1 and name = 'Nightly import'",
+      [user.id],
+    );
+    expect(dataset!.latest).toBe(2);
+    const events = await server.database.query<{ token: string }>(
+      "select details->>'tokenId' as token from audit_events where type = 'version.committed' and subject_id = $1",
+      [dataset!.id],
+    );
+    expect(events).toHaveLength(2);
+    expect(new Set(events.map((event) => event.token))).toEqual(new Set([made.data.createAccessToken.token.id]));
+  }, 180_000);
+});
