@@ -119,8 +119,14 @@ export const policy: PolicyTable = {
   DatasetEvent: { version: withParent },
   // A link signed for the viewer; the download route checks the access again when it is used.
   // The preview is the file's: whoever reached the file (through a dataset they may read) sees it.
-  DatasetFile: { downloadUrl: signedIn, preview: withParent },
+  // The table is the file's too, like its preview: whoever reached the file may explore it.
+  DatasetFile: { downloadUrl: signedIn, preview: withParent, table: withParent },
   FilePreview: { rows: withParent },
+  FileTable: { columns: withParent, rows: withParent },
+  RowConnection: {},
+  ColumnProfile: {},
+  HistogramBin: {},
+  ValueCount: {},
   FileColumn: {},
   DatasetVersionConnection: { nodes: withParent, totalCount: withParent },
   DatasetVersionEdge: {},
