@@ -78,7 +78,7 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     expirationPeriodInMilliseconds: config.files.uploadExpirySeconds * 1000,
   });
   // Row queries of explored tables; its readers start when first needed.
-  const tables = createTables(config.tables, config.files.storageUrl, blobStore, logger);
+  const tables = createTables(config.tables, config.files.storageUrl, blobStore, logger, metrics.registry);
   const garbage = createGarbageCollector(database, blobStore, staging, logger, (key) => tables.copies.remove(key));
   const previewsJob = previewJob({ database: openedDatabase, store: blobStore, config: config.previews, metrics: metrics.previews, logger });
   // Every queue, listener and timer, started in order here and stopped in the reverse order on close.

@@ -77,8 +77,10 @@ export function createGarbageCollector(
   }
 
   function collectSoon(candidates: readonly string[]) {
-    if (candidates.length === 0) return;
-    collect(candidates).catch((error) => logger.warn({ err: error }, "collecting a deleted dataset's content failed; the next sweep does it"));
+    // The dataset's profiles went with it (cascade), whatever happens to its content: their tables' copies are due now.
+    collect(candidates)
+      .then(() => sweepTableCopies(database, store, tableCopyRemoved))
+      .catch((error) => logger.warn({ err: error }, "collecting a deleted dataset's content failed; the next sweep does it"));
   }
 
   async function reclaim(sha256: string, size: number): Promise<void> {

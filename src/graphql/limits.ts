@@ -103,6 +103,11 @@ export const COUNT_COST = 10;
 export const SEARCH_COST = 100;
 /** The page size a list field gets when `first` is not given and the schema gives no default. */
 const DEFAULT_PAGE_SIZE = ASSUMED_LIST_LENGTH;
+/**
+ * Object types that are values stored in their parent's row (a table's column profiles, in its
+ * preview's row): reading the parent reads them, so their lists cost nothing of their own.
+ */
+const STORED_VALUE_TYPES: ReadonlySet<string> = new Set(["ColumnProfile", "HistogramBin", "ValueCount"]);
 /** Fields whose pages may be larger than 100 (`FileTable.rows`: 500). */
 const LARGEST_PAGES: Record<string, number> = { rows: 500 };
 
@@ -189,6 +194,8 @@ class CostAnalysis {
         const field = parent.getFields()[selection.name.value];
         if (!field) continue; // __typename and friends
         const named = getNamedType(field.type);
+        // Values stored with their parent (a table's column profiles) cost nothing more to send.
+        if (STORED_VALUE_TYPES.has(named.name)) continue;
         if (!selection.selectionSet || !isCompositeType(named)) {
           if (field.name === "totalCount") total += COUNT_COST + (scope.searched ? SEARCH_COST : 0);
           // A list of values paged by `first` (a preview's `rows`): each value is an object's worth.

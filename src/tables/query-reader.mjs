@@ -5,6 +5,7 @@
 // Plain JavaScript: the child starts with plain Node, no TypeScript loader.
 //
 // Start: argv[2] is JSON { memoryLimitBytes, threads, temporaryDirectory, allowedDirectories, maxValueChars }.
+// Out first: { ready: true } once DuckDB is open.
 // In: { id, path, select, where, orderBy, params, limit, offset }. Out: { id, ok: true, rows, total }
 // or { id, ok: false, message } (DuckDB's own text: the parent logs it and never shows it).
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -60,6 +61,11 @@ async function answer(connection, query) {
 }
 
 const ready = open();
+// The pool starts a query's time limit once DuckDB is open (a failure to open is the first query's answer).
+ready.then(
+  () => process.send({ ready: true }),
+  () => process.send({ ready: true }),
+);
 let chain = Promise.resolve();
 
 process.on("message", (query) => {

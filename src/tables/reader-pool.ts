@@ -54,6 +54,8 @@ interface Reader {
   child: ChildProcess;
   /** Its own spill directory: DuckDB names its temporary files alike in every process. */
   directory: string;
+  /** Settles once DuckDB is open in it (or it died): a query's time limit starts then, not with the process. */
+  ready: Promise<void>;
   busy: boolean;
   current?: { id: number; settle(answer: PoolAnswer): void };
 }
@@ -80,6 +82,8 @@ export class ReaderPool {
     if (!reader) return { kind: "crashed" };
     this.running += 1;
     try {
+      await reader.ready;
+      if (!this.readers.has(reader)) return { kind: "crashed" };
       return await new Promise<PoolAnswer>((resolve) => {
         const id = this.nextId++;
         const timer = setTimeout(() => {
@@ -160,18 +164,24 @@ export class ReaderPool {
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       env: { PATH: process.env.PATH ?? "", TMPDIR: temporaryDirectory },
     });
-    const reader: Reader = { child, directory: temporaryDirectory, busy: false };
+    let opened!: () => void;
+    const reader: Reader = { child, directory: temporaryDirectory, busy: false, ready: new Promise<void>((resolve) => (opened = resolve)) };
     this.readers.add(reader);
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       if (stderr.length < 4096) stderr += chunk.toString("utf8").slice(0, 4096 - stderr.length);
     });
-    child.on("message", (answer: ChildAnswer) => {
+    child.on("message", (answer: ChildAnswer | { ready: true }) => {
+      if ("ready" in answer) return opened();
       if (reader.current?.id !== answer.id) return;
       reader.current.settle(answer.ok ? { kind: "rows", rows: answer.rows, total: answer.total } : { kind: "failed", engineMessage: answer.message });
     });
-    child.on("error", () => this.retire(reader));
+    child.on("error", () => {
+      opened();
+      this.retire(reader);
+    });
     child.on("exit", (code, signal) => {
+      opened();
       if (reader.current && !this.closed) {
         this.options.logger.warn(
           { pid: child.pid, code, signal, stderr: stderr.trim() || undefined },

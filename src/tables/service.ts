@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { Gauge, type Registry } from "prom-client";
 import type { TablesConfig } from "../config/config.js";
 import { rateLimited } from "../common/errors.js";
 import type { RowFilter, RowOrder } from "../generated/graphql.js";
@@ -45,7 +46,7 @@ export interface Tables {
   close(): Promise<void>;
 }
 
-export function createTables(config: TablesConfig, storageUrl: string, store: BlobStore, logger: Logger): Tables {
+export function createTables(config: TablesConfig, storageUrl: string, store: BlobStore, logger: Logger, registry?: Registry): Tables {
   const copiesDirectory = join(config.cacheDir, "copies");
   const spillDirectory = join(config.cacheDir, "spill");
   // What an earlier run of this instance left: copies it fetched (some since removed from storage), spills.
@@ -64,6 +65,22 @@ export function createTables(config: TablesConfig, storageUrl: string, store: Bl
     logger,
   });
   const inHand = new Map<string, number>();
+  new Gauge({
+    name: "table_queries_running",
+    help: "Row queries in a table reader of this instance now",
+    registers: registry ? [registry] : [],
+    collect() {
+      this.set(pool.running);
+    },
+  });
+  new Gauge({
+    name: "table_readers",
+    help: "Table reader processes of this instance now",
+    registers: registry ? [registry] : [],
+    collect() {
+      this.set(pool.pids().length);
+    },
+  });
 
   async function run(table: PreviewTable, args: RowArgs): Promise<RowPage> {
     const columns = table.profiles.map((profile, index) => queryColumn(profile.name, index, profile.storedType));
