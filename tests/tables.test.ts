@@ -240,6 +240,13 @@ describe("rows", () => {
     expect(new Set(seen).size).toBe(ROWS.length - 1);
   });
 
+  it("counts first in the query's cost", async () => {
+    const cost = async (first: number) => (await rows({ first, columns: ["id"] })).response.extensions!.cost as number;
+    const [small, large] = [await cost(10), await cost(100)];
+    // A version's files count as 20 (cost-budget.ts): 20 × 90 more rows.
+    expect(large - small).toBe(20 * 90);
+  });
+
   it("refuses bad input as BAD_USER_INPUT naming the field, before running anything", async () => {
     const { page: first } = await rows({ first: 2, columns: ["id"] });
     const cursor = first!.pageInfo.endCursor;
@@ -358,6 +365,32 @@ describe("the reader pool", () => {
     const { page } = await rows({ where: { column: "id", op: "LT", value: 3 }, columns: ["id"] }, one);
     expect(page!.nodes).toEqual([[1], [2]]);
     expect(readerPids()).not.toContain(pid);
+  });
+
+  it("bounds each user's queries running at once: one more is RATE_LIMITED", async () => {
+    const bounded = await startServer(
+      { TABLE_READERS: "1", TABLE_QUERIES_PER_USER: "1", PREVIEW_WORKERS: "0", STORAGE_URL: api.config.files.storageUrl, JWT_SECRET: api.secret },
+      undefined,
+      api,
+    );
+    try {
+      const before = new Set(readerPids());
+      expect((await rows({ first: 1 }, bounded)).response.errors).toBeUndefined();
+      const [pid] = readerPids().filter((found) => !before.has(found));
+      process.kill(pid!, "SIGSTOP");
+      const held = rows({ first: 1 }, bounded);
+      for (const deadline = Date.now() + 30_000; (await metric(bounded, "table_queries_running")) !== 1; ) {
+        if (Date.now() > deadline) throw new Error("the query never reached the reader");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const { response } = await rows({ first: 1 }, bounded);
+      expect(errorCode(response)).toBe("RATE_LIMITED");
+      process.kill(pid!, "SIGKILL");
+      expect(errorCode((await held).response)).toBe("SERVICE_UNAVAILABLE");
+      expect((await rows({ first: 1, columns: ["id"] }, bounded)).page!.nodes).toEqual([[1]]);
+    } finally {
+      await bounded.close();
+    }
   });
 
   it("answers a query over its time limit with REQUEST_TOO_EXPENSIVE and replaces the reader", async () => {
