@@ -1,4 +1,8 @@
 import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser, type TestUser } from "./support/factories.js";
 import { commitFiles } from "./support/files.js";
@@ -333,6 +337,73 @@ async function metric(server: TestServer, name: string): Promise<number> {
   const text = await (await fetch(`${server.origin}/metrics`)).text();
   return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
 }
+
+/** A Parquet file of the other types, written by DuckDB itself. */
+async function typesFixture(): Promise<Buffer> {
+  const directory = await mkdtemp(join(tmpdir(), "tables-test-"));
+  const instance = await DuckDBInstance.create(":memory:", { autoinstall_known_extensions: "false", autoload_known_extensions: "false" });
+  const connection = await instance.connect();
+  try {
+    const path = join(directory, "types.parquet");
+    await connection.run(
+      `copy (select * from (values
+         (1::integer, 1.1::float, 2.50::decimal(10,2), timestamptz '2024-01-01 00:00:00+00', [1, 2]),
+         (2::integer, 2.2::float, 3.75::decimal(10,2), timestamptz '2024-01-01 12:00:00+00', null),
+         (3::integer, null, 1.25::decimal(10,2), null, [3])
+       ) t(i, f, d, tz, l)) to '${path}' (format parquet)`,
+    );
+    return await readFile(path);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+describe("other column types", () => {
+  let typesId: string;
+  beforeAll(async () => {
+    typesId = (await createDataset(api, owner)).id;
+    await commitFiles(api, owner.token, typesId, { "types.parquet": await typesFixture() });
+    expect((await settledPreviews(api, owner.token, typesId, 20, 120))["types.parquet"].status).toBe("READY");
+  }, 180_000);
+
+  it("compares FLOAT, DECIMAL, INTEGER and TIMESTAMP WITH TIME ZONE by their type; lists take only IS_NULL", async () => {
+    const ids = async (where: unknown) => {
+      const { response, page } = await rows({ where, columns: ["i"] }, api, typesId);
+      expect(response.errors, JSON.stringify(where)).toBeUndefined();
+      return page!.nodes.map((node: number[]) => node[0]);
+    };
+    // 1.1 as a FLOAT is not the double 1.1: the value is cast to the column's own type.
+    expect(await ids({ column: "f", op: "EQ", value: 1.1 })).toEqual([1]);
+    expect(await ids({ column: "d", op: "GT", value: "2.5" })).toEqual([2]);
+    expect(await ids({ column: "d", op: "LTE", value: 2.5 })).toEqual([1, 3]);
+    expect(await ids({ column: "i", op: "IN", values: [3, 1] })).toEqual([1, 3]);
+    expect(await ids({ column: "tz", op: "GT", value: "2024-01-01T13:00:00+02:00" })).toEqual([2]);
+    // No offset: UTC.
+    expect(await ids({ column: "tz", op: "EQ", value: "2024-01-01 12:00:00" })).toEqual([2]);
+    expect(await ids({ column: "l", op: "IS_NULL" })).toEqual([2]);
+    const refused = await rows({ where: { column: "l", op: "EQ", value: [1, 2] } }, api, typesId);
+    expect(errorCode(refused.response)).toBe("BAD_USER_INPUT");
+    expect(refused.response.errors![0]!.extensions!.field).toBe("where.op");
+    const tooBig = await rows({ where: { column: "i", op: "EQ", value: 2 ** 31 } }, api, typesId);
+    expect(tooBig.response.errors![0]!.extensions!.field).toBe("where.value");
+
+    const response = await api.graphql(
+      `query($id: ID!) { dataset(id: $id) { latestVersion { files { table { columns { name type min max distinctCount histogram { count } topValues { value } } } } } } }`,
+      { id: typesId },
+      { token: owner.token },
+    );
+    const columns = Object.fromEntries(
+      response.data.dataset.latestVersion.files[0].table.columns.map((column: UntypedData) => [column.name, column]),
+    );
+    expect(columns.d).toMatchObject({ type: "DECIMAL(10,2)", min: 1.25, max: 3.75, distinctCount: 3 });
+    expect(columns.i).toMatchObject({ type: "INTEGER", min: 1, max: 3, histogram: [{ count: 1 }, { count: 1 }, { count: 1 }] });
+    expect(columns.tz).toMatchObject({ type: "TIMESTAMP WITH TIME ZONE", distinctCount: 2 });
+    expect(columns.tz.histogram.reduce((sum: number, bin: UntypedData) => sum + bin.count, 0)).toBe(2);
+    expect(columns.l).toMatchObject({ min: null, max: null, histogram: null, topValues: null, distinctCount: 2 });
+  });
+});
 
 describe("the reader pool", () => {
   let one: TestServer;
