@@ -76,6 +76,7 @@ const config: CodegenConfig = {
           DatasetVersion: "../files/rows.js#VersionRow",
           DatasetFile: "../files/rows.js#FileRow",
           FilePreview: "../previews/rows.js#PreviewModel",
+          FileTable: "../previews/rows.js#PreviewTable",
           DatasetVersionConnection: "../files/rows.js#VersionConnectionModel",
           DatasetVersionEdge: "../files/rows.js#VersionEdgeModel",
           DatasetCollaborator: "../sharing/rows.js#CollaboratorRow",

@@ -23,6 +23,7 @@ import { HashingFileStore } from "./uploads/hashing-file-store.js";
 import { startBackground } from "./jobs/runner.js";
 import { sweeperTask } from "./jobs/sweeper.js";
 import { previewJob } from "./previews/job.js";
+import { createTables } from "./tables/service.js";
 
 /**
  * Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`
@@ -76,7 +77,9 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     directory: config.files.uploadDir,
     expirationPeriodInMilliseconds: config.files.uploadExpirySeconds * 1000,
   });
-  const garbage = createGarbageCollector(database, blobStore, staging, logger);
+  // Row queries of explored tables; its readers start when first needed.
+  const tables = createTables(config.tables, config.files.storageUrl, blobStore, logger, metrics.registry);
+  const garbage = createGarbageCollector(database, blobStore, staging, logger, (key) => tables.copies.remove(key));
   const previewsJob = previewJob({ database: openedDatabase, store: blobStore, config: config.previews, metrics: metrics.previews, logger });
   // Every queue, listener and timer, started in order here and stopped in the reverse order on close.
   const background = await startBackground({
@@ -109,6 +112,7 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     },
     events: background.listeners.events,
     previews: previewsJob.previews,
+    tables,
   };
   staging.onBytes = (count) => metrics.bytesUploaded.inc(count);
   logger.info({ storage: blobStore.description, staging: config.files.uploadDir }, "file storage");
@@ -120,6 +124,7 @@ export async function createApp(config: Config, openedDatabase: Database, logger
   const app = await buildServer({ services, database, schema: buildSchema(), logger, staging });
   // Fastify runs the onClose hooks last-added first: the background work stops, then the store closes, then the hashing threads.
   app.addHook("onClose", () => services.passwords.close());
+  app.addHook("onClose", () => tables.close());
   app.addHook("onClose", async () => {
     // Before the store closes: a profile in hand is stopped (its job is retried elsewhere).
     await background.stop();

@@ -202,6 +202,12 @@ describe("configuration", () => {
     PREVIEW_MAX_EXPANDED_BYTES: ["0", "PREVIEW_MAX_EXPANDED_BYTES: expected a size in bytes"],
     PREVIEW_SMALL_WORKERS: ["one", "PREVIEW_SMALL_WORKERS: expected a whole number from 0 to 64"],
     PREVIEW_SMALL_FILE_BYTES: ["small", "PREVIEW_SMALL_FILE_BYTES: expected a size in bytes"],
+    TABLE_READERS: ["0", "TABLE_READERS: expected a whole number from 1 to 64"],
+    TABLE_READER_MEMORY_LIMIT: ["lots", "TABLE_READER_MEMORY_LIMIT: expected a size in bytes"],
+    TABLE_READER_THREADS: ["0", "TABLE_READER_THREADS: expected a whole number from 1 to 64"],
+    TABLE_QUERY_TIMEOUT: ["5", "TABLE_QUERY_TIMEOUT: expected a whole number from 10 to 600000"],
+    TABLE_QUERIES_PER_USER: ["0", "TABLE_QUERIES_PER_USER: expected a whole number from 1 to 64"],
+    TABLE_CACHE_DIR: ["", ""],
   };
 
   it("has a bad-value case for every variable it reads", () => {

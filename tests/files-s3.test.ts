@@ -35,13 +35,15 @@ async function keysInBucket(): Promise<string[]> {
 }
 
 describe("files on S3 storage", () => {
-  it("stores committed content in the bucket once, serves it with ranges, and leaves nothing after the dataset is deleted", async () => {
+  it("stores committed content in the bucket once, serves it with ranges, explores its table, and leaves nothing after the dataset is deleted", async () => {
     const owner = await createUser(server);
     const dataset = await createDataset(server, owner);
     const csv = Buffer.from("city,population\nOslo,709037\nBergen,291940\n");
     const version = await commitFiles(server, owner.token, dataset.id, { "cities.csv": csv, "again.csv": csv });
     expect(version.files.map((file: { sha256: string }) => file.sha256)).toEqual([sha256(csv), sha256(csv)]);
-    expect(await keysInBucket()).toEqual([`datasets/blobs/${sha256(csv).slice(0, 2)}/${sha256(csv)}`]);
+    const blobKey = `datasets/blobs/${sha256(csv).slice(0, 2)}/${sha256(csv)}`;
+    // The content once (the preview's job may already have added the table's columnar copy beside it).
+    expect((await keysInBucket()).filter((key) => key === blobKey)).toEqual([blobKey]);
 
     const whole = await download(server, owner.token, dataset.id, 1, "cities.csv");
     expect(Buffer.from(await whole.arrayBuffer())).toEqual(csv);
@@ -61,6 +63,21 @@ describe("files on S3 storage", () => {
       if (preview?.status === "PENDING") await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(preview).toEqual({ status: "READY", rowCount: 2 });
+    // The table's columnar copy is the one other object; row queries read a local copy of it.
+    expect((await keysInBucket()).filter((key) => key !== blobKey)).toHaveLength(1);
+    const rows = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { latestVersion { files { path table { rows(orderBy: [{ column: "population" }], where: { column: "population", op: GT, value: 1000 }) { nodes totalCount } } } } } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
+    expect(rows.errors).toBeUndefined();
+    expect(rows.data.dataset.latestVersion.files.find((file: { path: string }) => file.path === "cities.csv").table.rows).toEqual({
+      nodes: [
+        ["Bergen", 291940],
+        ["Oslo", 709037],
+      ],
+      totalCount: 2,
+    });
 
     const deleted = await server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id: dataset.id }, { token: owner.token });
     expect(deleted.errors).toBeUndefined();

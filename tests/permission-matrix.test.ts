@@ -164,6 +164,27 @@ const ROWS: Row[] = [
         ),
       ),
   },
+  {
+    // A file's table, its profiles and its rows are the file's: whoever reads the dataset.
+    name: "DatasetFile.table, FileTable.columns and FileTable.rows",
+    expect: { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "NOT_FOUND", "ok"), ...tokens("ok", "ok", "NOT_FOUND", "NOT_FOUND") },
+    run: async (role) => {
+      const query = `query($id: ID!) { dataset(id: $id) { latestVersion { files { table { rowCount columns { name distinctCount }
+        rows(first: 5, where: { column: "a", op: EQ, value: 1 }, orderBy: [{ column: "b", direction: DESC }]) { nodes totalCount } } } } } }`;
+      // The table appears once the preview's worker made it (a loaded machine: up to a minute).
+      for (const deadline = Date.now() + 60_000; ; ) {
+        const response = await gql(role, query, { id: datasetId });
+        if (response.errors) return outcome(response);
+        const table = response.data.dataset.latestVersion.files[0].table;
+        if (table) {
+          expect(table.rows).toEqual({ nodes: [[1, 2]], totalCount: 1 });
+          return "ok";
+        }
+        if (Date.now() > deadline) return "table never READY";
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+  },
   { name: "Query.adminDatasets", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ adminDatasets(first: 1) { totalCount } }`)) },
   { name: "Query.users", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ users(first: 1) { totalCount } }`)) },
   { name: "Query.auditEvents", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ auditEvents(first: 1) { totalCount } }`)) },

@@ -11,6 +11,7 @@ export {
   type LimitsConfig,
   loadConfig,
   type PreviewsConfig,
+  type TablesConfig,
   type SigningKeyConfig,
   type SubscriptionsConfig,
   type ThrottleConfig,

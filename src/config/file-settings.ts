@@ -143,3 +143,30 @@ export const PREVIEWS = {
     default: "4MiB",
   }),
 };
+
+/** Row queries of explored tables (src/tables): the pool of reader processes and the limits of one query. */
+export const TABLES = {
+  readers: variable("TABLE_READERS", integer(1, 64), {
+    meaning: "long-lived reader processes this instance runs row queries in (`FileTable.rows`), started as needed; each holds one query at a time",
+    default: "2",
+  }),
+  memoryLimitBytes: variable("TABLE_READER_MEMORY_LIMIT", bytes, {
+    meaning: "DuckDB's `memory_limit` in each table reader (beyond it a query spills to `TABLE_CACHE_DIR`; the process itself adds about 100 MiB)",
+    default: "512MiB",
+  }),
+  threads: variable("TABLE_READER_THREADS", integer(1, 64), { meaning: "DuckDB's threads in each table reader", default: "1" }),
+  queryTimeoutMs: variable("TABLE_QUERY_TIMEOUT", integer(10, 600_000), {
+    meaning: "milliseconds one row query may take; past it the query is `REQUEST_TOO_EXPENSIVE` and its reader is killed and replaced",
+    default: "10000",
+  }),
+  perUser: variable("TABLE_QUERIES_PER_USER", integer(1, 64), {
+    meaning: "row queries one user may have running at once on this instance; one more is `RATE_LIMITED`",
+    default: "2",
+  }),
+  cacheDir: variable("TABLE_CACHE_DIR", path.transform((given) => resolve(given)).describe("a path"), {
+    meaning:
+      "where table readers spill and, with S3 storage, keep local copies of the tables they read (emptied at start-up; give it room for the tables being explored)",
+    default: (get) => resolve(get(DATA_DIR), "table-cache"),
+    defaultDoc: "`DATA_DIR/table-cache`",
+  }),
+};

@@ -20,6 +20,7 @@ export class ConfigError extends Error {
 export type Config = Resolved<typeof SETTINGS>;
 export type FilesConfig = Config["files"];
 export type PreviewsConfig = Config["previews"];
+export type TablesConfig = Config["tables"];
 export type LimitsConfig = Config["limits"];
 export type ConnectionsConfig = Config["connections"];
 export type ThrottleConfig = Config["throttle"];

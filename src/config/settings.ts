@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { combine, docsOf, variable } from "./parsers.js";
-import { DATA_DIR, FILES, PREVIEWS } from "./file-settings.js";
+import { DATA_DIR, FILES, PREVIEWS, TABLES } from "./file-settings.js";
 import { boolean, bytes, integer, oneOf, origins, path, pem, postgresUrl, text, trustProxy } from "./values.js";
 
 /**
@@ -342,6 +342,8 @@ export const SETTINGS = {
   },
   /** Profiling committed tables (file-settings.ts). */
   previews: PREVIEWS,
+  /** Row queries of explored tables (file-settings.ts). */
+  tables: TABLES,
 };
 
 /** docs/configuration.md's table, a row a declaration, in declaration order. */

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Database } from "../db/database.js";
 import type { PeriodicTask } from "../jobs/runner.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import { sweepTableCopies } from "../tables/copies.js";
 import type { HashingFileStore } from "../uploads/hashing-file-store.js";
 import * as sql from "./sql.js";
 
@@ -41,11 +42,18 @@ export interface GarbageCollector {
    * so the bytes go unless a version or an upload references the content by now.
    */
   reclaim(sha256: string, size: number): Promise<void>;
-  /** One sweep: expired uploads (rows and staged bytes), then every unreferenced blob, then stale temporary writes. */
-  sweep(): Promise<{ uploads: number; blobs: number; temporary: number }>;
+  /** One sweep: expired uploads (rows and staged bytes), then every unreferenced blob, then stale temporary writes, then tables' columnar copies nothing needs. */
+  sweep(): Promise<{ uploads: number; blobs: number; temporary: number; tableCopies: number }>;
 }
 
-export function createGarbageCollector(database: Database, store: BlobStore, staging: HashingFileStore, logger: Logger): GarbageCollector {
+export function createGarbageCollector(
+  database: Database,
+  store: BlobStore,
+  staging: HashingFileStore,
+  logger: Logger,
+  /** A table's columnar copy was removed from storage: this instance's local copy goes too. */
+  tableCopyRemoved?: (key: string) => Promise<void>,
+): GarbageCollector {
   async function collectOne(sha256: string): Promise<boolean> {
     try {
       return await database.transaction(async (tx) => {
@@ -69,8 +77,10 @@ export function createGarbageCollector(database: Database, store: BlobStore, sta
   }
 
   function collectSoon(candidates: readonly string[]) {
-    if (candidates.length === 0) return;
-    collect(candidates).catch((error) => logger.warn({ err: error }, "collecting a deleted dataset's content failed; the next sweep does it"));
+    // The dataset's profiles went with it (cascade), whatever happens to its content: their tables' copies are due now.
+    collect(candidates)
+      .then(() => sweepTableCopies(database, store, tableCopyRemoved))
+      .catch((error) => logger.warn({ err: error }, "collecting a deleted dataset's content failed; the next sweep does it"));
   }
 
   async function reclaim(sha256: string, size: number): Promise<void> {
@@ -105,7 +115,9 @@ export function createGarbageCollector(database: Database, store: BlobStore, sta
     const uploads = await removeExpiredUploads();
     const blobs = await collectUnreferenced();
     const temporary = (await store.sweepTemporary(TEMPORARY_AGE_MS)) + (await staging.deleteExpired().catch(() => 0));
-    return { uploads, blobs, temporary };
+    // After the blobs: a blob's deletion cascades to its profiles, whose copies are then due.
+    const tableCopies = await sweepTableCopies(database, store, tableCopyRemoved);
+    return { uploads, blobs, temporary, tableCopies };
   }
 
   /**
@@ -117,7 +129,7 @@ export function createGarbageCollector(database: Database, store: BlobStore, sta
     if (database.engine === "pglite") return sweepNow();
     return database.transaction(async (tx) => {
       const [row] = await tx.query<{ locked: boolean }>("select pg_try_advisory_xact_lock($1) as locked", [SWEEP_LOCK]);
-      return row?.locked ? sweepNow() : { uploads: 0, blobs: 0, temporary: 0 };
+      return row?.locked ? sweepNow() : { uploads: 0, blobs: 0, temporary: 0, tableCopies: 0 };
     });
   }
 
@@ -137,7 +149,8 @@ export function garbageSweepTask(garbage: GarbageCollector, intervalMs: number, 
     atStart: true,
     async run() {
       const swept = await garbage.sweep();
-      if (swept.uploads + swept.blobs + swept.temporary > 0) logger.info({ swept }, "swept expired uploads and unreferenced content");
+      if (swept.uploads + swept.blobs + swept.temporary + swept.tableCopies > 0)
+        logger.info({ swept }, "swept expired uploads and unreferenced content");
     },
     failed: "sweep of uploads and content failed; it runs again on the next round",
   };

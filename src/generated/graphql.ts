@@ -107,6 +107,34 @@ export type AuthPayload = {
   user: User;
 };
 
+/** What a column holds, computed over the whole file. */
+export type ColumnProfile = {
+  __typename?: 'ColumnProfile';
+  /** Distinct values other than missing, exact (null for types that cannot be compared). */
+  distinctCount?: Maybe<Scalars['SafeInt']['output']>;
+  /**
+   * Numbers, dates and timestamps: at most 20 equal-width bins over [min, max], in order. Whole
+   * numbers and dates have bins of whole units, `from` and `to` both included; other numbers and
+   * timestamps have `from` included and `to` excluded, but for the last bin.
+   */
+  histogram?: Maybe<Array<HistogramBin>>;
+  /** The largest value: numbers, dates, timestamps and text (in byte order). */
+  max?: Maybe<Scalars['JSON']['output']>;
+  /** The mean, numbers only. */
+  mean?: Maybe<Scalars['Float']['output']>;
+  /** The smallest value: numbers, dates, timestamps and text (in byte order). */
+  min?: Maybe<Scalars['JSON']['output']>;
+  name: Scalars['String']['output'];
+  /** Rows where the value is missing. */
+  nullCount: Scalars['SafeInt']['output'];
+  /** The sample standard deviation, numbers only (null under two values). */
+  stddev?: Maybe<Scalars['Float']['output']>;
+  /** Text and booleans: the 10 most frequent values, most frequent first (ties by value). */
+  topValues?: Maybe<Array<ValueCount>>;
+  /** DuckDB's type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, … */
+  type: Scalars['String']['output'];
+};
+
 export type CommitInput = {
   /** At most 10,000 changes; each path at most once. */
   changes: Array<FileChange>;
@@ -303,6 +331,12 @@ export type DatasetFile = {
   sha256: Scalars['String']['output'];
   /** Bytes. */
   size: Scalars['SafeInt']['output'];
+  /**
+   * The table itself, when the preview is READY (null otherwise, and for previews made before
+   * tables could be explored): its row count, a profile of each column, and its rows, filtered
+   * and sorted. Made once per content in the preview's job, over the whole file.
+   */
+  table?: Maybe<FileTable>;
 };
 
 export type DatasetFilter = {
@@ -450,6 +484,39 @@ export type FilePreview = {
 /** A profile of a tabular file. */
 export type FilePreviewRowsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** A table's content: profiles of its columns and its rows (docs/tables.md). */
+export type FileTable = {
+  __typename?: 'FileTable';
+  /** A profile of each column, in file order. */
+  columns: Array<ColumnProfile>;
+  /** The exact number of rows. */
+  rowCount: Scalars['SafeInt']['output'];
+  /**
+   * A page of rows: `first` is 0 to 500 and counts in the query cost like a page. `where` filters
+   * with typed values (coerced to the column's type); `orderBy` sorts by any columns, ties broken
+   * by the row's position in the file, so pages are stable; `columns` picks the columns returned
+   * (all, in file order, by default). `after` is a cursor of a page of the same file and query.
+   */
+  rows: RowConnection;
+};
+
+
+/** A table's content: profiles of its columns and its rows (docs/tables.md). */
+export type FileTableRowsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  columns?: InputMaybe<Array<Scalars['String']['input']>>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<RowOrder>>;
+  where?: InputMaybe<RowFilter>;
+};
+
+export type HistogramBin = {
+  __typename?: 'HistogramBin';
+  count: Scalars['SafeInt']['output'];
+  from: Scalars['JSON']['output'];
+  to: Scalars['JSON']['output'];
 };
 
 export type LoginInput = {
@@ -701,6 +768,59 @@ export type Role =
   | 'ADMIN'
   | 'USER';
 
+/** A page of a table's rows. */
+export type RowConnection = {
+  __typename?: 'RowConnection';
+  /** The columns of each node, in order. */
+  columns: Array<Scalars['String']['output']>;
+  /** Each row a JSON array of values in the order of `columns`. */
+  nodes: Array<Scalars['JSON']['output']>;
+  pageInfo: PageInfo;
+  /** The exact number of rows that match `where`. */
+  totalCount: Scalars['SafeInt']['output'];
+};
+
+/**
+ * A predicate on rows: exactly one of `and`, `or`, `not`, or a comparison (`column`, `op` and
+ * `value`, or `values` for IN; neither for IS_NULL and IS_NOT_NULL). Values are JSON, coerced to
+ * the column's type; a comparison is never true of a missing value (use IS_NULL).
+ */
+export type RowFilter = {
+  and?: InputMaybe<Array<RowFilter>>;
+  column?: InputMaybe<Scalars['String']['input']>;
+  not?: InputMaybe<RowFilter>;
+  op?: InputMaybe<RowFilterOp>;
+  or?: InputMaybe<Array<RowFilter>>;
+  value?: InputMaybe<Scalars['JSON']['input']>;
+  values?: InputMaybe<Array<Scalars['JSON']['input']>>;
+};
+
+export type RowFilterOp =
+  /** Text only: holds `value` (case-sensitive). */
+  | 'CONTAINS'
+  | 'EQ'
+  | 'GT'
+  | 'GTE'
+  /** `values` holds the candidates. */
+  | 'IN'
+  | 'IS_NOT_NULL'
+  | 'IS_NULL'
+  | 'LT'
+  | 'LTE'
+  | 'NE'
+  /** Text only: begins with `value` (case-sensitive). */
+  | 'STARTS_WITH';
+
+/** Sorts by one column; missing values last in either direction. */
+export type RowOrder = {
+  column: Scalars['String']['input'];
+  direction?: InputMaybe<SortDirection>;
+};
+
+export type SortDirection =
+  | 'ASC'
+  | 'DESC';
+
 /**
  * Live events over WebSocket (the `graphql-transport-ws` protocol on `/graphql`; the access
  * token in `connection_init`'s payload as `{ "authorization": "Bearer <token>" }`).
@@ -773,4 +893,10 @@ export type UserEdge = {
   /** Opaque; pass it as `after` to continue after this user. */
   cursor: Scalars['String']['output'];
   node: User;
+};
+
+export type ValueCount = {
+  __typename?: 'ValueCount';
+  count: Scalars['SafeInt']['output'];
+  value?: Maybe<Scalars['JSON']['output']>;
 };

@@ -6,7 +6,7 @@ import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../da
 import type { ExploreConnectionModel, ExploreFacetsModel } from '../datasets/catalog.js';
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
 import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
-import type { PreviewModel } from '../previews/rows.js';
+import type { PreviewModel, PreviewTable } from '../previews/rows.js';
 import type { CollaboratorRow } from '../sharing/rows.js';
 import type { DatasetEventModel } from '../events/model.js';
 import type { AccessTokenRow, CreatedAccessTokenModel } from '../tokens/rows.js';
@@ -94,6 +94,7 @@ export type ResolversTypes = {
   AuditEventFilter: Types.AuditEventFilter;
   AuthPayload: ResolverTypeWrapper<Omit<Types.AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   Boolean: ResolverTypeWrapper<Types.Scalars['Boolean']['output']>;
+  ColumnProfile: ResolverTypeWrapper<Types.ColumnProfile>;
   CommitInput: Types.CommitInput;
   CreateAccessTokenInput: Types.CreateAccessTokenInput;
   CreateDatasetInput: Types.CreateDatasetInput;
@@ -123,6 +124,9 @@ export type ResolversTypes = {
   FileChange: Types.FileChange;
   FileColumn: ResolverTypeWrapper<Types.FileColumn>;
   FilePreview: ResolverTypeWrapper<PreviewModel>;
+  FileTable: ResolverTypeWrapper<PreviewTable>;
+  Float: ResolverTypeWrapper<Types.Scalars['Float']['output']>;
+  HistogramBin: ResolverTypeWrapper<Types.HistogramBin>;
   ID: ResolverTypeWrapper<Types.Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Types.Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Types.Scalars['JSON']['output']>;
@@ -133,7 +137,12 @@ export type ResolversTypes = {
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: Types.RegisterInput;
   Role: Types.Role;
+  RowConnection: ResolverTypeWrapper<Types.RowConnection>;
+  RowFilter: Types.RowFilter;
+  RowFilterOp: Types.RowFilterOp;
+  RowOrder: Types.RowOrder;
   SafeInt: ResolverTypeWrapper<Types.Scalars['SafeInt']['output']>;
+  SortDirection: Types.SortDirection;
   String: ResolverTypeWrapper<Types.Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TokenScope: Types.TokenScope;
@@ -141,6 +150,7 @@ export type ResolversTypes = {
   User: ResolverTypeWrapper<UserRow>;
   UserConnection: ResolverTypeWrapper<UserConnectionModel>;
   UserEdge: ResolverTypeWrapper<UserEdgeModel>;
+  ValueCount: ResolverTypeWrapper<Types.ValueCount>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -153,6 +163,7 @@ export type ResolversParentTypes = {
   AuditEventFilter: Types.AuditEventFilter;
   AuthPayload: Omit<Types.AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   Boolean: Types.Scalars['Boolean']['output'];
+  ColumnProfile: Types.ColumnProfile;
   CommitInput: Types.CommitInput;
   CreateAccessTokenInput: Types.CreateAccessTokenInput;
   CreateDatasetInput: Types.CreateDatasetInput;
@@ -176,6 +187,9 @@ export type ResolversParentTypes = {
   FileChange: Types.FileChange;
   FileColumn: Types.FileColumn;
   FilePreview: PreviewModel;
+  FileTable: PreviewTable;
+  Float: Types.Scalars['Float']['output'];
+  HistogramBin: Types.HistogramBin;
   ID: Types.Scalars['ID']['output'];
   Int: Types.Scalars['Int']['output'];
   JSON: Types.Scalars['JSON']['output'];
@@ -184,6 +198,9 @@ export type ResolversParentTypes = {
   PageInfo: Types.PageInfo;
   Query: Record<PropertyKey, never>;
   RegisterInput: Types.RegisterInput;
+  RowConnection: Types.RowConnection;
+  RowFilter: Types.RowFilter;
+  RowOrder: Types.RowOrder;
   SafeInt: Types.Scalars['SafeInt']['output'];
   String: Types.Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
@@ -191,6 +208,7 @@ export type ResolversParentTypes = {
   User: UserRow;
   UserConnection: UserConnectionModel;
   UserEdge: UserEdgeModel;
+  ValueCount: Types.ValueCount;
 };
 
 export type AccessTokenResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AccessToken'] = ResolversParentTypes['AccessToken']> = {
@@ -231,6 +249,19 @@ export type AuthPayloadResolvers<ContextType = Context, ParentType extends Resol
   refreshToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   tokenType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+};
+
+export type ColumnProfileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ColumnProfile'] = ResolversParentTypes['ColumnProfile']> = {
+  distinctCount?: Resolver<Types.Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
+  histogram?: Resolver<Types.Maybe<Array<ResolversTypes['HistogramBin']>>, ParentType, ContextType>;
+  max?: Resolver<Types.Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  mean?: Resolver<Types.Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  min?: Resolver<Types.Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  nullCount?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  stddev?: Resolver<Types.Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  topValues?: Resolver<Types.Maybe<Array<ResolversTypes['ValueCount']>>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type CreatedAccessTokenResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreatedAccessToken'] = ResolversParentTypes['CreatedAccessToken']> = {
@@ -292,6 +323,7 @@ export type DatasetFileResolvers<ContextType = Context, ParentType extends Resol
   preview?: Resolver<ResolversTypes['FilePreview'], ParentType, ContextType>;
   sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   size?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  table?: Resolver<Types.Maybe<ResolversTypes['FileTable']>, ParentType, ContextType>;
 };
 
 export type DatasetVersionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetVersion'] = ResolversParentTypes['DatasetVersion']> = {
@@ -359,6 +391,18 @@ export type FilePreviewResolvers<ContextType = Context, ParentType extends Resol
   status?: Resolver<ResolversTypes['PreviewStatus'], ParentType, ContextType>;
 };
 
+export type FileTableResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FileTable'] = ResolversParentTypes['FileTable']> = {
+  columns?: Resolver<Array<ResolversTypes['ColumnProfile']>, ParentType, ContextType>;
+  rowCount?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  rows?: Resolver<ResolversTypes['RowConnection'], ParentType, ContextType, RequireFields<Types.FileTableRowsArgs, 'first'>>;
+};
+
+export type HistogramBinResolvers<ContextType = Context, ParentType extends ResolversParentTypes['HistogramBin'] = ResolversParentTypes['HistogramBin']> = {
+  count?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+};
+
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
@@ -400,6 +444,13 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, RequireFields<Types.QueryUsersArgs, 'first'>>;
 };
 
+export type RowConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RowConnection'] = ResolversParentTypes['RowConnection']> = {
+  columns?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['JSON']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+};
+
 export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['SafeInt'], any> {
   name: 'SafeInt';
 }
@@ -430,12 +481,18 @@ export type UserEdgeResolvers<ContextType = Context, ParentType extends Resolver
   node?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
+export type ValueCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ValueCount'] = ResolversParentTypes['ValueCount']> = {
+  count?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  value?: Resolver<Types.Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = Context> = {
   AccessToken?: AccessTokenResolvers<ContextType>;
   AuditEvent?: AuditEventResolvers<ContextType>;
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
+  ColumnProfile?: ColumnProfileResolvers<ContextType>;
   CreatedAccessToken?: CreatedAccessTokenResolvers<ContextType>;
   Dataset?: DatasetResolvers<ContextType>;
   DatasetCollaborator?: DatasetCollaboratorResolvers<ContextType>;
@@ -453,14 +510,18 @@ export type Resolvers<ContextType = Context> = {
   FacetValue?: FacetValueResolvers<ContextType>;
   FileColumn?: FileColumnResolvers<ContextType>;
   FilePreview?: FilePreviewResolvers<ContextType>;
+  FileTable?: FileTableResolvers<ContextType>;
+  HistogramBin?: HistogramBinResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RowConnection?: RowConnectionResolvers<ContextType>;
   SafeInt?: GraphQLScalarType;
   Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;
+  ValueCount?: ValueCountResolvers<ContextType>;
 };
 

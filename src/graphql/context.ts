@@ -15,6 +15,7 @@ import type { GarbageCollector } from "../files/garbage.js";
 import type { RequestLoaders } from "./loaders.js";
 import type { Previews } from "../previews/service.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import type { Tables } from "../tables/service.js";
 import type { HashingFileStore } from "../uploads/hashing-file-store.js";
 
 /** Long-lived parts every request shares. */
@@ -36,6 +37,8 @@ export interface Services {
   events: EventHub;
   /** Profiles of tabular files: queued at commit, made by workers. */
   previews: Previews;
+  /** Row queries of explored tables, in this instance's pool of table readers. */
+  tables: Tables;
 }
 
 /** What the file routes and resolvers share: where content is, and how links are signed. */

@@ -101,8 +101,15 @@ export const COUNT_COST = 10;
  * this much for the page, and again for the page's `totalCount`, a second scan.
  */
 export const SEARCH_COST = 100;
-/** The page size a list field gets when `first` is not given: the schema's default. */
+/** The page size a list field gets when `first` is not given and the schema gives no default. */
 const DEFAULT_PAGE_SIZE = ASSUMED_LIST_LENGTH;
+/**
+ * Object types that are values stored in their parent's row (a table's column profiles, in its
+ * preview's row): reading the parent reads them, so their lists cost nothing of their own.
+ */
+const STORED_VALUE_TYPES: ReadonlySet<string> = new Set(["ColumnProfile", "HistogramBin", "ValueCount"]);
+/** Fields whose pages may be larger than 100 (`FileTable.rows`: 500). */
+const LARGEST_PAGES: Record<string, number> = { rows: 500 };
 
 /** What a selection inherits from the field above it. */
 interface Scope {
@@ -158,10 +165,12 @@ class CostAnalysis {
   }
 
   /** The scope a field that takes `first` gives its selection. */
-  private pageScope(args: Record<string, unknown>): Scope {
-    const size = typeof args.first === "number" ? args.first : DEFAULT_PAGE_SIZE;
+  private pageScope(args: Record<string, unknown>, field: GraphQLField<unknown, unknown>): Scope {
+    const defaultSize = field.args.find((arg) => arg.name === "first")?.defaultValue;
+    const size = typeof args.first === "number" ? args.first : typeof defaultSize === "number" ? defaultSize : DEFAULT_PAGE_SIZE;
     // A page is never bigger than the API allows; a bad value is refused later, as bad input.
-    return { listLength: Math.max(1, Math.min(Math.trunc(size), 100)), searched: searches(args) };
+    const largest = LARGEST_PAGES[field.name] ?? 100;
+    return { listLength: Math.max(1, Math.min(Math.trunc(size), largest)), searched: searches(args) };
   }
 
   private visit(): void {
@@ -185,16 +194,20 @@ class CostAnalysis {
         const field = parent.getFields()[selection.name.value];
         if (!field) continue; // __typename and friends
         const named = getNamedType(field.type);
+        // Values stored with their parent (a table's column profiles) cost nothing more to send.
+        if (STORED_VALUE_TYPES.has(named.name)) continue;
         if (!selection.selectionSet || !isCompositeType(named)) {
           if (field.name === "totalCount") total += COUNT_COST + (scope.searched ? SEARCH_COST : 0);
           // A list of values paged by `first` (a preview's `rows`): each value is an object's worth.
           else if (isListType(getNullableType(field.type)) && field.args.some((arg) => arg.name === "first")) {
-            total += this.pageScope(this.argumentsOf(selection, field)).listLength;
+            total += this.pageScope(this.argumentsOf(selection, field), field).listLength;
           }
+          // A page's `nodes` as values (a table's rows, JSON arrays): each one an object's worth.
+          else if (field.name === "nodes" && isListType(getNullableType(field.type)) && scope !== TOP) total += scope.listLength;
           continue;
         }
         const takesPageSize = field.args.some((arg) => arg.name === "first");
-        const inner = takesPageSize ? this.pageScope(this.argumentsOf(selection, field)) : TOP;
+        const inner = takesPageSize ? this.pageScope(this.argumentsOf(selection, field), field) : TOP;
         const below = isObjectType(named) ? this.selectionCost(selection.selectionSet, named, inner) : 0;
         const own = 1 + (inner.searched ? SEARCH_COST : 0);
         const isList = isListType(getNullableType(field.type));

@@ -10,6 +10,7 @@ import { ISO_TIME } from "../db/timestamps.js";
 import { eventResolvers } from "../events/resolvers.js";
 import { fileResolvers } from "../files/resolvers.js";
 import { previewResolvers } from "../previews/resolvers.js";
+import { tableResolvers } from "../tables/resolvers.js";
 import type { Resolvers } from "../generated/resolvers.js";
 import { applyPolicy } from "../policy/apply.js";
 import { policy } from "../policy/field-rules.js";
@@ -43,6 +44,7 @@ const resolvers: Resolvers[] = [
   { DateTime: IsoDateTime, EmailAddress: EmailAddressResolver, JSON: JSONResolver, SafeInt: SafeIntResolver },
   fileResolvers,
   previewResolvers,
+  tableResolvers,
   auditResolvers,
   authResolvers,
   sessionResolvers,

@@ -153,8 +153,14 @@ export const policy: PolicyTable = {
   // A link signed for the viewer (for an anonymous reader of a public dataset, its plain URL);
   // the download route checks the access again when it is used.
   // The preview is the file's: whoever reached the file (through a dataset they may read) sees it.
-  DatasetFile: { downloadUrl: withParent, preview: withParent },
+  // The table is the file's too, like its preview: whoever reached the file may explore it.
+  DatasetFile: { downloadUrl: withParent, preview: withParent, table: withParent },
   FilePreview: { rows: withParent },
+  FileTable: { columns: withParent, rows: withParent },
+  RowConnection: {},
+  ColumnProfile: {},
+  HistogramBin: {},
+  ValueCount: {},
   FileColumn: {},
   DatasetVersionConnection: { nodes: withParent, totalCount: withParent },
   DatasetVersionEdge: {},

@@ -4,14 +4,17 @@
 // Plain JavaScript: the child starts with plain Node, no TypeScript loader.
 //
 // In: one IPC message { path, format, compression, memoryLimitBytes, threads, temporaryDirectory,
-// maxRows, maxValueChars, maxRowsBytes, maxExpandedBytes, maxJsonDepth }. Out: one message, then exit:
-//   { ok: true, rowCount, columns: [{ name, type, nullCount }], rows: [[…]], peakBytes }
+// maxRows, maxValueChars, maxRowsBytes, maxExpandedBytes, maxJsonDepth, tablePath }. Out: one message, then exit:
+//   { ok: true, rowCount, columns: [{ name, type, nullCount }], rows: [[…]], profiles: [ColumnProfile] | null, peakBytes }
+// With `tablePath`, the table is first written there as Parquet (the columnar copy row queries
+// read: its row position `r`, then the columns as c0, c1, …), and everything else is read from it.
 //   { ok: false, message, peakBytes }  (DuckDB's own text: the parent turns it into ours)
 //   { ok: false, refused: "expanded" | "nesting" | "gzip", peakBytes }  (DuckDB never saw the file: see `scan`)
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { columnProfile } from "./column-stats.mjs";
 
 /** A SQL string literal. */
 const literal = (value) => `'${String(value).replaceAll("'", "''")}'`;
@@ -213,20 +216,38 @@ function cut(value, max) {
   return value;
 }
 
+/**
+ * Writes the table to `job.tablePath` as Parquet: `r`, the row's position in the file from 0,
+ * then each column as c<index>. One thread numbers rows in file order (the reader's default),
+ * and whatever order they got, the copy keeps it: pages sorted by it stay stable.
+ */
+async function writeCopy(connection, source, names, tablePath) {
+  const columns = names.map((name, index) => `${identifier(name)} as c${index}`).join(", ");
+  await connection.run(`copy (select (row_number() over ())::bigint - 1 as r, ${columns} from ${source}) to ${literal(tablePath)} (format parquet)`);
+  const described = (await connection.runAndReadAll(`describe select * exclude (r) from read_parquet(${literal(tablePath)})`)).getRowObjectsJson();
+  return described.map((row) => String(row.column_type));
+}
+
 async function profile(connection, job, sampleWholeFile) {
   const source = await sourceOf(connection, job, sampleWholeFile);
   const described = (await connection.runAndReadAll(`describe select * from ${source}`)).getRowObjectsJson();
   const names = described.map((row) => String(row.column_name));
   const types = described.map((row) => String(row.column_type));
-  const counts = [`count(*)::bigint`, ...names.map((name) => `count(${identifier(name)})::bigint`)];
-  const [totals] = (await connection.runAndReadAll(`select ${counts.join(", ")} from ${source}`)).getRowsJson();
+  // With a copy, every other read is of the copy: the file is parsed once.
+  const copied = job.tablePath && names.length > 0;
+  const storedTypes = copied ? await writeCopy(connection, source, names, job.tablePath) : null;
+  const table = copied ? `read_parquet(${literal(job.tablePath)})` : source;
+  const ref = (index) => (copied ? `c${index}` : identifier(names[index]));
+  const counts = [`count(*)::bigint`, ...names.map((_, index) => `count(${ref(index)})::bigint`)];
+  const [totals] = (await connection.runAndReadAll(`select ${counts.join(", ")} from ${table}`)).getRowsJson();
   const rowCount = Number(totals[0]);
   const columns = names.map((name, index) => ({ name, type: types[index], nullCount: rowCount - Number(totals[index + 1]) }));
 
   const rows = [];
   let bytes = 0;
   if (rowCount > 0 && names.length > 0) {
-    const first = await connection.runAndReadAll(`select * from ${source} limit ${Number(job.maxRows)}`);
+    const list = names.map((_, index) => ref(index)).join(", ");
+    const first = await connection.runAndReadAll(`select ${list} from ${table} ${copied ? "order by r" : ""} limit ${Number(job.maxRows)}`);
     for (const raw of first.getRowsJson()) {
       const row = raw.map((value, index) => {
         if (typeof value === "string" && INTEGER_TYPES.test(types[index]) && Number.isSafeInteger(Number(value))) return Number(value);
@@ -239,7 +260,16 @@ async function profile(connection, job, sampleWholeFile) {
       rows.push(row);
     }
   }
-  return { rowCount, columns, rows };
+  let profiles = null;
+  if (copied) {
+    profiles = [];
+    for (const [index, column] of columns.entries()) {
+      const stored = { name: column.name, type: column.type, storedType: storedTypes[index] };
+      const made = await columnProfile(connection, table, index, stored, rowCount - column.nullCount, rowCount, job.maxValueChars);
+      profiles.push({ ...made, storedType: storedTypes[index] });
+    }
+  }
+  return { rowCount, columns, rows, profiles };
 }
 
 async function run(job) {
@@ -254,7 +284,8 @@ async function run(job) {
   const connection = await instance.connect();
   try {
     // This one file and nothing else; then no setting can change (not even by SQL).
-    await connection.run(`set allowed_paths = [${literal(job.path)}]`);
+    const allowed = job.tablePath ? [job.path, job.tablePath] : [job.path];
+    await connection.run(`set allowed_paths = [${allowed.map(literal).join(", ")}]`);
     await connection.run("set enable_external_access = false");
     await connection.run("set lock_configuration = true");
     try {

@@ -42,9 +42,30 @@ export interface FileColumnProfile {
   nullCount: number;
 }
 
+/** A column's profile as stored (column-stats.mjs): the API's `ColumnProfile`, and the type of the column in the columnar copy. */
+export interface StoredColumnProfile extends FileColumnProfile {
+  /** The column's type in the Parquet copy, which row queries compare values with (HUGEINT is stored as DOUBLE, say). */
+  storedType: string;
+  distinctCount: number | null;
+  min: unknown;
+  max: unknown;
+  mean: number | null;
+  stddev: number | null;
+  histogram: { from: unknown; to: unknown; count: number }[] | null;
+  topValues: { value: unknown; count: number }[] | null;
+}
+
 /** How a read ended. `unreadable` carries DuckDB's own text, for the log and for `describeFailure` only. */
 export type ReaderOutcome =
-  | { kind: "profile"; rowCount: number; columns: FileColumnProfile[]; rows: unknown[][]; peakBytes: number | null }
+  | {
+      kind: "profile";
+      rowCount: number;
+      columns: FileColumnProfile[];
+      rows: unknown[][];
+      /** With a `tablePath`, the column profiles, once the copy is written there; null when there was none to write (no columns). */
+      profiles: StoredColumnProfile[] | null;
+      peakBytes: number | null;
+    }
   | { kind: "unreadable"; engineMessage: string; peakBytes: number | null }
   /** The bytes were refused before DuckDB read them. */
   | { kind: "refused"; refusal: Refusal; peakBytes: number | null }
@@ -55,7 +76,7 @@ export type ReaderOutcome =
   | { kind: "crashed"; detail: string; signal: NodeJS.Signals | null };
 
 type ChildAnswer =
-  | { ok: true; rowCount: number; columns: FileColumnProfile[]; rows: unknown[][]; peakBytes: number | null }
+  | { ok: true; rowCount: number; columns: FileColumnProfile[]; rows: unknown[][]; profiles: StoredColumnProfile[] | null; peakBytes: number | null }
   | { ok: false; message: string; peakBytes: number | null }
   | { ok: false; refused: Refusal; peakBytes: number | null };
 
@@ -66,6 +87,8 @@ const STDERR_KEPT = 4096;
  * Profiles the local file at `path` in a child process of its own: DuckDB with `limits`, the
  * child killed (SIGKILL) when `limits.timeoutMs` passes. A hostile file can cost that child
  * its life, never this process. `onStarted` gets the child's pid (the benchmark watches it); `signal` kills it early.
+ * With `tablePath` (a path in a directory of the caller's), the table's columnar copy is
+ * written there and the column profiles are made from it.
  */
 export async function runReader(
   path: string,
@@ -73,6 +96,7 @@ export async function runReader(
   limits: ReaderLimits,
   onStarted?: (pid: number) => void,
   signal?: AbortSignal,
+  tablePath?: string,
 ): Promise<ReaderOutcome> {
   const temporaryDirectory = await mkdtemp(join(tmpdir(), "preview-"));
   try {
@@ -105,7 +129,14 @@ export async function runReader(
       child.on("message", (answer: ChildAnswer) => {
         settle(
           answer.ok
-            ? { kind: "profile", rowCount: answer.rowCount, columns: answer.columns, rows: answer.rows, peakBytes: answer.peakBytes }
+            ? {
+                kind: "profile",
+                rowCount: answer.rowCount,
+                columns: answer.columns,
+                rows: answer.rows,
+                profiles: answer.profiles,
+                peakBytes: answer.peakBytes,
+              }
             : "refused" in answer
               ? { kind: "refused", refusal: answer.refused, peakBytes: answer.peakBytes }
               : { kind: "unreadable", engineMessage: answer.message, peakBytes: answer.peakBytes },
@@ -128,6 +159,7 @@ export async function runReader(
         maxRowsBytes: MAX_ROWS_BYTES,
         maxExpandedBytes: limits.maxExpandedBytes,
         maxJsonDepth: MAX_JSON_DEPTH,
+        tablePath,
       });
     });
   } finally {

@@ -4,7 +4,7 @@
  * float8, which holds every integer up to 2^53 exactly (SafeInt).
  */
 
-const PREVIEW_COLUMNS = `dataset_id as "datasetId", sha256, format, compression, status, row_count::float8 as "rowCount", columns, rows, error`;
+const PREVIEW_COLUMNS = `dataset_id as "datasetId", sha256, format, compression, status, row_count::float8 as "rowCount", columns, rows, error, profiles, table_key as "tableKey"`;
 
 /** $1 user: how many of their previews are queued or being made (their place in the queue). */
 export const PENDING_OF_USER = `
@@ -37,11 +37,25 @@ export const START_ATTEMPT = `
 const LATEST_HOLDING = `(select max(coalesce(v.last_version, d.latest_version)) from version_files v join datasets d on d.id = v.dataset_id
   where v.dataset_id = p.dataset_id and v.sha256 = p.sha256)::int as "version"`;
 
-/** $1 dataset, $2 sha256, $3 format, $4 compression, $5 row count, $6 columns, $7 rows: READY, once. */
+/**
+ * $1 dataset, $2 sha256, $3 format, $4 compression, $5 row count, $6 columns, $7 rows, $8 column
+ * profiles, $9 the columnar copy's address (both null: no copy): READY, once. Once stored, the
+ * copy is no longer due for removal (ENTER_ORPHAN); when the profile was stored already, it stays due.
+ */
 export const SET_READY = `
-  update file_previews p set status = 'READY', row_count = $5, columns = $6, rows = $7, finished_at = now()
-  where dataset_id = $1 and sha256 = $2 and format = $3 and compression = $4 and status = 'PENDING'
-  returning ${LATEST_HOLDING}`;
+  with ready as (
+    update file_previews p set status = 'READY', row_count = $5, columns = $6, rows = $7, profiles = $8, table_key = $9, finished_at = now()
+    where dataset_id = $1 and sha256 = $2 and format = $3 and compression = $4 and status = 'PENDING'
+    returning ${LATEST_HOLDING}
+  ), kept as (
+    delete from file_table_orphans where table_key = $9::text and exists (select 1 from ready)
+  )
+  select "version" from ready`;
+
+/** $1 a columnar copy's address, $2 seconds: to be removed after that long unless its profile is stored READY by then. */
+export const ENTER_ORPHAN = `
+  insert into file_table_orphans (table_key, delete_after) values ($1, now() + make_interval(secs => $2::float8))
+  on conflict (table_key) do nothing`;
 
 /** $1 dataset, $2 sha256, $3 format, $4 compression, $5 error: FAILED, once. */
 export const SET_FAILED = `

@@ -5,7 +5,16 @@ import { isSmall, type QueuedJob } from "./queue.js";
 import type { PreviewModel, PreviewRow } from "./rows.js";
 import * as sql from "./sql.js";
 
-const UNSUPPORTED: PreviewModel = { status: "UNSUPPORTED", format: null, compressed: null, rowCount: null, columns: null, rows: null, error: null };
+const UNSUPPORTED: PreviewModel = {
+  status: "UNSUPPORTED",
+  format: null,
+  compressed: null,
+  rowCount: null,
+  columns: null,
+  rows: null,
+  error: null,
+  table: null,
+};
 
 /** A file as the previews see it: its dataset, its content and its name. */
 export interface PreviewedFile {
@@ -54,6 +63,10 @@ export class PreviewLoader {
       columns: row?.columns ?? null,
       rows: row?.rows ?? null,
       error: row?.error ?? null,
+      table:
+        row?.status === "READY" && row.tableKey && row.profiles && row.rowCount !== null
+          ? { sha256: row.sha256, ...readAs, rowCount: row.rowCount, tableKey: row.tableKey, profiles: row.profiles }
+          : null,
     };
   }
 }

@@ -1,6 +1,7 @@
 import { notifyDatasetEvent } from "../events/bus.js";
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -13,7 +14,7 @@ import type { PreviewMetrics } from "../observability/metrics.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import { crashedOnContent, describeEngineFailure, gaveUp, refused, timedOut, tooLarge } from "./failures.js";
 import { enqueueProfiles, GIVE_UP_QUEUE, isSmall, PROFILE_QUEUE, type ProfileJob, RETRY_LIMIT, SMALL_QUEUE } from "./queue.js";
-import { runReader, type FileColumnProfile, type ReaderLimits } from "./run-reader.js";
+import { runReader, type FileColumnProfile, type ReaderLimits, type StoredColumnProfile } from "./run-reader.js";
 import * as sql from "./sql.js";
 
 /**
@@ -28,9 +29,19 @@ import * as sql from "./sql.js";
 const POLL_MS = 1000;
 /** After the queue itself failed (the database away), how long before asking again. */
 const BACKOFF_MS = 5000;
+/** A columnar copy stored by an attempt that never stored its profile is removed this long after its attempt's time limit (well past its lease). */
+const LEASE_SECONDS_PAST_TIMEOUT = 600;
 
-/** A profile's result, as stored. */
-type Result = { status: "READY"; rowCount: number; columns: FileColumnProfile[]; rows: unknown[][] } | { status: "FAILED"; error: string };
+/** A profile's result, as stored; `table` is the columnar copy, stored already (null: the table has no columns). */
+type Result =
+  | {
+      status: "READY";
+      rowCount: number;
+      columns: FileColumnProfile[];
+      rows: unknown[][];
+      table: { key: string; profiles: StoredColumnProfile[] } | null;
+    }
+  | { status: "FAILED"; error: string };
 
 /** Attempts a job gets in all (pg-boss's retry limit counts the retries). */
 const ATTEMPTS_IN_ALL = RETRY_LIMIT + 1;
@@ -78,6 +89,8 @@ async function storeResult(tx: Transaction, job: DatasetJob, result: Result): Pr
           result.rowCount,
           JSON.stringify(result.columns),
           JSON.stringify(result.rows),
+          result.table ? JSON.stringify(result.table.profiles) : null,
+          result.table?.key ?? null,
         ])
       : await tx.query<{ version: number | null }>(sql.SET_FAILED, [...key, result.error]);
   // Announced to the one dataset's subscribers: another dataset holding the same bytes has a
@@ -138,6 +151,9 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
       if (Date.now() >= deadline) return { status: "FAILED", error: timedOut(config.timeoutSeconds) };
       throw new AttemptError("could not read the content from storage", { cause: error });
     }
+    // The columnar copy is written here by the reader, then moved into storage.
+    const copyDirectory = await mkdtemp(join(tmpdir(), "preview-table-"));
+    const tablePath = join(copyDirectory, "table.parquet");
     try {
       const limits: ReaderLimits = {
         memoryLimitBytes: config.memoryLimitBytes,
@@ -145,11 +161,13 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
         timeoutMs: Math.max(1, deadline - Date.now()),
         maxExpandedBytes: config.maxExpandedBytes,
       };
-      const outcome = await runReader(local.path, job, limits, parts.onReaderStarted, signal);
+      const outcome = await runReader(local.path, job, limits, parts.onReaderStarted, signal, tablePath);
       if ("peakBytes" in outcome && outcome.peakBytes !== null) metrics.readerPeakBytes(outcome.peakBytes);
       switch (outcome.kind) {
-        case "profile":
-          return { status: "READY", rowCount: outcome.rowCount, columns: outcome.columns, rows: outcome.rows };
+        case "profile": {
+          const table = outcome.profiles ? { key: await storeCopy(tablePath), profiles: outcome.profiles } : null;
+          return { status: "READY", rowCount: outcome.rowCount, columns: outcome.columns, rows: outcome.rows, table };
+        }
         case "unreadable":
           // The engine's own words stay in the log, for operators; the person gets ours.
           logger.info(
@@ -172,7 +190,25 @@ export function startPreviewWorkers(parts: WorkerParts): PreviewWorkers {
       }
     } finally {
       await local.remove();
+      await rm(copyDirectory, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Moves the columnar copy into storage under an address of its own (random: never another
+   * profile's, never reused) and returns it. The address is entered for removal first, due
+   * once this attempt's lease is over: storing the profile READY takes it out again, and an
+   * attempt that never gets there leaves nothing behind for good (src/tables/copies.ts).
+   */
+  async function storeCopy(path: string): Promise<string> {
+    const key = randomBytes(32).toString("hex");
+    try {
+      await database.query(sql.ENTER_ORPHAN, [key, config.timeoutSeconds + LEASE_SECONDS_PAST_TIMEOUT]);
+      await store.putFile(key, path, (await stat(path)).size);
+    } catch (error) {
+      throw new AttemptError("could not store the table's columnar copy", { cause: error });
+    }
+    return key;
   }
 
   async function settle(job: PgBoss.Job<DatasetJob>, result: Result | null): Promise<void> {
