@@ -76,6 +76,8 @@ const config: CodegenConfig = {
           FilePreview: "../previews/rows.js#PreviewModel",
           DatasetVersionConnection: "../files/rows.js#VersionConnectionModel",
           DatasetVersionEdge: "../files/rows.js#VersionEdgeModel",
+          VersionComparison: "../files/rows.js#ComparisonModel",
+          FileDifference: "../files/rows.js#FileDifferenceModel",
           DatasetCollaborator: "../sharing/rows.js#CollaboratorRow",
           DatasetEvent: "../events/model.js#DatasetEventModel",
         },

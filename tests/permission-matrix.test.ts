@@ -48,6 +48,8 @@ const actors = {} as Record<Exclude<Role, "anonymous">, TestUser>;
 let datasetId: string;
 /** Each role's own signed link to D's table.csv (the stranger's made while D was shared with them, then unshared). */
 const links = {} as Record<Role, string>;
+/** Each role's own signed link to D's version 1 as one ZIP (made as `links` are). */
+const archiveLinks = {} as Record<Role, string>;
 const bytes = Buffer.from("a,b\n1,2\n");
 
 const tokenOf = (role: Role) => (role === "anonymous" ? undefined : actors[role].token);
@@ -108,6 +110,17 @@ const tusDelete = (role: Role, id: string) =>
     headers: { "tus-resumable": "1.0.0", ...(tokenOf(role) ? { authorization: `Bearer ${tokenOf(role)}` } : {}) },
   });
 
+/** D's version archive, as the role asks for it with their token. */
+const archive = async (role: Role, version: number | "latest", method = "GET") => {
+  const response = await fetch(`${server.origin}/datasets/${datasetId}/versions/${version}/archive.zip`, {
+    method,
+    headers: tokenOf(role) ? { authorization: `Bearer ${tokenOf(role)}` } : {},
+  });
+  // The whole body is read: an allowed archive is sent in full.
+  await response.arrayBuffer();
+  return response;
+};
+
 /** A signed link with its signature spoilt: what anonymous may try. */
 const spoilt = (link: string) => link.replace(/signature=[^&]+/, "signature=AAAA");
 
@@ -136,6 +149,13 @@ const ROWS: Row[] = [
           },
         ),
       ),
+  },
+  {
+    // Two versions of D compared: the dataset's read rule.
+    name: "Dataset.compareVersions",
+    expect: by("UNAUTHENTICATED", "ok", "ok", "ok", "NOT_FOUND", "ok"),
+    run: async (role) =>
+      outcome(await gql(role, `query($id: ID!) { dataset(id: $id) { compareVersions(base: 1, head: 1) { changes { path } } } }`, { id: datasetId })),
   },
   { name: "Query.adminDatasets", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ adminDatasets(first: 1) { totalCount } }`)) },
   { name: "Query.users", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ users(first: 1) { totalCount } }`)) },
@@ -306,6 +326,26 @@ const ROWS: Row[] = [
     expect: by(401, 200, 200, 200, 404, 200),
     run: async (role) => (await fetch(links[role], { method: "HEAD" })).status,
   },
+  {
+    name: "GET /datasets/:datasetId/versions/:version/archive.zip (bearer)",
+    expect: by(401, 200, 200, 200, 404, 200),
+    run: async (role) => (await archive(role, 1)).status,
+  },
+  {
+    name: "HEAD /datasets/:datasetId/versions/:version/archive.zip (bearer)",
+    expect: by(401, 200, 200, 200, 404, 200),
+    run: async (role) => (await archive(role, "latest", "HEAD")).status,
+  },
+  {
+    name: "GET /datasets/:datasetId/versions/:version/archive.zip (signed link)",
+    expect: by(401, 200, 200, 200, 404, 200),
+    run: async (role) => (await fetch(archiveLinks[role])).status,
+  },
+  {
+    name: "HEAD /datasets/:datasetId/versions/:version/archive.zip (signed link)",
+    expect: by(401, 200, 200, 200, 404, 200),
+    run: async (role) => (await fetch(archiveLinks[role], { method: "HEAD" })).status,
+  },
 ];
 
 /** What a refused write must not change: D's row and who it is shared with. */
@@ -329,7 +369,12 @@ beforeAll(async () => {
   for (const role of ["owner", "editor", "viewer", "stranger", "admin"] as const) {
     links[role] = (await server.graphql(FILES, { id: datasetId }, { token: actors[role].token })).data.dataset.files[0].downloadUrl;
   }
+  const ARCHIVE = `query($id: ID!) { dataset(id: $id) { version(number: 1) { archiveUrl } } }`;
+  for (const role of ["owner", "editor", "viewer", "stranger", "admin"] as const) {
+    archiveLinks[role] = (await server.graphql(ARCHIVE, { id: datasetId }, { token: actors[role].token })).data.dataset.version.archiveUrl;
+  }
   links.anonymous = spoilt(links.owner);
+  archiveLinks.anonymous = spoilt(archiveLinks.owner);
   // The stranger holds a link of their own, from when D was shared with them.
   expect((await server.graphql(UNSHARE, { d: datasetId, u: stranger.id }, { token: owner.token })).data.unshareDataset).toBe(true);
 });

@@ -2,34 +2,21 @@ import { pipeline, Transform } from "node:stream";
 import contentDisposition from "content-disposition";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import parseRange from "range-parser";
-import { authenticate, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../graphql/context.js";
 import type { Database } from "../db/database.js";
-import { ClientError } from "../common/errors.js";
 import { datasetScope, scopeParams } from "../policy/dataset-access.js";
-import { createUserLoader } from "../users/loader.js";
-import { findViewer } from "../users/store.js";
 import { sendableContentType } from "./content-types.js";
 import { fileName, normalizePath, storedPathProblem } from "./paths.js";
+import { refuse, UUID, versionParam, whoAsks } from "./route-viewer.js";
 import type { FileRow } from "./rows.js";
 import { verifyDownload } from "./signed-urls.js";
 import * as sql from "./sql.js";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface DownloadParams {
   datasetId: string;
   version: string;
   "*": string;
 }
-
-/** A plain-text refusal; 404 says the same for "not yours" and "absent". */
-const refuse = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}) =>
-  reply
-    .code(status)
-    .headers({ "cache-control": "no-store", ...headers })
-    .type("text/plain; charset=utf-8")
-    .send(`${message}\n`);
 
 /**
  * `GET` and `HEAD /datasets/{id}/versions/{number|latest}/files/{path}`: the bytes of one
@@ -39,45 +26,15 @@ const refuse = (reply: FastifyReply, status: number, message: string, headers: R
 export function registerDownloads(app: FastifyInstance, services: Services, database: Database): void {
   const { files, metrics } = services;
 
-  /** Who asks: a valid signed link's user (still live, same token version), or the bearer of a token. */
-  async function whoAsks(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    target: { datasetId: string; version: number | null; path: string },
-  ): Promise<Viewer | null> {
-    const query = request.query as Record<string, unknown>;
-    if (query.signature !== undefined) {
-      const grant =
-        target.version === null
-          ? null
-          : verifyDownload(files.downloadKey, query, { ...target, version: target.version }, Math.floor(Date.now() / 1000));
-      const user = grant && UUID.test(grant.userId) && UUID.test(grant.sessionId) ? await findViewer(database, grant.userId, grant.sessionId) : null;
-      if (!grant || !user?.sessionLive || !user.active || user.tokenVersion !== grant.tokenVersion) {
-        refuse(reply, 401, "This download link is invalid or has expired: ask for a new one");
-        return null;
-      }
-      return { id: user.id, role: user.role, sessionId: grant.sessionId, tokenVersion: grant.tokenVersion };
-    }
-    try {
-      const viewer = await authenticate(request.headers.authorization, services.tokens, services.viewers, database, createUserLoader(database));
-      if (!viewer)
-        refuse(reply, 401, "Sign in first: downloads need Authorization: Bearer <access token>, or a signed downloadUrl", {
-          "www-authenticate": "Bearer",
-        });
-      return viewer;
-    } catch (error) {
-      if (!(error instanceof ClientError)) throw error;
-      refuse(reply, 401, error.message, { "www-authenticate": 'Bearer error="invalid_token"' });
-      return null;
-    }
-  }
-
   async function download(request: FastifyRequest<{ Params: DownloadParams }>, reply: FastifyReply) {
-    const { datasetId, version: versionParam, "*": path } = request.params;
-    const version = versionParam === "latest" ? null : /^[1-9]\d{0,8}$/.test(versionParam) ? Number(versionParam) : undefined;
+    const { datasetId, version: versionText, "*": path } = request.params;
+    const version = versionParam(versionText);
     const problem = storedPathProblem(path);
     if (problem) return refuse(reply, 400, `The file path is not valid: ${problem}`);
-    const viewer = await whoAsks(request, reply, { datasetId, version: version ?? null, path });
+    // A link names one version by its number: `latest` never takes one.
+    const viewer = await whoAsks(request, reply, services, database, (query, now) =>
+      typeof version === "number" ? verifyDownload(files.downloadKey, query, { datasetId, version, path }, now) : null,
+    );
     if (!viewer) return reply;
     // Access as the database has it now: a share taken away fails the very next request, links included.
     const scope = scopeParams(datasetScope(viewer, "read"));

@@ -5,7 +5,7 @@ import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from ".
 import { requireViewer } from "../policy/field-rules.js";
 import { commitVersion, MAX_FILES_PER_VERSION, parseCommitInput } from "./commit.js";
 import type { FileRow, VersionRow } from "./rows.js";
-import { downloadPath, signDownload } from "./signed-urls.js";
+import { archivePath, type DownloadGrant, downloadPath, signArchive, signDownload } from "./signed-urls.js";
 import * as store from "./store.js";
 
 /**
@@ -14,14 +14,23 @@ import * as store from "./store.js";
  * request's cost before a row is read, and one version's whole list always fits (cost-budget.ts).
  */
 
-/** The viewer's signed link to `file`, valid for the configured lifetime. */
-function downloadUrl(context: Context, file: FileRow): string {
+/** The viewer's grant for a signed link, valid for the configured lifetime. */
+function grantOf(context: Context): DownloadGrant {
   const viewer = requireViewer(context);
-  const { downloadKey, downloadUrlTtlSeconds } = context.services.files;
-  const expires = Math.floor(Date.now() / 1000) + downloadUrlTtlSeconds;
+  const expires = Math.floor(Date.now() / 1000) + context.services.files.downloadUrlTtlSeconds;
+  return { userId: viewer.id, sessionId: viewer.sessionId, tokenVersion: viewer.tokenVersion, expires };
+}
+
+/** The viewer's signed link to `file`. */
+function downloadUrl(context: Context, file: FileRow): string {
   const target = { datasetId: file.datasetId, version: file.version, path: file.path };
-  const query = signDownload(downloadKey, { userId: viewer.id, sessionId: viewer.sessionId, tokenVersion: viewer.tokenVersion, expires }, target);
-  return `${context.origin}${downloadPath(target)}?${query}`;
+  return `${context.origin}${downloadPath(target)}?${signDownload(context.services.files.downloadKey, grantOf(context), target)}`;
+}
+
+/** The viewer's signed link to the whole of `version` as one ZIP. */
+function archiveUrl(context: Context, version: VersionRow): string {
+  const target = { datasetId: version.datasetId, version: version.number };
+  return `${context.origin}${archivePath(target)}?${signArchive(context.services.files.downloadKey, grantOf(context), target)}`;
 }
 
 export const fileResolvers: Resolvers = {
@@ -68,6 +77,7 @@ export const fileResolvers: Resolvers = {
       chargeListLength(context, info, version.fileCount, MAX_FILES_PER_VERSION);
       return context.loaders.files.files(version.datasetId, version.number, version.fileCount);
     },
+    archiveUrl: (version, _args, context) => archiveUrl(context, version),
   },
   DatasetFile: {
     downloadUrl: (file, _args, context) => downloadUrl(context, file),

@@ -4,7 +4,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { UserRow, UserConnectionModel, UserEdgeModel } from '../users/rows.js';
 import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../datasets/rows.js';
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
-import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
+import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel, ComparisonModel, FileDifferenceModel } from '../files/rows.js';
 import type { PreviewModel } from '../previews/rows.js';
 import type { CollaboratorRow } from '../sharing/rows.js';
 import type { DatasetEventModel } from '../events/model.js';
@@ -91,6 +91,8 @@ export type ResolversTypes = {
   AuditEventFilter: Types.AuditEventFilter;
   AuthPayload: ResolverTypeWrapper<Omit<Types.AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   Boolean: ResolverTypeWrapper<Types.Scalars['Boolean']['output']>;
+  ColumnChange: ResolverTypeWrapper<Types.ColumnChange>;
+  ColumnChangeKind: Types.ColumnChangeKind;
   CommitInput: Types.CommitInput;
   CreateDatasetInput: Types.CreateDatasetInput;
   Dataset: ResolverTypeWrapper<DatasetRow>;
@@ -112,6 +114,8 @@ export type ResolversTypes = {
   EmailAddress: ResolverTypeWrapper<Types.Scalars['EmailAddress']['output']>;
   FileChange: Types.FileChange;
   FileColumn: ResolverTypeWrapper<Types.FileColumn>;
+  FileDifference: ResolverTypeWrapper<FileDifferenceModel>;
+  FileDifferenceKind: Types.FileDifferenceKind;
   FilePreview: ResolverTypeWrapper<PreviewModel>;
   ID: ResolverTypeWrapper<Types.Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Types.Scalars['Int']['output']>;
@@ -130,6 +134,7 @@ export type ResolversTypes = {
   User: ResolverTypeWrapper<UserRow>;
   UserConnection: ResolverTypeWrapper<UserConnectionModel>;
   UserEdge: ResolverTypeWrapper<UserEdgeModel>;
+  VersionComparison: ResolverTypeWrapper<ComparisonModel>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -141,6 +146,7 @@ export type ResolversParentTypes = {
   AuditEventFilter: Types.AuditEventFilter;
   AuthPayload: Omit<Types.AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   Boolean: Types.Scalars['Boolean']['output'];
+  ColumnChange: Types.ColumnChange;
   CommitInput: Types.CommitInput;
   CreateDatasetInput: Types.CreateDatasetInput;
   Dataset: DatasetRow;
@@ -157,6 +163,7 @@ export type ResolversParentTypes = {
   EmailAddress: Types.Scalars['EmailAddress']['output'];
   FileChange: Types.FileChange;
   FileColumn: Types.FileColumn;
+  FileDifference: FileDifferenceModel;
   FilePreview: PreviewModel;
   ID: Types.Scalars['ID']['output'];
   Int: Types.Scalars['Int']['output'];
@@ -173,6 +180,7 @@ export type ResolversParentTypes = {
   User: UserRow;
   UserConnection: UserConnectionModel;
   UserEdge: UserEdgeModel;
+  VersionComparison: ComparisonModel;
 };
 
 export type AuditEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
@@ -204,8 +212,16 @@ export type AuthPayloadResolvers<ContextType = Context, ParentType extends Resol
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
+export type ColumnChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ColumnChange'] = ResolversParentTypes['ColumnChange']> = {
+  kind?: Resolver<ResolversTypes['ColumnChangeKind'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  typeAfter?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  typeBefore?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
 export type DatasetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Dataset'] = ResolversParentTypes['Dataset']> = {
   collaborators?: Resolver<Array<ResolversTypes['DatasetCollaborator']>, ParentType, ContextType>;
+  compareVersions?: Resolver<ResolversTypes['VersionComparison'], ParentType, ContextType, RequireFields<Types.DatasetCompareVersionsArgs, 'base' | 'head'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   filePath?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -257,6 +273,7 @@ export type DatasetFileResolvers<ContextType = Context, ParentType extends Resol
 };
 
 export type DatasetVersionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetVersion'] = ResolversParentTypes['DatasetVersion']> = {
+  archiveUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   author?: Resolver<Types.Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   fileCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -290,6 +307,15 @@ export type FileColumnResolvers<ContextType = Context, ParentType extends Resolv
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   nullCount?: Resolver<Types.Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
   type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type FileDifferenceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FileDifference'] = ResolversParentTypes['FileDifference']> = {
+  after?: Resolver<Types.Maybe<ResolversTypes['DatasetFile']>, ParentType, ContextType>;
+  before?: Resolver<Types.Maybe<ResolversTypes['DatasetFile']>, ParentType, ContextType>;
+  columnChanges?: Resolver<Types.Maybe<Array<ResolversTypes['ColumnChange']>>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['FileDifferenceKind'], ParentType, ContextType>;
+  path?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rowCountDelta?: Resolver<Types.Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
 };
 
 export type FilePreviewResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FilePreview'] = ResolversParentTypes['FilePreview']> = {
@@ -369,11 +395,18 @@ export type UserEdgeResolvers<ContextType = Context, ParentType extends Resolver
   node?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
+export type VersionComparisonResolvers<ContextType = Context, ParentType extends ResolversParentTypes['VersionComparison'] = ResolversParentTypes['VersionComparison']> = {
+  base?: Resolver<ResolversTypes['DatasetVersion'], ParentType, ContextType>;
+  changes?: Resolver<Array<ResolversTypes['FileDifference']>, ParentType, ContextType>;
+  head?: Resolver<ResolversTypes['DatasetVersion'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = Context> = {
   AuditEvent?: AuditEventResolvers<ContextType>;
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
+  ColumnChange?: ColumnChangeResolvers<ContextType>;
   Dataset?: DatasetResolvers<ContextType>;
   DatasetCollaborator?: DatasetCollaboratorResolvers<ContextType>;
   DatasetConnection?: DatasetConnectionResolvers<ContextType>;
@@ -386,6 +419,7 @@ export type Resolvers<ContextType = Context> = {
   DateTime?: GraphQLScalarType;
   EmailAddress?: GraphQLScalarType;
   FileColumn?: FileColumnResolvers<ContextType>;
+  FileDifference?: FileDifferenceResolvers<ContextType>;
   FilePreview?: FilePreviewResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
@@ -396,5 +430,6 @@ export type Resolvers<ContextType = Context> = {
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;
+  VersionComparison?: VersionComparisonResolvers<ContextType>;
 };
 

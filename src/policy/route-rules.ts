@@ -8,7 +8,8 @@
  *   the creator whatever their access now (giving up one's own upload takes nothing from
  *   anyone, and frees their quota).
  * - `download`: a signed-in viewer (token or signed link) with `read` on the dataset,
- *   checked again on every request.
+ *   checked again on every request: one file's bytes, or a whole version's archive (each
+ *   with its own links: a file's link never opens the archive).
  */
 export const routePolicy = {
   "/healthz": "public",
@@ -21,4 +22,5 @@ export const routePolicy = {
   "/uploads": "upload",
   "/uploads/*": "upload",
   "/datasets/:datasetId/versions/:version/files/*": "download",
+  "/datasets/:datasetId/versions/:version/archive.zip": "download",
 } as const satisfies Record<string, "public" | "graphql" | "upload" | "download">;
