@@ -73,7 +73,12 @@ describe.each(STORAGE_KINDS)("version archives on %s storage", (kind) => {
     expect(entries.map((entry) => entry.name).sort()).toEqual(Object.keys(FILES).sort());
     for (const entry of entries) {
       const bytes = FILES[entry.name]!;
-      expect({ name: entry.name, size: entry.size, sha256: entry.sha256 }).toEqual({ name: entry.name, size: bytes.length, sha256: sha256(bytes) });
+      expect({ name: entry.name, size: entry.size, sha256: entry.sha256, crcMatches: entry.crcMatches }).toEqual({
+        name: entry.name,
+        size: bytes.length,
+        sha256: sha256(bytes),
+        crcMatches: true,
+      });
       expect(entry.method, entry.name).toBe(STORED.has(entry.name) ? 0 : 8);
     }
     // `latest` is the same version; HEAD says the same without the body.

@@ -2,6 +2,9 @@ import { pipeline, type Readable, Transform } from "node:stream";
 import { ZipFile } from "yazl";
 import type { BlobStore } from "../storage/blob-store.js";
 import { storedInArchive } from "./archive-compression.js";
+import { nativeZipChecksums } from "./zip-checksum.js";
+
+nativeZipChecksums();
 
 /** A file as an archive takes it: where it goes, which content, how many bytes the manifest says. */
 export interface ArchiveEntry {
