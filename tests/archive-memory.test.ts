@@ -41,7 +41,7 @@ describe.runIf(!process.env.TEST_DATABASE_URL)("archive memory", () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "archive-memory-"));
-    server = await startServerProcess({ DATA_DIR: dataDir, BCRYPT_COST: "4", PREVIEW_WORKERS: "0", LOG_LEVEL: "warn" });
+    server = await startServerProcess({ DATA_DIR: dataDir, BCRYPT_COST: "4", PREVIEW_WORKERS: "0" });
     origin = new URL(server.url).origin;
     const name = unique("zip");
     const registered = await post(server.url, `mutation($input: RegisterInput!) { register(input: $input) { accessToken } }`, {
