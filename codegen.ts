@@ -79,6 +79,8 @@ const config: CodegenConfig = {
           FileTable: "../previews/rows.js#PreviewTable",
           DatasetVersionConnection: "../files/rows.js#VersionConnectionModel",
           DatasetVersionEdge: "../files/rows.js#VersionEdgeModel",
+          VersionComparison: "../files/rows.js#ComparisonModel",
+          FileDifference: "../files/rows.js#FileDifferenceModel",
           DatasetCollaborator: "../sharing/rows.js#CollaboratorRow",
           DatasetEvent: "../events/model.js#DatasetEventModel",
           AccessToken: "../tokens/rows.js#AccessTokenRow",

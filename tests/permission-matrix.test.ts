@@ -3,7 +3,7 @@ import { isObjectType } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { routePolicy } from "../src/policy/route-rules.js";
 import { buildUnguardedSchema } from "../src/graphql/schema.js";
-import { signDownload } from "../src/files/signed-urls.js";
+import { signArchive, signDownload } from "../src/files/signed-urls.js";
 import { createAdmin, createDataset, createUser, unique, type TestUser } from "./support/factories.js";
 import { commit, download, tusCreate, tusHead, tusPatch, upload, uploadIdOf } from "./support/files.js";
 import { startServer, type GraphQLResponse, type TestServer } from "./support/server.js";
@@ -69,6 +69,8 @@ const personOf = (role: Role): Person => (isToken(role) ? (role === "adminToken"
 let datasetId: string;
 /** Each role's own signed link to D's table.csv (the stranger's made while D was shared with them, then unshared). */
 const links = {} as Record<Role, string>;
+/** Each role's own signed link to D's version 1 as one ZIP (made as `links` are). */
+const archiveLinks = {} as Record<Role, string>;
 const bytes = Buffer.from("a,b\n1,2\n");
 
 const tokenOf = (role: Role) => (isToken(role) ? secrets[role].secret : role === "anonymous" ? undefined : actors[role].token);
@@ -135,6 +137,17 @@ const tusDelete = (role: Role, id: string) =>
     headers: { "tus-resumable": "1.0.0", ...(tokenOf(role) ? { authorization: `Bearer ${tokenOf(role)}` } : {}) },
   });
 
+/** D's version archive, as the role asks for it with their token. */
+const archive = async (role: Role, version: number | "latest", method = "GET") => {
+  const response = await fetch(`${server.origin}/datasets/${datasetId}/versions/${version}/archive.zip`, {
+    method,
+    headers: tokenOf(role) ? { authorization: `Bearer ${tokenOf(role)}` } : {},
+  });
+  // The whole body is read: an allowed archive is sent in full.
+  await response.arrayBuffer();
+  return response;
+};
+
 /** A signed link with its signature spoilt: what anonymous may try. */
 const spoilt = (link: string) => link.replace(/signature=[^&]+/, "signature=AAAA");
 
@@ -184,6 +197,13 @@ const ROWS: Row[] = [
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     },
+  },
+  {
+    // Two versions of D compared: the dataset's read rule.
+    name: "Dataset.compareVersions",
+    expect: { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "NOT_FOUND", "ok"), ...tokens("ok", "ok", "NOT_FOUND", "NOT_FOUND") },
+    run: async (role) =>
+      outcome(await gql(role, `query($id: ID!) { dataset(id: $id) { compareVersions(base: 1, head: 1) { changes { path } } } }`, { id: datasetId })),
   },
   { name: "Query.adminDatasets", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ adminDatasets(first: 1) { totalCount } }`)) },
   { name: "Query.users", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ users(first: 1) { totalCount } }`)) },
@@ -385,6 +405,26 @@ const ROWS: Row[] = [
     expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
     run: async (role) => (await fetch(links[role], { method: "HEAD" })).status,
   },
+  {
+    name: "GET /datasets/:datasetId/versions/:version/archive.zip (bearer)",
+    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    run: async (role) => (await archive(role, 1)).status,
+  },
+  {
+    name: "HEAD /datasets/:datasetId/versions/:version/archive.zip (bearer)",
+    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    run: async (role) => (await archive(role, "latest", "HEAD")).status,
+  },
+  {
+    name: "GET /datasets/:datasetId/versions/:version/archive.zip (signed link)",
+    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    run: async (role) => (await fetch(archiveLinks[role])).status,
+  },
+  {
+    name: "HEAD /datasets/:datasetId/versions/:version/archive.zip (signed link)",
+    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    run: async (role) => (await fetch(archiveLinks[role], { method: "HEAD" })).status,
+  },
 ];
 
 /** What a refused write must not change: D's row and who it is shared with. */
@@ -407,6 +447,10 @@ beforeAll(async () => {
   const FILES = `query($id: ID!) { dataset(id: $id) { files { downloadUrl } } }`;
   for (const role of ["owner", "editor", "viewer", "stranger", "admin"] as const) {
     links[role] = (await server.graphql(FILES, { id: datasetId }, { token: actors[role].token })).data.dataset.files[0].downloadUrl;
+  }
+  const ARCHIVE = `query($id: ID!) { dataset(id: $id) { version(number: 1) { archiveUrl } } }`;
+  for (const role of ["owner", "editor", "viewer", "stranger", "admin"] as const) {
+    archiveLinks[role] = (await server.graphql(ARCHIVE, { id: datasetId }, { token: actors[role].token })).data.dataset.version.archiveUrl;
   }
   links.anonymous = spoilt(links.owner);
   const elsewhere = (await createDataset(server, owner)).id;
@@ -431,6 +475,19 @@ beforeAll(async () => {
     );
     links[role] = `${server.origin}/datasets/${datasetId}/versions/1/files/table.csv?${query}`;
   }
+  for (const role of ["readToken", "writeToken"] as const) {
+    archiveLinks[role] = (await server.graphql(ARCHIVE, { id: datasetId }, { token: secrets[role].secret })).data.dataset.version.archiveUrl;
+  }
+  for (const role of ["limitedToken", "adminToken"] as const) {
+    const user = actors[personOf(role) as "owner" | "admin"];
+    const query = signArchive(
+      downloadKey,
+      { userId: user.id, sessionId: secrets[role].id, tokenVersion: 0, expires: Math.floor(Date.now() / 1000) + 600 },
+      { datasetId, version: 1 },
+    );
+    archiveLinks[role] = `${server.origin}/datasets/${datasetId}/versions/1/archive.zip?${query}`;
+  }
+  archiveLinks.anonymous = spoilt(archiveLinks.owner);
   // The stranger holds a link of their own, from when D was shared with them.
   expect((await server.graphql(UNSHARE, { d: datasetId, u: stranger.id }, { token: owner.token })).data.unshareDataset).toBe(true);
 }, 180_000); // ten roles, each with its token or session: generous under load

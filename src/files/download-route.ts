@@ -2,36 +2,21 @@ import { pipeline, Transform } from "node:stream";
 import contentDisposition from "content-disposition";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import parseRange from "range-parser";
-import { viewerOfCredential } from "../auth/credentials.js";
-import { authenticate, type Viewer } from "../auth/viewer.js";
 import type { Services } from "../graphql/context.js";
 import type { Database } from "../db/database.js";
-import { createThrottle } from "../auth/throttle.js";
-import { ClientError, credentialRefusal } from "../common/errors.js";
-import { clientAddressOf } from "../http/client-address.js";
 import { datasetScope, scopeParams } from "../policy/dataset-access.js";
-import { createUserLoader } from "../users/loader.js";
 import { sendableContentType } from "./content-types.js";
 import { fileName, normalizePath, storedPathProblem } from "./paths.js";
+import { refuse, UUID, versionParam, whoAsks } from "./route-viewer.js";
 import type { FileRow } from "./rows.js";
 import { verifyDownload } from "./signed-urls.js";
 import * as sql from "./sql.js";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface DownloadParams {
   datasetId: string;
   version: string;
   "*": string;
 }
-
-/** A plain-text refusal; 404 says the same for "not yours" and "absent". */
-const refuse = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}) =>
-  reply
-    .code(status)
-    .headers({ "cache-control": "no-store", ...headers })
-    .type("text/plain; charset=utf-8")
-    .send(`${message}\n`);
 
 /**
  * `GET` and `HEAD /datasets/{id}/versions/{number|latest}/files/{path}`: the bytes of one
@@ -43,51 +28,15 @@ const refuse = (reply: FastifyReply, status: number, message: string, headers: R
 export function registerDownloads(app: FastifyInstance, services: Services, database: Database): void {
   const { files, metrics } = services;
 
-  /**
-   * Who asks: a valid signed link's user (still live, same token version), the bearer of a
-   * token, or (null) nobody: no credential at all. Undefined: refused here (the reply is sent).
-   */
-  async function whoAsks(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    target: { datasetId: string; version: number | null; path: string },
-  ): Promise<Viewer | null | undefined> {
-    const query = request.query as Record<string, unknown>;
-    if (query.signature !== undefined) {
-      const grant =
-        target.version === null
-          ? null
-          : verifyDownload(files.downloadKey, query, { ...target, version: target.version }, Math.floor(Date.now() / 1000));
-      const viewer =
-        grant && UUID.test(grant.userId) && UUID.test(grant.sessionId)
-          ? await viewerOfCredential(database, grant.userId, grant.sessionId, grant.tokenVersion)
-          : null;
-      if (!grant || !viewer) {
-        refuse(reply, 401, "This download link is invalid or has expired: ask for a new one");
-        return undefined;
-      }
-      return viewer;
-    }
-    try {
-      const viewer = await authenticate(request.headers.authorization, clientAddressOf(request), services, database, createUserLoader(database));
-      // A request with no credential counts against its address's anonymous limit (RATE_LIMITED, 429);
-      // what an anonymous reader may download is the dataset's visibility's to say (the scope).
-      if (!viewer) await createThrottle(database, services.config.throttle).anonymous(clientAddressOf(request));
-      return viewer;
-    } catch (error) {
-      if (!(error instanceof ClientError)) throw error;
-      const { status, headers } = credentialRefusal(error);
-      refuse(reply, status, error.message, headers);
-      return undefined;
-    }
-  }
-
   async function download(request: FastifyRequest<{ Params: DownloadParams }>, reply: FastifyReply) {
-    const { datasetId, version: versionParam, "*": path } = request.params;
-    const version = versionParam === "latest" ? null : /^[1-9]\d{0,8}$/.test(versionParam) ? Number(versionParam) : undefined;
+    const { datasetId, version: versionText, "*": path } = request.params;
+    const version = versionParam(versionText);
     const problem = storedPathProblem(path);
     if (problem) return refuse(reply, 400, `The file path is not valid: ${problem}`);
-    const viewer = await whoAsks(request, reply, { datasetId, version: version ?? null, path });
+    // A link names one version by its number: `latest` never takes one.
+    const viewer = await whoAsks(request, reply, services, database, (query, now) =>
+      typeof version === "number" ? verifyDownload(files.downloadKey, query, { datasetId, version, path }, now) : null,
+    );
     if (viewer === undefined) return reply;
     // Access as the database has it now: a share taken away fails the very next request, links included.
     const scope = scopeParams(datasetScope(viewer, "read"));

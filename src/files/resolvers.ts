@@ -2,10 +2,11 @@ import type { Context } from "../graphql/context.js";
 import { chargeListLength } from "../graphql/cost-budget.js";
 import type { Resolvers } from "../generated/resolvers.js";
 import { checkFirst, connectionResolvers, toConnection, totalCountFrom } from "../graphql/pagination.js";
+import type { Viewer } from "../auth/viewer.js";
 import { requireViewer } from "../policy/field-rules.js";
 import { commitVersion, MAX_FILES_PER_VERSION, parseCommitInput } from "./commit.js";
 import type { FileRow, VersionRow } from "./rows.js";
-import { downloadPath, signDownload } from "./signed-urls.js";
+import { archivePath, type DownloadGrant, downloadPath, signArchive, signDownload } from "./signed-urls.js";
 import * as store from "./store.js";
 
 /**
@@ -14,19 +15,30 @@ import * as store from "./store.js";
  * request's cost before a row is read, and one version's whole list always fits (cost-budget.ts).
  */
 
+/** The viewer's grant for a signed link, valid for the configured lifetime. */
+function grantOf(viewer: Viewer, context: Context): DownloadGrant {
+  const expires = Math.floor(Date.now() / 1000) + context.services.files.downloadUrlTtlSeconds;
+  return { userId: viewer.id, sessionId: viewer.sessionId, tokenVersion: viewer.tokenVersion, expires };
+}
+
 /**
- * The viewer's signed link to `file`, valid for the configured lifetime. An anonymous reader
- * (who reached the file through a PUBLIC or UNLISTED dataset) gets the plain URL: the route
- * serves it to anyone for as long as the dataset stays so, and not a request longer.
+ * The viewer's signed link to `file`. An anonymous reader (who reached the file through a
+ * PUBLIC or UNLISTED dataset) gets the plain URL: the route serves it to anyone for as long
+ * as the dataset stays so, and not a request longer.
  */
 function downloadUrl(context: Context, file: FileRow): string {
   const target = { datasetId: file.datasetId, version: file.version, path: file.path };
   const viewer = context.viewer;
   if (!viewer) return `${context.origin}${downloadPath(target)}`;
-  const { downloadKey, downloadUrlTtlSeconds } = context.services.files;
-  const expires = Math.floor(Date.now() / 1000) + downloadUrlTtlSeconds;
-  const query = signDownload(downloadKey, { userId: viewer.id, sessionId: viewer.sessionId, tokenVersion: viewer.tokenVersion, expires }, target);
-  return `${context.origin}${downloadPath(target)}?${query}`;
+  return `${context.origin}${downloadPath(target)}?${signDownload(context.services.files.downloadKey, grantOf(viewer, context), target)}`;
+}
+
+/** The viewer's signed link to the whole of `version` as one ZIP (for an anonymous reader, the plain URL, as for a file). */
+function archiveUrl(context: Context, version: VersionRow): string {
+  const target = { datasetId: version.datasetId, version: version.number };
+  const viewer = context.viewer;
+  if (!viewer) return `${context.origin}${archivePath(target)}`;
+  return `${context.origin}${archivePath(target)}?${signArchive(context.services.files.downloadKey, grantOf(viewer, context), target)}`;
 }
 
 export const fileResolvers: Resolvers = {
@@ -73,6 +85,7 @@ export const fileResolvers: Resolvers = {
       chargeListLength(context, info, version.fileCount, MAX_FILES_PER_VERSION);
       return context.loaders.files.files(version.datasetId, version.number, version.fileCount);
     },
+    archiveUrl: (version, _args, context) => archiveUrl(context, version),
   },
   DatasetFile: {
     downloadUrl: (file, _args, context) => downloadUrl(context, file),

@@ -39,3 +39,18 @@ export interface UploadRow {
 
 export type VersionEdgeModel = EdgeModel<VersionRow>;
 export type VersionConnectionModel = ConnectionModel<VersionRow>;
+
+/** What `Dataset.compareVersions` answers with (the GraphQL `VersionComparison` mapper); its changes are read when selected. */
+export interface ComparisonModel {
+  datasetId: string;
+  base: VersionRow;
+  head: VersionRow;
+}
+
+/** A path whose file differs between two versions (the GraphQL `FileDifference` mapper). */
+export interface FileDifferenceModel {
+  path: string;
+  kind: "ADDED" | "REMOVED" | "MODIFIED";
+  before: FileRow | null;
+  after: FileRow | null;
+}

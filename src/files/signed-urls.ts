@@ -24,35 +24,56 @@ export interface DownloadTarget {
   path: string;
 }
 
-const signature = (key: string, grant: DownloadGrant, target: DownloadTarget) =>
+/** What a version's archive link names: no path, the whole version. */
+export type ArchiveTarget = Omit<DownloadTarget, "path">;
+
+/**
+ * A link is for one kind of thing: a file ("download") or a version's archive ("archive").
+ * The kind is signed, so a file's link never opens the archive, nor the other way round.
+ */
+type Purpose = "download" | "archive";
+
+const signature = (key: string, purpose: Purpose, grant: DownloadGrant, target: DownloadTarget) =>
   createHmac("sha256", key)
-    .update(["download", grant.userId, grant.sessionId, grant.tokenVersion, grant.expires, target.datasetId, target.version, target.path].join("\n"))
+    .update([purpose, grant.userId, grant.sessionId, grant.tokenVersion, grant.expires, target.datasetId, target.version, target.path].join("\n"))
     .digest("base64url");
 
-/** The link's query string (without `?`). */
-export function signDownload(key: string, grant: DownloadGrant, target: DownloadTarget): string {
+function sign(key: string, purpose: Purpose, grant: DownloadGrant, target: DownloadTarget): string {
   const query = new URLSearchParams({
     user: grant.userId,
     session: grant.sessionId,
     ver: String(grant.tokenVersion),
     expires: String(grant.expires),
-    signature: signature(key, grant, target),
+    signature: signature(key, purpose, grant, target),
   });
   return query.toString();
 }
+
+/** The link's query string (without `?`). */
+export const signDownload = (key: string, grant: DownloadGrant, target: DownloadTarget): string => sign(key, "download", grant, target);
+
+/** An archive link's query string (without `?`). */
+export const signArchive = (key: string, grant: DownloadGrant, target: ArchiveTarget): string => sign(key, "archive", grant, { ...target, path: "" });
 
 /**
  * The grant of a link whose signature is right for `target` and which has not expired at
  * `now` (seconds); null for anything else.
  */
-export function verifyDownload(key: string, query: Record<string, unknown>, target: DownloadTarget, now: number): DownloadGrant | null {
+export const verifyDownload = (key: string, query: Record<string, unknown>, target: DownloadTarget, now: number): DownloadGrant | null =>
+  verify(key, "download", query, target, now);
+
+/** The grant of an archive link signed for `target` and not expired at `now` (seconds); null for anything else. */
+export const verifyArchive = (key: string, query: Record<string, unknown>, target: ArchiveTarget, now: number): DownloadGrant | null =>
+  verify(key, "archive", query, { ...target, path: "" }, now);
+
+function verify(key: string, purpose: Purpose, query: Record<string, unknown>, target: DownloadTarget, now: number): DownloadGrant | null {
   const { user, session, ver, expires, signature: given } = query;
   if (typeof user !== "string" || typeof session !== "string" || typeof ver !== "string" || typeof expires !== "string" || typeof given !== "string")
     return null;
   if (!/^\d{1,10}$/.test(ver) || !/^\d{1,12}$/.test(expires)) return null;
   const grant = { userId: user, sessionId: session, tokenVersion: Number(ver), expires: Number(expires) };
   if (grant.expires < now) return null;
-  const expected = Buffer.from(signature(key, grant, target));
+  const expected = Buffer.from(signature(key, purpose, grant, target));
   const actual = Buffer.from(given);
   return expected.length === actual.length && timingSafeEqual(expected, actual) ? grant : null;
 }
@@ -61,4 +82,9 @@ export function verifyDownload(key: string, query: Record<string, unknown>, targ
 export function downloadPath(target: DownloadTarget | { datasetId: string; version: number | "latest"; path: string }): string {
   const path = target.path.split("/").map(encodeURIComponent).join("/");
   return `/datasets/${target.datasetId}/versions/${target.version}/files/${path}`;
+}
+
+/** The URL path of a version's whole archive. */
+export function archivePath(target: { datasetId: string; version: number | "latest" }): string {
+  return `/datasets/${target.datasetId}/versions/${target.version}/archive.zip`;
 }

@@ -250,3 +250,48 @@ export const CONTENT_HELD_BY_USER = `
   union all
   select 1 from uploads where user_id = $1 and sha256 = $2
   limit 1`;
+
+/**
+ * $1 dataset, $2 base version, $3 head version (both committed), $4 limit: the paths whose
+ * content differs, in path (byte) order, each with its file in base and in head (null where
+ * absent). A manifest row that spans both versions is the same file in both and is never
+ * looked at; of the rest, a path is left out when its content is the same on both sides
+ * (removed, then added again with the same bytes).
+ */
+export const VERSION_DIFFERENCES = `
+  with base as (
+    select f.path, f.sha256, f.size, f.content_type from version_files f
+    where f.dataset_id = $1 and ${holds("$2::int")} and not (${holds("$3::int")})
+  ), head as (
+    select f.path, f.sha256, f.size, f.content_type from version_files f
+    where f.dataset_id = $1 and ${holds("$3::int")} and not (${holds("$2::int")})
+  )
+  select coalesce(b.path, h.path) as path,
+    b.sha256 as "beforeSha256", b.size::float8 as "beforeSize", b.content_type as "beforeContentType",
+    h.sha256 as "afterSha256", h.size::float8 as "afterSize", h.content_type as "afterContentType"
+  from base b full join head h on h.path = b.path
+  where b.sha256 is distinct from h.sha256
+  order by 1
+  limit $4`;
+
+/**
+ * $1 dataset, $2 version number or null for the latest, then the reader's scope ($3 viewer,
+ * $4 admin, $5 accesses allowed, $6 dataset limit): the version and its dataset's name, if the reader may read
+ * the dataset (an archive's first statement).
+ */
+export const VERSION_FOR_READER = `
+  select v.number, v.file_count as "fileCount", v.created_at as "createdAt", d.name as "datasetName"
+  from datasets d join dataset_versions v on v.dataset_id = d.id and v.number = coalesce($2::int, d.latest_version)
+  where d.id = $1 and ${allows("d", scopeAt(3))}`;
+
+/**
+ * $1 dataset, $2 a committed version's number, then the reader's scope ($3 viewer, $4 admin,
+ * $5 accesses allowed, $6 dataset limit), $7 limit (the version's file count): its files in
+ * path order, if the reader may still read the dataset.
+ */
+export const VERSION_FILES_FOR_READER = `
+  select ${fileColumns("$2::int")}
+  from datasets d join version_files f on f.dataset_id = d.id and ${holds("$2::int")}
+  where d.id = $1 and $2::int between 1 and d.latest_version and ${allows("d", scopeAt(3))}
+  order by f.path
+  limit $7`;

@@ -107,6 +107,25 @@ export type AuthPayload = {
   user: User;
 };
 
+/** A column that differs between a table's two versions (matched by name). */
+export type ColumnChange = {
+  __typename?: 'ColumnChange';
+  kind: ColumnChangeKind;
+  name: Scalars['String']['output'];
+  /** The type in head (null when REMOVED). */
+  typeAfter?: Maybe<Scalars['String']['output']>;
+  /** The type in base (null when ADDED). */
+  typeBefore?: Maybe<Scalars['String']['output']>;
+};
+
+export type ColumnChangeKind =
+  /** In head's table, not in base's. */
+  | 'ADDED'
+  /** In base's table, not in head's. */
+  | 'REMOVED'
+  /** In both, with another type. */
+  | 'RETYPED';
+
 /** What a column holds, computed over the whole file. */
 export type ColumnProfile = {
   __typename?: 'ColumnProfile';
@@ -189,6 +208,14 @@ export type Dataset = {
    * its owner, its collaborators and admins.
    */
   collaborators: Array<DatasetCollaborator>;
+  /**
+   * What changed from version `base` to version `head`: the files added, removed and modified
+   * (by content), sorted by path; unchanged files are left out. Computed from the two versions'
+   * file lists and the stored previews, without reading any file. Either number may be the
+   * greater (comparing 3 with 1 tells how to go back). A number below 1 is BAD_USER_INPUT
+   * naming it; a version that does not exist is NOT_FOUND.
+   */
+  compareVersions: VersionComparison;
   createdAt: Scalars['DateTime']['output'];
   description?: Maybe<Scalars['String']['output']>;
   filePath?: Maybe<Scalars['String']['output']>;
@@ -215,6 +242,13 @@ export type Dataset = {
   viewerAccess: DatasetAccess;
   /** Who may read it: PRIVATE (the owner, collaborators, admins), UNLISTED (also anyone with its id or a link), PUBLIC (also listed in `exploreDatasets`). Changed by the owner only. */
   visibility: DatasetVisibility;
+};
+
+
+/** A dataset: a named pointer to a file, owned by one user, and shared with others as it pleases the owner. */
+export type DatasetCompareVersionsArgs = {
+  base: Scalars['Int']['input'];
+  head: Scalars['Int']['input'];
 };
 
 
@@ -362,6 +396,13 @@ export type DatasetRole =
 /** An immutable snapshot of a dataset's files: version 1, 2, 3 … per dataset. */
 export type DatasetVersion = {
   __typename?: 'DatasetVersion';
+  /**
+   * A signed URL of the whole version as one ZIP archive, for the signed-in viewer, with no
+   * Authorization header needed (like `DatasetFile.downloadUrl`: short-lived, and dead once the
+   * session ends or the access goes). Also at `/datasets/{id}/versions/{number}/archive.zip`
+   * with a token. Every file, at its path, streamed as it is written; no size cap.
+   */
+  archiveUrl: Scalars['String']['output'];
   /** Who committed it; null once their account is gone. */
   author?: Maybe<User>;
   createdAt: Scalars['DateTime']['output'];
@@ -457,6 +498,33 @@ export type FileColumn = {
   /** DuckDB's type name: BIGINT, DOUBLE, VARCHAR, DATE, TIMESTAMP, BOOLEAN, STRUCT(…), … */
   type: Scalars['String']['output'];
 };
+
+/** A path whose file differs between the two versions. */
+export type FileDifference = {
+  __typename?: 'FileDifference';
+  /** The file in head (null when REMOVED). */
+  after?: Maybe<DatasetFile>;
+  /** The file in base (null when ADDED). */
+  before?: Maybe<DatasetFile>;
+  /**
+   * MODIFIED tables whose two previews are READY: the columns added, removed or retyped, in
+   * head's column order, then the removed ones in base's order; empty when the columns are the
+   * same. Null otherwise.
+   */
+  columnChanges?: Maybe<Array<ColumnChange>>;
+  kind: FileDifferenceKind;
+  path: Scalars['String']['output'];
+  /** MODIFIED tables whose two previews are READY: head's row count minus base's. Null otherwise. */
+  rowCountDelta?: Maybe<Scalars['SafeInt']['output']>;
+};
+
+export type FileDifferenceKind =
+  /** In head, not in base. */
+  | 'ADDED'
+  /** In both, with other content (another SHA-256). */
+  | 'MODIFIED'
+  /** In base, not in head. */
+  | 'REMOVED';
 
 /** A profile of a tabular file. */
 export type FilePreview = {
@@ -899,4 +967,13 @@ export type ValueCount = {
   __typename?: 'ValueCount';
   count: Scalars['SafeInt']['output'];
   value?: Maybe<Scalars['JSON']['output']>;
+};
+
+/** What changed between two versions of a dataset (`Dataset.compareVersions`). */
+export type VersionComparison = {
+  __typename?: 'VersionComparison';
+  base: DatasetVersion;
+  /** The files that differ, sorted by path (byte order); unchanged files are left out. */
+  changes: Array<FileDifference>;
+  head: DatasetVersion;
 };

@@ -5,7 +5,7 @@ import type { UserRow, UserConnectionModel, UserEdgeModel } from '../users/rows.
 import type { DatasetRow, DatasetConnectionModel, DatasetEdgeModel } from '../datasets/rows.js';
 import type { ExploreConnectionModel, ExploreFacetsModel } from '../datasets/catalog.js';
 import type { AuditEventRow, AuditEventConnectionModel, AuditEventEdgeModel } from '../audit/rows.js';
-import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel } from '../files/rows.js';
+import type { VersionRow, FileRow, VersionConnectionModel, VersionEdgeModel, ComparisonModel, FileDifferenceModel } from '../files/rows.js';
 import type { PreviewModel, PreviewTable } from '../previews/rows.js';
 import type { CollaboratorRow } from '../sharing/rows.js';
 import type { DatasetEventModel } from '../events/model.js';
@@ -94,6 +94,8 @@ export type ResolversTypes = {
   AuditEventFilter: Types.AuditEventFilter;
   AuthPayload: ResolverTypeWrapper<Omit<Types.AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   Boolean: ResolverTypeWrapper<Types.Scalars['Boolean']['output']>;
+  ColumnChange: ResolverTypeWrapper<Types.ColumnChange>;
+  ColumnChangeKind: Types.ColumnChangeKind;
   ColumnProfile: ResolverTypeWrapper<Types.ColumnProfile>;
   CommitInput: Types.CommitInput;
   CreateAccessTokenInput: Types.CreateAccessTokenInput;
@@ -123,6 +125,8 @@ export type ResolversTypes = {
   FacetValue: ResolverTypeWrapper<Types.FacetValue>;
   FileChange: Types.FileChange;
   FileColumn: ResolverTypeWrapper<Types.FileColumn>;
+  FileDifference: ResolverTypeWrapper<FileDifferenceModel>;
+  FileDifferenceKind: Types.FileDifferenceKind;
   FilePreview: ResolverTypeWrapper<PreviewModel>;
   FileTable: ResolverTypeWrapper<PreviewTable>;
   Float: ResolverTypeWrapper<Types.Scalars['Float']['output']>;
@@ -151,6 +155,7 @@ export type ResolversTypes = {
   UserConnection: ResolverTypeWrapper<UserConnectionModel>;
   UserEdge: ResolverTypeWrapper<UserEdgeModel>;
   ValueCount: ResolverTypeWrapper<Types.ValueCount>;
+  VersionComparison: ResolverTypeWrapper<ComparisonModel>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -163,6 +168,7 @@ export type ResolversParentTypes = {
   AuditEventFilter: Types.AuditEventFilter;
   AuthPayload: Omit<Types.AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   Boolean: Types.Scalars['Boolean']['output'];
+  ColumnChange: Types.ColumnChange;
   ColumnProfile: Types.ColumnProfile;
   CommitInput: Types.CommitInput;
   CreateAccessTokenInput: Types.CreateAccessTokenInput;
@@ -186,6 +192,7 @@ export type ResolversParentTypes = {
   FacetValue: Types.FacetValue;
   FileChange: Types.FileChange;
   FileColumn: Types.FileColumn;
+  FileDifference: FileDifferenceModel;
   FilePreview: PreviewModel;
   FileTable: PreviewTable;
   Float: Types.Scalars['Float']['output'];
@@ -209,6 +216,7 @@ export type ResolversParentTypes = {
   UserConnection: UserConnectionModel;
   UserEdge: UserEdgeModel;
   ValueCount: Types.ValueCount;
+  VersionComparison: ComparisonModel;
 };
 
 export type AccessTokenResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AccessToken'] = ResolversParentTypes['AccessToken']> = {
@@ -251,6 +259,13 @@ export type AuthPayloadResolvers<ContextType = Context, ParentType extends Resol
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
+export type ColumnChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ColumnChange'] = ResolversParentTypes['ColumnChange']> = {
+  kind?: Resolver<ResolversTypes['ColumnChangeKind'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  typeAfter?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  typeBefore?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
 export type ColumnProfileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ColumnProfile'] = ResolversParentTypes['ColumnProfile']> = {
   distinctCount?: Resolver<Types.Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
   histogram?: Resolver<Types.Maybe<Array<ResolversTypes['HistogramBin']>>, ParentType, ContextType>;
@@ -271,6 +286,7 @@ export type CreatedAccessTokenResolvers<ContextType = Context, ParentType extend
 
 export type DatasetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Dataset'] = ResolversParentTypes['Dataset']> = {
   collaborators?: Resolver<Array<ResolversTypes['DatasetCollaborator']>, ParentType, ContextType>;
+  compareVersions?: Resolver<ResolversTypes['VersionComparison'], ParentType, ContextType, RequireFields<Types.DatasetCompareVersionsArgs, 'base' | 'head'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   filePath?: Resolver<Types.Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -327,6 +343,7 @@ export type DatasetFileResolvers<ContextType = Context, ParentType extends Resol
 };
 
 export type DatasetVersionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DatasetVersion'] = ResolversParentTypes['DatasetVersion']> = {
+  archiveUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   author?: Resolver<Types.Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   fileCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -379,6 +396,15 @@ export type FileColumnResolvers<ContextType = Context, ParentType extends Resolv
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   nullCount?: Resolver<Types.Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
   type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type FileDifferenceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FileDifference'] = ResolversParentTypes['FileDifference']> = {
+  after?: Resolver<Types.Maybe<ResolversTypes['DatasetFile']>, ParentType, ContextType>;
+  before?: Resolver<Types.Maybe<ResolversTypes['DatasetFile']>, ParentType, ContextType>;
+  columnChanges?: Resolver<Types.Maybe<Array<ResolversTypes['ColumnChange']>>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['FileDifferenceKind'], ParentType, ContextType>;
+  path?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rowCountDelta?: Resolver<Types.Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
 };
 
 export type FilePreviewResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FilePreview'] = ResolversParentTypes['FilePreview']> = {
@@ -486,12 +512,19 @@ export type ValueCountResolvers<ContextType = Context, ParentType extends Resolv
   value?: Resolver<Types.Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
 };
 
+export type VersionComparisonResolvers<ContextType = Context, ParentType extends ResolversParentTypes['VersionComparison'] = ResolversParentTypes['VersionComparison']> = {
+  base?: Resolver<ResolversTypes['DatasetVersion'], ParentType, ContextType>;
+  changes?: Resolver<Array<ResolversTypes['FileDifference']>, ParentType, ContextType>;
+  head?: Resolver<ResolversTypes['DatasetVersion'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = Context> = {
   AccessToken?: AccessTokenResolvers<ContextType>;
   AuditEvent?: AuditEventResolvers<ContextType>;
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
+  ColumnChange?: ColumnChangeResolvers<ContextType>;
   ColumnProfile?: ColumnProfileResolvers<ContextType>;
   CreatedAccessToken?: CreatedAccessTokenResolvers<ContextType>;
   Dataset?: DatasetResolvers<ContextType>;
@@ -509,6 +542,7 @@ export type Resolvers<ContextType = Context> = {
   ExploreFacets?: ExploreFacetsResolvers<ContextType>;
   FacetValue?: FacetValueResolvers<ContextType>;
   FileColumn?: FileColumnResolvers<ContextType>;
+  FileDifference?: FileDifferenceResolvers<ContextType>;
   FilePreview?: FilePreviewResolvers<ContextType>;
   FileTable?: FileTableResolvers<ContextType>;
   HistogramBin?: HistogramBinResolvers<ContextType>;
@@ -523,5 +557,6 @@ export type Resolvers<ContextType = Context> = {
   UserConnection?: UserConnectionResolvers<ContextType>;
   UserEdge?: UserEdgeResolvers<ContextType>;
   ValueCount?: ValueCountResolvers<ContextType>;
+  VersionComparison?: VersionComparisonResolvers<ContextType>;
 };
 

@@ -8,6 +8,7 @@ import { authResolvers } from "../auth/resolvers.js";
 import { datasetResolvers } from "../datasets/resolvers.js";
 import { ISO_TIME } from "../db/timestamps.js";
 import { eventResolvers } from "../events/resolvers.js";
+import { comparisonResolvers } from "../files/comparison-resolvers.js";
 import { fileResolvers } from "../files/resolvers.js";
 import { previewResolvers } from "../previews/resolvers.js";
 import { tableResolvers } from "../tables/resolvers.js";
@@ -43,6 +44,7 @@ export const SCHEMA_FILE = fileURLToPath(new URL("../../schema/schema.graphql", 
 const resolvers: Resolvers[] = [
   { DateTime: IsoDateTime, EmailAddress: EmailAddressResolver, JSON: JSONResolver, SafeInt: SafeIntResolver },
   fileResolvers,
+  comparisonResolvers,
   previewResolvers,
   tableResolvers,
   auditResolvers,

@@ -20,6 +20,7 @@ import { type Metrics, registerMetricsEndpoint } from "../observability/metrics.
 import { loadManifest, registerDocumentIds, trustedDocumentsPlugin } from "../graphql/persisted-operations.js";
 import { registerRequestLog, reportingPlugin, startReport } from "./request-log.js";
 import { refuseCrossOriginUpgrades, registerSubscriptions, subscriptionsOverHttpRefused } from "../events/websocket.js";
+import { registerArchives } from "../files/archive-route.js";
 import { registerDownloads } from "../files/download-route.js";
 import { registerUploads } from "../uploads/routes.js";
 import type { HashingFileStore } from "../uploads/hashing-file-store.js";
@@ -212,6 +213,7 @@ export async function buildServer({ services, database, schema, logger, staging 
 
   await registerUploads(app, services, database, staging);
   registerDownloads(app, services, database);
+  registerArchives(app, services, database);
 
   if (config.limits.allowBatchedRequests) {
     // Apollo runs every operation of a batch; a batch of fifty logins is fifty logins.

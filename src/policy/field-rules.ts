@@ -144,10 +144,17 @@ export const policy: PolicyTable = {
     files: withParent,
     collaborators: withParent,
     viewerAccess: withParent,
+    // Two of the dataset's versions, which whoever reached it may read.
+    compareVersions: withParent,
   },
   // Reached through a readable dataset's collaborators, or by its owner sharing it.
   DatasetCollaborator: { user: withParent, addedBy: withParent },
-  DatasetVersion: { author: withParent, files: withParent },
+  // archiveUrl: a link signed for the viewer; the archive route checks the access again when it is used.
+  DatasetVersion: { author: withParent, files: withParent, archiveUrl: signedIn },
+  // Reached through a readable dataset's compareVersions: its files and their previews are the dataset's.
+  VersionComparison: { changes: withParent },
+  FileDifference: { columnChanges: withParent, rowCountDelta: withParent },
+  ColumnChange: {},
   // An event reaches only a subscriber who may read its dataset at that moment (read scope).
   DatasetEvent: { version: withParent },
   // A link signed for the viewer (for an anonymous reader of a public dataset, its plain URL);

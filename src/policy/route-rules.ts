@@ -8,8 +8,9 @@
  *   the creator whatever their access now (giving up one's own upload takes nothing from
  *   anyone, and frees their quota).
  * - `download`: a viewer (token or signed link) with `read` on the dataset, checked again on
- *   every request; with no credential at all, anyone for a PUBLIC or UNLISTED dataset (the
- *   anonymous read scope), counted against the address's anonymous limit.
+ *   every request: one file's bytes, or a whole version's archive (each with its own links: a
+ *   file's link never opens the archive); with no credential at all, anyone for a PUBLIC or
+ *   UNLISTED dataset (the anonymous read scope), counted against the address's anonymous limit.
  */
 export const routePolicy = {
   "/healthz": "public",
@@ -22,4 +23,5 @@ export const routePolicy = {
   "/uploads": "upload",
   "/uploads/*": "upload",
   "/datasets/:datasetId/versions/:version/files/*": "download",
+  "/datasets/:datasetId/versions/:version/archive.zip": "download",
 } as const satisfies Record<string, "public" | "graphql" | "upload" | "download">;
