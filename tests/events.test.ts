@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expiredTokenOf } from "./support/tokens.js";
 import { DATASET_EVENTS_CHANNEL } from "../src/events/bus.js";
 import { createAdmin, createDataset, createUser, type TestUser, unique } from "./support/factories.js";
 import { commitFiles, sha256 } from "./support/files.js";
@@ -104,7 +105,20 @@ describe("live events (graphql-ws on /graphql)", () => {
     expect(await anonymous.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("authorization") });
     const forged = new LiveClient(server.url, { authorization: "Bearer not-a-token" });
     clients.push(forged);
-    expect(await forged.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("invalid or expired") });
+    expect(await forged.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("is invalid") });
+  });
+
+  it("says which: an expired token (refresh it), a revoked one (sign in again)", async () => {
+    const user = await createUser(server);
+    const expired = new LiveClient(server.url, { authorization: `Bearer ${await expiredTokenOf(server, user.token)}` });
+    clients.push(expired);
+    expect(await expired.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("has expired: refresh") });
+
+    const signedOut = await createUser(server);
+    expect((await server.graphql("mutation { logoutAll }", {}, { token: signedOut.token })).errors).toBeUndefined();
+    const revoked = new LiveClient(server.url, { authorization: `Bearer ${signedOut.token}` });
+    clients.push(revoked);
+    expect(await revoked.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("has been revoked") });
   });
 
   it("one dataset: the owner gets UPDATED, VERSION_COMMITTED and DELETED, then the subscription completes; a stranger is NOT_FOUND", async () => {

@@ -1,4 +1,5 @@
 import type DataLoader from "dataloader";
+import { decodeJwt } from "jose";
 import type { Queryable } from "../db/database.js";
 import { invalidToken } from "../common/errors.js";
 import type { UserRow } from "../users/rows.js";
@@ -6,6 +7,27 @@ import { findViewer } from "../users/store.js";
 import type { AccessClaims } from "./claims.js";
 import type { AccessTokens } from "./tokens.js";
 import type { ViewerCache } from "./viewer-cache.js";
+
+/**
+ * The three ways a token is refused, worded so a client knows what to do: an expired one is
+ * refreshed, the others mean signing in again. The same words close a WebSocket (4403).
+ */
+export const EXPIRED = "The access token has expired: refresh the session with refreshSession(refreshToken) and send the new access token";
+export const INVALID = "The access token is invalid (malformed, or not signed by this server): sign in again";
+export const REVOKED = "The access token has been revoked (signed out, password or role changed, or deactivated): sign in again";
+
+/**
+ * Whether a refused token says it has expired. Read without the signature, only to word the
+ * refusal (the token is refused either way): the claim is in the token its bearer sent.
+ */
+function hasExpired(token: string): boolean {
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === "number" && exp * 1000 <= Date.now();
+  } catch {
+    return false;
+  }
+}
 
 /** The signed-in user making a request, as the database says now (not as the token says). */
 export interface Viewer {
@@ -37,7 +59,7 @@ export async function authenticate(
   const match = /^Bearer +(\S+) *$/i.exec(authorization);
   if (!match) throw invalidToken("The Authorization header must be `Bearer <access token>`");
   const claims = await tokens.verify(match[1]!);
-  if (!claims) throw invalidToken();
+  if (!claims) throw invalidToken(hasExpired(match[1]!) ? EXPIRED : INVALID);
 
   // Only a match is taken from memory; anything else is for the database to decide.
   const cached = viewers.get(claims.sessionId);
@@ -54,7 +76,7 @@ export async function authenticate(
 async function readViewer(db: Queryable, viewers: ViewerCache, claims: AccessClaims, snapshot: number): Promise<UserRow> {
   const found = await findViewer(db, claims.userId, claims.sessionId);
   if (!found?.sessionLive || !found.active || found.tokenVersion !== claims.tokenVersion) {
-    throw invalidToken("The access token has been revoked; sign in again");
+    throw invalidToken(REVOKED);
   }
   const { sessionLive: _live, ...user } = found;
   viewers.remember(claims.sessionId, user, snapshot);
