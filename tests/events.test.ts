@@ -33,6 +33,11 @@ const LIMITS = {
 const closeOf = (socket: WebSocket) =>
   new Promise<{ code: number; reason: string }>((resolve) => socket.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
 
+/** The events subscription with the paths of a PREVIEW_READY. */
+const EVENTS_WITH_PATHS = `subscription Events($datasetId: ID) {
+  datasetEvents(datasetId: $datasetId) { type datasetId at paths dataset { id name } version { number fileCount } }
+}`;
+
 describe("live events (graphql-ws on /graphql)", () => {
   let server: TestServer;
   const clients: LiveClient[] = [];
@@ -287,6 +292,31 @@ describe("live events (graphql-ws on /graphql)", () => {
     expect(await one.nextEvent()).toMatchObject({ type: "PREVIEW_READY", datasetId: dataset.id, version: { number: 2 } });
     await fence(all, stranger, strangers.id);
     expect(all.unread).toEqual([]);
+  });
+
+  it("PREVIEW_READY names the files: from the worker the first time, at commit for content the dataset had profiled before", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const events = connect(owner).subscribe(EVENTS_WITH_PATHS, { datasetId: dataset.id });
+    await inPlace(events, dataset.id);
+    const bytes = Buffer.from(`id,value\n1,${unique()}\n`);
+
+    await commitFiles(server, owner.token, dataset.id, { "first.csv": bytes, "notes.txt": Buffer.from("not a table") });
+    expect(await events.nextEvent()).toMatchObject({ type: "VERSION_COMMITTED", version: { number: 1 }, paths: null });
+    expect(await events.nextEvent()).toMatchObject({ type: "PREVIEW_READY", version: { number: 1 }, paths: ["first.csv"] });
+
+    // The same bytes again, under another name: profiled already (READY at commit), so the
+    // commit itself announces it, after its VERSION_COMMITTED, naming both paths of version 2.
+    await commitFiles(server, owner.token, dataset.id, { "copy.csv": bytes }, 1);
+    expect(await events.nextEvent()).toMatchObject({ type: "VERSION_COMMITTED", version: { number: 2 } });
+    expect(await events.nextEvent()).toMatchObject({ type: "PREVIEW_READY", version: { number: 2 }, paths: ["copy.csv", "first.csv"] });
+    const preview = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { latestVersion { files { path preview { status } } } } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
+    expect(preview.data.dataset.latestVersion.files).toContainEqual({ path: "copy.csv", preview: { status: "READY" } });
+    await fence(events, owner, dataset.id);
   });
 
   it("ignores a notification that is not a well-formed event", async () => {

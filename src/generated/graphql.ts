@@ -206,6 +206,12 @@ export type DatasetEvent = {
   /** The dataset as it is when the event is delivered; null for DELETED. */
   dataset?: Maybe<Dataset>;
   datasetId: Scalars['ID']['output'];
+  /**
+   * PREVIEW_READY: the paths in `version` whose preview has settled (READY or FAILED) with this
+   * event, sorted; null for the other types. Sent for every committed table, also one whose
+   * content the dataset had profiled before (then at commit, after VERSION_COMMITTED).
+   */
+  paths?: Maybe<Array<Scalars['String']['output']>>;
   type: DatasetEventType;
   /** VERSION_COMMITTED: the new version; PREVIEW_READY: the latest version holding the file; otherwise null. */
   version?: Maybe<DatasetVersion>;

@@ -116,7 +116,7 @@ export const policy: PolicyTable = {
   DatasetCollaborator: { user: withParent, addedBy: withParent },
   DatasetVersion: { author: withParent, files: withParent },
   // An event reaches only a subscriber who may read its dataset at that moment (read scope).
-  DatasetEvent: { version: withParent },
+  DatasetEvent: { version: withParent, paths: withParent },
   // A link signed for the viewer; the download route checks the access again when it is used.
   // The preview is the file's: whoever reached the file (through a dataset they may read) sees it.
   DatasetFile: { downloadUrl: signedIn, preview: withParent },
