@@ -33,7 +33,7 @@ export type CommitInput = {
 export type CreateDatasetInput = {
   /** At most 10,000 characters. */
   description?: string | null | undefined;
-  /** At most 500 characters. */
+  /** At most 500 characters: a note of where the data lives outside this API, not a file of the dataset (see `Dataset.filePath`). */
   filePath?: string | null | undefined;
   /** 1 to 255 characters after trimming. */
   name: string;

@@ -103,7 +103,7 @@ export type CommitInput = {
 export type CreateDatasetInput = {
   /** At most 10,000 characters. */
   description?: InputMaybe<Scalars['String']['input']>;
-  /** At most 500 characters. */
+  /** At most 500 characters: a note of where the data lives outside this API, not a file of the dataset (see `Dataset.filePath`). */
   filePath?: InputMaybe<Scalars['String']['input']>;
   /** 1 to 255 characters after trimming. */
   name: Scalars['String']['input'];
@@ -120,6 +120,10 @@ export type Dataset = {
   collaborators: Array<DatasetCollaborator>;
   createdAt: Scalars['DateTime']['output'];
   description?: Maybe<Scalars['String']['output']>;
+  /**
+   * A free-text note of where the data lives outside this API (say `/data/rain.csv` on a shared
+   * drive), kept as given; not one of the dataset's files, which are in `files` and `versions`.
+   */
   filePath?: Maybe<Scalars['String']['output']>;
   /** The latest version's files, sorted by path (empty until the first commit). */
   files: Array<DatasetFile>;
