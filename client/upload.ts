@@ -15,9 +15,10 @@ export interface UploadFileOptions {
   /**
    * The viewer's access token, or a function returning the current one: it is asked before
    * every request, so a long upload survives the token's rotation (a 401 is retried once the
-   * function may have a fresh token).
+   * function may have a fresh token). With the session helper: `() => session.accessToken()`
+   * (client/session.ts), which refreshes the pair before it expires.
    */
-  accessToken: string | (() => string | Promise<string>);
+  accessToken: string | (() => string | undefined | Promise<string | undefined>);
   /** The dataset the file is for: creation is refused (404) unless the viewer may commit to it. */
   datasetId: string;
   file: UploadSource;
@@ -85,7 +86,7 @@ const DEFAULT_RETRY_DELAYS = [0, 1000, 3000, 5000, 10000];
  * ```ts
  * const { uploadId } = await uploadFile({
  *   endpoint: "https://api.example.com/uploads/",
- *   accessToken: () => session.accessToken,
+ *   accessToken: () => session.accessToken(),
  *   datasetId,
  *   file: input.files[0],
  *   onProgress: (sent, total) => (bar.value = sent / total),

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -68,6 +69,28 @@ describe("the build (npm run build, then node dist/main.js)", () => {
     }
     // A first start creates the embedded database: slow on a busy machine, and not what is tested.
   }, 120_000);
+
+  it("npm start's build step: skipped when dist/ was built from these very sources, done again when its stamp is stale", async () => {
+    const ensureBuild = () => runScript("scripts/ensure-build.mjs", [], {});
+    // The first may build (the stamp is written only by this step).
+    expect((await ensureBuild()).code).toBe(0);
+    const stampFile = join(ROOT, "dist/.source-stamp");
+    const stamp = readFileSync(stampFile, "utf8");
+    expect(stamp).toMatch(/^[0-9a-f]{64} [0-9a-f]{64}\n$/);
+    const builtAt = statSync(join(ROOT, "dist/main.js")).mtimeMs;
+
+    const second = await ensureBuild();
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain("dist/ is current");
+    expect(statSync(join(ROOT, "dist/main.js")).mtimeMs).toBe(builtAt);
+
+    // Another dist/ than the stamp says (as after `npm run build` of other sources): built again.
+    writeFileSync(stampFile, "stale\n");
+    const third = await ensureBuild();
+    expect(third.code).toBe(0);
+    expect(third.stderr).not.toContain("dist/ is current");
+    expect(readFileSync(stampFile, "utf8")).toBe(stamp);
+  }, 180_000);
 
   it("runs the migrations from dist/cli/migrate.js", async () => {
     const result = await runScript("dist/cli/migrate.js", [], env);

@@ -10,7 +10,6 @@ import { getMainDefinition } from "@apollo/client/utilities";
 import { Client, fetchExchange, subscriptionExchange } from "@urql/core";
 import type { DocumentNode } from "graphql";
 import { createClient as createWsClient } from "graphql-ws";
-import { decodeJwt, SignJWT } from "jose";
 import * as tus from "tus-js-client";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,9 +26,10 @@ import {
   RegisterDocument,
 } from "../client/generated/graphql.js";
 import { uploadFile, UploadError } from "../client/upload.js";
-import { TOKEN_AUDIENCE, TOKEN_ISSUER } from "../src/auth/tokens.js";
 import { DATASET_EVENTS_CHANNEL } from "../src/events/bus.js";
+import { SessionEndedError } from "../client/session.js";
 import { ClientSession } from "./support/client-session.js";
+import { expiredTokenOf } from "./support/expired-tokens.js";
 import { createDataset, createUser, unique } from "./support/factories.js";
 import { download, sha256 as sha256Of, tusHead } from "./support/files.js";
 import { wsUrl } from "./support/live.js";
@@ -37,20 +37,6 @@ import { startServer, type TestServer, type UntypedData } from "./support/server
 
 /** The hash GraphQL Code Generator wrote into each typed document (and into the manifest). */
 const manifestHash = (document: DocumentNode) => (document as unknown as { __meta__: { hash: string } }).__meta__.hash.replace(/^sha256:/, "");
-
-/** An access token of the session that has just expired, as the server would have signed it. */
-async function expiredTokenLike(server: TestServer, token: string): Promise<string> {
-  const claims = decodeJwt(token);
-  return new SignJWT({ ver: claims.ver, sid: claims.sid })
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(claims.sub!)
-    .setIssuer(TOKEN_ISSUER)
-    .setAudience(TOKEN_AUDIENCE)
-    .setIssuedAt(Math.floor(Date.now() / 1000) - 1000)
-    .setJti("expired")
-    .setExpirationTime(Math.floor(Date.now() / 1000) - 100)
-    .sign(new TextEncoder().encode(server.secret));
-}
 
 const newAccount = () => {
   const name = unique("client");
@@ -70,12 +56,12 @@ describe("typed clients against the live server", () => {
     const account = newAccount();
 
     const registered = await client.mutate({ mutation: RegisterDocument, variables: { input: account } });
-    session.remember(registered.data!.register);
+    session.adopt(registered.data!.register);
     await client.mutate({ mutation: CreateDatasetDocument, variables: { input: { name: "Rainfall", filePath: "/data/rain.csv" } } });
     const page = await client.query({ query: DatasetsDocument, variables: { first: 10 }, fetchPolicy: "network-only" });
     expect(page.data!.datasets.edges.map((edge) => edge.node.name)).toEqual(["Rainfall"]);
 
-    session.accessToken = await expiredTokenLike(server, session.accessToken!);
+    session.useToken(await expiredTokenOf(server, session.token));
     const me = await client.query({ query: MeDocument, fetchPolicy: "network-only" });
     expect(me.data!.me.username).toBe(account.username);
     expect(session.refreshes).toBe(1);
@@ -97,10 +83,10 @@ describe("typed clients against the live server", () => {
 
     const login = await client.mutation(LoginDocument, { input: { email: account.email, password: account.password } }).toPromise();
     expect(login.error).toBeUndefined();
-    session.remember(login.data!.login);
+    session.adopt(login.data!.login);
     await client.mutation(CreateDatasetDocument, { input: { name: "Soil samples" } }).toPromise();
 
-    session.accessToken = await expiredTokenLike(server, session.accessToken!);
+    session.useToken(await expiredTokenOf(server, session.token));
     const page = await client.query(DatasetsDocument, { first: 5, orderBy: "NAME_ASC" }).toPromise();
     expect(page.error).toBeUndefined();
     expect(page.data!.datasets.totalCount).toBe(1);
@@ -113,7 +99,7 @@ describe("typed clients against the live server", () => {
     const link = new PersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: server.url, fetch: session.fetch }));
     const client = new ApolloClient({ link, cache: new InMemoryCache() });
     const registered = await client.mutate({ mutation: RegisterDocument, variables: { input: newAccount() } });
-    session.remember(registered.data!.register);
+    session.adopt(registered.data!.register);
 
     for (let round = 0; round < 2; round += 1) {
       const me = await client.query({ query: MeDocument, fetchPolicy: "network-only" });
@@ -158,7 +144,7 @@ describe("typed clients against the live server", () => {
     createWsClient({
       url: wsUrl(server.url),
       webSocketImpl: WebSocket,
-      connectionParams: () => ({ authorization: `Bearer ${session.accessToken}` }),
+      connectionParams: session.connectionParams,
     });
 
   it("Apollo Client: subscribes to a dataset's events over GraphQLWsLink, queries over HTTP", async () => {
@@ -171,7 +157,7 @@ describe("typed clients against the live server", () => {
     const link = ApolloLink.split(isSubscription, new GraphQLWsLink(ws), new HttpLink({ uri: server.url, fetch: session.fetch }));
     const client = new ApolloClient({ link, cache: new InMemoryCache() });
     const registered = await client.mutate({ mutation: RegisterDocument, variables: { input: newAccount() } });
-    session.remember(registered.data!.register);
+    session.adopt(registered.data!.register);
     const created = await client.mutate({ mutation: CreateDatasetDocument, variables: { input: { name: "Watched" } } });
     const datasetId = created.data!.createDataset.id;
 
@@ -182,7 +168,7 @@ describe("typed clients against the live server", () => {
       },
     });
     try {
-      const name = await renameOnceSubscribed(received, session.accessToken!, datasetId);
+      const name = await renameOnceSubscribed(received, session.token, datasetId);
       expect(received.at(-1)).toMatchObject({ type: "UPDATED", datasetId, dataset: { id: datasetId, name } });
     } finally {
       subscription.unsubscribe();
@@ -209,7 +195,7 @@ describe("typed clients against the live server", () => {
     });
     const account = newAccount();
     const registered = await client.mutation(RegisterDocument, { input: account }).toPromise();
-    session.remember(registered.data!.register);
+    session.adopt(registered.data!.register);
     const created = await client.mutation(CreateDatasetDocument, { input: { name: "Also watched" } }).toPromise();
     const datasetId = created.data!.createDataset.id;
 
@@ -218,12 +204,86 @@ describe("typed clients against the live server", () => {
       if (result.data) received.push(result.data.datasetEvents);
     });
     try {
-      const name = await renameOnceSubscribed(received, session.accessToken!, datasetId);
+      const name = await renameOnceSubscribed(received, session.token, datasetId);
       expect(received.at(-1)).toMatchObject({ type: "UPDATED", datasetId, dataset: { name } });
     } finally {
       subscription.unsubscribe();
       await ws.dispose();
     }
+  });
+});
+
+describe("the session helper (client/session.ts)", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(() => server.close());
+
+  async function signedInSession() {
+    const account = newAccount();
+    await server.graphql(`mutation($input: RegisterInput!) { register(input: $input) { accessToken } }`, { input: account });
+    const session = new ClientSession(server.url);
+    const user = await session.signIn(account.email, account.password);
+    expect(user.username).toBe(account.username);
+    return session;
+  }
+
+  const me = async (session: ClientSession) => {
+    const response = await session.fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ me { username } }" }),
+    });
+    return { status: response.status, body: (await response.json()) as UntypedData };
+  };
+
+  it("refreshes before the access token expires, once for every caller at the same time", async () => {
+    const session = await signedInSession();
+    const first = session.tokens!;
+    // Within the refresh margin (60 s): the next ask refreshes first.
+    session.adopt({ accessToken: first.accessToken, refreshToken: first.refreshToken, expiresIn: 30 });
+    const tokens = await Promise.all([session.accessToken(), session.accessToken(), session.accessToken(), session.connectionParams()]);
+    expect(session.refreshes).toBe(1);
+    expect(new Set(tokens.slice(0, 3)).size).toBe(1);
+    expect(tokens[0]).not.toBe(first.accessToken);
+    expect(tokens[3]).toEqual({ authorization: `Bearer ${tokens[0]}` });
+    expect(session.tokens!.refreshToken).not.toBe(first.refreshToken);
+    expect((await me(session)).status).toBe(200);
+  });
+
+  it("on a 401 refreshes once for all the requests refused together, and sends each again", async () => {
+    const session = await signedInSession();
+    session.useToken(await expiredTokenOf(server, session.token));
+    const answers = await Promise.all([me(session), me(session), me(session)]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    expect(answers.every((answer) => answer.body.data.me.username)).toBe(true);
+    expect(session.refreshes).toBe(1);
+  });
+
+  it("a 401 says what to do: refresh an expired token, sign in again after a revoked or invalid one", async () => {
+    const session = await signedInSession();
+    const expired = await server.graphql("{ me { id } }", {}, { token: await expiredTokenOf(server, session.token) });
+    expect(expired.status).toBe(401);
+    expect(expired.errors![0]).toMatchObject({ message: expect.stringContaining("refreshSession"), extensions: { code: "UNAUTHENTICATED" } });
+    const invalid = await server.graphql("{ me { id } }", {}, { token: "not-a-token" });
+    expect(invalid.errors![0]!.message).toContain("is invalid");
+
+    const token = session.token;
+    await session.signOut();
+    expect(session.signedIn).toBe(false);
+    const revoked = await server.graphql("{ me { id } }", {}, { token });
+    expect(revoked.status).toBe(401);
+    expect(revoked.errors![0]!.message).toContain("revoked");
+  });
+
+  it("a refresh the server refuses ends the session: SessionEndedError, and signed out", async () => {
+    const session = await signedInSession();
+    // Signed out everywhere from another device: the refresh token no longer works.
+    expect((await server.graphql("mutation { logoutAll }", {}, { token: session.token })).errors).toBeUndefined();
+    await expect(session.refresh()).rejects.toBeInstanceOf(SessionEndedError);
+    expect(session.signedIn).toBe(false);
+    await expect(session.accessToken()).resolves.toBeUndefined();
   });
 });
 
@@ -251,7 +311,7 @@ describe("files through the typed clients and the tus upload helper", () => {
       preferGetMethod: false,
     });
     const registered = await apollo.mutate({ mutation: RegisterDocument, variables: { input: newAccount() } });
-    session.remember(registered.data!.register);
+    session.adopt(registered.data!.register);
     const created = await apollo.mutate({ mutation: CreateDatasetDocument, variables: { input: { name: unique("Files") } } });
     return { session, apollo, urql, datasetId: created.data!.createDataset.id };
   }
@@ -261,7 +321,7 @@ describe("files through the typed clients and the tus upload helper", () => {
     const csv = Buffer.from("station,date,rain_mm\nAX1,2024-05-01,3.2\nAX1,2024-05-02,0.0\n");
     const { uploadId } = await uploadFile({
       endpoint,
-      accessToken: () => session.accessToken!,
+      accessToken: () => session.accessToken(),
       datasetId,
       file: csv,
       filename: "rain.csv",
@@ -285,7 +345,7 @@ describe("files through the typed clients and the tus upload helper", () => {
     const signed = await fetch(file!.downloadUrl);
     expect(signed.status).toBe(200);
     expect(sha256Of(Buffer.from(await signed.arrayBuffer()))).toBe(file!.sha256);
-    const withToken = await download(server, session.accessToken, datasetId, 1, "data/rain.csv");
+    const withToken = await download(server, session.token, datasetId, 1, "data/rain.csv");
     expect(Buffer.from(await withToken.arrayBuffer())).toEqual(csv);
 
     // Version 2 removes the file; version 1 still has it, and the cursor pages back to it.
@@ -314,7 +374,7 @@ describe("files through the typed clients and the tus upload helper", () => {
       const urlStorage = new FileUrlStorage(join(storageDir, "uploads.json"));
       const options = {
         endpoint,
-        accessToken: () => session.accessToken!,
+        accessToken: () => session.accessToken(),
         datasetId,
         file: bytes,
         filename: "noise.bin",
@@ -328,7 +388,7 @@ describe("files through the typed clients and the tus upload helper", () => {
       await expect(interrupted).rejects.toMatchObject({ name: "AbortError" });
       const [stored] = await urlStorage.findAllUploads();
       const interruptedId = stored!.uploadUrl!.split("/").at(-1)!;
-      const head = await tusHead(server, session.accessToken, interruptedId);
+      const head = await tusHead(server, session.token, interruptedId);
       expect(head.headers.get("upload-offset")).toBe(String(chunkSize));
 
       const progress: number[] = [];
@@ -358,12 +418,12 @@ describe("files through the typed clients and the tus upload helper", () => {
 
   it("asks the token function again after a 401, so an upload outlives an expired access token", async () => {
     const { session, datasetId } = await signedIn();
-    const expired = await expiredTokenLike(server, session.accessToken!);
+    const expired = await expiredTokenOf(server, session.token);
     const handedOut: string[] = [];
     const { uploadId } = await uploadFile({
       endpoint,
       accessToken: () => {
-        handedOut.push(handedOut.length === 0 ? expired : session.accessToken!);
+        handedOut.push(handedOut.length === 0 ? expired : session.token);
         return handedOut.at(-1)!;
       },
       datasetId,
@@ -377,13 +437,13 @@ describe("files through the typed clients and the tus upload helper", () => {
   it("rejects with the server's status: 460 for a wrong sha256, 404 for a dataset that is not yours, 401 for a bad token", async () => {
     const { session, datasetId } = await signedIn();
     const file = Buffer.from("x,y\n");
-    const wrong = uploadFile({ endpoint, accessToken: session.accessToken!, datasetId, file, sha256: sha256Of("other bytes") });
+    const wrong = uploadFile({ endpoint, accessToken: session.token, datasetId, file, sha256: sha256Of("other bytes") });
     await expect(wrong).rejects.toBeInstanceOf(UploadError);
     await expect(wrong).rejects.toMatchObject({ status: 460, message: expect.stringContaining("Checksum Mismatch") });
 
     const other = await createUser(server);
     const theirs = await createDataset(server, other);
-    await expect(uploadFile({ endpoint, accessToken: session.accessToken!, datasetId: theirs.id, file })).rejects.toMatchObject({ status: 404 });
+    await expect(uploadFile({ endpoint, accessToken: session.token, datasetId: theirs.id, file })).rejects.toMatchObject({ status: 404 });
     await expect(uploadFile({ endpoint, accessToken: "not-a-token", datasetId, file })).rejects.toMatchObject({ status: 401 });
   });
 });
@@ -400,7 +460,7 @@ describe("trusted documents (PERSISTED_OPERATIONS=only)", () => {
     const link = new PersistedQueryLink({ generateHash: manifestHash }).concat(new HttpLink({ uri: server.url, fetch: session.fetch }));
     const client = new ApolloClient({ link, cache: new InMemoryCache() });
     const registered = await client.mutate({ mutation: RegisterDocument, variables: { input: newAccount() } });
-    session.remember(registered.data!.register);
+    session.adopt(registered.data!.register);
     const me = await client.query({ query: MeDocument, fetchPolicy: "network-only" });
     expect(me.data!.me.id).toBe(registered.data!.register.user.id);
     expect(session.sent.every((body) => JSON.parse(body).query === undefined)).toBe(true);

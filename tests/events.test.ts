@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expiredTokenOf } from "./support/expired-tokens.js";
 import { DATASET_EVENTS_CHANNEL } from "../src/events/bus.js";
 import { createAdmin, createDataset, createUser, type TestUser, unique } from "./support/factories.js";
 import { commitFiles, sha256 } from "./support/files.js";
@@ -31,6 +32,11 @@ const LIMITS = {
 
 const closeOf = (socket: WebSocket) =>
   new Promise<{ code: number; reason: string }>((resolve) => socket.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
+
+/** The events subscription with the paths of a PREVIEW_READY. */
+const EVENTS_WITH_PATHS = `subscription Events($datasetId: ID) {
+  datasetEvents(datasetId: $datasetId) { type datasetId at paths dataset { id name } version { number fileCount } }
+}`;
 
 describe("live events (graphql-ws on /graphql)", () => {
   let server: TestServer;
@@ -104,7 +110,20 @@ describe("live events (graphql-ws on /graphql)", () => {
     expect(await anonymous.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("authorization") });
     const forged = new LiveClient(server.url, { authorization: "Bearer not-a-token" });
     clients.push(forged);
-    expect(await forged.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("invalid or expired") });
+    expect(await forged.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("is invalid") });
+  });
+
+  it("says which: an expired token (refresh it), a revoked one (sign in again)", async () => {
+    const user = await createUser(server);
+    const expired = new LiveClient(server.url, { authorization: `Bearer ${await expiredTokenOf(server, user.token)}` });
+    clients.push(expired);
+    expect(await expired.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("has expired: refresh") });
+
+    const signedOut = await createUser(server);
+    expect((await server.graphql("mutation { logoutAll }", {}, { token: signedOut.token })).errors).toBeUndefined();
+    const revoked = new LiveClient(server.url, { authorization: `Bearer ${signedOut.token}` });
+    clients.push(revoked);
+    expect(await revoked.closed()).toMatchObject({ code: 4403, reason: expect.stringContaining("has been revoked") });
   });
 
   it("one dataset: the owner gets UPDATED, VERSION_COMMITTED and DELETED, then the subscription completes; a stranger is NOT_FOUND", async () => {
@@ -273,6 +292,31 @@ describe("live events (graphql-ws on /graphql)", () => {
     expect(await one.nextEvent()).toMatchObject({ type: "PREVIEW_READY", datasetId: dataset.id, version: { number: 2 } });
     await fence(all, stranger, strangers.id);
     expect(all.unread).toEqual([]);
+  });
+
+  it("PREVIEW_READY names the files: from the worker the first time, at commit for content the dataset had profiled before", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const events = connect(owner).subscribe(EVENTS_WITH_PATHS, { datasetId: dataset.id });
+    await inPlace(events, dataset.id);
+    const bytes = Buffer.from(`id,value\n1,${unique()}\n`);
+
+    await commitFiles(server, owner.token, dataset.id, { "first.csv": bytes, "notes.txt": Buffer.from("not a table") });
+    expect(await events.nextEvent()).toMatchObject({ type: "VERSION_COMMITTED", version: { number: 1 }, paths: null });
+    expect(await events.nextEvent()).toMatchObject({ type: "PREVIEW_READY", version: { number: 1 }, paths: ["first.csv"] });
+
+    // The same bytes again, under another name: profiled already (READY at commit), so the
+    // commit itself announces it, after its VERSION_COMMITTED, naming both paths of version 2.
+    await commitFiles(server, owner.token, dataset.id, { "copy.csv": bytes }, 1);
+    expect(await events.nextEvent()).toMatchObject({ type: "VERSION_COMMITTED", version: { number: 2 } });
+    expect(await events.nextEvent()).toMatchObject({ type: "PREVIEW_READY", version: { number: 2 }, paths: ["copy.csv", "first.csv"] });
+    const preview = await server.graphql(
+      `query($id: ID!) { dataset(id: $id) { latestVersion { files { path preview { status } } } } }`,
+      { id: dataset.id },
+      { token: owner.token },
+    );
+    expect(preview.data.dataset.latestVersion.files).toContainEqual({ path: "copy.csv", preview: { status: "READY" } });
+    await fence(events, owner, dataset.id);
   });
 
   it("ignores a notification that is not a well-formed event", async () => {

@@ -282,7 +282,9 @@ describe("input rules", () => {
     ])("%s refuses an id that is not a UUID on field id", async (_name, query) => {
       const user = await createUser(server);
       for (const id of ["not-a-uuid", "1", "' OR 1=1 --", `${randomUUID()}x`]) {
-        expectBadInput(await server.graphql(query, { id }, { token: user.token }), "id");
+        const response = await server.graphql(query, { id }, { token: user.token });
+        expectBadInput(response, "id");
+        expect(response.errors![0]!.message).toMatch(/^id is not a valid id: ids are UUIDs/);
       }
     });
 

@@ -1,4 +1,5 @@
 import type DataLoader from "dataloader";
+import { decodeJwt } from "jose";
 import type { Queryable } from "../db/database.js";
 import { invalidToken } from "../common/errors.js";
 import type { UserRow } from "../users/rows.js";
@@ -10,6 +11,27 @@ import type { ViewerCache } from "./viewer-cache.js";
 import type { AuthServices, Viewer } from "./viewer-model.js";
 
 export { type AuthServices, type Credential, tokenIdOf, type Viewer } from "./viewer-model.js";
+
+/**
+ * The three ways a token is refused, worded so a client knows what to do: an expired one is
+ * refreshed, the others mean signing in again. The same words close a WebSocket (4403).
+ */
+export const EXPIRED = "The access token has expired: refresh the session with refreshSession(refreshToken) and send the new access token";
+export const INVALID = "The access token is invalid (malformed, or not signed by this server): sign in again";
+export const REVOKED = "The access token has been revoked (signed out, password or role changed, or deactivated): sign in again";
+
+/**
+ * Whether a refused token says it has expired. Read without the signature, only to word the
+ * refusal (the token is refused either way): the claim is in the token its bearer sent.
+ */
+function hasExpired(token: string): boolean {
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === "number" && exp * 1000 <= Date.now();
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Reads `Authorization: Bearer <token>`. No header: anonymous (null). A header that is
@@ -35,7 +57,7 @@ export async function authenticate(
   if (isPersonalSecret(match[1]!)) return authenticateSecret(match[1]!, clientAddress, services, db, users);
   const { tokens, viewers } = services;
   const claims = await tokens.verify(match[1]!);
-  if (!claims) throw invalidToken();
+  if (!claims) throw invalidToken(hasExpired(match[1]!) ? EXPIRED : INVALID);
 
   // Only a match is taken from memory; anything else is for the database to decide.
   const cached = viewers.get(claims.sessionId);
@@ -52,7 +74,7 @@ export async function authenticate(
 async function readViewer(db: Queryable, viewers: ViewerCache, claims: AccessClaims, snapshot: number): Promise<UserRow> {
   const found = await findViewer(db, claims.userId, claims.sessionId);
   if (!found?.sessionLive || !found.active || found.tokenVersion !== claims.tokenVersion) {
-    throw invalidToken("The access token has been revoked; sign in again");
+    throw invalidToken(REVOKED);
   }
   const { sessionLive: _live, ...user } = found;
   viewers.remember(claims.sessionId, user, snapshot);

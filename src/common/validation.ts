@@ -56,6 +56,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** An id this server could have issued (a UUID); anything else cannot name a row. */
 export function checkId(field: string, value: string): string {
-  if (!UUID.test(value)) throw badUserInput(field, `${field} is not a valid id`);
+  if (!UUID.test(value))
+    throw badUserInput(field, `${field} is not a valid id: ids are UUIDs, such as 123e4567-e89b-12d3-a456-426614174000, as the API returns them`);
   return value.toLowerCase();
 }

@@ -316,7 +316,15 @@ export class EventHub {
     versionNumber: number | null,
     version: VersionRow | null | undefined,
   ): Delivery {
-    const event: DatasetEventModel = { type: message.type, datasetId, dataset: row ?? null, versionNumber, version, at: new Date(message.at) };
+    const event: DatasetEventModel = {
+      type: message.type,
+      datasetId,
+      dataset: row ?? null,
+      versionNumber,
+      version,
+      at: new Date(message.at),
+      sha256: message.sha256,
+    };
     return () => {
       if (row === undefined) return;
       // A subscription to every dataset hears those the viewer reaches as one of their own (policy's `readsAsMember`).
@@ -337,7 +345,7 @@ export class EventHub {
   /** DELETED: to whoever last saw the dataset readable (decided when its turn comes, after the events before it). */
   #deleted(message: DatasetEventMessage): Delivery[] {
     const datasetId = message.datasetId!;
-    const event: DatasetEventModel = { type: "DELETED", datasetId, dataset: null, versionNumber: null, at: new Date(message.at) };
+    const event: DatasetEventModel = { type: "DELETED", datasetId, dataset: null, versionNumber: null, at: new Date(message.at), sha256: null };
     return this.#targets(datasetId).map((subscriber) => () => {
       if (subscriber.datasetId) {
         if (subscriber.readable && subscriber.gate.live()) subscriber.stream.push({ kind: "event", event }, true);

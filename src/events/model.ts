@@ -18,4 +18,6 @@ export interface DatasetEventModel {
    */
   version?: VersionRow | null;
   at: Date;
+  /** PREVIEW_READY: the content whose profile settled (its paths are read on delivery); else null. */
+  sha256: string | null;
 }

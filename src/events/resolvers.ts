@@ -2,6 +2,7 @@ import { notFound } from "../common/errors.js";
 import type { Resolvers } from "../generated/resolvers.js";
 import { requireViewer } from "../policy/field-rules.js";
 import { checkId } from "../common/validation.js";
+import { settledPaths } from "../previews/store.js";
 import type { StreamItem } from "./stream.js";
 
 /** Access to these resolvers is decided in src/policy/field-rules.ts; which events reach whom, in the hub (hub.ts). */
@@ -25,6 +26,10 @@ export const eventResolvers: Resolvers = {
     version: (event, _args, context) => {
       if (event.versionNumber === null || !event.dataset) return null;
       return event.version !== undefined ? event.version : context.loaders.files.version(event.datasetId, event.versionNumber);
+    },
+    paths: (event, _args, context) => {
+      if (event.type !== "PREVIEW_READY" || event.versionNumber === null || !event.sha256 || !event.dataset) return null;
+      return settledPaths(context.db, context.loaders.previews, { datasetId: event.datasetId, version: event.versionNumber, sha256: event.sha256 });
     },
   },
 };

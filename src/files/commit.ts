@@ -147,12 +147,6 @@ export async function commitVersion(
       totalSize,
     ]);
     if (uploads.size > 0) await tx.query(sql.DELETE_UPLOADS, [[...uploads.keys()]]);
-    const added = new Set(request.changes.flatMap((change) => (change.uploadId ? [change.path] : [])));
-    await previews?.enqueue(
-      tx,
-      { datasetId: request.datasetId, userId: committerId },
-      files.filter((file) => added.has(file.path)),
-    );
     await audit.record(tx, {
       type: "version.committed",
       actorId: committerId,
@@ -160,6 +154,13 @@ export async function commitVersion(
       details: { version: number, ...summary, fileCount: files.length, totalSize },
     });
     await notifyDatasetEvent(tx, { type: "VERSION_COMMITTED", datasetId: request.datasetId, version: number, at: version!.createdAt });
+    // After VERSION_COMMITTED: a PREVIEW_READY of content profiled before goes out after it.
+    const added = new Set(request.changes.flatMap((change) => (change.uploadId ? [change.path] : [])));
+    await previews?.enqueue(
+      tx,
+      { datasetId: request.datasetId, userId: committerId, version: number },
+      files.filter((file) => added.has(file.path)),
+    );
     return version!;
   });
 }

@@ -177,7 +177,7 @@ export type CreateAccessTokenInput = {
 export type CreateDatasetInput = {
   /** At most 10,000 characters. */
   description?: InputMaybe<Scalars['String']['input']>;
-  /** At most 500 characters. */
+  /** At most 500 characters: a note of where the data lives outside this API, not a file of the dataset (see `Dataset.filePath`). */
   filePath?: InputMaybe<Scalars['String']['input']>;
   /** An SPDX licence id; null: none. */
   license?: InputMaybe<Scalars['String']['input']>;
@@ -218,6 +218,10 @@ export type Dataset = {
   compareVersions: VersionComparison;
   createdAt: Scalars['DateTime']['output'];
   description?: Maybe<Scalars['String']['output']>;
+  /**
+   * A free-text note of where the data lives outside this API (say `/data/rain.csv` on a shared
+   * drive), kept as given; not one of the dataset's files, which are in `files` and `versions`.
+   */
   filePath?: Maybe<Scalars['String']['output']>;
   /** The latest version's files, sorted by path (empty until the first commit). */
   files: Array<DatasetFile>;
@@ -321,6 +325,12 @@ export type DatasetEvent = {
   /** The dataset as it is when the event is delivered; null for DELETED. */
   dataset?: Maybe<Dataset>;
   datasetId: Scalars['ID']['output'];
+  /**
+   * PREVIEW_READY: the paths in `version` whose preview has settled (READY or FAILED) with this
+   * event, sorted; null for the other types. Sent for every committed table, also one whose
+   * content the dataset had profiled before (then at commit, after VERSION_COMMITTED).
+   */
+  paths?: Maybe<Array<Scalars['String']['output']>>;
   type: DatasetEventType;
   /** VERSION_COMMITTED: the new version; PREVIEW_READY: the latest version holding the file; otherwise null. */
   version?: Maybe<DatasetVersion>;

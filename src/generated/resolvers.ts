@@ -328,6 +328,7 @@ export type DatasetEventResolvers<ContextType = Context, ParentType extends Reso
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   dataset?: Resolver<Types.Maybe<ResolversTypes['Dataset']>, ParentType, ContextType>;
   datasetId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  paths?: Resolver<Types.Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   type?: Resolver<ResolversTypes['DatasetEventType'], ParentType, ContextType>;
   version?: Resolver<Types.Maybe<ResolversTypes['DatasetVersion']>, ParentType, ContextType>;
 };

@@ -22,7 +22,8 @@ export const PLAYGROUND_PREFIX = "/playground";
  * need 'unsafe-inline': Radix dialogs (settings, short keys) insert <style> elements, and
  * CodeMirror's search and jump-to-line bars carry style attributes. Inline CSS cannot load
  * anything: fonts and images are data: only (GraphiQL's stylesheet embeds them), and the
- * only connection is the fetcher's POST to this server.
+ * only connections are the fetcher's POSTs and the subscriptions' WebSocket to this server
+ * ('self' covers ws: and wss: of the same host).
  */
 export const PLAYGROUND_CSP = [
   "default-src 'none'",
@@ -57,24 +58,103 @@ function asset(name: string, type: string, body: Buffer): Asset {
 const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
 
-/** The page's own script: mounts GraphiQL, posting JSON to `endpoint`, with the headers editor open. */
+/**
+ * The page's own script: a sign-in bar and GraphiQL. Signing in keeps the token pair in the
+ * page (not in storage) and refreshes it a minute before it expires; every request, HTTP or
+ * a subscription's graphql-ws connection (GraphiQL passes the headers as its connectionParams),
+ * then carries `Authorization`, unless the headers editor sets one itself. Lines of the
+ * default query stay short: the editor does not wrap them.
+ */
 function startScript(endpoint: string): string {
   const defaultQuery = [
-    "# The dataset platform API. Sign in with the login (or register) mutation, copy its",
-    "# accessToken, and put it in the Headers tab below:",
-    '#   {"Authorization": "Bearer <accessToken>"}',
-    "# Headers are kept in this browser's local storage.",
+    "# The dataset platform API's playground.",
+    "# Sign in above (after `npm run seed`: ann@example.com,",
+    '# "sample data passphrase"): every request then carries the',
+    "# access token, refreshed before it expires. Or put a header",
+    '# in Headers below: {"Authorization": "Bearer <accessToken>"}',
+    "#",
+    "# Subscriptions run here too, over WebSocket (graphql-ws):",
+    "#   subscription { datasetEvents { type datasetId paths } }",
     "",
     "{ me { username email role } }",
     "",
   ].join("\n");
   return `"use strict";
 (function () {
+  var endpoint = ${JSON.stringify(endpoint)};
+  var PAIR = "accessToken refreshToken expiresIn";
+  var session = null;
+  var refreshing = null;
+  var status = document.getElementById("sign-in-status");
+  var form = document.getElementById("sign-in");
+  var signOut = document.getElementById("sign-out");
+
+  function post(query, variables, token) {
+    var headers = { "content-type": "application/json" };
+    if (token) headers.authorization = "Bearer " + token;
+    return fetch(endpoint, { method: "POST", headers: headers, body: JSON.stringify({ query: query, variables: variables }) })
+      .then(function (response) { return response.json(); });
+  }
+  function show(text) {
+    status.textContent = text;
+    form.hidden = session !== null;
+    signOut.hidden = session === null;
+  }
+  function adopt(pair, username) {
+    session = { accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresAt: Date.now() + pair.expiresIn * 1000, username: username || session.username };
+    show("Signed in as " + session.username + ": the token is sent and refreshed for you");
+  }
+  // One refresh at a time: a refresh token works once.
+  function refresh() {
+    if (!refreshing) {
+      refreshing = post("mutation ($refreshToken: String!) { refreshSession(refreshToken: $refreshToken) { " + PAIR + " } }", { refreshToken: session.refreshToken })
+        .then(function (body) {
+          refreshing = null;
+          if (!body.data) { session = null; show("The session ended: sign in again"); return null; }
+          adopt(body.data.refreshSession);
+          return session.accessToken;
+        }, function (error) { refreshing = null; throw error; });
+    }
+    return refreshing;
+  }
+  function token() {
+    if (!session) return Promise.resolve(null);
+    return session.expiresAt - Date.now() > 60000 ? Promise.resolve(session.accessToken) : refresh();
+  }
+  setInterval(function () { if (session) token(); }, 15000);
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var input = { email: form.elements.email.value, password: form.elements.password.value };
+    show("Signing in…");
+    post("mutation ($input: LoginInput!) { login(input: $input) { " + PAIR + " user { username } } }", { input: input }).then(function (body) {
+      if (!body.data) return show(body.errors && body.errors[0] ? body.errors[0].message : "Could not sign in");
+      form.elements.password.value = "";
+      adopt(body.data.login, body.data.login.user.username);
+    }, function () { show("The server did not answer"); });
+  });
+  signOut.addEventListener("click", function () {
+    var ending = session;
+    session = null;
+    show("Signed out");
+    if (ending) post("mutation ($t: String!) { logout(refreshToken: $t) }", { t: ending.refreshToken }, ending.accessToken);
+  });
+
+  var wsUrl = location.origin.replace(/^http/, "ws") + endpoint;
+  var graphiqlFetcher = GraphiQL.createFetcher({ url: endpoint, subscriptionUrl: wsUrl });
+  function fetcher(params, options) {
+    return token().then(function (current) {
+      var headers = Object.assign({}, options && options.headers);
+      var named = Object.keys(headers).some(function (name) { return name.toLowerCase() === "authorization"; });
+      if (current && !named) headers.Authorization = "Bearer " + current;
+      return graphiqlFetcher(params, Object.assign({}, options, { headers: headers }));
+    });
+  }
+  show("Not signed in");
   var props = {
-    fetcher: GraphiQL.createFetcher({ url: ${JSON.stringify(endpoint)} }),
+    fetcher: fetcher,
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: true,
-    defaultEditorToolsVisibility: "headers",
     defaultQuery: ${JSON.stringify(defaultQuery)}
   };
   ReactDOM.createRoot(document.getElementById("graphiql")).render(React.createElement(GraphiQL, props));
@@ -82,7 +162,15 @@ function startScript(endpoint: string): string {
 `;
 }
 
-const PAGE_CSS = "html, body, #graphiql { height: 100%; margin: 0; }\n";
+const PAGE_CSS = [
+  "html, body { height: 100%; margin: 0; }",
+  "body { display: flex; flex-direction: column; font: 14px system-ui, sans-serif; }",
+  "#session { display: flex; gap: 8px; align-items: center; padding: 6px 12px; border-bottom: 1px solid #ddd; }",
+  "#session form { display: flex; gap: 8px; }",
+  "#session [hidden] { display: none; }",
+  "#graphiql { flex: 1; min-height: 0; }",
+  "",
+].join("\n");
 
 function page(assets: Record<string, Asset>): string {
   const script = (name: string) => `<script src="${assets[name]!.href}"></script>`;
@@ -97,6 +185,11 @@ ${style("graphiql.min.css")}
 ${style("playground.css")}
 </head>
 <body>
+<div id="session">
+<form id="sign-in"><input name="email" type="email" placeholder="email" autocomplete="username" required><input name="password" type="password" placeholder="password" autocomplete="current-password" required><button type="submit">Sign in</button></form>
+<button id="sign-out" type="button" hidden>Sign out</button>
+<span id="sign-in-status"></span>
+</div>
 <div id="graphiql">Loading the playground…</div>
 ${script("react.production.min.js")}
 ${script("react-dom.production.min.js")}

@@ -208,6 +208,17 @@ export async function buildServer({ services, database, schema, logger, staging 
 
   // Before the routes: @fastify/websocket takes the upgrades of every route registered after it.
   const manifest = config.persistedOperations === "only" ? loadManifest(config.persistedOperationsManifest) : undefined;
+  // Said at start-up, so whoever sends hashes knows what this server accepts (docs/clients.md).
+  logger.info(
+    manifest
+      ? { persistedOperations: "only", manifest: config.persistedOperationsManifest, manifestDocuments: manifest.size }
+      : { persistedOperations: config.persistedOperations },
+    manifest
+      ? `persisted documents: only the ${manifest.size} trusted documents of ${config.persistedOperationsManifest} run`
+      : config.persistedOperations === "apq"
+        ? "persisted documents: automatic persisted queries (any operation runs; a hash alone once this instance has seen its text)"
+        : "persisted documents: off (operations are sent as text)",
+  );
   const liveEvents = await registerSubscriptions(app, { services, database, schema, manifest });
   refuseCrossOriginUpgrades(app, config.corsOrigins);
 

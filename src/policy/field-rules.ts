@@ -149,14 +149,15 @@ export const policy: PolicyTable = {
   },
   // Reached through a readable dataset's collaborators, or by its owner sharing it.
   DatasetCollaborator: { user: withParent, addedBy: withParent },
-  // archiveUrl: a link signed for the viewer; the archive route checks the access again when it is used.
-  DatasetVersion: { author: withParent, files: withParent, archiveUrl: signedIn },
+  // archiveUrl: a link signed for the viewer (for an anonymous reader of a public dataset, its
+  // plain URL); the archive route checks the access again when it is used.
+  DatasetVersion: { author: withParent, files: withParent, archiveUrl: withParent },
   // Reached through a readable dataset's compareVersions: its files and their previews are the dataset's.
   VersionComparison: { changes: withParent },
   FileDifference: { columnChanges: withParent, rowCountDelta: withParent },
   ColumnChange: {},
   // An event reaches only a subscriber who may read its dataset at that moment (read scope).
-  DatasetEvent: { version: withParent },
+  DatasetEvent: { version: withParent, paths: withParent },
   // A link signed for the viewer (for an anonymous reader of a public dataset, its plain URL);
   // the download route checks the access again when it is used.
   // The preview is the file's: whoever reached the file (through a dataset they may read) sees it.

@@ -1,8 +1,9 @@
+import { notifyDatasetEvent } from "../events/bus.js";
 import type { JobDeclaration, JobQueue } from "../jobs/queue.js";
 import { enqueueProfiles, previewQueues } from "./queue.js";
 import type { PreviewParts, Previews } from "./service.js";
 import * as sql from "./sql.js";
-import { insertPending } from "./store.js";
+import { insertPending, settledContent } from "./store.js";
 import { type PreviewWorkers, startPreviewWorkers } from "./worker.js";
 
 /** Seconds a taken job stays its worker's beyond PREVIEW_TIMEOUT (the result's transaction, a slow database). */
@@ -52,6 +53,11 @@ export function previewJob(parts: PreviewParts): PreviewJob {
         if (!queue) throw new Error("previews: the job queue is not started");
         const jobs = await insertPending(tx, origin, files, config.smallFileBytes);
         await enqueueProfiles(queue, tx, jobs);
+        // Content this dataset had profiled before: READY (or FAILED) at commit, so announced now,
+        // delivered when the commit is (after its VERSION_COMMITTED), naming this version.
+        for (const sha256 of await settledContent(tx, origin.datasetId, files)) {
+          await notifyDatasetEvent(tx, { type: "PREVIEW_READY", datasetId: origin.datasetId, version: origin.version, sha256 });
+        }
       },
       committed: () => workers?.wake(),
     },

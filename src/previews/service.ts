@@ -10,7 +10,11 @@ import type { CommitOrigin, CommittedFile } from "./store.js";
  * (`job.ts`); its queue and workers start and stop with every other job (`src/jobs/runner.ts`).
  */
 export interface Previews {
-  /** In a commit's transaction: queue profiles of these newly committed files' content (each content once per dataset). */
+  /**
+   * In a commit's transaction, after its VERSION_COMMITTED: queue profiles of these newly
+   * committed files' content (each content once per dataset), and announce PREVIEW_READY for
+   * the content whose profile this dataset already has.
+   */
   enqueue(tx: Transaction, origin: CommitOrigin, files: readonly CommittedFile[]): Promise<void>;
   /** After such a commit: this instance's idle workers look at once. */
   committed(): void;

@@ -26,6 +26,23 @@ export const PREVIEWS = `
   select ${PREVIEW_COLUMNS} from file_previews
   where (dataset_id, sha256, format, compression) in (select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[]))`;
 
+/**
+ * $1 dataset, $2 sha256s, $3 formats, $4 compressions (parallel): the content among them whose
+ * profile in this dataset has settled (READY or FAILED). Locked for share: a worker storing
+ * one at this moment is waited for, and its result seen.
+ */
+export const SETTLED_CONTENT = `
+  select sha256 from file_previews
+  where dataset_id = $1 and (sha256, format, compression) in (select * from unnest($2::text[], $3::text[], $4::text[]))
+    and status <> 'PENDING'
+  for share`;
+
+/** $1 dataset, $2 version, $3 sha256: the paths and content types of that version holding that content. */
+export const PATHS_HOLDING = `
+  select path, content_type as "contentType" from version_files
+  where dataset_id = $1 and sha256 = $3 and first_version <= $2 and (last_version is null or last_version >= $2)
+  order by path`;
+
 /** $1 dataset, $2 sha256, $3 format, $4 compression: a worker starts an attempt; with the blob's size (null: gone). */
 export const START_ATTEMPT = `
   update file_previews p set attempts = attempts + 1, started_at = now()

@@ -71,10 +71,58 @@ export class PreviewLoader {
   }
 }
 
-/** Who commits the files, and where. */
+/** Who commits the files, where, and the version they make. */
 export interface CommitOrigin {
   datasetId: string;
   userId: string;
+  version: number;
+}
+
+/** Within the one dataset: content keyed by the way it is read. */
+const inDataset = (key: ReadAs & { sha256: string }) => `${key.sha256} ${key.format} ${key.compression}`;
+
+/** The tables among `files`, each content and way of reading once. */
+function tablesOf(files: readonly CommittedFile[]): Map<string, { readAs: ReadAs; sha256: string; size: number }> {
+  const wanted = new Map<string, { readAs: ReadAs; sha256: string; size: number }>();
+  for (const file of files) {
+    const readAs = tableFormatOf(file.path, file.contentType);
+    if (readAs) wanted.set(inDataset({ sha256: file.sha256, ...readAs }), { readAs, sha256: file.sha256, size: file.size });
+  }
+  return wanted;
+}
+
+/**
+ * In a commit's transaction: the content among `files` whose profile this dataset already has,
+ * settled (profiled for an earlier version): no job will announce it, so the commit does.
+ * Only this dataset's profiles are looked at, so the answer tells nothing of anyone else's bytes.
+ */
+export async function settledContent(tx: Transaction, datasetId: string, files: readonly CommittedFile[]): Promise<string[]> {
+  const wanted = [...tablesOf(files).values()];
+  if (wanted.length === 0) return [];
+  const rows = await tx.query<{ sha256: string }>(sql.SETTLED_CONTENT, [
+    datasetId,
+    wanted.map((file) => file.sha256),
+    wanted.map((file) => file.readAs.format),
+    wanted.map((file) => file.readAs.compression),
+  ]);
+  // One announcement per content (FOR SHARE takes no DISTINCT: the same bytes read two ways are two rows).
+  return [...new Set(rows.map((row) => row.sha256))];
+}
+
+/**
+ * The paths of a dataset's version holding `sha256` whose preview has settled: what a
+ * PREVIEW_READY names. Read through the request's preview loader, so as the subscriber sees them.
+ */
+export async function settledPaths(
+  db: Queryable,
+  previews: PreviewLoader,
+  target: { datasetId: string; version: number; sha256: string },
+): Promise<string[]> {
+  const files = await db.query<{ path: string; contentType: string }>(sql.PATHS_HOLDING, [target.datasetId, target.version, target.sha256]);
+  const statuses = await Promise.all(
+    files.map((file) => previews.load({ datasetId: target.datasetId, sha256: target.sha256, path: file.path, contentType: file.contentType })),
+  );
+  return files.filter((_file, index) => statuses[index]!.status === "READY" || statuses[index]!.status === "FAILED").map((file) => file.path);
 }
 
 /**
@@ -92,13 +140,7 @@ export async function insertPending(
   files: readonly CommittedFile[],
   smallFileBytes: number,
 ): Promise<QueuedJob[]> {
-  // Within the one dataset: keyed by content and the way it is read.
-  const inDataset = (key: ReadAs & { sha256: string }) => `${key.sha256} ${key.format} ${key.compression}`;
-  const wanted = new Map<string, { readAs: ReadAs; sha256: string; size: number }>();
-  for (const file of files) {
-    const readAs = tableFormatOf(file.path, file.contentType);
-    if (readAs) wanted.set(inDataset({ sha256: file.sha256, ...readAs }), { readAs, sha256: file.sha256, size: file.size });
-  }
+  const wanted = tablesOf(files);
   if (wanted.size === 0) return [];
   const [queued] = await tx.query<{ count: number }>(sql.PENDING_OF_USER, [origin.userId]);
   const candidates = [...wanted.values()];

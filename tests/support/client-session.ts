@@ -1,47 +1,38 @@
-import { print } from "graphql";
-import { RefreshSessionDocument } from "../../client/generated/graphql.js";
+import { Session } from "../../client/session.js";
 
 /**
- * What a frontend keeps: the access and refresh tokens, and a `fetch` that sends the
- * access token and, when the server answers 401 (expired or revoked token), trades the
- * refresh token for a new pair once and retries. Both real clients use it.
+ * The shipped session helper (client/session.ts), as the real-client tests use it: the same
+ * class, with a record of what went over the wire, and a way to swap the access token for one
+ * the test made (an expired one), to see the helper refresh on the server's 401.
  */
-export class ClientSession {
-  accessToken: string | undefined;
-  refreshToken: string | undefined;
-  refreshes = 0;
+export class ClientSession extends Session {
   /** Every request body sent, to check what went over the wire. */
-  readonly sent: string[] = [];
+  readonly sent: string[];
 
-  constructor(private readonly url: string) {}
-
-  remember(payload: { accessToken: string; refreshToken: string }): void {
-    this.accessToken = payload.accessToken;
-    this.refreshToken = payload.refreshToken;
+  constructor(url: string) {
+    const sent: string[] = [];
+    super({
+      url,
+      fetch: (input, init) => {
+        if (typeof init?.body === "string") sent.push(init.body);
+        return fetch(input, init);
+      },
+    });
+    this.sent = sent;
   }
 
-  readonly fetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-    const send = () => {
-      const headers = new Headers(init.headers);
-      if (this.accessToken) headers.set("authorization", `Bearer ${this.accessToken}`);
-      if (typeof init.body === "string") this.sent.push(init.body);
-      return fetch(input, { ...init, headers });
-    };
-    const response = await send();
-    if (response.status !== 401 || !this.refreshToken) return response;
-    await this.refresh();
-    return send();
-  };
+  /** How many times the helper refreshed the pair. */
+  get refreshes(): number {
+    return this.sent.filter((body) => (JSON.parse(body) as { operationName?: string }).operationName === "SessionRefresh").length;
+  }
 
-  private async refresh(): Promise<void> {
-    this.refreshes += 1;
-    const response = await fetch(this.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query: print(RefreshSessionDocument), variables: { refreshToken: this.refreshToken } }),
-    });
-    const body = (await response.json()) as { data?: { refreshSession: { accessToken: string; refreshToken: string } } };
-    if (!body.data) throw new Error("the session could not be refreshed: sign in again");
-    this.remember(body.data.refreshSession);
+  /** The access token held now. */
+  get token(): string {
+    return this.tokens!.accessToken;
+  }
+
+  /** Holds `accessToken` instead, as if the server had handed it out with 15 minutes to live. */
+  useToken(accessToken: string): void {
+    this.adopt({ accessToken, refreshToken: this.tokens!.refreshToken, expiresIn: 900 });
   }
 }
