@@ -35,14 +35,16 @@ async function memoryOf(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> 
 describe.runIf(!process.env.TEST_DATABASE_URL)("archive memory", () => {
   let dataDir: string;
   let server: RunningServer;
-  let origin: string;
   let token: string;
   let datasetId: string;
+  let ENV: Record<string, string>;
+  /** A dataset of one small file, whose archive warms the route up. */
+  let smallDatasetId: string;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "archive-memory-"));
-    server = await startServerProcess({ DATA_DIR: dataDir, BCRYPT_COST: "4", PREVIEW_WORKERS: "0" });
-    origin = new URL(server.url).origin;
+    ENV = { DATA_DIR: dataDir, BCRYPT_COST: "4", PREVIEW_WORKERS: "0" };
+    server = await startServerProcess(ENV);
     const name = unique("zip");
     const registered = await post(server.url, `mutation($input: RegisterInput!) { register(input: $input) { accessToken } }`, {
       input: { email: `${name}@example.com`, username: name, password: "a long enough secret" },
@@ -57,7 +59,7 @@ describe.runIf(!process.env.TEST_DATABASE_URL)("archive memory", () => {
       const bytes = Buffer.alloc(FILE_SIZE);
       for (let offset = 0; offset < FILE_SIZE; offset += MIB) block.copy(bytes, offset);
       bytes[0] = index;
-      const response = await fetch(`${origin}/uploads`, {
+      const response = await fetch(`${new URL(server.url).origin}/uploads`, {
         method: "POST",
         headers: {
           "tus-resumable": "1.0.0",
@@ -78,6 +80,33 @@ describe.runIf(!process.env.TEST_DATABASE_URL)("archive memory", () => {
       token,
     );
     expect(committed.data.commitDatasetVersion).toEqual({ number: 1, totalSize: FILES * FILE_SIZE });
+    smallDatasetId = (await post(server.url, `mutation { createDataset(input: { name: "small" }) { id } }`, {}, token)).data.createDataset.id;
+    const small = await fetch(`${new URL(server.url).origin}/uploads`, {
+      method: "POST",
+      headers: {
+        "tus-resumable": "1.0.0",
+        authorization: `Bearer ${token}`,
+        "upload-length": "6",
+        "upload-metadata": uploadMetadata({ datasetId: smallDatasetId }),
+        "content-type": "application/offset+octet-stream",
+      },
+      body: Buffer.from("hello\n"),
+    });
+    expect(small.status).toBe(201);
+    const smallCommit = await post(
+      server.url,
+      `mutation($input: CommitInput!) { commitDatasetVersion(input: $input) { number } }`,
+      { input: { datasetId: smallDatasetId, changes: [{ path: "hello.txt", uploadId: small.headers.get("location")!.split("/").at(-1)! }] } },
+      token,
+    );
+    expect(smallCommit.data.commitDatasetVersion.number).toBe(1);
+    // A fresh process for the measure: memory the uploads used and freed stays with the process
+    // (the allocator keeps it), where an archive kept whole could fit unseen. Same data and tokens.
+    await server.stop();
+    server = await startServerProcess(ENV);
+    expect((await post(server.url, `query($id: ID!) { dataset(id: $id) { latestVersion { fileCount } } }`, { id: datasetId }, token)).data).toEqual({
+      dataset: { latestVersion: { fileCount: FILES } },
+    });
   }, 300_000);
   afterAll(async () => {
     await server?.stop();
@@ -85,7 +114,14 @@ describe.runIf(!process.env.TEST_DATABASE_URL)("archive memory", () => {
   });
 
   it("streams 300 MiB while the server's peak memory grows by less than 50 MB", async () => {
+    const origin = new URL(server.url).origin;
     const pid = server.child.pid!;
+    // The route's code is loaded and compiled once, by a first archive of a few bytes (another
+    // dataset's, so that nothing of the large one is ever held before the measure): that is not
+    // the archive's memory.
+    const warmUp = await fetch(`${origin}/datasets/${smallDatasetId}/versions/1/archive.zip`, { headers: { authorization: `Bearer ${token}` } });
+    expect(warmUp.status).toBe(200);
+    await warmUp.arrayBuffer();
     // From here the kernel's peak is the current size: what the uploads took is forgotten.
     await writeFile(`/proc/${pid}/clear_refs`, "5");
     const before = await memoryOf(pid, "VmRSS");

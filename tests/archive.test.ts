@@ -155,6 +155,19 @@ describe.each(STORAGE_KINDS)("version archives on %s storage", (kind) => {
     await expect(truncated.arrayBuffer()).rejects.toThrow();
   });
 
+  it("lets a client hang up half way, and goes on serving", async () => {
+    const large = await createDataset(server, owner);
+    await commitFiles(server, owner.token, large.id, { "a.bin": randomBytes(3_000_000), "b.bin": randomBytes(3_000_000) });
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const response = await get(`/datasets/${large.id}/versions/1/archive.zip`, owner.token);
+      const reader = response.body!.getReader();
+      expect((await reader.read()).done).toBe(false);
+      await reader.cancel();
+    }
+    const whole = await get(`/datasets/${large.id}/versions/1/archive.zip`, owner.token);
+    expect((await unzip(Buffer.from(await whole.arrayBuffer()))).map((entry) => entry.name)).toEqual(["a.bin", "b.bin"]);
+  });
+
   it.runIf(kind === "disk")("breaks the transfer when a file's content is gone from storage", async () => {
     const gone = await createDataset(server, owner);
     const second = randomBytes(1000);
