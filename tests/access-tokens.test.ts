@@ -169,6 +169,34 @@ describe("using a token", () => {
     expect(entry.datasets).toEqual([{ id: mine.id }]);
   });
 
+  it("limited to some datasets: live events of the others never reach it", async () => {
+    const [mine, other] = [await createDataset(server, owner), await createDataset(server, owner)];
+    const token = await createToken(server, owner, { scope: "READ", datasetIds: [mine.id] });
+    const live = LiveClient.as(server.url, token.secret);
+    await live.connected();
+    const refused = live.subscribe(DATASET_EVENTS, { datasetId: other.id });
+    const all = live.subscribe(DATASET_EVENTS, {});
+    const rename = (id: string, name: string) =>
+      server.graphql(
+        `mutation($id: ID!, $n: String!) { updateDataset(id: $id, input: { name: $n }) { id } }`,
+        { id, n: name },
+        { token: owner.token },
+      );
+    // Until the subscription is in place, a change of the listed dataset may go unheard: try again.
+    for (let attempt = 0; !(await all.arrivesWithin(500)); attempt += 1) await rename(mine.id, `settling ${attempt}`);
+    await rename(other.id, "not for the token");
+    await rename(mine.id, "the last change");
+    const seen: string[] = [];
+    for (;;) {
+      const event = await all.nextEvent();
+      seen.push(event.datasetId);
+      if (event.dataset?.name === "the last change") break;
+    }
+    expect(seen).not.toContain(other.id);
+    expect((await refused.next()).errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    await live.dispose();
+  });
+
   it("an admin's token has no admin powers", async () => {
     const token = await createToken(server, admin, { scope: "WRITE" });
     const someone = await createDataset(server, await createUser(server));

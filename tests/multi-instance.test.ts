@@ -159,7 +159,7 @@ describe.runIf(ENGINE === "postgres" && PGBOUNCER)("two instances behind pgbounc
     const listening = { ...env, DATABASE_LISTEN_URL: direct.toString() };
     // At the same moment, on an empty database: both run the migrations.
     [a, b] = await Promise.all([startServerProcess(listening), startServerProcess(listening)]);
-  }, 60_000);
+  }, 180_000); // two server processes and pgbouncer: generous on a loaded machine
 
   afterAll(async () => {
     const codes = await Promise.all([a?.stop(), b?.stop()]);

@@ -71,7 +71,8 @@ async function readTokenViewer(
 ): Promise<{ user: UserRow; facts: TokenFacts }> {
   const { viewers } = services;
   const throttle = createThrottle(db, services.config.throttle);
-  await throttle.refuseGuessing(clientAddress);
+  // A secret this instance has seen match a token is no guess: only others ask the throttle first.
+  if (!viewers.tokenFacts(key)) await throttle.refuseGuessing(clientAddress);
   const found = wellFormedSecret(secret) ? await findTokenBySecret(db, secret, hash) : null;
   if (!found) {
     await throttle.secretGuessed(clientAddress);

@@ -19,8 +19,9 @@ export interface TokenFacts {
 }
 
 /**
- * Live viewers by credential id (a session's, or a personal access token's), so that a request bearing a known session's token skips the
- * viewer check statement. It holds only what the database said was valid, and is right
+ * Live viewers by credential id (a session's, or a personal access token's), so that a
+ * request bearing a known session's token, or a known personal token, skips the viewer
+ * check statement. It holds only what the database said was valid, and is right
  * only while it hears of every change to a user or session row: `viewer-changes.ts` makes
  * it forget an entry the moment such a change is announced, and extends its trust only
  * for a short while after each proof that announcements arrive (`trustUntil`). Outside
