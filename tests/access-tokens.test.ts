@@ -279,6 +279,9 @@ describe("refusals: 401 on every route, from the very next request", () => {
     const deactivate = `mutation($id: ID!, $a: Boolean!) { setUserActive(userId: $id, active: $a) { id } }`;
     expect((await server.graphql(deactivate, { id: user.id, a: false }, { token: admin.token })).errors).toBeUndefined();
     expect((await me(theirs.secret)).status).toBe(401);
+    // Reactivated: the token stays ended, as their sessions do (a leaked secret is a reason to deactivate).
+    expect((await server.graphql(deactivate, { id: user.id, a: true }, { token: admin.token })).errors).toBeUndefined();
+    expect((await me(theirs.secret)).status).toBe(401);
   });
 
   it("logoutAll and changePassword end sessions, not tokens", async () => {

@@ -32,6 +32,14 @@ export const REVOKE_TOKEN = `
   returning ${TOKEN_COLUMNS("t")}`;
 
 /**
+ * $1 user id: revokes every live token of theirs (deactivation), so that reactivating the
+ * user does not bring a leaked secret back; the ids revoked.
+ */
+export const REVOKE_USER_TOKENS = `
+  update access_tokens t set revoked_at = now() where t.user_id = $1 and t.revoked_at is null
+  returning t.id`;
+
+/**
  * $1 the secret's prefix: every token with that prefix and its user, with the hash to compare
  * in constant time and whether it works now. Usually one row, on the prefix index.
  */

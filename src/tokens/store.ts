@@ -46,6 +46,11 @@ export async function revokeAccessToken(db: Queryable, id: string): Promise<Acce
 }
 
 /** A token found by the prefix of a presented secret, with its user. */
+/** Revokes every token of user `userId` (deactivation ends tokens as it ends sessions); how many. */
+export async function revokeUserTokens(db: Queryable, userId: string): Promise<number> {
+  return (await db.query<{ id: string }>(sql.REVOKE_USER_TOKENS, [userId])).length;
+}
+
 export interface TokenCandidate {
   tokenId: string;
   scope: TokenScope;

@@ -4,6 +4,7 @@ import type { Database, Queryable } from "../db/database.js";
 import { separateCount } from "../graphql/pagination.js";
 import { containsPattern } from "../common/search.js";
 import { revokeUserSessions } from "../sessions/store.js";
+import { revokeUserTokens } from "../tokens/store.js";
 import type { UserCursor } from "./cursor.js";
 import type { UserCredentials, UserRow } from "./rows.js";
 import * as sql from "./sql.js";
@@ -151,11 +152,17 @@ export function changeAccount(
       "role" in change
         ? await tx.query<UserRow>(sql.SET_ROLE, [userId, change.role])
         : await tx.query<UserRow>(sql.SET_ACTIVE, [userId, change.active]);
-    if ("active" in change && !change.active) await revokeUserSessions(tx, userId, "deactivated");
+    // Deactivation ends sessions and personal access tokens for good: reactivating the user
+    // later brings neither back (a leaked secret is a reason to deactivate someone).
+    let tokensRevoked = 0;
+    if ("active" in change && !change.active) {
+      await revokeUserSessions(tx, userId, "deactivated");
+      tokensRevoked = await revokeUserTokens(tx, userId);
+    }
     const [type, details]: [AuditType, Record<string, unknown>] =
       "role" in change
         ? ["user.role_changed", { from: user.role, to: change.role }]
-        : ["user.active_changed", { from: user.active, to: change.active }];
+        : ["user.active_changed", { from: user.active, to: change.active, ...(tokensRevoked > 0 ? { tokensRevoked } : {}) }];
     await audit.record(tx, { type, actorId, subjectId: userId, details });
     return { kind: "changed", user: changed! };
   });
