@@ -284,6 +284,22 @@ describe("refusals: 401 on every route, from the very next request", () => {
     expect((await me(theirs.secret)).status).toBe(401);
   });
 
+  it("expiring: an open subscription through it ends at the expiry, with no announcement to wait for", async () => {
+    const dataset = await createDataset(server, owner);
+    const token = await createToken(server, owner, { expiresInDays: 1 });
+    // Expiring 3 s from now (an expiry cannot be set closer through the API): no row changes when it passes.
+    await server.database.query("update access_tokens set expires_at = now() + interval '3 seconds' where id = $1", [token.id]);
+    const live = LiveClient.as(server.url, token.secret);
+    await live.connected();
+    live.subscribe(DATASET_EVENTS, { datasetId: dataset.id });
+    const started = Date.now();
+    expect((await live.closed()).code).toBe(4403);
+    // Well before the 60 s periodic recheck (a busy machine leaves a wide margin).
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await live.dispose();
+    expect((await me(token.secret)).status).toBe(401);
+  });
+
   it("logoutAll and changePassword end sessions, not tokens", async () => {
     const user = await createUser(server);
     const token = await createToken(server, user);

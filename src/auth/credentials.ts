@@ -28,7 +28,13 @@ export async function viewerOfCredential(db: Queryable, userId: string, credenti
       role: found.role,
       sessionId: credentialId,
       tokenVersion: found.tokenVersion,
-      credential: { kind: "token", tokenId: credentialId, scope: found.tokenScope!, datasetIds: found.tokenDatasetIds },
+      credential: {
+        kind: "token",
+        tokenId: credentialId,
+        scope: found.tokenScope!,
+        datasetIds: found.tokenDatasetIds,
+        expiresAtMs: found.tokenExpiresAtMs === null ? null : Number(found.tokenExpiresAtMs),
+      },
     };
   }
   if (found.tokenVersion !== tokenVersion) return null;

@@ -56,7 +56,7 @@ export async function authenticateSecret(
     role: user.role,
     sessionId: token.tokenId,
     tokenVersion: user.tokenVersion,
-    credential: { kind: "token", tokenId: token.tokenId, scope: token.scope, datasetIds: token.datasetIds },
+    credential: { kind: "token", tokenId: token.tokenId, scope: token.scope, datasetIds: token.datasetIds, expiresAtMs: token.expiresAtMs },
   };
 }
 
@@ -84,8 +84,11 @@ async function readTokenViewer(
     userId: found.user.id,
     scope: found.scope,
     datasetIds: found.datasetIds,
+    expiresAtMs: found.expiresAt === null ? null : Date.parse(found.expiresAt),
     stampedAt: 0,
   };
+  // The expiry as the database has it now (the facts may be from an earlier read).
+  facts.expiresAtMs = found.expiresAt === null ? null : Date.parse(found.expiresAt);
   viewers.rememberTokenFacts(key, facts);
   viewers.remember(found.tokenId, found.user, snapshot, found.expiresAt === null ? null : Date.parse(found.expiresAt));
   return { user: found.user, facts };

@@ -14,6 +14,8 @@ export interface TokenFacts {
   userId: string;
   scope: TokenScope;
   datasetIds: readonly string[] | null;
+  /** When the token expires (`Date.now()` milliseconds), or null: never. */
+  expiresAtMs: number | null;
   /** When this instance last stamped its `lastUsedAt` (`Date.now()`), so it writes at most once a minute. */
   stampedAt: number;
 }

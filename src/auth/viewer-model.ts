@@ -8,7 +8,16 @@ import type { ViewerCache } from "./viewer-cache.js";
  * How the viewer signed in: a session (an access token of a signed-in person), or a
  * personal access token (a script), whose reach is its scope and dataset list.
  */
-export type Credential = { kind: "session" } | { kind: "token"; tokenId: string; scope: TokenScope; datasetIds: readonly string[] | null };
+export type Credential =
+  | { kind: "session" }
+  | {
+      kind: "token";
+      tokenId: string;
+      scope: TokenScope;
+      datasetIds: readonly string[] | null;
+      /** When it expires (`Date.now()` milliseconds), or null: never. Live connections end then. */
+      expiresAtMs: number | null;
+    };
 
 /** The signed-in user making a request, as the database says now (not as the token says). */
 export interface Viewer {

@@ -117,6 +117,8 @@ export class LiveConnections {
   readonly #subscriptionsByUser = new Map<string, number>();
   readonly #stopObserving: () => void;
   readonly #timer: NodeJS.Timeout;
+  /** Connections through a personal access token that expires: the timer that rechecks them then. */
+  readonly #expiryTimers = new Map<LiveConnection, NodeJS.Timeout>();
 
   constructor(
     private readonly database: Queryable,
@@ -133,17 +135,30 @@ export class LiveConnections {
     this.#timer.unref();
   }
 
-  /** Starts watching a connection whose connection_init was accepted. */
+  /**
+   * Starts watching a connection whose connection_init was accepted. A personal access token
+   * that expires ends its connections then: no announcement says so (time alone ends it), and
+   * the periodic recheck would leave up to RECHECK_EVERY_MS of events past the expiry.
+   */
   add(connection: LiveConnection): void {
     const viewer = connection.viewer!;
     this.all.add(connection);
     addTo(this.#byUser, viewer.id, connection);
     addTo(this.#bySession, viewer.sessionId, connection);
+    const expiresAtMs = viewer.credential.kind === "token" ? viewer.credential.expiresAtMs : null;
+    if (expiresAtMs !== null) {
+      // setTimeout takes at most 2^31-1 ms (~24.8 days): a later expiry is met by a later recheck.
+      const timer = setTimeout(() => this.#recheck([connection], true), Math.min(Math.max(0, expiresAtMs - Date.now()) + 1, 2 ** 31 - 1));
+      timer.unref();
+      this.#expiryTimers.set(connection, timer);
+    }
   }
 
   /** Forgets a closed connection, and its subscriptions in the user's count. */
   remove(connection: LiveConnection): void {
     if (!this.all.delete(connection)) return;
+    clearTimeout(this.#expiryTimers.get(connection));
+    this.#expiryTimers.delete(connection);
     const viewer = connection.viewer!;
     removeFrom(this.#byUser, viewer.id, connection);
     removeFrom(this.#bySession, viewer.sessionId, connection);

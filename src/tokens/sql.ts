@@ -64,7 +64,8 @@ export const VIEWER_WITH_CREDENTIAL = `
   select ${selectList(USER_ROW_COLUMNS, { table: "u" })},
     -- An outer join's missing row has a null revoked_at too: ask which row there is first.
     case when s.id is not null then s.revoked_at is null when t.id is not null then ${LIVE("t")} else false end as "live",
-    t.id is not null as "isToken", t.scope as "tokenScope", t.dataset_ids::text[] as "tokenDatasetIds"
+    t.id is not null as "isToken", t.scope as "tokenScope", t.dataset_ids::text[] as "tokenDatasetIds",
+    (extract(epoch from t.expires_at) * 1000)::bigint as "tokenExpiresAtMs"
   from users u
   left join sessions s on s.id = $2 and s.user_id = u.id
   left join access_tokens t on t.id = $2 and t.user_id = u.id

@@ -80,6 +80,8 @@ export interface CredentialViewer extends UserRow {
   isToken: boolean;
   tokenScope: TokenScope | null;
   tokenDatasetIds: string[] | null;
+  /** The token's expiry, epoch milliseconds as text (a bigint), or null. */
+  tokenExpiresAtMs: string | null;
 }
 
 export async function findCredentialViewer(db: Queryable, userId: string, credentialId: string): Promise<CredentialViewer | null> {
