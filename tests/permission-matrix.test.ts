@@ -17,16 +17,28 @@ import { startServer, type GraphQLResponse, type TestServer } from "./support/se
  * stranger it is not shared with, an admin, and anonymous. A refused write must leave D as
  * it was. Rows whose allowed outcome changes what others rely on (deleting, ending one's
  * sessions) run on something of their own made for the cell.
+ *
+ * The whole table runs three times, D being PRIVATE, UNLISTED and PUBLIC in turn (docs/api.md
+ * "Publishing"): `expect` is the outcome for a PRIVATE D, `readable` where it differs for an
+ * UNLISTED or PUBLIC one (anyone reads it), `listed` where it differs again for a PUBLIC one.
  */
 
 const ROLES = ["anonymous", "owner", "editor", "viewer", "stranger", "admin"] as const;
 type Role = (typeof ROLES)[number];
 type Outcome = string | number;
 
+const VISIBILITIES = ["PRIVATE", "UNLISTED", "PUBLIC"] as const;
+type Visibility = (typeof VISIBILITIES)[number];
+
 interface Row {
   /** `Query.x`, `Mutation.x`, or `METHOD route (variant)`. */
   name: string;
+  /** D PRIVATE. */
   expect: Record<Role, Outcome>;
+  /** D UNLISTED or PUBLIC, when it differs from `expect`. */
+  readable?: Record<Role, Outcome>;
+  /** D PUBLIC, when it differs from `readable`. */
+  listed?: Record<Role, Outcome>;
   /** Makes what the cell needs, before D's state is taken. */
   prepare?: (role: Role) => Promise<string>;
   /** Runs the operation as the role (with what `prepare` made); returns what happened. */
@@ -42,6 +54,12 @@ const SIGNED_IN = by("UNAUTHENTICATED", "ok", "ok", "ok", "ok", "ok");
 const ADMINS = by("UNAUTHENTICATED", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "ok");
 const ANYONE = by("ok", "ok", "ok", "ok", "ok", "ok");
 
+const expected = (row: Row, visibility: Visibility) =>
+  visibility === "PRIVATE" ? row.expect : visibility === "UNLISTED" ? (row.readable ?? row.expect) : (row.listed ?? row.readable ?? row.expect);
+
+/** D's visibility in the part of the table running now. */
+let visibility: Visibility = "PRIVATE";
+
 let server: TestServer;
 const actors = {} as Record<Exclude<Role, "anonymous">, TestUser>;
 /** D, with version 1 holding table.csv. */
@@ -49,6 +67,11 @@ let datasetId: string;
 /** Each role's own signed link to D's table.csv (the stranger's made while D was shared with them, then unshared). */
 const links = {} as Record<Role, string>;
 const bytes = Buffer.from("a,b\n1,2\n");
+/** D's tag, and no other dataset's: the catalog row finds D by it. */
+const MATRIX_TAG = unique("matrix")
+  .toLowerCase()
+  .replace(/[^a-z0-9-]/g, "-")
+  .slice(0, 32);
 
 const tokenOf = (role: Role) => (role === "anonymous" ? undefined : actors[role].token);
 const gql = (role: Role, query: string, variables: Record<string, unknown> = {}) => server.graphql(query, variables, { token: tokenOf(role) });
@@ -75,9 +98,9 @@ async function login(user: TestUser) {
   return response.data.login as { accessToken: string; refreshToken: string };
 }
 
-/** A dataset of the owner's shared with the editor and the viewer as D is. */
+/** A dataset of the owner's shared with the editor and the viewer as D is, and as visible. */
 async function datasetLikeD(): Promise<string> {
-  const id = (await createDataset(server, actors.owner)).id;
+  const id = (await createDataset(server, actors.owner, { visibility })).id;
   await share(id, actors.editor, "EDITOR");
   await share(id, actors.viewer, "VIEWER");
   return id;
@@ -125,17 +148,42 @@ const ROWS: Row[] = [
   },
   {
     name: "Query.dataset",
-    expect: by("UNAUTHENTICATED", "ok", "ok", "ok", "NOT_FOUND", "ok"),
-    run: async (role) =>
-      outcome(
-        await gql(
-          role,
-          `query($id: ID!) { dataset(id: $id) { id viewerAccess owner { id } collaborators { role user { id } } latestVersion { files { path } } } }`,
-          {
-            id: datasetId,
-          },
-        ),
-      ),
+    // The access it is read with, and whether its collaborators show ("members") or are an empty list.
+    expect: by("NOT_FOUND", "OWNER members", "EDITOR members", "VIEWER members", "NOT_FOUND", "ADMIN members"),
+    readable: by("PUBLIC none", "OWNER members", "EDITOR members", "VIEWER members", "PUBLIC none", "ADMIN members"),
+    run: async (role) => {
+      const response = await gql(
+        role,
+        `query($id: ID!) { dataset(id: $id) { id viewerAccess visibility owner { id username } collaborators { role user { id } } latestVersion { files { path downloadUrl } } } }`,
+        { id: datasetId },
+      );
+      if (response.errors) return outcome(response);
+      const { dataset } = response.data;
+      expect(dataset.visibility).toBe(visibility);
+      expect(dataset.owner.username).toBe(actors.owner.username);
+      expect(dataset.latestVersion.files[0].path).toBe("table.csv");
+      return `${dataset.viewerAccess} ${dataset.collaborators.length > 0 ? "members" : "none"}`;
+    },
+  },
+  {
+    name: "Query.exploreDatasets",
+    // Is D in the catalog (and in its count and facets)?
+    expect: by("absent", "absent", "absent", "absent", "absent", "absent"),
+    listed: by("listed", "listed", "listed", "listed", "listed", "listed"),
+    run: async (role) => {
+      const response = await gql(
+        role,
+        `query($tag: String!) { exploreDatasets(filter: { tags: [$tag] }) { totalCount nodes { id } facets { tags { value count } } } }`,
+        { tag: MATRIX_TAG },
+      );
+      if (response.errors) return outcome(response);
+      const { totalCount, nodes, facets } = response.data.exploreDatasets;
+      const listed = nodes.some((node: { id: string }) => node.id === datasetId);
+      expect(totalCount).toBe(listed ? 1 : 0);
+      if (listed) expect(facets.tags).toContainEqual({ value: MATRIX_TAG, count: 1 });
+      else expect(facets.tags).toEqual([]);
+      return listed ? "listed" : "absent";
+    },
   },
   { name: "Query.adminDatasets", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ adminDatasets(first: 1) { totalCount } }`)) },
   { name: "Query.users", expect: ADMINS, run: async (role) => outcome(await gql(role, `{ users(first: 1) { totalCount } }`)) },
@@ -196,13 +244,33 @@ const ROWS: Row[] = [
   {
     name: "Mutation.updateDataset",
     expect: by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    readable: by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
     writesDataset: true,
     run: async (role) =>
-      outcome(await gql(role, `mutation($id: ID!) { updateDataset(id: $id, input: { description: "changed" }) { id } }`, { id: datasetId })),
+      outcome(
+        await gql(role, `mutation($id: ID!) { updateDataset(id: $id, input: { description: "changed", tags: ["${MATRIX_TAG}", "x"] }) { id } }`, {
+          id: datasetId,
+        }),
+      ),
+  },
+  {
+    name: "Mutation.updateDataset (visibility)",
+    // D's own visibility, so an allowed change leaves it as the part of the table needs it.
+    expect: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    readable: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+    writesDataset: true,
+    run: async (role) =>
+      outcome(
+        await gql(role, `mutation($id: ID!, $v: DatasetVisibility!) { updateDataset(id: $id, input: { visibility: $v }) { visibility } }`, {
+          id: datasetId,
+          v: visibility,
+        }),
+      ),
   },
   {
     name: "Mutation.deleteDataset",
     expect: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    readable: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
     run: async (role) => {
       const id = await datasetLikeD();
       const response = await gql(role, `mutation($id: ID!) { deleteDataset(id: $id) }`, { id });
@@ -226,6 +294,7 @@ const ROWS: Row[] = [
   {
     name: "Mutation.commitDatasetVersion",
     expect: by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    readable: by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
     writesDataset: true,
     // An upload of their own where they may make one; otherwise any id (the dataset is refused first).
     prepare: async (role) => (role === "owner" || role === "editor" ? upload(server, tokenOf(role)!, datasetId, Buffer.from(role)) : randomUUID()),
@@ -241,12 +310,14 @@ const ROWS: Row[] = [
   {
     name: "Mutation.shareDataset",
     expect: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    readable: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
     writesDataset: true,
     run: async (role) => outcome(await gql(role, SHARE, { d: datasetId, u: (await createUser(server)).username, r: "VIEWER" })),
   },
   {
     name: "Mutation.unshareDataset",
     expect: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    readable: by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
     writesDataset: true,
     // Someone else's access (a collaborator made for the cell); leaving is tests/sharing.test.ts.
     prepare: async () => {
@@ -263,6 +334,7 @@ const ROWS: Row[] = [
   {
     name: "POST /uploads",
     expect: by(401, 201, 201, 403, 404, 403),
+    readable: by(401, 201, 201, 403, 403, 403),
     run: async (role) => (await tusCreate(server, { token: tokenOf(role), length: bytes.length, metadata: { datasetId }, body: bytes })).status,
   },
   {
@@ -288,29 +360,38 @@ const ROWS: Row[] = [
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/files/* (bearer)",
+    // Anonymous: no credential at all.
     expect: by(401, 200, 200, 200, 404, 200),
+    readable: by(200, 200, 200, 200, 200, 200),
     run: async (role) => (await download(server, tokenOf(role), datasetId, 1, "table.csv")).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/files/* (bearer)",
     expect: by(401, 200, 200, 200, 404, 200),
+    readable: by(200, 200, 200, 200, 200, 200),
     run: async (role) => (await download(server, tokenOf(role), datasetId, "latest", "table.csv", {}, "HEAD")).status,
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/files/* (signed link)",
+    // Anonymous: a link whose signature is spoilt (401 whatever D's visibility); the stranger: their own, from when D was shared.
     expect: by(401, 200, 200, 200, 404, 200),
+    readable: by(401, 200, 200, 200, 200, 200),
     run: async (role) => (await fetch(links[role])).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/files/* (signed link)",
     expect: by(401, 200, 200, 200, 404, 200),
+    readable: by(401, 200, 200, 200, 200, 200),
     run: async (role) => (await fetch(links[role], { method: "HEAD" })).status,
   },
 ];
 
 /** What a refused write must not change: D's row and who it is shared with. */
 async function snapshotOfD() {
-  const [row] = await server.database.query("select name, description, latest_version, updated_at from datasets where id = $1", [datasetId]);
+  const [row] = await server.database.query(
+    "select name, description, latest_version, updated_at, visibility, license, tags, readme from datasets where id = $1",
+    [datasetId],
+  );
   const shares = await server.database.query("select user_id, role from dataset_collaborators where dataset_id = $1 order by user_id", [datasetId]);
   return { row, shares };
 }
@@ -319,7 +400,7 @@ beforeAll(async () => {
   server = await startServer();
   const [owner, editor, viewer, stranger] = await Promise.all([createUser(server), createUser(server), createUser(server), createUser(server)]);
   Object.assign(actors, { owner, editor, viewer, stranger, admin: await createAdmin(server) });
-  datasetId = (await createDataset(server, owner)).id;
+  datasetId = (await createDataset(server, owner, { tags: [MATRIX_TAG] })).id;
   const uploadId = await upload(server, owner.token, datasetId, bytes);
   expect((await commit(server, owner.token, { datasetId, changes: [{ path: "table.csv", uploadId }] })).errors).toBeUndefined();
   await share(datasetId, editor, "EDITOR");
@@ -335,17 +416,28 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe("the permission matrix: every role on every operation and file route", () => {
+describe.each(VISIBILITIES)("the permission matrix: every role on every operation and file route, D %s", (part) => {
+  beforeAll(async () => {
+    visibility = part;
+    const response = await server.graphql(
+      `mutation($id: ID!, $v: DatasetVisibility!) { updateDataset(id: $id, input: { visibility: $v }) { visibility } }`,
+      { id: datasetId, v: part },
+      { token: actors.owner.token },
+    );
+    expect(response.data?.updateDataset.visibility).toBe(part);
+  });
+
   it.each(ROWS.map((row) => [row.name, row] as const))("%s", async (_name, row) => {
     const seen = {} as Record<Role, Outcome>;
+    const outcomes = expected(row, part);
     for (const role of ROLES) {
-      const allowed = row.expect[role] === "ok";
+      const allowed = outcomes[role] === "ok";
       const prepared = (await row.prepare?.(role)) ?? "";
       const before = row.writesDataset && !allowed ? await snapshotOfD() : undefined;
       seen[role] = await row.run(role, prepared);
       if (before) expect(await snapshotOfD(), `${row.name} as ${role} changed D`).toEqual(before);
     }
-    expect(seen).toEqual(row.expect);
+    expect(seen).toEqual(outcomes);
   });
 
   it("has a row for every Query and Mutation field of the schema", () => {
