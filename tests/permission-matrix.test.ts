@@ -413,7 +413,8 @@ beforeAll(async () => {
   links.anonymous = spoilt(links.owner);
   // The stranger holds a link of their own, from when D was shared with them.
   expect((await server.graphql(UNSHARE, { d: datasetId, u: stranger.id }, { token: owner.token })).data.unshareDataset).toBe(true);
-});
+  // Generous: a busy machine is slow to start a server and make five users.
+}, 180_000);
 afterAll(() => server.close());
 
 describe.each(VISIBILITIES)("the permission matrix: every role on every operation and file route, D %s", (part) => {
