@@ -161,7 +161,7 @@ const ROWS: Row[] = [
       const { dataset } = response.data;
       expect(dataset.visibility).toBe(visibility);
       expect(dataset.owner.username).toBe(actors.owner.username);
-      expect(dataset.latestVersion.files[0].path).toBe("table.csv");
+      expect(dataset.latestVersion.files.map((file: { path: string }) => file.path)).toContain("table.csv");
       return `${dataset.viewerAccess} ${dataset.collaborators.length > 0 ? "members" : "none"}`;
     },
   },
