@@ -151,6 +151,7 @@ describe("configuration", () => {
     REGISTER_MAX_PER_ADDRESS: ["1.5", "REGISTER_MAX_PER_ADDRESS: expected a whole number"],
     REFRESH_MAX_PER_ADDRESS: ["0", "REFRESH_MAX_PER_ADDRESS: expected a whole number"],
     WRITE_MAX_PER_USER: ["unlimited", "WRITE_MAX_PER_USER: expected a whole number from 1 to 1000000"],
+    ANONYMOUS_MAX_PER_ADDRESS: ["0", "ANONYMOUS_MAX_PER_ADDRESS: expected a whole number from 1 to 1000000"],
     MAX_DEPTH: ["1", "MAX_DEPTH: expected a whole number from 2 to 100"],
     MAX_ALIASES: ["-5", "MAX_ALIASES: expected a whole number"],
     MAX_DIRECTIVES: ["lots", "MAX_DIRECTIVES: expected a whole number"],

@@ -23,6 +23,10 @@ import { createToken, type TestToken } from "./support/tokens.js";
  * The token column: personal access tokens of the owner's (READ; WRITE; WRITE limited to
  * another of the owner's datasets, so D is NOT_FOUND to it) and an admin's WRITE token, which
  * has no admin powers (D is NOT_FOUND to it, as to a stranger).
+ *
+ * The whole table runs three times, D being PRIVATE, UNLISTED and PUBLIC in turn (docs/api.md
+ * "Publishing"): `expect` is the outcome for a PRIVATE D, `readable` where it differs for an
+ * UNLISTED or PUBLIC one (anyone reads it), `listed` where it differs again for a PUBLIC one.
  */
 
 const PEOPLE = ["anonymous", "owner", "editor", "viewer", "stranger", "admin"] as const;
@@ -33,10 +37,18 @@ type Person = (typeof PEOPLE)[number];
 type TokenRole = (typeof TOKENS)[number];
 type Outcome = string | number;
 
+const VISIBILITIES = ["PRIVATE", "UNLISTED", "PUBLIC"] as const;
+type Visibility = (typeof VISIBILITIES)[number];
+
 interface Row {
   /** `Query.x`, `Mutation.x`, or `METHOD route (variant)`. */
   name: string;
+  /** D PRIVATE. */
   expect: Record<Role, Outcome>;
+  /** D UNLISTED or PUBLIC, when it differs from `expect`. */
+  readable?: Record<Role, Outcome>;
+  /** D PUBLIC, when it differs from `readable`. */
+  listed?: Record<Role, Outcome>;
   /** Makes what the cell needs, before D's state is taken. */
   prepare?: (role: Role) => Promise<string>;
   /** Runs the operation as the role (with what `prepare` made); returns what happened. */
@@ -58,6 +70,14 @@ const SIGNED_IN = { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "ok", "ok"), ...A
 const PERSON_SIGNED_IN = { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "ok", "ok"), ...NO_TOKEN };
 const ADMINS = { ...by("UNAUTHENTICATED", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "ok"), ...NO_TOKEN };
 const ANYONE = { ...by("ok", "ok", "ok", "ok", "ok", "ok"), ...ALL_TOKENS };
+/** What reading D gives when anyone may read it: the limited token alone still finds it NOT_FOUND. */
+const READABLE = { ...by("ok", "ok", "ok", "ok", "ok", "ok"), ...tokens("ok", "ok", "NOT_FOUND", "ok") };
+
+const expected = (row: Row, visibility: Visibility) =>
+  visibility === "PRIVATE" ? row.expect : visibility === "UNLISTED" ? (row.readable ?? row.expect) : (row.listed ?? row.readable ?? row.expect);
+
+/** D's visibility in the part of the table running now. */
+let visibility: Visibility = "PRIVATE";
 
 let server: TestServer;
 const actors = {} as Record<Exclude<Person, "anonymous">, TestUser>;
@@ -72,6 +92,11 @@ const links = {} as Record<Role, string>;
 /** Each role's own signed link to D's version 1 as one ZIP (made as `links` are). */
 const archiveLinks = {} as Record<Role, string>;
 const bytes = Buffer.from("a,b\n1,2\n");
+/** D's tag, and no other dataset's: the catalog row finds D by it. */
+const MATRIX_TAG = unique("matrix")
+  .toLowerCase()
+  .replace(/[^a-z0-9-]/g, "-")
+  .slice(0, 32);
 
 const tokenOf = (role: Role) => (isToken(role) ? secrets[role].secret : role === "anonymous" ? undefined : actors[role].token);
 const gql = (role: Role, query: string, variables: Record<string, unknown> = {}) => server.graphql(query, variables, { token: tokenOf(role) });
@@ -98,9 +123,9 @@ async function login(user: TestUser) {
   return response.data.login as { accessToken: string; refreshToken: string };
 }
 
-/** A dataset of the owner's shared with the editor and the viewer as D is. */
+/** A dataset of the owner's shared with the editor and the viewer as D is, and as visible. */
 async function datasetLikeD(): Promise<string> {
-  const id = (await createDataset(server, actors.owner)).id;
+  const id = (await createDataset(server, actors.owner, { visibility })).id;
   await share(id, actors.editor, "EDITOR");
   await share(id, actors.viewer, "VIEWER");
   return id;
@@ -165,22 +190,54 @@ const ROWS: Row[] = [
   },
   {
     name: "Query.dataset",
-    expect: { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "NOT_FOUND", "ok"), ...tokens("ok", "ok", "NOT_FOUND", "NOT_FOUND") },
-    run: async (role) =>
-      outcome(
-        await gql(
-          role,
-          `query($id: ID!) { dataset(id: $id) { id viewerAccess owner { id } collaborators { role user { id } } latestVersion { files { path } } } }`,
-          {
-            id: datasetId,
-          },
-        ),
-      ),
+    // The access it is read with, and whether its collaborators show ("members") or are an empty list.
+    expect: {
+      ...by("NOT_FOUND", "OWNER members", "EDITOR members", "VIEWER members", "NOT_FOUND", "ADMIN members"),
+      ...tokens("OWNER members", "OWNER members", "NOT_FOUND", "NOT_FOUND"),
+    },
+    readable: {
+      ...by("PUBLIC none", "OWNER members", "EDITOR members", "VIEWER members", "PUBLIC none", "ADMIN members"),
+      ...tokens("OWNER members", "OWNER members", "NOT_FOUND", "PUBLIC none"),
+    },
+    run: async (role) => {
+      const response = await gql(
+        role,
+        `query($id: ID!) { dataset(id: $id) { id viewerAccess visibility owner { id username } collaborators { role user { id } } latestVersion { files { path downloadUrl } } } }`,
+        { id: datasetId },
+      );
+      if (response.errors) return outcome(response);
+      const { dataset } = response.data;
+      expect(dataset.visibility).toBe(visibility);
+      expect(dataset.owner.username).toBe(actors.owner.username);
+      expect(dataset.latestVersion.files.map((file: { path: string }) => file.path)).toContain("table.csv");
+      return `${dataset.viewerAccess} ${dataset.collaborators.length > 0 ? "members" : "none"}`;
+    },
+  },
+  {
+    name: "Query.exploreDatasets",
+    // Is D in the catalog (and in its count and facets)? Never for a token limited to other datasets.
+    expect: { ...by("absent", "absent", "absent", "absent", "absent", "absent"), ...tokens("absent", "absent", "absent", "absent") },
+    listed: { ...by("listed", "listed", "listed", "listed", "listed", "listed"), ...tokens("listed", "listed", "absent", "listed") },
+    run: async (role) => {
+      const response = await gql(
+        role,
+        `query($tag: String!) { exploreDatasets(filter: { tags: [$tag] }) { totalCount nodes { id } facets { tags { value count } } } }`,
+        { tag: MATRIX_TAG },
+      );
+      if (response.errors) return outcome(response);
+      const { totalCount, nodes, facets } = response.data.exploreDatasets;
+      const listed = nodes.some((node: { id: string }) => node.id === datasetId);
+      expect(totalCount).toBe(listed ? 1 : 0);
+      if (listed) expect(facets.tags).toContainEqual({ value: MATRIX_TAG, count: 1 });
+      else expect(facets.tags).toEqual([]);
+      return listed ? "listed" : "absent";
+    },
   },
   {
     // A file's table, its profiles and its rows are the file's: whoever reads the dataset.
     name: "DatasetFile.table, FileTable.columns and FileTable.rows",
-    expect: { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "NOT_FOUND", "ok"), ...tokens("ok", "ok", "NOT_FOUND", "NOT_FOUND") },
+    expect: { ...by("NOT_FOUND", "ok", "ok", "ok", "NOT_FOUND", "ok"), ...tokens("ok", "ok", "NOT_FOUND", "NOT_FOUND") },
+    readable: READABLE,
     run: async (role) => {
       const query = `query($id: ID!) { dataset(id: $id) { latestVersion { files { table { rowCount columns { name distinctCount }
         rows(first: 5, where: { column: "a", op: EQ, value: 1 }, orderBy: [{ column: "b", direction: DESC }]) { nodes totalCount } } } } } }`;
@@ -201,7 +258,8 @@ const ROWS: Row[] = [
   {
     // Two versions of D compared: the dataset's read rule.
     name: "Dataset.compareVersions",
-    expect: { ...by("UNAUTHENTICATED", "ok", "ok", "ok", "NOT_FOUND", "ok"), ...tokens("ok", "ok", "NOT_FOUND", "NOT_FOUND") },
+    expect: { ...by("NOT_FOUND", "ok", "ok", "ok", "NOT_FOUND", "ok"), ...tokens("ok", "ok", "NOT_FOUND", "NOT_FOUND") },
+    readable: READABLE,
     run: async (role) =>
       outcome(await gql(role, `query($id: ID!) { dataset(id: $id) { compareVersions(base: 1, head: 1) { changes { path } } } }`, { id: datasetId })),
   },
@@ -287,14 +345,40 @@ const ROWS: Row[] = [
   {
     name: "Mutation.updateDataset",
     expect: { ...by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"), ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND") },
+    readable: { ...by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"), ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN") },
     writesDataset: true,
     run: async (role) =>
-      outcome(await gql(role, `mutation($id: ID!) { updateDataset(id: $id, input: { description: "changed" }) { id } }`, { id: datasetId })),
+      outcome(
+        await gql(role, `mutation($id: ID!) { updateDataset(id: $id, input: { description: "changed", tags: ["${MATRIX_TAG}", "x"] }) { id } }`, {
+          id: datasetId,
+        }),
+      ),
+  },
+  {
+    name: "Mutation.updateDataset (visibility)",
+    // D's own visibility, so an allowed change leaves it as the part of the table needs it.
+    expect: {
+      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND"),
+    },
+    readable: {
+      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN"),
+    },
+    writesDataset: true,
+    run: async (role) =>
+      outcome(
+        await gql(role, `mutation($id: ID!, $v: DatasetVisibility!) { updateDataset(id: $id, input: { visibility: $v }) { visibility } }`, {
+          id: datasetId,
+          v: visibility,
+        }),
+      ),
   },
   {
     name: "Mutation.deleteDataset",
     // Deleting is a person's decision, never a script's.
     expect: { ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"), ...NO_TOKEN },
+    readable: { ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"), ...NO_TOKEN },
     run: async (role) => {
       const id = await datasetLikeD();
       const response = await gql(role, `mutation($id: ID!) { deleteDataset(id: $id) }`, { id });
@@ -318,6 +402,7 @@ const ROWS: Row[] = [
   {
     name: "Mutation.commitDatasetVersion",
     expect: { ...by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"), ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND") },
+    readable: { ...by("UNAUTHENTICATED", "ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"), ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN") },
     writesDataset: true,
     // An upload of their own where they may make one; otherwise any id (the dataset is refused first).
     prepare: async (role) =>
@@ -337,6 +422,10 @@ const ROWS: Row[] = [
       ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
       ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND"),
     },
+    readable: {
+      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN"),
+    },
     writesDataset: true,
     run: async (role) => outcome(await gql(role, SHARE, { d: datasetId, u: (await createUser(server)).username, r: "VIEWER" })),
   },
@@ -345,6 +434,10 @@ const ROWS: Row[] = [
     expect: {
       ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
       ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND"),
+    },
+    readable: {
+      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN"),
     },
     writesDataset: true,
     // Someone else's access (a collaborator made for the cell); leaving is tests/sharing.test.ts.
@@ -362,6 +455,7 @@ const ROWS: Row[] = [
   {
     name: "POST /uploads",
     expect: { ...by(401, 201, 201, 403, 404, 403), ...tokens(403, 201, 404, 404) },
+    readable: { ...by(401, 201, 201, 403, 403, 403), ...tokens(403, 201, 404, 403) },
     run: async (role) => (await tusCreate(server, { token: tokenOf(role), length: bytes.length, metadata: { datasetId }, body: bytes })).status,
   },
   {
@@ -387,49 +481,64 @@ const ROWS: Row[] = [
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/files/* (bearer)",
+    // Anonymous: no credential at all.
     expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    readable: { ...by(200, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
     run: async (role) => (await download(server, tokenOf(role), datasetId, 1, "table.csv")).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/files/* (bearer)",
+    // Anonymous: no credential at all.
     expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    readable: { ...by(200, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
     run: async (role) => (await download(server, tokenOf(role), datasetId, "latest", "table.csv", {}, "HEAD")).status,
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/files/* (signed link)",
+    // Anonymous: a link whose signature is spoilt (401 whatever D's visibility); the stranger: their own, from when D was shared.
     expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    readable: { ...by(401, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
     run: async (role) => (await fetch(links[role])).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/files/* (signed link)",
+    // Anonymous: a link whose signature is spoilt (401 whatever D's visibility); the stranger: their own, from when D was shared.
     expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    readable: { ...by(401, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
     run: async (role) => (await fetch(links[role], { method: "HEAD" })).status,
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/archive.zip (bearer)",
     expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    readable: { ...by(200, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
     run: async (role) => (await archive(role, 1)).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/archive.zip (bearer)",
     expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    readable: { ...by(200, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
     run: async (role) => (await archive(role, "latest", "HEAD")).status,
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/archive.zip (signed link)",
     expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    readable: { ...by(401, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
     run: async (role) => (await fetch(archiveLinks[role])).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/archive.zip (signed link)",
     expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+    readable: { ...by(401, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
     run: async (role) => (await fetch(archiveLinks[role], { method: "HEAD" })).status,
   },
 ];
 
 /** What a refused write must not change: D's row and who it is shared with. */
 async function snapshotOfD() {
-  const [row] = await server.database.query("select name, description, latest_version, updated_at from datasets where id = $1", [datasetId]);
+  const [row] = await server.database.query(
+    "select name, description, latest_version, updated_at, visibility, license, tags, readme from datasets where id = $1",
+    [datasetId],
+  );
   const shares = await server.database.query("select user_id, role from dataset_collaborators where dataset_id = $1 order by user_id", [datasetId]);
   return { row, shares };
 }
@@ -438,7 +547,7 @@ beforeAll(async () => {
   server = await startServer();
   const [owner, editor, viewer, stranger] = await Promise.all([createUser(server), createUser(server), createUser(server), createUser(server)]);
   Object.assign(actors, { owner, editor, viewer, stranger, admin: await createAdmin(server) });
-  datasetId = (await createDataset(server, owner)).id;
+  datasetId = (await createDataset(server, owner, { tags: [MATRIX_TAG] })).id;
   const uploadId = await upload(server, owner.token, datasetId, bytes);
   expect((await commit(server, owner.token, { datasetId, changes: [{ path: "table.csv", uploadId }] })).errors).toBeUndefined();
   await share(datasetId, editor, "EDITOR");
@@ -493,19 +602,30 @@ beforeAll(async () => {
 }, 180_000); // ten roles, each with its token or session: generous under load
 afterAll(() => server.close());
 
-describe("the permission matrix: every role on every operation and file route", () => {
+describe.each(VISIBILITIES)("the permission matrix: every role on every operation and file route, D %s", (part) => {
+  beforeAll(async () => {
+    visibility = part;
+    const response = await server.graphql(
+      `mutation($id: ID!, $v: DatasetVisibility!) { updateDataset(id: $id, input: { visibility: $v }) { visibility } }`,
+      { id: datasetId, v: part },
+      { token: actors.owner.token },
+    );
+    expect(response.data?.updateDataset.visibility).toBe(part);
+  });
+
   it.each(ROWS.map((row) => [row.name, row] as const))(
     "%s",
     async (_name, row) => {
       const seen = {} as Record<Role, Outcome>;
+      const outcomes = expected(row, part);
       for (const role of ROLES) {
-        const allowed = row.expect[role] === "ok";
+        const allowed = outcomes[role] === "ok";
         const prepared = (await row.prepare?.(role)) ?? "";
         const before = row.writesDataset && !allowed ? await snapshotOfD() : undefined;
         seen[role] = await row.run(role, prepared);
         if (before) expect(await snapshotOfD(), `${row.name} as ${role} changed D`).toEqual(before);
       }
-      expect(seen).toEqual(row.expect);
+      expect(seen).toEqual(outcomes);
     },
     120_000,
   );

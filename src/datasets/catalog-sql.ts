@@ -25,6 +25,11 @@ export interface CatalogFilter {
   owner: string | null;
   /** A preview format of a latest-version file. */
   format: string | null;
+  /**
+   * The credential's dataset limit (a personal access token limited to some datasets: the
+   * read scope's `datasets`), or null: the catalog lists no dataset the token may not reach.
+   */
+  only: readonly string[] | null;
 }
 
 /** A statement and its parameters, in the order its text numbers them. */
@@ -57,6 +62,7 @@ const LATEST_FILE_PREVIEWS = (dataset: string) => `
 /** The filter's tests on `datasets`, each only when given. */
 function filterTests(filter: CatalogFilter, ref: (value: unknown) => string): string[] {
   const tests = ["datasets.visibility = 'PUBLIC'"];
+  if (filter.only !== null) tests.push(`datasets.id = any(${ref(filter.only)}::uuid[])`);
   if (filter.pattern !== null) {
     const pattern = ref(filter.pattern);
     tests.push(`(datasets.name ilike ${pattern}::text or datasets.description ilike ${pattern}::text)`);

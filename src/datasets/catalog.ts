@@ -27,7 +27,7 @@ export interface ExploreConnectionModel extends DatasetConnectionModel {
 const FORMATS: readonly TableFormat[] = ["csv", "tsv", "parquet", "jsonl", "json"];
 
 /** The filter's input rules, as the card's and the lists' (docs/api.md "Input rules"). */
-export function parseExploreFilter(filter: ExploreFilter | null | undefined): CatalogFilter {
+export function parseExploreFilter(filter: ExploreFilter | null | undefined): Omit<CatalogFilter, "only"> {
   const format = filter?.format ?? null;
   if (format !== null && !FORMATS.includes(format as TableFormat)) {
     throw badUserInput("filter.format", `filter.format must be one of ${FORMATS.join(", ")}`);
@@ -52,11 +52,16 @@ interface ExploreArgs {
  * `exploreDatasets`: one keyset page of PUBLIC datasets; the count and the facets, each read
  * only when selected (the facets in one statement that counts too, so both cost one).
  */
-export async function explorePage(db: Queryable, args: ExploreArgs, info: GraphQLResolveInfo): Promise<ExploreConnectionModel> {
+export async function explorePage(
+  db: Queryable,
+  args: ExploreArgs,
+  info: GraphQLResolveInfo,
+  only: readonly string[] | null,
+): Promise<ExploreConnectionModel> {
   const first = checkFirst(args.first);
   const order = args.orderBy ?? "CREATED_AT_DESC";
   const after = args.after == null ? null : decodeDatasetCursor(order, args.after);
-  const filter = parseExploreFilter(args.filter);
+  const filter = { ...parseExploreFilter(args.filter), only };
   const page = catalogPage(order, filter, after, first + 1);
   const rows = await db.query<DatasetListRow>(page.text, page.params);
 

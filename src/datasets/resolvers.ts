@@ -79,7 +79,8 @@ export const datasetResolvers: Resolvers = {
       const filter = { scope: { kind: "owner" as const, ownerId }, search: parseSearch("filter.search", args.filter?.search) };
       return datasetPage(context, requireViewer(context), filter, args, info);
     },
-    exploreDatasets: (_parent, args, context, info) => explorePage(context.db, args, info),
+    // Anyone; a token limited to some datasets finds no other here either (the read scope's limit).
+    exploreDatasets: (_parent, args, context, info) => explorePage(context.db, args, info, context.viewer ? datasetLimit(context.viewer) : null),
     dataset: async (_parent, args, context) => {
       const dataset = await findReadableDataset(context.db, context.viewer, checkId("id", args.id));
       if (!dataset) throw notFound(DATASET);

@@ -101,6 +101,12 @@ export const COUNT_COST = 10;
  * this much for the page, and again for the page's `totalCount`, a second scan.
  */
 export const SEARCH_COST = 100;
+/**
+ * The catalog's `facets` (exploreDatasets) group the whole filtered result three ways (tags,
+ * licences, formats) besides counting it: three counts' worth, and a search's more when the
+ * result is a search's.
+ */
+export const FACETS_COST = 3 * COUNT_COST;
 /** The page size a list field gets when `first` is not given and the schema gives no default. */
 const DEFAULT_PAGE_SIZE = ASSUMED_LIST_LENGTH;
 /**
@@ -209,7 +215,8 @@ class CostAnalysis {
         const takesPageSize = field.args.some((arg) => arg.name === "first");
         const inner = takesPageSize ? this.pageScope(this.argumentsOf(selection, field), field) : TOP;
         const below = isObjectType(named) ? this.selectionCost(selection.selectionSet, named, inner) : 0;
-        const own = 1 + (inner.searched ? SEARCH_COST : 0);
+        const facets = field.name === "facets" && parent.name === "ExploreConnection" ? FACETS_COST + (scope.searched ? SEARCH_COST : 0) : 0;
+        const own = 1 + (inner.searched ? SEARCH_COST : 0) + facets;
         const isList = isListType(getNullableType(field.type));
         if (isList && !takesPageSize) this.itemCosts?.set(selection, own + below);
         total += (isList ? scope.listLength : 1) * (own + below);

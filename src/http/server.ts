@@ -264,8 +264,10 @@ export async function buildServer({ services, database, schema, logger, staging 
           report,
           viewer: async (db, loaders) => {
             const viewer = await authenticate(request.headers.authorization, clientAddressOf(request), services, db, loaders.users);
-            // A request with no credential counts against its address's anonymous limit (RATE_LIMITED, 429).
-            if (!viewer) await createThrottle(db, config.throttle).anonymous(clientAddressOf(request));
+            // A request with no credential counts against its address's anonymous limit (RATE_LIMITED, 429),
+            // on the server's own database handle: admission, like the body limit, is not the operation's
+            // work, so it is not in the request's statement budget nor its count.
+            if (!viewer) await createThrottle(database, config.throttle).anonymous(clientAddressOf(request));
             return viewer;
           },
         });

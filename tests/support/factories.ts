@@ -67,7 +67,15 @@ export type TestDataset = DatasetFieldsFragment;
 export async function createDataset(
   server: TestServer,
   owner: TestUser,
-  input: { name?: string; description?: string | null; filePath?: string | null } = {},
+  input: {
+    name?: string;
+    description?: string | null;
+    filePath?: string | null;
+    visibility?: "PRIVATE" | "UNLISTED" | "PUBLIC";
+    license?: string | null;
+    tags?: string[] | null;
+    readme?: string | null;
+  } = {},
 ): Promise<TestDataset> {
   const response = await server.graphql(
     CreateDatasetDocument,
