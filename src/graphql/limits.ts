@@ -104,6 +104,14 @@ export const SEARCH_COST = 100;
 /** The page size a list field gets when `first` is not given: the schema's default. */
 const DEFAULT_PAGE_SIZE = ASSUMED_LIST_LENGTH;
 
+/**
+ * Lists read with their parent's row, no statement of their own: a preview's `columns` are in
+ * its profile's row. Such a list costs one object, whatever its length (a page of datasets
+ * with their files' previews and columns would otherwise count each column as a fetch, and a
+ * 20-dataset page cost twice the default limit for work the limit does not guard).
+ */
+const EMBEDDED_LISTS: ReadonlySet<string> = new Set(["FilePreview.columns"]);
+
 /** What a selection inherits from the field above it. */
 interface Scope {
   /** The length of a list selected here: the page size of the field that took `first`. */
@@ -198,8 +206,9 @@ class CostAnalysis {
         const below = isObjectType(named) ? this.selectionCost(selection.selectionSet, named, inner) : 0;
         const own = 1 + (inner.searched ? SEARCH_COST : 0);
         const isList = isListType(getNullableType(field.type));
-        if (isList && !takesPageSize) this.itemCosts?.set(selection, own + below);
-        total += (isList ? scope.listLength : 1) * (own + below);
+        const embedded = EMBEDDED_LISTS.has(`${parent.name}.${field.name}`);
+        if (isList && !takesPageSize && !embedded) this.itemCosts?.set(selection, own + below);
+        total += (isList && !embedded ? scope.listLength : 1) * (own + below);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const on = selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : parent;
         if (isObjectType(on)) total += this.selectionCost(selection.selectionSet, on, scope);
