@@ -224,6 +224,18 @@ describe("previews of tabular files", () => {
     for (const preview of Object.values(previews) as UntypedData[]) expect(preview.error ?? "").not.toMatch(/duckdb|error:|read_csv|LINE \d|\/tmp/);
   }, 90_000);
 
+  it("a dataset page with every file's preview and columns fits the default cost limit (columns come with the preview's row)", async () => {
+    const page = await api.graphql(
+      `{ datasets(first: 20) { totalCount nodes { id name createdAt latestVersion { number files { path size preview { status rowCount columns { name type } } } } } } }`,
+      {},
+      { token: owner.token },
+    );
+    expect(page.errors).toBeUndefined();
+    // 1 + 10 + 20 × (1 + 1 + 20 files × (1 + 1 preview + 1 columns)): no longer 20 columns per file.
+    expect(page.extensions?.cost).toBe(1 + 10 + 20 * (2 + 20 * 3));
+    expect(Number(page.extensions?.cost)).toBeLessThanOrEqual(5000);
+  });
+
   it("cuts long values, counts rows(first:) in the query cost and refuses more than 100", async () => {
     const dataset = await createDataset(api, owner);
     const lines = ["n,text", ...Array.from({ length: 150 }, (_, index) => `${index},${"x".repeat(1500)}`)];

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seedSampleData } from "./support/seed.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { LogCapture, startServer, type TestServer } from "./support/server.js";
 
 /**
  * The README's quick start and docs/clients.md, run as printed: every fenced block marked
@@ -74,12 +74,28 @@ async function until(what: string, check: () => boolean, poke: () => Promise<unk
  * location; the session helper copied in; codegen run and the whole checked by tsc.
  */
 async function frontendOf(snippets: Snippet[], server: TestServer): Promise<string> {
+  const dir = await generatedFrontend(snippets);
+  await pointAt(dir, server);
+  return dir;
+}
+
+/** The programs of `dir` talk to `server`, and type-check. */
+async function pointAt(dir: string, server: TestServer): Promise<void> {
+  for (const file of readdirSync(join(dir, "src")).filter((name) => name.endsWith(".ts"))) {
+    const path = join(dir, "src", file);
+    writeFileSync(path, readFileSync(path, "utf8").replaceAll("http://127.0.0.1:4000", server.origin));
+  }
+  await runToEnd(dir, [binOf("typescript", "tsc"), "-p", "tsconfig.json"]);
+}
+
+/** The folder with `snippets` written and codegen run (the server's address not yet in it). */
+async function generatedFrontend(snippets: Snippet[]): Promise<string> {
   const dir = join(root, "scratch", `frontend-${randomUUID()}`);
   mkdirSync(join(dir, "src"), { recursive: true });
   const api = `${relative(dir, root)}/`;
   for (const { title, code } of snippets) {
     mkdirSync(dirname(join(dir, title)), { recursive: true });
-    writeFileSync(join(dir, title), code.replaceAll("http://127.0.0.1:4000", server.origin).replaceAll("../api/", api));
+    writeFileSync(join(dir, title), code.replaceAll("../api/", api));
   }
   copyFileSync(join(root, "client/session.ts"), join(dir, "src/session.ts"));
   writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true, type: "module" }));
@@ -103,7 +119,6 @@ async function frontendOf(snippets: Snippet[], server: TestServer): Promise<stri
   // A browser has WebSocket; Node 20 not yet: the one thing the programs get beyond the page.
   writeFileSync(join(dir, "browser-globals.mjs"), 'import WebSocket from "ws";\nglobalThis.WebSocket ??= WebSocket;\n');
   await runToEnd(dir, [binOf("@graphql-codegen/cli", "graphql-codegen"), "--config", "codegen.ts"]);
-  await runToEnd(dir, [binOf("typescript", "tsc"), "-p", "tsconfig.json"]);
   return dir;
 }
 
@@ -157,4 +172,42 @@ describe("the README's quick start, as printed", () => {
     );
     expect(urql.output()).toMatch(/event UPDATED Renamed [0-9a-f]{8}/);
   }, 120_000);
+});
+
+describe("docs/clients.md's trusted documents, as printed", () => {
+  let seeded: TestServer;
+  let trusted: TestServer;
+  let dir: string;
+  const logs = new LogCapture();
+
+  beforeAll(async () => {
+    seeded = await startServer();
+    await seedSampleData(seeded);
+    dir = await generatedFrontend(snippetsOf(readFileSync(join(root, "docs/clients.md"), "utf8")));
+    // The manifest the frontend's codegen wrote, on a server of the same database in `only` mode.
+    trusted = await startServer(
+      { PERSISTED_OPERATIONS: "only", PERSISTED_OPERATIONS_MANIFEST: join(dir, "src/gql/persisted-documents.json") },
+      logs,
+      seeded,
+    );
+    await pointAt(dir, trusted);
+  }, 180_000);
+  afterAll(async () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    await trusted?.close();
+    await seeded?.close();
+  });
+
+  it("signs in and lists by hash alone, through the frontend's own manifest; an unlisted text is refused", async () => {
+    const output = await runToEnd(dir, program("src/trusted.ts"));
+    expect(output).toContain("datasets: 1");
+    const unlisted = await trusted.graphql("{ me { id } }");
+    expect(unlisted.status).toBe(403);
+    // The start-up log says the mode and how many documents the manifest holds.
+    const manifest = Object.keys(JSON.parse(readFileSync(join(dir, "src/gql/persisted-documents.json"), "utf8")) as object);
+    expect(manifest).toHaveLength(2);
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({ persistedOperations: "only", manifestDocuments: 2, msg: expect.stringContaining("only the 2 trusted documents") }),
+    );
+  }, 60_000);
 });

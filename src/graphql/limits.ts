@@ -117,6 +117,14 @@ const STORED_VALUE_TYPES: ReadonlySet<string> = new Set(["ColumnProfile", "Histo
 /** Fields whose pages may be larger than 100 (`FileTable.rows`: 500). */
 const LARGEST_PAGES: Record<string, number> = { rows: 500 };
 
+/**
+ * Lists read with their parent's row, no statement of their own: a preview's `columns` are in
+ * its profile's row. Such a list costs one object, whatever its length (a page of datasets
+ * with their files' previews and columns would otherwise count each column as a fetch, and a
+ * 20-dataset page cost twice the default limit for work the limit does not guard).
+ */
+const EMBEDDED_LISTS: ReadonlySet<string> = new Set(["FilePreview.columns"]);
+
 /** What a selection inherits from the field above it. */
 interface Scope {
   /** The length of a list selected here: the page size of the field that took `first`. */
@@ -218,8 +226,9 @@ class CostAnalysis {
         const facets = field.name === "facets" && parent.name === "ExploreConnection" ? FACETS_COST + (scope.searched ? SEARCH_COST : 0) : 0;
         const own = 1 + (inner.searched ? SEARCH_COST : 0) + facets;
         const isList = isListType(getNullableType(field.type));
-        if (isList && !takesPageSize) this.itemCosts?.set(selection, own + below);
-        total += (isList ? scope.listLength : 1) * (own + below);
+        const embedded = EMBEDDED_LISTS.has(`${parent.name}.${field.name}`);
+        if (isList && !takesPageSize && !embedded) this.itemCosts?.set(selection, own + below);
+        total += (isList && !embedded ? scope.listLength : 1) * (own + below);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const on = selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : parent;
         if (isObjectType(on)) total += this.selectionCost(selection.selectionSet, on, scope);
