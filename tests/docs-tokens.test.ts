@@ -9,7 +9,8 @@ import { startServer, type TestServer } from "./support/server.js";
 /**
  * docs/tokens.md's script flow runs as printed: the playground's mutation (with a session),
  * then every `sh` block in order in one bash, with the `js` block saved under the name its
- * first line gives, against a real server. The README points there.
+ * first line gives, against a real server. The README points there; its own shell block runs
+ * here too.
  */
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -91,4 +92,19 @@ describe("docs/tokens.md", () => {
     expect(events).toHaveLength(2);
     expect(new Set(events.map((event) => event.token))).toEqual(new Set([made.data.createAccessToken.token.id]));
   }, 180_000);
+});
+
+describe("README.md", () => {
+  it("the first session's shell block runs as printed: register, create, list, GET", async () => {
+    // The other shell block, `npm ci && npm start` and `npm run seed`, is tests/build.test.ts's and the seed's test's.
+    const scripts = fencedBlocks(await readFile(join(ROOT, "README.md"), "utf8")).filter(
+      (block) => block.lang === "sh" && block.code.startsWith("API="),
+    );
+    expect(scripts).toHaveLength(1);
+    const result = await run(scripts[0]!.code, dir, { API: server.origin });
+    expect(result.code, `${result.out}\n${result.err}`).toBe(0);
+    expect(result.out).toContain('"name":"Rainfall 2024"');
+    expect(result.out).toContain('"totalCount":1');
+    expect(result.out).toContain('"username":"zoe"');
+  }, 120_000);
 });
