@@ -64,7 +64,15 @@ export function registerArchives(app: FastifyInstance, services: Services, datab
       version !== undefined && UUID.test(datasetId)
         ? (await database.query<ArchivedVersion>(sql.VERSION_FOR_READER, [datasetId, version, ...scope]))[0]
         : undefined;
-    if (!found) return refuse(reply, 404, "Version not found");
+    if (!found) {
+      // With no credential, only PUBLIC and UNLISTED datasets are readable: the rest may be readable once signed in (as downloads answer).
+      if (!viewer) {
+        return refuse(reply, 401, "Version not found, or not public: sign in (Authorization: Bearer <access token>) or use a signed archiveUrl", {
+          "www-authenticate": "Bearer",
+        });
+      }
+      return refuse(reply, 404, "Version not found");
+    }
     const entries = await database.query<FileRow>(sql.VERSION_FILES_FOR_READER, [datasetId, found.number, ...scope, found.fileCount]);
     // None: the access went between the two statements. Any other shortfall is never sent as an archive.
     if (entries.length === 0 && found.fileCount > 0) return refuse(reply, 404, "Version not found");
