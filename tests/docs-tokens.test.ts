@@ -95,16 +95,36 @@ describe("docs/tokens.md", () => {
 });
 
 describe("README.md", () => {
-  it("the first session's shell block runs as printed: register, create, list, GET", async () => {
+  const shellBlocks = async () =>
     // The other shell block, `npm ci && npm start` and `npm run seed`, is tests/build.test.ts's and the seed's test's.
-    const scripts = fencedBlocks(await readFile(join(ROOT, "README.md"), "utf8")).filter(
-      (block) => block.lang === "sh" && block.code.startsWith("API="),
-    );
-    expect(scripts).toHaveLength(1);
-    const result = await run(scripts[0]!.code, dir, { API: server.origin });
+    fencedBlocks(await readFile(join(ROOT, "README.md"), "utf8")).filter((block) => block.lang === "sh" && block.code.startsWith("API="));
+
+  it("the first session's shell block runs as printed: register, create, list, GET", async () => {
+    const [first] = await shellBlocks();
+    const result = await run(first!.code, dir, { API: server.origin });
     expect(result.code, `${result.out}\n${result.err}`).toBe(0);
     expect(result.out).toContain('"name":"Rainfall 2024"');
     expect(result.out).toContain('"totalCount":1');
     expect(result.out).toContain('"username":"zoe"');
+  }, 120_000);
+
+  it("the script's shell block runs as printed with a token: create, tus upload, commit, download the same bytes", async () => {
+    const blocks = await shellBlocks();
+    expect(blocks).toHaveLength(2);
+    const made = await server.graphql(
+      `mutation { createAccessToken(input: { name: "readme", scope: WRITE }) { secret } }`,
+      {},
+      { token: user.token },
+    );
+    expect(made.errors).toBeUndefined();
+    const result = await run(blocks[1]!.code, dir, { API: server.origin, DPAT: made.data.createAccessToken.secret });
+    expect(result.code, `${result.out}\n${result.err}`).toBe(0);
+    expect(result.out).toContain('"commitDatasetVersion":{"number":1}');
+    expect(result.out).toContain("same bytes");
+    const [dataset] = await server.database.query<{ latest: number }>(
+      "select latest_version as latest from datasets where user_id = $1 and name = 'Nightly'",
+      [user.id],
+    );
+    expect(dataset!.latest).toBe(1);
   }, 120_000);
 });
