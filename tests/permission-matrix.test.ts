@@ -176,6 +176,20 @@ const archive = async (role: Role, version: number | "latest", method = "GET") =
 /** A signed link with its signature spoilt: what anonymous may try. */
 const spoilt = (link: string) => link.replace(/signature=[^&]+/, "signature=AAAA");
 
+/** A file's bytes or a version's archive with a credential (anonymous: none at all): the dataset's read rule. */
+const BYTES_BY_BEARER = {
+  expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+  readable: { ...by(200, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+};
+/**
+ * The same through each role's own signed link: anonymous holds one whose signature is spoilt
+ * (401 whatever D's visibility); the stranger their own, from when D was shared with them.
+ */
+const BYTES_BY_LINK = {
+  expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
+  readable: { ...by(401, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+};
+
 const ROWS: Row[] = [
   { name: "Query.me", expect: SIGNED_IN, run: async (role) => outcome(await gql(role, `{ me { id } }`)) },
   {
@@ -482,54 +496,42 @@ const ROWS: Row[] = [
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/files/* (bearer)",
-    // Anonymous: no credential at all.
-    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
-    readable: { ...by(200, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+    ...BYTES_BY_BEARER,
     run: async (role) => (await download(server, tokenOf(role), datasetId, 1, "table.csv")).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/files/* (bearer)",
-    // Anonymous: no credential at all.
-    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
-    readable: { ...by(200, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+    ...BYTES_BY_BEARER,
     run: async (role) => (await download(server, tokenOf(role), datasetId, "latest", "table.csv", {}, "HEAD")).status,
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/files/* (signed link)",
-    // Anonymous: a link whose signature is spoilt (401 whatever D's visibility); the stranger: their own, from when D was shared.
-    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
-    readable: { ...by(401, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+    ...BYTES_BY_LINK,
     run: async (role) => (await fetch(links[role])).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/files/* (signed link)",
-    // Anonymous: a link whose signature is spoilt (401 whatever D's visibility); the stranger: their own, from when D was shared.
-    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
-    readable: { ...by(401, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+    ...BYTES_BY_LINK,
     run: async (role) => (await fetch(links[role], { method: "HEAD" })).status,
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/archive.zip (bearer)",
-    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
-    readable: { ...by(200, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+    ...BYTES_BY_BEARER,
     run: async (role) => (await archive(role, 1)).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/archive.zip (bearer)",
-    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
-    readable: { ...by(200, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+    ...BYTES_BY_BEARER,
     run: async (role) => (await archive(role, "latest", "HEAD")).status,
   },
   {
     name: "GET /datasets/:datasetId/versions/:version/archive.zip (signed link)",
-    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
-    readable: { ...by(401, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+    ...BYTES_BY_LINK,
     run: async (role) => (await fetch(archiveLinks[role])).status,
   },
   {
     name: "HEAD /datasets/:datasetId/versions/:version/archive.zip (signed link)",
-    expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
-    readable: { ...by(401, 200, 200, 200, 200, 200), ...tokens(200, 200, 404, 200) },
+    ...BYTES_BY_LINK,
     run: async (role) => (await fetch(archiveLinks[role], { method: "HEAD" })).status,
   },
 ];
