@@ -212,9 +212,12 @@ export class LiveConnections {
           resume();
           if (valid) return;
           connection.log.info({ connection: connection.id, viewerId: viewer.id }, "websocket closed: its session ended");
+          // A close reason holds at most 123 bytes; each says what to do next.
           connection.close(
             Close.forbidden,
-            "The session or access token has ended (signed out, password or role changed, token revoked or expired, or deactivated)",
+            viewer.credential.kind === "token"
+              ? "The access token has ended (revoked, expired, or its user deactivated): make a new one"
+              : "The session has ended (signed out, password or role changed, or deactivated): sign in again",
           );
         },
         (error: unknown) => {
