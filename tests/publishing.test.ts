@@ -103,7 +103,7 @@ describe("visibility", () => {
     expect(ok(await update(owner, id, { visibility: "UNLISTED" })).updateDataset.visibility).toBe("UNLISTED");
     expect(ok(await update(owner, id, { visibility: "PRIVATE", description: "back" })).updateDataset.visibility).toBe("PRIVATE");
     const events = await server.database.query<{ actor_id: string; details: unknown }>(
-      "select actor_id, details from audit_events where type = 'dataset.visibility_changed' and subject_id = $1 order by id",
+      "select actor_id, details from audit_events where type = 'dataset.visibility_changed' and subject_id = $1 order by at",
       [id],
     );
     expect(events).toEqual([

@@ -313,6 +313,8 @@ describe("live events: a NOTIFY on dataset_events in the transaction of each cha
     });
     const subscription: Subscription = await server.database.listen("dataset_events", {
       notification: (payload) => {
+        // The server's own probes that prove notifications arrive share the channel (src/events/listen-proof.ts).
+        if (payload.startsWith("probe:")) return;
         const event = JSON.parse(payload);
         if (event.datasetId === id) payloads.push(event);
       },
