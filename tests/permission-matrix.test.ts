@@ -176,6 +176,20 @@ const archive = async (role: Role, version: number | "latest", method = "GET") =
 /** A signed link with its signature spoilt: what anonymous may try. */
 const spoilt = (link: string) => link.replace(/signature=[^&]+/, "signature=AAAA");
 
+/**
+ * What only D's owner may do (sharing, unsharing another, its visibility): through a WRITE
+ * token of theirs too; NOT_FOUND to whoever cannot read D, FORBIDDEN to whoever can.
+ */
+const OWNER_MANAGES = {
+  expect: {
+    ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
+    ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND"),
+  },
+  readable: {
+    ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
+    ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN"),
+  },
+};
 /** A file's bytes or a version's archive with a credential (anonymous: none at all): the dataset's read rule. */
 const BYTES_BY_BEARER = {
   expect: { ...by(401, 200, 200, 200, 404, 200), ...tokens(200, 200, 404, 404) },
@@ -372,14 +386,7 @@ const ROWS: Row[] = [
   {
     name: "Mutation.updateDataset (visibility)",
     // D's own visibility, so an allowed change leaves it as the part of the table needs it.
-    expect: {
-      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
-      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND"),
-    },
-    readable: {
-      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
-      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN"),
-    },
+    ...OWNER_MANAGES,
     writesDataset: true,
     run: async (role) =>
       outcome(
@@ -433,27 +440,13 @@ const ROWS: Row[] = [
   },
   {
     name: "Mutation.shareDataset",
-    expect: {
-      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
-      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND"),
-    },
-    readable: {
-      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
-      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN"),
-    },
+    ...OWNER_MANAGES,
     writesDataset: true,
     run: async (role) => outcome(await gql(role, SHARE, { d: datasetId, u: (await createUser(server)).username, r: "VIEWER" })),
   },
   {
     name: "Mutation.unshareDataset",
-    expect: {
-      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "NOT_FOUND", "FORBIDDEN"),
-      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "NOT_FOUND"),
-    },
-    readable: {
-      ...by("UNAUTHENTICATED", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
-      ...tokens("FORBIDDEN", "ok", "NOT_FOUND", "FORBIDDEN"),
-    },
+    ...OWNER_MANAGES,
     writesDataset: true,
     // Someone else's access (a collaborator made for the cell); leaving is tests/sharing.test.ts.
     prepare: async () => {
