@@ -125,6 +125,29 @@ async function startBoss(database: Database, schema: string): Promise<PgBoss> {
   }
 }
 
+/** PostgreSQL's code for a deadlock it broke by aborting one of the transactions. */
+const DEADLOCK = "40P01";
+
+/**
+ * Creates a queue (its row and its partition of pg-boss's job table). Two instances starting
+ * at once on a new database create the same queues together, and PostgreSQL can find them in
+ * a deadlock over the job table and the queue rows and abort one (seen behind pgbouncer in
+ * tests/multi-instance.test.ts). The aborted one tries again: by then the other has made the
+ * queue, and pg-boss's create_queue does nothing for a queue that is there.
+ */
+async function createQueue(boss: PgBoss, queue: QueueDeclaration): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await boss.createQueue(queue.name, { name: queue.name, ...policy(queue) });
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= 5 || (code !== DEADLOCK && !ALREADY_MADE.has(code as string))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.random() * 100));
+    }
+  }
+}
+
 /** pg-boss's options for a queue's jobs, from its declaration. */
 function policy(queue: QueueDeclaration) {
   return {
@@ -146,7 +169,7 @@ export async function startJobQueue(database: Database, jobs: readonly JobDeclar
   const boss = await startBoss(database, schema);
   const declared = new Map<string, QueueDeclaration>();
   for (const queue of jobs.flatMap((job) => job.queues)) {
-    await boss.createQueue(queue.name, { name: queue.name, ...policy(queue) });
+    await createQueue(boss, queue);
     declared.set(queue.name, queue);
   }
   await (boss as unknown as { maintain(): Promise<unknown> }).maintain();
