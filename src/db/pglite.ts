@@ -8,6 +8,15 @@ import { isoTimestamp } from "./timestamps.js";
 /** PostgreSQL's type oid of timestamptz. */
 const TIMESTAMPTZ = 1184;
 
+export interface PgliteOptions {
+  /**
+   * A new database's files to start from (PGlite's `dumpDataDir` of a database just made),
+   * instead of making them: making them (initdb) is most of an in-memory database's opening
+   * time, several seconds on a busy machine, and the suite opens one for every server it starts.
+   */
+  initialDataDir?: Blob;
+}
+
 /**
  * A `Database` on embedded PGlite: persisted in `dataDir/pglite`, or in memory when
  * `dataDir` is `undefined` (tests). PGlite runs one statement at a time and holds the
@@ -15,13 +24,14 @@ const TIMESTAMPTZ = 1184;
  * folder's lock (`data-dir-lock.ts`, `DataDirBusyError` while another process holds it)
  * and closing releases it, whoever opens it (the server, `migrate`, `create-admin`).
  */
-export async function openPglite(dataDir: string | undefined): Promise<Database> {
+export async function openPglite(dataDir: string | undefined, options: PgliteOptions = {}): Promise<Database> {
   const unlock = dataDir === undefined ? async () => {} : await lockDataDir(dataDir);
   let engine: PGlite;
   try {
     // pg_trgm: trigram indexes for the substring search (migrations/007).
     engine = await PGlite.create(dataDir === undefined ? "memory://" : join(dataDir, "pglite"), {
       extensions: { pg_trgm },
+      ...(options.initialDataDir === undefined ? {} : { loadDataDir: options.initialDataDir }),
       // Timestamps as ISO text, as the PostgreSQL adapter reads them (timestamps.ts).
       parsers: { [TIMESTAMPTZ]: isoTimestamp },
     });

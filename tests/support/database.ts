@@ -1,4 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import type { Database } from "../../src/db/database.js";
 import { openPglite } from "../../src/db/pglite.js";
@@ -27,7 +31,7 @@ export interface TestDatabaseOptions {
 /** In-memory PGlite, or a new schema on TEST_DATABASE_URL dropped afterwards. */
 export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   if (!TEST_DATABASE_URL) {
-    const database = await openPglite(undefined);
+    const database = await openPglite(undefined, { initialDataDir: await emptyPgliteFiles() });
     return { database, url: undefined, drop: () => database.close().catch(() => undefined) };
   }
   const schema = `test_${randomBytes(6).toString("hex")}`;
@@ -63,4 +67,32 @@ async function withAdminClient<T>(work: (client: pg.Client) => Promise<T>): Prom
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The files of a new, empty PGlite database, made once per PGlite version and machine and
+ * kept in the temporary directory: each test file's process starts its databases from them
+ * instead of running initdb again (seconds each on a busy machine; see `openPglite`). What
+ * they hold is what a fresh in-memory database holds: no migration has run on them.
+ * Written under a name of its own, then renamed: runs side by side read a whole file or none.
+ */
+let emptyFiles: Promise<Blob> | undefined;
+function emptyPgliteFiles(): Promise<Blob> {
+  emptyFiles ??= (async () => {
+    const manifest = new URL("../../node_modules/@electric-sql/pglite/package.json", import.meta.url);
+    const { version } = JSON.parse(await readFile(manifest, "utf8")) as { version: string };
+    const path = join(tmpdir(), `dataset-api-empty-pglite-${version}.tar`);
+    try {
+      return new Blob([await readFile(path)]);
+    } catch {
+      const engine = await PGlite.create("memory://");
+      const files = await engine.dumpDataDir("none");
+      await engine.close();
+      const partial = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+      await writeFile(partial, new Uint8Array(await files.arrayBuffer()));
+      await rename(partial, path);
+      return files;
+    }
+  })();
+  return emptyFiles;
 }
