@@ -1,18 +1,11 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
-import { setPriority } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 
 /** The child that runs DuckDB (plain JavaScript, copied beside this module by the build). */
 const READER = fileURLToPath(new URL("./query-reader.mjs", import.meta.url));
-/**
- * Readers run at a lower priority than the API (nice 10): a row query is bulk work of a second
- * or less, while every other request waits on the API's one event loop, so when both want a
- * core the kernel gives it to the API first (a reader still gets what the API leaves).
- */
-const READER_NICENESS = 10;
 
 /**
  * A pool of long-lived table readers: at most `size` child processes, each with DuckDB under
@@ -174,13 +167,6 @@ export class ReaderPool {
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       env: { PATH: process.env.PATH ?? "", TMPDIR: temporaryDirectory },
     });
-    if (child.pid !== undefined) {
-      try {
-        setPriority(child.pid, READER_NICENESS);
-      } catch {
-        // Not permitted here: the reader runs at the API's priority.
-      }
-    }
     let opened!: () => void;
     const reader: Reader = { child, directory: temporaryDirectory, busy: false, ready: new Promise<void>((resolve) => (opened = resolve)) };
     this.readers.add(reader);
