@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events]`, or a side
+ * `npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events|tables]`, or a side
  * by side run (`-- --peer postgraphile`, `-- --versus '…'`): see docs/benchmarks.md, and
  * bench/README.md for where each part lives.
  *
@@ -8,8 +8,8 @@
  * 2. makes a throw-away schema on DATABASE_URL, seeded (1,000 users × 100 datasets; --quick,
  *    or a part that needs only a few users: 100 × 100), with users signed in (harness/run.ts);
  * 3. runs the parts asked for, each with servers of its own: the API scenarios and their
- *    floors (api/), files (files/), live events (events/), previews (previews/), or the side
- *    by side run (side-by-side/);
+ *    floors (api/), files (files/), live events (events/), previews (previews/), exploring
+ *    tables (tables/), or the side by side run (side-by-side/);
  * 4. prints each part's section and writes the combined results: JSON in bench/results/ and
  *    (full mode) docs/benchmarks.md (results.ts).
  *
@@ -31,6 +31,8 @@ import { measurePreviews } from "./previews/measure.js";
 import { type BenchResults, terminalReport, writeResults } from "./results.js";
 import { measureSideBySide, sideBySideSettings } from "./side-by-side/measure.js";
 import { sideBySideTargets } from "./side-by-side/report.js";
+import { measureTables } from "./tables/measure.js";
+import { evaluateTablesTargets } from "./tables/report.js";
 
 async function main(options: BenchOptions): Promise<void> {
   const started = performance.now();
@@ -43,7 +45,7 @@ async function main(options: BenchOptions): Promise<void> {
   if (load[0]! > 0.5) log(`note: load average ${load.map((value) => value.toFixed(2)).join(" ")}: other work on this machine skews the figures`);
 
   const { run, machine, seed } = await prepareRun(options);
-  const runs = (part: "api" | "files" | "events" | "previews") => options.parts.includes(part);
+  const runs = (part: "api" | "files" | "events" | "previews" | "tables") => options.parts.includes(part);
 
   const sideBySide = options.sideBySide ? await measureSideBySide(run, options.sideBySide) : undefined;
   const api = runs("api") ? await measureApi(run) : undefined;
@@ -52,6 +54,7 @@ async function main(options: BenchOptions): Promise<void> {
   const files = runs("files") ? await measureFiles(run) : undefined;
   const events = runs("events") ? await measureEvents(run) : undefined;
   const previews = runs("previews") ? await measurePreviews(run) : undefined;
+  const tables = runs("tables") ? await measureTables(run) : undefined;
 
   machine.loadAverageAtEnd = loadAverageNow();
   const partial: Omit<BenchResults, "targets"> = {
@@ -69,6 +72,7 @@ async function main(options: BenchOptions): Promise<void> {
     ...(files ? { files: { ...files, targets: evaluateFilesTargets(files) } } : {}),
     ...(events ? { events } : {}),
     ...(previews ? { previews } : {}),
+    ...(tables ? { tables: { ...tables, targets: evaluateTablesTargets(tables) } } : {}),
     seconds: Math.round((performance.now() - started) / 1000),
   };
   const results: BenchResults = { ...partial, targets: evaluateApiTargets(partial) };

@@ -438,6 +438,35 @@ describe("the reader pool", () => {
     expect(readerPids()).not.toContain(pid);
   });
 
+  it("answers the pages a page read ahead from memory: no reader, the same rows and total", async () => {
+    const cached = await startServer(
+      { TABLE_READERS: "1", TABLE_QUERY_TIMEOUT: "600000", PREVIEW_WORKERS: "0", STORAGE_URL: api.config.files.storageUrl, JWT_SECRET: api.secret },
+      undefined,
+      api,
+    );
+    try {
+      const query = { where: { column: "id", op: "NE", value: 4 }, orderBy: [{ column: "id", direction: "DESC" }], columns: ["id"] };
+      const before = new Set(readerPids());
+      const first = await rows({ ...query, first: 2 }, cached);
+      expect(first.page!.nodes).toEqual([[8], [7]]);
+      const [pid] = readerPids().filter((found) => !before.has(found));
+      // Stopped, the reader could answer nothing: what follows comes from the read-ahead.
+      process.kill(pid!, "SIGSTOP");
+      try {
+        const second = await rows({ ...query, first: 2, after: first.page!.pageInfo.endCursor }, cached);
+        expect(second.page!.nodes).toEqual([[6], [5]]);
+        const rest = await rows({ ...query, first: 3, after: second.page!.pageInfo.endCursor }, cached);
+        expect(rest.page!.nodes).toEqual([[3], [2], [1]]);
+        expect(rest.page!.totalCount).toBe(7);
+        expect(rest.page!.pageInfo.hasNextPage).toBe(false);
+      } finally {
+        process.kill(pid!, "SIGCONT");
+      }
+    } finally {
+      await cached.close();
+    }
+  });
+
   it("bounds each user's queries running at once: one more is RATE_LIMITED", async () => {
     const bounded = await startServer(
       { TABLE_READERS: "1", TABLE_QUERIES_PER_USER: "1", PREVIEW_WORKERS: "0", STORAGE_URL: api.config.files.storageUrl, JWT_SECRET: api.secret },
@@ -449,7 +478,8 @@ describe("the reader pool", () => {
       expect((await rows({ first: 1 }, bounded)).response.errors).toBeUndefined();
       const [pid] = readerPids().filter((found) => !before.has(found));
       process.kill(pid!, "SIGSTOP");
-      const held = rows({ first: 1 }, bounded);
+      // A query no earlier one asked (the first page's read-ahead would answer its own again).
+      const held = rows({ first: 1, where: { column: "id", op: "GT", value: 1 } }, bounded);
       for (const deadline = Date.now() + 30_000; (await metric(bounded, "table_queries_running")) !== 1; ) {
         if (Date.now() > deadline) throw new Error("the query never reached the reader");
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -475,7 +505,7 @@ describe("the reader pool", () => {
       expect((await rows({ first: 1 }, quick)).response.errors).toBeUndefined();
       const [pid] = readerPids().filter((found) => !before.has(found));
       process.kill(pid!, "SIGSTOP");
-      const { response } = await rows({ first: 1 }, quick);
+      const { response } = await rows({ first: 1, where: { column: "id", op: "GT", value: 1 } }, quick);
       expect(errorCode(response)).toBe("REQUEST_TOO_EXPENSIVE");
       expect(response.errors![0]!.extensions!.limit).toBe("TABLE_QUERY_TIMEOUT");
       expect((await rows({ first: 1, columns: ["id"] }, quick)).page!.nodes).toEqual([[1]]);

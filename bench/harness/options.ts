@@ -12,12 +12,12 @@ export interface Phase {
 
 /**
  * The benchmark's parts: the GraphQL API scenarios (issue 6), files (issue 11), previews
- * (issue 14), live events (issue 15), and a side by side run (issue 13) against PostGraphile
- * (`peer`) or another build or setting of this server (`versus`); a side by side run is a
- * run of its own.
+ * (issue 14), live events (issue 15), exploring tables (issue 23), and a side by side run
+ * (issue 13) against PostGraphile (`peer`) or another build or setting of this server
+ * (`versus`); a side by side run is a run of its own.
  */
-export type BenchPart = "api" | "files" | "previews" | "events" | "peer" | "versus";
-export const BENCH_PARTS: readonly BenchPart[] = ["api", "files", "previews", "events"];
+export type BenchPart = "api" | "files" | "previews" | "events" | "tables" | "peer" | "versus";
+export const BENCH_PARTS: readonly BenchPart[] = ["api", "files", "previews", "events", "tables"];
 
 /** The previews part's sizes (bench/previews/). */
 export interface PreviewsOptions {
@@ -27,6 +27,33 @@ export interface PreviewsOptions {
   memoryLimitBytes: number;
   meRate: number;
   meConnections: number;
+}
+
+/** The tables part's sizes (bench/tables/). */
+export interface TablesOptions {
+  /** The generated CSV explored (the issue's figure: 200 MB). */
+  csvBytes: number;
+  /** Rows of every page asked for. */
+  pageSize: number;
+  /** First pages measured, each of a filter no earlier query used. */
+  firstPages: number;
+  /** Of those queries, how many are followed through `after`, and for how many next pages each. */
+  followedQueries: number;
+  nextPagesEach: number;
+  /** Clients paging through the table at once while `{ __typename }` is asked at a steady rate. */
+  pagingClients: number;
+  /** Seconds of that; and of `{ __typename }` alone just before. */
+  pagingSeconds: number;
+  typenameAloneSeconds: number;
+  typenameRate: number;
+  typenameConnections: number;
+  /** The server's table settings (the product's defaults). */
+  readers: number;
+  readerMemoryLimitBytes: number;
+  readerThreads: number;
+  /** The profile job's limits, which DuckDB's own SUMMARIZE beside it gets too. */
+  previewThreads: number;
+  previewMemoryLimitBytes: number;
 }
 
 /**
@@ -90,7 +117,7 @@ export interface FilesOptions {
 
 export interface BenchOptions {
   mode: "full" | "quick";
-  /** Which parts run (`--only api|files|previews|events`, all four by default; `peer` or `versus` alone for a side by side run). */
+  /** Which parts run (`--only api|files|previews|events|tables`, all five by default; `peer` or `versus` alone for a side by side run). */
   parts: readonly BenchPart[];
   /** Also run the server under `node --cpu-prof` for datasets and adminDatasets. */
   profile: boolean;
@@ -117,12 +144,13 @@ export interface BenchOptions {
   files: FilesOptions;
   events: EventsOptions;
   previews: PreviewsOptions;
+  tables: TablesOptions;
   /** A side by side run instead of the parts (`parts` is then `peer` or `versus` alone). */
   sideBySide?: SideBySideOptions;
 }
 
 const USAGE =
-  "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events] [-- --preview-size 200MB] " +
+  "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events|tables] [-- --preview-size 200MB] " +
   "| [-- --peer postgraphile | --versus 'NAME=value --node-option /other/checkout'] [--ours '…'] [--rounds N] [--seconds S] [--warmup S] [--rate-rounds N] [--scenarios a,b] [--profile]";
 
 /** A side by side run's defaults: the issue's 5 rounds of 10 s after 2 s of warm-up, 32 connections. */
@@ -217,6 +245,24 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       memoryLimitBytes: 512 * MIB,
       meRate: 200,
       meConnections: 16,
+    },
+    // The issue's 200 MB table (--quick: a tenth), at the product's default table settings.
+    tables: {
+      csvBytes: (quick ? 20 : 200) * 1e6,
+      pageSize: 100,
+      firstPages: quick ? 10 : 30,
+      followedQueries: quick ? 3 : 10,
+      nextPagesEach: 5,
+      pagingClients: 4,
+      pagingSeconds: quick ? 5 : 20,
+      typenameAloneSeconds: quick ? 3 : 5,
+      typenameRate: 100,
+      typenameConnections: 4,
+      readers: 2,
+      readerMemoryLimitBytes: 512 * MIB,
+      readerThreads: 1,
+      previewThreads: 1,
+      previewMemoryLimitBytes: 512 * MIB,
     },
     // 10 × 90 + 10 × 9 + 10 = 1,000 subscriptions.
     events: {

@@ -7,12 +7,12 @@
  * same run. Also the reader process's peak memory (its VmHWM, from the server's metrics) and
  * `me` at a steady rate while a profile runs.
  */
-import { createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { graphql, uploadFile } from "../harness/client.js";
 import { fmt, fmtBytes } from "../harness/format.js";
+import { GENERATED_COLUMNS, generateCsv } from "../harness/generated-csv.js";
 import { log, temporaryDirectory } from "../harness/lifecycle.js";
 import { type LoadResult, runLoad, startLoad } from "../harness/load.js";
 import type { BenchOptions } from "../harness/options.js";
@@ -42,31 +42,8 @@ export interface PreviewsResult {
   profiles: ProfileResult[];
 }
 
-const COLUMNS = 10;
+const COLUMNS = GENERATED_COLUMNS;
 const METRICS_TOKEN = "bench-previews-metrics-token-0123456789";
-
-/** Writes about `bytes` of CSV: 10 columns (integers, text, doubles, booleans, dates, timestamps, nulls). */
-async function generateCsv(path: string, bytes: number): Promise<number> {
-  const out = createWriteStream(path, { highWaterMark: 4 * 2 ** 20 });
-  const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((resolve) => out.once("drain", () => resolve())));
-  await write("id,name,score,active,day,at,category,amount,note,count\n");
-  const categories = ["alpha", "beta", "gamma", "delta"];
-  let written = 0;
-  let row = 0;
-  while (written < bytes) {
-    let chunk = "";
-    for (let index = 0; index < 10_000; index += 1, row += 1) {
-      const day = `2024-${String((row % 12) + 1).padStart(2, "0")}-${String((row % 28) + 1).padStart(2, "0")}`;
-      chunk +=
-        `${row},name ${row % 9973},${((row * 7919) % 100_000) / 100},${row % 3 === 0},${day},${day} ${String(row % 24).padStart(2, "0")}:15:00,` +
-        `${categories[row % 4]},${(row % 1000) * 1.25},${row % 5 === 0 ? "" : `note ${row % 31}`},${row % 17}\n`;
-    }
-    written += Buffer.byteLength(chunk);
-    await write(chunk);
-  }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-  return row;
-}
 
 /** DuckDB here, reading every value once: the floor of a profile. */
 async function floorScan(path: string, format: "csv" | "parquet", options: BenchOptions): Promise<number> {

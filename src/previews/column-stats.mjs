@@ -43,14 +43,20 @@ async function rows(connection, sql, values) {
   return (await connection.runAndReadAll(sql, values)).getRowsJson();
 }
 
+const BIGINT_MIN = -(2n ** 63n);
+const BIGINT_MAX = 2n ** 63n - 1n;
+
 /** Bins of whole units over [min, max] (integers, and dates as days): both ends included. */
 async function wholeBins(connection, table, column, min, max, toValue) {
   const span = max - min + 1n;
   const width = (span + BigInt(MAX_BINS) - 1n) / BigInt(MAX_BINS);
   const count = Number((span + width - 1n) / width);
+  // BIGINT arithmetic where every value and every difference fits it (about ten times faster
+  // than HUGEINT's over millions of rows); HUGEINT for the rest (UBIGINT, HUGEINT, far-apart bounds).
+  const type = min >= BIGINT_MIN && max <= BIGINT_MAX && span <= BIGINT_MAX ? "bigint" : "hugeint";
   const found = await rows(
     connection,
-    `select ((${column}::hugeint - $1::hugeint) // $2::hugeint)::integer as b, count(*)::bigint from ${table} where ${column} is not null group by b`,
+    `select ((${column}::${type} - $1::${type}) // $2::${type})::integer as b, count(*)::bigint from ${table} where ${column} is not null group by b`,
     [min.toString(), width.toString()],
   );
   const counts = new Map(found.map(([bin, n]) => [Number(bin), Number(n)]));

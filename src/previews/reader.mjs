@@ -223,7 +223,11 @@ function cut(value, max) {
  */
 async function writeCopy(connection, source, names, tablePath) {
   const columns = names.map((name, index) => `${identifier(name)} as c${index}`).join(", ");
-  await connection.run(`copy (select (row_number() over ())::bigint - 1 as r, ${columns} from ${source}) to ${literal(tablePath)} (format parquet)`);
+  // Uncompressed (its pages still dictionary- and run-length-encoded): about twice the bytes of
+  // Snappy's, and row queries scan it about 1.6 times as fast (docs/tables.md).
+  await connection.run(
+    `copy (select (row_number() over ())::bigint - 1 as r, ${columns} from ${source}) to ${literal(tablePath)} (format parquet, compression 'uncompressed')`,
+  );
   const described = (await connection.runAndReadAll(`describe select * exclude (r) from read_parquet(${literal(tablePath)})`)).getRowObjectsJson();
   return described.map((row) => String(row.column_type));
 }

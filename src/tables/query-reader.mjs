@@ -6,8 +6,9 @@
 //
 // Start: argv[2] is JSON { memoryLimitBytes, threads, temporaryDirectory, allowedDirectories, maxValueChars }.
 // Out first: { ready: true } once DuckDB is open.
-// In: { id, path, select, where, orderBy, params, limit, offset }. Out: { id, ok: true, rows, total }
-// or { id, ok: false, message } (DuckDB's own text: the parent logs it and never shows it).
+// In: { id, path, select, where, orderBy, params, limit, offset, count }. Out: { id, ok: true, rows, total }
+// (total null when `count` is false: the parent knows it already) or { id, ok: false, message }
+// (DuckDB's own text: the parent logs it and never shows it).
 import { DuckDBInstance } from "@duckdb/node-api";
 import { jsonValue } from "../previews/column-stats.mjs";
 
@@ -29,6 +30,7 @@ async function open() {
   await connection.run("set enable_external_access = false");
   // A timestamp with a time zone given without an offset is UTC (needs ICU, which the bundled library has).
   await connection.run("set TimeZone = 'UTC'").catch(() => {});
+
   await connection.run("set lock_configuration = true");
   return connection;
 }
@@ -46,17 +48,38 @@ async function answer(connection, query) {
     throw new Error("a column reference that is not the copy's");
   }
   const table = `read_parquet(${literal(query.path)})`;
-  const count = await connection.runAndReadAll(`select count(*)::bigint from ${table} where ${query.where}`, query.params);
-  const total = Number(count.getRowsJson()[0][0]);
   const n = query.params.length;
-  const page = await connection.runAndReadAll(
-    `select ${query.select.join(", ")} from ${table} where ${query.where} order by ${query.orderBy.join(", ")} limit $${n + 1}::bigint offset $${n + 2}::bigint`,
+  // First the page's row positions, in order, with the count of every match when asked: one
+  // scan of the filter's and the order's columns alone (a count of its own would be a second).
+  const ranked = await connection.runAndReadAll(
+    `select r${query.count ? ", count(*) over ()::bigint" : ""} from ${table} where ${query.where} order by ${query.orderBy.join(", ")} limit $${n + 1}::bigint offset $${n + 2}::bigint`,
     [...query.params, String(query.limit), String(query.offset)],
   );
+  const found = ranked.getRowsJson();
+  let total = null;
+  if (query.count) {
+    // With no row to carry the count (an empty page, or one past the last match), count on its own.
+    if (found.length > 0) total = Number(found[0][1]);
+    else if (query.offset === 0 && query.limit > 0) total = 0;
+    else
+      total = Number(
+        (await connection.runAndReadAll(`select count(*)::bigint from ${table} where ${query.where}`, query.params)).getRowsJson()[0][0],
+      );
+  }
+  if (found.length === 0) return { total, rows: [] };
+  // Then those rows whole, by position (DuckDB's own numbers, checked before they are written in).
+  const positions = found.map((row) => String(row[0]));
+  if (!positions.every((position) => /^\d{1,19}$/.test(position))) throw new Error("a row position that is not a number");
+  const page = await connection.runAndReadAll(`select r, ${query.select.join(", ")} from ${table} where r in (${positions.join(", ")})`);
   const types = page.columnTypes().map((type) => String(type));
-  const rows = page
-    .getRowsJson()
-    .map((row) => row.map((value, index) => cut(jsonValue(types[index], value, settings.maxValueChars), settings.maxValueChars)));
+  const byPosition = new Map();
+  for (const [position, ...values] of page.getRowsJson()) {
+    byPosition.set(
+      String(position),
+      values.map((value, index) => cut(jsonValue(types[index + 1], value, settings.maxValueChars), settings.maxValueChars)),
+    );
+  }
+  const rows = positions.map((position) => byPosition.get(position));
   return { total, rows };
 }
 

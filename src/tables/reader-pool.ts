@@ -39,16 +39,19 @@ export interface PoolQuery {
   params: string[];
   limit: number;
   offset: number;
+  /** Whether to count the matching rows (false: the caller knows the total already). */
+  count: boolean;
 }
 
 export type PoolAnswer =
-  | { kind: "rows"; rows: unknown[][]; total: number }
+  /** `total` is null when the query did not count. */
+  | { kind: "rows"; rows: unknown[][]; total: number | null }
   /** DuckDB's own text: for the log only. */
   | { kind: "failed"; engineMessage: string }
   | { kind: "timeout" }
   | { kind: "crashed" };
 
-type ChildAnswer = { id: number; ok: true; rows: unknown[][]; total: number } | { id: number; ok: false; message: string };
+type ChildAnswer = { id: number; ok: true; rows: unknown[][]; total: number | null } | { id: number; ok: false; message: string };
 
 interface Reader {
   child: ChildProcess;

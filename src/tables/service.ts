@@ -11,12 +11,19 @@ import { parseStorageUrl } from "../storage/open.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { queryTooExpensive, tableUnavailable } from "./errors.js";
 import { LocalCopies } from "./local-copies.js";
-import { compileQuery } from "./query.js";
+import { PageCache } from "./page-cache.js";
+import { type CompiledQuery, compileQuery } from "./query.js";
 import { ReaderPool } from "./reader-pool.js";
 import { queryColumn } from "./values.js";
 
 /** A text value longer than this is cut there in a page of rows and ends with "…" (as in previews). */
 export const MAX_ROW_VALUE_CHARS = 1000;
+/** A page reads this many pages after it as well, for `after` (page-cache.ts)… */
+const READ_AHEAD_PAGES = 4;
+/** …within this many rows in all (query-reader.mjs reads pages of up to this many rows cheaply). */
+const MAX_QUERY_ROWS = 1000;
+/** What the kept rows may take of an instance's memory, about. */
+const PAGE_CACHE_BYTES = 32 * 2 ** 20;
 
 export interface RowArgs {
   first: number;
@@ -46,6 +53,22 @@ export interface Tables {
   close(): Promise<void>;
 }
 
+/** The page of `rows` (the result's rows from `offset` on) out of `total`. */
+function pageOf(query: CompiledQuery, offset: number, rows: unknown[][], total: number): RowPage {
+  return {
+    nodes: rows,
+    columns: query.names,
+    totalCount: total,
+    pageInfo: {
+      hasPreviousPage: offset > 0,
+      hasNextPage: offset + rows.length < total,
+      // A row's cursor is how many rows of the result come up to it and with it: `after` it, the next.
+      startCursor: rows.length > 0 ? encodeCursor(query.hash, offset + 1) : null,
+      endCursor: rows.length > 0 ? encodeCursor(query.hash, offset + rows.length) : null,
+    },
+  };
+}
+
 export function createTables(config: TablesConfig, storageUrl: string, store: BlobStore, logger: Logger, registry?: Registry): Tables {
   const copiesDirectory = join(config.cacheDir, "copies");
   const spillDirectory = join(config.cacheDir, "spill");
@@ -65,6 +88,7 @@ export function createTables(config: TablesConfig, storageUrl: string, store: Bl
     logger,
   });
   const inHand = new Map<string, number>();
+  const kept = new PageCache(PAGE_CACHE_BYTES);
   new Gauge({
     name: "table_queries_running",
     help: "Row queries in a table reader of this instance now",
@@ -86,6 +110,10 @@ export function createTables(config: TablesConfig, storageUrl: string, store: Bl
     const columns = table.profiles.map((profile, index) => queryColumn(profile.name, index, profile.storedType));
     const query = compileQuery(columns, args, table.tableKey);
     const offset = decodeCursor(args.after, query.hash);
+    const ready = kept.page(query.hash, offset, args.first);
+    if (ready) return pageOf(query, offset, ready.rows, ready.total);
+    const knownTotal = kept.total(query.hash);
+    const limit = Math.min(MAX_QUERY_ROWS, args.first * (1 + READ_AHEAD_PAGES));
     let path: string;
     try {
       path = await copies.path(table.tableKey);
@@ -99,8 +127,9 @@ export function createTables(config: TablesConfig, storageUrl: string, store: Bl
       where: query.where,
       orderBy: query.orderBy.split(", "),
       params: query.params,
-      limit: args.first,
+      limit,
       offset,
+      count: knownTotal === undefined,
     });
     switch (answer.kind) {
       case "timeout":
@@ -112,19 +141,9 @@ export function createTables(config: TablesConfig, storageUrl: string, store: Bl
         if (/out of memory|memory limit/i.test(answer.engineMessage)) throw queryTooExpensive("TABLE_READER_MEMORY_LIMIT");
         throw tableUnavailable();
       case "rows": {
-        const { rows, total } = answer;
-        return {
-          nodes: rows,
-          columns: query.names,
-          totalCount: total,
-          pageInfo: {
-            hasPreviousPage: offset > 0,
-            hasNextPage: offset + rows.length < total,
-            // A row's cursor is how many rows of the result come up to it and with it: `after` it, the next.
-            startCursor: rows.length > 0 ? encodeCursor(query.hash, offset + 1) : null,
-            endCursor: rows.length > 0 ? encodeCursor(query.hash, offset + rows.length) : null,
-          },
-        };
+        const total = answer.total ?? knownTotal ?? 0;
+        kept.keep(query.hash, total, offset, answer.rows);
+        return pageOf(query, offset, answer.rows.slice(0, args.first), total);
       }
     }
   }
