@@ -78,7 +78,7 @@ export class FastExecutor {
       return null;
     }
     let plan: CompiledQuery | null = null;
-    if (!jitRefusal(document, operation)) {
+    if (!jitRefusal(this.schema, document, operation)) {
       try {
         const compiled = compileQuery(this.schema, document, operationName ?? undefined);
         plan = isCompiledQuery(compiled) ? compiled : null;
