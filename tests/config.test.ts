@@ -128,6 +128,7 @@ describe("configuration", () => {
     DATABASE_LISTEN_URL: ["mysql://db/app", "DATABASE_LISTEN_URL: expected a postgres:// or postgresql:// connection string"],
     DATABASE_PREPARED_STATEMENTS: ["yes", "DATABASE_PREPARED_STATEMENTS: expected auto, on or off"],
     VIEWER_CACHE_SIZE: ["lots", "VIEWER_CACHE_SIZE: expected a whole number from 0 to 1000000"],
+    GRAPHQL_EXECUTOR: ["fast", "GRAPHQL_EXECUTOR: expected jit or graphql-js"],
     DATA_DIR: ["", ""],
     JWT_SECRET: ["x".repeat(31), "JWT_SECRET: expected at least 32 bytes"],
     CORS_ORIGINS: ["https://a.example/path", "CORS_ORIGINS: expected comma-separated origins"],

@@ -64,7 +64,10 @@ export interface ServerVariant {
   environment: Record<string, string>;
   nodeOptions: string[];
   checkout?: string;
-  /** Another node to run it with (`node=/path/to/node`); default the benchmark's own. */
+  /**
+   * Another node to run it with (`node=/path/to/node`, or `node=machine` for the benchmark's
+   * own); by default the benchmark's own, but PostGraphile's Node 22 for A beside PostGraphile.
+   */
   node?: string;
   /** As given on the command line ("" for the plain server). */
   label: string;
@@ -156,6 +159,9 @@ const USAGE =
 /** A side by side run's defaults: the issue's 5 rounds of 10 s after 2 s of warm-up, 32 connections. */
 const SIDE_BY_SIDE_FULL = { rounds: 5, seconds: 10, warmup: 2, rateRounds: 3 };
 const SIDE_BY_SIDE_QUICK = { rounds: 3, seconds: 5, warmup: 1, rateRounds: 1 };
+
+/** `node=machine`: the node running the benchmark (the machine's), also where the default would be another. */
+export const MACHINE_NODE = "machine";
 
 /** `NAME=value` words are environment variables, `--words` node options, `node=path` the node to run, anything else the checkout to run from. */
 export function parseVariant(spec: string): ServerVariant {

@@ -10,13 +10,15 @@
  * capacity (side-by-side/fixed-rate.ts), for the latency a user sees when the server is not
  * saturated.
  */
+import { execFile } from "node:child_process";
 import { mkdir, readdir } from "node:fs/promises";
 import { loadavg } from "node:os";
+import { promisify } from "node:util";
 import type { Watched } from "../harness/cpu.js";
 import { fmt, fmtRate } from "../harness/format.js";
 import { log } from "../harness/lifecycle.js";
 import { type HttpRequest, type LoadResult, runLoad } from "../harness/load.js";
-import type { BenchOptions, ServerVariant, SideBySideOptions } from "../harness/options.js";
+import { type BenchOptions, MACHINE_NODE, type ServerVariant, type SideBySideOptions } from "../harness/options.js";
 import { fileStamp, ROOT } from "../harness/paths.js";
 import { primeSessions } from "../harness/priming.js";
 import { type ChildServer, startApiServer } from "../harness/processes.js";
@@ -25,6 +27,7 @@ import type { BenchRun } from "../harness/run.js";
 import { runFixedRate } from "./fixed-rate.js";
 import { findPeerSource, installPeer, peerNodeVersion, startPeerServer } from "./postgraphile.js";
 import { listedRows, type SideBySideName, sideBySideScenarios } from "./scenarios.js";
+const execFileAsync = promisify(execFile);
 
 export interface SideBySidePair {
   a: LoadResult;
@@ -90,8 +93,8 @@ export function sideBySideSettings(options: BenchOptions, result: SideBySideResu
   };
 }
 
-/** A or B as the project's server with `variant`'s environment, node options and checkout. */
-function startOurs(run: BenchRun, variant: ServerVariant): Promise<ChildServer> {
+/** A or B as the project's server with `variant`'s environment, node options, node and checkout. */
+function startOurs(run: BenchRun, variant: ServerVariant, cpuProfileDir?: string): Promise<ChildServer> {
   return startApiServer({
     databaseUrl: run.database.url,
     jwtSecret: run.jwtSecret,
@@ -100,11 +103,27 @@ function startOurs(run: BenchRun, variant: ServerVariant): Promise<ChildServer> 
     nodeOptions: variant.nodeOptions,
     ...(variant.checkout ? { checkout: variant.checkout } : {}),
     ...(variant.node ? { node: variant.node } : {}),
+    ...(cpuProfileDir ? { cpuProfileDir } : {}),
   });
 }
 
-/** The node a variant runs on, and its options. */
-const nodeOf = (variant: ServerVariant) => [variant.node ?? process.version, ...variant.nodeOptions].join(" ");
+/**
+ * The node A runs on. Against PostGraphile it is the peer's own Node 22 unless `--ours` names
+ * one (`node=machine`: the benchmark's own node, the machine's Node 20), so that the two are
+ * compared on the same Node by default; against another variant, as `--ours` says.
+ */
+function oursOn(variant: ServerVariant, peerNode: string | undefined): ServerVariant {
+  if (variant.node === MACHINE_NODE) return { ...variant, node: process.execPath };
+  if (variant.node === undefined && peerNode) return { ...variant, node: peerNode };
+  return variant;
+}
+
+/** `node --version` of the node a variant runs on, its path and its options. */
+async function nodeOf(variant: ServerVariant): Promise<string> {
+  const binary = variant.node === MACHINE_NODE || variant.node === undefined ? process.execPath : variant.node;
+  const version = binary === process.execPath ? process.version : (await execFileAsync(binary, ["--version"])).stdout.trim();
+  return [`${version} (${binary})`, ...variant.nodeOptions].join(" ");
+}
 
 const describeVariant = (name: string, variant: ServerVariant) => (variant.label ? `${name} (${variant.label})` : name);
 
@@ -117,12 +136,13 @@ export async function measureSideBySide(run: BenchRun, sideBySide: SideBySideOpt
   if (scenarios.length === 0) throw new Error(`--scenarios: none of ${sideBySide.scenarios?.join(", ")} is a scenario here`);
   const watch = (server: ChildServer): Watched => ({ serverPid: server.pid, postgresPids: database.backendPids });
 
-  const ours = await startOurs(run, sideBySide.ours);
+  const installation = againstPeer ? await installPeer(findPeerSource(process.env), process.env) : undefined;
+  const oursVariant = oursOn(sideBySide.ours, installation?.node);
+  const ours = await startOurs(run, oursVariant);
   const a: Contender = { name: describeVariant("this server", sideBySide.ours), server: ours, watch: watch(ours) };
   let b: Contender;
   let bFacts: SideBySideResult["b"];
-  if (sideBySide.against.kind === "postgraphile") {
-    const installation = await installPeer(findPeerSource(process.env), process.env);
+  if (installation) {
     const peer = await startPeerServer({
       installation,
       databaseUrl: database.url,
@@ -139,16 +159,19 @@ export async function measureSideBySide(run: BenchRun, sideBySide: SideBySideOpt
       version: installation.version,
     };
   } else {
-    const variant = sideBySide.against;
+    const against = sideBySide.against;
+    if (against.kind !== "variant") throw new Error("side by side: PostGraphile was asked for but not installed");
+    const variant = oursOn(against, undefined);
     const other = await startOurs(run, variant);
     b = { name: describeVariant("this server", variant), server: other, watch: watch(other) };
     bFacts = {
       name: b.name,
-      node: nodeOf(variant),
+      node: await nodeOf(variant),
       variant: variant.label,
     };
   }
-  log(`A: ${a.name}, pid ${a.server.pid} on ${a.server.origin}`);
+  const aNode = await nodeOf(oursVariant);
+  log(`A: ${a.name} on Node ${aNode}, pid ${a.server.pid} on ${a.server.origin}`);
   log(`B: ${bFacts.name} on Node ${bFacts.node}, pid ${b.server.pid} on ${b.server.origin}`);
 
   const requestsOf = (contender: Contender, scenario: (typeof scenarios)[number]): HttpRequest[] =>
@@ -217,12 +240,12 @@ export async function measureSideBySide(run: BenchRun, sideBySide: SideBySideOpt
   }
   await a.server.stop();
   await b.server.stop();
-  const profiles = options.profile ? await profileScenarios(run, sideBySide, scenarios) : undefined;
+  const profiles = options.profile ? await profileScenarios(run, oursVariant, sideBySide, scenarios) : undefined;
   return {
     ...(profiles ? { profiles } : {}),
     a: {
       name: a.name,
-      node: nodeOf(sideBySide.ours),
+      node: aNode,
       variant: sideBySide.ours.label,
     },
     b: bFacts,
@@ -292,21 +315,14 @@ async function preflight(
  */
 async function profileScenarios(
   run: BenchRun,
+  ours: ServerVariant,
   sideBySide: SideBySideOptions,
   scenarios: ReturnType<typeof sideBySideScenarios>,
 ): Promise<NonNullable<SideBySideResult["profiles"]>> {
   const directory = `${ROOT}bench/profiles/${fileStamp(new Date().toISOString())}-side-by-side`;
   await mkdir(directory, { recursive: true });
   log(`\n== Profile: A under node --cpu-prof (${directory.slice(ROOT.length)})`);
-  const server = await startApiServer({
-    databaseUrl: run.database.url,
-    jwtSecret: run.jwtSecret,
-    bcryptCost: run.options.bcryptCost,
-    environment: sideBySide.ours.environment,
-    nodeOptions: sideBySide.ours.nodeOptions,
-    ...(sideBySide.ours.checkout ? { checkout: sideBySide.ours.checkout } : {}),
-    cpuProfileDir: directory,
-  });
+  const server = await startOurs(run, ours, directory);
   await primeSessions(server.origin, run.fixtures);
   const windows: Array<{ name: SideBySideName; label: string; rps: number; from: number; to: number }> = [];
   for (const scenario of scenarios.filter((entry) => entry.name !== "typename")) {

@@ -262,6 +262,12 @@ export const SETTINGS = {
     default: (get) => !get(PRODUCTION),
     defaultDoc: "on outside production",
   }),
+  /** src/graphql/fast-executor.ts: graphql-jit for known query documents, graphql-js for the rest. */
+  graphqlExecutor: variable("GRAPHQL_EXECUTOR", oneOf(["jit", "graphql-js"]), {
+    meaning:
+      "`jit`: a query document sent more than once is compiled (graphql-jit) and run compiled from then on; mutations, first requests and the documents where the two differ run in graphql-js, and Apollo still parses, validates, limits and formats every one. `graphql-js`: every operation in graphql-js",
+    default: "graphql-js",
+  }),
   /** What one request may ask for; everything over is refused before it executes. */
   limits: {
     maxDepth: variable("MAX_DEPTH", integer(2, 100), { meaning: "selection depth of one operation (fragments flattened)", default: "10" }),

@@ -14,6 +14,7 @@ import { classify, explainRequestErrors } from "./error-origins.js";
 import { ErrorCode, internalError, serviceUnavailable } from "../common/errors.js";
 import { requestErrorStatusPlugin } from "../http/conformance.js";
 import { isLimitRefusal, limitsPlugin, limitValidationRules } from "./limits.js";
+import { FastExecutor, fastExecutionGateway } from "./fast-executor.js";
 
 /** Client errors go out as they are; every other error becomes the bare internal-error mask. */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
@@ -87,8 +88,10 @@ export function createApollo(
   config: Config,
   plugins: ApolloServerPlugin<Context>[] = [],
 ): ApolloServer<Context> {
+  // GRAPHQL_EXECUTOR=jit: Apollo's pipeline as ever, with known query documents run compiled.
+  const execution = config.graphqlExecutor === "jit" ? { gateway: fastExecutionGateway(schema, new FastExecutor(schema)) } : { schema };
   return new ApolloServer<Context>({
-    schema,
+    ...execution,
     formatError,
     logger: app.log,
     // Limits are checked before execution: tokens while parsing, depth/aliases/directives

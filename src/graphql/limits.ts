@@ -284,6 +284,43 @@ export function operationCost(
 /** Whether an error (as raised, or as formatted for the response) is a limit's refusal. */
 export const isLimitRefusal = (error: { extensions?: Record<string, unknown> }) => typeof error.extensions?.limit === "string";
 
+/** An operation's cost analysis: its static cost, and what each item of its lists without `first` costs. */
+interface Analysis {
+  cost: number;
+  itemCosts: ReadonlyMap<FieldNode, number>;
+}
+
+/** Analyses kept per operation node and variables (Apollo keeps parsed documents, so a known document's nodes come back). */
+const analyses = new WeakMap<OperationDefinitionNode, Map<string, Analysis>>();
+/** Variable sets remembered per operation, and the longest (as JSON) worth a key: past either, the analysis simply runs. */
+const ANALYSES_PER_OPERATION = 32;
+const LONGEST_VARIABLES_KEY = 1_000;
+
+/**
+ * The analysis of `operation` with `variables`, from memory when the same document was costed
+ * with the same variables before (the analysis reads nothing else: the schema and the
+ * document's fragments are fixed with it). A refusal for the analysis budget is not kept.
+ */
+function analysed(operation: OperationDefinitionNode, variables: Record<string, unknown>, analyse: () => Analysis): Analysis {
+  let key: string | undefined;
+  try {
+    key = JSON.stringify(variables);
+  } catch {
+    key = undefined; // a value JSON cannot write: no key, no memory
+  }
+  if (key === undefined || key.length > LONGEST_VARIABLES_KEY) return analyse();
+  let known = analyses.get(operation);
+  const found = known?.get(key);
+  if (found) return found;
+  const analysis = analyse();
+  if (!known) {
+    known = new Map();
+    analyses.set(operation, known);
+  }
+  if (known.size < ANALYSES_PER_OPERATION) known.set(key, analysis);
+  return analysis;
+}
+
 /**
  * Computes each operation's cost once it is resolved, refuses it before execution when
  * over `maxCost`, and reports it in the response's `extensions.cost` (with what lists
@@ -296,17 +333,21 @@ export function limitsPlugin(schema: GraphQLSchema, limits: LimitsConfig): Apoll
       return {
         async didResolveOperation({ operation, document, request, contextValue }) {
           if (!operation) return;
-          const fragments = Object.fromEntries(
-            document.definitions
-              .filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION)
-              .map((fragment) => [fragment.name.value, fragment]),
-          );
           // The variables as execution will see them: defaults filled in (`$n: Int = 100`).
-          const variables = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {}, { maxErrors: 1 });
+          const definitions = operation.variableDefinitions ?? [];
+          const variables =
+            definitions.length === 0 ? { coerced: {} } : getVariableValues(schema, definitions, request.variables ?? {}, { maxErrors: 1 });
           // Variables that do not coerce fail execution before any resolver runs: nothing to cost.
           if (variables.errors) return;
-          const itemCosts = new Map<FieldNode, number>();
-          const cost = operationCost(schema, operation, fragments, variables.coerced, limits.maxAnalysisNodes, itemCosts);
+          const { cost, itemCosts } = analysed(operation, variables.coerced, () => {
+            const fragments = Object.fromEntries(
+              document.definitions
+                .filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION)
+                .map((fragment) => [fragment.name.value, fragment]),
+            );
+            const itemCosts = new Map<FieldNode, number>();
+            return { cost: operationCost(schema, operation, fragments, variables.coerced, limits.maxAnalysisNodes, itemCosts), itemCosts };
+          });
           contextValue.cost = new CostBudget(cost, limits.maxCost, itemCosts);
           if (cost > limits.maxCost) {
             throw limitRefusal(`Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages or fewer fields`, "MAX_COST", {

@@ -18,6 +18,28 @@ import { type FieldNode, type GraphQLResolveInfo, Kind, type SelectionSetNode } 
  * under any alias.
  */
 export function isSelected(info: Pick<GraphQLResolveInfo, "fieldNodes" | "fragments">, path: readonly string[]): boolean {
+  // A field selected once (the usual case) is a node of a document Apollo keeps parsed: its
+  // answer is the same on every request of that document, so it is worked out once.
+  if (info.fieldNodes.length !== 1) return lookAhead(info, path);
+  const node = info.fieldNodes[0]!;
+  let answers = answersByField.get(node);
+  if (!answers) {
+    answers = new Map();
+    answersByField.set(node, answers);
+  }
+  const key = path.join(".");
+  let answer = answers.get(key);
+  if (answer === undefined) {
+    answer = lookAhead(info, path);
+    answers.set(key, answer);
+  }
+  return answer;
+}
+
+/** Answers by field node and path (a field's selection, fragments included, is fixed with its document). */
+const answersByField = new WeakMap<FieldNode, Map<string, boolean>>();
+
+function lookAhead(info: Pick<GraphQLResolveInfo, "fieldNodes" | "fragments">, path: readonly string[]): boolean {
   let fields: readonly FieldNode[] = info.fieldNodes;
   for (const name of path) {
     fields = fields.flatMap((field) => childFields(field.selectionSet, info.fragments)).filter((field) => field.name.value === name);

@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from "@apollo/server";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import { Kind, type OperationDefinitionNode } from "graphql";
 import type { Context } from "../graphql/context.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -19,9 +19,17 @@ export function startReport(request: FastifyRequest): RequestReport {
   return report;
 }
 
+/** Labels by operation node: Apollo keeps parsed documents, so a known document's label is made once. */
+const labels = new WeakMap<OperationDefinitionNode, string>();
+
 function operationLabel(operation: OperationDefinitionNode): string {
-  const first = operation.selectionSet.selections.find((selection) => selection.kind === Kind.FIELD);
-  return `${operation.operation} ${first?.kind === Kind.FIELD ? first.name.value : "(fragments)"}`;
+  let label = labels.get(operation);
+  if (label === undefined) {
+    const first = operation.selectionSet.selections.find((selection) => selection.kind === Kind.FIELD);
+    label = `${operation.operation} ${first?.kind === Kind.FIELD ? first.name.value : "(fragments)"}`;
+    labels.set(operation, label);
+  }
+  return label;
 }
 
 /** Fills the request's report from Apollo's view of it. */
@@ -51,6 +59,12 @@ export function reportingPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
   };
 }
 
+/** Whether `log` writes `level` (pino's loggers say; a logger that cannot say is taken to write it). */
+function levelEnabled(log: FastifyBaseLogger, level: "error" | "info" | "debug"): boolean {
+  const { isLevelEnabled } = log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+  return typeof isLevelEnabled !== "function" || isLevelEnabled.call(log, level);
+}
+
 /** Writes the line and the metrics for every request, once its response is sent. */
 export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void {
   app.addHook("onResponse", async (request, reply) => {
@@ -63,6 +77,11 @@ export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void
     const errors = Boolean(report?.errorCodes.length);
     const outcome = status >= 500 ? "error" : status >= 400 || (errors && !report?.executed) ? "refused" : errors ? "error" : "success";
     if (isGraphql) metrics.requestDone(report?.operation ?? "unknown", outcome, seconds);
+    // GraphQL and the file routes are the API; health checks and metrics scrapes are noise.
+    const isFileRoute = path.startsWith("/uploads") || path.startsWith("/datasets/");
+    const level = reply.statusCode >= 500 ? "error" : isGraphql || isFileRoute || reply.statusCode >= 400 ? "info" : "debug";
+    // At LOG_LEVEL=warn (production's busy instances) the line would be built only to be dropped.
+    if (!levelEnabled(request.log, level)) return;
     const line = {
       method: request.method,
       path,
@@ -78,9 +97,6 @@ export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void
           }
         : {}),
     };
-    // GraphQL and the file routes are the API; health checks and metrics scrapes are noise.
-    const isFileRoute = path.startsWith("/uploads") || path.startsWith("/datasets/");
-    const level = reply.statusCode >= 500 ? "error" : isGraphql || isFileRoute || reply.statusCode >= 400 ? "info" : "debug";
     request.log[level](line, "request");
   });
 }

@@ -82,6 +82,8 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
     // Tests write quickly as one user; the write limit is tested with its own low limit.
     WRITE_MAX_PER_USER: "1000000",
     ANONYMOUS_MAX_PER_ADDRESS: "1000000",
+    // The whole suite runs with either executor (GRAPHQL_EXECUTOR=jit npm test); a test may still choose.
+    ...(process.env.GRAPHQL_EXECUTOR ? { GRAPHQL_EXECUTOR: process.env.GRAPHQL_EXECUTOR } : {}),
     ...env,
   };
 }
