@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events]`, or a side
+ * `npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events|catalog]`, or a side
  * by side run (`-- --peer postgraphile`, `-- --versus '…'`): see docs/benchmarks.md, and
  * bench/README.md for where each part lives.
  *
@@ -8,8 +8,9 @@
  * 2. makes a throw-away schema on DATABASE_URL, seeded (1,000 users × 100 datasets; --quick,
  *    or a part that needs only a few users: 100 × 100), with users signed in (harness/run.ts);
  * 3. runs the parts asked for, each with servers of its own: the API scenarios and their
- *    floors (api/), files (files/), live events (events/), previews (previews/), or the side
- *    by side run (side-by-side/);
+ *    floors (api/), files (files/), live events (events/), previews (previews/), the public
+ *    catalog (catalog/, last: it makes a fifth of the datasets public), or the side by side
+ *    run (side-by-side/);
  * 4. prints each part's section and writes the combined results: JSON in bench/results/ and
  *    (full mode) docs/benchmarks.md (results.ts).
  *
@@ -17,6 +18,8 @@
  */
 import { loadavg } from "node:os";
 import { apiSettings, measureApi } from "./api/measure.js";
+import { measureCatalog } from "./catalog/measure.js";
+import { evaluateCatalogTargets } from "./catalog/report.js";
 import { measureApiProfile } from "./api/profile.js";
 import { evaluateApiTargets } from "./api/targets.js";
 import { measureEvents } from "./events/measure.js";
@@ -43,7 +46,7 @@ async function main(options: BenchOptions): Promise<void> {
   if (load[0]! > 0.5) log(`note: load average ${load.map((value) => value.toFixed(2)).join(" ")}: other work on this machine skews the figures`);
 
   const { run, machine, seed } = await prepareRun(options);
-  const runs = (part: "api" | "files" | "events" | "previews") => options.parts.includes(part);
+  const runs = (part: "api" | "files" | "events" | "previews" | "catalog") => options.parts.includes(part);
 
   const sideBySide = options.sideBySide ? await measureSideBySide(run, options.sideBySide) : undefined;
   const api = runs("api") ? await measureApi(run) : undefined;
@@ -52,6 +55,7 @@ async function main(options: BenchOptions): Promise<void> {
   const files = runs("files") ? await measureFiles(run) : undefined;
   const events = runs("events") ? await measureEvents(run) : undefined;
   const previews = runs("previews") ? await measurePreviews(run) : undefined;
+  const catalog = runs("catalog") ? await measureCatalog(run) : undefined;
 
   machine.loadAverageAtEnd = loadAverageNow();
   const partial: Omit<BenchResults, "targets"> = {
@@ -69,6 +73,7 @@ async function main(options: BenchOptions): Promise<void> {
     ...(files ? { files: { ...files, targets: evaluateFilesTargets(files) } } : {}),
     ...(events ? { events } : {}),
     ...(previews ? { previews } : {}),
+    ...(catalog ? { catalog: { ...catalog, targets: evaluateCatalogTargets(catalog) } } : {}),
     seconds: Math.round((performance.now() - started) / 1000),
   };
   const results: BenchResults = { ...partial, targets: evaluateApiTargets(partial) };
