@@ -31,8 +31,13 @@ export function evaluateCatalogTargets(catalog: CatalogResult): CatalogTarget[] 
   const readsDatasetsWhole = catalog.plans.slice(0, 6).some((plan) => plan.seqScans.includes("datasets"));
   return [
     {
-      target: `first page with facets, p50 ≤ ${CATALOG_TARGETS.firstPageP50Ms} ms (${connections})`,
-      measured: `p50 ${fmt(facets.loaded.p50Ms, 1)} ms, p99 ${fmt(facets.loaded.p99Ms, 1)} ms, ${fmtRate(facets.loaded.rps)} req/s; one at a time p50 ${fmt(facets.alone.p50Ms, 1)} ms`,
+      target: `first page with facets answers within ${CATALOG_TARGETS.firstPageP50Ms} ms at p50 (one request at a time)`,
+      measured: `p50 ${fmt(facets.alone.p50Ms, 1)} ms, p99 ${fmt(facets.alone.p99Ms, 1)} ms`,
+      verdict: verdictOf(facets.alone.p50Ms <= CATALOG_TARGETS.firstPageP50Ms),
+    },
+    {
+      target: `the same under load, p50 ≤ ${CATALOG_TARGETS.firstPageP50Ms} ms (${connections})`,
+      measured: `p50 ${fmt(facets.loaded.p50Ms, 1)} ms, p99 ${fmt(facets.loaded.p99Ms, 1)} ms at ${fmtRate(facets.loaded.rps)} req/s (server ${fmt(facets.loaded.cpu.serverMsPerRequest, 2)} ms + PostgreSQL ${fmt(facets.loaded.cpu.postgresMsPerRequest, 2)} ms of CPU per request)`,
       verdict: verdictOf(facets.loaded.p50Ms <= CATALOG_TARGETS.firstPageP50Ms),
     },
     {

@@ -203,7 +203,8 @@ export async function seedCatalog(db: SeedDb, seed: CatalogSeed): Promise<void> 
        tags = array(
          select distinct (:topics::text[])[1 + pick.i % cardinality(:topics::text[])] || '-'
                          || (:qualifiers::text[])[1 + (pick.i / cardinality(:topics::text[])) % cardinality(:qualifiers::text[])]
-         from generate_series(1, 1 + (numbered.n * 7) % 5) k
+         -- One to five tags, spread independently of which datasets are public (every n-th).
+         from generate_series(1, 1 + (numbered.n * 2654435761 % 1000003) % 5) k
          -- The square of a spread fraction: small indexes (common tags) far more often than large ones.
          cross join lateral (
            select floor(cardinality(:topics::text[]) * cardinality(:qualifiers::text[])
