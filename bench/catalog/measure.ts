@@ -168,7 +168,7 @@ export async function measureCatalog(run: BenchRun): Promise<CatalogResult> {
         requests: `anonymous POST /graphql, the same request over and over (the catalog is the same for everyone), from ${VISITORS} client addresses (X-Forwarded-For, TRUST_PROXY=127.0.0.1)`,
         loaded: `${sizes.connections} connections, ${sizes.phase.warmupSeconds} s warm-up + ${sizes.phase.seconds} s measured`,
         alone: `1 connection, ${sizes.alonePhase.warmupSeconds} s warm-up + ${sizes.alonePhase.seconds} s measured`,
-        server: "production, LOG_LEVEL=warn, ANONYMOUS_MAX_PER_ADDRESS=1000000 (every request comes from 127.0.0.1)",
+        server: "production, LOG_LEVEL=warn, ANONYMOUS_MAX_PER_ADDRESS=1000000 (the limit still counts each request: one write each)",
       },
       seed,
       firstPage: {
