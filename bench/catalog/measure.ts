@@ -8,11 +8,14 @@
  * them, built by the product's own builders, under EXPLAIN (ANALYZE, BUFFERS), and a check
  * that the counts kept by the triggers equal the facets grouped over every public dataset.
  */
+import { mkdir, readdir } from "node:fs/promises";
 import { graphql } from "../harness/client.js";
 import { fmt } from "../harness/format.js";
 import { log } from "../harness/lifecycle.js";
 import { type HttpRequest, type LoadResult, runLoad } from "../harness/load.js";
+import { fileStamp, ROOT } from "../harness/paths.js";
 import { startApiServer } from "../harness/processes.js";
+import { mainThreadProfile, summariseProfile } from "../harness/profile.js";
 import { type CatalogFilter, catalogPage, catalogSummary, containsPattern } from "../harness/product.js";
 import { graphqlRequest } from "../harness/requests.js";
 import type { BenchRun } from "../harness/run.js";
@@ -91,11 +94,15 @@ export async function measureCatalog(run: BenchRun): Promise<CatalogResult> {
     // Anonymous visitors come from many addresses: the server believes the loopback "proxy"'s
     // X-Forwarded-For, and the requests carry VISITORS addresses, each with its own counter of
     // the anonymous limit (one address's requests would all wait on one counter row).
+    // With --profile, the server runs under node --cpu-prof (bench/profiles/, not committed).
+    const profileDir = options.profile ? `${ROOT}bench/profiles/${fileStamp(new Date().toISOString())}-catalog` : undefined;
+    if (profileDir) await mkdir(profileDir, { recursive: true });
     const server = await startApiServer({
       databaseUrl: run.database.url,
       jwtSecret: run.jwtSecret,
       bcryptCost: options.bcryptCost,
       environment: { TRUST_PROXY: "127.0.0.1" },
+      ...(profileDir ? { cpuProfileDir: profileDir } : {}),
     });
     const watch = { serverPid: server.pid, postgresPids: run.database.backendPids };
     const first = (await graphql<FacetAnswer>(server.origin, null, DOCUMENTS.facets, {})).exploreDatasets;
@@ -120,11 +127,14 @@ export async function measureCatalog(run: BenchRun): Promise<CatalogResult> {
       seconds: 2 * sizes.phase.warmupSeconds,
     });
     const scenarios: CatalogScenarioResult[] = [];
+    let profiled: { from: number; to: number } | undefined;
     for (const name of names) {
       const { label } = requests[name];
       const request = built[name]!;
       await run.settle();
+      const loadedFrom = performance.now() + sizes.phase.warmupSeconds * 1000;
       const loaded = await runLoad({ origin: server.origin, requests: request, connections: sizes.connections, ...sizes.phase, watch });
+      if (name === "facets") profiled = { from: loadedFrom, to: performance.now() };
       await run.settle();
       const alone = await runLoad({ origin: server.origin, requests: request, connections: 1, ...sizes.alonePhase, watch });
       scenarios.push({ name, label, loaded, alone });
@@ -136,6 +146,7 @@ export async function measureCatalog(run: BenchRun): Promise<CatalogResult> {
       );
     }
     await server.stop();
+    if (profileDir && profiled) await logProfile(profileDir, profiled, performance.now());
 
     const search: CatalogFilter = { ...WHOLE, pattern: containsPattern(SEARCH_WORD) };
     const tag: CatalogFilter = { ...WHOLE, tags: [topTag] };
@@ -184,6 +195,20 @@ export async function measureCatalog(run: BenchRun): Promise<CatalogResult> {
   } finally {
     await pool.end();
   }
+}
+
+/** The profiled server's main thread during the first page's loaded phase: self time by function and by package. */
+async function logProfile(directory: string, window: { from: number; to: number }, exited: number): Promise<void> {
+  const file = mainThreadProfile(await readdir(directory));
+  if (!file) throw new Error(`the profiled server wrote no main-thread .cpuprofile into ${directory}`);
+  const summary = await summariseProfile(`${directory}/${file}`, {
+    fromSecondsBeforeEnd: (exited - window.from) / 1000,
+    toSecondsBeforeEnd: (exited - window.to) / 1000,
+  });
+  log(`\n== CPU profile of the server, first page with facets under load (${fmt(summary.busyPercent)}% busy; ${summary.file.slice(ROOT.length)})`);
+  for (const entry of summary.top) log(`  ${fmt(entry.percent, 1)}%  ${fmt(entry.selfMs)} ms  ${entry.function}  ${entry.where}`);
+  log("  by package:");
+  for (const entry of summary.byPackage) log(`  ${fmt(entry.percent, 1)}%  ${entry.name}`);
 }
 
 export const errorsOf = (result: LoadResult) => result.non2xx + result.graphqlErrors + result.connectionErrors;
