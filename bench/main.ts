@@ -51,7 +51,7 @@ async function main(options: BenchOptions): Promise<void> {
   const sideBySide = options.sideBySide ? await measureSideBySide(run, options.sideBySide) : undefined;
   const api = runs("api") ? await measureApi(run) : undefined;
   const profile = api && options.profile ? await measureApiProfile(run, date) : undefined;
-  if (!api && options.profile && !sideBySide) log("note: --profile profiles the API part, which is not running");
+  if (!api && !runs("catalog") && options.profile && !sideBySide) log("note: --profile profiles the API and catalog parts, neither of which is running");
   const files = runs("files") ? await measureFiles(run) : undefined;
   const events = runs("events") ? await measureEvents(run) : undefined;
   const previews = runs("previews") ? await measurePreviews(run) : undefined;
