@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events|tables]`, or a side
+ * `npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events|tables|catalog]`, or a side
  * by side run (`-- --peer postgraphile`, `-- --versus '…'`): see docs/benchmarks.md, and
  * bench/README.md for where each part lives.
  *
@@ -9,7 +9,8 @@
  *    or a part that needs only a few users: 100 × 100), with users signed in (harness/run.ts);
  * 3. runs the parts asked for, each with servers of its own: the API scenarios and their
  *    floors (api/), files (files/), live events (events/), previews (previews/), exploring
- *    tables (tables/), or the side by side run (side-by-side/);
+ *    tables (tables/), the public catalog (catalog/, last: it makes a fifth of the datasets
+ *    public), or the side by side run (side-by-side/);
  * 4. prints each part's section and writes the combined results: JSON in bench/results/ and
  *    (full mode) docs/benchmarks.md (results.ts).
  *
@@ -17,6 +18,8 @@
  */
 import { loadavg } from "node:os";
 import { apiSettings, measureApi } from "./api/measure.js";
+import { measureCatalog } from "./catalog/measure.js";
+import { evaluateCatalogTargets } from "./catalog/report.js";
 import { measureApiProfile } from "./api/profile.js";
 import { evaluateApiTargets } from "./api/targets.js";
 import { measureEvents } from "./events/measure.js";
@@ -45,16 +48,18 @@ async function main(options: BenchOptions): Promise<void> {
   if (load[0]! > 0.5) log(`note: load average ${load.map((value) => value.toFixed(2)).join(" ")}: other work on this machine skews the figures`);
 
   const { run, machine, seed } = await prepareRun(options);
-  const runs = (part: "api" | "files" | "events" | "previews" | "tables") => options.parts.includes(part);
+  const runs = (part: "api" | "files" | "events" | "previews" | "tables" | "catalog") => options.parts.includes(part);
 
   const sideBySide = options.sideBySide ? await measureSideBySide(run, options.sideBySide) : undefined;
   const api = runs("api") ? await measureApi(run) : undefined;
   const profile = api && options.profile ? await measureApiProfile(run, date) : undefined;
-  if (!api && options.profile && !sideBySide) log("note: --profile profiles the API part, which is not running");
+  if (!api && !runs("catalog") && options.profile && !sideBySide)
+    log("note: --profile profiles the API and catalog parts, neither of which is running");
   const files = runs("files") ? await measureFiles(run) : undefined;
   const events = runs("events") ? await measureEvents(run) : undefined;
   const previews = runs("previews") ? await measurePreviews(run) : undefined;
   const tables = runs("tables") ? await measureTables(run) : undefined;
+  const catalog = runs("catalog") ? await measureCatalog(run) : undefined;
 
   machine.loadAverageAtEnd = loadAverageNow();
   const partial: Omit<BenchResults, "targets"> = {
@@ -73,6 +78,7 @@ async function main(options: BenchOptions): Promise<void> {
     ...(events ? { events } : {}),
     ...(previews ? { previews } : {}),
     ...(tables ? { tables: { ...tables, targets: evaluateTablesTargets(tables) } } : {}),
+    ...(catalog ? { catalog: { ...catalog, targets: evaluateCatalogTargets(catalog) } } : {}),
     seconds: Math.round((performance.now() - started) / 1000),
   };
   const results: BenchResults = { ...partial, targets: evaluateApiTargets(partial) };

@@ -5,6 +5,7 @@
  */
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { type ApiResults, apiMarkdownSection, apiTerminalSection } from "./api/report.js";
+import { type CatalogResults, catalogMarkdownSection, catalogTerminalSection } from "./catalog/report.js";
 import { eventsMarkdownSection, type EventsResults, eventsTerminalSection } from "./events/report.js";
 import { filesMarkdownSection, type FilesResults, filesTerminalSection } from "./files/report.js";
 import type { BenchPart } from "./harness/options.js";
@@ -14,7 +15,7 @@ import { sideBySideMarkdownSection, type SideBySideResults, sideBySideTerminalSe
 import { tablesMarkdownSection, type TablesResults, tablesTerminalSection } from "./tables/report.js";
 
 /** Everything a run measured: the run's facts, and each part's figures (absent, or empty, for a part that did not run). */
-export type BenchResults = ApiResults & FilesResults & PreviewsResults & EventsResults & TablesResults & SideBySideResults;
+export type BenchResults = ApiResults & FilesResults & PreviewsResults & EventsResults & TablesResults & CatalogResults & SideBySideResults;
 
 /** What goes to the terminal at the end: each part that ran, its own section. */
 export function terminalReport(results: BenchResults): string {
@@ -25,6 +26,7 @@ export function terminalReport(results: BenchResults): string {
     ...eventsTerminalSection(results),
     ...previewsTerminalSection(results),
     ...tablesTerminalSection(results),
+    ...catalogTerminalSection(results),
   ].join("\n");
 }
 
@@ -34,13 +36,14 @@ export function markdownReport(latest: Partial<Record<BenchPart, BenchResults>>)
     "# Benchmarks",
     "",
     "`npm run bench` (needs `DATABASE_URL` on PostgreSQL; `-- --quick` for a short run, `-- --profile` to add a CPU profile,",
-    "`-- --only api`, `files`, `previews`, `events` or `tables` for one part) seeds a throw-away schema, starts the real server as a child process",
+    "`-- --only api`, `files`, `previews`, `events`, `tables` or `catalog` for one part) seeds a throw-away schema, starts the real server as a child process",
     "in production mode, and drives it over loopback: the GraphQL scenarios with autocannon, beside their floors in the",
     "same run (the same SQL through a `pg` pool with no HTTP, a bare Fastify route answering a body of the same size, and",
     "the server's own `{ __typename }`); then files through tus and the download route, beside the same bytes piped",
     "from file to file in Node; then previews of a generated CSV and its Parquet beside DuckDB's own scan; then live events,",
     "1,000 graphql-ws subscriptions while versions are committed at 50/s; then a 200 MB table explored through `FileTable.rows`",
-    "(first and next pages, `{ __typename }` while clients page, the readers' memory) and profiled beside DuckDB's own `SUMMARIZE`.",
+    "(first and next pages, `{ __typename }` while clients page, the readers' memory) and profiled beside DuckDB's own `SUMMARIZE`; then the public catalog, anonymous first pages",
+    "with their facets over 20,000 public datasets of the 100,000, beside their statements' plans.",
     "The load generator runs on the same machine, so it takes CPU from the server, as wrk",
     "did for the figures in issue 6.",
     "This file is written by the latest full run of each part; their JSON is in `bench/results/`.",
@@ -53,6 +56,7 @@ export function markdownReport(latest: Partial<Record<BenchPart, BenchResults>>)
     ...previewsMarkdownSection(latest.previews),
     ...eventsMarkdownSection(latest.events),
     ...tablesMarkdownSection(latest.tables),
+    ...catalogMarkdownSection(latest.catalog),
     ...sideBySideMarkdownSection(latest.versus),
   ];
   return lines.join("\n");
@@ -91,7 +95,7 @@ async function latestFullRuns(): Promise<Partial<Record<BenchPart, BenchResults>
   for (const name of names) {
     const results = JSON.parse(await readFile(`${ROOT}bench/results/${name}`, "utf8")) as BenchResults;
     for (const part of results.parts ?? ["api"]) found[part] ??= results;
-    if (found.api && found.files && found.peer && found.versus && found.previews && found.events && found.tables) break;
+    if (found.api && found.files && found.peer && found.versus && found.previews && found.events && found.tables && found.catalog) break;
   }
   return found;
 }

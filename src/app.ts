@@ -24,6 +24,7 @@ import { startBackground } from "./jobs/runner.js";
 import { sweeperTask } from "./jobs/sweeper.js";
 import { previewJob } from "./previews/job.js";
 import { createTables } from "./tables/service.js";
+import { AnonymousLimit } from "./auth/anonymous-limit.js";
 
 /**
  * Opens the configured database: PostgreSQL with `DATABASE_URL`, else PGlite in `DATA_DIR`
@@ -113,6 +114,7 @@ export async function createApp(config: Config, openedDatabase: Database, logger
     events: background.listeners.events,
     previews: previewsJob.previews,
     tables,
+    anonymousLimit: new AnonymousLimit(config.throttle.anonymousPerAddressPerMinute),
   };
   staging.onBytes = (count) => metrics.bytesUploaded.inc(count);
   logger.info({ storage: blobStore.description, staging: config.files.uploadDir }, "file storage");

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExploreDatasetsDocument } from "../client/generated/graphql.js";
 import { createAdmin, createDataset, createUser, type TestUser, unique } from "./support/factories.js";
+import { type CatalogFilter, catalogSummary } from "../src/datasets/catalog-sql.js";
 import { commitFiles } from "./support/files.js";
 import { errorCode, type GraphQLResponse, startServer, type TestServer } from "./support/server.js";
 
@@ -152,6 +153,83 @@ describe("exploreDatasets", () => {
     expect(page.totalCount).toBe(0);
     expect(page.facets.tags).toEqual([]);
   });
+
+  it("keeps the unfiltered count and facets right as a public dataset changes tags and files, goes private, comes back, and is deleted", async () => {
+    type Connection = Awaited<ReturnType<typeof ok>>;
+    const counted = (page: Connection, facet: "tags" | "licenses" | "formats", value: string) =>
+      page.facets[facet].find((entry) => entry.value === value)?.count ?? 0;
+    // The unfiltered catalog reads the kept counts (migrations/016); a search every public dataset
+    // matches groups them in SQL, as a filtered catalog does: both must say the same, always.
+    const whole: CatalogFilter = { pattern: null, tags: null, license: null, owner: null, format: null, only: null };
+    const summaryOf = async (filter: CatalogFilter) => {
+      const statement = catalogSummary(filter);
+      return (await server.database.query(statement.text, statement.params))[0];
+    };
+    const expectCounts = async (expected: {
+      total: number;
+      tags: Record<string, number>;
+      licenses: Record<string, number>;
+      formats: Record<string, number>;
+    }) => {
+      const page = await ok({ first: 1 });
+      expect(page.totalCount).toBe(expected.total);
+      for (const facet of ["tags", "licenses", "formats"] as const) {
+        for (const [value, count] of Object.entries(expected[facet])) expect(counted(page, facet, value), `${facet} ${value}`).toBe(count);
+      }
+      expect(await summaryOf(whole)).toEqual(await summaryOf({ ...whole, pattern: "%" }));
+    };
+    const before = await ok({ first: 1 });
+    const was = (facet: "licenses" | "formats", value: string) => counted(before, facet, value);
+    const update = async (id: string, input: Record<string, unknown>) => {
+      const response = await server.graphql(
+        `mutation($id: ID!, $input: UpdateDatasetInput!) { updateDataset(id: $id, input: $input) { id } }`,
+        { id, input },
+        { token: alice.token },
+      );
+      expect(response.errors).toBeUndefined();
+    };
+
+    const { id } = await createDataset(server, alice, {
+      name: unique("Counted"),
+      visibility: "PUBLIC",
+      tags: ["counted-a", "counted-b"],
+      license: "MIT",
+    });
+    await commitFiles(server, alice.token, id, { "a.tsv": Buffer.from("x\ty\n1\t2\n"), "b.csv": Buffer.from("x\n1\n") });
+    await expectCounts({
+      total: before.totalCount + 1,
+      tags: { "counted-a": 1, "counted-b": 1, "counted-c": 0 },
+      licenses: { MIT: was("licenses", "MIT") + 1 },
+      formats: { tsv: was("formats", "tsv") + 1, csv: was("formats", "csv") + 1 },
+    });
+
+    await update(id, { tags: ["counted-b", "counted-c"], license: "CC0-1.0" });
+    await commitFiles(server, alice.token, id, { "a.tsv": null });
+    const changed = {
+      total: before.totalCount + 1,
+      tags: { "counted-a": 0, "counted-b": 1, "counted-c": 1 },
+      licenses: { MIT: was("licenses", "MIT"), "CC0-1.0": was("licenses", "CC0-1.0") + 1 },
+      formats: { tsv: was("formats", "tsv"), csv: was("formats", "csv") + 1 },
+    };
+    await expectCounts(changed);
+
+    const gone = {
+      total: before.totalCount,
+      tags: { "counted-a": 0, "counted-b": 0, "counted-c": 0 },
+      licenses: { MIT: was("licenses", "MIT"), "CC0-1.0": was("licenses", "CC0-1.0") },
+      formats: { tsv: was("formats", "tsv"), csv: was("formats", "csv") },
+    };
+    await update(id, { visibility: "PRIVATE" });
+    await expectCounts(gone);
+    // Changed while private: counted as it is when it comes back.
+    await update(id, { tags: ["counted-c"] });
+    await update(id, { visibility: "PUBLIC" });
+    await expectCounts({ ...changed, tags: { "counted-a": 0, "counted-b": 0, "counted-c": 1 } });
+
+    const deleted = await server.graphql(`mutation($id: ID!) { deleteDataset(id: $id) }`, { id }, { token: alice.token });
+    expect(deleted.errors).toBeUndefined();
+    await expectCounts(gone);
+  }, 60_000);
 
   const BAD: Array<[string, Explore, string]> = [
     ["an unknown licence", { filter: { license: "Not-A-Licence" } }, "filter.license"],

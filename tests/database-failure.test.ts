@@ -216,8 +216,7 @@ describe.runIf(ENGINE === "postgres")("the database goes away and comes back (Po
       const anonymous = await timed(() => server.graphql(LOGIN, { input: { email: user.email, password: user.password } }));
       expect(anonymous.ms).toBeLessThan(FAST_MS);
       expectUnavailable(anonymous.result);
-      // Counted against the address's anonymous limit before it runs: with the database down that
-      // fails first, so the request never executes (no data at all, rather than null).
+      // login's own sign-in throttle (in the database) fails first, and login is non-null: no data at all.
       expect(anonymous.result.data ?? null).toBeNull();
       // A write fails too, and leaves nothing behind.
       const write = await server.graphql(`mutation { createDataset(input: { name: "during the outage" }) { id } }`, {}, { token: user.token });

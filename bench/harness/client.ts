@@ -164,11 +164,11 @@ export function downloadToFile(origin: string, token: string, path: string, file
   });
 }
 
-/** A GraphQL request with a token; its `data`, or an error naming what came back. */
-export async function graphql<T>(origin: string, token: string, query: string, variables: Record<string, unknown>): Promise<T> {
+/** A GraphQL call, signed in with `token` or anonymous (null); its data, or an error with the answer's start. */
+export async function graphql<T>(origin: string, token: string | null, query: string, variables: Record<string, unknown>): Promise<T> {
   const response = await fetch(`${origin}/graphql`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    headers: { "content-type": "application/json", ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
     body: JSON.stringify({ query, variables }),
   });
   const text = await response.text();

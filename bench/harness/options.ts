@@ -12,12 +12,24 @@ export interface Phase {
 
 /**
  * The benchmark's parts: the GraphQL API scenarios (issue 6), files (issue 11), previews
- * (issue 14), live events (issue 15), exploring tables (issue 23), and a side by side run
- * (issue 13) against PostGraphile (`peer`) or another build or setting of this server
- * (`versus`); a side by side run is a run of its own.
+ * (issue 14), live events (issue 15), exploring tables (issue 23), the public catalog
+ * (issue 21), and a side by side run (issue 13) against PostGraphile (`peer`) or another
+ * build or setting of this server (`versus`); a side by side run is a run of its own.
  */
-export type BenchPart = "api" | "files" | "previews" | "events" | "tables" | "peer" | "versus";
-export const BENCH_PARTS: readonly BenchPart[] = ["api", "files", "previews", "events", "tables"];
+export type BenchPart = "api" | "files" | "previews" | "events" | "tables" | "catalog" | "peer" | "versus";
+/** In the order they run: the catalog last, as it makes a fifth of the seeded datasets public. */
+export const BENCH_PARTS: readonly BenchPart[] = ["api", "files", "previews", "events", "tables", "catalog"];
+
+/** The catalog part's sizes (bench/catalog/). */
+export interface CatalogOptions {
+  /** Every this-many-th seeded dataset is made public (5: 20,000 of 100,000). */
+  publicEvery: number;
+  /** Connections of the loaded runs (the API part's); each scenario is also asked one request at a time. */
+  connections: number;
+  phase: Phase;
+  /** One connection: each request answered alone. */
+  alonePhase: Phase;
+}
 
 /** The previews part's sizes (bench/previews/). */
 export interface PreviewsOptions {
@@ -120,7 +132,7 @@ export interface FilesOptions {
 
 export interface BenchOptions {
   mode: "full" | "quick";
-  /** Which parts run (`--only api|files|previews|events|tables`, all five by default; `peer` or `versus` alone for a side by side run). */
+  /** Which parts run (`--only api|files|previews|events|tables|catalog`, all six by default; `peer` or `versus` alone for a side by side run). */
   parts: readonly BenchPart[];
   /** Also run the server under `node --cpu-prof` for datasets and adminDatasets. */
   profile: boolean;
@@ -148,12 +160,13 @@ export interface BenchOptions {
   events: EventsOptions;
   previews: PreviewsOptions;
   tables: TablesOptions;
+  catalog: CatalogOptions;
   /** A side by side run instead of the parts (`parts` is then `peer` or `versus` alone). */
   sideBySide?: SideBySideOptions;
 }
 
 const USAGE =
-  "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events|tables] [-- --preview-size 200MB] " +
+  "usage: npm run bench [-- --quick] [-- --profile] [-- --only api|files|previews|events|tables|catalog] [-- --preview-size 200MB] " +
   "| [-- --peer postgraphile | --versus 'NAME=value --node-option /other/checkout'] [--ours '…'] [--rounds N] [--seconds S] [--warmup S] [--rate-rounds N] [--scenarios a,b] [--profile]";
 
 /** A side by side run's defaults: the issue's 5 rounds of 10 s after 2 s of warm-up, 32 connections. */
@@ -231,8 +244,9 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
     parts,
     profile: flags.has("--profile"),
     databaseUrl,
-    // The files part needs only a few signed-in users: no large seed when it runs alone.
-    users: sideBySide || (!quick && parts.includes("api")) ? 1_000 : 100,
+    // The files part needs only a few signed-in users: no large seed when it runs alone. The
+    // catalog is measured at 100,000 datasets, quick or not.
+    users: sideBySide || (!quick && parts.includes("api")) || parts.includes("catalog") ? 1_000 : 100,
     datasetsPerUser: 100,
     connections: 32,
     loginConnections: 8,
@@ -279,6 +293,12 @@ export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Be
       adminSubscriptions: 10,
       commitsPerSecond: 50,
       seconds: quick ? 5 : 20,
+    },
+    catalog: {
+      publicEvery: 5,
+      connections: 32,
+      phase: quick ? { warmupSeconds: 1, seconds: 3 } : { warmupSeconds: 3, seconds: 10 },
+      alonePhase: quick ? { warmupSeconds: 0.5, seconds: 2 } : { warmupSeconds: 1, seconds: 5 },
     },
     files: {
       bigFileBytes: (quick ? 128 : 1024) * MIB,

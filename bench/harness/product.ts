@@ -1,9 +1,10 @@
 /**
  * Everything the benchmark takes from the product's code (src/), in one place: when src/ is
  * reorganised, this is the file to follow it. No SQL text comes through here, only the
- * functions the server itself calls (its stores, throttle, audit log, tokens, migrations),
- * so a changed statement or a new column is the product's business and a changed signature
- * fails `tsc`, not a run.
+ * functions the server itself calls (its stores, throttle, audit log, tokens, migrations,
+ * and the catalog's statement builders, whose statements the catalog part EXPLAINs exactly
+ * as the server builds them), so a changed statement or a new column is the product's
+ * business and a changed signature fails `tsc`, not a run.
  *
  * The server itself runs as a child process from SERVER_ENTRY (harness/processes.ts).
  */
@@ -15,6 +16,8 @@ export { createAccessTokens } from "../../src/auth/tokens.js";
 export { newSecret, secretHash, secretPrefix } from "../../src/auth/personal-secrets.js";
 export { insertAccessToken } from "../../src/tokens/store.js";
 export { insertDataset, listDatasets } from "../../src/datasets/store.js";
+export { type CatalogFilter, catalogPage, catalogSummary, type Statement } from "../../src/datasets/catalog-sql.js";
+export { containsPattern } from "../../src/common/search.js";
 export type { Queryable } from "../../src/db/database.js";
 export { migrate } from "../../src/db/migrate.js";
 export { openPostgres } from "../../src/db/postgres.js";

@@ -6,7 +6,7 @@ import type { Queryable } from "../db/database.js";
 import { type ClientError, rateLimited } from "../common/errors.js";
 
 /**
- * Throttling of sign-in, registration, session refresh and writes, on rate-limiter-flexible's
+ * Throttling of sign-in, registration, session refresh and writes (anonymous requests: anonymous-limit.ts), on rate-limiter-flexible's
  * PostgreSQL store in our own `rate_limits` table (migrations/002), so every instance
  * shares the counts, on PostgreSQL and PGlite alike. Client addresses are counted by their
  * throttling group (an IPv6 address by its /64: client-address.ts).
@@ -31,12 +31,6 @@ export interface Throttle {
   refresh(address: string): Promise<void>;
   /** Counts one mutation by a signed-in user; RATE_LIMITED over `writesPerUserPerMinute`. */
   write(userId: string): Promise<void>;
-  /**
-   * Counts one request with no credential (GraphQL or a download) from a client address;
-   * RATE_LIMITED over `anonymousPerAddressPerMinute`, so anonymous traffic (published
-   * datasets, the catalog) cannot starve signed-in users.
-   */
-  anonymous(address: string): Promise<void>;
   /**
    * Personal access tokens: RATE_LIMITED when the address is over its sign-in failures
    * (`LOGIN_ADDRESS_MAX_FAILURES`), before a presented secret is looked up.
@@ -173,11 +167,6 @@ export function createThrottle(db: Queryable, config: ThrottleConfig): Throttle 
       consumeOrRefuse(
         () => limiter(db, "write-user", config.writesPerUserPerMinute, 60).consume(userId),
         "Too many changes in a minute; try again shortly",
-      ),
-    anonymous: (clientAddress) =>
-      consumeOrRefuse(
-        () => limiter(db, "anonymous-address", config.anonymousPerAddressPerMinute, 60).consume(throttlingGroup(clientAddress)),
-        "Too many requests without signing in from your address; try again shortly, or sign in",
       ),
   };
 }

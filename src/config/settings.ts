@@ -244,10 +244,10 @@ export const SETTINGS = {
       meaning: "mutations by one signed-in user per minute, each aliased one counted",
       default: "300",
     }),
-    /** src/http/server.ts (GraphQL) and src/files/download-route.ts: requests with no credential at all. */
+    /** src/auth/anonymous-limit.ts, from src/http/server.ts (GraphQL) and src/files/route-viewer.ts: requests with no credential at all. */
     anonymousPerAddressPerMinute: variable("ANONYMOUS_MAX_PER_ADDRESS", integer(1, 1_000_000), {
       meaning:
-        "requests with no credential (anonymous GraphQL requests, the public catalog included, and anonymous downloads) from one client address per minute; past it, `RATE_LIMITED` (HTTP 429) with `Retry-After`. A person browsing makes a few a minute; a script looping meets it within seconds",
+        "requests with no credential (anonymous GraphQL requests, the public catalog included, and anonymous downloads) from one client address per minute, counted per instance in memory; past it, `RATE_LIMITED` (HTTP 429) with `Retry-After`. A person browsing makes a few a minute; a script looping meets it within seconds",
       default: "300",
     }),
   },

@@ -7,7 +7,10 @@ import { LIST_COLUMNS } from "./sql.js";
  * catalog is the same for everyone, admins included, so it takes no viewer scope). Every
  * statement starts from `visibility = 'PUBLIC'`, the predicate of the partial indexes of
  * migrations/013: pages walk the public order index, the tag filter the public tags index,
- * a search the public trigram indexes, so private datasets are never read.
+ * a search the public trigram indexes, so private datasets are never read. The unfiltered
+ * catalog's count and facets are not grouped at all: migrations/016's triggers keep them
+ * counted (`catalog_facet_counts`), as every write of a dataset, version or preview changes
+ * them.
  *
  * A text is put together from fixed fragments, each test only when its filter is given, with
  * every value a parameter. Not prepared (src/db/prepared.ts): the filters combine into too many
@@ -50,15 +53,6 @@ function parameters() {
   };
 }
 
-/**
- * "A latest-version file of this preview format": a file of the latest version (the open rows
- * of `version_files`, its partial index) whose content the dataset profiles as `format`
- * (`file_previews`, by its primary key's prefix).
- */
-const LATEST_FILE_PREVIEWS = (dataset: string) => `
-  version_files f join file_previews p on p.dataset_id = f.dataset_id and p.sha256 = f.sha256
-  where f.dataset_id = ${dataset} and f.last_version is null`;
-
 /** The filter's tests on `datasets`, each only when given. */
 function filterTests(filter: CatalogFilter, ref: (value: unknown) => string): string[] {
   const tests = ["datasets.visibility = 'PUBLIC'"];
@@ -70,9 +64,7 @@ function filterTests(filter: CatalogFilter, ref: (value: unknown) => string): st
   if (filter.tags !== null && filter.tags.length > 0) tests.push(`datasets.tags @> ${ref(filter.tags)}::text[]`);
   if (filter.license !== null) tests.push(`datasets.license = ${ref(filter.license)}::text`);
   if (filter.owner !== null) tests.push(`datasets.user_id = (select u.id from users u where lower(u.username) = lower(${ref(filter.owner)}::text))`);
-  if (filter.format !== null) {
-    tests.push(`exists (select 1 from ${LATEST_FILE_PREVIEWS("datasets.id")} and p.format = ${ref(filter.format)}::text)`);
-  }
+  if (filter.format !== null) tests.push(`${ref(filter.format)}::text = any(datasets.latest_formats)`);
   return tests;
 }
 
@@ -92,8 +84,29 @@ export function catalogPage(order: DatasetOrder, filter: CatalogFilter, after: {
   return { text, params };
 }
 
+/**
+ * Whether nothing narrows the catalog: then its count and facets are the counts kept by
+ * migrations/016's triggers (`catalog_facet_counts`), read in a few hundred rows rather than
+ * grouped over every public dataset. Anything that narrows it, a token's dataset limit too,
+ * groups its own rows.
+ */
+export function isWholeCatalog(filter: CatalogFilter): boolean {
+  return (
+    filter.only === null &&
+    filter.pattern === null &&
+    (filter.tags === null || filter.tags.length === 0) &&
+    filter.license === null &&
+    filter.owner === null &&
+    filter.format === null
+  );
+}
+
+/** The number of public datasets, as counted (`all`). */
+const COUNTED_TOTAL = "coalesce((select c.count from catalog_facet_counts c where c.facet = 'all' and c.value = ''), 0)";
+
 /** How many public datasets the filter covers. */
 export function catalogCount(filter: CatalogFilter): Statement {
+  if (isWholeCatalog(filter)) return { text: `select ${COUNTED_TOTAL}::int as "count"`, params: [] };
   const { ref, params } = parameters();
   return { text: `select count(*)::int as "count" from datasets where ${filterTests(filter, ref).join("\n  and ")}`, params };
 }
@@ -101,28 +114,34 @@ export function catalogCount(filter: CatalogFilter): Statement {
 /** At most this many values per facet. */
 export const FACET_LIMIT = 20;
 
+/** A facet's values (each `value`, `count`) as a JSON array, most frequent first, then by value, at most `FACET_LIMIT`. */
+const facetJson = (select: string) =>
+  `coalesce((select json_agg(json_build_object('value', value, 'count', count) order by count desc, value)
+             from (${select} order by count desc, value limit ${FACET_LIMIT}) facet), '[]'::json)`;
+
 /**
- * The count and the facets of the whole filtered result, in one statement: the filtered
+ * The count and the facets of the whole filtered result, in one statement: the unfiltered
+ * catalog's from the kept counts (`isWholeCatalog`); a filtered one's from the filtered
  * datasets once (a CTE read three times, materialised once), each facet grouped and counted
- * in the database, most frequent first, then by value, at most `FACET_LIMIT` each; only the
- * facets' values and counts leave it. A dataset counts once per value (formats: however
- * many files of that format it has).
+ * in the database. Only the facets' values and counts leave it. A dataset counts once per
+ * value (formats: its `latest_formats`, however many files of each it has).
  */
 export function catalogSummary(filter: CatalogFilter): Statement {
+  if (isWholeCatalog(filter)) {
+    const counted = (facet: string) => facetJson(`select c.value, c.count from catalog_facet_counts c where c.facet = '${facet}' and c.count > 0`);
+    const text = `
+    select ${COUNTED_TOTAL}::int as "totalCount", ${counted("tag")} as "tags", ${counted("license")} as "licenses", ${counted("format")} as "formats"`;
+    return { text, params: [] };
+  }
   const { ref, params } = parameters();
-  const facet = (select: string) =>
-    `coalesce((select json_agg(json_build_object('value', value, 'count', count) order by count desc, value)
-               from (${select} order by count desc, value limit ${FACET_LIMIT}) facet), '[]'::json)`;
   const text = `
     with filtered as materialized (
-      select datasets.id, datasets.tags, datasets.license from datasets where ${filterTests(filter, ref).join("\n        and ")}
+      select datasets.tags, datasets.license, datasets.latest_formats from datasets where ${filterTests(filter, ref).join("\n        and ")}
     )
     select
       (select count(*)::int from filtered) as "totalCount",
-      ${facet("select t.tag as value, count(*)::int as count from filtered cross join unnest(filtered.tags) as t(tag) group by t.tag")} as "tags",
-      ${facet("select license as value, count(*)::int as count from filtered where license is not null group by license")} as "licenses",
-      ${facet(`select p.format as value, count(distinct filtered.id)::int as count
-               from filtered cross join lateral (select p.format from ${LATEST_FILE_PREVIEWS("filtered.id")}) p
-               group by p.format`)} as "formats"`;
+      ${facetJson("select t.tag as value, count(*)::int as count from filtered cross join unnest(filtered.tags) as t(tag) group by t.tag")} as "tags",
+      ${facetJson("select license as value, count(*)::int as count from filtered where license is not null group by license")} as "licenses",
+      ${facetJson("select f.format as value, count(*)::int as count from filtered cross join unnest(filtered.latest_formats) as f(format) group by f.format")} as "formats"`;
   return { text, params };
 }

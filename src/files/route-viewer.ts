@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { viewerOfCredential } from "../auth/credentials.js";
-import { createThrottle } from "../auth/throttle.js";
 import { authenticate, type Viewer } from "../auth/viewer.js";
 import { ClientError, credentialRefusal } from "../common/errors.js";
 import { clientAddressOf } from "../http/client-address.js";
@@ -56,7 +55,7 @@ export async function whoAsks(
   }
   try {
     const viewer = await authenticate(request.headers.authorization, clientAddressOf(request), services, database, createUserLoader(database));
-    if (!viewer) await createThrottle(database, services.config.throttle).anonymous(clientAddressOf(request));
+    if (!viewer) services.anonymousLimit.consume(clientAddressOf(request));
     return viewer;
   } catch (error) {
     if (!(error instanceof ClientError)) throw error;

@@ -13,6 +13,7 @@ import type { CountingDatabase } from "../db/counting.js";
 import type { EventHub, SubscriberGate } from "../events/hub.js";
 import type { GarbageCollector } from "../files/garbage.js";
 import type { RequestLoaders } from "./loaders.js";
+import type { AnonymousLimit } from "../auth/anonymous-limit.js";
 import type { Previews } from "../previews/service.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { Tables } from "../tables/service.js";
@@ -39,6 +40,8 @@ export interface Services {
   previews: Previews;
   /** Row queries of explored tables, in this instance's pool of table readers. */
   tables: Tables;
+  /** Requests with no credential, counted per client address in this instance's memory. */
+  anonymousLimit: AnonymousLimit;
 }
 
 /** What the file routes and resolvers share: where content is, and how links are signed. */

@@ -7,7 +7,6 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { GraphQLSchema } from "graphql";
 import type { Logger } from "pino";
 import { createApollo } from "../graphql/apollo.js";
-import { createThrottle } from "../auth/throttle.js";
 import { authenticate } from "../auth/viewer.js";
 import type { ConnectionsConfig } from "../config/config.js";
 import type { Context, Services } from "../graphql/context.js";
@@ -265,9 +264,8 @@ export async function buildServer({ services, database, schema, logger, staging 
           viewer: async (db, loaders) => {
             const viewer = await authenticate(request.headers.authorization, clientAddressOf(request), services, db, loaders.users);
             // A request with no credential counts against its address's anonymous limit (RATE_LIMITED, 429),
-            // on the server's own database handle: admission, like the body limit, is not the operation's
-            // work, so it is not in the request's statement budget nor its count.
-            if (!viewer) await createThrottle(database, config.throttle).anonymous(clientAddressOf(request));
+            // in this instance's memory (auth/anonymous-limit.ts): no statement, no write per request.
+            if (!viewer) services.anonymousLimit.consume(clientAddressOf(request));
             return viewer;
           },
         });
