@@ -176,11 +176,13 @@ describe("previews of tabular files", () => {
     });
 
     // Each profile was announced once, in the transaction that stored it, with the pinned payload.
-    // (The live events' own probes share the channel: they are not JSON.)
+    // (The live events' own probes share the channel: they are not JSON. So do other test runs
+    // on the same PostgreSQL database: NOTIFY is per database, not per schema, and a run beside
+    // this one profiles the same bytes in a dataset of its own.)
     const announced = events
       .filter((payload) => payload.startsWith("{"))
       .map((payload) => JSON.parse(payload))
-      .filter((event) => event.sha256 === sha256(files["data/people.csv"]));
+      .filter((event) => event.sha256 === sha256(files["data/people.csv"]) && event.datasetId === dataset.id);
     expect(announced).toEqual([
       { type: "PREVIEW_READY", datasetId: dataset.id, version: 1, userId: null, sha256: sha256(files["data/people.csv"]), at: expect.any(String) },
     ]);
