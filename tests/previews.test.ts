@@ -47,7 +47,7 @@ async function parquetFixture(): Promise<Buffer> {
 const startWorkers = () => startServer({ PREVIEW_WORKERS: "2", STORAGE_URL: api.config.files.storageUrl }, undefined, api);
 
 beforeAll(async () => {
-  [api, slow] = await Promise.all([startServer({ PREVIEW_WORKERS: "0" }), startServer({ PREVIEW_TIMEOUT: "1" })]);
+  [api, slow] = await Promise.all([startServer({ PREVIEW_WORKERS: "0" }), startServer({ PREVIEW_TIMEOUT: "1", PREVIEW_MAX_EXPANDED_BYTES: "4GiB" })]);
   owner = await createUser(api);
   const listening = await api.database.listen("dataset_events", {
     notification: (payload) => events.push(payload),
@@ -368,7 +368,9 @@ describe("previews of tabular files", () => {
   it("fails a file that takes longer than PREVIEW_TIMEOUT, and the server answers meanwhile", async () => {
     const user = await createUser(slow);
     const dataset = await createDataset(slow, user);
-    await commitFiles(slow, user.token, dataset.id, { "huge.csv.gz": slowCsvGz() });
+    // 2.1 GB once inflated, under the expansion limit: what stops it is the time limit alone, even
+    // where inflating runs at a GB a second (540 MB could hit the default 512 MiB limit first).
+    await commitFiles(slow, user.token, dataset.id, { "huge.csv.gz": slowCsvGz("a,b", 128) });
     let answered = 0;
     const deadline = Date.now() + 60_000;
     let preview: UntypedData;

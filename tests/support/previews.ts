@@ -32,11 +32,11 @@ export async function settledPreviews(server: TestServer, token: string, dataset
 }
 
 /**
- * A gzip stream that inflates to about 540 MB of CSV ("1,2" lines) from about 540 KB: far
- * more than a reader gets through in a few seconds. Members of a gzip stream concatenate;
- * `header` makes the bytes differ.
+ * A gzip stream that inflates to `members` × 16.8 MB of CSV ("1,2" lines) from about 16 KB
+ * each: 32 members (540 MB) keep a reader busy for seconds. Members of a gzip stream
+ * concatenate; `header` makes the bytes differ.
  */
-export function slowCsvGz(header = "a,b"): Buffer {
+export function slowCsvGz(header = "a,b", members = 32): Buffer {
   const member = gzipSync(Buffer.from("1,2\n".repeat(4 * 1024 * 1024)));
-  return Buffer.concat([gzipSync(Buffer.from(`${header}\n`)), ...Array.from({ length: 32 }, () => member)]);
+  return Buffer.concat([gzipSync(Buffer.from(`${header}\n`)), ...Array.from({ length: members }, () => member)]);
 }
