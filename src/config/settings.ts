@@ -266,7 +266,7 @@ export const SETTINGS = {
   graphqlExecutor: variable("GRAPHQL_EXECUTOR", oneOf(["jit", "graphql-js"]), {
     meaning:
       "`jit`: a query document sent more than once is compiled (graphql-jit) and run compiled from then on; mutations, first requests and the documents where the two differ run in graphql-js, and Apollo still parses, validates, limits and formats every one. `graphql-js`: every operation in graphql-js",
-    default: "graphql-js",
+    default: "jit",
   }),
   /** What one request may ask for; everything over is refused before it executes. */
   limits: {

@@ -4,7 +4,7 @@ import { type CompiledQuery, compileQuery, isCompiledQuery } from "graphql-jit";
 import { jitRefusal } from "./fast-executor-guard.js";
 
 /**
- * The faster path for known documents (GRAPHQL_EXECUTOR=jit): query documents compiled once
+ * The faster path for known documents (the default; GRAPHQL_EXECUTOR=graphql-js turns it off): query documents compiled once
  * by graphql-jit into a function, then run by it on every later request of the same document.
  *
  * It plugs in where Apollo runs a document (its `gateway` interface, whose executor is given
