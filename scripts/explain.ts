@@ -482,6 +482,10 @@ async function sentBy(call: (db: Queryable) => Promise<unknown>): Promise<{ sql:
       sent.push({ sql: text, params: [...(params ?? [])] as Param[] });
       return [{}] as Row[];
     },
+    async queryArrays(text: string, params?: readonly unknown[]) {
+      sent.push({ sql: text, params: [...(params ?? [])] as Param[] });
+      return [];
+    },
   };
   await call(recorder);
   if (sent.length !== 1) throw new Error(`explain: a store call sent ${sent.length} statements, expected one`);

@@ -132,6 +132,11 @@ async function drive(pool: pg.Pool, work: SqlWork, concurrency: number, seconds:
       const result = await client.query(text, params as unknown[] | undefined);
       return result.rows as Row[];
     },
+    async queryArrays(text: string, params?: readonly unknown[]) {
+      statements += 1;
+      const result = await client.query({ text, values: params as unknown[] | undefined, rowMode: "array" });
+      return result.rows as unknown[][];
+    },
   });
   const db: SqlDb = {
     ...on(pool),

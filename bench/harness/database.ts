@@ -161,7 +161,10 @@ const SESSION_LIFETIMES = { refreshTokenTtlSeconds: 86_400, refreshReuseInterval
 export async function signIn(database: BenchDatabase, secret: string, count: number): Promise<Fixtures> {
   const tokens = await createAccessTokens({ secret, signingKey: undefined, ttlSeconds: 3600 });
   const pool = database.pool(1);
-  const db: Queryable = { query: async (text, params) => (await pool.query(text, params as unknown[] | undefined)).rows };
+  const db: Queryable = {
+    query: async (text, params) => (await pool.query(text, params as unknown[] | undefined)).rows,
+    queryArrays: async (text, params) => (await pool.query({ text, values: params as unknown[] | undefined, rowMode: "array" })).rows,
+  };
   try {
     const users = await seededUsers(pool);
     if (users.length < 2 * count + 2) throw new Error(`need at least ${2 * count + 2} users, seeded ${users.length}`);

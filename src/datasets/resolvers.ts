@@ -30,9 +30,9 @@ interface ListArgs {
 
 /**
  * One page of the datasets `filter` covers. What the client selected below decides what
- * the page's statement also reads: `totalCount`, and the owners, unless they can only be
- * the viewer (whose row authentication already put in the loader). Each owner comes on its
- * row, where `Dataset.owner` finds it without a promise or a loader.
+ * the page's statement also reads: `totalCount`, the owners, unless they can only be the
+ * viewer (whose row authentication already put in the loader), and the larger columns. Each
+ * owner comes on its row, where `Dataset.owner` finds it without a promise or a loader.
  */
 async function datasetPage(
   context: Context,
@@ -44,9 +44,13 @@ async function datasetPage(
   const first = checkFirst(args.first);
   const order = args.orderBy ?? "CREATED_AT_DESC";
   const after = args.after == null ? null : decodeDatasetCursor(order, args.after);
+  const shows = (field: string) => isSelected(info, ["nodes", field]) || isSelected(info, ["edges", "node", field]);
   const extras = {
     totalCount: isSelected(info, ["totalCount"]),
-    owners: !onlyOwnedBy(filter.scope, viewer) && (isSelected(info, ["nodes", "owner"]) || isSelected(info, ["edges", "node", "owner"])),
+    owners: !onlyOwnedBy(filter.scope, viewer) && shows("owner"),
+    // The larger columns only when one of their fields is shown (look-ahead is generous: a
+    // field in any fragment counts, so a field shown is never one whose column was not read).
+    columns: { summary: shows("description") || shows("filePath"), card: shows("license") || shows("tags") || shows("readme") },
   };
   const page = await store.listDatasets(context.db, filter, order, after, first + 1, extras);
   return toConnection(

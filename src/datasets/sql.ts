@@ -4,7 +4,9 @@ import type { DatasetOrder } from "../generated/graphql.js";
 import { preparable } from "../db/prepared.js";
 import { accessOf, allows, ownedOrSharedWith, scopeAt, sharedWith } from "../policy/access-sql.js";
 import type { DatasetListScope } from "../policy/dataset-access.js";
-import { prefixedUserColumns } from "../users/sql.js";
+import type { DatasetListRow } from "./rows.js";
+import type { UserRow } from "../users/rows.js";
+import { prefixedUserColumns, USER_ROW_COLUMNS } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
 import { DATASET_COLUMNS as DECLARED } from "./columns.js";
 
@@ -29,12 +31,55 @@ const DATASET_COLUMNS = selectList(DATASET_ROW_COLUMNS);
 /** A list's columns, qualified: the owners' table, joined, has an `id` and times too. */
 export const LIST_COLUMNS = `${selectList(DATASET_ROW_COLUMNS, { table: "datasets" })}, lower(datasets.name) as "sortName"`;
 
+/**
+ * The larger of a dataset's columns, in two groups a list reads only when the client selected
+ * one of their fields (its other columns are small, and it always reads them: the id and the
+ * owner's, which the fields below and the policy use, the name, the visibility, the times and
+ * the sort name, which cursors use). Two groups rather than each column alone, so that the
+ * list statements, each prepared on every connection, stay few: four times as many, not
+ * thirty-two.
+ */
+export interface ListColumnGroups {
+  /** `description` and `filePath`. */
+  summary: boolean;
+  /** `license`, `tags` and `readme`: the card, and the largest. */
+  card: boolean;
+}
+
+type ListedProperty = keyof typeof DATASET_ROW_COLUMNS;
+
+/** Each column's group: a column added to the declaration is a compile error here until it has one. */
+const COLUMN_GROUPS = {
+  id: "always",
+  userId: "always",
+  name: "always",
+  visibility: "always",
+  createdAt: "always",
+  updatedAt: "always",
+  description: "summary",
+  filePath: "summary",
+  license: "card",
+  tags: "card",
+  readme: "card",
+} as const satisfies Record<ListedProperty, "always" | keyof ListColumnGroups>;
+
+const columnsOf = (group: (typeof COLUMN_GROUPS)[ListedProperty]) =>
+  (Object.keys(COLUMN_GROUPS) as ListedProperty[]).filter((property) => COLUMN_GROUPS[property] === group);
+const ALWAYS_LISTED = columnsOf("always");
+const SUMMARY_COLUMNS = columnsOf("summary");
+const CARD_COLUMNS = columnsOf("card");
+
+/** Both groups: what a caller that does not say reads. */
+export const ALL_COLUMNS: ListColumnGroups = { summary: true, card: true };
+
 /** What a list statement reads besides its page, each only when the client selected it. */
 export interface ListExtras {
   /** The filter's count, on every row as "totalCount". */
   totalCount: boolean;
   /** Each dataset's owner, as `UserRow` columns named `owner.id`, `owner.username`, … */
   owners: boolean;
+  /** The larger columns; absent: all of them. */
+  columns?: ListColumnGroups;
 }
 
 /** A list's scope as its statement is written: `DatasetListScope`, with every owner (`all`) apart from one. */
@@ -71,6 +116,18 @@ export interface ListValues {
 export interface ListStatement {
   text: string;
   params(values: ListValues): unknown[];
+}
+
+/**
+ * A list statement, run with `queryArrays`: the row of each array of values, built in one
+ * step by a mapper made for the statement's select list (its owner on it, when read), and
+ * where the count is. A row holds only the columns its statement read: the fields of the
+ * others were not selected, so nothing reads them.
+ */
+export interface ListPageStatement extends ListStatement {
+  row(values: readonly unknown[]): DatasetListRow;
+  /** The index of the count in every row (each holds the same); null when the statement does not read it. */
+  countAt: number | null;
 }
 
 /** Numbers each value the first time a text uses it: `$1`, `$2`, … */
@@ -116,33 +173,52 @@ export const OWNER_PREFIX = "owner.";
  * index in order and looks up one owner per row (a nested loop), so the page keeps its plan
  * and its order.
  */
-function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListShape, limit: number | undefined): ListStatement {
+function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListShape, limit: number | undefined): ListPageStatement {
   const { ref, params } = parameters();
   const comparison = direction === "asc" ? ">" : "<";
   const filter = filterOf(shape, ref);
+  const groups = shape.columns ?? ALL_COLUMNS;
+  const properties: ListedProperty[] = [...ALWAYS_LISTED, ...(groups.summary ? SUMMARY_COLUMNS : []), ...(groups.card ? CARD_COLUMNS : [])];
+  const columns = selectList(Object.fromEntries(properties.map((property) => [property, DATASET_ROW_COLUMNS[property]])), { table: "datasets" });
   const count = shape.totalCount ? `,\n      (select count(*)::int from datasets where ${whereOf(filter)}) as "totalCount"` : "";
   const owner = shape.owners ? `,\n      ${prefixedUserColumns("u", OWNER_PREFIX)}` : "";
   const cursor = shape.after ? [`(${sqlKey}, datasets.id) ${comparison} (${ref("afterKey")}::${sqlKeyType}, ${ref("afterId")}::uuid)`] : [];
   const text = `
-    select ${LIST_COLUMNS}${owner}${count}
+    select ${columns}, lower(datasets.name) as "sortName"${owner}${count}
     from datasets${shape.owners ? " join users u on u.id = datasets.user_id" : ""}
     where ${whereOf([...filter, ...cursor])}
     order by ${sqlKey} ${direction}, datasets.id ${direction}
     limit ${limit ?? `${ref("limit")}::int`}`;
-  return { text: shape.search ? text : preparable(text), params };
+  const listed = [...properties, "sortName"];
+  const ownerProperties = shape.owners ? (Object.keys(USER_ROW_COLUMNS) as Array<keyof UserRow>) : null;
+  const countAt = shape.totalCount ? listed.length + (ownerProperties?.length ?? 0) : null;
+  return { text: shape.search ? text : preparable(text), params, row: rowMapper(listed, ownerProperties), countAt };
 }
 
-const SHAPES: ListShape[] = [false, true].flatMap((totalCount) =>
-  [false, true].flatMap((owners) =>
-    LIST_SCOPES.flatMap((scope) =>
-      [false, true].flatMap((search) =>
-        [false, true].flatMap((limited) => [false, true].map((after) => ({ totalCount, owners, scope, search, limited, after }))),
-      ),
-    ),
-  ),
-);
-const shapeKey = (order: DatasetOrder, shape: ListShape, limit?: number) =>
-  `${order} ${shape.totalCount} ${shape.owners} ${shape.scope} ${shape.search} ${shape.limited ?? false} ${shape.after} ${limit ?? "$"}`;
+/**
+ * The row of a list statement's array of values: its dataset's properties in select-list
+ * order, then its owner's. Every row of one statement is built by the same steps, so they
+ * share one object shape, and the owner needs no second pass over a row read with prefixed
+ * names.
+ */
+function rowMapper(properties: readonly string[], ownerProperties: ReadonlyArray<keyof UserRow> | null) {
+  const width = properties.length;
+  return (values: readonly unknown[]): DatasetListRow => {
+    const row: Record<string, unknown> = {};
+    for (let at = 0; at < width; at++) row[properties[at]!] = values[at];
+    if (ownerProperties) {
+      const owner: Record<string, unknown> = {};
+      for (let at = 0; at < ownerProperties.length; at++) owner[ownerProperties[at]!] = values[width + at];
+      row.owner = owner;
+    }
+    return row as unknown as DatasetListRow;
+  };
+}
+
+const shapeKey = (order: DatasetOrder, shape: ListShape, limit?: number) => {
+  const columns = shape.columns ?? ALL_COLUMNS;
+  return `${order} ${shape.totalCount} ${shape.owners} ${columns.summary} ${columns.card} ${shape.scope} ${shape.search} ${shape.limited ?? false} ${shape.after} ${limit ?? "$"}`;
+};
 
 /**
  * The default page's LIMIT (`first` 20, and one more row) is written into the text. A
@@ -152,19 +228,24 @@ const shapeKey = (order: DatasetOrder, shape: ListShape, limit?: number) =>
  */
 export const DEFAULT_LIST_LIMIT = 21;
 
-/** Every list statement (each order in each shape, with the default LIMIT and with any), written out at start-up from fixed fragments. */
-const DATASET_LISTS = new Map(
-  (Object.entries(ORDERINGS) as Array<[DatasetOrder, Ordering]>).flatMap(([order, ordering]) =>
-    SHAPES.flatMap((shape) => [
-      [shapeKey(order, shape, DEFAULT_LIST_LIMIT), listStatement(ordering, shape, DEFAULT_LIST_LIMIT)] as const,
-      [shapeKey(order, shape), listStatement(ordering, shape, undefined)] as const,
-    ]),
-  ),
-);
+/**
+ * The list statements (each order in each shape and column groups, with the default LIMIT and
+ * with any), written out from fixed fragments when first used: a few thousand in all, of which
+ * a server uses the few its clients ask for.
+ */
+const DATASET_LISTS = new Map<string, ListPageStatement>();
 
 /** The list statement of `order` in `shape` that reads `limit` rows (its params then take that limit). */
-export const datasetList = (order: DatasetOrder, shape: ListShape, limit?: number): ListStatement =>
-  DATASET_LISTS.get(shapeKey(order, shape, limit === DEFAULT_LIST_LIMIT ? limit : undefined))!;
+export function datasetList(order: DatasetOrder, shape: ListShape, limit?: number): ListPageStatement {
+  const fixed = limit === DEFAULT_LIST_LIMIT ? limit : undefined;
+  const key = shapeKey(order, shape, fixed);
+  let statement = DATASET_LISTS.get(key);
+  if (!statement) {
+    statement = listStatement(ORDERINGS[order], shape, fixed);
+    DATASET_LISTS.set(key, statement);
+  }
+  return statement;
+}
 
 /** The count of a filter alone (when a page came back empty, or `totalCount` was not foreseen). */
 const DATASET_COUNTS = new Map(

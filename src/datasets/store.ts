@@ -2,10 +2,8 @@ import type { AuditLog } from "../audit/events.js";
 import type { NullsOptional, WritableRow } from "../db/columns.js";
 import type { Queryable } from "../db/database.js";
 import type { DatasetOrder, DatasetVisibility } from "../generated/graphql.js";
-import { separateCount } from "../graphql/pagination.js";
 import { type DatasetListScope, type DatasetScope, scopeParams } from "../policy/dataset-access.js";
 import { containsPattern } from "../common/search.js";
-import { type PrefixedUserRow, separateUser } from "../users/rows.js";
 import type { DATASET_COLUMNS } from "./columns.js";
 import type { DatasetCursor } from "./ordering.js";
 import type { DatasetListRow, DatasetRow } from "./rows.js";
@@ -28,9 +26,6 @@ export interface DatasetPage {
   totalCount: number | null;
 }
 
-/** A row of a list statement; the owner's columns and "totalCount" come only when asked for. */
-type ListedRow = DatasetListRow & PrefixedUserRow<typeof sql.OWNER_PREFIX> & { totalCount: number };
-
 /** One page in `order`, with the `extras` asked for read in the same statement. */
 export async function listDatasets(
   db: Queryable,
@@ -44,20 +39,22 @@ export async function listDatasets(
   const only = filter.only ?? null;
   const shape = { ...extras, scope: sql.listScope(filter.scope), search: pattern !== null, limited: only !== null, after: after !== null };
   const statement = sql.datasetList(order, shape, limit);
-  const listed = await db.query<ListedRow>(
+  const listed = await db.queryArrays(
     statement.text,
     statement.params({ subject: scopeSubject(filter.scope), pattern, only, afterKey: after?.key ?? null, afterId: after?.id ?? null, limit }),
   );
-  const { rows, totalCount } = extras.totalCount ? separateCount(listed, after === null) : { rows: listed, totalCount: null };
-  if (!extras.owners) return { rows, totalCount };
-  return {
-    rows: rows.map((row) => {
-      const { user, rest } = separateUser(row, sql.OWNER_PREFIX);
-      rest.owner = user;
-      return rest;
-    }),
-    totalCount,
-  };
+  return { rows: listed.map(statement.row), totalCount: countOf(listed, statement.countAt, after === null) };
+}
+
+/**
+ * The count a page was read with (every row holds it): none when the statement did not read
+ * it; an empty page brings none either, which on a first page means 0 and after a cursor is
+ * unknown (null: counted on demand), as `separateCount` says.
+ */
+function countOf(listed: readonly unknown[][], countAt: number | null, firstPage: boolean): number | null {
+  if (countAt === null) return null;
+  if (listed.length === 0) return firstPage ? 0 : null;
+  return listed[0]![countAt] as number;
 }
 
 /** A list's first parameter: the owner (null: every owner), or the user the datasets are shared with. */

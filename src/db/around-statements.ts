@@ -11,10 +11,12 @@ export function aroundStatements(database: Database, around: AroundStatement): D
   return {
     engine: database.engine,
     query: (text, params) => around(() => database.query(text, params)),
+    queryArrays: (text, params) => around(() => database.queryArrays(text, params)),
     transaction: (work) =>
       database.transaction((tx) => {
         const wrapped: Transaction = {
           query: (text, params) => around(() => tx.query(text, params)),
+          queryArrays: (text, params) => around(() => tx.queryArrays(text, params)),
           script: (sql) => around(() => tx.script(sql)),
           afterCommit: (callback) => tx.afterCommit(callback),
         };

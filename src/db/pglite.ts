@@ -45,12 +45,20 @@ export async function openPglite(dataDir: string | undefined, options: PgliteOpt
       const result = await engine.query<Row>(text, params as unknown[] | undefined);
       return result.rows;
     },
+    async queryArrays(text: string, params?: readonly unknown[]) {
+      const result = await engine.query<unknown[]>(text, params as unknown[] | undefined, { rowMode: "array" });
+      return result.rows;
+    },
     async transaction<T>(work: (tx: Transaction) => Promise<T>) {
       return withAfterCommit((afterCommit) =>
         engine.transaction(async (inner) =>
           work({
             async query<Row>(text: string, params?: readonly unknown[]) {
               const result = await inner.query<Row>(text, params as unknown[] | undefined);
+              return result.rows;
+            },
+            async queryArrays(text: string, params?: readonly unknown[]) {
+              const result = await inner.query<unknown[]>(text, params as unknown[] | undefined, { rowMode: "array" });
               return result.rows;
             },
             async script(sql: string) {

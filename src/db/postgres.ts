@@ -119,19 +119,20 @@ export function openPostgres(options: PostgresOptions): Database {
   pool.on("error", (error) => options.logger?.warn({ err: error }, "idle database connection failed"));
   let prepared = options.preparedStatements ?? false;
 
-  const query = async <Row>(text: string, params?: readonly unknown[]): Promise<Row[]> => {
+  const run = async (text: string, params: readonly unknown[] | undefined, arrays: boolean): Promise<unknown[]> => {
     const name = prepared ? preparedName(text) : undefined;
     const values = params as unknown[] | undefined;
     try {
       // pool.query releases the client with the error, so a broken connection leaves the pool.
-      const result = await pool.query(name ? { name, text, values } : { text, values });
-      return result.rows as Row[];
+      const config = name ? { name, text, values } : { text, values };
+      const result = arrays ? await pool.query({ ...config, rowMode: "array" }) : await pool.query(config);
+      return result.rows;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (name && typeof code === "string" && LOST_STATEMENT.has(code)) {
         if (prepared) options.logger?.warn({ code }, "prepared statements off: a server connection lost one (a transaction pooler in between?)");
         prepared = false;
-        return query<Row>(text, params);
+        return run(text, params, arrays);
       }
       throw unavailableOr(error);
     }
@@ -139,7 +140,8 @@ export function openPostgres(options: PostgresOptions): Database {
 
   return {
     engine: "postgres",
-    query,
+    query: async <Row>(text: string, params?: readonly unknown[]) => (await run(text, params, false)) as Row[],
+    queryArrays: async (text: string, params?: readonly unknown[]) => (await run(text, params, true)) as unknown[][],
     transaction: <T>(work: (tx: Transaction) => Promise<T>) => withAfterCommit((afterCommit) => transaction(work, afterCommit)),
     async close() {
       await pool.end();
@@ -164,9 +166,9 @@ export function openPostgres(options: PostgresOptions): Database {
       broken ??= error;
     };
     client.on("error", onError);
-    const run = async (config: pg.QueryConfig & { query_timeout?: number }) => {
+    const run = async (config: (pg.QueryConfig | pg.QueryArrayConfig) & { query_timeout?: number }) => {
       try {
-        return await client.query(config);
+        return await client.query(config as pg.QueryConfig);
       } catch (error) {
         if (isConnectionError(error)) broken ??= error as Error;
         throw unavailableOr(error);
@@ -178,6 +180,10 @@ export function openPostgres(options: PostgresOptions): Database {
         async query<Row>(text: string, params?: readonly unknown[]) {
           const result = await run({ text, values: params as unknown[] | undefined });
           return result.rows as Row[];
+        },
+        async queryArrays(text: string, params?: readonly unknown[]) {
+          const result = await run({ text, values: params as unknown[] | undefined, rowMode: "array" });
+          return result.rows as unknown[][];
         },
         async script(sql: string) {
           await run({ text: sql, query_timeout: NO_TIMEOUT_MS });
