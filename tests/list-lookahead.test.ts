@@ -240,4 +240,43 @@ describe("lists read totalCount and owners with the page", () => {
     const pagesOnly = await server.graphql(PAGES_ONLY, { s: word }, { token: admin.token });
     expect(again.statements).toBe(pagesOnly.statements);
   });
+  it("reads the larger columns a selection shows, through fragments and aliases, and leaves none shown empty", async () => {
+    const owner = await createUser(server);
+    const card = {
+      description: "rain by hour",
+      filePath: "/data/rain.csv",
+      license: "CC-BY-4.0",
+      tags: ["rain", "hourly"],
+      readme: "# Rain\nBy hour.",
+    };
+    const dataset = await createDataset(server, owner, card);
+    const FIELDS = "id name description filePath license tags readme visibility createdAt updatedAt";
+    const whole = ok(await server.graphql(`query($id: ID!) { dataset(id: $id) { ${FIELDS} } }`, { id: dataset.id }, { token: owner.token })).dataset;
+    expect(whole).toMatchObject(card);
+    // Each selection names one field of a group, in a way the look-ahead must follow; every
+    // field it shows must be the dataset's own, never a null for a column not read. Each
+    // is sent twice: the compiled path runs a document from its second request.
+    const selections = [
+      "nodes { id name }",
+      "nodes { id about: description }",
+      "edges { node { ...Card } } fragment Card on Dataset { id tags }",
+      "nodes { ... on Dataset { id readme } }",
+      "nodes { id filePath createdAt updatedAt visibility }",
+      "edges { node { id license } } nodes { ...All } fragment All on Dataset { id name description filePath license tags readme visibility createdAt updatedAt }",
+    ];
+    for (const selection of selections) {
+      const [body, fragments = ""] = selection.split(" fragment ");
+      const document = `query { datasets(first: 5) { ${body} } } ${fragments ? `fragment ${fragments}` : ""}`;
+      for (const _time of [1, 2]) {
+        const page = ok(await server.graphql(document, undefined, { token: owner.token })).datasets;
+        const nodes = [...(page.nodes ?? []), ...(page.edges ?? []).map((edge: { node: UntypedData }) => edge.node)];
+        expect(nodes.length).toBeGreaterThan(0);
+        for (const node of nodes) {
+          for (const [field, value] of Object.entries(node)) {
+            expect(value, `${field} in ${selection}`).toEqual(field === "about" ? whole.description : whole[field]);
+          }
+        }
+      }
+    }
+  });
 });
