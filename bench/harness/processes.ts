@@ -1,15 +1,16 @@
 /**
- * The processes under test: the real server (`src/main.ts`, as `npm start` runs it, but as
- * `node --import tsx` so that its pid is the server's own, for RSS and --cpu-prof), and any
- * other child a part starts (the API part's bare route, the PostGraphile peer). Each is
- * stopped at the end, also on Ctrl-C.
+ * The processes under test: the real server as `npm start` runs it (the build in dist/, made
+ * first when it is stale by the script `npm start` runs before it), but started as `node
+ * dist/main.js` so that its pid is the server's own, for RSS and --cpu-prof; and any other
+ * child a part starts (the API part's bare route, the PostGraphile peer). Each is stopped at
+ * the end, also on Ctrl-C.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { onCleanup, sleep } from "./lifecycle.js";
 import { ROOT } from "./paths.js";
-import { SERVER_ENTRY } from "./product.js";
+import { BUILD_SCRIPT, SERVER_ENTRY } from "./product.js";
 
 export interface ChildServer {
   pid: number;
@@ -63,16 +64,27 @@ export function apiServerEnvironment(options: ApiServerOptions, port: number): R
 }
 
 export async function startApiServer(options: ApiServerOptions): Promise<ChildServer> {
+  buildServer(options.checkout ?? ROOT);
   const port = await freePort();
   const profiling = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
   return startChild({
     label: "server",
-    args: [...(options.nodeOptions ?? []), ...profiling, "--import", "tsx", SERVER_ENTRY],
+    args: [...(options.nodeOptions ?? []), ...profiling, SERVER_ENTRY],
     env: apiServerEnvironment(options, port),
     port,
     cwd: options.checkout,
     ...(options.node ? { command: options.node } : {}),
   });
+}
+
+/**
+ * Builds `checkout`'s dist/ from its src/ unless it is current (what `npm start` does first):
+ * the server measured is the compiled JavaScript production runs, not a TypeScript loader's
+ * output (tsx names every function it creates at run time, which costs per closure).
+ */
+function buildServer(checkout: string): void {
+  const build = spawnSync(process.execPath, [BUILD_SCRIPT], { cwd: checkout, encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`building the server in ${checkout} failed:\n${build.stdout}${build.stderr}`);
 }
 
 export interface ChildSpec {

@@ -24,8 +24,10 @@ export { openPostgres } from "../../src/db/postgres.js";
 export { createSession } from "../../src/sessions/store.js";
 export { findCredentialsByEmail } from "../../src/users/store.js";
 
-/** The server's entry point, relative to a checkout (run as `node --import tsx <entry>`). */
-export const SERVER_ENTRY = "src/main.ts";
+/** The server's entry point, relative to a checkout: the build `npm start` runs. */
+export const SERVER_ENTRY = "dist/main.js";
+/** What `npm start` runs first, relative to a checkout: builds dist/ from src/ when stale. */
+export const BUILD_SCRIPT = "scripts/ensure-build.mjs";
 
 /** The throttle's settings, as the server reads them from its configuration. */
 export type ThrottleSettings = Parameters<typeof createThrottle>[1];
