@@ -31,6 +31,20 @@ const WITH_PORT = /^\[([^\]]+)\](?::\d{1,5})?$|^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5
  */
 export function normaliseAddress(text: string | undefined): string | undefined {
   if (text === undefined || text.length > MAX_ADDRESS_TEXT) return undefined;
+  // Every request asks, mostly for the few addresses it has seen: each answer is kept.
+  const known = normalised.get(text);
+  if (known !== undefined || normalised.has(text)) return known;
+  if (normalised.size >= MAX_KEPT_ADDRESSES) normalised.clear();
+  const answer = normalise(text);
+  normalised.set(text, answer);
+  return answer;
+}
+
+/** Addresses as written, and their canonical form (undefined: not an address); emptied when full. */
+const normalised = new Map<string, string | undefined>();
+const MAX_KEPT_ADDRESSES = 4096;
+
+function normalise(text: string): string | undefined {
   const trimmed = text.trim();
   const bare = WITH_PORT.exec(trimmed)?.slice(1).find(Boolean) ?? trimmed;
   const withoutZone = bare.replace(/%.*$/, "");
