@@ -279,4 +279,33 @@ describe("lists read totalCount and owners with the page", () => {
       }
     }
   });
+
+  it("reads the owner's account columns only for a selection that shows one, and shows each right", async () => {
+    const owner = await createUser(server);
+    const dataset = await createDataset(server, owner);
+    const OWNER = "id username email role active createdAt updatedAt";
+    const single = `query($id: ID!) { dataset(id: $id) { owner { ${OWNER} } } }`;
+    const whole = ok(await server.graphql(single, { id: dataset.id }, { token: admin.token })).dataset.owner;
+    expect(whole).toMatchObject({ id: owner.id, role: "USER", active: true });
+    const selections = [
+      "nodes { id owner { id username } }",
+      "nodes { id owner { email } }",
+      "edges { node { owner { ...Account } } } fragment Account on User { id role }",
+      "nodes { owner { ... on User { active createdAt } } }",
+      "edges { node { owner { updatedAt } } }",
+      `nodes { owner { ${OWNER} } }`,
+    ];
+    for (const selection of selections) {
+      const [body, fragments = ""] = selection.split(" fragment ");
+      const document = `query($o: ID) { adminDatasets(first: 5, filter: { ownerId: $o }) { ${body} } } ${fragments ? `fragment ${fragments}` : ""}`;
+      for (const _time of [1, 2]) {
+        const page = ok(await server.graphql(document, { o: owner.id }, { token: admin.token })).adminDatasets;
+        const owners = [...(page.nodes ?? []), ...(page.edges ?? []).map((edge: { node: UntypedData }) => edge.node)].map((node) => node.owner);
+        expect(owners.length).toBeGreaterThan(0);
+        for (const shown of owners) {
+          for (const [field, value] of Object.entries(shown)) expect(value, `${field} in ${selection}`).toEqual(whole[field]);
+        }
+      }
+    }
+  });
 });

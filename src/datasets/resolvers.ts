@@ -44,13 +44,17 @@ async function datasetPage(
   const first = checkFirst(args.first);
   const order = args.orderBy ?? "CREATED_AT_DESC";
   const after = args.after == null ? null : decodeDatasetCursor(order, args.after);
-  const shows = (field: string) => isSelected(info, ["nodes", field]) || isSelected(info, ["edges", "node", field]);
+  const shows = (...path: string[]) => isSelected(info, ["nodes", ...path]) || isSelected(info, ["edges", "node", ...path]);
   const extras = {
     totalCount: isSelected(info, ["totalCount"]),
     owners: !onlyOwnedBy(filter.scope, viewer) && shows("owner"),
     // The larger columns only when one of their fields is shown (look-ahead is generous: a
     // field in any fragment counts, so a field shown is never one whose column was not read).
-    columns: { summary: shows("description") || shows("filePath"), card: shows("license") || shows("tags") || shows("readme") },
+    columns: {
+      summary: shows("description") || shows("filePath"),
+      card: shows("license") || shows("tags") || shows("readme"),
+      ownerAccount: ["role", "active", "createdAt", "updatedAt"].some((field) => shows("owner", field)),
+    },
   };
   const page = await store.listDatasets(context.db, filter, order, after, first + 1, extras);
   return toConnection(

@@ -8,7 +8,10 @@ import type { DatasetColumnsRow } from "./columns.js";
  * `columns.ts`; `owner` is resolved from `userId`.
  */
 export interface DatasetRow extends DatasetColumnsRow {
-  /** The owner's row, when it was read in the same statement (admin lists). */
+  /**
+   * The owner's row, when it was read in the same statement (admin lists): with only the
+   * columns the selection below showed (`ListColumnGroups` in sql.ts).
+   */
   owner?: UserRow;
   /** The viewer's access to it, when the statement that read it worked it out (`dataset(id)`). */
   access?: DatasetAccess;

@@ -6,7 +6,7 @@ import { accessOf, allows, ownedOrSharedWith, scopeAt, sharedWith } from "../pol
 import type { DatasetListScope } from "../policy/dataset-access.js";
 import type { DatasetListRow } from "./rows.js";
 import type { UserRow } from "../users/rows.js";
-import { prefixedUserColumns, USER_ROW_COLUMNS } from "../users/sql.js";
+import { USER_ROW_COLUMNS } from "../users/sql.js";
 import { ORDERINGS, type Ordering } from "./ordering.js";
 import { DATASET_COLUMNS as DECLARED } from "./columns.js";
 
@@ -44,6 +44,11 @@ export interface ListColumnGroups {
   summary: boolean;
   /** `license`, `tags` and `readme`: the card, and the largest. */
   card: boolean;
+  /**
+   * When the owners are read: their `role`, `active` and times besides the `id`, `username`
+   * and `email` always read (a `User` without them is what a page of owners' names needs).
+   */
+  ownerAccount?: boolean;
 }
 
 type ListedProperty = keyof typeof DATASET_ROW_COLUMNS;
@@ -69,8 +74,12 @@ const ALWAYS_LISTED = columnsOf("always");
 const SUMMARY_COLUMNS = columnsOf("summary");
 const CARD_COLUMNS = columnsOf("card");
 
-/** Both groups: what a caller that does not say reads. */
-export const ALL_COLUMNS: ListColumnGroups = { summary: true, card: true };
+/** Every group: what a caller that does not say reads. */
+export const ALL_COLUMNS: ListColumnGroups = { summary: true, card: true, ownerAccount: true };
+
+/** The owner's columns a list always reads when it reads owners, and those of `ownerAccount`. */
+const OWNER_ALWAYS: ReadonlyArray<keyof UserRow> = ["id", "username", "email"];
+const OWNER_ACCOUNT = (Object.keys(USER_ROW_COLUMNS) as Array<keyof UserRow>).filter((property) => !OWNER_ALWAYS.includes(property));
 
 /** What a list statement reads besides its page, each only when the client selected it. */
 export interface ListExtras {
@@ -181,7 +190,10 @@ function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListS
   const properties: ListedProperty[] = [...ALWAYS_LISTED, ...(groups.summary ? SUMMARY_COLUMNS : []), ...(groups.card ? CARD_COLUMNS : [])];
   const columns = selectList(Object.fromEntries(properties.map((property) => [property, DATASET_ROW_COLUMNS[property]])), { table: "datasets" });
   const count = shape.totalCount ? `,\n      (select count(*)::int from datasets where ${whereOf(filter)}) as "totalCount"` : "";
-  const owner = shape.owners ? `,\n      ${prefixedUserColumns("u", OWNER_PREFIX)}` : "";
+  const ownerProperties = shape.owners ? [...OWNER_ALWAYS, ...((groups.ownerAccount ?? true) ? OWNER_ACCOUNT : [])] : null;
+  const owner = ownerProperties
+    ? `,\n      ${selectList(Object.fromEntries(ownerProperties.map((property) => [property, USER_ROW_COLUMNS[property]])), { table: "u", prefix: OWNER_PREFIX })}`
+    : "";
   const cursor = shape.after ? [`(${sqlKey}, datasets.id) ${comparison} (${ref("afterKey")}::${sqlKeyType}, ${ref("afterId")}::uuid)`] : [];
   const text = `
     select ${columns}, lower(datasets.name) as "sortName"${owner}${count}
@@ -190,7 +202,6 @@ function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListS
     order by ${sqlKey} ${direction}, datasets.id ${direction}
     limit ${limit ?? `${ref("limit")}::int`}`;
   const listed = [...properties, "sortName"];
-  const ownerProperties = shape.owners ? (Object.keys(USER_ROW_COLUMNS) as Array<keyof UserRow>) : null;
   const countAt = shape.totalCount ? listed.length + (ownerProperties?.length ?? 0) : null;
   return { text: shape.search ? text : preparable(text), params, row: rowMapper(listed, ownerProperties), countAt };
 }
@@ -217,7 +228,7 @@ function rowMapper(properties: readonly string[], ownerProperties: ReadonlyArray
 
 const shapeKey = (order: DatasetOrder, shape: ListShape, limit?: number) => {
   const columns = shape.columns ?? ALL_COLUMNS;
-  return `${order} ${shape.totalCount} ${shape.owners} ${columns.summary} ${columns.card} ${shape.scope} ${shape.search} ${shape.limited ?? false} ${shape.after} ${limit ?? "$"}`;
+  return `${order} ${shape.totalCount} ${shape.owners} ${columns.summary} ${columns.card} ${shape.owners && (columns.ownerAccount ?? true)} ${shape.scope} ${shape.search} ${shape.limited ?? false} ${shape.after} ${limit ?? "$"}`;
 };
 
 /**
