@@ -1,7 +1,8 @@
 /**
  * The processes under test: the real server as `npm start` runs it (the build in dist/, made
- * first when it is stale by the script `npm start` runs before it), but started as `node
- * dist/main.js` so that its pid is the server's own, for RSS and --cpu-prof; and any other
+ * first when it is stale by the script `npm start` runs before it, and the node options of
+ * the start script), but started by node itself so that its pid is the server's own, for RSS
+ * and --cpu-prof; and any other
  * child a part starts (the API part's bare route, the PostGraphile peer). Each is stopped at
  * the end, also on Ctrl-C.
  */
@@ -10,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { onCleanup, sleep } from "./lifecycle.js";
 import { ROOT } from "./paths.js";
-import { BUILD_SCRIPT, SERVER_ENTRY } from "./product.js";
+import { BUILD_SCRIPT, SERVER_ENTRY, startNodeOptions } from "./product.js";
 
 export interface ChildServer {
   pid: number;
@@ -69,7 +70,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ChildSe
   const profiling = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
   return startChild({
     label: "server",
-    args: [...(options.nodeOptions ?? []), ...profiling, SERVER_ENTRY],
+    args: [...startNodeOptions(options.checkout ?? ROOT), ...(options.nodeOptions ?? []), ...profiling, SERVER_ENTRY],
     env: apiServerEnvironment(options, port),
     port,
     cwd: options.checkout,

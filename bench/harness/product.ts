@@ -8,6 +8,8 @@
  *
  * The server itself runs as a child process from SERVER_ENTRY (harness/processes.ts).
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createThrottle } from "../../src/auth/throttle.js";
 
 export { createAuditLog } from "../../src/audit/events.js";
@@ -26,6 +28,18 @@ export { findCredentialsByEmail } from "../../src/users/store.js";
 
 /** The server's entry point, relative to a checkout: the build `npm start` runs. */
 export const SERVER_ENTRY = "dist/main.js";
+
+/**
+ * The options `npm start` gives node before the entry point (package.json's start script,
+ * `node <options> dist/main.js`), so that the server measured runs as production starts it.
+ */
+export function startNodeOptions(checkout: string): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(checkout, "package.json"), "utf8")) as { scripts: Record<string, string> };
+  const words = scripts.start?.trim().split(/\s+/) ?? [];
+  if (words[0] !== "node" || words.at(-1) !== SERVER_ENTRY)
+    throw new Error(`${checkout}: npm start is not "node … ${SERVER_ENTRY}": ${scripts.start}`);
+  return words.slice(1, -1);
+}
 /** What `npm start` runs first, relative to a checkout: builds dist/ from src/ when stale. */
 export const BUILD_SCRIPT = "scripts/ensure-build.mjs";
 
