@@ -1,4 +1,4 @@
-import type { GraphQLResolveInfo } from "graphql";
+import type { FieldNode, GraphQLResolveInfo } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../graphql/context.js";
 import { notFound } from "../common/errors.js";
@@ -18,6 +18,7 @@ import { decodeDatasetCursor, encodeDatasetCursor } from "./ordering.js";
 import { findReadableDataset } from "./readable.js";
 import type { DatasetConnectionModel } from "./rows.js";
 import type { DatasetRow } from "./rows.js";
+import type { ListColumnGroups } from "./sql.js";
 import * as store from "./store.js";
 
 /** Access to these resolvers is decided in src/policy/field-rules.ts; scopes come from src/policy/dataset-access.ts. */
@@ -44,18 +45,8 @@ async function datasetPage(
   const first = checkFirst(args.first);
   const order = args.orderBy ?? "CREATED_AT_DESC";
   const after = args.after == null ? null : decodeDatasetCursor(order, args.after);
-  const shows = (...path: string[]) => isSelected(info, ["nodes", ...path]) || isSelected(info, ["edges", "node", ...path]);
-  const extras = {
-    totalCount: isSelected(info, ["totalCount"]),
-    owners: !onlyOwnedBy(filter.scope, viewer) && shows("owner"),
-    // The larger columns only when one of their fields is shown (look-ahead is generous: a
-    // field in any fragment counts, so a field shown is never one whose column was not read).
-    columns: {
-      summary: shows("description") || shows("filePath"),
-      card: shows("license") || shows("tags") || shows("readme"),
-      ownerAccount: ["role", "active", "createdAt", "updatedAt"].some((field) => shows("owner", field)),
-    },
-  };
+  const shown = listSelection(info);
+  const extras = { totalCount: shown.totalCount, owners: !onlyOwnedBy(filter.scope, viewer) && shown.owner, columns: shown.columns };
   const page = await store.listDatasets(context.db, filter, order, after, first + 1, extras);
   return toConnection(
     page.rows,
@@ -65,6 +56,40 @@ async function datasetPage(
     totalCountFrom(page.totalCount, () => store.countDatasets(context.db, filter)),
   );
 }
+
+/** What the selection below a list shows that its statement may read with the page. */
+interface ListSelection {
+  totalCount: boolean;
+  owner: boolean;
+  columns: ListColumnGroups;
+}
+
+/**
+ * What the selection below a list field shows. The answer is fixed with the document, so it
+ * is worked out once per field node (a document Apollo keeps parsed comes back as the same
+ * nodes) rather than in a score of look-ups on every request.
+ */
+function listSelection(info: GraphQLResolveInfo): ListSelection {
+  const node = info.fieldNodes.length === 1 ? info.fieldNodes[0]! : undefined;
+  const known = node && listSelections.get(node);
+  if (known) return known;
+  const shows = (...path: string[]) => isSelected(info, ["nodes", ...path]) || isSelected(info, ["edges", "node", ...path]);
+  const selection: ListSelection = {
+    totalCount: isSelected(info, ["totalCount"]),
+    owner: shows("owner"),
+    // The larger columns only when one of their fields is shown (look-ahead is generous: a
+    // field in any fragment counts, so a field shown is never one whose column was not read).
+    columns: {
+      summary: shows("description") || shows("filePath"),
+      card: shows("license") || shows("tags") || shows("readme"),
+      ownerAccount: ["role", "active", "createdAt", "updatedAt"].some((field) => shows("owner", field)),
+    },
+  };
+  if (node) listSelections.set(node, selection);
+  return selection;
+}
+
+const listSelections = new WeakMap<FieldNode, ListSelection>();
 
 /** True when every dataset the scope covers is the viewer's own. */
 const onlyOwnedBy = (scope: store.DatasetListFilter["scope"], viewer: Viewer) => scope.kind === "owner" && scope.ownerId === viewer.id;
