@@ -35,9 +35,9 @@ export const LIST_COLUMNS = `${selectList(DATASET_ROW_COLUMNS, { table: "dataset
  * The larger of a dataset's columns, in two groups a list reads only when the client selected
  * one of their fields (its other columns are small, and it always reads them: the id and the
  * owner's, which the fields below and the policy use, the name, the visibility, the times and
- * the sort name, which cursors use). Two groups rather than each column alone, so that the
- * list statements, each prepared on every connection, stay few: four times as many, not
- * thirty-two.
+ * the sort name, which cursors use), and, for the owners, a third. Groups rather than each
+ * column alone, so that the list statements, each prepared on every connection, stay few: at
+ * most eight times as many, not hundreds of times.
  */
 export interface ListColumnGroups {
   /** `description` and `filePath`. */

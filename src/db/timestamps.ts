@@ -27,9 +27,11 @@ export function isoTimestamp(text: string): IsoTime {
     text.endsWith("+00") &&
     (length === 22 || text.charCodeAt(19) === 46)
   ) {
+    // Three digits or more (every row of a list brings two or more of these): two slices.
+    if (length >= 26) return `${text.slice(0, 10)}T${text.slice(11, 23)}Z`;
+    // Fewer (PostgreSQL drops a fraction's trailing zeros): padded to milliseconds.
     const fraction = length === 22 ? "" : text.slice(20, length - 3);
-    const milliseconds = fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, "0");
-    return `${text.slice(0, 10)}T${text.slice(11, 19)}.${milliseconds}Z`;
+    return `${text.slice(0, 10)}T${text.slice(11, 19)}.${fraction.padEnd(3, "0")}Z`;
   }
   const date = parseAsDate(text);
   if (date instanceof Date && !Number.isNaN(date.getTime())) return date.toISOString();
