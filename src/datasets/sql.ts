@@ -1,5 +1,5 @@
 import { auditedStatement } from "../audit/events.js";
-import { columnMap, insertParts, propertyList, selectList, setList, updateParts, type WritableRow } from "../db/columns.js";
+import { type ColumnMap, columnMap, insertParts, propertyList, selectList, setList, updateParts, type WritableRow } from "../db/columns.js";
 import type { DatasetOrder } from "../generated/graphql.js";
 import { preparable } from "../db/prepared.js";
 import { accessOf, allows, ownedOrSharedWith, scopeAt, sharedWith } from "../policy/access-sql.js";
@@ -188,12 +188,10 @@ function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListS
   const filter = filterOf(shape, ref);
   const groups = shape.columns ?? ALL_COLUMNS;
   const properties: ListedProperty[] = [...ALWAYS_LISTED, ...(groups.summary ? SUMMARY_COLUMNS : []), ...(groups.card ? CARD_COLUMNS : [])];
-  const columns = selectList(Object.fromEntries(properties.map((property) => [property, DATASET_ROW_COLUMNS[property]])), { table: "datasets" });
+  const columns = selectList(pick(DATASET_ROW_COLUMNS, properties), { table: "datasets" });
   const count = shape.totalCount ? `,\n      (select count(*)::int from datasets where ${whereOf(filter)}) as "totalCount"` : "";
   const ownerProperties = shape.owners ? [...OWNER_ALWAYS, ...((groups.ownerAccount ?? true) ? OWNER_ACCOUNT : [])] : null;
-  const owner = ownerProperties
-    ? `,\n      ${selectList(Object.fromEntries(ownerProperties.map((property) => [property, USER_ROW_COLUMNS[property]])), { table: "u", prefix: OWNER_PREFIX })}`
-    : "";
+  const owner = ownerProperties ? `,\n      ${selectList(pick(USER_ROW_COLUMNS, ownerProperties), { table: "u", prefix: OWNER_PREFIX })}` : "";
   const cursor = shape.after ? [`(${sqlKey}, datasets.id) ${comparison} (${ref("afterKey")}::${sqlKeyType}, ${ref("afterId")}::uuid)`] : [];
   const text = `
     select ${columns}, lower(datasets.name) as "sortName"${owner}${count}
@@ -205,6 +203,10 @@ function listStatement({ sqlKey, sqlKeyType, direction }: Ordering, shape: ListS
   const countAt = shape.totalCount ? listed.length + (ownerProperties?.length ?? 0) : null;
   return { text: shape.search ? text : preparable(text), params, row: rowMapper(listed, ownerProperties), countAt };
 }
+
+/** The entries of `columns` for `properties`, in their order: a select list of some of a table's columns. */
+const pick = <Property extends string>(columns: ColumnMap<Property>, properties: readonly Property[]): ColumnMap<Property> =>
+  Object.fromEntries(properties.map((property) => [property, columns[property]])) as ColumnMap<Property>;
 
 /**
  * The row of a list statement's array of values: its dataset's properties in select-list

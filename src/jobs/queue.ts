@@ -100,33 +100,57 @@ const ALREADY_MADE = new Set(["23505", "42P06", "42P07", "42710"]);
  * there and its migration has nothing to do.
  */
 async function startBoss(database: Database, schema: string): Promise<PgBoss> {
+  return againAfterRace(
+    3,
+    ALREADY_MADE,
+    (attempt) => 200 * attempt,
+    async () => {
+      const boss = new PgBoss({
+        db: bossDb(database),
+        schema,
+        supervise: true,
+        schedule: false,
+        migrate: true,
+        maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
+        // Completed and failed jobs are kept a week, for operators to look at (docs/previews.md).
+        archiveCompletedAfterSeconds: 7 * 86400,
+      });
+      // Errors of its own timers (a maintenance round while the database is away): the next round tries again.
+      boss.on("error", () => {});
+      try {
+        await boss.start();
+        return boss;
+      } catch (error) {
+        await boss.stop({ graceful: false, wait: true, close: false }).catch(() => {});
+        throw error;
+      }
+    },
+  );
+}
+
+/**
+ * Runs `work` until it succeeds, again after a pause while it fails with one of `codes` (the
+ * loser's side of a race with another instance starting), at most `attempts` times in all.
+ */
+async function againAfterRace<T>(
+  attempts: number,
+  codes: ReadonlySet<string>,
+  pauseMs: (attempt: number) => number,
+  work: () => Promise<T>,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const boss = new PgBoss({
-      db: bossDb(database),
-      schema,
-      supervise: true,
-      schedule: false,
-      migrate: true,
-      maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
-      // Completed and failed jobs are kept a week, for operators to look at (docs/previews.md).
-      archiveCompletedAfterSeconds: 7 * 86400,
-    });
-    // Errors of its own timers (a maintenance round while the database is away): the next round tries again.
-    boss.on("error", () => {});
     try {
-      await boss.start();
-      return boss;
+      return await work();
     } catch (error) {
-      await boss.stop({ graceful: false, wait: true, close: false }).catch(() => {});
       const code = (error as { code?: unknown }).code;
-      if (attempt >= 3 || typeof code !== "string" || !ALREADY_MADE.has(code)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      if (attempt >= attempts || typeof code !== "string" || !codes.has(code)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs(attempt)));
     }
   }
 }
 
-/** PostgreSQL's code for a deadlock it broke by aborting one of the transactions. */
-const DEADLOCK = "40P01";
+/** What a queue's creation may lose a race with: "already made", or a deadlock PostgreSQL broke by aborting it. */
+const QUEUE_RACE = new Set([...ALREADY_MADE, "40P01"]);
 
 /**
  * Creates a queue (its row and its partition of pg-boss's job table). Two instances starting
@@ -136,16 +160,12 @@ const DEADLOCK = "40P01";
  * queue, and pg-boss's create_queue does nothing for a queue that is there.
  */
 async function createQueue(boss: PgBoss, queue: QueueDeclaration): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await boss.createQueue(queue.name, { name: queue.name, ...policy(queue) });
-      return;
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (attempt >= 5 || (code !== DEADLOCK && !ALREADY_MADE.has(code as string))) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.random() * 100));
-    }
-  }
+  await againAfterRace(
+    5,
+    QUEUE_RACE,
+    (attempt) => 50 * attempt + Math.random() * 100,
+    () => boss.createQueue(queue.name, { name: queue.name, ...policy(queue) }),
+  );
 }
 
 /** pg-boss's options for a queue's jobs, from its declaration. */

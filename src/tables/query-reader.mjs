@@ -30,7 +30,6 @@ async function open() {
   await connection.run("set enable_external_access = false");
   // A timestamp with a time zone given without an offset is UTC (needs ICU, which the bundled library has).
   await connection.run("set TimeZone = 'UTC'").catch(() => {});
-
   await connection.run("set lock_configuration = true");
   return connection;
 }
