@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DefinitionNode, type FragmentDefinitionNode, Kind, type OperationDefinitionNode, parse, print, visit } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, DatabaseUnavailableError } from "../src/db/database.js";
 import { jitRefusal } from "../src/graphql/fast-executor-guard.js";
 import { buildSchema } from "../src/graphql/schema.js";
 import { executorCounts } from "../src/graphql/fast-executor.js";
+import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { createAdmin, createDataset, createUser, unique, type TestUser } from "./support/factories.js";
 import { commitFiles, seedVersion, sha256 } from "./support/files.js";
 import { settledPreviews } from "./support/previews.js";
@@ -206,6 +208,69 @@ describe("the compiled executor answers as graphql-js does", () => {
       }
     }
   });
+});
+
+describe("a database that fails under a resolver, or a bug, answers alike on both paths", () => {
+  let database: TestDatabase;
+  /** What the next list statement throws; none: it runs. */
+  let fault: Error | undefined;
+  let plainServer: TestServer;
+  let compiledServer: TestServer;
+  let owner: TestUser;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    // The database as both servers see it, but its list statements (rows as arrays) throw `fault` while it is set.
+    const faulty: Database = Object.create(database.database);
+    faulty.queryArrays = (text, params) => (fault ? Promise.reject(fault) : database.database.queryArrays(text, params));
+    plainServer = await startServer({ GRAPHQL_EXECUTOR: "graphql-js" }, undefined, { database: faulty, databaseUrl: database.url });
+    compiledServer = await startServer({ GRAPHQL_EXECUTOR: "jit", JWT_SECRET: plainServer.secret }, undefined, {
+      database: faulty,
+      databaseUrl: database.url,
+    });
+    owner = await createUser(plainServer);
+    await createDataset(plainServer, owner);
+  });
+
+  afterAll(async () => {
+    await compiledServer?.close();
+    await plainServer?.close();
+    await database?.drop();
+  });
+
+  // graphql-jit's own errors had no `extensions` when the error they wrap has none, and Apollo's
+  // formatting then answered a bare "Internal server error", status 200, with no path.
+  for (const [what, error, status, code] of [
+    ["unavailable", new DatabaseUnavailableError(new Error("connect ECONNREFUSED 127.0.0.1:5432")), 503, "SERVICE_UNAVAILABLE"],
+    ["a bug", new TypeError("Cannot read properties of undefined (reading 'id')"), 200, "INTERNAL_SERVER_ERROR"],
+  ] as const) {
+    it(`the database ${what === "a bug" ? "works, but the code has a bug" : "is unavailable"}: status ${status}, ${code} at the field's path`, async () => {
+      const query = "query Mine { datasets(first: 5) { nodes { id name } } }";
+      const asOwner = async (server: TestServer) => {
+        const response = await fetch(server.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${owner.token}` },
+          body: JSON.stringify({ query }),
+        });
+        return { status: response.status, text: (await response.text()).replace(/"requestId":"[^"]*"/g, '"requestId":"…"') };
+      };
+      // Compiled from its second request on: the first two while the database works.
+      for (const server of [plainServer, compiledServer, compiledServer]) expect((await asOwner(server)).status).toBe(200);
+      fault = error;
+      try {
+        const expected = await asOwner(plainServer);
+        const before = executorCounts.compiled;
+        const actual = await asOwner(compiledServer);
+        expect(executorCounts.compiled - before).toBe(1);
+        expect(actual).toEqual(expected);
+        expect(actual.status).toBe(status);
+        const { errors } = JSON.parse(actual.text);
+        expect(errors).toEqual([expect.objectContaining({ path: ["datasets"], extensions: expect.objectContaining({ code }) })]);
+      } finally {
+        fault = undefined;
+      }
+    });
+  }
 });
 
 describe("which documents stay in graphql-js", () => {

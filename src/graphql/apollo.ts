@@ -44,7 +44,13 @@ function requestReporting(config: Config): ApolloServerPlugin<Context> {
           // A limit's refusal is the one error the client gets (src/graphql/limits.ts), and the one logged.
           const refusal = errors.find(isLimitRefusal);
           for (const error of refusal ? [refusal] : errors) {
-            if (classify(error).kind === "client") {
+            const kind = classify(error).kind;
+            if (kind === "unavailable") {
+              // Not a defect of ours: the operator's alerting looks at /readyz and the database.
+              contextValue.log.warn({ err: error.originalError ?? error, path: error.path, operationName }, "the database did not answer a resolver");
+              continue;
+            }
+            if (kind === "client") {
               // A refusal before execution (parse, validation, limits): cheap, but worth seeing.
               if (!error.path) {
                 const code = error.extensions?.code;

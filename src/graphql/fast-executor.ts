@@ -1,5 +1,13 @@
 import type { GatewayExecutor, GatewayInterface, GatewaySchemaLoadOrUpdateCallback } from "@apollo/server-gateway-interface";
-import { type DocumentNode, execute, type ExecutionResult, getVariableValues, type GraphQLSchema, type OperationDefinitionNode } from "graphql";
+import {
+  type DocumentNode,
+  execute,
+  type ExecutionResult,
+  getVariableValues,
+  GraphQLError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from "graphql";
 import { type CompiledQuery, compileQuery, isCompiledQuery } from "graphql-jit";
 import { jitRefusal } from "./fast-executor-guard.js";
 
@@ -57,7 +65,7 @@ export class FastExecutor {
     const plan = operation ? this.#planFor(document, operation, operationName) : null;
     if (plan && this.#variablesCoerce(operation!, variables)) {
       executorCounts.compiled += 1;
-      return plan.query(undefined, contextValue, variables ?? {}) as ExecutionResult | Promise<ExecutionResult>;
+      return withGraphQLJsErrors(await plan.query(undefined, contextValue, variables ?? {}));
     }
     executorCounts.graphqlJs += 1;
     return execute({ schema: this.schema, document, contextValue, variableValues: variables, operationName });
@@ -99,6 +107,25 @@ export class FastExecutor {
     if (definitions.length === 0) return true;
     return getVariableValues(this.schema, definitions, variables ?? {}, { maxErrors: 1 }).errors === undefined;
   }
+}
+
+/**
+ * `result` with each of its errors as graphql-js would have made it. graphql-jit makes its own
+ * GraphQLError, whose `extensions` is undefined when the error it wraps has none (the
+ * database's unavailability, a bug: anything but a ClientError). Apollo's formatting reads
+ * `extensions.code` first and, failing, answers a bare "Internal server error" with no path,
+ * status 200, before our formatError ever sees the error: an unavailable database was not 503.
+ */
+function withGraphQLJsErrors(result: ExecutionResult): ExecutionResult {
+  if (!result.errors?.some((error) => error.extensions === undefined)) return result;
+  const errors = result.errors.map((error) => {
+    if (error.extensions !== undefined) return error;
+    const copy = new GraphQLError(error.message, { path: error.path, originalError: error.originalError });
+    // graphql-js derives locations from AST nodes, which graphql-jit does not keep: its own are the same.
+    (copy as { locations: GraphQLError["locations"] }).locations = error.locations;
+    return copy;
+  });
+  return { ...result, errors };
 }
 
 /**
