@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createDataset, createUser } from "./support/factories.js";
 import { commitFiles, sha256 } from "./support/files.js";
 import { previewsOf, settledPreviews, slowCsvGz } from "./support/previews.js";
-import { startServer, type TestServer, type UntypedData } from "./support/server.js";
+import { LogCapture, startServer, type TestServer, type UntypedData } from "./support/server.js";
 
 /**
  * What one user's files may cost everyone else's previews, through HTTP: a gzip bomb stops at
@@ -17,10 +17,14 @@ import { startServer, type TestServer, type UntypedData } from "./support/server
 
 let server: TestServer;
 let fair: TestServer;
+/** `server`'s log: should an attempt be retried, its warning says why. */
+const logs = new LogCapture();
+const warnings = () =>
+  JSON.stringify(logs.lines.filter((line) => line.level >= 40).map((line) => ({ msg: line.msg, err: line.err, detail: line.detail })));
 
 beforeAll(async () => {
   [server, fair] = await Promise.all([
-    startServer({ PREVIEW_MAX_EXPANDED_BYTES: "8MiB" }),
+    startServer({ PREVIEW_MAX_EXPANDED_BYTES: "8MiB" }, logs),
     startServer({ PREVIEW_WORKERS: "1", PREVIEW_SMALL_WORKERS: "1", PREVIEW_TIMEOUT: "15", PREVIEW_MAX_EXPANDED_BYTES: "1GiB" }),
   ]);
   return async () => {
@@ -69,7 +73,8 @@ describe("previews: limits and fair shares", () => {
     const rows = await server.database.query<{ attempts: number }>("select attempts from file_previews where sha256 = any($1::text[])", [
       Object.values(files).map((bytes) => sha256(bytes)),
     ]);
-    expect(rows).toEqual([{ attempts: 1 }, { attempts: 1 }]);
+    // Once in a CI run (of about a dozen that day, 2026-12-05) one of the two took a second attempt, for a reason not recorded then.
+    expect(rows, `the server's warnings: ${warnings()}`).toEqual([{ attempts: 1 }, { attempts: 1 }]);
   }, 90_000);
 
   it("one user's queued slow files hold up neither another's small file nor another's next large one", async () => {
