@@ -91,8 +91,10 @@ function variablesFor(operation: OperationDefinitionNode): Record<string, unknow
 }
 
 /** The response as sent, and its text with what differs by instance set aside. */
-async function ask(server: TestServer, query: string, operationName: string, variables: Record<string, unknown>, role: Role) {
-  const token = tokenOf(role);
+const ask = (server: TestServer, query: string, operationName: string, variables: Record<string, unknown>, role: Role) =>
+  askWith(server, query, operationName, variables, tokenOf(role));
+
+async function askWith(server: TestServer, query: string, operationName: string, variables: Record<string, unknown>, token: string | undefined) {
   const response = await fetch(server.url, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -246,14 +248,7 @@ describe("a database that fails under a resolver, or a bug, answers alike on bot
   ] as const) {
     it(`the database ${what === "a bug" ? "works, but the code has a bug" : "is unavailable"}: status ${status}, ${code} at the field's path`, async () => {
       const query = "query Mine { datasets(first: 5) { nodes { id name } } }";
-      const asOwner = async (server: TestServer) => {
-        const response = await fetch(server.url, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${owner.token}` },
-          body: JSON.stringify({ query }),
-        });
-        return { status: response.status, text: (await response.text()).replace(/"requestId":"[^"]*"/g, '"requestId":"…"') };
-      };
+      const asOwner = (server: TestServer) => askWith(server, query, "Mine", {}, owner.token);
       // Compiled from its second request on: the first two while the database works.
       for (const server of [plainServer, compiledServer, compiledServer]) expect((await asOwner(server)).status).toBe(200);
       fault = error;

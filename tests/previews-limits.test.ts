@@ -19,8 +19,6 @@ let server: TestServer;
 let fair: TestServer;
 /** `server`'s log: should an attempt be retried, its warning says why. */
 const logs = new LogCapture();
-const warnings = () =>
-  JSON.stringify(logs.lines.filter((line) => line.level >= 40).map((line) => ({ msg: line.msg, err: line.err, detail: line.detail })));
 
 beforeAll(async () => {
   [server, fair] = await Promise.all([
@@ -74,7 +72,7 @@ describe("previews: limits and fair shares", () => {
       Object.values(files).map((bytes) => sha256(bytes)),
     ]);
     // Once in a CI run (of about a dozen that day, 2026-12-05) one of the two took a second attempt, for a reason not recorded then.
-    expect(rows, `the server's warnings: ${warnings()}`).toEqual([{ attempts: 1 }, { attempts: 1 }]);
+    expect(rows, `the server's warnings: ${logs.warnings()}`).toEqual([{ attempts: 1 }, { attempts: 1 }]);
   }, 90_000);
 
   it("one user's queued slow files hold up neither another's small file nor another's next large one", async () => {

@@ -97,6 +97,11 @@ export class LogCapture {
   write(line: string): void {
     this.lines.push(JSON.parse(line));
   }
+
+  /** Warnings and errors so far, as text for an assertion's message: what the server saw go wrong. */
+  warnings(): string {
+    return JSON.stringify(this.lines.filter((line) => line.level >= 40).map((line) => ({ msg: line.msg, err: line.err, detail: line.detail })));
+  }
 }
 
 /**
